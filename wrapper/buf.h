@@ -1,0 +1,48 @@
+/*
+ * buf — a growable, always NUL-terminated byte buffer.
+ *
+ * struct buf owns its memory: buf_init() sets it empty without allocating,
+ * buf_free() releases it and leaves it empty again (safe on an empty or freed
+ * buf, and buf_free(NULL) is a no-op). Allocation failure aborts the program
+ * (xmalloc semantics): callers never check for it. buf_wipe() zeroes the bytes
+ * before freeing, for buffers that held a secret.
+ */
+#ifndef TFLOCK_BUF_H
+#define TFLOCK_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data; /* NUL-terminated; "" (static) when nothing is allocated */
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { (char *)"", 0, 0 }
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_wipe(struct buf *b);
+void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *data, size_t len);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+__attribute__((format(printf, 2, 3))) void buf_addf(struct buf *b, const char *fmt, ...);
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Hand the data over to the caller (malloc'd, never NULL) and reset b. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* Allocation helpers that abort on failure. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+__attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
+/* Zero n bytes in a way the compiler cannot elide, then free. */
+void secure_free(void *p, size_t n);
+void secure_zero(void *p, size_t n);
+
+#endif

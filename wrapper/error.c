@@ -1,0 +1,46 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void err_clear(struct tf_error *e)
+{
+	if (e)
+		memset(e, 0, sizeof(*e));
+}
+
+int err_set(struct tf_error *e, int kind, const char *fmt, ...)
+{
+	va_list ap;
+	if (!e)
+		return kind;
+	e->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return kind;
+}
+
+void err_prefix(struct tf_error *e, const char *fmt, ...)
+{
+	char pre[256], old[sizeof(e->msg)];
+	va_list ap;
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old);
+}
+
+int err_outcome_unknown(const struct tf_error *e)
+{
+	if (!e)
+		return 0;
+	if (e->kind == ERR_TRANSPORT || e->kind == ERR_TIMEOUT)
+		return 1;
+	/* a 5xx may or may not have been applied (RGW answers 500 to racing If-Match losers) */
+	return e->kind == ERR_HTTP && e->http_status >= 500;
+}

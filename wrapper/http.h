@@ -1,0 +1,69 @@
+/*
+ * http — one reusable libcurl easy handle per thread, with bounded timeouts.
+ *
+ * http_do() performs exactly one request: it never retries and never lets
+ * libcurl silently resend (a write whose outcome is unknown is reported as such,
+ * PROTOCOL.md B2). Results:
+ *   0              a response arrived (any status: the caller interprets it)
+ *   ERR_CONNECT    nothing was sent (DNS, refused, TLS setup): safe to retry
+ *   ERR_TIMEOUT    timed out, possibly after sending: outcome unknown
+ *   ERR_TRANSPORT  failed after possibly sending (reset, short reply): unknown
+ * The response owns its memory; http_response_free() releases it (NULL-safe).
+ * Header names in responses are lowercased; values trimmed.
+ * Request timestamps are CLOCK_BOOTTIME nanoseconds: t_send is taken just before
+ * the transfer starts, t_recv when the response is complete.
+ */
+#ifndef TFLOCK_HTTP_H
+#define TFLOCK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_request {
+	const char *method; /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+	const char *url;
+	const struct http_header *headers; /* sent as given; "Name: value" */
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	long timeout_ms;         /* total; 0 = default (10 s) */
+	long connect_timeout_ms; /* 0 = default (min(timeout, 3 s)) */
+	int no_proxy;            /* for instance metadata: never through a proxy */
+};
+
+struct http_response {
+	long status;
+	struct buf body;
+	struct http_header *headers;
+	size_t nheaders;
+	int64_t t_send; /* CLOCK_BOOTTIME ns */
+	int64_t t_recv;
+};
+
+struct http_client;
+
+struct http_client *http_client_new(void);
+void http_client_free(struct http_client *c);
+/* Global verbosity hook: when set, request/response lines are logged with
+ * secrets redacted. */
+void http_set_trace(int on);
+
+int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
+	    struct tf_error *err);
+void http_response_init(struct http_response *r);
+void http_response_free(struct http_response *r);
+/* Case-insensitive lookup; NULL when absent. */
+const char *http_response_header(const struct http_response *r, const char *name);
+
+/* Monotonic clock that keeps counting during suspend (CLOCK_BOOTTIME), ns. */
+int64_t clock_boot_ns(void);
+
+#endif

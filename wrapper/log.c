@@ -1,0 +1,140 @@
+#include "log.h"
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int log_level = 1;
+
+#define MAX_HOOKS 16
+static struct {
+	cleanup_fn fn;
+	void *arg;
+} hooks[MAX_HOOKS];
+
+static void vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "tflock: ");
+	if (prefix)
+		buf_adds(&b, prefix);
+	buf_vaddf(&b, fmt, ap);
+	buf_addc(&b, '\n');
+	/* one write so concurrent processes do not interleave within a line */
+	fwrite(b.data, 1, b.len, stderr);
+	fflush(stderr);
+	buf_free(&b);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("error: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	if (log_level < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_verbose(const char *fmt, ...)
+{
+	va_list ap;
+	if (log_level < 2)
+		return;
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+	if (log_level < 3)
+		return;
+	va_start(ap, fmt);
+	vlog("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+int cleanup_register(cleanup_fn fn, void *arg)
+{
+	for (int i = 0; i < MAX_HOOKS; i++) {
+		if (!hooks[i].fn) {
+			hooks[i].fn = fn;
+			hooks[i].arg = arg;
+			return i;
+		}
+	}
+	abort(); /* a programming error: more hooks than any path registers */
+}
+
+void cleanup_unregister(int handle)
+{
+	if (handle >= 0 && handle < MAX_HOOKS)
+		hooks[handle].fn = NULL;
+}
+
+void cleanup_run(void)
+{
+	for (int i = MAX_HOOKS - 1; i >= 0; i--) {
+		cleanup_fn fn = hooks[i].fn;
+		if (fn) {
+			hooks[i].fn = NULL; /* at most once, even if the hook dies */
+			fn(hooks[i].arg);
+		}
+	}
+}
+
+void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+	cleanup_run();
+	exit(code);
+}
+
+static const char *const secret_headers[] = {
+	"authorization",
+	"x-amz-security-token",
+	"x-amz-server-side-encryption-customer-key",
+	"x-amz-copy-source-server-side-encryption-customer-key",
+	"x-aws-ec2-metadata-token",
+	"x-amz-sso_bearer_token",
+	NULL,
+};
+
+char *log_redact_header(const char *line, size_t len)
+{
+	const char *colon = memchr(line, ':', len);
+	if (colon) {
+		size_t nlen = (size_t)(colon - line);
+		for (int i = 0; secret_headers[i]; i++) {
+			if (strlen(secret_headers[i]) == nlen && !strncasecmp(line, secret_headers[i], nlen))
+				return xasprintf("%.*s: [redacted]", (int)nlen, line);
+		}
+		/* the AWS container token header is also a secret */
+		if (nlen == 13 && !strncasecmp(line, "authorization", 13))
+			return xasprintf("%.*s: [redacted]", (int)nlen, line);
+	}
+	return xstrndup(line, len);
+}

@@ -1,0 +1,41 @@
+/*
+ * log — messages on stderr with the "tflock: " prefix, verbosity, redaction,
+ * and die() with cleanup hooks.
+ *
+ * log_level: 0 quiet (-q: errors only), 1 normal, 2 verbose (-v), 3 debug (-vv).
+ * die() runs the registered cleanup hooks (in reverse order of registration,
+ * each at most once, in normal context — never from a signal handler), then
+ * exits with the given code. Hooks let a die() after the lock is taken still
+ * release it. Secrets never reach these functions: callers redact first
+ * (log_redact_header() helps with HTTP headers).
+ */
+#ifndef TFLOCK_LOG_H
+#define TFLOCK_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+extern int log_level;
+
+void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);   /* always shown */
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);    /* level >= 1... and -q */
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);    /* level >= 1 */
+void log_verbose(const char *fmt, ...) LOG_PRINTF(1, 2); /* level >= 2 */
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);   /* level >= 3 */
+
+typedef void (*cleanup_fn)(void *arg);
+/* Register a hook run by die(); returns a handle for cleanup_unregister(). */
+int cleanup_register(cleanup_fn fn, void *arg);
+void cleanup_unregister(int handle);
+void cleanup_run(void);
+
+void die(int code, const char *fmt, ...) LOG_PRINTF(2, 3) __attribute__((noreturn));
+
+/* Header line "Name: value" → a copy with the value replaced by "[redacted]" when
+ * the header carries a secret (authorization, x-amz-security-token, SSE-C keys,
+ * x-aws-ec2-metadata-token, ...). Returns malloc'd string. */
+char *log_redact_header(const char *line, size_t len);
+
+#endif
