@@ -74,9 +74,11 @@ void secure_free(void *p, size_t n)
 	free(p);
 }
 
+char buf_empty[1];
+
 void buf_init(struct buf *b)
 {
-	b->data = (char *)"";
+	b->data = buf_empty;
 	b->len = 0;
 	b->cap = 0;
 }

@@ -19,7 +19,8 @@ struct buf {
 	size_t cap;
 };
 
-#define BUF_INIT { (char *)"", 0, 0 }
+extern char buf_empty[1]; /* shared "" for empty bufs; never written */
+#define BUF_INIT { buf_empty, 0, 0 }
 
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);

@@ -32,7 +32,16 @@ void err_prefix(struct tf_error *e, const char *fmt, ...)
 	vsnprintf(pre, sizeof(pre), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old);
+	{
+		size_t pl = strlen(pre), ol = strlen(old), cap = sizeof(e->msg) - 1, n = 0;
+		for (size_t i = 0; i < pl && n < cap; i++)
+			e->msg[n++] = pre[i];
+		for (size_t i = 0; i < 2 && n < cap; i++)
+			e->msg[n++] = ": "[i];
+		for (size_t i = 0; i < ol && n < cap; i++)
+			e->msg[n++] = old[i];
+		e->msg[n] = '\0';
+	}
 }
 
 int err_outcome_unknown(const struct tf_error *e)

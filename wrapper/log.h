@@ -31,6 +31,10 @@ int cleanup_register(cleanup_fn fn, void *arg);
 void cleanup_unregister(int handle);
 void cleanup_run(void);
 
+/* Machine-readable event for tests and reports: when TFLOCK_EVENT_LOG names a
+ * file, appends "<CLOCK_BOOTTIME ns> <pid> <event text>\n" with one write. */
+void log_event(const char *fmt, ...) LOG_PRINTF(1, 2);
+
 void die(int code, const char *fmt, ...) LOG_PRINTF(2, 3) __attribute__((noreturn));
 
 /* Header line "Name: value" → a copy with the value replaced by "[redacted]" when

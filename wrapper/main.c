@@ -1,50 +1,505 @@
 /*
  * tflock — serialise Terraform runs on Terraform's own S3 lock object.
- * main.c: parse the command line, build the configuration, run, map exit codes.
+ *
+ * main.c: parse the command line, build the configuration, dispatch to the
+ * subcommand, map outcomes to exit codes. Data path of `tflock -- CMD`:
+ * config → credentials (s3 client) → self-test → acquire → run (child +
+ * heartbeat) → release → report.
  */
 #include "version.h"
 
-#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "buf.h"
+#include "ci.h"
+#include "config.h"
+#include "dur.h"
+#include "lock.h"
 #include "log.h"
+#include "run.h"
+#include "s3.h"
+#include "tfcmd.h"
 
-static void usage(FILE *out)
+static volatile sig_atomic_t cancel_sig;
+
+static void on_cancel(int sig)
 {
-	fputs("usage: tflock [OPTIONS] [--] COMMAND [ARGS...]\n"
-	      "\n"
-	      "Run COMMAND while holding Terraform's S3 state lock (<key>.tflock).\n"
-	      "\n"
-	      "Options:\n"
-	      "  -h, --help       show this help and exit\n"
-	      "  -V, --version    show the version and exit\n"
-	      "\n"
-	      "Exit codes: 64 usage error, 70 internal error.\n",
-	      out);
+	cancel_sig = sig;
+}
+
+static void die_usage(const struct tf_error *err)
+{
+	die(EXIT_USAGE, "%s", err->msg);
+}
+
+/* PROTOCOL A1: the state object for a workspace. */
+static char *state_key_for(const struct config *c)
+{
+	struct buf b = BUF_INIT;
+	const char *ws = c->workspace ? c->workspace : "default";
+	if (!strcmp(ws, "default")) {
+		buf_adds(&b, c->key);
+	} else {
+		const char *pfx = c->workspace_key_prefix ? c->workspace_key_prefix : "env:";
+		buf_addf(&b, "%s/%s/%s", pfx, ws, c->key);
+	}
+	/* joined like a path: "//" collapsed, no leading or trailing "/" */
+	{
+		struct buf o = BUF_INIT;
+		for (size_t i = 0; i < b.len; i++) {
+			if (b.data[i] == '/' && (o.len == 0 || o.data[o.len - 1] == '/'))
+				continue;
+			buf_addc(&o, b.data[i]);
+		}
+		while (o.len && o.data[o.len - 1] == '/')
+			o.data[--o.len] = '\0';
+		buf_free(&b);
+		return buf_detach(&o, NULL);
+	}
+}
+
+static int exit_for_error(const struct tf_error *err)
+{
+	if (err->kind == ERR_USAGE)
+		return EXIT_USAGE;
+	if (err->kind == ERR_CREDENTIALS || lock_error_is_store(err) ||
+	    !strcmp(err->s3_code, "SelfTestFailed"))
+		return EXIT_UNAVAILABLE;
+	if (err->kind == ERR_CONNECT)
+		return EXIT_UNAVAILABLE;
+	return EXIT_INTERNAL;
+}
+
+static struct s3_client *open_store(const struct config *c)
+{
+	struct s3_config sc;
+	struct s3_client *s3 = NULL;
+	struct tf_error err;
+	memset(&sc, 0, sizeof(sc));
+	err_clear(&err);
+	sc.endpoint = c->endpoint;
+	sc.region = c->region;
+	sc.bucket = c->bucket;
+	sc.path_style = c->path_style;
+	sc.timeout_ms = 10000;
+	sc.creds.profile = c->profile;
+	sc.creds.region = c->region;
+	if (s3_client_new(&sc, &s3, &err))
+		die(exit_for_error(&err), "%s", err.msg);
+	return s3;
+}
+
+static void setup_lock(struct lock *l, struct s3_client *s3, const struct config *c,
+		       const char *operation, const char *info, const struct ci_identity *ci)
+{
+	struct lock_opts o;
+	struct tf_error err;
+	char *key = state_key_for(c);
+	memset(&o, 0, sizeof(o));
+	err_clear(&err);
+	o.time_scale = c->time_scale;
+	o.lease_s = (long)(c->lease_ms / 1000);
+	o.lease_ms = config_scaled(c, c->lease_ms);
+	o.timeout_ms = c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms) : -1;
+	o.no_wait = c->no_wait;
+	o.operation = operation;
+	o.info = info;
+	o.who = ci ? ci->who : NULL;
+	o.ci = ci ? ci->url : NULL;
+	o.ci_job = ci ? ci->job : NULL;
+	o.version = "tflock-" PACKAGE_VERSION;
+	o.inherited_id = getenv("TFLOCK_HELD_ID");
+	if (lock_init(l, s3, key, &o, &err))
+		die(exit_for_error(&err), "%s", err.msg);
+	free(key);
+}
+
+static void release_on_die(void *arg)
+{
+	struct lock *l = arg;
+	struct tf_error err;
+	err_clear(&err);
+	if (l->held && lock_release(l, &err))
+		log_error("while stopping: %s", err.msg);
+}
+
+static void print_status_text(const struct lock *l, const struct lock_view *v, int stale_known,
+			      int stale)
+{
+	char who[512];
+	if (!v->present) {
+		printf("%s: free\n", l->url);
+		return;
+	}
+	lock_describe_holder(v, who, sizeof(who));
+	printf("%s: held by %s\n", l->url, who);
+	printf("  ID:        %s\n", v->li.id ? v->li.id : "");
+	printf("  Operation: %s\n", v->li.operation ? v->li.operation : "");
+	printf("  Who:       %s\n", v->li.who ? v->li.who : "");
+	printf("  Version:   %s\n", v->li.version ? v->li.version : "");
+	printf("  Created:   %s\n", v->li.created ? v->li.created : "");
+	printf("  Path:      %s\n", v->li.path ? v->li.path : "");
+	printf("  Info:      %s\n", v->li.info ? v->li.info : "");
+	if (v->klass == LOCKINFO_TFLOCK) {
+		printf("  Lease:     %lds (tflock protocol v%d, seq %llu, pid %ld on %s)\n",
+		       v->li.tf.lease, v->li.tf.v, v->li.tf.seq, v->li.tf.pid,
+		       v->li.tf.host ? v->li.tf.host : "?");
+		if (v->li.tf.ci && *v->li.tf.ci)
+			printf("  CI job:    %s\n", v->li.tf.ci);
+	} else if (v->klass == LOCKINFO_FOREIGN) {
+		printf("  Kind:      not a tflock lock (%s): never taken over automatically\n",
+		       *v->why ? v->why : "plain Terraform/OpenTofu lock");
+	} else {
+		printf("  Kind:      MALFORMED (%s): Terraform cannot use it either\n", v->why);
+	}
+	if (stale_known)
+		printf("  Stale:     %s\n", stale ? "yes: unchanged for its whole lease (holder gone)"
+				       : "no: renewed while watched");
+	if (v->li.id && *v->li.id)
+		printf("  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n", v->li.id,
+		       v->li.id);
+}
+
+static void json_str(struct buf *b, const char *k, const char *v, int comma)
+{
+	buf_addf(b, "%s\"%s\":\"", comma ? "," : "", k);
+	for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_addf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			buf_addf(b, "\\u%04x", *p);
+		else
+			buf_addc(b, (char)*p);
+	}
+	buf_addc(b, '"');
+}
+
+static void print_status_json(const struct lock *l, const struct lock_view *v, int stale_known,
+			      int stale)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "{");
+	json_str(&b, "lock", l->url, 0);
+	buf_addf(&b, ",\"held\":%s", v->present ? "true" : "false");
+	if (v->present) {
+		json_str(&b, "kind",
+			 v->klass == LOCKINFO_TFLOCK ? "tflock"
+			 : v->klass == LOCKINFO_FOREIGN ? "foreign" : "malformed", 1);
+		json_str(&b, "id", v->li.id, 1);
+		json_str(&b, "operation", v->li.operation, 1);
+		json_str(&b, "who", v->li.who, 1);
+		json_str(&b, "version", v->li.version, 1);
+		json_str(&b, "created", v->li.created, 1);
+		json_str(&b, "path", v->li.path, 1);
+		json_str(&b, "info", v->li.info, 1);
+		json_str(&b, "etag", v->etag, 1);
+		if (v->klass == LOCKINFO_TFLOCK)
+			buf_addf(&b, ",\"lease_seconds\":%ld,\"seq\":%llu,\"pid\":%ld", v->li.tf.lease,
+				 v->li.tf.seq, v->li.tf.pid);
+		if (v->klass != LOCKINFO_TFLOCK)
+			json_str(&b, "why", v->why, 1);
+		if (stale_known)
+			buf_addf(&b, ",\"stale\":%s", stale ? "true" : "false");
+	}
+	buf_adds(&b, "}\n");
+	fputs(b.data, stdout);
+	buf_free(&b);
+}
+
+/* Watch a tflock lock for one of its leases: stale when its ETag never changed. */
+static int watch_stale(struct lock *l, struct lock_view *v, int *stale, struct tf_error *err)
+{
+	char etag[128];
+	int64_t lease_ns;
+	*stale = 0;
+	if (!v->present || v->klass != LOCKINFO_TFLOCK)
+		return 0;
+	snprintf(etag, sizeof(etag), "%s", v->etag);
+	lease_ns = v->holder_lease_ms * 1000000LL;
+	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...", l->url,
+		 v->li.tf.lease);
+	for (;;) {
+		struct timespec ts = { 0, 0 };
+		int64_t step = lock_poll_ms(l);
+		int ret = lock_read(l, v, err);
+		if (ret)
+			return ret;
+		if (!v->present || strcmp(etag, v->etag))
+			return 0; /* changed: alive (or released) */
+		if (clock_boot_ns() - v->first_seen_ns >= lease_ns) {
+			*stale = 1;
+			return 0;
+		}
+		ts.tv_sec = step / 1000;
+		ts.tv_nsec = (step % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int cmd_status(struct config *c)
+{
+	struct s3_client *s3 = open_store(c);
+	struct lock l;
+	struct lock_view v;
+	struct tf_error err;
+	int stale = 0, ret;
+	err_clear(&err);
+	setup_lock(&l, s3, c, NULL, NULL, NULL);
+	lock_view_init(&v);
+	if (lock_read(&l, &v, &err))
+		die(exit_for_error(&err), "%s", err.msg);
+	if (c->watch && watch_stale(&l, &v, &stale, &err))
+		die(exit_for_error(&err), "%s", err.msg);
+	if (c->json)
+		print_status_json(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK, stale);
+	else
+		print_status_text(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK, stale);
+	ret = v.present ? (int)c->conflict_exit_code : 0;
+	lock_view_free(&v);
+	lock_free(&l);
+	s3_client_free(s3);
+	return ret;
+}
+
+static int cmd_unlock(struct config *c, const char *id)
+{
+	struct s3_client *s3 = open_store(c);
+	struct lock l;
+	struct tf_error err;
+	struct lock_view v;
+	int ret;
+	char *want = NULL;
+	err_clear(&err);
+	lock_view_init(&v);
+	setup_lock(&l, s3, c, "unlock", "tflock unlock", NULL);
+	if (!id) {
+		int stale = 0;
+		if (lock_read(&l, &v, &err))
+			die(exit_for_error(&err), "%s", err.msg);
+		if (!v.present) {
+			log_info("%s is not locked", l.url);
+			ret = 0;
+			goto out;
+		}
+		if (v.klass != LOCKINFO_TFLOCK)
+			die(c->conflict_exit_code,
+			    "%s is not a tflock lock with a lease (%s): --force cannot prove it stale; if you know its run is gone: tflock unlock %s",
+			    l.url, *v.why ? v.why : "plain Terraform/OpenTofu lock",
+			    v.li.id ? v.li.id : "ID");
+		if (watch_stale(&l, &v, &stale, &err))
+			die(exit_for_error(&err), "%s", err.msg);
+		if (!v.present) {
+			log_info("%s was released while watching", l.url);
+			ret = 0;
+			goto out;
+		}
+		if (!stale)
+			die(c->conflict_exit_code, "%s is alive (renewed while watched): not removed",
+			    l.url);
+		want = xstrdup(v.li.id);
+		id = want;
+	}
+	if (lock_selftest(&l, 0, &err))
+		die(EXIT_UNAVAILABLE, "%s", err.msg);
+	ret = lock_unlock_id(&l, id, &err);
+	if (ret == 0) {
+		log_info("unlocked %s (ID %s)", l.url, id);
+	} else if (ret == ERR_NOT_FOUND) {
+		log_info("%s", err.msg);
+		ret = 0;
+	} else if (ret == LOCK_HELD) {
+		log_error("%s", err.msg);
+		ret = (int)c->conflict_exit_code;
+	} else {
+		log_error("%s", err.msg);
+		ret = exit_for_error(&err);
+	}
+out:
+	free(want);
+	lock_view_free(&v);
+	lock_free(&l);
+	s3_client_free(s3);
+	return ret;
+}
+
+static void summary(const struct lock *l, const struct run_result *r, char *const argv[])
+{
+	char waited[32], held[32];
+	dur_format((l->acquired_ns - l->wait_start_ns) / 1000000, waited, sizeof(waited));
+	dur_format(((l->released_ns ? l->released_ns : clock_boot_ns()) - l->acquired_ns) / 1000000,
+		   held, sizeof(held));
+	if (r->lost || r->release_failed)
+		log_error("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
+			  r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+	else
+		log_info("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
+			 r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+}
+
+static int cmd_run(struct config *c, char **argv)
+{
+	struct s3_client *s3;
+	struct lock l;
+	struct tf_error err;
+	struct tfcmd tf;
+	struct ci_identity ci;
+	struct run_opts ro;
+	struct run_result rr;
+	struct sigaction sa;
+	char *info, *extra[8];
+	int ret, hook, n = 0;
+	sigset_t none;
+
+	err_clear(&err);
+	tfcmd_parse(&tf, argv);
+	ci_detect(&ci);
+	if (tf.lock_timeout && c->src[O_TIMEOUT] < SRC_ENV && !c->no_wait) {
+		int64_t ms;
+		if (dur_parse(tf.lock_timeout, &ms, &err) == 0)
+			c->timeout_ms = ms;
+	}
+	info = xasprintf("held by tflock for %s running '%s%s%s'%s%s; 'tflock status' shows more",
+			 ci.who, tf.program, tf.sub ? " " : "", tf.sub ? tf.sub : "",
+			 *ci.url ? " in " : "", ci.url);
+	s3 = open_store(c);
+	setup_lock(&l, s3, c, c->operation ? c->operation : tf.operation, info, &ci);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cancel; /* no SA_RESTART: a wait is cut short */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	l.o.cancel = &cancel_sig;
+
+	if (lock_selftest(&l, 0, &err))
+		die(EXIT_UNAVAILABLE, "%s", err.msg);
+	ret = lock_acquire(&l, &err);
+	if (ret == LOCK_HELD) {
+		char who[512];
+		if (err.msg[0] && err.kind == ERR_USAGE)
+			die(c->conflict_exit_code, "%s", err.msg);
+		lock_describe_holder(&l.last_holder, who, sizeof(who));
+		die(c->conflict_exit_code, "%s is held by %s: %s", l.url, who,
+		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
+	}
+	if (ret == LOCK_CANCELLED) {
+		log_error("interrupted while waiting for %s", l.url);
+		return 128 + (int)cancel_sig;
+	}
+	if (ret)
+		die(exit_for_error(&err), "%s", err.msg);
+	hook = cleanup_register(release_on_die, &l);
+	if (cancel_sig) {
+		lock_release(&l, &err);
+		log_error("interrupted right after acquiring %s: released it", l.url);
+		return 128 + (int)cancel_sig;
+	}
+	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
+
+	memset(&ro, 0, sizeof(ro));
+	ro.on_lost = !c->on_lost || !strcmp(c->on_lost, "interrupt") ? ON_LOST_INTERRUPT
+		     : !strcmp(c->on_lost, "kill") ? ON_LOST_KILL : ON_LOST_REPORT;
+	ro.lost_exit_code = (int)c->lost_exit_code;
+	ro.unsafe_keep_running = c->unsafe_keep_running;
+	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
+	ro.grace_ms = config_scaled(c, c->grace_ms);
+	extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+	extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+	extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
+	extra[n] = NULL;
+	ro.extra_env = extra;
+	sigemptyset(&none);
+	ro.orig_mask = none;
+
+	ret = run_child(&l, argv, &ro, &rr);
+	cleanup_unregister(hook);
+	summary(&l, &rr, argv);
+	for (int i = 0; i < n; i++)
+		free(extra[i]);
+	free(info);
+	tfcmd_free(&tf);
+	ci_identity_free(&ci);
+	lock_free(&l);
+	s3_client_free(s3);
+	/* asked to stop by a signal and the child died of that same signal: re-raise */
+	if (!rr.lost && rr.self_signal && rr.child_status != -1 && WIFSIGNALED(rr.child_status) &&
+	    WTERMSIG(rr.child_status) == rr.self_signal) {
+		sigset_t s;
+		signal(rr.self_signal, SIG_DFL);
+		sigemptyset(&s);
+		sigaddset(&s, rr.self_signal);
+		pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+		raise(rr.self_signal);
+	}
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("tflock %s\n", TFLOCK_VERSION);
-			return 0;
-		default:
-			fputs("tflock: try 'tflock --help'\n", stderr);
-			return 64;
-		}
+	struct config c;
+	struct tf_error err;
+	unsigned cmd = CMD_RUN;
+	int first = 1, optind_out = 0, ret;
+	char **sub_argv;
+	int sub_argc;
+
+	config_init(&c);
+	err_clear(&err);
+	if (argc > 1) {
+		if (!strcmp(argv[1], "status"))
+			cmd = CMD_STATUS;
+		else if (!strcmp(argv[1], "unlock"))
+			cmd = CMD_UNLOCK;
+		else if (!strcmp(argv[1], "run"))
+			cmd = CMD_RUN;
+		else
+			first = 0;
+	} else {
+		first = 0;
 	}
-	die(64, "no command given: try 'tflock --help'");
+	sub_argv = argv + first;
+	sub_argc = argc - first;
+	sub_argv[0] = argv[0];
+
+	ret = config_from_args(&c, cmd, sub_argc, sub_argv, &optind_out, &err);
+	if (ret == 1) {
+		config_free(&c);
+		return 0;
+	}
+	if (ret)
+		die_usage(&err);
+	if (config_from_env(&c, &err))
+		die_usage(&err);
+	if (cmd == CMD_RUN && optind_out >= sub_argc)
+		die(EXIT_USAGE, "no command given: usage: tflock [OPTIONS] [--] COMMAND [ARGS...]");
+	if (cmd == CMD_STATUS && optind_out < sub_argc)
+		die(EXIT_USAGE, "status takes no arguments (got '%s')", sub_argv[optind_out]);
+	if (cmd == CMD_UNLOCK) {
+		if (optind_out < sub_argc - 1)
+			die(EXIT_USAGE, "unlock takes one ID (got '%s' too)", sub_argv[optind_out + 1]);
+		if (optind_out == sub_argc && !c.force)
+			die(EXIT_USAGE, "unlock needs the lock ID (see 'tflock status'), or --force");
+		if (optind_out < sub_argc && c.force)
+			die(EXIT_USAGE, "unlock: give an ID or --force, not both");
+	}
+	if (config_finish(&c, cmd, &err))
+		die_usage(&err);
+	http_set_trace(c.verbose > 0);
+	config_dump(&c);
+
+	if (cmd == CMD_STATUS)
+		ret = cmd_status(&c);
+	else if (cmd == CMD_UNLOCK)
+		ret = cmd_unlock(&c, optind_out < sub_argc ? sub_argv[optind_out] : NULL);
+	else
+		ret = cmd_run(&c, sub_argv + optind_out);
+	config_free(&c);
+	return ret;
 }

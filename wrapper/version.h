@@ -1,5 +1,5 @@
 #ifndef TFLOCK_VERSION_H
 #define TFLOCK_VERSION_H
-#include "config.h"
+#include "ac-config.h"
 #define TFLOCK_VERSION PACKAGE_VERSION
 #endif

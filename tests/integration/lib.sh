@@ -63,3 +63,38 @@ new_bucket() {
 	[ "$st" = 200 ] || bail "cannot create bucket $name (HTTP $st)"
 	printf '%s\n' "$name"
 }
+
+# tflock_env BUCKET — point tflock at the local gateway and the given bucket;
+# every duration scaled down 10x (and up again by TFLOCK_TEST_TIME_SCALE).
+tflock_env() {
+	export AWS_ACCESS_KEY_ID=$TFLOCK_TEST_ACCESS_KEY
+	export AWS_SECRET_ACCESS_KEY=$TFLOCK_TEST_SECRET_KEY
+	export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
+	export TFLOCK_BUCKET=$1
+	export TFLOCK_TIME_SCALE
+	TFLOCK_TIME_SCALE=$(awk -v s="${TFLOCK_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%g", 0.1 * s }')
+}
+
+NOW=$top_builddir/tests/helpers/now
+TESTCHILD=$top_builddir/tests/helpers/testchild
+
+# wait_for DESC SECONDS CMD... — bounded poll until CMD succeeds (scaled)
+wait_for() {
+	local desc=$1 secs=$2 i
+	shift 2
+	secs=$(awk -v s="$secs" -v k="${TFLOCK_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", s * k * 10 }')
+	for ((i = 0; i < secs; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	diag "timed out waiting for: $desc"
+	return 1
+}
+
+# lock_body BUCKET KEY — the raw lock object (empty output when absent)
+lock_body() {
+	local out
+	out=$(s3 GET "/$1/$2.tflock")
+	[ "$(printf '%s' "$out" | tail -n 1)" = 200 ] || return 1
+	printf '%s' "$out" | sed '$d'
+}

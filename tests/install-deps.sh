@@ -1,0 +1,28 @@
+#!/bin/bash
+# install-deps.sh — install, from Debian 12's packages, everything tflock's build,
+# tests and demo need. Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+pkgs=(
+	gcc make autoconf automake pkg-config ca-certificates curl
+	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
+	ceph-mon ceph-osd radosgw
+	valgrind
+)
+[ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,153 @@
+#include "child.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+extern char **environ;
+
+/* TFLOCK_* variables that are options: removed from the child's environment.
+ * TFLOCK_HELD_* (identity for nested runs) and TFLOCK_TIME_SCALE stay. */
+static int is_option_var(const char *kv)
+{
+	if (strncmp(kv, "TFLOCK_", 7))
+		return 0;
+	if (!strncmp(kv, "TFLOCK_HELD_", 12) || !strncmp(kv, "TFLOCK_TIME_SCALE=", 18) ||
+	    !strncmp(kv, "TFLOCK_TEST_", 12))
+		return 0;
+	return 1;
+}
+
+char **child_env_build(char *const *extra)
+{
+	size_t n = 0, m = 0, k = 0;
+	char **env;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	for (char *const *e = extra; e && *e; e++)
+		m++;
+	env = xcalloc(n + m + 1, sizeof(char *));
+	for (char **e = environ; e && *e; e++) {
+		int overridden = 0;
+		if (is_option_var(*e))
+			continue;
+		for (char *const *x = extra; x && *x; x++) {
+			size_t nl = strcspn(*x, "=");
+			if (!strncmp(*e, *x, nl) && (*e)[nl] == '=')
+				overridden = 1;
+		}
+		if (!overridden)
+			env[k++] = xstrdup(*e);
+	}
+	for (char *const *x = extra; x && *x; x++)
+		env[k++] = xstrdup(*x);
+	env[k] = NULL;
+	return env;
+}
+
+void child_env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+}
+
+int child_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 70;
+}
+
+static void close_fds_above(int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *de;
+		int dfd = dirfd(d);
+		int fds[1024], n = 0;
+		while ((de = readdir(d)) && n < 1024) {
+			int fd = atoi(de->d_name);
+			if (fd > 2 && fd != keep && fd != dfd)
+				fds[n++] = fd;
+		}
+		closedir(d);
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+	} else {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != keep)
+				close(fd);
+	}
+}
+
+int child_spawn(struct child *c, char *const argv[], char *const envp[], int own_group,
+		const sigset_t *orig_mask, struct tf_error *err)
+{
+	int pfd[2], e = 0;
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+
+	memset(c, 0, sizeof(*c));
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_set(err, ERR_SYSTEM, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		int fe = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err_set(err, ERR_SYSTEM, "fork: %s", strerror(fe));
+	}
+	if (pid == 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (int s = 1; s < NSIG; s++)
+			sigaction(s, &sa, NULL); /* fails harmlessly for SIGKILL/SIGSTOP */
+		if (own_group)
+			setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) /* tflock died before PDEATHSIG was armed */
+			_exit(128 + SIGKILL);
+		close(pfd[0]);
+		close_fds_above(pfd[1]);
+		sigprocmask(SIG_SETMASK, orig_mask, NULL);
+		execvpe(argv[0], argv, envp);
+		e = errno;
+		if (write(pfd[1], &e, sizeof(e)) < 0) {
+			/* nothing more we can do */
+		}
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	if (own_group)
+		setpgid(pid, pid); /* also in the parent: no race with the first signal */
+	close(pfd[1]);
+	do
+		n = read(pfd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	c->pid = pid;
+	c->pgid = own_group ? pid : 0;
+	if (n == (ssize_t)sizeof(e)) {
+		int st;
+		c->exec_errno = e;
+		waitpid(pid, &st, 0);
+		c->pid = 0;
+		if (e == ENOENT)
+			return err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found", argv[0]);
+		return err_set(err, ERR_SYSTEM, "cannot run '%s': %s", argv[0], strerror(e));
+	}
+	return 0;
+}

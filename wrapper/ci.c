@@ -1,0 +1,75 @@
+#include "ci.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+static int env_true(const char *name)
+{
+	const char *v = env(name);
+	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+static char *local_user(void)
+{
+	const char *u = env("USER");
+	if (!u) {
+		struct passwd *pw = getpwuid(getuid());
+		u = pw ? pw->pw_name : "unknown";
+	}
+	return xstrdup(u);
+}
+
+void ci_detect(struct ci_identity *id)
+{
+	char host[256] = "";
+	memset(id, 0, sizeof(*id));
+	gethostname(host, sizeof(host) - 1);
+	if (env_true("GITHUB_ACTIONS")) {
+		const char *server = env("GITHUB_SERVER_URL") ? env("GITHUB_SERVER_URL") : "https://github.com";
+		const char *repo = env("GITHUB_REPOSITORY") ? env("GITHUB_REPOSITORY") : "unknown";
+		const char *run = env("GITHUB_RUN_ID") ? env("GITHUB_RUN_ID") : "0";
+		const char *attempt = env("GITHUB_RUN_ATTEMPT");
+		const char *actor = env("GITHUB_ACTOR") ? env("GITHUB_ACTOR") : "github";
+		id->kind = CI_GITHUB;
+		if (attempt)
+			id->url = xasprintf("%s/%s/actions/runs/%s/attempts/%s", server, repo, run, attempt);
+		else
+			id->url = xasprintf("%s/%s/actions/runs/%s", server, repo, run);
+		id->job = xasprintf("%s/%s/%s", run, attempt ? attempt : "1",
+				    env("GITHUB_JOB") ? env("GITHUB_JOB") : "job");
+		id->who = xasprintf("%s@%s", actor, id->url);
+	} else if (env_true("GITLAB_CI")) {
+		const char *actor = env("GITLAB_USER_LOGIN") ? env("GITLAB_USER_LOGIN") : "gitlab";
+		id->kind = CI_GITLAB;
+		id->url = xstrdup(env("CI_JOB_URL") ? env("CI_JOB_URL") : "");
+		id->job = xstrdup(env("CI_JOB_ID") ? env("CI_JOB_ID") : "");
+		id->who = xasprintf("%s@%s", actor, *id->url ? id->url : host);
+	} else {
+		char *u = local_user();
+		id->kind = env_true("CI") ? CI_OTHER : CI_NONE;
+		id->url = xstrdup("");
+		id->job = xstrdup("");
+		id->who = xasprintf("%s@%s", u, host);
+		free(u);
+	}
+}
+
+void ci_identity_free(struct ci_identity *id)
+{
+	if (!id)
+		return;
+	free(id->who);
+	free(id->url);
+	free(id->job);
+	memset(id, 0, sizeof(*id));
+}

@@ -1,0 +1,434 @@
+#include "config.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "dur.h"
+#include "log.h"
+#include "version.h"
+
+enum opt_type { T_STR, T_BOOL, T_DUR, T_INT, T_COUNT };
+
+struct opt_def {
+	enum cfg_opt id;
+	const char *name;  /* long flag */
+	int shortc;        /* 0: none */
+	const char *env;   /* TFLOCK_* twin */
+	enum opt_type type;
+	size_t offset;
+	unsigned cmds;
+	const char *arg;   /* metavariable for help */
+	const char *help;
+	long min, max;     /* T_INT / T_DUR (seconds) bounds */
+};
+
+#define F(field) offsetof(struct config, field)
+#define NET (CMD_ALL)
+
+/* The one table: flags, environment twins, help text, bounds. */
+static const struct opt_def defs[] = {
+	{ O_BUCKET, "bucket", 0, "TFLOCK_BUCKET", T_STR, F(bucket), NET, "NAME",
+	  "S3 bucket holding the state", 0, 0 },
+	{ O_KEY, "key", 0, "TFLOCK_KEY", T_STR, F(key), NET, "KEY",
+	  "state key (the backend's key); the lock is KEY.tflock", 0, 0 },
+	{ O_REGION, "region", 0, "TFLOCK_REGION", T_STR, F(region), NET, "REGION",
+	  "bucket region (default us-east-1)", 0, 0 },
+	{ O_ENDPOINT, "endpoint", 0, "TFLOCK_ENDPOINT", T_STR, F(endpoint), NET, "URL",
+	  "custom S3 endpoint (MinIO, Ceph, ...)", 0, 0 },
+	{ O_PATH_STYLE, "path-style", 0, "TFLOCK_PATH_STYLE", T_BOOL, F(path_style), NET, NULL,
+	  "path-style addressing (endpoint/bucket/key)", 0, 0 },
+	{ O_WORKSPACE, "workspace", 0, "TFLOCK_WORKSPACE", T_STR, F(workspace), NET, "NAME",
+	  "Terraform workspace (default: default)", 0, 0 },
+	{ O_WORKSPACE_KEY_PREFIX, "workspace-key-prefix", 0, "TFLOCK_WORKSPACE_KEY_PREFIX", T_STR,
+	  F(workspace_key_prefix), NET, "PREFIX", "prefix for non-default workspaces (default env:)",
+	  0, 0 },
+	{ O_PROFILE, "profile", 0, "TFLOCK_PROFILE", T_STR, F(profile), NET, "NAME",
+	  "AWS shared-config profile", 0, 0 },
+	{ O_LEASE, "lease", 0, "TFLOCK_LEASE", T_DUR, F(lease_ms), CMD_RUN | CMD_UNLOCK, "DUR",
+	  "lease: a holder silent this long is taken over (default 2m, 5s..1h)", 5, 3600 },
+	{ O_TIMEOUT, "timeout", 0, "TFLOCK_TIMEOUT", T_DUR, F(timeout_ms), CMD_RUN, "DUR",
+	  "give up waiting after DUR (default: wait without limit)", 0, 366 * 86400 },
+	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
+	  "fail at once if the lock is held", 0, 0 },
+	{ O_CONFLICT_EXIT_CODE, "conflict-exit-code", 0, "TFLOCK_CONFLICT_EXIT_CODE", T_INT,
+	  F(conflict_exit_code), CMD_RUN | CMD_STATUS | CMD_UNLOCK, "N",
+	  "exit code when the lock is held by someone else (default 75)", 3, 255 },
+	{ O_QUIET, "quiet", 'q', "TFLOCK_QUIET", T_BOOL, F(quiet), CMD_ALL, NULL,
+	  "print errors only", 0, 0 },
+	{ O_VERBOSE, "verbose", 'v', "TFLOCK_VERBOSE", T_COUNT, F(verbose), CMD_ALL, NULL,
+	  "print every setting and request (secrets redacted); twice for more", 0, 3 },
+	{ O_JSON, "json", 0, NULL, T_BOOL, F(json), CMD_STATUS, NULL,
+	  "print the status as JSON", 0, 0 },
+	{ O_WATCH, "watch", 0, NULL, T_BOOL, F(watch), CMD_STATUS, NULL,
+	  "watch the lock for one lease to tell whether it is stale", 0, 0 },
+	{ O_FORCE, "force", 0, NULL, T_BOOL, F(force), CMD_UNLOCK, NULL,
+	  "without ID: release a tflock lock proven stale by watching it for one lease", 0, 0 },
+	{ O_OPERATION, "operation", 0, "TFLOCK_OPERATION", T_STR, F(operation), CMD_RUN, "OP",
+	  "Operation written in the lock (default: from the command)", 0, 0 },
+	{ O_ON_LOST, "on-lost", 0, "TFLOCK_ON_LOST", T_STR, F(on_lost), CMD_RUN,
+	  "interrupt|kill|report",
+	  "if the lock is lost while the command runs: SIGINT it (default), kill it, or only report",
+	  0, 0 },
+	{ O_LOST_EXIT_CODE, "lost-exit-code", 0, "TFLOCK_LOST_EXIT_CODE", T_INT, F(lost_exit_code),
+	  CMD_RUN, "N", "exit code when the lock was lost (default 76)", 3, 255 },
+	{ O_UNSAFE_KEEP_RUNNING, "unsafe-keep-running", 0, "TFLOCK_UNSAFE_KEEP_RUNNING", T_BOOL,
+	  F(unsafe_keep_running), CMD_RUN, NULL,
+	  "let the command run on when renewals fail (it may then run unlocked)", 0, 0 },
+	{ O_MAX_HOLD, "max-hold", 0, "TFLOCK_MAX_HOLD", T_DUR, F(max_hold_ms), CMD_RUN, "DUR",
+	  "interrupt, then kill, a command still running after DUR", 1, 30 * 86400 },
+	{ O_GRACE, "grace", 0, "TFLOCK_GRACE", T_DUR, F(grace_ms), CMD_RUN, "DUR",
+	  "after the command exits, wait this long for its leftover processes (default 10s)", 0,
+	  3600 },
+};
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static const struct opt_def *def_of(enum cfg_opt id)
+{
+	for (size_t i = 0; i < NDEFS; i++)
+		if (defs[i].id == id)
+			return &defs[i];
+	return NULL;
+}
+
+const char *config_source_name(enum cfg_source s)
+{
+	switch (s) {
+	case SRC_FLAG:
+		return "command line";
+	case SRC_ENV:
+		return "environment (TFLOCK_*)";
+	case SRC_BACKEND:
+		return "terraform backend";
+	case SRC_AWS_ENV:
+		return "environment (AWS_*)";
+	case SRC_DEFAULT:
+		return "default";
+	default:
+		return "unset";
+	}
+}
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->lease_ms = 120000;
+	c->timeout_ms = -1;
+	c->conflict_exit_code = EXIT_HELD;
+	c->lost_exit_code = EXIT_LOST;
+	c->grace_ms = 10000;
+	c->time_scale = 1.0;
+	for (int i = 0; i < O_MAX; i++)
+		c->src[i] = SRC_DEFAULT;
+	c->src[O_BUCKET] = c->src[O_KEY] = c->src[O_REGION] = c->src[O_ENDPOINT] = SRC_UNSET;
+	c->src[O_WORKSPACE] = c->src[O_WORKSPACE_KEY_PREFIX] = c->src[O_PROFILE] = SRC_UNSET;
+	c->src[O_OPERATION] = SRC_UNSET;
+	c->src[O_ON_LOST] = SRC_UNSET;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < NDEFS; i++) {
+		if (defs[i].type == T_STR) {
+			char **p = (char **)((char *)c + defs[i].offset);
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+static const char *origin(const struct opt_def *d, enum cfg_source src, char *tmp, size_t n)
+{
+	if (src == SRC_FLAG)
+		snprintf(tmp, n, "--%s", d->name);
+	else if (src == SRC_ENV && d->env)
+		snprintf(tmp, n, "%s", d->env);
+	else
+		snprintf(tmp, n, "%s (%s)", d->name, config_source_name(src));
+	return tmp;
+}
+
+int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
+	       struct tf_error *err)
+{
+	const struct opt_def *d = def_of(opt);
+	void *field;
+	char where[96];
+	if (!d)
+		return err_set(err, ERR_INTERNAL, "unknown option %d", (int)opt);
+	if (src < c->src[opt])
+		return 0; /* a higher-ranked source already set it */
+	field = (char *)c + d->offset;
+	origin(d, src, where, sizeof(where));
+	switch (d->type) {
+	case T_STR:
+		if (!value || !*value)
+			return err_set(err, ERR_USAGE, "%s: empty value", where);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		break;
+	case T_BOOL: {
+		int b = 1;
+		if (value && bool_parse(value, &b, err)) {
+			err_prefix(err, "%s", where);
+			return ERR_USAGE;
+		}
+		*(int *)field = b;
+		break;
+	}
+	case T_COUNT: {
+		int b = 1;
+		if (src == SRC_FLAG) {
+			(*(int *)field)++;
+			break;
+		}
+		if (value && bool_parse(value, &b, err)) {
+			long n;
+			if (num_parse(value, d->min, d->max, &n, err)) {
+				err_set(err, ERR_USAGE, "%s: '%s' is not a boolean or a level 0..%ld",
+					where, value, d->max);
+				return ERR_USAGE;
+			}
+			b = (int)n;
+		}
+		*(int *)field = b;
+		break;
+	}
+	case T_DUR: {
+		int64_t ms;
+		if (!value || dur_parse(value, &ms, err)) {
+			err_prefix(err, "%s", where);
+			return ERR_USAGE;
+		}
+		if (ms < d->min * 1000 || ms > d->max * 1000) {
+			char lo[32], hi[32];
+			dur_format(d->min * 1000, lo, sizeof(lo));
+			dur_format(d->max * 1000, hi, sizeof(hi));
+			return err_set(err, ERR_USAGE, "%s: '%s' is out of range (%s..%s)", where,
+				       value, lo, hi);
+		}
+		*(int64_t *)field = ms;
+		break;
+	}
+	case T_INT: {
+		long n;
+		if (!value || num_parse(value, d->min, d->max, &n, err)) {
+			err_prefix(err, "%s", where);
+			return ERR_USAGE;
+		}
+		*(long *)field = n;
+		break;
+	}
+	}
+	c->src[opt] = src;
+	return 0;
+}
+
+int config_from_env(struct config *c, struct tf_error *err)
+{
+	const char *v;
+	int ret;
+	for (size_t i = 0; i < NDEFS; i++) {
+		if (!defs[i].env)
+			continue;
+		v = getenv(defs[i].env);
+		if (!v || !*v)
+			continue;
+		ret = config_set(c, defs[i].id, v, SRC_ENV, err);
+		if (ret)
+			return ret;
+	}
+	/* AWS_* fallbacks, ranked below the Terraform backend */
+	if ((v = getenv("AWS_REGION")) && *v)
+		config_set(c, O_REGION, v, SRC_AWS_ENV, err);
+	else if ((v = getenv("AWS_DEFAULT_REGION")) && *v)
+		config_set(c, O_REGION, v, SRC_AWS_ENV, err);
+	if ((v = getenv("AWS_ENDPOINT_URL_S3")) && *v)
+		config_set(c, O_ENDPOINT, v, SRC_AWS_ENV, err);
+	else if ((v = getenv("AWS_ENDPOINT_URL")) && *v)
+		config_set(c, O_ENDPOINT, v, SRC_AWS_ENV, err);
+	if ((v = getenv("AWS_PROFILE")) && *v)
+		config_set(c, O_PROFILE, v, SRC_AWS_ENV, err);
+	if ((v = getenv("TF_WORKSPACE")) && *v)
+		config_set(c, O_WORKSPACE, v, SRC_AWS_ENV, err);
+	if ((v = getenv("TFLOCK_TIME_SCALE")) && *v) {
+		char *end;
+		double s = strtod(v, &end);
+		if (*end || !(s >= 0.001 && s <= 1000))
+			return err_set(err, ERR_USAGE,
+				       "TFLOCK_TIME_SCALE: '%s' is not a number in 0.001..1000", v);
+		c->time_scale = s;
+	}
+	return 0;
+}
+
+int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int *optind_out,
+		     struct tf_error *err)
+{
+	struct option longopts[NDEFS + 3];
+	struct buf shortopts = BUF_INIT;
+	size_t n = 0;
+	int ch, ret = 0;
+
+	buf_adds(&shortopts, "+hV");
+	for (size_t i = 0; i < NDEFS; i++) {
+		if (!(defs[i].cmds & cmd))
+			continue;
+		longopts[n].name = defs[i].name;
+		longopts[n].has_arg =
+			(defs[i].type == T_BOOL || defs[i].type == T_COUNT) ? no_argument : required_argument;
+		longopts[n].flag = NULL;
+		longopts[n].val = 1000 + (int)i;
+		n++;
+		if (defs[i].shortc) {
+			buf_addc(&shortopts, (char)defs[i].shortc);
+			if (longopts[n - 1].has_arg == required_argument)
+				buf_addc(&shortopts, ':');
+		}
+	}
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts.data, longopts, NULL)) != -1) {
+		const struct opt_def *d = NULL;
+		if (ch == 'h') {
+			config_usage(cmd);
+			ret = 1;
+			goto out;
+		}
+		if (ch == 'V') {
+			printf("tflock %s\n", TFLOCK_VERSION);
+			ret = 1;
+			goto out;
+		}
+		if (ch >= 1000)
+			d = &defs[ch - 1000];
+		else
+			for (size_t i = 0; i < NDEFS; i++)
+				if (defs[i].shortc == ch && (defs[i].cmds & cmd))
+					d = &defs[i];
+		if (!d) {
+			const char *bad = argv[optind - 1];
+			if (optopt && optopt < 1000)
+				ret = err_set(err, ERR_USAGE, "unknown option '-%c' (try 'tflock --help')",
+					      optopt);
+			else if (ch == ':' || (optopt >= 1000))
+				ret = err_set(err, ERR_USAGE, "option '%s' needs a value", bad);
+			else
+				ret = err_set(err, ERR_USAGE, "unknown option '%s' (try 'tflock --help')",
+					      bad);
+			goto out;
+		}
+		ret = config_set(c, d->id, optarg, SRC_FLAG, err);
+		if (ret)
+			goto out;
+	}
+	*optind_out = optind;
+out:
+	buf_free(&shortopts);
+	return ret;
+}
+
+int64_t config_scaled(const struct config *c, int64_t ms)
+{
+	double v = (double)ms * c->time_scale;
+	return v < 1 ? 1 : (int64_t)v;
+}
+
+int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
+{
+	if (c->quiet && c->verbose)
+		return err_set(err, ERR_USAGE, "--quiet and --verbose contradict each other");
+	if (!c->bucket)
+		return err_set(err, ERR_USAGE,
+			       "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory where 'terraform init' set up an s3 backend");
+	if (!c->key)
+		return err_set(err, ERR_USAGE, "no state key: pass --key (or TFLOCK_KEY)");
+	if (c->key[0] == '/' )
+		return err_set(err, ERR_USAGE, "state key '%s' must not start with '/'", c->key);
+	if (c->no_wait && c->src[O_TIMEOUT] >= SRC_ENV && c->timeout_ms > 0)
+		return err_set(err, ERR_USAGE, "--no-wait and --timeout contradict each other");
+	if (c->on_lost && strcmp(c->on_lost, "interrupt") && strcmp(c->on_lost, "kill") &&
+	    strcmp(c->on_lost, "report"))
+		return err_set(err, ERR_USAGE,
+			       "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
+	log_level = c->quiet ? 0 : 1 + c->verbose;
+	return 0;
+}
+
+void config_dump(const struct config *c)
+{
+	char v[256];
+	for (size_t i = 0; i < NDEFS; i++) {
+		const struct opt_def *d = &defs[i];
+		const void *field = (const char *)c + d->offset;
+		if (c->src[d->id] == SRC_UNSET)
+			continue;
+		switch (d->type) {
+		case T_STR:
+			snprintf(v, sizeof(v), "%s", *(char *const *)field ? *(char *const *)field : "");
+			break;
+		case T_BOOL:
+		case T_COUNT:
+			snprintf(v, sizeof(v), "%d", *(const int *)field);
+			break;
+		case T_DUR:
+			if (*(const int64_t *)field < 0)
+				snprintf(v, sizeof(v), "none");
+			else
+				dur_format(*(const int64_t *)field, v, sizeof(v));
+			break;
+		case T_INT:
+			snprintf(v, sizeof(v), "%ld", *(const long *)field);
+			break;
+		}
+		log_verbose("setting %s = %s (from %s)", d->name, v, config_source_name(c->src[d->id]));
+	}
+}
+
+void config_usage(unsigned cmd)
+{
+	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock" : NULL;
+	if (sub)
+		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
+	else
+		printf("usage: tflock [run] [OPTIONS] [--] COMMAND [ARGS...]\n"
+		       "       tflock status [OPTIONS]\n"
+		       "       tflock unlock [OPTIONS] ID | --force\n\n"
+		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait while\n"
+		       "someone else holds it, keep it alive while COMMAND runs, release it after.\n\n");
+	printf("Options (each also as the environment variable shown):\n");
+	for (size_t i = 0; i < NDEFS; i++) {
+		const struct opt_def *d = &defs[i];
+		char flag[64];
+		if (!(d->cmds & cmd))
+			continue;
+		if (d->shortc)
+			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", d->shortc, d->name,
+				 d->arg ? " " : "", d->arg ? d->arg : "");
+		else
+			snprintf(flag, sizeof(flag), "    --%s%s%s", d->name, d->arg ? " " : "",
+				 d->arg ? d->arg : "");
+		printf("  %-32s %s", flag, d->help);
+		if (d->env)
+			printf(" [%s]", d->env);
+		printf("\n");
+	}
+	printf("  %-32s %s\n", "-h, --help", "show this help");
+	printf("  %-32s %s\n", "-V, --version", "show the version");
+	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, 0/false/no.\n"
+	       "Precedence: flag > TFLOCK_* > terraform backend > AWS_* > default.\n"
+	       "\nExit codes: the command's own status when it ran (128+N if killed by signal N);\n"
+	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
+	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
+	       "  64 usage or configuration error, 70 internal error,\n"
+	       "  126 command not executable, 127 command not found.\n");
+}

@@ -1,0 +1,118 @@
+/*
+ * config — every setting tflock has, from one table that serves command-line
+ * flags, TFLOCK_* environment variables and values read from the Terraform
+ * backend, with the precedence written down once:
+ *
+ *     flag  >  TFLOCK_* variable  >  backend config  >  AWS_* variable  >  default
+ *
+ * config_set() keeps a value only if its source ranks at least as high as the
+ * one already recorded, so layers can be applied in any order. Every value
+ * remembers where it came from (config_dump() prints them for -v, secrets
+ * redacted).
+ *
+ * struct config owns its strings; config_free() releases them (NULL-safe).
+ * Errors: ERR_USAGE with a one-line message naming the option or variable.
+ */
+#ifndef TFLOCK_CONFIG_H
+#define TFLOCK_CONFIG_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+enum cfg_source { SRC_UNSET = 0, SRC_DEFAULT, SRC_AWS_ENV, SRC_BACKEND, SRC_ENV, SRC_FLAG };
+
+enum cfg_cmd {
+	CMD_RUN = 1 << 0,
+	CMD_STATUS = 1 << 1,
+	CMD_UNLOCK = 1 << 2,
+	CMD_DOCTOR = 1 << 3,
+	CMD_ALL = 0xff,
+};
+
+enum cfg_opt {
+	O_BUCKET,
+	O_KEY,
+	O_REGION,
+	O_ENDPOINT,
+	O_PATH_STYLE,
+	O_WORKSPACE,
+	O_WORKSPACE_KEY_PREFIX,
+	O_PROFILE,
+	O_LEASE,
+	O_TIMEOUT,
+	O_NO_WAIT,
+	O_CONFLICT_EXIT_CODE,
+	O_QUIET,
+	O_VERBOSE,
+	O_JSON,
+	O_WATCH,
+	O_FORCE,
+	O_OPERATION,
+	O_ON_LOST,
+	O_LOST_EXIT_CODE,
+	O_UNSAFE_KEEP_RUNNING,
+	O_MAX_HOLD,
+	O_GRACE,
+	O_MAX,
+};
+
+struct config {
+	char *bucket;
+	char *key;                  /* state key P for workspace "default" */
+	char *region;
+	char *endpoint;
+	int path_style;
+	char *workspace;
+	char *workspace_key_prefix;
+	char *profile;
+	int64_t lease_ms;
+	int64_t timeout_ms;         /* -1: wait without limit */
+	int no_wait;
+	long conflict_exit_code;
+	int quiet;
+	int verbose;
+	int json;
+	int watch;
+	int force;
+	char *operation;            /* Operation written in the lock body */
+	char *on_lost;              /* interrupt | kill | report */
+	long lost_exit_code;
+	int unsafe_keep_running;
+	int64_t max_hold_ms;        /* 0: none */
+	int64_t grace_ms;           /* wait for the command's descendants */
+	enum cfg_source src[O_MAX];
+	/* derived */
+	double time_scale;          /* TFLOCK_TIME_SCALE (tests): scales every duration */
+};
+
+void config_init(struct config *c);
+void config_free(struct config *c);
+/* Apply TFLOCK_* variables and AWS_* fallbacks (region, endpoint, profile). */
+int config_from_env(struct config *c, struct tf_error *err);
+/* Parse flags for subcommand cmd; *optind_out is the index of the first
+ * non-option (the child command for CMD_RUN). Returns 1 for --help/--version
+ * handled (printed), 0 to go on, or a negative error. */
+int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int *optind_out,
+		     struct tf_error *err);
+int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
+	       struct tf_error *err);
+/* Check combinations and fill derived values. */
+int config_finish(struct config *c, unsigned cmd, struct tf_error *err);
+void config_dump(const struct config *c);
+const char *config_source_name(enum cfg_source s);
+/* Scale a duration by the test time scale. */
+int64_t config_scaled(const struct config *c, int64_t ms);
+
+void config_usage(unsigned cmd);
+
+/* Exit codes (README, --help and the man page list the same). */
+enum {
+	EXIT_HELD = 75,       /* not acquired: held (timeout, --no-wait, unlock of another ID) */
+	EXIT_LOST = 76,       /* the lock was lost while held */
+	EXIT_USAGE = 64,      /* usage or configuration error */
+	EXIT_UNAVAILABLE = 69,/* store unusable: credentials, bucket, self-test */
+	EXIT_INTERNAL = 70,   /* internal error */
+};
+
+#endif

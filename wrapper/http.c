@@ -1,0 +1,268 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "version.h"
+
+#define HTTP_MAX_BODY (1024 * 1024) /* replies we read are small; cap what we keep */
+
+struct http_client {
+	CURL *curl;
+	int used; /* a connection may be cached from an earlier request */
+};
+
+static int trace;
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void http_set_trace(int on)
+{
+	trace = on;
+}
+
+int64_t clock_boot_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct http_client *http_client_new(void)
+{
+	struct http_client *c;
+	pthread_once(&global_once, global_init);
+	c = xcalloc(1, sizeof(*c));
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+void http_response_init(struct http_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body);
+}
+
+static void free_headers(struct http_response *r)
+{
+	for (size_t i = 0; i < r->nheaders; i++) {
+		free(r->headers[i].name);
+		free(r->headers[i].value);
+	}
+	free(r->headers);
+	r->headers = NULL;
+	r->nheaders = 0;
+}
+
+void http_response_free(struct http_response *r)
+{
+	if (!r)
+		return;
+	free_headers(r);
+	buf_free(&r->body);
+	r->status = 0;
+}
+
+const char *http_response_header(const struct http_response *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (!strcasecmp(r->headers[i].name, name))
+			return r->headers[i].value;
+	return NULL;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_response *r = userdata;
+	size_t n = size * nmemb;
+	if (r->body.len + n > HTTP_MAX_BODY) {
+		size_t room = HTTP_MAX_BODY - r->body.len;
+		buf_add(&r->body, ptr, room);
+		return n; /* keep draining, drop the excess */
+	}
+	buf_add(&r->body, ptr, n);
+	return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_response *r = userdata;
+	size_t n = size * nmemb, len = n;
+	char *colon;
+	while (len && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && !strncmp(ptr, "HTTP/", 5)) {
+		/* a new response (e.g. after 100 Continue): forget earlier headers */
+		free_headers(r);
+		return n;
+	}
+	colon = memchr(ptr, ':', len);
+	if (!colon || r->nheaders >= 200)
+		return n;
+	{
+		size_t nl = (size_t)(colon - ptr);
+		const char *v = colon + 1, *end = ptr + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		r->headers = xrealloc(r->headers, (r->nheaders + 1) * sizeof(*r->headers));
+		r->headers[r->nheaders].name = xstrndup(ptr, nl);
+		for (char *p = r->headers[r->nheaders].name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r->headers[r->nheaders].value = xstrndup(v, (size_t)(end - v));
+		r->nheaders++;
+	}
+	return n;
+}
+
+static const char *ca_bundle(void)
+{
+	const char *ca = getenv("AWS_CA_BUNDLE");
+	return ca && *ca ? ca : NULL;
+}
+
+int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
+	    struct tf_error *err)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hdrs = NULL;
+	char ua[64], errbuf[CURL_ERROR_SIZE] = "";
+	long timeout = req->timeout_ms > 0 ? req->timeout_ms : 10000;
+	long ctimeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+						     : (timeout < 3000 ? timeout : 3000);
+	CURLcode rc;
+	int ret = 0;
+
+	http_response_free(resp);
+	http_response_init(resp);
+	curl_easy_reset(h); /* keeps the connection cache: keep-alive, TLS once */
+
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* A server drops idle keep-alive connections; reusing one that is about to
+	 * close is what makes libcurl resend a request on a fresh connection. Do not
+	 * reuse connections idle for longer than servers commonly keep them. */
+	curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 4L);
+	if (ca_bundle())
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
+	if (req->no_proxy)
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	snprintf(ua, sizeof(ua), "User-Agent: tflock/%s", TFLOCK_VERSION);
+	hdrs = curl_slist_append(hdrs, ua);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	hdrs = curl_slist_append(hdrs, "Accept:");
+	for (size_t i = 0; i < req->nheaders; i++) {
+		char *line = xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
+		hdrs = curl_slist_append(hdrs, line);
+		secure_free(line, strlen(line));
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	if (!strcmp(req->method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(req->method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body || !strcmp(req->method, "PUT") || !strcmp(req->method, "POST")) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		}
+	}
+
+	if (trace) {
+		log_verbose("> %s %s", req->method, req->url);
+		for (size_t i = 0; i < req->nheaders; i++) {
+			char *line = xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
+			char *red = log_redact_header(line, strlen(line));
+			log_debug(">   %s", red);
+			free(red);
+			secure_free(line, strlen(line));
+		}
+	}
+
+	resp->t_send = clock_boot_ns();
+	rc = curl_easy_perform(h);
+	resp->t_recv = clock_boot_ns();
+	c->used = 1;
+
+	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && resp->status)) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (trace)
+			log_verbose("< %ld (%s %s)", resp->status, req->method, req->url);
+		goto out;
+	}
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
+			      *errbuf ? errbuf : curl_easy_strerror(rc));
+		break;
+	case CURLE_OPERATION_TIMEDOUT: {
+		double connect_time = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_time);
+		if (connect_time <= 0)
+			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
+				      *errbuf ? errbuf : curl_easy_strerror(rc));
+		else
+			ret = err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s",
+				      req->method, req->url, timeout,
+				      *errbuf ? errbuf : curl_easy_strerror(rc));
+		break;
+	}
+	default:
+		ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
+			      *errbuf ? errbuf : curl_easy_strerror(rc));
+		break;
+	}
+	if (trace)
+		log_verbose("< failed: %s", err ? err->msg : curl_easy_strerror(rc));
+out:
+	curl_slist_free_all(hdrs); /* header lines may hold secrets: curl copies them */
+	return ret;
+}

@@ -1,0 +1,900 @@
+#include "lock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "buf.h"
+#include "dur.h"
+#include "log.h"
+
+/* Results of write_lock() (B2). */
+enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
+enum cond { C_CREATE, C_MATCH };
+
+#define NS_PER_MS 1000000LL
+
+static int64_t scaled(const struct lock *l, int64_t ms)
+{
+	double v = (double)ms * l->o.time_scale;
+	return v < 1 ? 1 : (int64_t)v;
+}
+
+int64_t lock_heartbeat_ms(const struct lock *l)
+{
+	return l->o.lease_ms / 4;
+}
+
+int64_t lock_margin_ms(const struct lock *l)
+{
+	int64_t m = l->o.lease_ms / 10, floor = scaled(l, 2000);
+	return m > floor ? m : floor;
+}
+
+int64_t lock_request_timeout_ms(const struct lock *l)
+{
+	int64_t t = l->o.lease_ms / 8, cap = scaled(l, 10000);
+	return t < cap ? t : cap;
+}
+
+int64_t lock_poll_ms(const struct lock *l)
+{
+	return scaled(l, 250);
+}
+
+static volatile sig_atomic_t *cancel_flag;
+
+static int cancelled(void)
+{
+	return cancel_flag && *cancel_flag;
+}
+
+/* Sleep, cut short by a cancelling signal. */
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * NS_PER_MS;
+	while (nanosleep(&ts, &ts) == -1 && !cancelled())
+		;
+}
+
+void lock_view_init(struct lock_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	lockinfo_init(&v->li);
+}
+
+void lock_view_free(struct lock_view *v)
+{
+	if (!v)
+		return;
+	lockinfo_free(&v->li);
+	lock_view_init(v);
+}
+
+static char *read_boot_id(void)
+{
+	char b[64] = "";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (!fgets(b, sizeof(b), f))
+			b[0] = '\0';
+		fclose(f);
+	}
+	b[strcspn(b, "\n")] = '\0';
+	return xstrdup(b);
+}
+
+int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
+	      const struct lock_opts *o, struct tf_error *err)
+{
+	char id[37], created[48], host[256] = "";
+	struct timespec now;
+	memset(l, 0, sizeof(*l));
+	lockinfo_init(&l->mine);
+	lock_view_init(&l->last_holder);
+	if (!state_key || !*state_key)
+		return err_set(err, ERR_USAGE, "empty state key");
+	l->s3 = s3;
+	l->o = *o;
+	if (l->o.time_scale <= 0)
+		l->o.time_scale = 1.0;
+	l->state_key = xstrdup(state_key);
+	l->lock_key = xasprintf("%s.tflock", state_key);
+	l->path = xasprintf("%s/%s", s3_client_bucket(s3), state_key);
+	l->url = xasprintf("s3://%s/%s", s3_client_bucket(s3), l->lock_key);
+	if (s3_client_is_aws(s3)) {
+		l->store.known = 1;
+		l->store.etag_quoted = 1;
+		l->store.cond_delete = 1;
+	}
+
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &now);
+	lockinfo_new_id(id);
+	lockinfo_format_created(&now, created);
+	l->mine.id = xstrdup(id);
+	l->mine.operation = xstrdup(o->operation ? o->operation : "OperationTypeInvalid");
+	l->mine.info = xstrdup(o->info ? o->info : "");
+	l->mine.who = xstrdup(o->who ? o->who : "tflock");
+	l->mine.version = xstrdup(o->version ? o->version : "");
+	l->mine.created = xstrdup(created);
+	l->mine.path = xstrdup(l->path);
+	l->mine.has_tflock = 1;
+	l->mine.tf.v = 1;
+	l->mine.tf.lease = o->lease_s;
+	l->mine.tf.seq = 0;
+	l->mine.tf.pid = (long)getpid();
+	l->mine.tf.host = xstrdup(host);
+	l->mine.tf.boot_id = read_boot_id();
+	l->mine.tf.ci = xstrdup(o->ci ? o->ci : "");
+	l->mine.tf.ci_job = xstrdup(o->ci_job ? o->ci_job : "");
+	return 0;
+}
+
+void lock_free(struct lock *l)
+{
+	if (!l)
+		return;
+	free(l->state_key);
+	free(l->lock_key);
+	free(l->path);
+	free(l->url);
+	lockinfo_free(&l->mine);
+	lock_view_free(&l->last_holder);
+	memset(l, 0, sizeof(*l));
+}
+
+int lock_error_is_store(const struct tf_error *err)
+{
+	if (err->kind == ERR_CREDENTIALS)
+		return 1;
+	if (err->kind != ERR_HTTP)
+		return 0;
+	return err->http_status == 400 || err->http_status == 401 || err->http_status == 403 ||
+	       err->http_status == 301 || err->http_status == 405 ||
+	       !strcmp(err->s3_code, "NoSuchBucket");
+}
+
+static const char *if_match_value(const struct lock *l, const char *etag, char *tmp, size_t n)
+{
+	if (l->store.etag_quoted)
+		snprintf(tmp, n, "\"%s\"", etag);
+	else
+		snprintf(tmp, n, "%s", etag);
+	return tmp;
+}
+
+void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
+{
+	const struct lockinfo *li = &v->li;
+	struct timespec created;
+	char since[64] = "", ago[32] = "";
+	if (li->created && lockinfo_parse_time(li->created, &created) == 0) {
+		struct tm tm;
+		time_t t = created.tv_sec;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&t, &tm);
+		strftime(since, sizeof(since), "since %H:%M:%S UTC", &tm);
+		if (now.tv_sec >= t) {
+			dur_format((int64_t)(now.tv_sec - t) * 1000, ago, sizeof(ago));
+			snprintf(since + strlen(since), sizeof(since) - strlen(since), ", %s ago", ago);
+		}
+	}
+	snprintf(out, size, "%s (%s%s%s, ID %s)", li->who && *li->who ? li->who : "unknown holder",
+		 li->operation && *li->operation ? li->operation : "no operation", *since ? ", " : "",
+		 since, li->id && *li->id ? li->id : "none");
+}
+
+/* Fill a view from a 200 reply. */
+static void view_from_reply(struct lock *l, const struct s3_reply *r, struct lock_view *v)
+{
+	struct tf_error perr;
+	int changed = strcmp(v->etag, r->etag) != 0 || !v->present;
+	err_clear(&perr);
+	if (changed) {
+		lockinfo_free(&v->li);
+		lockinfo_init(&v->li);
+		v->klass = lockinfo_parse(r->body.data, r->body.len, &v->li, &perr);
+		snprintf(v->why, sizeof(v->why), "%s", perr.msg);
+		snprintf(v->etag, sizeof(v->etag), "%s", r->etag);
+		v->first_seen_ns = r->t_recv;
+		v->holder_lease_ms = 0;
+		if (v->klass == LOCKINFO_TFLOCK)
+			v->holder_lease_ms = scaled(l, (int64_t)v->li.tf.lease * 1000);
+	}
+	v->present = 1;
+}
+
+int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err)
+{
+	struct s3_reply r;
+	struct s3_request req;
+	int ret;
+	s3_reply_init(&r);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.key = l->lock_key;
+	req.timeout_ms = lock_request_timeout_ms(l);
+	l->requests++;
+	ret = s3_request(l->s3, &req, &r, err);
+	if (ret == 0) {
+		view_from_reply(l, &r, v);
+	} else if (ret == ERR_HTTP && r.status == 404 && strcmp(err->s3_code, "NoSuchBucket")) {
+		lock_view_free(v);
+		err_clear(err);
+		ret = 0;
+	}
+	s3_reply_free(&r);
+	return ret;
+}
+
+/*
+ * B2 read-back after a conditional write that did not answer 2xx. Reads until it
+ * gets an answer or the deadline passes.
+ */
+static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadline,
+		     struct tf_error *err)
+{
+	struct lock_view v;
+	int ret, attempt = 0;
+	lock_view_init(&v);
+	for (;;) {
+		struct tf_error rerr;
+		err_clear(&rerr);
+		ret = lock_read(l, &v, &rerr);
+		if (ret == 0)
+			break;
+		if (lock_error_is_store(&rerr) || clock_boot_ns() >= deadline) {
+			*err = rerr;
+			err_prefix(err, "cannot read %s back to learn whether a write applied", l->url);
+			lock_view_free(&v);
+			return ret;
+		}
+		sleep_ms(backoff_full_jitter((unsigned)attempt++, scaled(l, 100), scaled(l, 2000),
+					     rand_u64_default, NULL));
+	}
+	if (!v.present) {
+		ret = W_ABSENT;
+	} else if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
+		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
+		ret = (v.klass == LOCKINFO_TFLOCK && v.li.tf.seq == wrote_seq) ? W_APPLIED : W_NOT_APPLIED;
+		log_debug("read-back: our lock, seq %llu (wrote %llu): %s", v.li.tf.seq, wrote_seq,
+			  ret == W_APPLIED ? "applied" : "not applied");
+	} else {
+		lock_view_free(&l->last_holder);
+		l->last_holder = v;
+		lock_view_init(&v);
+		ret = W_OTHER;
+	}
+	lock_view_free(&v);
+	return ret;
+}
+
+/*
+ * The one conditional write (B2). Writes our body with the next seq, either
+ * creating (If-None-Match: *) or replacing (If-Match: etag).
+ */
+static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t deadline,
+		      struct tf_error *err)
+{
+	struct http_header h[20];
+	struct s3_request req;
+	struct s3_reply r;
+	struct buf body = BUF_INIT;
+	char cval[160], sum[64];
+	size_t n = 0;
+	int ret;
+	unsigned long long seq;
+
+	l->mine.tf.seq++;
+	seq = l->mine.tf.seq;
+	lockinfo_to_json(&l->mine, &body);
+
+	h[n].name = (char *)"Content-Type";
+	h[n++].value = (char *)"application/json";
+	if (cond == C_CREATE) {
+		h[n].name = (char *)"If-None-Match";
+		h[n++].value = (char *)"*";
+	} else {
+		h[n].name = (char *)"If-Match";
+		h[n++].value = (char *)if_match_value(l, etag, cval, sizeof(cval));
+	}
+	if (!l->o.no_checksum) {
+		s3_checksum_sha256_b64(body.data, body.len, sum);
+		h[n].name = (char *)"x-amz-checksum-sha256";
+		h[n++].value = sum;
+	}
+	for (size_t i = 0; i < l->o.nput_headers && n < 16; i++)
+		h[n++] = l->o.put_headers[i];
+
+	memset(&req, 0, sizeof(req));
+	req.method = "PUT";
+	req.key = l->lock_key;
+	req.headers = h;
+	req.nheaders = n;
+	req.body = body.data;
+	req.body_len = body.len;
+	req.timeout_ms = lock_request_timeout_ms(l);
+	req.deadline_ns = deadline;
+	s3_reply_init(&r);
+	l->requests++;
+	ret = s3_request(l->s3, &req, &r, err);
+	if (ret == 0 && r.etag[0]) {
+		snprintf(l->etag, sizeof(l->etag), "%s", r.etag);
+		l->renew_send_ns = r.t_send;
+		ret = W_APPLIED;
+		goto out;
+	}
+	if (ret == 0) {
+		/* applied, but no ETag in the reply: learn it by reading back */
+		int64_t send = r.t_send;
+		ret = read_back(l, seq, deadline, err);
+		if (ret == W_APPLIED)
+			l->renew_send_ns = send;
+		goto out;
+	}
+	if (ret == ERR_HTTP && (lock_error_is_store(err) && r.status != 409)) {
+		goto out; /* 403, 400, NoSuchBucket, wrong region: no retry, no read-back */
+	}
+	log_debug("conditional PUT of %s (seq %llu) not confirmed: %s; reading it back", l->lock_key,
+		  seq, err->msg);
+	{
+		int64_t send = r.t_send;
+		struct tf_error werr = *err;
+		int64_t rb_deadline = deadline;
+		if (ret == ERR_CONNECT) {
+			/* never sent; nothing to learn, but a read tells us who holds it */
+		}
+		/* the read-back always gets at least a lease's heartbeat worth of time */
+		if (rb_deadline < clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS)
+			rb_deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
+		err_clear(err);
+		ret = read_back(l, seq, rb_deadline, err);
+		if (ret == W_APPLIED)
+			l->renew_send_ns = send;
+		else if (ret < 0)
+			err_prefix(err, "%s", werr.msg);
+	}
+out:
+	s3_reply_free(&r);
+	buf_free(&body);
+	return ret;
+}
+
+/* ---- self-test (B6) ---- */
+
+static int probe_put(struct lock *l, const char *key, const char *cond_name, const char *cond_val,
+		     const char *body, struct s3_reply *r, struct tf_error *err)
+{
+	struct http_header h[2];
+	struct s3_request req;
+	size_t n = 0;
+	h[n].name = (char *)"Content-Type";
+	h[n++].value = (char *)"application/json";
+	if (cond_name) {
+		h[n].name = (char *)cond_name;
+		h[n++].value = (char *)cond_val;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "PUT";
+	req.key = key;
+	req.headers = h;
+	req.nheaders = n;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = lock_request_timeout_ms(l);
+	req.no_retry = 1;
+	s3_reply_free(r);
+	l->requests++;
+	return s3_request(l->s3, &req, r, err);
+}
+
+int lock_selftest(struct lock *l, int force, struct tf_error *err)
+{
+	char rnd[37], quoted[160], *key;
+	struct s3_reply r;
+	struct tf_error e;
+	int ret = 0, quoted_ok = 0, unquoted_ok = 0;
+	char etag[128];
+
+	if (l->store.known && !force)
+		return 0;
+	lockinfo_new_id(rnd);
+	rnd[8] = '\0';
+	key = xasprintf("%s.%s.selftest.tflock", l->state_key, rnd);
+	s3_reply_init(&r);
+	err_clear(&e);
+
+	ret = probe_put(l, key, "If-None-Match", "*", "{\"selftest\":1}", &r, err);
+	if (ret) {
+		err_prefix(err, "store self-test: creating %s failed", key);
+		goto out;
+	}
+	snprintf(etag, sizeof(etag), "%s", r.etag);
+	ret = probe_put(l, key, "If-None-Match", "*", "{\"selftest\":2}", &r, &e);
+	if (ret == 0 || r.status != 412) {
+		ret = err_set(err, ERR_HTTP,
+			      "store does not enforce If-None-Match (a second create of %s got %ld, not 412): versioned or Object Lock bucket on Ceph RGW? Such a store gives no mutual exclusion",
+			      key, r.status);
+		err->http_status = 412;
+		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
+		goto cleanup;
+	}
+	ret = probe_put(l, key, "If-Match", "\"0123456789abcdef0123456789abcdef\"", "{\"selftest\":3}",
+			&r, &e);
+	if (ret == 0 || (r.status != 412 && r.status != 409)) {
+		ret = err_set(err, ERR_HTTP,
+			      "store does not enforce If-Match (a PUT with a wrong ETag got %ld, not 412)",
+			      r.status);
+		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
+		goto cleanup;
+	}
+	snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+	if (probe_put(l, key, "If-Match", quoted, "{\"selftest\":4}", &r, &e) == 0) {
+		quoted_ok = 1;
+		snprintf(etag, sizeof(etag), "%s", r.etag);
+	}
+	if (probe_put(l, key, "If-Match", etag, "{\"selftest\":5}", &r, &e) == 0) {
+		unquoted_ok = 1;
+		snprintf(etag, sizeof(etag), "%s", r.etag);
+	}
+	if (!quoted_ok && !unquoted_ok) {
+		ret = err_set(err, ERR_HTTP,
+			      "store does not honour If-Match with the object's own ETag (quoted or not)");
+		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
+		goto cleanup;
+	}
+	l->store.etag_quoted = quoted_ok;
+	{
+		struct s3_request req;
+		struct http_header h = { (char *)"If-Match", (char *)"\"0123456789abcdef0123456789abcdef\"" };
+		memset(&req, 0, sizeof(req));
+		req.method = "DELETE";
+		req.key = key;
+		req.headers = &h;
+		req.nheaders = 1;
+		req.no_retry = 1;
+		req.timeout_ms = lock_request_timeout_ms(l);
+		l->requests++;
+		s3_request(l->s3, &req, &r, &e);
+		if (r.status == 412) {
+			struct s3_reply g;
+			s3_reply_init(&g);
+			l->requests++;
+			l->store.cond_delete = s3_head(l->s3, key, NULL, &g, &e) == 0 && g.status == 200;
+			s3_reply_free(&g);
+		} else {
+			l->store.cond_delete = 0;
+		}
+	}
+	l->store.known = 1;
+	log_verbose("store self-test passed: If-Match takes the %s ETag; conditional DELETE %s",
+		    l->store.etag_quoted ? "quoted" : "unquoted",
+		    l->store.cond_delete ? "honoured" : "ignored (release renews first)");
+	ret = 0;
+cleanup:
+	l->requests++;
+	s3_delete(l->s3, key, NULL, &r, &e);
+out:
+	s3_reply_free(&r);
+	free(key);
+	return ret;
+}
+
+/* ---- acquire and wait (B3, B4) ---- */
+
+static void progress(struct lock *l, const struct lock_view *v, int64_t now)
+{
+	char who[512], waited[32], hb[32];
+	int64_t since_change = (now - v->first_seen_ns) / NS_PER_MS;
+	lock_describe_holder(v, who, sizeof(who));
+	dur_format((now - l->wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
+	dur_format(since_change < 0 ? 0 : since_change, hb, sizeof(hb));
+	if (v->klass == LOCKINFO_TFLOCK)
+		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds) — waited %s", l->url,
+			 who, hb, v->li.tf.lease, waited);
+	else
+		log_info("waiting for %s: held by %s — waited %s", l->url, who, waited);
+}
+
+static void report_foreign(struct lock *l, const struct lock_view *v)
+{
+	char who[512];
+	lock_describe_holder(v, who, sizeof(who));
+	if (v->klass == LOCKINFO_MALFORMED)
+		log_warn("%s holds a body tflock and Terraform cannot use (%s); it is never removed automatically: if nobody holds it, delete the object by hand",
+			 l->url, v->why);
+	else
+		log_warn("%s is held by %s, a lock without a tflock lease (%s); it is never taken over automatically: if its run is gone, run 'tflock unlock %s' or 'terraform force-unlock %s'",
+			 l->url, who, *v->why ? v->why : "plain Terraform/OpenTofu lock",
+			 v->li.id ? v->li.id : "", v->li.id ? v->li.id : "");
+}
+
+static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
+{
+	struct s3_request req;
+	struct s3_reply r;
+	struct http_header h;
+	char q[160];
+	int ret;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.key = l->lock_key;
+	req.timeout_ms = lock_request_timeout_ms(l);
+	req.no_retry = 1; /* the wait loop is the retry */
+	if (v->present && v->etag[0]) {
+		snprintf(q, sizeof(q), "\"%s\"", v->etag);
+		h.name = (char *)"If-None-Match";
+		h.value = q;
+		req.headers = &h;
+		req.nheaders = 1;
+	}
+	s3_reply_init(&r);
+	l->requests++;
+	ret = s3_request(l->s3, &req, &r, err);
+	if (ret == 0 && r.status == 304) {
+		/* unchanged */
+	} else if (ret == 0) {
+		view_from_reply(l, &r, v);
+	} else if (ret == ERR_HTTP && r.status == 404 && strcmp(err->s3_code, "NoSuchBucket")) {
+		lock_view_free(v);
+		err_clear(err);
+		ret = 0;
+	}
+	s3_reply_free(&r);
+	return ret;
+}
+
+static int acquired(struct lock *l, const char *how)
+{
+	l->held = 1;
+	l->acquired_ns = clock_boot_ns();
+	log_verbose("acquired %s (%s, ID %s)", l->url, how, l->mine.id);
+	log_event("acquired %s id=%s how=%s renew_send=%lld", l->url, l->mine.id, how,
+		  (long long)l->renew_send_ns);
+	return 0;
+}
+
+int lock_acquire(struct lock *l, struct tf_error *err)
+{
+	struct lock_view v;
+	int64_t deadline = 0, last_print = 0, print_every = 10000 * NS_PER_MS;
+	int ret, errors = 0, creates = 0;
+	char last_id[64] = "";
+
+	lock_view_init(&v);
+	cancel_flag = l->o.cancel;
+	l->wait_start_ns = clock_boot_ns();
+	if (l->o.timeout_ms >= 0)
+		deadline = l->wait_start_ns + l->o.timeout_ms * NS_PER_MS;
+
+	for (;;) {
+		int64_t now, poll;
+		if (cancelled()) {
+			ret = LOCK_CANCELLED;
+			goto out;
+		}
+		/* try to create the lock */
+		ret = write_lock(l, C_CREATE, NULL,
+				 clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+		creates++;
+		if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
+			/* our ID is in the store: ours (a retried create may have applied first) */
+			ret = acquired(l, "created");
+			goto out;
+		}
+		if (ret < 0) {
+			if (lock_error_is_store(err))
+				goto out;
+			/* transient: treat like a held lock we could not see, back off */
+			log_verbose("acquire attempt failed: %s", err->msg);
+		}
+		if (ret == W_OTHER) {
+			lock_view_free(&v);
+			v = l->last_holder; /* read_back() left the holder there */
+			lock_view_init(&l->last_holder);
+		}
+		if (ret == W_ABSENT && creates < 1000)
+			continue; /* freed between our PUT and our read: try again at once */
+
+		/* wait: poll until free, changed, or its lease runs out */
+		for (;;) {
+			if (cancelled()) {
+				ret = LOCK_CANCELLED;
+				goto held;
+			}
+			if (v.present && v.li.id && l->o.inherited_id &&
+			    !strcmp(v.li.id, l->o.inherited_id)) {
+				err_set(err, ERR_USAGE,
+					"%s is held by the tflock that started this one (ID %s), but this run could not verify it may re-enter: not waiting for our own parent",
+					l->url, v.li.id);
+				ret = LOCK_HELD;
+				goto held;
+			}
+			now = clock_boot_ns();
+			if (v.present) {
+				const char *hid = v.li.id ? v.li.id : "";
+				int new_holder = strcmp(last_id, hid) != 0 || !last_print;
+				if (new_holder) {
+					l->holders_seen++;
+					if (v.klass != LOCKINFO_TFLOCK)
+						report_foreign(l, &v);
+				}
+				if (new_holder || now - last_print >= print_every) {
+					progress(l, &v, now);
+					last_print = now;
+					snprintf(last_id, sizeof(last_id), "%s", hid);
+				}
+			}
+			if (l->o.no_wait) {
+				ret = LOCK_HELD;
+				goto held;
+			}
+			if (deadline && now >= deadline) {
+				ret = LOCK_HELD;
+				goto held;
+			}
+			/* B4: takeover of a tflock holder silent for its whole lease */
+			if (v.present && v.klass == LOCKINFO_TFLOCK && v.holder_lease_ms > 0 &&
+			    now - v.first_seen_ns >= v.holder_lease_ms * NS_PER_MS) {
+				char who[512];
+				lock_describe_holder(&v, who, sizeof(who));
+				log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms",
+					  v.etag, (long long)v.first_seen_ns, (long long)v.holder_lease_ms);
+				ret = write_lock(l, C_MATCH, v.etag,
+						 now + lock_heartbeat_ms(l) * NS_PER_MS, err);
+				if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
+					l->took_over = 1;
+					log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld",
+						  l->url, v.li.id, v.etag, (long long)v.first_seen_ns,
+						  (long long)v.holder_lease_ms);
+					log_warn("took over %s from %s: unchanged for its whole lease (%lds) — its holder is gone",
+						 l->url, who, v.li.tf.lease);
+					lock_view_free(&l->last_holder);
+					l->last_holder = v;
+					lock_view_init(&v);
+					ret = acquired(l, "taken over");
+					goto out;
+				}
+				if (ret == W_ABSENT)
+					break; /* create again */
+				if (ret == W_OTHER) {
+					lock_view_free(&v);
+					v = l->last_holder;
+					lock_view_init(&l->last_holder);
+					continue;
+				}
+				if (lock_error_is_store(err))
+					goto out;
+				errors++;
+			}
+			poll = jitter_pct(lock_poll_ms(l), 20, rand_u64_default, NULL);
+			if (v.holder_lease_ms > 0 && poll > v.holder_lease_ms / 4)
+				poll = v.holder_lease_ms / 4;
+			if (errors) {
+				int64_t b = backoff_full_jitter((unsigned)(errors < 10 ? errors : 10),
+								lock_poll_ms(l), l->o.lease_ms / 4,
+								rand_u64_default, NULL);
+				if (b > poll)
+					poll = b;
+			}
+			if (deadline && clock_boot_ns() + poll * NS_PER_MS > deadline)
+				poll = (deadline - clock_boot_ns()) / NS_PER_MS;
+			sleep_ms(poll);
+			ret = poll_lock(l, &v, err);
+			if (ret) {
+				if (lock_error_is_store(err))
+					goto out;
+				if (err->kind == ERR_HTTP && (err->http_status == 429 || err->http_status == 503))
+					errors += 2;
+				else
+					errors++;
+				log_verbose("polling %s failed: %s", l->url, err->msg);
+				continue;
+			}
+			errors = 0;
+			if (!v.present)
+				break; /* free: create at once */
+		}
+	}
+held:
+	lock_view_free(&l->last_holder);
+	l->last_holder = v;
+	lock_view_init(&v);
+out:
+	lock_view_free(&v);
+	return ret;
+}
+
+/* ---- heartbeat ---- */
+
+int lock_renew(struct lock *l, struct tf_error *err)
+{
+	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
+	for (int tries = 0; tries < 3; tries++) {
+		int ret = write_lock(l, C_MATCH, l->etag, deadline, err);
+		if (ret == W_APPLIED) {
+			l->heartbeats++;
+			log_event("renewed %s id=%s seq=%llu send=%lld", l->url, l->mine.id,
+				  l->mine.tf.seq, (long long)l->renew_send_ns);
+			return 0;
+		}
+		if (ret == W_NOT_APPLIED)
+			continue; /* still ours, etag refreshed: write again with a new seq */
+		if (ret == W_OTHER || ret == W_ABSENT) {
+			l->held = 0;
+			log_event("lost %s id=%s", l->url, l->mine.id);
+			if (ret == W_ABSENT)
+				err_set(err, ERR_NONE, "%s was deleted by someone else", l->url);
+			else {
+				char who[512];
+				lock_describe_holder(&l->last_holder, who, sizeof(who));
+				err_set(err, ERR_NONE, "%s is now held by %s", l->url, who);
+			}
+			return LOCK_LOST;
+		}
+		l->heartbeat_failures++;
+		return ret;
+	}
+	l->heartbeat_failures++;
+	return err_set(err, ERR_INTERNAL, "renewal of %s kept reading back as not applied", l->url);
+}
+
+/* ---- release (B5) ---- */
+
+static int delete_once(struct lock *l, const char *if_match, long timeout_ms, struct s3_reply *r,
+		       struct tf_error *err)
+{
+	struct s3_request req;
+	struct http_header h;
+	char q[160];
+	memset(&req, 0, sizeof(req));
+	req.method = "DELETE";
+	req.key = l->lock_key;
+	req.no_retry = 1;
+	req.timeout_ms = timeout_ms;
+	if (if_match) {
+		h.name = (char *)"If-Match";
+		h.value = (char *)if_match_value(l, if_match, q, sizeof(q));
+		req.headers = &h;
+		req.nheaders = 1;
+	}
+	l->requests++;
+	return s3_request(l->s3, &req, r, err);
+}
+
+static int released(struct lock *l)
+{
+	l->held = 0;
+	l->released_ns = clock_boot_ns();
+	log_verbose("released %s", l->url);
+	log_event("released %s id=%s", l->url, l->mine.id);
+	return 0;
+}
+
+int lock_release(struct lock *l, struct tf_error *err)
+{
+	struct s3_reply r;
+	int ret = 0;
+	s3_reply_init(&r);
+	if (!l->held)
+		return 0;
+	if (l->store.cond_delete) {
+		for (int tries = 0; tries < 4; tries++) {
+			ret = delete_once(l, l->etag, (long)lock_request_timeout_ms(l), &r, err);
+			if (ret == 0 || r.status == 404) {
+				ret = released(l);
+				goto out;
+			}
+			if (lock_error_is_store(err) && r.status != 412)
+				goto out;
+			ret = read_back(l, l->mine.tf.seq,
+					clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+			if (ret == W_ABSENT) {
+				ret = released(l);
+				goto out;
+			}
+			if (ret == W_OTHER) {
+				char who[512];
+				l->held = 0;
+				lock_describe_holder(&l->last_holder, who, sizeof(who));
+				err_set(err, ERR_NONE, "%s is now held by %s", l->url, who);
+				ret = LOCK_LOST;
+				goto out;
+			}
+			if (ret < 0)
+				goto out;
+			/* still ours (etag refreshed): delete again */
+		}
+		ret = err_set(err, ERR_INTERNAL, "release of %s did not converge", l->url);
+		goto out;
+	}
+	/* No conditional DELETE (Ceph RGW 16): renew, then an unconditional DELETE that
+	 * lands within (L - m)/2 of that renewal's send — before anyone could take over. */
+	ret = lock_renew(l, err);
+	if (ret)
+		goto out; /* LOCK_LOST, or failed: the lease bounds the leak */
+	{
+		int64_t window_ms = (l->o.lease_ms - lock_margin_ms(l)) / 2;
+		int64_t left = (l->renew_send_ns + window_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
+		if (left <= 0) {
+			char d[32];
+			dur_format(l->o.lease_ms, d, sizeof(d));
+			ret = err_set(err, ERR_TIMEOUT,
+				      "release of %s abandoned: too late after the last renewal to delete safely; the lock expires within %s",
+				      l->url, d);
+			goto out;
+		}
+		ret = delete_once(l, NULL, (long)left, &r, err);
+		if (ret == 0 || r.status == 404) {
+			ret = released(l);
+			goto out;
+		}
+		{
+			char d[32];
+			dur_format(l->o.lease_ms, d, sizeof(d));
+			err_prefix(err, "release of %s FAILED (not retried: the lock expires within %s)",
+				   l->url, d);
+		}
+	}
+out:
+	s3_reply_free(&r);
+	return ret;
+}
+
+int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
+{
+	struct lock_view v;
+	int ret;
+	lock_view_init(&v);
+	ret = lock_read(l, &v, err);
+	if (ret)
+		goto out;
+	if (!v.present) {
+		ret = err_set(err, ERR_NOT_FOUND, "%s is not locked", l->url);
+		goto out;
+	}
+	if (!v.li.id || strcmp(v.li.id, id)) {
+		char who[512];
+		lock_describe_holder(&v, who, sizeof(who));
+		err_set(err, ERR_NONE, "%s is held by %s, not by ID %s: nothing removed", l->url, who,
+			id);
+		ret = LOCK_HELD;
+		goto out;
+	}
+	if (l->store.cond_delete) {
+		struct s3_reply r;
+		s3_reply_init(&r);
+		ret = delete_once(l, v.etag, (long)lock_request_timeout_ms(l), &r, err);
+		if (ret == 0 || r.status == 404)
+			ret = 0;
+		else if (r.status == 412) {
+			err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed", l->url);
+			ret = LOCK_HELD;
+		}
+		s3_reply_free(&r);
+		goto out;
+	}
+	/* take over with If-Match (exactly one writer wins), then release as ours */
+	ret = write_lock(l, C_MATCH, v.etag, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
+		l->held = 1;
+		ret = lock_release(l, err);
+	} else if (ret == W_ABSENT) {
+		ret = 0;
+	} else if (ret == W_OTHER) {
+		err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed", l->url);
+		ret = LOCK_HELD;
+	}
+out:
+	lock_view_free(&v);
+	return ret;
+}

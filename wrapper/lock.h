@@ -1,0 +1,128 @@
+/*
+ * lock — Terraform's S3 lock object, held with a lease (PROTOCOL.md part B).
+ *
+ * Every conditional write (acquire, heartbeat, takeover, release) goes through
+ * one function, write_lock(), which implements rule B2: 2xx means applied;
+ * anything else is resolved by reading the lock back and comparing ID and seq,
+ * never by retrying blindly.
+ *
+ * Outcomes callers branch on are positive: LOCK_HELD (someone else holds it:
+ * --no-wait, --timeout), LOCK_LOST (it is no longer ours). Negative values are
+ * ERR_* kinds from error.h with err filled; LOCK_FATAL_STORE marks errors that
+ * mean the store is unusable (auth, bucket, self-test) for exit 69.
+ *
+ * Times are CLOCK_BOOTTIME nanoseconds. The holder counts its lease from the
+ * send time of its last successful write (renew_send_ns); a waiter counts from
+ * the receipt of the response that first showed the holder's current ETag. No
+ * wall clocks are compared between machines.
+ *
+ * struct lock owns its strings and lockinfo; lock_free() releases them. The
+ * s3 client is borrowed and must outlive the lock. Not thread-safe: the runner
+ * uses one thread at a time.
+ */
+#ifndef TFLOCK_LOCK_H
+#define TFLOCK_LOCK_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "http.h"
+#include "lockinfo.h"
+#include "s3.h"
+
+enum { LOCK_OK = 0, LOCK_HELD = 1, LOCK_LOST = 2, LOCK_CANCELLED = 3 };
+
+struct lock_store {
+	int known;       /* learned by the self-test (or known: AWS) */
+	int etag_quoted; /* If-Match works with the quoted ETag (AWS); else unquoted (RGW 16) */
+	int cond_delete; /* DELETE honours If-Match */
+};
+
+struct lock_opts {
+	int64_t lease_ms;     /* our lease, scaled for tests */
+	long lease_s;         /* our lease as declared in the body (unscaled seconds) */
+	double time_scale;    /* multiplies every internal duration (tests) */
+	int64_t timeout_ms;   /* waiting limit; -1 none */
+	int no_wait;
+	const char *operation;
+	const char *who;
+	const char *info;
+	const char *version;
+	const char *ci;       /* CI job URL or "" */
+	const char *ci_job;   /* CI job id or "" */
+	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
+	size_t nput_headers;
+	int no_checksum;      /* skip_s3_checksum */
+	const char *inherited_id; /* an outer tflock's ID that must never be waited for */
+	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
+};
+
+/* What a reader sees (status, waiting). */
+struct lock_view {
+	int present;          /* 0: no lock object */
+	int klass;            /* LOCKINFO_TFLOCK / FOREIGN / MALFORMED */
+	struct lockinfo li;
+	char etag[128];
+	char why[768];        /* why foreign/malformed */
+	int64_t first_seen_ns;/* receipt of the first response showing this ETag */
+	int64_t holder_lease_ms; /* scaled; 0 when not a takeover candidate */
+};
+
+struct lock {
+	struct s3_client *s3;
+	char *state_key;      /* P */
+	char *lock_key;       /* P.tflock */
+	char *path;           /* BUCKET/P (the body's Path) */
+	char *url;            /* s3://BUCKET/P.tflock */
+	struct lock_opts o;
+	struct lock_store store;
+	struct lockinfo mine;
+	char etag[128];       /* current ETag of our lock, normalised */
+	int held;
+	int64_t renew_send_ns;
+	int64_t wait_start_ns, acquired_ns, released_ns;
+	/* statistics for reports */
+	unsigned heartbeats, heartbeat_failures, holders_seen, requests;
+	int took_over;
+	struct lock_view last_holder; /* the last other holder seen */
+};
+
+void lock_view_init(struct lock_view *v);
+void lock_view_free(struct lock_view *v);
+
+/* Lock key and body path for a state key (PROTOCOL A1 done by the caller). */
+int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
+	      const struct lock_opts *o, struct tf_error *err);
+void lock_free(struct lock *l);
+
+/* Derived durations (scaled). */
+int64_t lock_heartbeat_ms(const struct lock *l);
+int64_t lock_margin_ms(const struct lock *l);
+int64_t lock_request_timeout_ms(const struct lock *l);
+int64_t lock_poll_ms(const struct lock *l);
+
+/* B6: probe the store once (skipped for AWS, which is known). */
+int lock_selftest(struct lock *l, int force, struct tf_error *err);
+
+/* B3/B4: acquire, waiting and taking over a dead tflock holder. */
+int lock_acquire(struct lock *l, struct tf_error *err);
+/* B4: renew once (PUT If-Match). 0, LOCK_LOST, or a negative transient error. */
+int lock_renew(struct lock *l, struct tf_error *err);
+/* B5: release. 0, LOCK_LOST, or negative (lock left to expire; err says so). */
+int lock_release(struct lock *l, struct tf_error *err);
+
+/* Read the lock once (GET, no writes) into v. */
+int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err);
+/* Remove a lock with the given ID (unlock ID): B5, taking over first on stores
+ * without conditional DELETE. LOCK_HELD when the ID is not the holder's. */
+int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err);
+
+/* One human line about a holder: "alice@host (OperationTypeApply, since 12:03:11
+ * UTC, 4m ago)". */
+void lock_describe_holder(const struct lock_view *v, char *out, size_t size);
+
+/* Is this error a sign the store is unusable (exit 69)? */
+int lock_error_is_store(const struct tf_error *err);
+
+#endif

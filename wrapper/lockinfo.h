@@ -1,0 +1,121 @@
+/*
+ * lockinfo — the lock body: Terraform's LockInfo JSON plus tflock's "Tflock" part.
+ *
+ * Writing (lockinfo_to_json) produces exactly the bytes Terraform's Go code would
+ * write for the seven LockInfo fields (PROTOCOL.md A2): compact, keys in Terraform's
+ * order, strings escaped as Go's encoding/json escapes them by default (Go >= 1.22:
+ * \" \\ \b \f \n \r \t, other controls as \u00xx, < > & as \u003c \u003e \u0026,
+ * U+2028/U+2029 as \u2028/\u2029, each byte of invalid UTF-8 as \ufffd), then, when
+ * has_tflock, one extra key "Tflock" (B1).
+ *
+ * Reading (lockinfo_parse) decides what the body is, the way Terraform's
+ * json.Unmarshal into LockInfo would see it: Go's JSON grammar exactly (whitespace
+ * only space/tab/CR/LF, no leading zeros, no raw control characters in strings,
+ * nesting up to 10000), keys matched case-insensitively with Go's folding (so
+ * "id", "ıD" no, but "Verſion" yes: U+017F folds to S and U+212A to K), the last of
+ * duplicate keys wins, null leaves a field unchanged, unknown keys are ignored,
+ * string escapes decoded as Go does (lone surrogates become U+FFFD). cJSON is not
+ * used because it differs from Go on several of these (it accepts 01, 1. and \v
+ * as whitespace, truncates at \u0000, rejects lone surrogates, stops at depth 1000).
+ *
+ * Classes:
+ *   LOCKINFO_TFLOCK    a body Terraform can use (ID a non-empty string, Created a
+ *                      valid RFC 3339 time, every present LockInfo field a string)
+ *                      with a Tflock part tflock understands: v == 1, lease a whole
+ *                      number of seconds in [LOCKINFO_LEASE_MIN, LOCKINFO_LEASE_MAX],
+ *                      seq and pid non-negative whole numbers, host/boot/ci/job
+ *                      strings when present; and nothing a tflock writer never
+ *                      produces (invalid UTF-8, \u0000 in a field, no Created).
+ *   LOCKINFO_FOREIGN   a body Terraform can use but that tflock must not take over:
+ *                      a plain Terraform/OpenTofu lock, an unknown v, a lease out of
+ *                      range, a Tflock part with wrong types, or one of the "never
+ *                      produced by tflock" cases above. err->msg says why, kind 0.
+ *   LOCKINFO_MALFORMED Terraform itself could not use it: empty, not JSON, not an
+ *                      object, truncated, a LockInfo field of the wrong type, ID
+ *                      missing or empty, Created not RFC 3339, raw NUL bytes, more
+ *                      than LOCKINFO_MAX_BODY bytes (tflock's own limit). err->msg
+ *                      says what, err->kind is ERR_PARSE.
+ * Note: invalid UTF-8 inside a JSON string does not stop Go (it decodes each bad
+ * byte as U+FFFD), so it makes a body FOREIGN, not MALFORMED; the stored strings are
+ * then what Terraform sees (U+FFFD in place of each bad byte).
+ *
+ * Memory: a struct lockinfo owns its strings (malloc'd). lockinfo_init() empties it
+ * without allocating (strings NULL); lockinfo_free() frees them and re-initialises
+ * (lockinfo_free(NULL) is a no-op). After lockinfo_parse() every string field is
+ * non-NULL (possibly ""), whatever the class. Parsed strings are valid UTF-8 but may
+ * hold control characters or terminal escapes: sanitise before display.
+ */
+#ifndef TFLOCK_LOCKINFO_H
+#define TFLOCK_LOCKINFO_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "error.h"
+
+#define LOCKINFO_VERSION 1       /* the Tflock protocol version we write and understand */
+#define LOCKINFO_LEASE_MIN 5L    /* seconds */
+#define LOCKINFO_LEASE_MAX 3600L /* seconds */
+#define LOCKINFO_MAX_BODY 65536  /* bytes; larger bodies are MALFORMED unread */
+#define LOCKINFO_ID_LEN 36
+
+struct lockinfo_tflock {          /* tflock's extension, key "Tflock" */
+	int v;                        /* protocol version; we write 1 */
+	long lease;                   /* seconds */
+	unsigned long long seq;       /* increases on every write attempt */
+	long pid;
+	char *host;
+	char *boot_id;                /* /proc/sys/kernel/random/boot_id; key "boot" */
+	char *ci;                     /* CI identity: job URL or "" */
+	char *ci_job;                 /* CI job id or ""; key "job" */
+};
+
+struct lockinfo {
+	char *id, *operation, *info, *who, *version, *created, *path;
+	int has_tflock; /* parse: the (last) Tflock value was an object */
+	struct lockinfo_tflock tf;
+};
+
+void lockinfo_init(struct lockinfo *li);
+void lockinfo_free(struct lockinfo *li);
+
+/*
+ * Replace out's content with li's JSON body (NULL strings are written as "").
+ * Returns 0, or ERR_INTERNAL (out left empty) when the body would be one Terraform
+ * cannot read: id empty, or created not an RFC 3339 time. Tflock values are written
+ * as given (the caller owns their ranges).
+ */
+int lockinfo_to_json(const struct lockinfo *li, struct buf *out);
+
+enum lockinfo_class { LOCKINFO_TFLOCK = 0, LOCKINFO_FOREIGN = 1, LOCKINFO_MALFORMED = 2 };
+
+/*
+ * Classify data[0..len) (need not be NUL-terminated) and fill out with whatever
+ * fields could be read, even for MALFORMED bodies (fields before a syntax error).
+ * out must have been initialised (lockinfo_init) or filled before; its old content
+ * is freed. err may be NULL; it is cleared for TFLOCK, and for FOREIGN/MALFORMED its
+ * msg is one printable line (bytes from the body are shown escaped). Returns the
+ * class; never a negative value.
+ */
+int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf_error *err);
+
+/* A fresh lock ID: 16 random bytes (OpenSSL RAND_bytes, getrandom() as a fallback;
+ * aborts if neither works) as lowercase hex 8-4-4-4-12, no version bits. */
+void lockinfo_new_id(char out[37]);
+
+/* Go's RFC3339Nano in UTC: 2025-03-04T12:34:56.789012345Z, trailing zeros of the
+ * fraction dropped, no fraction when it is 0. tv_nsec outside [0, 1e9) is normalised. */
+void lockinfo_format_created(const struct timespec *utc, char out[48]);
+
+/*
+ * Parse an RFC 3339 time exactly as Go's time.Time.UnmarshalJSON accepts it (the
+ * bytes between the quotes, no unescaping): YYYY-MM-DDTHH:MM:SS, an optional
+ * fraction ".d+" (any number of digits; digits past the 9th are dropped, as Go
+ * does), then "Z" or "+HH:MM"/"-HH:MM" (HH < 24, MM < 60). Upper-case T and Z only,
+ * real calendar dates (leap years), seconds 00-59. Stores the UTC instant in *out
+ * (may be NULL). Returns 0, or -1 for anything else.
+ */
+int lockinfo_parse_time(const char *s, struct timespec *out);
+
+#endif

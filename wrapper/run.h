@@ -1,0 +1,52 @@
+/*
+ * run — hold the lock exactly as long as the wrapped command runs.
+ *
+ * Design: two threads. A heartbeat thread owns the lock while the child runs
+ * and only renews it (blocking libcurl calls, each bounded by the request
+ * timeout). The main thread owns the child and the signals: every signal is
+ * blocked and read from a signalfd, the heartbeat thread wakes it through an
+ * eventfd, and poll() sleeps until the next lease deadline. So a hanging
+ * renewal never delays a forwarded signal, and a signal storm never delays a
+ * renewal. The lock is used by one thread at a time: the heartbeat thread is
+ * joined before the main thread releases.
+ *
+ * The lease bounds the child (PROTOCOL B4): without a successful renewal the
+ * child gets SIGINT at last-renewal-send + L/2 and its process group SIGKILL at
+ * last-renewal-send + L - m, unless unsafe_keep_running.
+ */
+#ifndef TFLOCK_RUN_H
+#define TFLOCK_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "lock.h"
+
+enum on_lost { ON_LOST_INTERRUPT, ON_LOST_KILL, ON_LOST_REPORT };
+
+struct run_opts {
+	enum on_lost on_lost;
+	int lost_exit_code;
+	int unsafe_keep_running;
+	int64_t max_hold_ms;  /* 0: none */
+	int64_t grace_ms;     /* wait for the child's descendants after it exits */
+	char **extra_env;     /* NAME=value added to the child's environment */
+	sigset_t orig_mask;   /* the mask to restore in the child */
+};
+
+struct run_result {
+	int child_status;     /* raw waitpid status; -1 when it never ran */
+	int child_code;       /* exit code or 128+signal */
+	int exec_failed;      /* 126/127 in child_code */
+	int lost;
+	int release_failed;
+	int self_signal;      /* a signal tflock was asked to stop with, 0 if none */
+	unsigned signals_forwarded;
+	int interrupted_for_lease, killed_for_lease;
+	char outcome[1024];    /* "released", "LOST to ...", "release FAILED ..." */
+};
+
+/* Runs argv under the held lock l and releases it. Returns the exit code. */
+int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
+
+#endif

@@ -1,0 +1,577 @@
+#include "s3.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "s3err.h"
+#include "sigv4.h"
+
+struct s3_client {
+	struct http_client *http;
+	struct creds creds;
+	struct creds_config ccfg;
+	char *scheme;    /* "https" */
+	char *host;      /* host[:port] of the service endpoint */
+	char *base_path; /* endpoint path prefix, "" or "/prefix" */
+	char *region;
+	char *bucket;
+	int path_style;
+	int aws;
+	long timeout_ms;
+	int max_attempts;
+	char describe[512];
+	/* owned copies of the credential config strings */
+	char *c_profile, *c_region, *c_cred_file, *c_conf_file, *c_sts, *c_role, *c_sess, *c_ext;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int is_ip_or_localhost(const char *host)
+{
+	size_t n = strcspn(host, ":");
+	if (host[0] == '[')
+		return 1;
+	if (n == 9 && !strncasecmp(host, "localhost", 9))
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+			return 0;
+	return n > 0;
+}
+
+static int dns_compatible(const char *bucket)
+{
+	size_t n = strlen(bucket);
+	if (n < 3 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = bucket[i];
+		if (!(islower((unsigned char)ch) || isdigit((unsigned char)ch) || ch == '-'))
+			return 0; /* dots break TLS wildcard certificates */
+	}
+	return bucket[0] != '-' && bucket[n - 1] != '-';
+}
+
+static const char *partition_suffix(const char *region)
+{
+	if (!strncmp(region, "cn-", 3))
+		return "amazonaws.com.cn";
+	return "amazonaws.com";
+}
+
+static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error *err)
+{
+	const char *p;
+	size_t hl;
+	if (!strncasecmp(url, "https://", 8)) {
+		c->scheme = xstrdup("https");
+		p = url + 8;
+	} else if (!strncasecmp(url, "http://", 7)) {
+		c->scheme = xstrdup("http");
+		p = url + 7;
+	} else {
+		return err_set(err, ERR_USAGE,
+			       "endpoint '%s' is not an http:// or https:// URL", url);
+	}
+	hl = strcspn(p, "/?#");
+	if (hl == 0)
+		return err_set(err, ERR_USAGE, "endpoint '%s' has no host", url);
+	if (memchr(p, '@', hl))
+		return err_set(err, ERR_USAGE,
+			       "endpoint '%s' must not contain user information", url);
+	c->host = xstrndup(p, hl);
+	p += hl;
+	if (*p == '?' || *p == '#')
+		return err_set(err, ERR_USAGE, "endpoint '%s' must not have a query", url);
+	{
+		size_t pl = strlen(p);
+		while (pl && p[pl - 1] == '/')
+			pl--;
+		c->base_path = xstrndup(p, pl);
+	}
+	return 0;
+}
+
+int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf_error *err)
+{
+	struct s3_client *c;
+	int ret;
+	*out = NULL;
+	if (!cfg->bucket || !*cfg->bucket)
+		return err_set(err, ERR_USAGE, "no bucket given");
+	c = xcalloc(1, sizeof(*c));
+	c->region = xstrdup(cfg->region && *cfg->region ? cfg->region : "us-east-1");
+	c->bucket = xstrdup(cfg->bucket);
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
+	c->max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 4;
+	if (cfg->endpoint && *cfg->endpoint) {
+		ret = parse_endpoint(c, cfg->endpoint, err);
+		if (ret)
+			goto fail;
+		c->path_style = cfg->path_style || is_ip_or_localhost(c->host) ||
+				!dns_compatible(c->bucket);
+		/* an endpoint on amazonaws.com is still AWS (for the self-test skip) */
+		c->aws = strstr(c->host, ".amazonaws.com") != NULL;
+	} else {
+		const char *sfx = partition_suffix(c->region);
+		c->scheme = xstrdup("https");
+		c->base_path = xstrdup("");
+		c->aws = 1;
+		c->host = xasprintf("s3%s%s.%s.%s", cfg->use_fips ? "-fips" : "",
+				    cfg->use_dualstack ? ".dualstack" : "", c->region, sfx);
+		c->path_style = cfg->path_style || !dns_compatible(c->bucket);
+	}
+	snprintf(c->describe, sizeof(c->describe), "%s://%s%s (%s, region %s)", c->scheme, c->host,
+		 c->base_path, c->path_style ? "path style" : "virtual-hosted style", c->region);
+
+	c->ccfg = cfg->creds;
+	c->ccfg.profile = c->c_profile = dup_or_null(cfg->creds.profile);
+	c->ccfg.region = c->c_region = dup_or_null(cfg->creds.region ? cfg->creds.region : c->region);
+	c->ccfg.shared_credentials_file = c->c_cred_file = dup_or_null(cfg->creds.shared_credentials_file);
+	c->ccfg.shared_config_file = c->c_conf_file = dup_or_null(cfg->creds.shared_config_file);
+	c->ccfg.sts_endpoint = c->c_sts = dup_or_null(cfg->creds.sts_endpoint);
+	c->ccfg.assume_role.role_arn = c->c_role = dup_or_null(cfg->creds.assume_role.role_arn);
+	c->ccfg.assume_role.session_name = c->c_sess = dup_or_null(cfg->creds.assume_role.session_name);
+	c->ccfg.assume_role.external_id = c->c_ext = dup_or_null(cfg->creds.assume_role.external_id);
+
+	c->http = http_client_new();
+	if (!c->http) {
+		ret = err_set(err, ERR_INTERNAL, "cannot initialise libcurl");
+		goto fail;
+	}
+	creds_init(&c->creds);
+	ret = creds_resolve(&c->ccfg, &c->creds, err);
+	if (ret)
+		goto fail;
+	log_verbose("s3: %s, bucket '%s', credentials from %s", c->describe, c->bucket,
+		    c->creds.source);
+	*out = c;
+	return 0;
+fail:
+	s3_client_free(c);
+	return ret;
+}
+
+void s3_client_free(struct s3_client *c)
+{
+	if (!c)
+		return;
+	http_client_free(c->http);
+	creds_free(&c->creds);
+	free(c->scheme);
+	free(c->host);
+	free(c->base_path);
+	free(c->region);
+	free(c->bucket);
+	free(c->c_profile);
+	free(c->c_region);
+	free(c->c_cred_file);
+	free(c->c_conf_file);
+	free(c->c_sts);
+	free(c->c_role);
+	free(c->c_sess);
+	free(c->c_ext);
+	free(c);
+}
+
+const char *s3_client_describe(const struct s3_client *c)
+{
+	return c->describe;
+}
+
+int s3_client_is_aws(const struct s3_client *c)
+{
+	return c->aws;
+}
+
+const char *s3_client_bucket(const struct s3_client *c)
+{
+	return c->bucket;
+}
+
+const char *s3_client_creds_source(const struct s3_client *c)
+{
+	return c->creds.source;
+}
+
+void s3_reply_init(struct s3_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body);
+	http_response_init(&r->http);
+}
+
+void s3_reply_free(struct s3_reply *r)
+{
+	if (!r)
+		return;
+	http_response_free(&r->http);
+	buf_free(&r->body);
+	r->status = 0;
+	r->etag[0] = '\0';
+	r->date = NULL;
+}
+
+void s3_etag_normalise(const char *in, char *out, size_t size)
+{
+	size_t n;
+	if (!size)
+		return;
+	if (!in) {
+		out[0] = '\0';
+		return;
+	}
+	if (!strncmp(in, "W/", 2))
+		in += 2;
+	n = strlen(in);
+	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+		in++;
+		n -= 2;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
+void s3_checksum_sha256_b64(const void *data, size_t len, char out[64])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+}
+
+char *s3_url_for(const struct s3_client *c, const char *key, const char *subresource,
+		 char **host_out, char **path_out)
+{
+	struct buf raw = BUF_INIT;
+	char *host, *enc, *url;
+	if (c->path_style) {
+		host = xstrdup(c->host);
+		buf_addf(&raw, "%s/%s", c->base_path, c->bucket);
+		if (key)
+			buf_addf(&raw, "/%s", key);
+	} else {
+		host = xasprintf("%s.%s", c->bucket, c->host);
+		buf_addf(&raw, "%s/%s", c->base_path, key ? key : "");
+	}
+	if (c->path_style && !key)
+		buf_addc(&raw, '/'); /* bucket operations: "/bucket/" */
+	enc = sigv4_uri_encode(raw.data, raw.len, 1);
+	url = xasprintf("%s://%s%s%s%s", c->scheme, host, enc, subresource ? "?" : "",
+			subresource ? subresource : "");
+	if (path_out)
+		*path_out = buf_detach(&raw, NULL);
+	buf_free(&raw);
+	if (host_out)
+		*host_out = host;
+	else
+		free(host);
+	free(enc);
+	return url;
+}
+
+static int refresh_creds(struct s3_client *c, struct tf_error *err)
+{
+	struct creds fresh;
+	int ret;
+	if (!creds_expiring(&c->creds, time(NULL), 300))
+		return 0;
+	creds_init(&fresh);
+	ret = creds_resolve(&c->ccfg, &fresh, err);
+	if (ret) {
+		creds_free(&fresh);
+		/* keep using the old ones while they are still valid */
+		if (!creds_expiring(&c->creds, time(NULL), 0)) {
+			log_warn("cannot refresh credentials (%s); using the current ones until they expire",
+				 err->msg);
+			err_clear(err);
+			return 0;
+		}
+		return ret;
+	}
+	creds_free(&c->creds);
+	c->creds = fresh;
+	log_verbose("s3: credentials refreshed from %s", c->creds.source);
+	return 0;
+}
+
+static void describe_http_error(struct s3_client *c, const struct s3_request *req,
+				struct s3_reply *r, struct tf_error *err)
+{
+	struct s3err e;
+	char line[512];
+	const char *what = req->key ? req->key : "";
+	memset(&e, 0, sizeof(e));
+	s3err_parse(r->body.data, r->body.len, &e);
+	if (!e.region[0]) {
+		const char *br = http_response_header(&r->http, "x-amz-bucket-region");
+		if (br)
+			snprintf(e.region, sizeof(e.region), "%s", br);
+	}
+	err->kind = ERR_HTTP;
+	err->http_status = r->status;
+	snprintf(err->s3_code, sizeof(err->s3_code), "%s", e.code);
+	snprintf(err->message, sizeof(err->message), "%s", e.message);
+	snprintf(err->request_id, sizeof(err->request_id), "%s", e.request_id);
+	s3err_describe(r->status, &e, line, sizeof(line));
+
+	if (!strcmp(e.code, "SignatureDoesNotMatch")) {
+		err_set(err, ERR_HTTP,
+			"%s s3://%s/%s: signature does not match (403 SignatureDoesNotMatch): the secret key from %s is wrong",
+			req->method, c->bucket, what, c->creds.source);
+	} else if (!strcmp(e.code, "InvalidAccessKeyId")) {
+		err_set(err, ERR_HTTP,
+			"%s s3://%s/%s: the access key from %s is not known to the store (403 InvalidAccessKeyId)",
+			req->method, c->bucket, what, c->creds.source);
+	} else if (!strcmp(e.code, "NoSuchBucket")) {
+		err_set(err, ERR_HTTP, "bucket '%s' does not exist at %s (404 NoSuchBucket)",
+			c->bucket, c->describe);
+	} else if (r->status == 301 || !strcmp(e.code, "PermanentRedirect") ||
+		   !strcmp(e.code, "AuthorizationHeaderMalformed") ||
+		   (e.region[0] && strcmp(e.region, c->region))) {
+		if (e.region[0])
+			err_set(err, ERR_HTTP,
+				"bucket '%s' is in region %s, not %s: pass --region %s (%s)",
+				c->bucket, e.region, c->region, e.region, line);
+		else
+			err_set(err, ERR_HTTP, "bucket '%s' is not in region %s (%s)", c->bucket,
+				c->region, line);
+	} else if (!strcmp(e.code, "RequestTimeTooSkewed")) {
+		const char *date = http_response_header(&r->http, "date");
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+			long skew = (long)(time(NULL) - timegm(&tm));
+			err_set(err, ERR_HTTP,
+				"this machine's clock is %ld s %s the store's (403 RequestTimeTooSkewed): fix the clock (NTP)",
+				labs(skew), skew > 0 ? "ahead of" : "behind");
+		} else {
+			err_set(err, ERR_HTTP,
+				"this machine's clock differs too much from the store's (403 RequestTimeTooSkewed): fix the clock (NTP)");
+		}
+	} else {
+		err_set(err, ERR_HTTP, "%s s3://%s/%s: %s", req->method, c->bucket, what, line);
+	}
+}
+
+static int retryable_status(long status)
+{
+	return status >= 500 || status == 429;
+}
+
+static int one_attempt(struct s3_client *c, const struct s3_request *req, struct s3_reply *r,
+		       struct tf_error *err)
+{
+	struct sigv4_params sp;
+	struct sigv4_result sr;
+	struct http_header hdrs[24];
+	struct http_request hr;
+	char hash[65], *host = NULL, *path = NULL, *url = NULL, *auth = NULL;
+	size_t n = 0;
+	int ret;
+	struct sigv4_pair sub = { req->subresource, "" };
+
+	memset(&sr, 0, sizeof(sr));
+	if (req->nheaders > 16)
+		return err_set(err, ERR_INTERNAL, "too many headers");
+	ret = refresh_creds(c, err);
+	if (ret)
+		return ret;
+	url = s3_url_for(c, req->key, req->subresource, &host, &path);
+	sha256_hex(req->body ? req->body : "", req->body_len, hash);
+	hdrs[n].name = (char *)"x-amz-content-sha256";
+	hdrs[n++].value = hash;
+	for (size_t i = 0; i < req->nheaders; i++)
+		hdrs[n++] = req->headers[i];
+
+	memset(&sp, 0, sizeof(sp));
+	sp.method = req->method;
+	sp.host = host;
+	sp.path = path;
+	sp.s3_path = 1;
+	sp.query = req->subresource ? &sub : NULL;
+	sp.nquery = req->subresource ? 1 : 0;
+	sp.headers = hdrs;
+	sp.nheaders = n;
+	sp.payload_hash = hash;
+	sp.region = c->region;
+	sp.service = "s3";
+	sp.access_key = c->creds.access_key;
+	sp.secret_key = c->creds.secret_key;
+	sp.session_token = c->creds.session_token;
+	sp.now = time(NULL);
+	ret = sigv4_sign(&sp, &sr, err);
+	if (ret)
+		goto out;
+	hdrs[n].name = (char *)"x-amz-date";
+	hdrs[n++].value = sr.amz_date;
+	if (c->creds.session_token && *c->creds.session_token) {
+		hdrs[n].name = (char *)"x-amz-security-token";
+		hdrs[n++].value = c->creds.session_token;
+	}
+	auth = sr.authorization;
+	hdrs[n].name = (char *)"Authorization";
+	hdrs[n++].value = auth;
+
+	memset(&hr, 0, sizeof(hr));
+	hr.method = req->method;
+	hr.url = url;
+	hr.headers = hdrs;
+	hr.nheaders = n;
+	hr.body = req->body;
+	hr.body_len = req->body_len;
+	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
+	if (req->deadline_ns) {
+		int64_t left = (req->deadline_ns - clock_boot_ns()) / 1000000;
+		if (left <= 0) {
+			ret = err_set(err, ERR_TIMEOUT, "%s s3://%s/%s: deadline passed before sending",
+				      req->method, c->bucket, req->key ? req->key : "");
+			err->kind = ERR_CONNECT; /* nothing was sent */
+			goto out;
+		}
+		if (left < hr.timeout_ms)
+			hr.timeout_ms = left;
+	}
+	ret = http_do(c->http, &hr, &r->http, err);
+	r->t_send = r->http.t_send;
+	r->t_recv = r->http.t_recv;
+	if (ret)
+		goto out;
+	r->status = r->http.status;
+	buf_reset(&r->body);
+	buf_add(&r->body, r->http.body.data, r->http.body.len);
+	s3_etag_normalise(http_response_header(&r->http, "etag"), r->etag, sizeof(r->etag));
+	r->date = http_response_header(&r->http, "date");
+	if ((r->status >= 200 && r->status < 300) || r->status == 304)
+		ret = 0;
+	else {
+		describe_http_error(c, req, r, err);
+		ret = ERR_HTTP;
+	}
+out:
+	sigv4_result_free(&sr);
+	free(url);
+	free(host);
+	free(path);
+	return ret;
+}
+
+int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
+	       struct tf_error *err)
+{
+	int is_read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	int attempts = req->no_retry ? 1 : c->max_attempts;
+	int ret = 0;
+	for (int attempt = 0; attempt < attempts; attempt++) {
+		int retry;
+		err_clear(err);
+		s3_reply_free(reply);
+		ret = one_attempt(c, req, reply, err);
+		if (ret == 0)
+			return 0;
+		if (ret == ERR_CONNECT)
+			retry = 1; /* never sent: safe for writes too */
+		else if (!is_read)
+			retry = 0; /* outcome unknown or answered: the caller decides */
+		else
+			retry = ret == ERR_TIMEOUT || ret == ERR_TRANSPORT ||
+				(ret == ERR_HTTP && retryable_status(reply->status));
+		if (!retry || attempt + 1 >= attempts)
+			break;
+		{
+			int64_t delay = backoff_full_jitter((unsigned)attempt, 200, 5000,
+							    rand_u64_default, NULL);
+			if (ret == ERR_HTTP && (reply->status == 429 || reply->status == 503))
+				delay += 500; /* SlowDown: be slower than the others */
+			if (req->deadline_ns && clock_boot_ns() + delay * 1000000 >= req->deadline_ns)
+				break;
+			log_debug("s3: retrying %s after %s (in %lld ms)", req->method, err->msg,
+				  (long long)delay);
+			usleep((useconds_t)delay * 1000);
+		}
+	}
+	return ret;
+}
+
+static int simple(struct s3_client *c, const char *method, const char *key, const char *cond_name,
+		  const char *cond_etag, struct s3_reply *r, struct tf_error *err)
+{
+	struct http_header h[1];
+	char quoted[160];
+	struct s3_request req;
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.key = key;
+	if (cond_etag) {
+		snprintf(quoted, sizeof(quoted), "\"%s\"", cond_etag);
+		h[0].name = (char *)cond_name;
+		h[0].value = quoted;
+		req.headers = h;
+		req.nheaders = 1;
+	}
+	return s3_request(c, &req, r, err);
+}
+
+int s3_get(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
+	   struct tf_error *err)
+{
+	return simple(c, "GET", key, "If-None-Match", if_none_match, r, err);
+}
+
+int s3_head(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
+	    struct tf_error *err)
+{
+	return simple(c, "HEAD", key, "If-None-Match", if_none_match, r, err);
+}
+
+int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct s3_reply *r,
+	      struct tf_error *err)
+{
+	return simple(c, "DELETE", key, "If-Match", if_match, r, err);
+}
+
+int s3_create_bucket(struct s3_client *c, struct tf_error *err)
+{
+	struct s3_reply r;
+	struct s3_request req;
+	struct buf body = BUF_INIT;
+	int ret;
+	memset(&req, 0, sizeof(req));
+	req.method = "PUT";
+	if (strcmp(c->region, "us-east-1")) {
+		buf_addf(&body,
+			 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+			 "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+			 c->region);
+		req.body = body.data;
+		req.body_len = body.len;
+	}
+	s3_reply_init(&r);
+	ret = s3_request(c, &req, &r, err);
+	s3_reply_free(&r);
+	buf_free(&body);
+	return ret;
+}
+
+int s3_delete_bucket(struct s3_client *c, struct tf_error *err)
+{
+	struct s3_reply r;
+	int ret;
+	s3_reply_init(&r);
+	ret = simple(c, "DELETE", NULL, NULL, NULL, &r, err);
+	s3_reply_free(&r);
+	return ret;
+}

@@ -1,0 +1,100 @@
+/*
+ * s3 — signed S3 requests: addressing, signing, credential refresh, errors and
+ * retries.
+ *
+ * struct s3_client owns an http client, the resolved credentials and copies of
+ * its configuration; s3_client_free() wipes and frees it (NULL-safe).
+ *
+ * s3_request() returns 0 when the server answered 2xx or 304, else a negative
+ * ERR_* kind with err filled: ERR_HTTP carries http_status, s3_code, message and
+ * request id, and reply->status is set too, so callers branch on 404 / 412 / 409
+ * without parsing strings. Retries (backoff with full jitter, bounded by
+ * attempts and the call's deadline) happen only where repeating cannot change
+ * the outcome: reads (GET/HEAD) on 5xx, 429/SlowDown, transport errors and
+ * timeouts; writes only when the request was certainly never sent (connect
+ * failure). A write whose outcome is unknown (timeout, reset, 5xx, lost reply)
+ * is returned to the caller as such (err_outcome_unknown()), never repeated
+ * blindly: the lock engine resolves it by reading the lock back (PROTOCOL B2).
+ */
+#ifndef TFLOCK_S3_H
+#define TFLOCK_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "creds.h"
+#include "error.h"
+#include "http.h"
+
+struct s3_config {
+	const char *endpoint;  /* custom endpoint URL (MinIO, Ceph, ...); NULL: AWS */
+	const char *region;    /* NULL: us-east-1 */
+	const char *bucket;
+	int path_style;        /* force path-style addressing */
+	int use_fips;          /* AWS only */
+	int use_dualstack;     /* AWS only */
+	long timeout_ms;       /* per request; 0: 10 s */
+	int max_attempts;      /* for retried reads; 0: 4 */
+	struct creds_config creds;
+};
+
+struct s3_client;
+
+struct s3_reply {
+	long status;
+	char etag[128];     /* normalised: quotes and W/ stripped */
+	struct buf body;
+	int64_t t_send;     /* CLOCK_BOOTTIME ns of the last attempt's send */
+	int64_t t_recv;
+	const char *date;   /* server Date header (owned by the reply) */
+	struct http_response http;
+};
+
+/* Creates the client and resolves credentials (ERR_CREDENTIALS etc.). */
+int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf_error *err);
+void s3_client_free(struct s3_client *c);
+/* Human description of where requests go: "http://127.0.0.1:7480 (path style)". */
+const char *s3_client_describe(const struct s3_client *c);
+int s3_client_is_aws(const struct s3_client *c);
+const char *s3_client_bucket(const struct s3_client *c);
+const char *s3_client_creds_source(const struct s3_client *c);
+
+void s3_reply_init(struct s3_reply *r);
+void s3_reply_free(struct s3_reply *r);
+
+struct s3_request {
+	const char *method;
+	const char *key;                  /* NULL: the bucket itself */
+	const char *subresource;          /* "versioning", "lifecycle", ... or NULL */
+	const struct http_header *headers;/* extra headers (all signed) */
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	int64_t deadline_ns;              /* CLOCK_BOOTTIME; 0: none beyond attempts */
+	long timeout_ms;                  /* 0: the client's */
+	int no_retry;                     /* one attempt, whatever happens */
+};
+
+int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
+	       struct tf_error *err);
+
+/* Convenience wrappers. etag arguments are unquoted; NULL means unconditional. */
+int s3_get(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
+	   struct tf_error *err);
+int s3_head(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
+	    struct tf_error *err);
+int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct s3_reply *r,
+	      struct tf_error *err);
+int s3_create_bucket(struct s3_client *c, struct tf_error *err);
+int s3_delete_bucket(struct s3_client *c, struct tf_error *err);
+
+/* Strip surrounding quotes and a W/ prefix into out. */
+void s3_etag_normalise(const char *in, char *out, size_t size);
+/* base64(SHA-256(data)) for x-amz-checksum-sha256. */
+void s3_checksum_sha256_b64(const void *data, size_t len, char out[64]);
+/* Build the request URL and the canonical path (for tests). malloc'd. */
+char *s3_url_for(const struct s3_client *c, const char *key, const char *subresource,
+		 char **host_out, char **path_out);
+
+#endif
