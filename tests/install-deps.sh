@@ -7,7 +7,7 @@ pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
-	valgrind
+	valgrind golang-go
 )
 [ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
 

@@ -98,3 +98,7 @@ lock_body() {
 	[ "$(printf '%s' "$out" | tail -n 1)" = 200 ] || return 1
 	printf '%s' "$out" | sed '$d'
 }
+
+TFCOMPAT=$top_builddir/tests/helpers/tfcompat/tfcompat
+export TFCOMPAT
+TF_LOCKCLIENT=$top_srcdir/tests/helpers/tf-lockclient

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Malformed and foreign lock bodies placed in the bucket (tests/corpus/lockinfo):
+# each is reported, treated as someone else's lock, and never deleted or
+# overwritten automatically — not by acquire, not by a waiter that watches it for
+# several leases, not by `unlock --force`.
+. "$top_srcdir/tests/integration/lib.sh"
+plan_lazy
+rgw_require
+bucket=$(new_bucket)
+tflock_env "$bucket"
+corpus=$top_srcdir/tests/corpus/lockinfo
+n=0
+while read -r file class; do
+	case $file in '#'* | '') continue ;; esac
+	[ "$class" = TFLOCK ] && continue
+	[ -f "$corpus/$file" ] || continue
+	n=$((n + 1))
+	key="bad/$n/terraform.tfstate"
+	S3_BODY_FILE=$corpus/$file s3_status PUT "/$bucket/$key.tflock" >/dev/null
+	before=$(s3 GET "/$bucket/$key.tflock" | sha256sum)
+	TFLOCK_KEY=$key "$TFLOCK" --no-wait -- true >/dev/null 2>"$TEST_TMP/err"
+	rc=$?
+	TFLOCK_KEY=$key "$TFLOCK" status >"$TEST_TMP/status" 2>&1
+	src=$?
+	after=$(s3 GET "/$bucket/$key.tflock" | sha256sum)
+	if [ "$rc" = 75 ] && [ "$src" = 75 ] && [ "$before" = "$after" ] &&
+		grep -q "held by\|holds a body" "$TEST_TMP/err" &&
+		grep -q "$([ "$class" = MALFORMED ] && echo MALFORMED || echo 'not a tflock lock')" "$TEST_TMP/status"; then
+		ok "$class $file: refused with 75, reported, left untouched" true
+	else
+		ok "$class $file: refused with 75, reported, left untouched" false
+		diag "rc=$rc status=$src $(head -c 300 "$TEST_TMP/err") $(head -c 300 "$TEST_TMP/status")"
+	fi
+done <"$corpus/EXPECTED"
+ok "at least 20 bad bodies were tried ($n)" test "$n" -ge 20
+
+# watched for many of our leases, still never taken over or removed
+for file in tflock-unknown-version.json tflock-lease-999999.json tflock-lease-zero.json \
+	not-json.txt terraform-plain.json; do
+	key="watch/$file/terraform.tfstate"
+	S3_BODY_FILE=$corpus/$file s3_status PUT "/$bucket/$key.tflock" >/dev/null
+	before=$(s3 GET "/$bucket/$key.tflock" | sha256sum)
+	TFLOCK_KEY=$key "$TFLOCK" --lease 5s --timeout 4s -- true >/dev/null 2>&1
+	rc=$?
+	is "75 $before" "$rc $(s3 GET "/$bucket/$key.tflock" | sha256sum)" \
+		"$file: a waiter watching it for 8 leases gives up (75) and leaves it as it was"
+done
+key="watch/tflock-unknown-version.json/terraform.tfstate"
+TFLOCK_KEY=$key "$TFLOCK" unlock --force >/dev/null 2>"$TEST_TMP/err"
+is 75 $? "unlock --force refuses a lock it cannot prove stale"
+like "$(cat "$TEST_TMP/err")" "cannot prove it stale" "and says why"
+is 200 "$(s3_status GET "/$bucket/$key.tflock")" "the lock is still there"
+done_testing
