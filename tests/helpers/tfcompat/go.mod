@@ -1,0 +1,3 @@
+module tfcompat
+
+go 1.19
