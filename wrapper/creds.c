@@ -1,3 +1,8 @@
+/* memmem, pipe2, close_range, timegm: GNU/BSD extensions (the build's
+ * ac-config.h also asks for them; this keeps the file buildable without it) */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include "creds.h"
 
 #include <arpa/inet.h>

@@ -74,7 +74,8 @@
  *        a loopback address, localhost, 169.254.170.2, 169.254.170.23 or
  *        [fd00:ec2::23]; host names are not resolved to check). Authorization
  *        from the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, else
- *        AWS_CONTAINER_AUTHORIZATION_TOKEN.
+ *        AWS_CONTAINER_AUTHORIZATION_TOKEN. 2 s connect, at most 5 s in all,
+ *        no proxy for http; one retry after a reset, timeout or 5xx.
  *   IMDS: AWS_EC2_METADATA_SERVICE_ENDPOINT (or the profile's
  *        ec2_metadata_service_endpoint), else http://[fd00:ec2::254] when
  *        AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE is IPv6, else
@@ -88,7 +89,8 @@
  *   credential_process: run with /bin/sh -c, stdin and stderr inherited, other
  *        descriptors closed; stdout (at most 64 KiB) must be JSON with
  *        "Version": 1, AccessKeyId, SecretAccessKey, optional SessionToken and
- *        Expiration; killed after 60 s.
+ *        Expiration; killed after 60 s. A non-zero exit is ERR_CREDENTIALS, bad
+ *        JSON or a Version other than 1 is ERR_PARSE.
  *
  * Secrets: nothing here logs a key, token or reply body; every buffer that
  * held one (HTTP bodies, request bodies, files, process output, parsed JSON,

@@ -699,7 +699,7 @@ static int fold_key(const struct buf *key, char *out, size_t size)
 		uint32_t cp;
 		size_t len = utf8_len(s + i, key->len - i, &cp);
 		char c;
-		if (len == 0)
+		if (len == 0 || cp == 0) /* a \u0000 in a key never matches a name */
 			return -1;
 		if (cp >= 'a' && cp <= 'z')
 			c = (char)(cp - 'a' + 'A');

@@ -22,6 +22,7 @@
 #include "dur.h"
 #include "lock.h"
 #include "log.h"
+#include "reentry.h"
 #include "run.h"
 #include "s3.h"
 #include "tfcmd.h"
@@ -342,6 +343,57 @@ static void summary(const struct lock *l, const struct run_result *r, char *cons
 			 r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
 }
 
+/* What a nested tflock compares with its outer: the same store, bucket and key. */
+static char *lock_ident(const struct config *c)
+{
+	char *key = state_key_for(c), *id;
+	id = xasprintf("%s|%s|%s", c->endpoint ? c->endpoint : "aws",
+		       c->bucket, key);
+	free(key);
+	return id;
+}
+
+static enum on_lost on_lost_of(const struct config *c)
+{
+	return !c->on_lost || !strcmp(c->on_lost, "interrupt") ? ON_LOST_INTERRUPT
+	       : !strcmp(c->on_lost, "kill") ? ON_LOST_KILL : ON_LOST_REPORT;
+}
+
+/* B7: run under the lock an outer tflock holds; no S3 writes at all. */
+static int run_nested(struct config *c, struct reentry *re, char **argv)
+{
+	struct run_opts ro;
+	struct run_result rr;
+	int ret;
+	long long wait_ms = c->no_wait ? 0 : c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms) : -1;
+	log_verbose("re-entering the lock held by the outer tflock (%s)", re->dir);
+	ret = reentry_lock_siblings(re, wait_ms, (volatile int *)&cancel_sig);
+	if (ret == 1)
+		die(c->conflict_exit_code,
+		    "a sibling run holds the outer tflock's lock: %s",
+		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting");
+	if (ret == 2)
+		die(c->lost_exit_code, "the outer tflock no longer holds the lock (%s)",
+		    reentry_outer_state(re));
+	if (ret < 0)
+		die(EXIT_INTERNAL, "cannot lock %s/siblings", re->dir);
+	memset(&ro, 0, sizeof(ro));
+	ro.on_lost = on_lost_of(c);
+	ro.lost_exit_code = (int)c->lost_exit_code;
+	ro.unsafe_keep_running = c->unsafe_keep_running;
+	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
+	ro.grace_ms = config_scaled(c, c->grace_ms);
+	ro.nested = re;
+	ro.nested_lease_ms = config_scaled(c, c->lease_ms);
+	sigemptyset(&ro.orig_mask);
+	ret = run_child(NULL, argv, &ro, &rr);
+	if (rr.lost)
+		log_error("%s: '%s' exited %d", rr.outcome, argv[0], rr.child_code);
+	else
+		log_verbose("%s: '%s' exited %d", rr.outcome, argv[0], rr.child_code);
+	return ret;
+}
+
 static int cmd_run(struct config *c, char **argv)
 {
 	struct s3_client *s3;
@@ -352,11 +404,26 @@ static int cmd_run(struct config *c, char **argv)
 	struct run_opts ro;
 	struct run_result rr;
 	struct sigaction sa;
-	char *info, *extra[8];
+	char *info, *extra[8], *ident;
 	int ret, hook, n = 0;
 	sigset_t none;
+	struct reentry re;
 
 	err_clear(&err);
+	reentry_init(&re);
+	ident = lock_ident(c);
+	if (getenv("TFLOCK_HELD_DIR")) {
+		char why[512];
+		if (reentry_check(&re, ident, why, sizeof(why))) {
+			ret = run_nested(c, &re, argv);
+			reentry_free(&re);
+			free(ident);
+			return ret;
+		}
+		log_verbose("not re-entering an outer lock: %s", why);
+		unsetenv("TFLOCK_HELD_DIR");
+		unsetenv("TFLOCK_HELD_TOKEN");
+	}
 	tfcmd_parse(&tf, argv);
 	ci_detect(&ci);
 	if (tf.lock_timeout && c->src[O_TIMEOUT] < SRC_ENV && !c->no_wait) {
@@ -404,8 +471,7 @@ static int cmd_run(struct config *c, char **argv)
 	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
 
 	memset(&ro, 0, sizeof(ro));
-	ro.on_lost = !c->on_lost || !strcmp(c->on_lost, "interrupt") ? ON_LOST_INTERRUPT
-		     : !strcmp(c->on_lost, "kill") ? ON_LOST_KILL : ON_LOST_REPORT;
+	ro.on_lost = on_lost_of(c);
 	ro.lost_exit_code = (int)c->lost_exit_code;
 	ro.unsafe_keep_running = c->unsafe_keep_running;
 	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
@@ -413,6 +479,12 @@ static int cmd_run(struct config *c, char **argv)
 	extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
 	extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
 	extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
+	if (reentry_create(&re, ident, l.mine.id, &err) == 0) {
+		n += reentry_env(&re, extra + n, 2);
+		ro.outer = &re;
+	} else {
+		log_warn("nested tflock runs will not re-enter this lock: %s", err.msg);
+	}
 	extra[n] = NULL;
 	ro.extra_env = extra;
 	sigemptyset(&none);
@@ -423,6 +495,8 @@ static int cmd_run(struct config *c, char **argv)
 	summary(&l, &rr, argv);
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
+	reentry_free(&re);
+	free(ident);
 	free(info);
 	tfcmd_free(&tf);
 	ci_identity_free(&ci);

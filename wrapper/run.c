@@ -21,6 +21,7 @@
 #define NS_PER_MS 1000000LL
 
 struct hb {
+	struct reentry *outer;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct lock *l;
@@ -82,12 +83,14 @@ static void *hb_main(void *arg)
 		pthread_mutex_lock(&h->mu);
 		if (ret == 0) {
 			h->renew_send_ns = l->renew_send_ns;
+			reentry_set_state(h->outer, "held");
 			if (fails)
 				log_info("renewal of %s works again", l->url);
 			fails = 0;
 			h->failing = 0;
 			log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url, l->etag);
 		} else if (ret == LOCK_LOST) {
+			reentry_set_state(h->outer, "lost");
 			h->lost = 1;
 			snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
 			wake(h);
@@ -129,7 +132,10 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	struct hb h;
 	pthread_t tid;
 	int hb_started = 0, child_done = 0;
-	int64_t L = l->o.lease_ms, m = lock_margin_ms(l);
+	int nested = l == NULL;
+	int64_t L = nested ? o->nested_lease_ms : l->o.lease_ms;
+	int64_t m = nested ? 0 : lock_margin_ms(l);
+	const char *url = nested ? "the outer tflock's lock" : l->url;
 	int64_t max_hold_at = 0, child_exit_ns = 0;
 	int sent_lease_int = 0, sent_lease_kill = 0, sent_lost_action = 0, sent_max_hold = 0;
 	char **env = NULL;
@@ -173,7 +179,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	}
 	log_event("child-start pid=%d pgid=%d", (int)ch.pid, (int)ch.pgid);
 	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)ch.pid,
-		    own_group ? ", own process group" : ", foreground group", l->url);
+		    own_group ? ", own process group" : ", foreground group", url);
 
 	pthread_mutex_init(&h.mu, NULL);
 	{
@@ -184,14 +190,19 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		pthread_condattr_destroy(&ca);
 	}
 	h.l = l;
-	h.renew_send_ns = l->renew_send_ns;
+	h.outer = o->outer;
 	h.wake_fd = efd;
-	if (pthread_create(&tid, NULL, hb_main, &h) == 0)
-		hb_started = 1;
-	else
-		log_error("cannot start the heartbeat thread: the lease will bound the command");
+	if (nested) {
+		h.renew_send_ns = clock_boot_ns();
+	} else {
+		h.renew_send_ns = l->renew_send_ns;
+		if (pthread_create(&tid, NULL, hb_main, &h) == 0)
+			hb_started = 1;
+		else
+			log_error("cannot start the heartbeat thread: the lease will bound the command");
+	}
 	if (o->max_hold_ms > 0)
-		max_hold_at = l->acquired_ns + o->max_hold_ms * NS_PER_MS;
+		max_hold_at = (nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
 
 	for (;;) {
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { efd, POLLIN, 0 } };
@@ -200,6 +211,24 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		char msg[768];
 		int timeout;
 
+		if (nested && !h.lost) {
+			/* follow the outer tflock: its state file, refreshed on each renewal */
+			const char *st = reentry_outer_state(o->nested);
+			long long stamp = reentry_outer_stamp(o->nested);
+			if (stamp > h.renew_send_ns)
+				h.renew_send_ns = stamp;
+			if (!strcmp(st, "held") && stamp && now - stamp > L * NS_PER_MS) {
+				h.lost = 1;
+				snprintf(h.msg, sizeof(h.msg),
+					 "the outer tflock has not renewed its lock for a whole lease");
+			} else if (strcmp(st, "held")) {
+				h.lost = 1;
+				snprintf(h.msg, sizeof(h.msg), "the outer tflock's lock is %s",
+					 !strcmp(st, "gone") ? "gone (the outer tflock exited)" : st);
+			}
+			if (now + 100 * NS_PER_MS < next)
+				next = now + 100 * NS_PER_MS;
+		}
 		pthread_mutex_lock(&h.mu);
 		renew_send = h.renew_send_ns;
 		lost = h.lost;
@@ -210,7 +239,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 
 		if (lost && !res->lost) {
 			res->lost = 1;
-			log_error("LOST the lock %s while '%s' runs: %s", l->url, argv[0], msg);
+			log_error("LOST the lock %s while '%s' runs: %s", url, argv[0], msg);
 			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", msg);
 		}
 		if (res->lost && !sent_lost_action && !child_done) {
@@ -224,7 +253,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 			}
 		}
 		/* the lease bounds the child, whatever --on-lost says */
-		if (!child_done && !o->unsafe_keep_running) {
+		if (!child_done && !o->unsafe_keep_running && !nested) {
 			int64_t int_at = renew_send + (L / 2) * NS_PER_MS;
 			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
 			if (!sent_lease_int && now >= int_at) {
@@ -233,7 +262,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 				res->interrupted_for_lease = 1;
 				dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
 				log_error("no successful renewal of %s for %s (half the lease): interrupting '%s' (SIGINT)",
-					  l->url, d, argv[0]);
+					  url, d, argv[0]);
 				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
 				send_child(ch.pid, ch.pgid, SIGINT);
 			}
@@ -241,7 +270,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 				sent_lease_kill = 1;
 				res->killed_for_lease = 1;
 				log_error("lease of %s about to expire without renewal: killing '%s' and its process group",
-					  l->url, argv[0]);
+					  url, argv[0]);
 				log_event("lease-kill renew_send=%lld", (long long)renew_send);
 				kill_child_tree(ch.pid, ch.pgid);
 			}
@@ -348,7 +377,10 @@ release:
 		pthread_cond_destroy(&h.cv);
 		pthread_mutex_destroy(&h.mu);
 	}
-	if (!res->lost) {
+	if (nested) {
+		if (!res->lost)
+			snprintf(res->outcome, sizeof(res->outcome), "done (re-entered the outer lock)");
+	} else if (!res->lost) {
 		err_clear(&err);
 		ret = lock_release(l, &err);
 		if (ret == 0) {
@@ -363,6 +395,7 @@ release:
 			log_error("%s", err.msg);
 		}
 	}
+	reentry_set_state(o->outer, res->lost ? "lost" : "released");
 	child_env_free(env);
 	if (sfd >= 0)
 		close(sfd);

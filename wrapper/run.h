@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "lock.h"
+#include "reentry.h"
 
 enum on_lost { ON_LOST_INTERRUPT, ON_LOST_KILL, ON_LOST_REPORT };
 
@@ -32,6 +33,9 @@ struct run_opts {
 	int64_t grace_ms;     /* wait for the child's descendants after it exits */
 	char **extra_env;     /* NAME=value added to the child's environment */
 	sigset_t orig_mask;   /* the mask to restore in the child */
+	struct reentry *outer;/* outer run: publish held/lost for nested tflocks */
+	struct reentry *nested; /* nested run: l is NULL; follow the outer's state */
+	int64_t nested_lease_ms; /* nested: the outer's state is stale after this */
 };
 
 struct run_result {
@@ -46,7 +50,8 @@ struct run_result {
 	char outcome[1024];    /* "released", "LOST to ...", "release FAILED ..." */
 };
 
-/* Runs argv under the held lock l and releases it. Returns the exit code. */
+/* Runs argv under the held lock l and releases it; or, nested (l NULL), under
+ * the lock an outer tflock holds. Returns the exit code. */
 int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
 
 #endif
