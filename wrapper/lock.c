@@ -296,7 +296,10 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 
 	l->mine.tf.seq++;
 	seq = l->mine.tf.seq;
-	lockinfo_to_json(&l->mine, &body);
+	if (lockinfo_to_json(&l->mine, &body)) {
+		buf_free(&body);
+		return err_set(err, ERR_INTERNAL, "cannot encode the lock body for %s", l->url);
+	}
 
 	h[n].name = (char *)"Content-Type";
 	h[n++].value = (char *)"application/json";

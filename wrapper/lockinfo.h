@@ -11,12 +11,19 @@
  * Reading (lockinfo_parse) decides what the body is, the way Terraform's
  * json.Unmarshal into LockInfo would see it: Go's JSON grammar exactly (whitespace
  * only space/tab/CR/LF, no leading zeros, no raw control characters in strings,
- * nesting up to 10000), keys matched case-insensitively with Go's folding (so
- * "id", "ıD" no, but "Verſion" yes: U+017F folds to S and U+212A to K), the last of
+ * nesting up to 10000), keys matched case-insensitively with Go's folding ("id" and
+ * "iD" are ID; U+017F folds to S and U+212A Kelvin to K, so "Verſion" is Version;
+ * dotless "ı" does not fold to I; a key holding \u0000 matches nothing), the last of
  * duplicate keys wins, null leaves a field unchanged, unknown keys are ignored,
  * string escapes decoded as Go does (lone surrogates become U+FFFD). cJSON is not
  * used because it differs from Go on several of these (it accepts 01, 1. and \v
- * as whitespace, truncates at \u0000, rejects lone surrogates, stops at depth 1000).
+ * as whitespace, accepts raw control characters in strings, truncates at \u0000,
+ * rejects lone surrogates, stops at depth 1000). Checked against Go's own
+ * json.Unmarshal (Go 1.19, whose decoder matches Terraform's for this) on the corpus
+ * and on 90000 mutated and generated bodies: same verdict, same field bytes.
+ *
+ * The Tflock part is tflock's own: within it the last of duplicate keys wins per
+ * field, and a later "Tflock" key replaces an earlier one entirely (Go would merge).
  *
  * Classes:
  *   LOCKINFO_TFLOCK    a body Terraform can use (ID a non-empty string, Created a
@@ -43,7 +50,8 @@
  * without allocating (strings NULL); lockinfo_free() frees them and re-initialises
  * (lockinfo_free(NULL) is a no-op). After lockinfo_parse() every string field is
  * non-NULL (possibly ""), whatever the class. Parsed strings are valid UTF-8 but may
- * hold control characters or terminal escapes: sanitise before display.
+ * hold control characters or terminal escapes: sanitise before display. A \u0000
+ * (which Go keeps) is stored as U+FFFD, since a C string cannot hold it.
  */
 #ifndef TFLOCK_LOCKINFO_H
 #define TFLOCK_LOCKINFO_H

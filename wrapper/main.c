@@ -563,6 +563,21 @@ int main(int argc, char **argv)
 		if (optind_out < sub_argc && c.force)
 			die(EXIT_USAGE, "unlock: give an ID or --force, not both");
 	}
+	/* B7: a nested run given no lock of its own (its TFLOCK_* options were not
+	 * passed down) re-enters the lock its verified ancestor holds */
+	if (cmd == CMD_RUN && getenv("TFLOCK_HELD_DIR") && !c.bucket && !c.key) {
+		struct reentry re;
+		char why[512];
+		reentry_init(&re);
+		if (reentry_check(&re, NULL, why, sizeof(why))) {
+			log_level = c.quiet ? 0 : 1 + c.verbose;
+			ret = run_nested(&c, &re, sub_argv + optind_out);
+			reentry_free(&re);
+			config_free(&c);
+			return ret;
+		}
+		log_verbose("not re-entering an outer lock: %s", why);
+	}
 	if (config_finish(&c, cmd, &err))
 		die_usage(&err);
 	http_set_trace(c.verbose > 0);

@@ -209,12 +209,12 @@ int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_si
 		snprintf(why, why_size, "pid %d is no longer the outer tflock", (int)pid);
 		return 0;
 	}
-	if (!field(idt, "lock", v, sizeof(v)) || strcmp(v, ident)) {
+	if (!field(idt, "lock", v, sizeof(v)) || (ident && strcmp(v, ident))) {
 		snprintf(why, why_size, "the outer tflock holds another lock (%s)", v);
 		return 0;
 	}
 	r->dir = xstrdup(dir);
-	r->ident = xstrdup(ident);
+	r->ident = xstrdup(v);
 	snprintf(r->token, sizeof(r->token), "%s", token);
 	r->owner = 0;
 	return 1;

@@ -41,7 +41,9 @@ void reentry_set_state(struct reentry *r, const char *state);
  * when added to an array by the caller); returns how many were written (<= 3). */
 int reentry_env(const struct reentry *r, char **out, int max);
 /* Nested: 1 when the inherited TFLOCK_HELD_* variables are genuine and name the
- * lock ident; 0 with why filled otherwise (then the caller acquires normally). */
+ * lock ident (any lock when ident is NULL: a nested run given no lock of its own
+ * re-enters its ancestor's; r->ident tells which); 0 with why filled otherwise
+ * (then the caller acquires normally). */
 int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_size);
 /* Nested: wait for the sibling flock; timeout_ms < 0 waits forever, 0 tries once.
  * Returns 0, 1 when it timed out, negative on error. */

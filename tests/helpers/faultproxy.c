@@ -684,19 +684,10 @@ static int has_token(const char *val, size_t vlen, const char *token)
 	return 0;
 }
 
-/* parse a request head: 0, or the status to refuse it with */
-static int req_parse(struct req *rq)
+/* parse the request line p..end (without its line end) into rq: 0, or 400 */
+static int req_parse_line(struct req *rq, const char *p, const char *end)
 {
-	const char *p = rq->head, *eol = strchr(p, '\n');
-	const char *sp1, *sp2, *end, *name, *val;
-	size_t nlen, vlen;
-	int minor, rc, te = 0;
-
-	if (memchr(rq->head, '\0', rq->head_len))
-		return 400;
-	end = eol;
-	if (end > p && end[-1] == '\r')
-		end--;
+	const char *sp1, *sp2;
 	sp1 = memchr(p, ' ', (size_t)(end - p));
 	if (!sp1 || sp1 == p || sp1 - p > 31)
 		return 400;
@@ -705,17 +696,46 @@ static int req_parse(struct req *rq)
 		return 400;
 	for (const char *q = p; q < sp1; q++)
 		if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
-		      strchr("!#$%&'*+-.^_`|~", *q)))
+		      (*q && strchr("!#$%&'*+-.^_`|~", *q))))
 			return 400;
 	for (const char *q = sp1 + 1; q < sp2; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
 			return 400;
 	if (end - sp2 - 1 != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) || sp2[8] < '0' || sp2[8] > '9')
 		return 400;
-	minor = sp2[8] - '0';
 	rq->method = xstrndup(p, (size_t)(sp1 - p));
 	rq->target = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	rq->keep_alive = minor >= 1;
+	rq->keep_alive = sp2[8] >= '1';
+	return 0;
+}
+
+/* for the log of a head too big to read: the request line, when it came whole */
+static void req_parse_partial(struct req *rq, const char *buf, size_t n)
+{
+	const char *eol = memchr(buf, '\n', n), *end;
+	if (!eol || memchr(buf, '\0', (size_t)(eol - buf)))
+		return;
+	end = eol;
+	if (end > buf && end[-1] == '\r')
+		end--;
+	(void)req_parse_line(rq, buf, end); /* sets nothing when it fails */
+}
+
+/* parse a request head: 0, or the status to refuse it with */
+static int req_parse(struct req *rq)
+{
+	const char *p = rq->head, *eol, *end, *name, *val;
+	size_t nlen, vlen;
+	int rc, te = 0, seen_clen = 0;
+
+	if (memchr(rq->head, '\0', rq->head_len))
+		return 400;
+	eol = strchr(p, '\n');
+	end = eol;
+	if (end > p && end[-1] == '\r')
+		end--;
+	if (req_parse_line(rq, p, end))
+		return 400;
 	rq->clen = 0;
 
 	p = eol + 1;
@@ -729,9 +749,10 @@ static int req_parse(struct req *rq)
 					return 400;
 				v = v * 10 + (val[i] - '0');
 			}
-			if (rq->clen && rq->clen != v)
+			if (seen_clen && rq->clen != v)
 				return 400;
 			rq->clen = v;
+			seen_clen = 1;
 		} else if (name_is(name, nlen, "Transfer-Encoding")) {
 			te = 1;
 		} else if (name_is(name, nlen, "Connection")) {
@@ -1487,7 +1508,12 @@ static void *conn_main(void *arg)
 		activity_begin();
 		snprintf(lr.upstream, sizeof(lr.upstream), "-");
 		snprintf(lr.action, sizeof(lr.action), "reject");
-		st = rc == RD_TOOBIG ? 431 : req_parse(&rq);
+		if (rc == RD_TOOBIG) {
+			req_parse_partial(&rq, r.buf + r.start, rd_avail(&r));
+			st = 431;
+		} else {
+			st = req_parse(&rq);
+		}
 		lr.method = rq.method;
 		lr.target = rq.target;
 		lr.if_match = rq.if_match;

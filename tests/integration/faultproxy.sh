@@ -205,6 +205,8 @@ printf 'garbage\r\n\r\n' >&3
 IFS= read -r -t 10 reply <&3
 exec 3>&-
 like "$reply" '^HTTP/1.1 400 ' "a request line it cannot parse gets 400"
+like "$(last_log - 1)" '^[0-9]+ [0-9]+ - - if-match=- if-none-match=- action=reject upstream=- client=400$' \
+	"and is logged as refused by the proxy"
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'PUT %s/partial HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc' "$b" >&3
 exec 3>&-
@@ -213,8 +215,10 @@ is 404 "$(s3_status GET "$b/partial")" "and nothing reaches the server"
 pad=$(head -c 70000 /dev/zero | tr '\0' a)
 is 431 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -H "X-Pad: $pad" "$proxy$b/big")" \
 	"a head over 64 KiB gets 431"
+like "$(last_log "$b/big" 1)" ' action=reject upstream=- client=431$' "refused by the proxy itself, not forwarded"
 is 501 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X PUT -H 'Transfer-Encoding: chunked' \
 	--data-binary @"$(put_body chunky)" "$proxy$b/chunked")" "a chunked request body gets 501"
+like "$(last_log "$b/chunked" 1)" ' action=reject upstream=- client=501$' "logged as refused"
 is 404 "$(s3_status GET "$b/chunked")" "and is not forwarded"
 ok "the proxy is still running" kill -0 "$proxy_pid"
 

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Re-entry (PROTOCOL B7): `tflock -- ./deploy.sh` holds one lock while the
+# script wraps each terraform call in `tflock --`; nested runs never write to S3,
+# siblings run one at a time, forged variables are ignored, and a nested run that
+# outlives its parent does not act on a released lock.
+. "$top_srcdir/tests/integration/lib.sh"
+plan_lazy
+rgw_require
+bucket=$(new_bucket)
+tflock_env "$bucket"
+export TFLOCK_KEY=re/terraform.tfstate
+
+# 1. a script holding the lock across two nested, wrapped steps
+cat >"$TEST_TMP/deploy.sh" <<SH
+#!/bin/bash
+set -e
+echo "outer \$TFLOCK_HELD_ID" >>"$TEST_TMP/ids"
+TFLOCK_EVENT_LOG=$TEST_TMP/nested.events "$TFLOCK" -- sh -c 'echo "plan \$TFLOCK_HELD_ID" >>"$TEST_TMP/ids"'
+TFLOCK_EVENT_LOG=$TEST_TMP/nested.events "$TFLOCK" -- sh -c 'echo "apply \$TFLOCK_HELD_ID" >>"$TEST_TMP/ids"; exit 3' || echo "apply-exit \$?" >>"$TEST_TMP/ids"
+SH
+chmod +x "$TEST_TMP/deploy.sh"
+TFLOCK_EVENT_LOG=$TEST_TMP/outer.events "$TFLOCK" --no-wait -- "$TEST_TMP/deploy.sh" 2>"$TEST_TMP/1.err"
+is 0 $? "a script under tflock runs its nested tflock steps without waiting for itself"
+outer=$(awk '$1 == "outer" { print $2 }' "$TEST_TMP/ids")
+is "plan $outer" "$(grep '^plan' "$TEST_TMP/ids")" "the nested plan ran under the outer lock"
+is "apply $outer" "$(grep '^apply ' "$TEST_TMP/ids")" "the nested apply ran under the outer lock"
+is "apply-exit 3" "$(grep '^apply-exit' "$TEST_TMP/ids")" "a nested command's exit status passes through"
+ok "nested runs never wrote to S3 (no acquire, renew or release events)" \
+	bash -c "! grep -q 'acquired\|renewed\|released' '$TEST_TMP/nested.events' 2>/dev/null"
+is 1 "$(grep -c ' acquired ' "$TEST_TMP/outer.events")" "the outer acquired once"
+is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "and released at the end"
+ok "the private run directory is removed" bash -c "! ls -d \${TMPDIR:-/tmp}/tflock-run.* 2>/dev/null | xargs -r grep -l '$outer' 2>/dev/null | grep -q ."
+
+# 2. forged variables are ignored: a run that is not a descendant acquires
+#    normally, and never waits for a lock whose ID it inherited
+"$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/h.log" touch="$TEST_TMP/h.run" wait-file="$TEST_TMP/h.go" 2>/dev/null &
+holder=$!
+wait_for "holder running" 20 test -e "$TEST_TMP/h.run"
+hid=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/h.log")
+hdir=$(awk '/^env TFLOCK_HELD_DIR=/ { sub("env TFLOCK_HELD_DIR=", ""); print }' "$TEST_TMP/h.log")
+ok "the command got its run directory" test -d "$hdir"
+ok "the run directory is private (0700)" test "$(stat -c %a "$hdir")" = 700
+TFLOCK_HELD_DIR=$hdir TFLOCK_HELD_TOKEN=0000000000000000000000000000000000000000000000000000000000000000 \
+	TFLOCK_HELD_ID=$hid "$TFLOCK" --timeout 60s -- touch "$TEST_TMP/forged1" 2>"$TEST_TMP/f1.err"
+is 75 $? "a wrong token is not re-entry: it exits 75 at once instead of waiting for its 'own' lock"
+ok "and did not run the command" test ! -e "$TEST_TMP/forged1"
+like "$(cat "$TEST_TMP/f1.err")" "could not verify" "it says why"
+TFLOCK_HELD_DIR=/nonexistent/tflock-run.x TFLOCK_HELD_TOKEN=abc TFLOCK_HELD_ID=$hid \
+	"$TFLOCK" --no-wait -- touch "$TEST_TMP/forged2" 2>/dev/null
+is 75 $? "a run directory from another machine or job is ignored"
+ok "and did not run the command" test ! -e "$TEST_TMP/forged2"
+touch "$TEST_TMP/h.go"
+wait "$holder"
+
+# 3. make -j4 style siblings under one outer lock run one at a time
+cat >"$TEST_TMP/step" <<SH
+#!/bin/bash
+echo "enter \$($NOW) \$1" >>"$TEST_TMP/sib"
+sleep 0.05
+echo "exit \$($NOW) \$1" >>"$TEST_TMP/sib"
+SH
+chmod +x "$TEST_TMP/step"
+"$TFLOCK" -- bash -c "for i in 1 2 3 4 5 6 7 8; do '$TFLOCK' -q -- '$TEST_TMP/step' \$i & done; wait" 2>/dev/null
+is 0 $? "8 parallel nested siblings all ran"
+is 16 "$(wc -l <"$TEST_TMP/sib")" "each recorded enter and exit"
+overlaps=$(sort -k2,2n "$TEST_TMP/sib" | awk '$1 == "enter" { if (inside) bad++; inside = 1 } $1 == "exit" { inside = 0 } END { print bad + 0 }')
+is 0 "$overlaps" "no two siblings overlapped"
+
+# 4. a nested run that outlives its parent does not act on a released lock
+"$TFLOCK" -- bash -c "setsid '$TFLOCK' --on-lost report -- '$TESTCHILD' --log '$TEST_TMP/orphan.log' touch='$TEST_TMP/o.run' wait-file='$TEST_TMP/o.go' </dev/null >/dev/null 2>'$TEST_TMP/orphan.err' & echo \$! >'$TEST_TMP/orphan.pid'; for i in \$(seq 1 600); do [ -e '$TEST_TMP/o.run' ] && break; sleep 0.05; done" 2>/dev/null
+is 0 $? "the parent run exits and releases while its nested run goes on"
+opid=$(cat "$TEST_TMP/orphan.pid")
+wait_for "orphan notices" 30 grep -q LOST "$TEST_TMP/orphan.err"
+like "$(cat "$TEST_TMP/orphan.err")" "LOST.*outer tflock" "the orphaned nested run reports the outer lock as gone"
+touch "$TEST_TMP/o.go"
+wait_for "orphan exits" 30 bash -c "! kill -0 $opid 2>/dev/null"
+is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "nothing was written for it: the lock stays free"
+done_testing
