@@ -437,6 +437,7 @@ static int load_shared(struct ini *ini, const char *path, struct tf_error *err)
 
 struct hdrs {
 	struct http_header h[8];
+	char *owned[16]; /* the copies h points into, wiped on free */
 	size_t n;
 };
 
@@ -444,16 +445,18 @@ static void hdr_add(struct hdrs *hs, const char *name, const char *value)
 {
 	if (hs->n >= sizeof(hs->h) / sizeof(hs->h[0]))
 		abort(); /* a bug: the lists here are fixed and short */
-	hs->h[hs->n].name = xstrdup(name);
-	hs->h[hs->n].value = xstrdup(value);
+	hs->owned[2 * hs->n] = xstrdup(name);
+	hs->owned[2 * hs->n + 1] = xstrdup(value);
+	hs->h[hs->n].name = hs->owned[2 * hs->n];
+	hs->h[hs->n].value = hs->owned[2 * hs->n + 1];
 	hs->n++;
 }
 
 static void hdrs_free(struct hdrs *hs)
 {
-	for (size_t i = 0; i < hs->n; i++) {
-		wipe_str(hs->h[i].name);
-		wipe_str(hs->h[i].value);
+	for (size_t i = 0; i < 2 * hs->n; i++) {
+		wipe_str(hs->owned[i]);
+		hs->owned[i] = NULL;
 	}
 	hs->n = 0;
 }

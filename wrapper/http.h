@@ -22,7 +22,12 @@
 #include "buf.h"
 #include "error.h"
 
-struct http_header {
+struct http_header { /* a request header; the caller owns the strings */
+	const char *name;
+	const char *value;
+};
+
+struct http_field { /* a response header, owned by the response */
 	char *name;
 	char *value;
 };
@@ -42,7 +47,7 @@ struct http_request {
 struct http_response {
 	long status;
 	struct buf body;
-	struct http_header *headers;
+	struct http_field *headers;
 	size_t nheaders;
 	int64_t t_send; /* CLOCK_BOOTTIME ns */
 	int64_t t_recv;

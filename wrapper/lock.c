@@ -301,18 +301,18 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 		return err_set(err, ERR_INTERNAL, "cannot encode the lock body for %s", l->url);
 	}
 
-	h[n].name = (char *)"Content-Type";
-	h[n++].value = (char *)"application/json";
+	h[n].name = "Content-Type";
+	h[n++].value = "application/json";
 	if (cond == C_CREATE) {
-		h[n].name = (char *)"If-None-Match";
-		h[n++].value = (char *)"*";
+		h[n].name = "If-None-Match";
+		h[n++].value = "*";
 	} else {
-		h[n].name = (char *)"If-Match";
-		h[n++].value = (char *)if_match_value(l, etag, cval, sizeof(cval));
+		h[n].name = "If-Match";
+		h[n++].value = if_match_value(l, etag, cval, sizeof(cval));
 	}
 	if (!l->o.no_checksum) {
 		s3_checksum_sha256_b64(body.data, body.len, sum);
-		h[n].name = (char *)"x-amz-checksum-sha256";
+		h[n].name = "x-amz-checksum-sha256";
 		h[n++].value = sum;
 	}
 	for (size_t i = 0; i < l->o.nput_headers && n < 16; i++)
@@ -380,11 +380,11 @@ static int probe_put(struct lock *l, const char *key, const char *cond_name, con
 	struct http_header h[2];
 	struct s3_request req;
 	size_t n = 0;
-	h[n].name = (char *)"Content-Type";
-	h[n++].value = (char *)"application/json";
+	h[n].name = "Content-Type";
+	h[n++].value = "application/json";
 	if (cond_name) {
-		h[n].name = (char *)cond_name;
-		h[n++].value = (char *)cond_val;
+		h[n].name = cond_name;
+		h[n++].value = cond_val;
 	}
 	memset(&req, 0, sizeof(req));
 	req.method = "PUT";
@@ -458,7 +458,7 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 	l->store.etag_quoted = quoted_ok;
 	{
 		struct s3_request req;
-		struct http_header h = { (char *)"If-Match", (char *)"\"0123456789abcdef0123456789abcdef\"" };
+		struct http_header h = { "If-Match", "\"0123456789abcdef0123456789abcdef\"" };
 		memset(&req, 0, sizeof(req));
 		req.method = "DELETE";
 		req.key = key;
@@ -535,7 +535,7 @@ static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
 	req.no_retry = 1; /* the wait loop is the retry */
 	if (v->present && v->etag[0]) {
 		snprintf(q, sizeof(q), "\"%s\"", v->etag);
-		h.name = (char *)"If-None-Match";
+		h.name = "If-None-Match";
 		h.value = q;
 		req.headers = &h;
 		req.nheaders = 1;
@@ -765,8 +765,8 @@ static int delete_once(struct lock *l, const char *if_match, long timeout_ms, st
 	req.no_retry = 1;
 	req.timeout_ms = timeout_ms;
 	if (if_match) {
-		h.name = (char *)"If-Match";
-		h.value = (char *)if_match_value(l, if_match, q, sizeof(q));
+		h.name = "If-Match";
+		h.value = if_match_value(l, if_match, q, sizeof(q));
 		req.headers = &h;
 		req.nheaders = 1;
 	}

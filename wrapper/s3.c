@@ -392,7 +392,7 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 		return ret;
 	url = s3_url_for(c, req->key, req->subresource, &host, &path);
 	sha256_hex(req->body ? req->body : "", req->body_len, hash);
-	hdrs[n].name = (char *)"x-amz-content-sha256";
+	hdrs[n].name = "x-amz-content-sha256";
 	hdrs[n++].value = hash;
 	for (size_t i = 0; i < req->nheaders; i++)
 		hdrs[n++] = req->headers[i];
@@ -416,14 +416,14 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	ret = sigv4_sign(&sp, &sr, err);
 	if (ret)
 		goto out;
-	hdrs[n].name = (char *)"x-amz-date";
+	hdrs[n].name = "x-amz-date";
 	hdrs[n++].value = sr.amz_date;
 	if (c->creds.session_token && *c->creds.session_token) {
-		hdrs[n].name = (char *)"x-amz-security-token";
+		hdrs[n].name = "x-amz-security-token";
 		hdrs[n++].value = c->creds.session_token;
 	}
 	auth = sr.authorization;
-	hdrs[n].name = (char *)"Authorization";
+	hdrs[n].name = "Authorization";
 	hdrs[n++].value = auth;
 
 	memset(&hr, 0, sizeof(hr));
@@ -517,7 +517,7 @@ static int simple(struct s3_client *c, const char *method, const char *key, cons
 	req.key = key;
 	if (cond_etag) {
 		snprintf(quoted, sizeof(quoted), "\"%s\"", cond_etag);
-		h[0].name = (char *)cond_name;
+		h[0].name = cond_name;
 		h[0].value = quoted;
 		req.headers = h;
 		req.nheaders = 1;

@@ -95,7 +95,7 @@ static size_t nroutes;
 static int ngroups;
 static struct conn conns[MAX_CONNS];
 static volatile sig_atomic_t stop;
-static FILE *logf;
+static FILE *logfp;
 static unsigned long nrequests;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -361,21 +361,21 @@ static void handle_request(struct conn *c, size_t hdr_end, size_t body_len)
 	r = find_route(method, target);
 	status = r ? r->status : 404;
 
-	fprintf(logf, "=== %lu %s %s\n", nrequests, method, target);
+	fprintf(logfp, "=== %lu %s %s\n", nrequests, method, target);
 	for (const char *h = line_end + 2; h < c->in + hdr_end - 2;) {
 		const char *e = memmem(h, (size_t)(c->in + hdr_end - 2 - h), "\r\n", 2);
-		fwrite(h, 1, (size_t)(e - h), logf);
-		fputc('\n', logf);
+		fwrite(h, 1, (size_t)(e - h), logfp);
+		fputc('\n', logfp);
 		h = e + 2;
 	}
-	fputc('\n', logf);
-	fwrite(c->in + hdr_end, 1, body_len, logf);
-	fputc('\n', logf);
+	fputc('\n', logfp);
+	fwrite(c->in + hdr_end, 1, body_len, logfp);
+	fputc('\n', logfp);
 	if (status)
-		fprintf(logf, "=== end %lu %d\n", nrequests, status);
+		fprintf(logfp, "=== end %lu %d\n", nrequests, status);
 	else
-		fprintf(logf, "=== end %lu close\n", nrequests);
-	fflush(logf);
+		fprintf(logfp, "=== end %lu close\n", nrequests);
+	fflush(logfp);
 
 	if (!r)
 		respond(c, 404, "Content-Type: text/plain\r\n", "no route", 8, 0);
@@ -464,8 +464,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&empty);
 
-	logf = fopen(log_file, "a");
-	if (!logf)
+	logfp = fopen(log_file, "a");
+	if (!logfp)
 		die("cannot open log \"%s\": %s", log_file, strerror(errno));
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -592,7 +592,7 @@ int main(int argc, char **argv)
 		if (conns[i].fd >= 0)
 			conn_close(&conns[i]);
 	close(lfd);
-	fclose(logf);
+	fclose(logfp);
 	for (size_t i = 0; i < nroutes; i++) {
 		free(routes[i].prefix);
 		free(routes[i].body);

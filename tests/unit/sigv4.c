@@ -8,6 +8,7 @@
 #include "tap/basic.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -448,8 +449,8 @@ static struct http_header *headers_new(const struct kv *kv, size_t n)
 static void headers_free(struct http_header *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(h[i].name);
-		free(h[i].value);
+		free((void *)(uintptr_t)h[i].name);
+		free((void *)(uintptr_t)h[i].value);
 	}
 	free(h);
 }
