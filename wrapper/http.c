@@ -180,6 +180,13 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	 * close is what makes libcurl resend a request on a fresh connection. Do not
 	 * reuse connections idle for longer than servers commonly keep them. */
 	curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 4L);
+	/* libcurl silently sends a request again when a reused connection dies
+	 * before any byte of the reply arrives. For a read that is harmless; for a
+	 * write it would apply a write twice behind the caller's back (B2). Writes
+	 * therefore always go on a fresh connection, where libcurl never resends:
+	 * a lost reply reaches the caller as an unknown outcome. */
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	if (ca_bundle())
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
 	if (req->no_proxy)

@@ -3,7 +3,8 @@
  *
  * http_do() performs exactly one request: it never retries and never lets
  * libcurl silently resend (a write whose outcome is unknown is reported as such,
- * PROTOCOL.md B2). Results:
+ * PROTOCOL.md B2): writes (PUT, DELETE, POST) always use a fresh connection,
+ * on which libcurl never retries by itself; reads reuse kept-alive ones. Results:
  *   0              a response arrived (any status: the caller interprets it)
  *   ERR_CONNECT    nothing was sent (DNS, refused, TLS setup): safe to retry
  *   ERR_TIMEOUT    timed out, possibly after sending: outcome unknown

@@ -723,7 +723,9 @@ int lock_renew(struct lock *l, struct tf_error *err)
 {
 	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
 	for (int tries = 0; tries < 3; tries++) {
-		int ret = write_lock(l, C_MATCH, l->etag, deadline, err);
+		int ret;
+		log_event("renewing %s seq=%llu", l->url, l->mine.tf.seq + 1);
+		ret = write_lock(l, C_MATCH, l->etag, deadline, err);
 		if (ret == W_APPLIED) {
 			l->heartbeats++;
 			log_event("renewed %s id=%s seq=%llu send=%lld", l->url, l->mine.id,
@@ -840,6 +842,27 @@ int lock_release(struct lock *l, struct tf_error *err)
 		if (ret == 0 || r.status == 404) {
 			ret = released(l);
 			goto out;
+		}
+		{
+			/* never repeat that DELETE; a read tells whether it applied */
+			struct tf_error rerr;
+			int rb;
+			err_clear(&rerr);
+			rb = read_back(l, l->mine.tf.seq,
+				       clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS, &rerr);
+			if (rb == W_ABSENT) {
+				ret = released(l);
+				err_clear(err);
+				goto out;
+			}
+			if (rb == W_OTHER) {
+				char who[512];
+				l->held = 0;
+				lock_describe_holder(&l->last_holder, who, sizeof(who));
+				err_set(err, ERR_NONE, "%s is now held by %s", l->url, who);
+				ret = LOCK_LOST;
+				goto out;
+			}
 		}
 		{
 			char d[32];

@@ -102,3 +102,24 @@ lock_body() {
 TFCOMPAT=$top_builddir/tests/helpers/tfcompat/tfcompat
 export TFCOMPAT
 TF_LOCKCLIENT=$top_srcdir/tests/helpers/tf-lockclient
+
+# proxy_start — a fault-injecting proxy in front of the gateway; sets PROXY_URL,
+# PROXY_LOG and PROXY_RULES (rewrite it with proxy_rules to change faults).
+# The proxy is stopped when the test exits.
+FAULTPROXY=$top_builddir/tests/helpers/faultproxy
+proxy_start() {
+	PROXY_LOG=$TEST_TMP/proxy.log
+	PROXY_RULES=$TEST_TMP/proxy.rules
+	: >"$PROXY_RULES"
+	"$FAULTPROXY" --upstream "$TFLOCK_TEST_S3_ENDPOINT" --port-file "$TEST_TMP/proxy.port" \
+		--log "$PROXY_LOG" --rules "$PROXY_RULES" --idle-exit 300 2>"$TEST_TMP/proxy.err" &
+	PROXY_PID=$!
+	trap 'kill $PROXY_PID 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
+	wait_for "proxy port" 20 test -s "$TEST_TMP/proxy.port" || bail "faultproxy did not start"
+	PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
+}
+# proxy_rules LINE... — replace the rules atomically
+proxy_rules() {
+	printf '%s\n' "$@" >"$PROXY_RULES.tmp"
+	mv "$PROXY_RULES.tmp" "$PROXY_RULES"
+}
