@@ -396,13 +396,15 @@ void config_dump(const struct config *c)
 
 void config_usage(unsigned cmd)
 {
-	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock" : NULL;
+	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock"
+			  : cmd == CMD_DOCTOR ? "doctor" : NULL;
 	if (sub)
 		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
 	else
 		printf("usage: tflock [run] [OPTIONS] [--] COMMAND [ARGS...]\n"
 		       "       tflock status [OPTIONS]\n"
-		       "       tflock unlock [OPTIONS] ID | --force\n\n"
+		       "       tflock unlock [OPTIONS] ID | --force\n"
+		       "       tflock doctor [OPTIONS]\n\n"
 		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait while\n"
 		       "someone else holds it, keep it alive while COMMAND runs, release it after.\n\n");
 	printf("Options (each also as the environment variable shown):\n");

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "ci.h"
 #include "config.h"
+#include "doctor.h"
 #include "dur.h"
 #include "lock.h"
 #include "log.h"
@@ -329,6 +330,41 @@ out:
 	return ret;
 }
 
+static int cmd_doctor(struct config *c)
+{
+	struct s3_config sc;
+	struct s3_client *s3 = NULL;
+	struct tf_error err;
+	struct doctor_input in;
+	struct lock l;
+	int fails;
+	memset(&sc, 0, sizeof(sc));
+	memset(&in, 0, sizeof(in));
+	err_clear(&err);
+	sc.endpoint = c->endpoint;
+	sc.region = c->region;
+	sc.bucket = c->bucket;
+	sc.path_style = c->path_style;
+	sc.creds.profile = c->profile;
+	sc.creds.region = c->region;
+	printf("tflock doctor: s3://%s/%s\n", c->bucket, c->key);
+	if (s3_client_new(&sc, &s3, &err)) {
+		in.creds_error = err.msg;
+		fails = doctor_run(&in);
+		printf("%d check(s) failed\n", fails);
+		return fails ? EXIT_UNAVAILABLE : 0;
+	}
+	setup_lock(&l, s3, c, "doctor", "tflock doctor", NULL);
+	in.s3 = s3;
+	in.lock = &l;
+	in.use_lockfile = -1;
+	fails = doctor_run(&in);
+	printf("%d check(s) failed\n", fails);
+	lock_free(&l);
+	s3_client_free(s3);
+	return fails ? EXIT_UNAVAILABLE : 0;
+}
+
 static void summary(const struct lock *l, const struct run_result *r, char *const argv[])
 {
 	char waited[32], held[32];
@@ -531,6 +567,8 @@ int main(int argc, char **argv)
 			cmd = CMD_STATUS;
 		else if (!strcmp(argv[1], "unlock"))
 			cmd = CMD_UNLOCK;
+		else if (!strcmp(argv[1], "doctor"))
+			cmd = CMD_DOCTOR;
 		else if (!strcmp(argv[1], "run"))
 			cmd = CMD_RUN;
 		else
@@ -583,8 +621,12 @@ int main(int argc, char **argv)
 	http_set_trace(c.verbose > 0);
 	config_dump(&c);
 
+	if (cmd == CMD_DOCTOR && optind_out < sub_argc)
+		die(EXIT_USAGE, "doctor takes no arguments (got '%s')", sub_argv[optind_out]);
 	if (cmd == CMD_STATUS)
 		ret = cmd_status(&c);
+	else if (cmd == CMD_DOCTOR)
+		ret = cmd_doctor(&c);
 	else if (cmd == CMD_UNLOCK)
 		ret = cmd_unlock(&c, optind_out < sub_argc ? sub_argv[optind_out] : NULL);
 	else

@@ -1,0 +1,213 @@
+#include "doctor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+enum verdict { V_PASS, V_WARN, V_FAIL, V_UNKNOWN };
+static const char *const vname[] = { "PASS", "WARN", "FAIL", "UNKNOWN" };
+
+static int fails;
+
+static void line(enum verdict v, const char *what, const char *detail, const char *fix)
+{
+	printf("%-7s %s: %s%s%s\n", vname[v], what, detail, fix && *fix ? " — " : "",
+	       fix ? fix : "");
+	if (v == V_FAIL)
+		fails++;
+}
+
+/* GET a bucket subresource; returns the HTTP status (0 when no answer). */
+static long get_sub(struct s3_client *s3, const char *sub, struct s3_reply *r, struct tf_error *err)
+{
+	struct s3_request req;
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.subresource = sub;
+	s3_reply_free(r);
+	s3_request(s3, &req, r, err);
+	return r->status;
+}
+
+static int unsupported(long status, const struct tf_error *err)
+{
+	return status == 501 || status == 405 || !strcmp(err->s3_code, "NotImplemented") ||
+	       !strcmp(err->s3_code, "MethodNotAllowed") || status == 0;
+}
+
+static void check_skew(const struct s3_reply *r)
+{
+	struct tm tm;
+	char d[128];
+	long skew;
+	memset(&tm, 0, sizeof(tm));
+	if (!r->date || !strptime(r->date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+		line(V_UNKNOWN, "clock", "the store sent no Date header", NULL);
+		return;
+	}
+	skew = (long)(time(NULL) - timegm(&tm));
+	snprintf(d, sizeof(d), "this machine's clock is %ld s %s the store's", labs(skew),
+		 skew >= 0 ? "ahead of" : "behind");
+	if (labs(skew) < 60)
+		line(V_PASS, "clock", d, NULL);
+	else if (labs(skew) < 300)
+		line(V_WARN, "clock", d, "fix the clock (NTP): S3 refuses requests 15 minutes off");
+	else
+		line(V_FAIL, "clock", d, "fix the clock (NTP): S3 refuses requests 15 minutes off");
+}
+
+int doctor_run(const struct doctor_input *in)
+{
+	struct s3_reply r;
+	struct tf_error err;
+	char d[1024];
+	long st;
+	int selftest_ok = 0, versioned = 0;
+
+	fails = 0;
+	s3_reply_init(&r);
+	err_clear(&err);
+	if (!in->s3) {
+		line(V_FAIL, "credentials", in->creds_error ? in->creds_error : "none resolved",
+		     "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or web identity");
+		return fails;
+	}
+	snprintf(d, sizeof(d), "from %s", s3_client_creds_source(in->s3));
+	line(V_PASS, "credentials", d, NULL);
+
+	/* bucket reachable, right region */
+	{
+		struct s3_request req;
+		memset(&req, 0, sizeof(req));
+		req.method = "HEAD";
+		st = s3_request(in->s3, &req, &r, &err) == 0 ? r.status : r.status;
+		if (st == 200) {
+			snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
+				 s3_client_describe(in->s3));
+			line(V_PASS, "bucket", d, NULL);
+		} else {
+			/* a HEAD reply has no body: a GET of the lock names the S3 error */
+			if (st == 403 || st == 400) {
+				struct s3_reply g;
+				s3_reply_init(&g);
+				err_clear(&err);
+				s3_get(in->s3, in->lock->lock_key, NULL, &g, &err);
+				s3_reply_free(&g);
+			}
+			line(V_FAIL, "bucket", err.msg[0] ? err.msg : "no answer",
+			     st == 404 ? "create it, or fix --bucket" :
+			     st == 403 ? "grant s3:ListBucket and the object permissions (examples/iam)" : NULL);
+			s3_reply_free(&r);
+			return fails;
+		}
+		check_skew(&r);
+	}
+
+	/* the store self-test (B6) */
+	err_clear(&err);
+	if (lock_selftest(in->lock, 1, &err) == 0) {
+		selftest_ok = 1;
+		snprintf(d, sizeof(d),
+			 "conditional writes enforced; If-Match takes the %s ETag; conditional DELETE %s",
+			 in->lock->store.etag_quoted ? "quoted" : "unquoted",
+			 in->lock->store.cond_delete ? "honoured" : "ignored (release renews, then deletes once)");
+		line(V_PASS, "store self-test", d, NULL);
+	} else {
+		line(V_FAIL, "store self-test", err.msg,
+		     "use a store that enforces If-None-Match/If-Match (on Ceph RGW 16: a non-versioned bucket)");
+	}
+
+	/* versioning */
+	err_clear(&err);
+	st = get_sub(in->s3, "versioning", &r, &err);
+	if (st == 200 && !strstr(r.body.data, "VersioningConfiguration")) {
+		line(V_UNKNOWN, "versioning", "the store does not answer this API", NULL);
+	} else if (st == 200) {
+		versioned = strstr(r.body.data, "<Status>Enabled</Status>") != NULL;
+		if (s3_client_is_aws(in->s3))
+			line(versioned ? V_PASS : V_WARN, "versioning", versioned ? "enabled" : "not enabled",
+			     versioned ? NULL : "enable it: a bad state write can then be undone");
+		else if (versioned)
+			line(selftest_ok ? V_PASS : V_FAIL, "versioning",
+			     selftest_ok ? "enabled, and the store still enforces conditional writes"
+					 : "enabled, and this store then ignores conditional writes",
+			     selftest_ok ? NULL : "suspend versioning on this bucket or use another store");
+		else
+			line(V_PASS, "versioning",
+			     "not enabled (not recommended on this store: Ceph RGW 16 ignores conditional writes in versioned buckets)",
+			     NULL);
+	} else {
+		line(V_UNKNOWN, "versioning", err.msg[0] ? err.msg : "no answer", NULL);
+	}
+
+	/* default encryption */
+	err_clear(&err);
+	st = get_sub(in->s3, "encryption", &r, &err);
+	/* some stores answer an unknown subresource with a bucket listing */
+	if (st == 200 && !strstr(r.body.data, "ServerSideEncryptionConfiguration"))
+		line(V_UNKNOWN, "default encryption", "the store does not answer this API", NULL);
+	else if (st == 200)
+		line(V_PASS, "default encryption", "configured", NULL);
+	else if (st == 404 && strstr(err.s3_code, "ServerSideEncryptionConfigurationNotFound"))
+		line(V_WARN, "default encryption", "not configured",
+		     "enable default encryption (SSE-S3 or SSE-KMS), see examples/bootstrap");
+	else
+		line(V_UNKNOWN, "default encryption",
+		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);
+
+	/* public access block */
+	err_clear(&err);
+	st = get_sub(in->s3, "publicAccessBlock", &r, &err);
+	if (st == 200 && !strstr(r.body.data, "PublicAccessBlockConfiguration")) {
+		line(V_UNKNOWN, "public access block", "the store does not answer this API", NULL);
+	} else if (st == 200) {
+		int all = strstr(r.body.data, "<BlockPublicAcls>true") &&
+			  strstr(r.body.data, "<IgnorePublicAcls>true") &&
+			  strstr(r.body.data, "<BlockPublicPolicy>true") &&
+			  strstr(r.body.data, "<RestrictPublicBuckets>true");
+		line(all ? V_PASS : V_WARN, "public access block", all ? "all four settings on" : "not all on",
+		     all ? NULL : "turn on all four public access block settings");
+	} else if (st == 404 && strstr(err.s3_code, "NoSuchPublicAccessBlockConfiguration")) {
+		line(V_WARN, "public access block", "none", "turn on all four public access block settings");
+	} else {
+		line(V_UNKNOWN, "public access block",
+		     unsupported(st, &err) || st == 404 ? "the store does not answer this API" : err.msg, NULL);
+	}
+
+	/* lifecycle for noncurrent lock versions */
+	err_clear(&err);
+	st = get_sub(in->s3, "lifecycle", &r, &err);
+	if (st == 200 && !strstr(r.body.data, "LifecycleConfiguration")) {
+		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
+	} else if (st == 200) {
+		int nc = strstr(r.body.data, "NoncurrentVersionExpiration") != NULL;
+		line(nc ? V_PASS : (versioned ? V_WARN : V_PASS), "lifecycle",
+		     nc ? "expires noncurrent versions" : "no rule for noncurrent versions",
+		     nc || !versioned ? NULL : "expire noncurrent versions of *.tflock (every heartbeat writes one)");
+	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
+		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
+		     versioned ? "expire noncurrent versions of *.tflock (every heartbeat writes one)" : NULL);
+	} else {
+		line(V_UNKNOWN, "lifecycle", unsupported(st, &err) ? "the store does not answer this API" : err.msg,
+		     NULL);
+	}
+
+	/* the Terraform side */
+	if (!in->backend_found)
+		line(V_UNKNOWN, "terraform backend", "no initialised backend here (.terraform)",
+		     "run doctor where 'terraform init' ran to check use_lockfile");
+	else if (in->use_lockfile == 1)
+		line(V_PASS, "use_lockfile", "true: plain terraform runs and tflock exclude each other", NULL);
+	else
+		line(V_FAIL, "use_lockfile", "not true: plain terraform runs do not see tflock's lock",
+		     "set use_lockfile = true in the s3 backend and run 'terraform init -reconfigure'");
+	if (in->backend_found && in->dynamodb_table && *in->dynamodb_table)
+		line(V_WARN, "dynamodb_table", in->dynamodb_table,
+		     "clients configured with only the DynamoDB table are not excluded by tflock; remove it once every client uses the lock file");
+
+	s3_reply_free(&r);
+	return fails;
+}
