@@ -55,7 +55,7 @@ static const struct opt_def defs[] = {
 	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
 	  "fail at once if the lock is held", 0, 0 },
 	{ O_CONFLICT_EXIT_CODE, "conflict-exit-code", 0, "TFLOCK_CONFLICT_EXIT_CODE", T_INT,
-	  F(conflict_exit_code), CMD_RUN | CMD_STATUS | CMD_UNLOCK, "N",
+	  F(conflict_exit_code), CMD_RUN | CMD_STATUS | CMD_UNLOCK | CMD_RELEASE, "N",
 	  "exit code when the lock is held by someone else (default 75)", 3, 255 },
 	{ O_QUIET, "quiet", 'q', "TFLOCK_QUIET", T_BOOL, F(quiet), CMD_ALL, NULL,
 	  "print errors only", 0, 0 },
@@ -397,14 +397,15 @@ void config_dump(const struct config *c)
 void config_usage(unsigned cmd)
 {
 	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock"
-			  : cmd == CMD_DOCTOR ? "doctor" : NULL;
+			  : cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release" : NULL;
 	if (sub)
 		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
 	else
 		printf("usage: tflock [run] [OPTIONS] [--] COMMAND [ARGS...]\n"
 		       "       tflock status [OPTIONS]\n"
 		       "       tflock unlock [OPTIONS] ID | --force\n"
-		       "       tflock doctor [OPTIONS]\n\n"
+		       "       tflock doctor [OPTIONS]\n"
+		       "       tflock release [OPTIONS]   (cleanup: a lock this job left behind)\n\n"
 		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait while\n"
 		       "someone else holds it, keep it alive while COMMAND runs, release it after.\n\n");
 	printf("Options (each also as the environment variable shown):\n");

@@ -27,6 +27,7 @@ enum cfg_cmd {
 	CMD_STATUS = 1 << 1,
 	CMD_UNLOCK = 1 << 2,
 	CMD_DOCTOR = 1 << 3,
+	CMD_RELEASE = 1 << 4,
 	CMD_ALL = 0xff,
 };
 

@@ -330,6 +330,80 @@ out:
 	return ret;
 }
 
+/*
+ * `tflock release`: the cleanup step (if: always(), after_script). Releases the
+ * lock only when it was left by this job and its holder is provably gone: the
+ * same boot and its pid no longer alive, or the same CI job. Never a live
+ * holder's, never another job's.
+ */
+static int cmd_release(struct config *c)
+{
+	struct s3_client *s3 = open_store(c);
+	struct ci_identity ci;
+	struct lock l;
+	struct lock_view v;
+	struct tf_error err;
+	char bid[64] = "";
+	int ret = 0, same_boot, pid_gone, same_job;
+	FILE *f;
+
+	err_clear(&err);
+	ci_detect(&ci);
+	lock_view_init(&v);
+	setup_lock(&l, s3, c, "release", "tflock release", NULL);
+	if ((f = fopen("/proc/sys/kernel/random/boot_id", "r"))) {
+		if (!fgets(bid, sizeof(bid), f))
+			bid[0] = '\0';
+		fclose(f);
+		bid[strcspn(bid, "\n")] = '\0';
+	}
+	if (lock_read(&l, &v, &err))
+		die(exit_for_error(&err), "%s", err.msg);
+	if (!v.present) {
+		log_info("%s is free: nothing to release", l.url);
+		goto out;
+	}
+	if (v.klass != LOCKINFO_TFLOCK) {
+		log_info("%s is held by a lock tflock did not write (%s): not ours to release", l.url,
+			 v.li.who ? v.li.who : "?");
+		goto out;
+	}
+	same_boot = v.li.tf.boot_id && *v.li.tf.boot_id && !strcmp(v.li.tf.boot_id, bid);
+	pid_gone = same_boot && v.li.tf.pid > 0 && kill((pid_t)v.li.tf.pid, 0) != 0;
+	same_job = *ci.job && v.li.tf.ci_job && !strcmp(v.li.tf.ci_job, ci.job);
+	if (same_boot && !pid_gone) {
+		log_error("%s is held by a live tflock on this machine (pid %ld): not released", l.url,
+			  v.li.tf.pid);
+		ret = (int)c->conflict_exit_code;
+		goto out;
+	}
+	if (!pid_gone && !same_job) {
+		char who[512];
+		lock_describe_holder(&v, who, sizeof(who));
+		log_info("%s is held by %s, not left by this job: not released", l.url, who);
+		goto out;
+	}
+	if (lock_selftest(&l, 0, &err))
+		die(EXIT_UNAVAILABLE, "%s", err.msg);
+	ret = lock_unlock_id(&l, v.li.id, &err);
+	if (ret == 0) {
+		log_info("released %s left by %s (%s)", l.url, v.li.who ? v.li.who : "?",
+			 pid_gone ? "its process is gone" : "this CI job");
+	} else if (ret == LOCK_HELD) {
+		log_info("%s changed meanwhile: not released", l.url);
+		ret = 0;
+	} else {
+		log_error("%s", err.msg);
+		ret = exit_for_error(&err);
+	}
+out:
+	ci_identity_free(&ci);
+	lock_view_free(&v);
+	lock_free(&l);
+	s3_client_free(s3);
+	return ret;
+}
+
 static int cmd_doctor(struct config *c)
 {
 	struct s3_config sc;
@@ -569,6 +643,8 @@ int main(int argc, char **argv)
 			cmd = CMD_UNLOCK;
 		else if (!strcmp(argv[1], "doctor"))
 			cmd = CMD_DOCTOR;
+		else if (!strcmp(argv[1], "release"))
+			cmd = CMD_RELEASE;
 		else if (!strcmp(argv[1], "run"))
 			cmd = CMD_RUN;
 		else
@@ -621,12 +697,15 @@ int main(int argc, char **argv)
 	http_set_trace(c.verbose > 0);
 	config_dump(&c);
 
-	if (cmd == CMD_DOCTOR && optind_out < sub_argc)
-		die(EXIT_USAGE, "doctor takes no arguments (got '%s')", sub_argv[optind_out]);
+	if ((cmd == CMD_DOCTOR || cmd == CMD_RELEASE) && optind_out < sub_argc)
+		die(EXIT_USAGE, "%s takes no arguments (got '%s')", cmd == CMD_DOCTOR ? "doctor" : "release",
+		    sub_argv[optind_out]);
 	if (cmd == CMD_STATUS)
 		ret = cmd_status(&c);
 	else if (cmd == CMD_DOCTOR)
 		ret = cmd_doctor(&c);
+	else if (cmd == CMD_RELEASE)
+		ret = cmd_release(&c);
 	else if (cmd == CMD_UNLOCK)
 		ret = cmd_unlock(&c, optind_out < sub_argc ? sub_argv[optind_out] : NULL);
 	else
