@@ -83,6 +83,17 @@ static const struct opt_def defs[] = {
 	{ O_GRACE, "grace", 0, "TFLOCK_GRACE", T_DUR, F(grace_ms), CMD_RUN, "DUR",
 	  "after the command exits, wait this long for its leftover processes (default 10s)", 0,
 	  3600 },
+	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check), CMD_RUN, "on|off|auto",
+	  "pre-apply git checks (default auto: for terraform apply/destroy in a git repository)", 0,
+	  0 },
+	{ O_EXPECT_COMMIT, "expect-commit", 0, "TFLOCK_EXPECT_COMMIT", T_STR, F(expect_commit),
+	  CMD_RUN | CMD_CHECK_GIT, "SHA",
+	  "refuse unless HEAD is this commit (default: GITHUB_SHA / CI_COMMIT_SHA)", 0, 0 },
+	{ O_ALLOW_DIRTY, "allow-dirty", 0, "TFLOCK_ALLOW_DIRTY", T_BOOL, F(allow_dirty),
+	  CMD_RUN | CMD_CHECK_GIT, NULL, "apply from a working tree with uncommitted changes", 0, 0 },
+	{ O_ALLOW_OLDER, "allow-older", 0, "TFLOCK_ALLOW_OLDER", T_BOOL, F(allow_older),
+	  CMD_RUN | CMD_CHECK_GIT, NULL,
+	  "apply a commit older than the one applied last (a deliberate rollback)", 0, 0 },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -127,6 +138,8 @@ void config_init(struct config *c)
 	c->src[O_WORKSPACE] = c->src[O_WORKSPACE_KEY_PREFIX] = c->src[O_PROFILE] = SRC_UNSET;
 	c->src[O_OPERATION] = SRC_UNSET;
 	c->src[O_ON_LOST] = SRC_UNSET;
+	c->src[O_GIT_CHECK] = SRC_UNSET;
+	c->src[O_EXPECT_COMMIT] = SRC_UNSET;
 }
 
 void config_free(struct config *c)
@@ -360,6 +373,10 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 	    strcmp(c->on_lost, "report"))
 		return err_set(err, ERR_USAGE,
 			       "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
+	if (c->git_check && strcmp(c->git_check, "on") && strcmp(c->git_check, "off") &&
+	    strcmp(c->git_check, "auto"))
+		return err_set(err, ERR_USAGE, "--git-check: '%s' is not one of on, off, auto",
+			       c->git_check);
 	log_level = c->quiet ? 0 : 1 + c->verbose;
 	return 0;
 }
@@ -397,7 +414,8 @@ void config_dump(const struct config *c)
 void config_usage(unsigned cmd)
 {
 	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock"
-			  : cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release" : NULL;
+			  : cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release"
+			  : cmd == CMD_CHECK_GIT ? "check-git" : NULL;
 	if (sub)
 		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
 	else
@@ -405,7 +423,8 @@ void config_usage(unsigned cmd)
 		       "       tflock status [OPTIONS]\n"
 		       "       tflock unlock [OPTIONS] ID | --force\n"
 		       "       tflock doctor [OPTIONS]\n"
-		       "       tflock release [OPTIONS]   (cleanup: a lock this job left behind)\n\n"
+		       "       tflock release [OPTIONS]   (cleanup: a lock this job left behind)\n"
+		       "       tflock check-git [OPTIONS] (the pre-apply git checks, without locking)\n\n"
 		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait while\n"
 		       "someone else holds it, keep it alive while COMMAND runs, release it after.\n\n");
 	printf("Options (each also as the environment variable shown):\n");
@@ -433,5 +452,6 @@ void config_usage(unsigned cmd)
 	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
 	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
 	       "  64 usage or configuration error, 70 internal error,\n"
+	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, hook),\n"
 	       "  126 command not executable, 127 command not found.\n");
 }

@@ -28,6 +28,7 @@ enum cfg_cmd {
 	CMD_UNLOCK = 1 << 2,
 	CMD_DOCTOR = 1 << 3,
 	CMD_RELEASE = 1 << 4,
+	CMD_CHECK_GIT = 1 << 5,
 	CMD_ALL = 0xff,
 };
 
@@ -55,6 +56,10 @@ enum cfg_opt {
 	O_UNSAFE_KEEP_RUNNING,
 	O_MAX_HOLD,
 	O_GRACE,
+	O_GIT_CHECK,
+	O_EXPECT_COMMIT,
+	O_ALLOW_DIRTY,
+	O_ALLOW_OLDER,
 	O_MAX,
 };
 
@@ -82,6 +87,10 @@ struct config {
 	int unsafe_keep_running;
 	int64_t max_hold_ms;        /* 0: none */
 	int64_t grace_ms;           /* wait for the command's descendants */
+	char *git_check;            /* on | off | auto */
+	char *expect_commit;
+	int allow_dirty;
+	int allow_older;
 	enum cfg_source src[O_MAX];
 	/* derived */
 	double time_scale;          /* TFLOCK_TIME_SCALE (tests): scales every duration */
@@ -114,6 +123,7 @@ enum {
 	EXIT_USAGE = 64,      /* usage or configuration error */
 	EXIT_UNAVAILABLE = 69,/* store unusable: credentials, bucket, self-test */
 	EXIT_INTERNAL = 70,   /* internal error */
+	EXIT_REFUSED = 77,    /* the pre-apply check refused the run */
 };
 
 #endif

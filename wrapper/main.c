@@ -22,7 +22,9 @@
 #include "doctor.h"
 #include "dur.h"
 #include "lock.h"
+#include "gitinfo.h"
 #include "log.h"
+#include "preapply.h"
 #include "reentry.h"
 #include "run.h"
 #include "s3.h"
@@ -439,6 +441,61 @@ static int cmd_doctor(struct config *c)
 	return fails ? EXIT_UNAVAILABLE : 0;
 }
 
+static void record_applied(struct lock *l, void *arg)
+{
+	const struct gitinfo *gi = arg;
+	struct tf_error err;
+	err_clear(&err);
+	if (preapply_record(l, gi, &err))
+		log_warn("could not record commit %.12s as applied: %s", gi->head, err.msg);
+	else
+		log_verbose("recorded commit %.12s as the last applied to %s", gi->head, l->url);
+}
+
+static enum preapply_mode git_mode(const struct config *c)
+{
+	if (!c->git_check || !strcmp(c->git_check, "auto"))
+		return GIT_CHECK_AUTO;
+	return !strcmp(c->git_check, "on") ? GIT_CHECK_ON : GIT_CHECK_OFF;
+}
+
+/* `tflock check-git`: the built-in pre-apply checks, reading (never writing) the
+ * record of the last applied commit; for hooks and manual use. */
+static int cmd_check_git(struct config *c)
+{
+	struct s3_client *s3 = open_store(c);
+	struct lock l;
+	struct gitinfo gi;
+	struct preapply_opts po;
+	struct tf_error err;
+	int active = 0, ret;
+	err_clear(&err);
+	memset(&po, 0, sizeof(po));
+	memset(&gi, 0, sizeof(gi));
+	setup_lock(&l, s3, c, "check-git", "tflock check-git", NULL);
+	po.mode = GIT_CHECK_ON;
+	po.is_apply = 1;
+	po.expect_commit = c->expect_commit;
+	po.allow_dirty = c->allow_dirty;
+	po.allow_older = c->allow_older;
+	po.no_hook = 1;
+	ret = preapply_check(&l, &po, &gi, &active, &err);
+	if (ret == PREAPPLY_REFUSED) {
+		log_error("%s", err.msg);
+		ret = EXIT_REFUSED;
+	} else if (ret) {
+		log_error("%s", err.msg);
+		ret = exit_for_error(&err);
+	} else {
+		log_info("git checks pass: %.12s%s%s is clean and not older than the last applied commit",
+			 gi.head, gi.branch ? " on " : "", gi.branch ? gi.branch : "");
+	}
+	gitinfo_free(&gi);
+	lock_free(&l);
+	s3_client_free(s3);
+	return ret;
+}
+
 static void summary(const struct lock *l, const struct run_result *r, char *const argv[])
 {
 	char waited[32], held[32];
@@ -518,8 +575,12 @@ static int cmd_run(struct config *c, char **argv)
 	int ret, hook, n = 0;
 	sigset_t none;
 	struct reentry re;
+	struct preapply_opts po;
+	struct gitinfo gi;
+	int git_active = 0;
 
 	err_clear(&err);
+	memset(&gi, 0, sizeof(gi));
 	reentry_init(&re);
 	ident = lock_ident(c);
 	if (getenv("TFLOCK_HELD_DIR")) {
@@ -541,9 +602,20 @@ static int cmd_run(struct config *c, char **argv)
 		if (dur_parse(tf.lock_timeout, &ms, &err) == 0)
 			c->timeout_ms = ms;
 	}
-	info = xasprintf("held by tflock for %s running '%s%s%s'%s%s; 'tflock status' shows more",
-			 ci.who, tf.program, tf.sub ? " " : "", tf.sub ? tf.sub : "",
-			 *ci.url ? " in " : "", ci.url);
+	{
+		struct gitinfo g0;
+		struct tf_error gerr;
+		char at[160] = "";
+		err_clear(&gerr);
+		if (gitinfo_read(tf.chdir ? tf.chdir : ".", &g0, &gerr) == 0) {
+			snprintf(at, sizeof(at), " at commit %.12s%s%s", g0.head,
+				 g0.branch ? " on " : "", g0.branch ? g0.branch : "");
+			gitinfo_free(&g0);
+		}
+		info = xasprintf("held by tflock for %s running '%s%s%s'%s%s%s; 'tflock status' shows more",
+				 ci.who, tf.program, tf.sub ? " " : "", tf.sub ? tf.sub : "", at,
+				 *ci.url ? " in " : "", ci.url);
+	}
 	s3 = open_store(c);
 	setup_lock(&l, s3, c, c->operation ? c->operation : tf.operation, info, &ci);
 
@@ -580,6 +652,35 @@ static int cmd_run(struct config *c, char **argv)
 	}
 	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
 
+	/* the pre-apply checks run under the lock: the record cannot change meanwhile */
+	memset(&po, 0, sizeof(po));
+	po.mode = git_mode(c);
+	po.is_apply = tf.is_terraform && tf.sub && (!strcmp(tf.sub, "apply") || !strcmp(tf.sub, "destroy"));
+	po.dir = tf.chdir;
+	po.expect_commit = c->expect_commit;
+	po.allow_dirty = c->allow_dirty;
+	po.allow_older = c->allow_older;
+	{
+		char *henv[4];
+		henv[0] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+		henv[1] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+		henv[2] = NULL;
+		po.hook_env = henv;
+		ret = preapply_check(&l, &po, &gi, &git_active, &err);
+		free(henv[0]);
+		free(henv[1]);
+	}
+	if (ret) {
+		struct tf_error rerr;
+		int code = ret == PREAPPLY_REFUSED ? EXIT_REFUSED : exit_for_error(&err);
+		err_clear(&rerr);
+		log_error("%s", err.msg);
+		if (lock_release(&l, &rerr))
+			log_error("%s", rerr.msg);
+		cleanup_unregister(hook);
+		return code;
+	}
+
 	memset(&ro, 0, sizeof(ro));
 	ro.on_lost = on_lost_of(c);
 	ro.lost_exit_code = (int)c->lost_exit_code;
@@ -599,6 +700,10 @@ static int cmd_run(struct config *c, char **argv)
 	ro.extra_env = extra;
 	sigemptyset(&none);
 	ro.orig_mask = none;
+	if (git_active && po.is_apply) {
+		ro.before_release = record_applied;
+		ro.before_release_arg = &gi;
+	}
 
 	ret = run_child(&l, argv, &ro, &rr);
 	cleanup_unregister(hook);
@@ -606,6 +711,7 @@ static int cmd_run(struct config *c, char **argv)
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
 	reentry_free(&re);
+	gitinfo_free(&gi);
 	free(ident);
 	free(info);
 	tfcmd_free(&tf);
@@ -645,6 +751,8 @@ int main(int argc, char **argv)
 			cmd = CMD_DOCTOR;
 		else if (!strcmp(argv[1], "release"))
 			cmd = CMD_RELEASE;
+		else if (!strcmp(argv[1], "check-git"))
+			cmd = CMD_CHECK_GIT;
 		else if (!strcmp(argv[1], "run"))
 			cmd = CMD_RUN;
 		else
@@ -697,8 +805,9 @@ int main(int argc, char **argv)
 	http_set_trace(c.verbose > 0);
 	config_dump(&c);
 
-	if ((cmd == CMD_DOCTOR || cmd == CMD_RELEASE) && optind_out < sub_argc)
-		die(EXIT_USAGE, "%s takes no arguments (got '%s')", cmd == CMD_DOCTOR ? "doctor" : "release",
+	if ((cmd == CMD_DOCTOR || cmd == CMD_RELEASE || cmd == CMD_CHECK_GIT) && optind_out < sub_argc)
+		die(EXIT_USAGE, "%s takes no arguments (got '%s')",
+		    cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release" : "check-git",
 		    sub_argv[optind_out]);
 	if (cmd == CMD_STATUS)
 		ret = cmd_status(&c);
@@ -706,6 +815,8 @@ int main(int argc, char **argv)
 		ret = cmd_doctor(&c);
 	else if (cmd == CMD_RELEASE)
 		ret = cmd_release(&c);
+	else if (cmd == CMD_CHECK_GIT)
+		ret = cmd_check_git(&c);
 	else if (cmd == CMD_UNLOCK)
 		ret = cmd_unlock(&c, optind_out < sub_argc ? sub_argv[optind_out] : NULL);
 	else

@@ -381,6 +381,8 @@ release:
 		if (!res->lost)
 			snprintf(res->outcome, sizeof(res->outcome), "done (re-entered the outer lock)");
 	} else if (!res->lost) {
+		if (o->before_release && res->child_code == 0 && !res->exec_failed)
+			o->before_release(l, o->before_release_arg);
 		err_clear(&err);
 		ret = lock_release(l, &err);
 		if (ret == 0) {

@@ -36,6 +36,9 @@ struct run_opts {
 	struct reentry *outer;/* outer run: publish held/lost for nested tflocks */
 	struct reentry *nested; /* nested run: l is NULL; follow the outer's state */
 	int64_t nested_lease_ms; /* nested: the outer's state is stale after this */
+	/* called while the lock is still held, after the command exited 0 */
+	void (*before_release)(struct lock *l, void *arg);
+	void *before_release_arg;
 };
 
 struct run_result {

@@ -1,0 +1,167 @@
+#include "gitinfo.h"
+
+#include <git2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init(void)
+{
+	git_libgit2_init();
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+	return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+/* https://user:token@host/x → https://host/x */
+static char *strip_userinfo(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *at, *slash;
+	if (!scheme)
+		return xstrdup(url);
+	slash = strchr(scheme + 3, '/');
+	at = strchr(scheme + 3, '@');
+	if (!at || (slash && at > slash))
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(scheme + 3 - url), url, at + 1);
+}
+
+int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
+{
+	git_buf root = { NULL, 0, 0 };
+	git_repository *repo = NULL;
+	git_reference *head = NULL;
+	git_remote *origin = NULL;
+	git_status_list *st = NULL;
+	git_config *cfg = NULL;
+	git_status_options so;
+	const git_oid *oid;
+	char hex[GIT_OID_HEXSZ + 1];
+	int ret = 0;
+
+	memset(g, 0, sizeof(*g));
+	pthread_once(&once, init);
+	if (git_repository_discover(&root, dir, 0, NULL) != 0) {
+		ret = err_set(err, ERR_NOT_FOUND, "'%s' is not in a git repository", dir);
+		goto out;
+	}
+	if (git_repository_open(&repo, root.ptr) != 0) {
+		ret = err_set(err, ERR_USAGE, "cannot open the git repository at %s: %s", root.ptr,
+			      git_msg());
+		goto out;
+	}
+	if (git_repository_workdir(repo))
+		g->workdir = xstrdup(git_repository_workdir(repo));
+	if (git_repository_head(&head, repo) != 0) {
+		ret = err_set(err, ERR_USAGE, "git repository %s has no commit at HEAD: %s", root.ptr,
+			      git_msg());
+		goto out;
+	}
+	oid = git_reference_target(head);
+	if (!oid) {
+		ret = err_set(err, ERR_USAGE, "HEAD of %s does not point at a commit", root.ptr);
+		goto out;
+	}
+	git_oid_tostr(hex, sizeof(hex), oid);
+	g->head = xstrdup(hex);
+	if (!git_repository_head_detached(repo) && git_reference_shorthand(head))
+		g->branch = xstrdup(git_reference_shorthand(head));
+	if (git_remote_lookup(&origin, repo, "origin") == 0 && git_remote_url(origin))
+		g->remote = strip_userinfo(git_remote_url(origin));
+
+	if (git_repository_config_snapshot(&cfg, repo) == 0) {
+		git_buf hp = { NULL, 0, 0 };
+		if (git_config_get_path(&hp, cfg, "core.hooksPath") == 0 && hp.ptr && *hp.ptr) {
+			if (hp.ptr[0] == '/' || !g->workdir)
+				g->hooks_dir = xstrdup(hp.ptr);
+			else
+				g->hooks_dir = xasprintf("%s%s", g->workdir, hp.ptr);
+		}
+		git_buf_dispose(&hp);
+	}
+	if (!g->hooks_dir)
+		g->hooks_dir = xasprintf("%shooks", git_repository_path(repo));
+
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&st, repo, &so) != 0) {
+		ret = err_set(err, ERR_USAGE, "cannot read the status of %s: %s", root.ptr, git_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < git_status_list_entrycount(st); i++) {
+		const git_status_entry *e = git_status_byindex(st, i);
+		const char *path = NULL;
+		if (!e || e->status == GIT_STATUS_CURRENT || (e->status & GIT_STATUS_IGNORED))
+			continue;
+		if (e->index_to_workdir)
+			path = e->index_to_workdir->new_file.path;
+		else if (e->head_to_index)
+			path = e->head_to_index->new_file.path;
+		g->dirty = 1;
+		snprintf(g->dirty_example, sizeof(g->dirty_example), "%s", path ? path : "?");
+		break;
+	}
+out:
+	git_status_list_free(st);
+	git_config_free(cfg);
+	git_remote_free(origin);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_buf_dispose(&root);
+	if (ret)
+		gitinfo_free(g);
+	return ret;
+}
+
+void gitinfo_free(struct gitinfo *g)
+{
+	if (!g)
+		return;
+	free(g->workdir);
+	free(g->head);
+	free(g->branch);
+	free(g->remote);
+	free(g->hooks_dir);
+	memset(g, 0, sizeof(*g));
+}
+
+enum git_rel gitinfo_relation(const char *dir, const char *a, const char *b)
+{
+	git_buf root = { NULL, 0, 0 };
+	git_repository *repo = NULL;
+	git_oid oa, ob;
+	git_commit *ca = NULL, *cb = NULL;
+	enum git_rel rel = REL_UNKNOWN;
+
+	pthread_once(&once, init);
+	if (git_repository_discover(&root, dir, 0, NULL) || git_repository_open(&repo, root.ptr))
+		goto out;
+	if (git_oid_fromstr(&oa, a) || git_oid_fromstr(&ob, b))
+		goto out;
+	if (git_commit_lookup(&ca, repo, &oa) || git_commit_lookup(&cb, repo, &ob))
+		goto out; /* not in this clone's history (shallow clone?) */
+	if (git_oid_equal(&oa, &ob))
+		rel = REL_SAME;
+	else if (git_graph_descendant_of(repo, &oa, &ob) == 1)
+		rel = REL_DESCENDANT;
+	else if (git_graph_descendant_of(repo, &ob, &oa) == 1)
+		rel = REL_ANCESTOR;
+	else
+		rel = REL_DIVERGED;
+out:
+	git_commit_free(ca);
+	git_commit_free(cb);
+	git_repository_free(repo);
+	git_buf_dispose(&root);
+	return rel;
+}

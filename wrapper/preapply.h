@@ -1,0 +1,41 @@
+/*
+ * preapply — refuse an apply that would do harm, before the child runs.
+ *
+ * Runs after the lock is acquired (so the record it reads cannot change under
+ * it): the working tree must be clean, HEAD must be the commit CI expects, and
+ * HEAD must not be older than the commit last applied to this state, which
+ * tflock records next to the lock (<state key>.applied.tflock) after each
+ * successful apply, only while holding the lock. Then the repository's own
+ * pre-apply hook runs, if it has one (core.hooksPath or .git/hooks/pre-apply).
+ * Each refusal is overridable with an explicit flag.
+ *
+ * Returns 0 to go on, PREAPPLY_REFUSED with err->msg saying why, or a negative
+ * error.
+ */
+#ifndef TFLOCK_PREAPPLY_H
+#define TFLOCK_PREAPPLY_H
+
+#include "gitinfo.h"
+#include "lock.h"
+
+enum { PREAPPLY_REFUSED = 1 };
+enum preapply_mode { GIT_CHECK_OFF, GIT_CHECK_ON, GIT_CHECK_AUTO };
+
+struct preapply_opts {
+	enum preapply_mode mode;
+	int is_apply;              /* the child applies (terraform apply/destroy) */
+	const char *dir;           /* where the configuration is (-chdir), else "." */
+	const char *expect_commit; /* NULL: GITHUB_SHA / CI_COMMIT_SHA when set */
+	int allow_dirty;
+	int allow_older;
+	char *const *hook_env;     /* extra NAME=value for the hook */
+	int no_hook;               /* built-in checks only (tflock check-git) */
+};
+
+/* active: whether the check applies at all (mode, repository, command). */
+int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
+		   struct tf_error *err);
+/* Record HEAD as the last applied commit (we hold the lock). */
+int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err);
+
+#endif

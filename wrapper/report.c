@@ -1,0 +1,858 @@
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+#define UTF8_BAD 0xFFFFFFFFu
+
+/*
+ * Decode one code point from s (n > 0 bytes left). Returns the bytes used and
+ * sets *cp; a malformed, overlong, surrogate or out-of-range sequence uses one
+ * byte and gives UTF8_BAD, so callers can escape or replace that byte.
+ */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		c &= 0x1F;
+		min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		c &= 0x0F;
+		min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		c &= 0x07;
+		min = 0x10000;
+	} else {
+		*cp = UTF8_BAD;
+		return 1;
+	}
+	if (n < len) {
+		*cp = UTF8_BAD;
+		return 1;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80) {
+			*cp = UTF8_BAD;
+			return 1;
+		}
+		c = (c << 6) | (s[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+		*cp = UTF8_BAD;
+		return 1;
+	}
+	*cp = c;
+	return len;
+}
+
+/* Characters that can make text look other than it is: C1 controls, bidi controls. */
+static int invisible_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Append s with invalid UTF-8 replaced by U+FFFD. */
+static void add_utf8_clean(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)str(s);
+	size_t n = strlen((const char *)p);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_next(p, n, &cp);
+		if (cp == UTF8_BAD)
+			buf_adds(b, "\xEF\xBF\xBD");
+		else
+			buf_add(b, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+/* ------------------------------------------------------------------ numbers */
+
+static double clean_seconds(double s)
+{
+	if (!(s >= 0)) /* negative or NaN */
+		return 0;
+	if (s > 1e12)
+		return 1e12;
+	return s;
+}
+
+/* Seconds with millisecond precision, trailing zeros dropped: "80.5", "242", "0". */
+static void add_seconds(struct buf *b, double s)
+{
+	char tmp[64];
+	size_t n;
+	snprintf(tmp, sizeof(tmp), "%.3f", clean_seconds(s));
+	n = strlen(tmp);
+	while (n && tmp[n - 1] == '0')
+		n--;
+	if (n && tmp[n - 1] == '.')
+		n--;
+	buf_add(b, tmp, n);
+}
+
+void report_format_duration(double seconds, char *buf, size_t size)
+{
+	long long tenths = (long long)(clean_seconds(seconds) * 10 + 0.5), secs;
+
+	if (!buf || !size)
+		return;
+	if (tenths < 100) {
+		if (tenths % 10)
+			snprintf(buf, size, "%lld.%llds", tenths / 10, tenths % 10);
+		else
+			snprintf(buf, size, "%llds", tenths / 10);
+		return;
+	}
+	secs = (tenths + 5) / 10;
+	if (secs < 60)
+		snprintf(buf, size, "%llds", secs);
+	else if (secs < 3600)
+		snprintf(buf, size, "%lldm%llds", secs / 60, secs % 60);
+	else
+		snprintf(buf, size, "%lldh%lldm%llds", secs / 3600, secs / 60 % 60, secs % 60);
+}
+
+static void add_duration(struct buf *b, double seconds)
+{
+	char tmp[64];
+	report_format_duration(seconds, tmp, sizeof(tmp));
+	buf_adds(b, tmp);
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[32];
+	size_t got = 0;
+
+	if (nbytes > sizeof(r))
+		nbytes = sizeof(r);
+	while (got < nbytes) {
+		ssize_t k = getrandom(r + got, nbytes - got, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (got < nbytes) {
+		/* No random source: still unique enough for a temporary name, and the
+		 * output delimiter is checked against the value anyway. */
+		static unsigned counter;
+		struct timespec ts;
+		uint64_t x;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 12) ^
+		    ++counter;
+		for (size_t i = got; i < nbytes; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			r[i] = (unsigned char)(x >> 56);
+		}
+	}
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static int append_file(const char *path, const char *what, const struct buf *b,
+		       struct tf_error *err)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return err_set(err, ERR_SYSTEM, "cannot open %s \"%s\": %s", what, path,
+			       strerror(errno));
+	if (write_all(fd, b->data, b->len) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
+			       strerror(e));
+	}
+	if (close(fd) < 0)
+		return err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
+			       strerror(errno));
+	return 0;
+}
+
+/* Best effort: make the rename durable. */
+static void sync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
+			  : xstrdup(".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+static int write_atomic(const char *path, const struct buf *b, struct tf_error *err)
+{
+	char rnd[17];
+	char *tmp = NULL;
+	int fd = -1, ret = 0, e;
+
+	for (int tries = 0; tries < 16; tries++) {
+		random_hex(rnd, 8);
+		free(tmp);
+		tmp = xasprintf("%s.tmp-%ld-%s", path, (long)getpid(), rnd);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path,
+			      strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(tmp);
+		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		goto out;
+	}
+	sync_dir_of(path);
+out:
+	free(tmp);
+	return ret;
+}
+
+static int write_stdout(const char *data, size_t len, const char *what, struct tf_error *err)
+{
+	if ((len && fwrite(data, 1, len, stdout) != len) || fflush(stdout) != 0)
+		return err_set(err, ERR_SYSTEM, "cannot write %s to standard output: %s", what,
+			       strerror(errno));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void json_string(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)str(s);
+	size_t n = strlen((const char *)p);
+
+	buf_addc(b, '"');
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_next(p, n, &cp);
+		switch (cp) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\b': buf_adds(b, "\\b"); break;
+		case '\f': buf_adds(b, "\\f"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		case UTF8_BAD: buf_adds(b, "\\ufffd"); break;
+		default:
+			/* controls, DEL, and the JavaScript line terminators */
+			if (cp < 0x20 || cp == 0x7F || cp == 0x2028 || cp == 0x2029)
+				buf_addf(b, "\\u%04x", (unsigned)cp);
+			else
+				buf_add(b, p, k);
+		}
+		p += k;
+		n -= k;
+	}
+	buf_addc(b, '"');
+}
+
+static void json_string_or_null(struct buf *b, const char *s)
+{
+	if (s && *s)
+		json_string(b, s);
+	else
+		buf_adds(b, "null");
+}
+
+static void json_key(struct buf *b, const char *indent, const char *key)
+{
+	buf_adds(b, indent);
+	json_string(b, key);
+	buf_adds(b, ": ");
+}
+
+static void report_json(const struct report *r, struct buf *b)
+{
+	buf_adds(b, "{\n");
+	json_key(b, "  ", "version");
+	buf_addf(b, "%d,\n", REPORT_JSON_VERSION);
+	json_key(b, "  ", "lock");
+	json_string(b, r->lock_url);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "id");
+	json_string_or_null(b, r->lock_id);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "command");
+	json_string(b, r->command);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "acquired");
+	buf_adds(b, r->acquired ? "true,\n" : "false,\n");
+	json_key(b, "  ", "took_over");
+	buf_adds(b, r->took_over ? "true,\n" : "false,\n");
+	json_key(b, "  ", "started");
+	if (r->started_utc)
+		json_string(b, r->started_utc);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "waited_seconds");
+	add_seconds(b, r->waited_s);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "held_seconds");
+	add_seconds(b, r->held_s);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "heartbeats");
+	buf_addf(b, "%u,\n", r->heartbeats);
+	json_key(b, "  ", "heartbeat_failures");
+	buf_addf(b, "%u,\n", r->heartbeat_failures);
+	json_key(b, "  ", "requests");
+	buf_addf(b, "%u,\n", r->requests);
+	json_key(b, "  ", "holders_seen");
+	if (!r->nholders || !r->holders) {
+		buf_adds(b, "[],\n");
+	} else {
+		buf_adds(b, "[\n");
+		for (size_t i = 0; i < r->nholders; i++) {
+			const struct report_holder *h = &r->holders[i];
+			buf_adds(b, "    {");
+			json_string(b, "who");
+			buf_adds(b, ": ");
+			json_string(b, h->who);
+			buf_adds(b, ", ");
+			json_string(b, "operation");
+			buf_adds(b, ": ");
+			json_string(b, h->operation);
+			buf_adds(b, ", ");
+			json_string(b, "id");
+			buf_adds(b, ": ");
+			json_string(b, h->id);
+			buf_adds(b, i + 1 < r->nholders ? "},\n" : "}\n");
+		}
+		buf_adds(b, "  ],\n");
+	}
+	json_key(b, "  ", "child");
+	buf_adds(b, "{\n");
+	json_key(b, "    ", "ran");
+	buf_adds(b, r->child_ran ? "true,\n" : "false,\n");
+	json_key(b, "    ", "exit_code");
+	if (r->child_ran)
+		buf_addf(b, "%d,\n", r->child_status_code);
+	else
+		buf_adds(b, "null,\n");
+	json_key(b, "    ", "signal");
+	if (r->child_ran && r->child_signal > 0)
+		buf_addf(b, "%d\n", r->child_signal);
+	else
+		buf_adds(b, "null\n");
+	buf_adds(b, "  },\n");
+	json_key(b, "  ", "exit_code");
+	buf_addf(b, "%d,\n", r->exit_code);
+	json_key(b, "  ", "outcome");
+	json_string(b, r->outcome);
+	buf_adds(b, ",\n");
+	json_key(b, "  ", "outcome_kind");
+	json_string(b, r->outcome_kind);
+	buf_adds(b, "\n}\n");
+}
+
+int report_write_json(const struct report *r, const char *path, struct tf_error *err)
+{
+	struct buf b = BUF_INIT;
+	int ret;
+
+	if (!r || !path || !*path)
+		return err_set(err, ERR_INTERNAL, "report_write_json: no report or path");
+	report_json(r, &b);
+	if (!strcmp(path, "-"))
+		ret = write_stdout(b.data, b.len, "the report", err);
+	else
+		ret = write_atomic(path, &b, err);
+	buf_free(&b);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ display */
+
+/* For a terminal: controls and invalid bytes shown escaped, the rest as is. */
+static void add_display(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)str(s);
+	size_t n = strlen((const char *)p);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_next(p, n, &cp);
+		if (cp == UTF8_BAD)
+			buf_addf(b, "\\x%02x", p[0]);
+		else if (cp == '\n')
+			buf_adds(b, "\\n");
+		else if (cp == '\r')
+			buf_adds(b, "\\r");
+		else if (cp == '\t')
+			buf_adds(b, "\\t");
+		else if (cp < 0x20 || cp == 0x7F)
+			buf_addf(b, "\\x%02x", (unsigned)cp);
+		else if (invisible_control(cp))
+			buf_addf(b, "\\u%04x", (unsigned)cp);
+		else
+			buf_add(b, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+static void add_child_result(struct buf *b, const struct report *r)
+{
+	if (!r->child_ran)
+		buf_adds(b, "did not run");
+	else if (r->child_signal > 0)
+		buf_addf(b, "was killed by signal %d (exit %d)", r->child_signal,
+			 r->child_status_code);
+	else
+		buf_addf(b, "exited %d", r->child_status_code);
+}
+
+void report_summary_line(const struct report *r, char *out, size_t size)
+{
+	struct buf b = BUF_INIT;
+	const char *outcome;
+	size_t n;
+
+	if (!out || !size)
+		return;
+	if (!r) {
+		out[0] = '\0';
+		return;
+	}
+	outcome = r->outcome && *r->outcome ? r->outcome
+		  : r->outcome_kind && *r->outcome_kind ? r->outcome_kind : "finished";
+
+	add_display(&b, r->lock_url && *r->lock_url ? r->lock_url : "the lock");
+	buf_addc(&b, ' ');
+	add_display(&b, outcome);
+	buf_adds(&b, strchr(outcome, ':') ? "; waited " : ": waited ");
+	add_duration(&b, r->waited_s);
+	if (r->acquired) {
+		buf_adds(&b, ", held ");
+		add_duration(&b, r->held_s);
+		buf_addf(&b, ", %u heartbeat%s", r->heartbeats, r->heartbeats == 1 ? "" : "s");
+		if (r->heartbeat_failures)
+			buf_addf(&b, " (%u failed)", r->heartbeat_failures);
+		if (r->took_over)
+			buf_adds(&b, ", took over a stale lock");
+	}
+	buf_adds(&b, "; ");
+	if (r->command && *r->command) {
+		buf_addc(&b, '\'');
+		add_display(&b, r->command);
+		buf_adds(&b, "' ");
+	} else {
+		buf_adds(&b, "the command ");
+	}
+	add_child_result(&b, r);
+
+	n = b.len;
+	if (n > size - 1) {
+		n = size - 1;
+		/* never end inside a UTF-8 sequence */
+		while (n && ((unsigned char)b.data[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(out, b.data, n);
+	out[n] = '\0';
+	buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ GitHub */
+
+/*
+ * Markdown table cell text: every character with a meaning in GitHub-flavoured
+ * Markdown inline or table syntax is backslash-escaped (CommonMark allows a
+ * backslash before any ASCII punctuation), so `<`, `&` cannot start HTML or an
+ * entity and `|` cannot end the cell. Line breaks and other controls become
+ * spaces: a row stays one line.
+ */
+static void add_md(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)str(s);
+	size_t n = strlen((const char *)p);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_next(p, n, &cp);
+		if (cp == UTF8_BAD)
+			buf_adds(b, "\xEF\xBF\xBD");
+		else if (cp < 0x20 || cp == 0x7F || invisible_control(cp))
+			buf_addc(b, ' ');
+		else if (cp < 0x80 && strchr("\\`*_[]<>|~&", (int)cp))
+			buf_addc(b, '\\'), buf_addc(b, (char)cp);
+		else
+			buf_add(b, p, k);
+		p += k;
+		n -= k;
+	}
+}
+
+static void md_row(struct buf *b, const char *name, const char *value)
+{
+	buf_adds(b, "| ");
+	buf_adds(b, name);
+	buf_adds(b, " | ");
+	add_md(b, value);
+	buf_adds(b, " |\n");
+}
+
+#define MD_MAX_HOLDERS 50
+#define NOTE_MAX_HOLDERS 5
+
+static void github_summary(const struct report *r, struct buf *b)
+{
+	struct buf v = BUF_INIT;
+
+	buf_adds(b, "### tflock: ");
+	add_md(b, r->outcome_kind && *r->outcome_kind ? r->outcome_kind : "finished");
+	buf_adds(b, "\n\n| Item | Value |\n| --- | --- |\n");
+	md_row(b, "Lock", r->lock_url);
+	md_row(b, "Outcome", r->outcome);
+	md_row(b, "Lock ID", r->lock_id && *r->lock_id ? r->lock_id : "(none)");
+	md_row(b, "Command", r->command);
+	md_row(b, "Started", r->started_utc);
+
+	add_duration(&v, r->waited_s);
+	md_row(b, "Waited", v.data);
+	buf_reset(&v);
+	if (r->acquired)
+		add_duration(&v, r->held_s);
+	else
+		buf_adds(&v, "not acquired");
+	md_row(b, "Held", v.data);
+	buf_reset(&v);
+	buf_addf(&v, "%u (%u failed)", r->heartbeats, r->heartbeat_failures);
+	md_row(b, "Heartbeats", v.data);
+	buf_reset(&v);
+	buf_addf(&v, "%u", r->requests);
+	md_row(b, "S3 requests", v.data);
+	md_row(b, "Took over a stale lock", r->took_over ? "yes" : "no");
+	buf_reset(&v);
+	add_child_result(&v, r);
+	md_row(b, "Command result", v.data);
+	buf_reset(&v);
+	buf_addf(&v, "%d", r->exit_code);
+	md_row(b, "tflock exit code", v.data);
+
+	if (r->nholders && r->holders) {
+		size_t shown = r->nholders < MD_MAX_HOLDERS ? r->nholders : MD_MAX_HOLDERS;
+		buf_adds(b, "\n**Holders waited for**\n\n| Who | Operation | ID |\n| --- | --- | --- |\n");
+		for (size_t i = 0; i < shown; i++) {
+			buf_adds(b, "| ");
+			add_md(b, r->holders[i].who);
+			buf_adds(b, " | ");
+			add_md(b, r->holders[i].operation);
+			buf_adds(b, " | ");
+			add_md(b, r->holders[i].id);
+			buf_adds(b, " |\n");
+		}
+		if (shown < r->nholders)
+			buf_addf(b, "| and %zu more | | |\n", r->nholders - shown);
+	}
+	buf_addc(b, '\n');
+	buf_free(&v);
+}
+
+/* One step output: name=value, or a heredoc with a delimiter the value lacks. */
+static void github_output(struct buf *b, const char *name, const char *value)
+{
+	struct buf clean = BUF_INIT;
+
+	add_utf8_clean(&clean, value);
+	if (!strpbrk(clean.data, "\r\n")) {
+		buf_addf(b, "%s=%s\n", name, clean.data);
+	} else {
+		char delim[64], rnd[33];
+		do {
+			random_hex(rnd, 16);
+			snprintf(delim, sizeof(delim), "ghadelimiter_%s", rnd);
+		} while (strstr(clean.data, delim));
+		buf_addf(b, "%s<<%s\n%s\n%s\n", name, delim, clean.data, delim);
+	}
+	buf_free(&clean);
+}
+
+static void github_outputs(const struct report *r, struct buf *b)
+{
+	struct buf v = BUF_INIT;
+
+	github_output(b, "lock-id", r->lock_id);
+	add_seconds(&v, r->waited_s);
+	github_output(b, "waited-seconds", v.data);
+	buf_reset(&v);
+	add_seconds(&v, r->held_s);
+	github_output(b, "held-seconds", v.data);
+	github_output(b, "outcome", r->outcome);
+	github_output(b, "outcome-kind", r->outcome_kind);
+	buf_free(&v);
+}
+
+/* Workflow command escaping: data (% CR LF), properties (also : and ,). */
+static void add_wf(struct buf *b, const char *s, int property)
+{
+	struct buf clean = BUF_INIT;
+	for (const char *p = (add_utf8_clean(&clean, s), clean.data); *p; p++) {
+		switch (*p) {
+		case '%': buf_adds(b, "%25"); break;
+		case '\r': buf_adds(b, "%0D"); break;
+		case '\n': buf_adds(b, "%0A"); break;
+		case ':':
+			if (property) {
+				buf_adds(b, "%3A");
+				break;
+			}
+			buf_addc(b, *p);
+			break;
+		case ',':
+			if (property) {
+				buf_adds(b, "%2C");
+				break;
+			}
+			buf_addc(b, *p);
+			break;
+		default: buf_addc(b, *p);
+		}
+	}
+	buf_free(&clean);
+}
+
+static void wf_command(struct buf *b, const char *cmd, const char *title, const char *msg)
+{
+	buf_addf(b, "::%s title=", cmd);
+	add_wf(b, title, 1);
+	buf_adds(b, "::");
+	add_wf(b, msg, 0);
+	buf_addc(b, '\n');
+}
+
+static void add_holder(struct buf *b, const struct report_holder *h)
+{
+	buf_adds(b, h->who && *h->who ? h->who : "an unknown holder");
+	if ((h->operation && *h->operation) || (h->id && *h->id)) {
+		buf_adds(b, " (");
+		if (h->operation && *h->operation)
+			buf_adds(b, h->operation);
+		if (h->id && *h->id)
+			buf_addf(b, "%sID %s", h->operation && *h->operation ? ", " : "", h->id);
+		buf_addc(b, ')');
+	}
+}
+
+static void github_annotations(const struct report *r, struct buf *b)
+{
+	const char *kind = str(r->outcome_kind);
+	const char *url = r->lock_url && *r->lock_url ? r->lock_url : "the lock";
+	struct buf m = BUF_INIT;
+
+	if (!strcmp(kind, "lost") || !strcmp(kind, "release-failed")) {
+		buf_addf(&m, "%s: %s", url, r->outcome && *r->outcome ? r->outcome : kind);
+		wf_command(b, "error",
+			   !strcmp(kind, "lost") ? "tflock: lock lost" : "tflock: lock release failed",
+			   m.data);
+	}
+	if (r->took_over) {
+		buf_reset(&m);
+		buf_addf(&m, "%s: took over a stale lock", url);
+		if (r->nholders && r->holders) {
+			buf_adds(&m, " from ");
+			add_holder(&m, &r->holders[r->nholders - 1]);
+		}
+		buf_adds(&m, " after it stopped renewing its lease");
+		wf_command(b, "warning", "tflock: took over a stale lock", m.data);
+	}
+	if (r->nholders && r->holders) {
+		size_t shown = r->nholders < NOTE_MAX_HOLDERS ? r->nholders : NOTE_MAX_HOLDERS;
+		buf_reset(&m);
+		buf_addf(&m, "%s: waited ", url);
+		add_duration(&m, r->waited_s);
+		buf_adds(&m, " for the lock, held by ");
+		for (size_t i = 0; i < shown; i++) {
+			if (i)
+				buf_adds(&m, "; ");
+			add_holder(&m, &r->holders[i]);
+		}
+		if (shown < r->nholders)
+			buf_addf(&m, "; and %zu more", r->nholders - shown);
+		wf_command(b, "warning", "tflock: waited for the lock", m.data);
+	}
+	buf_free(&m);
+}
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+int report_github(const struct report *r, struct tf_error *err)
+{
+	const char *gha = getenv("GITHUB_ACTIONS"), *path;
+	struct buf b = BUF_INIT;
+	struct tf_error e2;
+	int ret = 0, rc;
+
+	if (!r)
+		return err_set(err, ERR_INTERNAL, "report_github: no report");
+	if (!gha || (strcmp(gha, "true") && strcmp(gha, "1")))
+		return 0;
+
+	if ((path = env_nonempty("GITHUB_STEP_SUMMARY"))) {
+		github_summary(r, &b);
+		rc = append_file(path, "$GITHUB_STEP_SUMMARY", &b, ret ? &e2 : err);
+		if (rc && !ret)
+			ret = rc;
+		buf_reset(&b);
+	}
+	if ((path = env_nonempty("GITHUB_OUTPUT"))) {
+		github_outputs(r, &b);
+		rc = append_file(path, "$GITHUB_OUTPUT", &b, ret ? &e2 : err);
+		if (rc && !ret)
+			ret = rc;
+		buf_reset(&b);
+	}
+	github_annotations(r, &b);
+	if (b.len) {
+		rc = write_stdout(b.data, b.len, "workflow commands", ret ? &e2 : err);
+		if (rc && !ret)
+			ret = rc;
+	}
+	buf_free(&b);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ GitLab */
+
+static void add_section_name(struct buf *b, const char *name)
+{
+	const char *p = str(name);
+	if (!*p) {
+		buf_adds(b, "section");
+		return;
+	}
+	for (; *p; p++) {
+		char c = *p;
+		int okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '.' || c == '-';
+		buf_addc(b, okc ? c : '_');
+	}
+}
+
+static void emit(FILE *out, const struct buf *b)
+{
+	if (!out)
+		out = stdout;
+	fwrite(b->data, 1, b->len, out);
+	fflush(out);
+}
+
+void report_gitlab_section_start_at(const char *name, const char *title, time_t now, FILE *out)
+{
+	struct buf b = BUF_INIT;
+	const unsigned char *p;
+	size_t n;
+
+	buf_addf(&b, "\033[0Ksection_start:%lld:", (long long)now);
+	add_section_name(&b, name);
+	buf_adds(&b, "[collapsed=true]\r\033[0K");
+	p = (const unsigned char *)str(title);
+	n = strlen((const char *)p);
+	while (n) {
+		uint32_t cp;
+		size_t k = utf8_next(p, n, &cp);
+		if (cp == UTF8_BAD)
+			buf_adds(&b, "\xEF\xBF\xBD");
+		else if (cp < 0x20 || cp == 0x7F || invisible_control(cp))
+			buf_addc(&b, ' ');
+		else
+			buf_add(&b, p, k);
+		p += k;
+		n -= k;
+	}
+	buf_addc(&b, '\n');
+	emit(out, &b);
+	buf_free(&b);
+}
+
+void report_gitlab_section_end_at(const char *name, time_t now, FILE *out)
+{
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "\033[0Ksection_end:%lld:", (long long)now);
+	add_section_name(&b, name);
+	buf_adds(&b, "\r\033[0K\n");
+	emit(out, &b);
+	buf_free(&b);
+}
+
+void report_gitlab_section_start(const char *name, const char *title, FILE *out)
+{
+	report_gitlab_section_start_at(name, title, time(NULL), out);
+}
+
+void report_gitlab_section_end(const char *name, FILE *out)
+{
+	report_gitlab_section_end_at(name, time(NULL), out);
+}

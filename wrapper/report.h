@@ -1,0 +1,114 @@
+/*
+ * report — what happened, told once the run is over: a JSON document, the
+ * GitHub Actions job summary, step outputs and annotations, GitLab log
+ * sections, and one human line.
+ *
+ * The caller fills struct report; every pointer in it is borrowed and only read
+ * during the call. A NULL string counts as "". Nothing here is secret, but much
+ * of it comes from other people: a holder's Who/Operation/ID come from the lock
+ * object in the bucket, the outcome and command quote them. So every string is
+ * escaped for where it goes (JSON, Markdown, workflow commands, output files,
+ * a terminal), and invalid UTF-8 is replaced by U+FFFD (JSON, Markdown, output
+ * files) or shown as \xNN (the human line): no value can add a JSON key, a
+ * table row, a workflow command or a step output of its own.
+ *
+ * Errors: report_write_json() and report_github() return 0 or ERR_SYSTEM with
+ * err filled ("cannot write report \"PATH\": REASON"). report_github() tries
+ * every destination even after one fails and reports the first failure.
+ */
+#ifndef TFLOCK_REPORT_H
+#define TFLOCK_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "error.h"
+
+/* Version of the JSON document ("version" key); bumped on incompatible change. */
+#define REPORT_JSON_VERSION 1
+
+struct report_holder {
+	char *who, *operation, *id; /* a holder seen while waiting */
+};
+
+struct report {
+	const char *lock_url;     /* s3://bucket/key.tflock */
+	const char *lock_id;      /* our ID ("" if never acquired) */
+	const char *command;      /* argv joined for display (argv[0] + subcommand) */
+	int acquired, took_over;
+	double waited_s, held_s;  /* seconds */
+	unsigned heartbeats, heartbeat_failures, requests;
+	const struct report_holder *holders;
+	size_t nholders;
+	int child_ran;
+	int child_status_code;    /* exit code or 128+signal */
+	int child_signal;         /* 0, or the signal that killed the child */
+	int exit_code;            /* tflock's own exit status */
+	const char *outcome;      /* "released", "LOST: ...", "release FAILED: ...",
+				     "not acquired: held by ..." */
+	const char *outcome_kind; /* released | lost | release-failed | held | error */
+	const char *started_utc;  /* RFC 3339 */
+};
+
+/*
+ * Write the report as one JSON document (2-space indented, ending in a
+ * newline) to path, atomically: a temporary file in the same directory
+ * (O_EXCL, mode 0666 & ~umask), fsync, rename over path, so a reader sees the
+ * old file or the whole new one, never a part. path "-" writes to stdout
+ * instead (not atomic). Keys, in this order:
+ *   version (number), lock, id (string; null when empty), command,
+ *   acquired, took_over (booleans), started (string; null when NULL),
+ *   waited_seconds, held_seconds (numbers, millisecond precision),
+ *   heartbeats, heartbeat_failures, requests (numbers),
+ *   holders_seen [{who, operation, id}],
+ *   child {ran (boolean), exit_code (number; null when it did not run),
+ *          signal (number; null when not killed by a signal)},
+ *   exit_code (number), outcome, outcome_kind (strings).
+ */
+int report_write_json(const struct report *r, const char *path, struct tf_error *err);
+
+/*
+ * On GitHub Actions (GITHUB_ACTIONS "true" or "1"; otherwise a no-op returning
+ * 0):
+ *  - appends a Markdown table to the file $GITHUB_STEP_SUMMARY names;
+ *  - appends the step outputs lock-id, waited-seconds, held-seconds, outcome
+ *    and outcome-kind to $GITHUB_OUTPUT, each as "name=value", or when the
+ *    value holds a CR or LF as "name<<DELIM", the value, "DELIM", with a
+ *    random DELIM that does not occur in the value;
+ *  - prints workflow commands on stdout (where the runner reads them):
+ *    "::error title=...::" when the lock was lost or its release failed,
+ *    "::warning title=...::" when we took over a stale lock and when we waited
+ *    for other holders. Data is escaped % CR LF -> %25 %0D %0A, properties
+ *    also : , -> %3A %2C, so each command is exactly one line.
+ * An unset or empty variable skips its destination.
+ */
+int report_github(const struct report *r, struct tf_error *err);
+
+/*
+ * GitLab collapsible log sections:
+ *   "\e[0Ksection_start:<unix time>:<name>[collapsed=true]\r\e[0K<title>\n"
+ *   "\e[0Ksection_end:<unix time>:<name>\r\e[0K\n"
+ * GitLab accepts names of [A-Za-z0-9_.-] only: other bytes become '_' (an
+ * empty name becomes "section"). Control characters in the title become
+ * spaces. out NULL means stdout; out is flushed. The _at variants take the
+ * time as an argument (tests).
+ */
+void report_gitlab_section_start(const char *name, const char *title, FILE *out);
+void report_gitlab_section_end(const char *name, FILE *out);
+void report_gitlab_section_start_at(const char *name, const char *title, time_t now, FILE *out);
+void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
+
+/*
+ * One human line, no newline, e.g.
+ *   s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats; 'terraform apply' exited 0
+ * Control characters and invalid UTF-8 are shown escaped (\n, \xNN, \uNNNN),
+ * so the line is safe for a terminal. Truncated to fit size (never inside a
+ * UTF-8 sequence); always NUL-terminated when size > 0.
+ */
+void report_summary_line(const struct report *r, char *buf, size_t size);
+
+/* Durations as the reports show them: "0.4s", "42s", "1m20s", "1h2m3s". */
+void report_format_duration(double seconds, char *buf, size_t size);
+
+#endif
