@@ -1,0 +1,67 @@
+#!/bin/bash
+# R2: mutual exclusion through a fault-injecting proxy. K processes x M cycles
+# of read-modify-write of a counter under `tflock --`, while the proxy drops
+# replies after the server committed, answers 500/503, resets and stalls
+# requests (acquire, heartbeat, release, polls). The counter must be exact, no
+# two holders' intervals may overlap, and no lock may be left at the end.
+# Size: TFLOCK_TORTURE_PROCS (4) x TFLOCK_TORTURE_CYCLES (8).
+. "$top_srcdir/tests/integration/lib.sh"
+plan_lazy
+rgw_require
+bucket=$(new_bucket)
+tflock_env "$bucket"
+proxy_start
+export TFLOCK_KEY=r2/terraform.tfstate
+K=${TFLOCK_TORTURE_PROCS:-4}
+M=${TFLOCK_TORTURE_CYCLES:-8}
+L=terraform.tfstate.tflock
+proxy_rules \
+	"PUT $L drop-after count=3 after=2" \
+	"PUT $L status-after 500 count=3 after=6" \
+	"PUT $L status 503 count=3 after=9" \
+	"PUT $L reset count=2 after=13" \
+	"PUT $L stall 150 count=3 after=4" \
+	"DELETE $L drop-after count=2 after=3" \
+	"DELETE $L reset count=1 after=8" \
+	"GET $L status 503 count=6 after=10" \
+	"GET $L drop count=3 after=20" \
+	"GET $L stall-after 100 count=5 after=5"
+
+printf 0 >"$TEST_TMP/zero"
+S3_BODY_FILE=$TEST_TMP/zero s3_status PUT "/$bucket/counter" >/dev/null
+cat >"$TEST_TMP/rmw" <<RMW
+#!/bin/bash
+. "$top_srcdir/tests/integration/lib.sh" >/dev/null
+trap - EXIT
+echo "enter \$($NOW) \$1" >>"$TEST_TMP/intervals"
+v=\$(s3 GET "/$bucket/counter" | sed '\$d')
+printf '%d' \$((v + 1)) >"$TEST_TMP/val.\$\$"
+st=\$(S3_BODY_FILE="$TEST_TMP/val.\$\$" s3_status PUT "/$bucket/counter")
+rm -f "$TEST_TMP/val.\$\$"
+echo "exit \$($NOW) \$1" >>"$TEST_TMP/intervals"
+[ "\$st" = 200 ]
+RMW
+chmod +x "$TEST_TMP/rmw"
+pids=()
+for k in $(seq 1 "$K"); do
+	(
+		fails=0
+		for m in $(seq 1 "$M"); do
+			TFLOCK_ENDPOINT=$PROXY_URL "$TFLOCK" -q --lease 20s -- "$TEST_TMP/rmw" "$k.$m" 2>>"$TEST_TMP/err.$k" ||
+				fails=$((fails + 1))
+		done
+		echo "$fails" >"$TEST_TMP/fails.$k"
+	) &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+is 0 "$(cat "$TEST_TMP"/fails.* | awk '{ s += $1 } END { print s }')" "every wrapped cycle succeeded despite the faults"
+is "$((K * M))" "$(s3 GET "/$bucket/counter" | sed '$d')" "the counter is exact ($K x $M cycles)"
+overlaps=$(sort -k2,2n "$TEST_TMP/intervals" | awk '
+	$1 == "enter" { if (inside) bad++; inside = 1 }
+	$1 == "exit" { inside = 0 } END { print bad + 0 }')
+is 0 "$overlaps" "no two holders' intervals overlap"
+injected=$(grep -vc 'action=pass' "$PROXY_LOG")
+ok "faults were really injected ($injected requests)" test "$injected" -ge 20
+is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "no lock is left behind"
+done_testing
