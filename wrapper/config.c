@@ -94,6 +94,8 @@ static const struct opt_def defs[] = {
 	{ O_ALLOW_OLDER, "allow-older", 0, "TFLOCK_ALLOW_OLDER", T_BOOL, F(allow_older),
 	  CMD_RUN | CMD_CHECK_GIT, NULL,
 	  "apply a commit older than the one applied last (a deliberate rollback)", 0, 0 },
+	{ O_REPORT, "report", 0, "TFLOCK_REPORT", T_STR, F(report), CMD_RUN, "FILE",
+	  "write a JSON report of the run to FILE (- for stdout)", 0, 0 },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -140,6 +142,7 @@ void config_init(struct config *c)
 	c->src[O_ON_LOST] = SRC_UNSET;
 	c->src[O_GIT_CHECK] = SRC_UNSET;
 	c->src[O_EXPECT_COMMIT] = SRC_UNSET;
+	c->src[O_REPORT] = SRC_UNSET;
 }
 
 void config_free(struct config *c)

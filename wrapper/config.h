@@ -60,6 +60,7 @@ enum cfg_opt {
 	O_EXPECT_COMMIT,
 	O_ALLOW_DIRTY,
 	O_ALLOW_OLDER,
+	O_REPORT,
 	O_MAX,
 };
 
@@ -91,6 +92,7 @@ struct config {
 	char *expect_commit;
 	int allow_dirty;
 	int allow_older;
+	char *report;               /* --report FILE */
 	enum cfg_source src[O_MAX];
 	/* derived */
 	double time_scale;          /* TFLOCK_TIME_SCALE (tests): scales every duration */

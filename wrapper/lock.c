@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "dur.h"
 #include "log.h"
+#include "report.h"
 
 /* Results of write_lock() (B2). */
 enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
@@ -148,6 +149,11 @@ void lock_free(struct lock *l)
 	free(l->url);
 	lockinfo_free(&l->mine);
 	lock_view_free(&l->last_holder);
+	for (unsigned i = 0; i < l->nseen; i++) {
+		free(l->seen[i].who);
+		free(l->seen[i].operation);
+		free(l->seen[i].id);
+	}
 	memset(l, 0, sizeof(*l));
 }
 
@@ -556,8 +562,17 @@ static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
 	return ret;
 }
 
+static void close_section(struct lock *l)
+{
+	if (l->in_section) {
+		report_gitlab_section_end("tflock_wait", stderr);
+		l->in_section = 0;
+	}
+}
+
 static int acquired(struct lock *l, const char *how)
 {
+	close_section(l);
 	l->held = 1;
 	l->acquired_ns = clock_boot_ns();
 	log_verbose("acquired %s (%s, ID %s)", l->url, how, l->mine.id);
@@ -628,6 +643,20 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 				int new_holder = strcmp(last_id, hid) != 0 || !last_print;
 				if (new_holder) {
 					l->holders_seen++;
+					if (l->nseen < 16) {
+						l->seen[l->nseen].who = xstrdup(v.li.who ? v.li.who : "");
+						l->seen[l->nseen].operation =
+							xstrdup(v.li.operation ? v.li.operation : "");
+						l->seen[l->nseen].id = xstrdup(hid);
+						l->nseen++;
+					}
+					if (!l->in_section && getenv("GITLAB_CI") &&
+					    !strcmp(getenv("GITLAB_CI"), "true")) {
+						report_gitlab_section_start("tflock_wait",
+									    "tflock: waiting for the state lock",
+									    stderr);
+						l->in_section = 1;
+					}
 					if (v.klass != LOCKINFO_TFLOCK)
 						report_foreign(l, &v);
 				}
@@ -713,6 +742,7 @@ held:
 	l->last_holder = v;
 	lock_view_init(&v);
 out:
+	close_section(l);
 	lock_view_free(&v);
 	return ret;
 }

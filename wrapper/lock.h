@@ -86,6 +86,10 @@ struct lock {
 	unsigned heartbeats, heartbeat_failures, holders_seen, requests;
 	int took_over;
 	struct lock_view last_holder; /* the last other holder seen */
+	/* distinct holders seen while waiting, for reports (owned strings) */
+	struct { char *who, *operation, *id; } seen[16];
+	unsigned nseen;
+	int in_section;       /* a GitLab collapsible section is open */
 };
 
 void lock_view_init(struct lock_view *v);

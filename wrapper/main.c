@@ -26,6 +26,7 @@
 #include "log.h"
 #include "preapply.h"
 #include "reentry.h"
+#include "report.h"
 #include "run.h"
 #include "s3.h"
 #include "tfcmd.h"
@@ -496,6 +497,58 @@ static int cmd_check_git(struct config *c)
 	return ret;
 }
 
+/* --report FILE and, on GitHub Actions, the step summary, outputs and
+ * annotations. r is NULL when the command never ran (not acquired). */
+static void write_reports(const struct config *c, const struct lock *l, const struct run_result *r,
+			  const struct tfcmd *tf, const char *outcome, const char *kind, int exit_code)
+{
+	struct report rep;
+	struct report_holder hs[16];
+	struct tf_error err;
+	char cmd[512], started[48];
+	struct timespec now;
+	int64_t end = l->released_ns ? l->released_ns : clock_boot_ns();
+	if (!c->report && !(getenv("GITHUB_ACTIONS") && !strcmp(getenv("GITHUB_ACTIONS"), "true")))
+		return;
+	memset(&rep, 0, sizeof(rep));
+	err_clear(&err);
+	snprintf(cmd, sizeof(cmd), "%s%s%s", tf->program, tf->sub ? " " : "", tf->sub ? tf->sub : "");
+	clock_gettime(CLOCK_REALTIME, &now);
+	now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / 1000000000;
+	now.tv_nsec = 0;
+	lockinfo_format_created(&now, started);
+	for (unsigned i = 0; i < l->nseen && i < 16; i++) {
+		hs[i].who = l->seen[i].who;
+		hs[i].operation = l->seen[i].operation;
+		hs[i].id = l->seen[i].id;
+	}
+	rep.lock_url = l->url;
+	rep.lock_id = l->acquired_ns ? l->mine.id : "";
+	rep.command = cmd;
+	rep.acquired = l->acquired_ns != 0;
+	rep.took_over = l->took_over;
+	rep.waited_s = ((l->acquired_ns ? l->acquired_ns : end) - l->wait_start_ns) / 1e9;
+	rep.held_s = l->acquired_ns ? (end - l->acquired_ns) / 1e9 : 0;
+	rep.heartbeats = l->heartbeats;
+	rep.heartbeat_failures = l->heartbeat_failures;
+	rep.requests = l->requests;
+	rep.holders = hs;
+	rep.nholders = l->nseen < 16 ? l->nseen : 16;
+	rep.child_ran = r && r->child_status != -1;
+	rep.child_status_code = r ? r->child_code : 0;
+	rep.child_signal = r && r->child_status != -1 && WIFSIGNALED(r->child_status)
+				   ? WTERMSIG(r->child_status) : 0;
+	rep.exit_code = exit_code;
+	rep.outcome = outcome;
+	rep.outcome_kind = kind;
+	rep.started_utc = started;
+	if (c->report && report_write_json(&rep, c->report, &err))
+		log_error("%s", err.msg);
+	err_clear(&err);
+	if (report_github(&rep, &err))
+		log_warn("GitHub Actions report: %s", err.msg);
+}
+
 static void summary(const struct lock *l, const struct run_result *r, char *const argv[])
 {
 	char waited[32], held[32];
@@ -619,6 +672,22 @@ static int cmd_run(struct config *c, char **argv)
 	s3 = open_store(c);
 	setup_lock(&l, s3, c, c->operation ? c->operation : tf.operation, info, &ci);
 
+	/* A3's trap: for a non-default workspace whose state object does not exist
+	 * yet, terraform takes the lock itself (even with -lock=false) and would
+	 * fail on ours. Stop before acquiring, with the one command to run first. */
+	if (tf.is_terraform && c->workspace && strcmp(c->workspace, "default") && tf.sub &&
+	    strcmp(tf.sub, "workspace new") && strcmp(tf.sub, "init")) {
+		struct s3_reply hr;
+		s3_reply_init(&hr);
+		if (s3_head(s3, l.state_key, NULL, &hr, &err) != 0 && hr.status == 404 &&
+		    strcmp(err.s3_code, "NoSuchBucket"))
+			die(EXIT_USAGE,
+			    "workspace '%s' has no state yet (s3://%s/%s): terraform would take the lock itself and fail on tflock's; run '%s workspace new %s' (outside tflock) first",
+			    c->workspace, c->bucket, l.state_key, tf.program, c->workspace);
+		s3_reply_free(&hr);
+		err_clear(&err);
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_cancel; /* no SA_RESTART: a wait is cut short */
 	sigaction(SIGINT, &sa, NULL);
@@ -631,10 +700,13 @@ static int cmd_run(struct config *c, char **argv)
 		die(EXIT_UNAVAILABLE, "%s", err.msg);
 	ret = lock_acquire(&l, &err);
 	if (ret == LOCK_HELD) {
-		char who[512];
+		char who[512], *msg;
 		if (err.msg[0] && err.kind == ERR_USAGE)
 			die(c->conflict_exit_code, "%s", err.msg);
 		lock_describe_holder(&l.last_holder, who, sizeof(who));
+		msg = xasprintf("not acquired: held by %s", who);
+		write_reports(c, &l, NULL, &tf, msg, "held", (int)c->conflict_exit_code);
+		free(msg);
 		die(c->conflict_exit_code, "%s is held by %s: %s", l.url, who,
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
 	}
@@ -708,6 +780,8 @@ static int cmd_run(struct config *c, char **argv)
 	ret = run_child(&l, argv, &ro, &rr);
 	cleanup_unregister(hook);
 	summary(&l, &rr, argv);
+	write_reports(c, &l, &rr, &tf, rr.outcome,
+		      rr.lost ? "lost" : rr.release_failed ? "release-failed" : "released", ret);
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
 	reentry_free(&re);

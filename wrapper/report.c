@@ -655,27 +655,21 @@ static void github_outputs(const struct report *r, struct buf *b)
 static void add_wf(struct buf *b, const char *s, int property)
 {
 	struct buf clean = BUF_INIT;
-	for (const char *p = (add_utf8_clean(&clean, s), clean.data); *p; p++) {
-		switch (*p) {
-		case '%': buf_adds(b, "%25"); break;
-		case '\r': buf_adds(b, "%0D"); break;
-		case '\n': buf_adds(b, "%0A"); break;
-		case ':':
-			if (property) {
-				buf_adds(b, "%3A");
-				break;
-			}
+
+	add_utf8_clean(&clean, s);
+	for (const char *p = clean.data; *p; p++) {
+		if (*p == '%')
+			buf_adds(b, "%25");
+		else if (*p == '\r')
+			buf_adds(b, "%0D");
+		else if (*p == '\n')
+			buf_adds(b, "%0A");
+		else if (property && *p == ':')
+			buf_adds(b, "%3A");
+		else if (property && *p == ',')
+			buf_adds(b, "%2C");
+		else
 			buf_addc(b, *p);
-			break;
-		case ',':
-			if (property) {
-				buf_adds(b, "%2C");
-				break;
-			}
-			buf_addc(b, *p);
-			break;
-		default: buf_addc(b, *p);
-		}
 	}
 	buf_free(&clean);
 }
@@ -748,12 +742,22 @@ static const char *env_nonempty(const char *name)
 	return v && *v ? v : NULL;
 }
 
+/* Keep the first failure in err; later ones are dropped. */
+static void keep_first(int rc, const struct tf_error *e, int *ret, struct tf_error *err)
+{
+	if (!rc || *ret)
+		return;
+	*ret = rc;
+	if (err)
+		*err = *e;
+}
+
 int report_github(const struct report *r, struct tf_error *err)
 {
 	const char *gha = getenv("GITHUB_ACTIONS"), *path;
 	struct buf b = BUF_INIT;
-	struct tf_error e2;
-	int ret = 0, rc;
+	struct tf_error e;
+	int ret = 0;
 
 	if (!r)
 		return err_set(err, ERR_INTERNAL, "report_github: no report");
@@ -762,24 +766,17 @@ int report_github(const struct report *r, struct tf_error *err)
 
 	if ((path = env_nonempty("GITHUB_STEP_SUMMARY"))) {
 		github_summary(r, &b);
-		rc = append_file(path, "$GITHUB_STEP_SUMMARY", &b, ret ? &e2 : err);
-		if (rc && !ret)
-			ret = rc;
+		keep_first(append_file(path, "$GITHUB_STEP_SUMMARY", &b, &e), &e, &ret, err);
 		buf_reset(&b);
 	}
 	if ((path = env_nonempty("GITHUB_OUTPUT"))) {
 		github_outputs(r, &b);
-		rc = append_file(path, "$GITHUB_OUTPUT", &b, ret ? &e2 : err);
-		if (rc && !ret)
-			ret = rc;
+		keep_first(append_file(path, "$GITHUB_OUTPUT", &b, &e), &e, &ret, err);
 		buf_reset(&b);
 	}
 	github_annotations(r, &b);
-	if (b.len) {
-		rc = write_stdout(b.data, b.len, "workflow commands", ret ? &e2 : err);
-		if (rc && !ret)
-			ret = rc;
-	}
+	if (b.len)
+		keep_first(write_stdout(b.data, b.len, "workflow commands", &e), &e, &ret, err);
 	buf_free(&b);
 	return ret;
 }

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Reports: --report FILE (one JSON document), GitHub Actions step summary,
+# outputs and annotations, GitLab's collapsible section around the wait.
+. "$top_srcdir/tests/integration/lib.sh"
+plan_lazy
+rgw_require
+bucket=$(new_bucket)
+tflock_env "$bucket"
+export TFLOCK_KEY=rep/terraform.tfstate
+J=$top_builddir/tests/helpers/jsonget
+
+"$TFLOCK" --report "$TEST_TMP/r1.json" -- sh -c 'exit 3' 2>/dev/null
+is 3 $? "the command's status passes through"
+ok "the report is valid JSON" bash -c "'$J' '$TEST_TMP/r1.json' >/dev/null"
+is "s3://$bucket/$TFLOCK_KEY.tflock" "$("$J" "$TEST_TMP/r1.json" lock)" "report: lock"
+like "$("$J" "$TEST_TMP/r1.json" id)" '^[0-9a-f-]{36}$' "report: the lock ID"
+is "released" "$("$J" "$TEST_TMP/r1.json" outcome_kind)" "report: outcome_kind released"
+is 3 "$("$J" "$TEST_TMP/r1.json" child.exit_code)" "report: the command's exit code"
+is 3 "$("$J" "$TEST_TMP/r1.json" exit_code)" "report: tflock's exit code"
+is true "$("$J" "$TEST_TMP/r1.json" acquired)" "report: acquired"
+
+# waiting behind a holder, on GitHub Actions
+"$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/h.log" touch="$TEST_TMP/h.run" wait-file="$TEST_TMP/h.go" 2>/dev/null &
+h=$!
+wait_for "holder" 20 test -e "$TEST_TMP/h.run"
+: >"$TEST_TMP/summary"
+: >"$TEST_TMP/output"
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$TEST_TMP/summary GITHUB_OUTPUT=$TEST_TMP/output \
+	GITHUB_ACTOR=octo GITHUB_REPOSITORY=o/r GITHUB_RUN_ID=99 GITHUB_SERVER_URL=https://github.example \
+	"$TFLOCK" --report "$TEST_TMP/r2.json" -- true >"$TEST_TMP/stdout" 2>"$TEST_TMP/stderr" &
+w=$!
+wait_for "the waiter waits" 20 grep -q "waiting for" "$TEST_TMP/stderr"
+touch "$TEST_TMP/h.go"
+wait "$w"
+is 0 $? "the waiter ran after the holder"
+wait "$h"
+is 1 "$("$J" "$TEST_TMP/r2.json" holders_seen | grep -o '"who"' | wc -l)" "report: one holder seen while waiting"
+ok "report: waited more than zero seconds" awk -v w="$("$J" "$TEST_TMP/r2.json" waited_seconds)" 'BEGIN { exit !(w > 0) }'
+like "$(cat "$TEST_TMP/output")" "lock-id=[0-9a-f-]{36}" "GITHUB_OUTPUT: lock-id"
+like "$(cat "$TEST_TMP/output")" "outcome=released" "GITHUB_OUTPUT: outcome"
+like "$(cat "$TEST_TMP/output")" "waited-seconds=[0-9.]+" "GITHUB_OUTPUT: waited-seconds"
+like "$(cat "$TEST_TMP/output")" "held-seconds=[0-9.]+" "GITHUB_OUTPUT: held-seconds"
+like "$(cat "$TEST_TMP/summary")" "\|" "the step summary has a table"
+like "$(cat "$TEST_TMP/stdout")" "^::warning" "a warning annotation for the wait"
+
+# GitHub: a lost lock is an ::error:: annotation and outcome lost
+export GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$TEST_TMP/summary3 GITHUB_OUTPUT=$TEST_TMP/output3
+rm -f "$TEST_TMP/l.run"
+"$TFLOCK" --lease 20s --report "$TEST_TMP/r3.json" -- "$TESTCHILD" --log "$TEST_TMP/l3.log" tf-like \
+	touch="$TEST_TMP/l3.run" wait-file="$TEST_TMP/never" >"$TEST_TMP/stdout3" 2>/dev/null &
+h=$!
+wait_for "holder 3" 20 test -e "$TEST_TMP/l3.run"
+id3=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/l3.log")
+"$TF_LOCKCLIENT" unlock "$bucket" "$TFLOCK_KEY" "$id3" >/dev/null 2>&1
+wait "$h"
+is 76 $? "a lost lock exits 76"
+is lost "$("$J" "$TEST_TMP/r3.json" outcome_kind)" "report: outcome_kind lost"
+like "$(cat "$TEST_TMP/output3")" "outcome<<|outcome=LOST" "GITHUB_OUTPUT: outcome says LOST"
+like "$(cat "$TEST_TMP/stdout3")" "^::error" "an ::error:: annotation"
+unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY GITHUB_OUTPUT
+
+# GitLab: the wait is inside a collapsible section
+"$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/g.log" touch="$TEST_TMP/g.run" wait-file="$TEST_TMP/g.go" 2>/dev/null &
+h=$!
+wait_for "holder g" 20 test -e "$TEST_TMP/g.run"
+GITLAB_CI=true "$TFLOCK" -- true 2>"$TEST_TMP/gl.err" &
+w=$!
+wait_for "the waiter waits" 20 grep -q "waiting for" "$TEST_TMP/gl.err"
+touch "$TEST_TMP/g.go"
+wait "$w"
+is 0 $? "GitLab: the waiter ran"
+wait "$h"
+like "$(cat -v "$TEST_TMP/gl.err")" 'section_start:[0-9]+:tflock_wait\[collapsed=true\]' "GitLab: section start marker"
+like "$(cat -v "$TEST_TMP/gl.err")" 'section_end:[0-9]+:tflock_wait' "GitLab: section end marker"
+ok "GitLab: the waiting lines are inside the section" bash -c "awk '/section_start/ { s = 1 } /waiting for/ { if (!s) bad = 1 } /section_end/ { e = 1 } END { exit bad || !e }' '$TEST_TMP/gl.err'"
+done_testing
