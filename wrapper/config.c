@@ -96,6 +96,10 @@ static const struct opt_def defs[] = {
 	  "apply a commit older than the one applied last (a deliberate rollback)", 0, 0 },
 	{ O_REPORT, "report", 0, "TFLOCK_REPORT", T_STR, F(report), CMD_RUN, "FILE",
 	  "write a JSON report of the run to FILE (- for stdout)", 0, 0 },
+	{ O_NO_LOCKFILE_CHECK, "no-lockfile-check", 0, "TFLOCK_NO_LOCKFILE_CHECK", T_BOOL,
+	  F(no_lockfile_check), CMD_RUN, NULL,
+	  "run even though the backend lacks use_lockfile = true (terraform will not see the lock)",
+	  0, 0 },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -149,6 +153,12 @@ void config_free(struct config *c)
 {
 	if (!c)
 		return;
+	free(c->shared_credentials_file);
+	free(c->shared_config_file);
+	free(c->sts_endpoint);
+	free(c->role_arn);
+	free(c->session_name);
+	free(c->external_id);
 	for (size_t i = 0; i < NDEFS; i++) {
 		if (defs[i].type == T_STR) {
 			char **p = (char **)((char *)c + defs[i].offset);

@@ -61,6 +61,7 @@ enum cfg_opt {
 	O_ALLOW_DIRTY,
 	O_ALLOW_OLDER,
 	O_REPORT,
+	O_NO_LOCKFILE_CHECK,
 	O_MAX,
 };
 
@@ -93,6 +94,11 @@ struct config {
 	int allow_dirty;
 	int allow_older;
 	char *report;               /* --report FILE */
+	int no_lockfile_check;
+	/* from the Terraform backend (not options): */
+	int use_fips, use_dualstack, skip_s3_checksum;
+	char *shared_credentials_file, *shared_config_file, *sts_endpoint;
+	char *role_arn, *session_name, *external_id;
 	enum cfg_source src[O_MAX];
 	/* derived */
 	double time_scale;          /* TFLOCK_TIME_SCALE (tests): scales every duration */

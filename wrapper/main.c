@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "ci.h"
 #include "config.h"
@@ -32,6 +33,9 @@
 #include "tfcmd.h"
 
 static volatile sig_atomic_t cancel_sig;
+static struct backend backend;          /* the initialised Terraform backend, if found */
+static int backend_found;
+static struct backend_headers put_headers; /* SSE / ACL mirrored on the lock PUT */
 
 static void on_cancel(int sig)
 {
@@ -43,30 +47,14 @@ static void die_usage(const struct tf_error *err)
 	die(EXIT_USAGE, "%s", err->msg);
 }
 
-/* PROTOCOL A1: the state object for a workspace. */
+/* PROTOCOL A1: the state object for a workspace (Go's path.Join, as Terraform). */
 static char *state_key_for(const struct config *c)
 {
-	struct buf b = BUF_INIT;
-	const char *ws = c->workspace ? c->workspace : "default";
-	if (!strcmp(ws, "default")) {
-		buf_adds(&b, c->key);
-	} else {
-		const char *pfx = c->workspace_key_prefix ? c->workspace_key_prefix : "env:";
-		buf_addf(&b, "%s/%s/%s", pfx, ws, c->key);
-	}
-	/* joined like a path: "//" collapsed, no leading or trailing "/" */
-	{
-		struct buf o = BUF_INIT;
-		for (size_t i = 0; i < b.len; i++) {
-			if (b.data[i] == '/' && (o.len == 0 || o.data[o.len - 1] == '/'))
-				continue;
-			buf_addc(&o, b.data[i]);
-		}
-		while (o.len && o.data[o.len - 1] == '/')
-			o.data[--o.len] = '\0';
-		buf_free(&b);
-		return buf_detach(&o, NULL);
-	}
+	if (backend_found && c->src[O_KEY] == SRC_BACKEND && c->src[O_WORKSPACE] <= SRC_BACKEND &&
+	    c->src[O_WORKSPACE_KEY_PREFIX] <= SRC_BACKEND)
+		return xstrdup(backend.state_key); /* exactly what terraform computed */
+	return backend_state_key(c->key, c->workspace ? c->workspace : "default",
+				 c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
 }
 
 static int exit_for_error(const struct tf_error *err)
@@ -95,6 +83,14 @@ static struct s3_client *open_store(const struct config *c)
 	sc.timeout_ms = 10000;
 	sc.creds.profile = c->profile;
 	sc.creds.region = c->region;
+	sc.use_fips = c->use_fips;
+	sc.use_dualstack = c->use_dualstack;
+	sc.creds.shared_credentials_file = c->shared_credentials_file;
+	sc.creds.shared_config_file = c->shared_config_file;
+	sc.creds.sts_endpoint = c->sts_endpoint;
+	sc.creds.assume_role.role_arn = c->role_arn;
+	sc.creds.assume_role.session_name = c->session_name;
+	sc.creds.assume_role.external_id = c->external_id;
 	if (s3_client_new(&sc, &s3, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	return s3;
@@ -120,6 +116,9 @@ static void setup_lock(struct lock *l, struct s3_client *s3, const struct config
 	o.ci_job = ci ? ci->job : NULL;
 	o.version = "tflock-" PACKAGE_VERSION;
 	o.inherited_id = getenv("TFLOCK_HELD_ID");
+	o.put_headers = put_headers.h;
+	o.nput_headers = put_headers.n;
+	o.no_checksum = c->skip_s3_checksum;
 	if (lock_init(l, s3, key, &o, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	free(key);
@@ -434,7 +433,9 @@ static int cmd_doctor(struct config *c)
 	setup_lock(&l, s3, c, "doctor", "tflock doctor", NULL);
 	in.s3 = s3;
 	in.lock = &l;
-	in.use_lockfile = -1;
+	in.use_lockfile = backend_found ? backend.use_lockfile : -1;
+	in.backend_found = backend_found;
+	in.dynamodb_table = backend_found ? backend.dynamodb_table : NULL;
 	fails = doctor_run(&in);
 	printf("%d check(s) failed\n", fails);
 	lock_free(&l);
@@ -624,7 +625,7 @@ static int cmd_run(struct config *c, char **argv)
 	struct run_opts ro;
 	struct run_result rr;
 	struct sigaction sa;
-	char *info, *extra[8], *ident;
+	char *info, *extra[10], *ident;
 	int ret, hook, n = 0;
 	sigset_t none;
 	struct reentry re;
@@ -762,6 +763,23 @@ static int cmd_run(struct config *c, char **argv)
 	extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
 	extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
 	extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
+	if (backend_found && tf.is_terraform) {
+		/* B7: terraform must not lock again what we hold; only for subcommands
+		 * that define -lock, appended to what the user set */
+		char *var = NULL, *val = NULL;
+		if (tf.lock_flag == TFCMD_LOCK_TRUE)
+			log_warn("the command passes -lock=true: terraform will try to take the lock tflock holds and fail");
+		if (tfcmd_lock_injection(&tf, &var, &val, NULL) == 1) {
+			const char *cur = getenv(var);
+			free(val);
+			val = NULL;
+			tfcmd_lock_injection(&tf, &var, &val, cur);
+			extra[n++] = xasprintf("%s=%s", var, val);
+			log_verbose("passing %s=%s to terraform", var, val);
+		}
+		free(var);
+		free(val);
+	}
 	if (reentry_create(&re, ident, l.mine.id, &err) == 0) {
 		n += reentry_env(&re, extra + n, 2);
 		ro.outer = &re;
@@ -803,6 +821,83 @@ static int cmd_run(struct config *c, char **argv)
 		raise(rr.self_signal);
 	}
 	return ret;
+}
+
+static void set_from_backend(struct config *c, enum cfg_opt opt, const char *v)
+{
+	struct tf_error err;
+	err_clear(&err);
+	if (v && *v && config_set(c, opt, v, SRC_BACKEND, &err))
+		die(EXIT_USAGE, "%s", err.msg);
+}
+
+static int same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/*
+ * Zero configuration: read the backend `terraform init` set up (after the
+ * wrapped terraform's -chdir) and use it below flags and TFLOCK_* variables.
+ * For a terraform child, a --bucket/--key that contradicts it is an error: tflock
+ * must lock the very object terraform writes to.
+ */
+static void apply_backend(struct config *c, unsigned cmd, const struct tfcmd *tf)
+{
+	struct tf_error err;
+	int ret, explicit_loc = c->bucket || c->key;
+	err_clear(&err);
+	backend_init(&backend);
+	ret = backend_load(tf && tf->chdir ? tf->chdir : NULL, &backend, &err);
+	if (ret == ERR_NOT_FOUND) {
+		if (!explicit_loc)
+			die(EXIT_USAGE, "%s", err.msg);
+		return;
+	}
+	if (ret) {
+		if (!explicit_loc || (tf && tf->is_terraform))
+			die(EXIT_USAGE, "%s", err.msg);
+		log_verbose("ignoring the terraform backend: %s", err.msg);
+		return;
+	}
+	backend_found = 1;
+	if (tf && tf->is_terraform && explicit_loc &&
+	    ((c->bucket && !same(c->bucket, backend.bucket)) || (c->key && !same(c->key, backend.key))))
+		die(EXIT_USAGE,
+		    "--bucket/--key (s3://%s/%s) contradict the backend terraform uses (s3://%s/%s, from %s): tflock would lock a different object than terraform writes",
+		    c->bucket ? c->bucket : backend.bucket, c->key ? c->key : backend.key,
+		    backend.bucket, backend.key, backend.state_file);
+	set_from_backend(c, O_BUCKET, backend.bucket);
+	set_from_backend(c, O_KEY, backend.key);
+	set_from_backend(c, O_REGION, backend.region);
+	set_from_backend(c, O_ENDPOINT, backend.endpoint);
+	set_from_backend(c, O_WORKSPACE, backend.workspace);
+	set_from_backend(c, O_WORKSPACE_KEY_PREFIX, backend.workspace_key_prefix);
+	set_from_backend(c, O_PROFILE, backend.profile);
+	if (backend.path_style && c->src[O_PATH_STYLE] <= SRC_BACKEND) {
+		c->path_style = 1;
+		c->src[O_PATH_STYLE] = SRC_BACKEND;
+	}
+	c->use_fips = backend.use_fips;
+	c->use_dualstack = backend.use_dualstack;
+	c->skip_s3_checksum = backend.skip_s3_checksum;
+	c->shared_credentials_file = backend.shared_credentials_file ? xstrdup(backend.shared_credentials_file) : NULL;
+	c->shared_config_file = backend.shared_config_file ? xstrdup(backend.shared_config_file) : NULL;
+	c->sts_endpoint = backend.sts_endpoint ? xstrdup(backend.sts_endpoint) : NULL;
+	c->role_arn = backend.role_arn ? xstrdup(backend.role_arn) : NULL;
+	c->session_name = backend.session_name ? xstrdup(backend.session_name) : NULL;
+	c->external_id = backend.external_id ? xstrdup(backend.external_id) : NULL;
+	if (backend_put_headers(&backend, &put_headers, &err))
+		die(EXIT_USAGE, "%s", err.msg);
+	log_verbose("terraform backend from %s: s3://%s/%s (workspace %s)", backend.state_file,
+		    backend.bucket, backend.state_key, backend.workspace ? backend.workspace : "default");
+	if (cmd == CMD_RUN && backend.use_lockfile != 1 && !c->no_lockfile_check)
+		die(EXIT_USAGE,
+		    "the s3 backend in %s does not set use_lockfile = true: plain terraform runs would not see tflock's lock; add use_lockfile = true to the backend and run 'terraform init -reconfigure' (or pass --no-lockfile-check to serialise tflock runs only)",
+		    backend.state_file);
+	if (backend.dynamodb_table && *backend.dynamodb_table)
+		log_warn("the backend also sets dynamodb_table = \"%s\": clients configured with only the DynamoDB table are not excluded by tflock yet; remove it once every client uses the lock file",
+			 backend.dynamodb_table);
 }
 
 int main(int argc, char **argv)
@@ -851,6 +946,17 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "no command given: usage: tflock [OPTIONS] [--] COMMAND [ARGS...]");
 	if (cmd == CMD_STATUS && optind_out < sub_argc)
 		die(EXIT_USAGE, "status takes no arguments (got '%s')", sub_argv[optind_out]);
+	{
+		/* zero configuration from `terraform init`, unless everything was given */
+		struct tfcmd tf0;
+		memset(&tf0, 0, sizeof(tf0));
+		if (cmd == CMD_RUN && optind_out < sub_argc)
+			tfcmd_parse(&tf0, sub_argv + optind_out);
+		if (!(cmd == CMD_RUN && getenv("TFLOCK_HELD_DIR") && !c.bucket && !c.key) &&
+		    (!c.bucket || !c.key || tf0.is_terraform))
+			apply_backend(&c, cmd, cmd == CMD_RUN ? &tf0 : NULL);
+		tfcmd_free(&tf0);
+	}
 	if (cmd == CMD_UNLOCK) {
 		if (optind_out < sub_argc - 1)
 			die(EXIT_USAGE, "unlock takes one ID (got '%s' too)", sub_argv[optind_out + 1]);
@@ -896,5 +1002,7 @@ int main(int argc, char **argv)
 	else
 		ret = cmd_run(&c, sub_argv + optind_out);
 	config_free(&c);
+	backend_headers_free(&put_headers);
+	backend_free(&backend);
 	return ret;
 }

@@ -5,37 +5,124 @@
 
 #include "buf.h"
 
+/*
+ * Every subcommand tflock knows something about. `lock`: it defines -lock (and
+ * -lock-timeout) in every Terraform 1.10+ and OpenTofu 1.10+ release, read from
+ * internal/command (arguments/extended.go extendedFlagSet with a State for
+ * apply/destroy/plan/refresh/import; arguments/init.go; taint/untaint;
+ * state_mv/rm/push/replace_provider; workspace_new/delete.go). `inject`: it
+ * locks the current workspace's state, the one tflock holds. workspace
+ * new/delete define -lock but lock the workspace named on the command line,
+ * never the current one (delete refuses the current one), so they keep their
+ * own locking. Not listed, so never injected: console (Terraform has no -lock
+ * on it; OpenTofu added -lock/-lock-timeout only in 2026, PR 3800, so older
+ * tofu would fail with "flag provided but not defined"), graph, output, show,
+ * validate, test, query, providers, get, fmt, force-unlock, workspace select
+ * (PROTOCOL A3), state list/pull/show/identities.
+ */
 static const struct {
 	const char *sub;
-	const char *op;
-} ops[] = {
-	{ "apply", "OperationTypeApply" },
-	{ "destroy", "OperationTypeApply" },
-	{ "plan", "OperationTypePlan" },
-	{ "refresh", "OperationTypeRefresh" },
-	{ "import", "OperationTypeInvalid" },
-	{ "console", "OperationTypeInvalid" },
-	{ "graph", "OperationTypeInvalid" },
-	{ "init", "init" },
-	{ "state mv", "state-mv" },
-	{ "state rm", "state-rm" },
-	{ "state push", "state-push" },
-	{ "state replace-provider", "state-replace-provider" },
-	{ "taint", "taint" },
-	{ "untaint", "untaint" },
-	{ "workspace new", "workspace-new" },
+	const char *op;       /* the Operation Terraform writes; NULL: OperationTypeInvalid */
+	unsigned char lock;   /* defines -lock */
+	unsigned char inject; /* and locks the held (current) state */
+} subs[] = {
+	{ "apply", "OperationTypeApply", 1, 1 },
+	{ "destroy", "OperationTypeApply", 1, 1 },
+	{ "plan", "OperationTypePlan", 1, 1 },
+	{ "refresh", "OperationTypeRefresh", 1, 1 },
+	{ "import", "OperationTypeInvalid", 1, 1 },
+	{ "init", "init", 1, 1 },
+	{ "state mv", "state-mv", 1, 1 },
+	{ "state rm", "state-rm", 1, 1 },
+	{ "state push", "state-push", 1, 1 },
+	{ "state replace-provider", "state-replace-provider", 1, 1 },
+	{ "taint", "taint", 1, 1 },
+	{ "untaint", "untaint", 1, 1 },
+	{ "workspace new", "workspace-new", 1, 0 },
+	/* workspace_delete.go locks the doomed workspace as "state-replace-provider" */
+	{ "workspace delete", "state-replace-provider", 1, 0 },
+	{ "env new", "workspace-new", 1, 0 }, /* the legacy alias of workspace new */
+	{ "env delete", "state-replace-provider", 1, 0 },
+	{ "console", "OperationTypeInvalid", 0, 0 },
+	{ "graph", "OperationTypeInvalid", 0, 0 },
 };
 
-static int has_nested(const char *w)
+/* Nested commands: the second word makes a command only when it is one of these. */
+static const struct {
+	const char *parent;
+	const char *children[9];
+} nested[] = {
+	{ "state", { "identities", "list", "mv", "pull", "push", "replace-provider", "rm", "show" } },
+	{ "workspace", { "delete", "list", "new", "select", "show" } },
+	{ "env", { "delete", "list", "new", "select" } },
+	{ "providers", { "lock", "mirror", "schema" } },
+	{ "metadata", { "functions" } },
+};
+
+static char *subcommand(char *const argv[], int i)
 {
-	return !strcmp(w, "state") || !strcmp(w, "workspace") || !strcmp(w, "providers");
+	const char *first = argv[i], *second = argv[i + 1];
+
+	for (size_t k = 0; second && k < sizeof(nested) / sizeof(nested[0]); k++) {
+		if (strcmp(first, nested[k].parent))
+			continue;
+		for (size_t c = 0; nested[k].children[c]; c++)
+			if (!strcmp(second, nested[k].children[c]))
+				return xasprintf("%s %s", first, second);
+	}
+	return xstrdup(first);
+}
+
+/* Go's strconv.ParseBool: 1 true, 0 false, -1 invalid. */
+static int parse_bool(const char *v)
+{
+	static const char *t[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *f[] = { "0", "f", "F", "FALSE", "false", "False" };
+
+	for (size_t i = 0; i < 6; i++) {
+		if (!strcmp(v, t[i]))
+			return 1;
+		if (!strcmp(v, f[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* A -lock flag in Go's flag syntax: TFCMD_LOCK_TRUE/FALSE, or TFCMD_LOCK_UNSET
+ * when arg is not one (or has a value Go would reject). */
+static int lock_flag_of(const char *arg)
+{
+	const char *p;
+	int v;
+
+	if (arg[0] != '-')
+		return TFCMD_LOCK_UNSET;
+	p = arg[1] == '-' ? arg + 2 : arg + 1;
+	if (strncmp(p, "lock", 4) || (p[4] != '\0' && p[4] != '='))
+		return TFCMD_LOCK_UNSET;
+	if (p[4] == '\0')
+		return TFCMD_LOCK_TRUE;
+	v = parse_bool(p + 5);
+	return v < 0 ? TFCMD_LOCK_UNSET : v;
+}
+
+char *tfcmd_cli_args_var(const char *sub)
+{
+	char *v = xasprintf("TF_CLI_ARGS_%s", sub);
+
+	for (char *p = v + 12; *p; p++)
+		if (*p == ' ' || *p == '-')
+			*p = '_';
+	return v;
 }
 
 void tfcmd_parse(struct tfcmd *t, char *const argv[])
 {
 	const char *base;
 	int i = 1;
+
 	memset(t, 0, sizeof(*t));
+	t->lock_flag = TFCMD_LOCK_UNSET;
 	if (!argv || !argv[0]) {
 		t->program = xstrdup("");
 		t->operation = xstrdup("OperationTypeInvalid");
@@ -44,31 +131,55 @@ void tfcmd_parse(struct tfcmd *t, char *const argv[])
 	base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	t->program = xstrdup(base);
-	t->is_terraform = !strcmp(base, "terraform") || !strcmp(base, "tofu");
+	t->is_tofu = !strcmp(base, "tofu");
+	t->is_terraform = !strcmp(base, "terraform") || t->is_tofu;
 	if (!t->is_terraform) {
 		/* a script or another tool: name it; it may plan and apply */
 		t->operation = xasprintf("OperationTypeApply (%s)", base);
 		return;
 	}
+	/* global options before the subcommand */
 	for (; argv[i] && argv[i][0] == '-'; i++) {
-		if (!strncmp(argv[i], "-chdir=", 7) && !t->chdir)
-			t->chdir = xstrdup(argv[i] + 7);
+		const char *a = argv[i], *dir = NULL;
+		int sep = 0;
+
+		if (!strncmp(a, "-chdir=", 7))
+			dir = a + 7;
+		else if (t->is_tofu && !strncmp(a, "--chdir=", 8))
+			dir = a + 8;
+		else if (t->is_tofu && (!strcmp(a, "-chdir") || !strcmp(a, "--chdir")) && argv[i + 1])
+			dir = argv[i + 1], sep = 1;
+		if (dir && *dir && (!t->is_tofu || !t->chdir)) {
+			free(t->chdir); /* Terraform: the last one; OpenTofu: the first one */
+			t->chdir = xstrdup(dir);
+		}
+		i += sep;
 	}
 	if (argv[i]) {
-		if (has_nested(argv[i]) && argv[i + 1] && argv[i + 1][0] != '-')
-			t->sub = xasprintf("%s %s", argv[i], argv[i + 1]);
-		else
-			t->sub = xstrdup(argv[i]);
-		for (int j = i + 1; argv[j]; j++) {
-			if (!strncmp(argv[j], "-lock-timeout=", 14) && !t->lock_timeout)
-				t->lock_timeout = xstrdup(argv[j] + 14);
-			else if (!strncmp(argv[j], "--lock-timeout=", 15) && !t->lock_timeout)
-				t->lock_timeout = xstrdup(argv[j] + 15);
+		t->sub = subcommand(argv, i);
+		i += strchr(t->sub, ' ') ? 2 : 1;
+		/* Go's flag package keeps the last value of a flag; "--" ends the flags */
+		for (; argv[i] && strcmp(argv[i], "--"); i++) {
+			int lf = lock_flag_of(argv[i]);
+			if (lf != TFCMD_LOCK_UNSET)
+				t->lock_flag = lf;
+			if (!strncmp(argv[i], "-lock-timeout=", 14)) {
+				free(t->lock_timeout);
+				t->lock_timeout = xstrdup(argv[i] + 14);
+			} else if (!strncmp(argv[i], "--lock-timeout=", 15)) {
+				free(t->lock_timeout);
+				t->lock_timeout = xstrdup(argv[i] + 15);
+			}
 		}
+		t->cli_args_var = tfcmd_cli_args_var(t->sub);
 	}
-	for (size_t k = 0; t->sub && k < sizeof(ops) / sizeof(ops[0]); k++)
-		if (!strcmp(t->sub, ops[k].sub))
-			t->operation = xstrdup(ops[k].op);
+	for (size_t k = 0; t->sub && k < sizeof(subs) / sizeof(subs[0]); k++) {
+		if (strcmp(t->sub, subs[k].sub))
+			continue;
+		t->operation = xstrdup(subs[k].op ? subs[k].op : "OperationTypeInvalid");
+		t->defines_lock = subs[k].lock;
+		t->inject_lock = subs[k].lock && subs[k].inject;
+	}
 	if (!t->operation)
 		t->operation = xstrdup("OperationTypeInvalid");
 }
@@ -82,5 +193,114 @@ void tfcmd_free(struct tfcmd *t)
 	free(t->sub);
 	free(t->operation);
 	free(t->lock_timeout);
+	free(t->cli_args_var);
 	memset(t, 0, sizeof(*t));
+	t->lock_flag = TFCMD_LOCK_UNSET;
+}
+
+/*
+ * Split a value as Terraform does (mattn/go-shellwords, no $VAR, no backticks):
+ * blanks separate words, '...' is literal, "..." and a bare backslash escape,
+ * and an unquoted ; & | < > ends the parse (the rest is silently dropped).
+ * Calls fn for each word; returns 0 when the whole value was read, 1 when a
+ * terminator cut it short, -1 when it is invalid (open quote, final backslash:
+ * Terraform refuses the value).
+ */
+static int shell_words(const char *s, void (*fn)(const char *word, void *arg), void *arg)
+{
+	struct buf w = BUF_INIT;
+	int esc = 0, sq = 0, dq = 0, got = 0, ret = 0;
+
+	for (; *s; s++) {
+		char c = *s;
+		if (esc) {
+			buf_addc(&w, c);
+			esc = 0;
+			got = 1;
+			continue;
+		}
+		if (c == '\\' && !sq) {
+			esc = 1;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			if (sq || dq) {
+				buf_addc(&w, c);
+			} else if (got) {
+				fn(w.data, arg);
+				buf_reset(&w);
+				got = 0;
+			}
+			continue;
+		}
+		if (c == '"' && !sq) {
+			dq = !dq;
+			got = 1;
+			continue;
+		}
+		if (c == '\'' && !dq) {
+			sq = !sq;
+			got = 1;
+			continue;
+		}
+		if (strchr(";&|<>", c) && !sq && !dq) {
+			ret = 1;
+			break;
+		}
+		buf_addc(&w, c);
+		got = 1;
+	}
+	if (esc || sq || dq)
+		ret = -1;
+	else if (got)
+		fn(w.data, arg);
+	buf_free(&w);
+	return ret;
+}
+
+static void last_lock_flag(const char *word, void *arg)
+{
+	int lf = lock_flag_of(word);
+	if (lf != TFCMD_LOCK_UNSET)
+		*(int *)arg = lf;
+}
+
+int tfcmd_args_lock_flag(const char *value)
+{
+	int lf = TFCMD_LOCK_UNSET;
+
+	if (value)
+		shell_words(value, last_lock_flag, &lf);
+	return lf;
+}
+
+static void ignore_word(const char *word, void *arg)
+{
+	(void)word;
+	(void)arg;
+}
+
+int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value,
+			 const char *existing)
+{
+	int blank = 1;
+
+	*var_name = NULL;
+	*value = NULL;
+	if (!t->is_terraform || !t->sub || !t->cli_args_var || !t->inject_lock ||
+	    t->lock_flag != TFCMD_LOCK_UNSET)
+		return 0;
+	for (const char *p = existing; p && *p; p++)
+		if (!strchr(" \t\r\n", *p))
+			blank = 0;
+	*var_name = xstrdup(t->cli_args_var);
+	if (blank)
+		*value = xstrdup("-lock=false");
+	else if (shell_words(existing, ignore_word, NULL) == 0)
+		*value = xasprintf("%s -lock=false", existing);
+	else
+		/* a value whose parse stops early (an unquoted ';' ...) or fails would
+		 * swallow an appended flag: put it first, where it is always read */
+		*value = xasprintf("-lock=false %s", existing);
+	return 1;
 }
