@@ -74,6 +74,13 @@ is "s3://$bucket/env:/prod/app/terraform.tfstate.tflock" "$(cat "$TEST_TMP/ws")"
 "$TFLOCK" --workspace prod --workspace-key-prefix 'states//' -- sh -c 'echo "$TFLOCK_HELD_LOCK"' >"$TEST_TMP/ws" 2>/dev/null
 is "s3://$bucket/states/prod/app/terraform.tfstate.tflock" "$(cat "$TEST_TMP/ws")" "a custom prefix, joined like a path"
 
+# secrets are never printed, not even with -vv
+"$TFLOCK" -vv -- true >"$TEST_TMP/vv.out" 2>&1
+is 0 $? "-vv run"
+ok "-vv prints request headers" grep -q 'x-amz-content-sha256' "$TEST_TMP/vv.out"
+ok "-vv never prints the secret key" bash -c "! grep -qF -- '$AWS_SECRET_ACCESS_KEY' '$TEST_TMP/vv.out'"
+ok "-vv redacts the Authorization header" bash -c "grep -q 'Authorization: \[redacted\]' '$TEST_TMP/vv.out' && ! grep -q 'Signature=' '$TEST_TMP/vv.out'"
+
 # usage errors
 "$TFLOCK" --lease 1s -- true 2>"$TEST_TMP/err"
 is 64 $? "a lease below 5s is a usage error"
