@@ -48,8 +48,7 @@ chmod +x "$run/apply"
 echo "== three pipelines start at the same moment, each: tflock -- apply"
 pids=()
 for job in pipeline-A pipeline-B pipeline-C; do
-	GITLAB_CI=true CI_JOB_URL="https://ci.example/jobs/$job" GITLAB_USER_LOGIN=$job \
-		"$tflock" -- "$run/apply" "$job" 2>&1 | sed "s/^tflock:/  [$job] tflock:/" &
+	USER=$job "$tflock" -- "$run/apply" "$job" 2>&1 | sed "s/^tflock:/  [$job] tflock:/" &
 	pids+=($!)
 done
 sleep 1

@@ -660,7 +660,7 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 					if (v.klass != LOCKINFO_TFLOCK)
 						report_foreign(l, &v);
 				}
-				if (new_holder || now - last_print >= print_every) {
+				if (!l->o.no_wait && (new_holder || now - last_print >= print_every)) {
 					progress(l, &v, now);
 					last_print = now;
 					snprintf(last_id, sizeof(last_id), "%s", hid);
