@@ -15,8 +15,14 @@ static void quote(char *out, size_t size, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0, i;
+	int more = 0;
 
-	for (i = 0; s[i] && i < 40 && o + 5 < size; i++) {
+	/* cppcheck-suppress arrayIndexOutOfBoundsCond ; s is NUL-terminated */
+	for (i = 0; s[i]; i++) {
+		if (i >= 40 || o + 5 >= size) {
+			more = 1;
+			break;
+		}
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
 			out[o++] = (char)c;
@@ -27,7 +33,7 @@ static void quote(char *out, size_t size, const char *s)
 			out[o++] = hex[c & 15];
 		}
 	}
-	if (s[i] && o + 4 < size) {
+	if (more && o + 4 < size) {
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}

@@ -24,7 +24,7 @@ int err_set(struct tf_error *e, int kind, const char *fmt, ...)
 
 void err_prefix(struct tf_error *e, const char *fmt, ...)
 {
-	char pre[256], old[sizeof(e->msg)];
+	char pre[256], old[ERR_MSG_SIZE];
 	va_list ap;
 	if (!e)
 		return;

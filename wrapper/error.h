@@ -23,13 +23,15 @@ enum err_kind {
 	ERR_NOT_FOUND = -10, /* 404 / absent file, where callers branch on it */
 };
 
+#define ERR_MSG_SIZE 768
+
 struct tf_error {
 	int kind;
 	long http_status;
 	char s3_code[64];
 	char message[256];    /* S3 <Message> */
 	char request_id[96];
-	char msg[768];        /* the human line */
+	char msg[ERR_MSG_SIZE]; /* the human line */
 };
 
 /* Set kind and format msg; returns kind, so `return err_set(e, ERR_USAGE, ...)`. */

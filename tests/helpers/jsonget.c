@@ -29,10 +29,14 @@ int main(int argc, char **argv)
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (len + n + 1 > cap) {
+			char *grown;
 			cap = (len + n + 1) * 2;
-			data = realloc(data, cap);
-			if (!data)
+			grown = realloc(data, cap);
+			if (!grown) {
+				free(data);
 				return 3;
+			}
+			data = grown;
 		}
 		memcpy(data + len, chunk, n);
 		len += n;

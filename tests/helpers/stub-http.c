@@ -261,6 +261,8 @@ static struct route *find_route(const char *method, const char *target)
 		if (!routes[i].used)
 			break;
 	}
+	if (!best)
+		return NULL;
 	best->used = 1;
 	return best;
 }

@@ -1,0 +1,751 @@
+#!/bin/bash
+# ci-templates.sh — the GitHub Action and the GitLab template, run for real
+# against the local S3 server.
+#
+# GitHub: action.yml and the example workflow pass action-validator; a small
+# stand-in for the runner (below, in node) runs the action's own steps with a
+# faked GITHUB_* environment, actions/cache standing in as a restore hit, and
+# the already-built tflock placed where the install step expects its cached
+# build. It checks that the last step execs tflock (the command's parent is the
+# step's own process, which is tflock), that a cancel's SIGINT reaches the
+# command once, that two "jobs" take turns, that inputs, quoting and timeouts
+# work, and that the installer's cache and build paths do what they say.
+# GitLab: gitlab-ci-local runs the example pipeline's two deploy jobs in shell
+# mode (when rsync, which it needs, is missing: the jobs' script lines from its
+# --preview are run by hand, and the test says so).
+#
+# Needs node and npm; @action-validator/cli, yaml and gitlab-ci-local are
+# installed once into $top_builddir/tests/npm-cache (or TFLOCK_TEST_NPM_PREFIX).
+# TFLOCK_TEST_SKIP_BUILD=1 skips the one real build of tflock by the installer;
+# TFLOCK_TEST_GITLAB_BY_HAND=1 runs the GitLab jobs' script lines by hand even
+# when gitlab-ci-local could run them.
+. "$top_srcdir/tests/integration/lib.sh"
+plan_lazy
+
+command -v node >/dev/null && command -v npm >/dev/null ||
+	bail "node and npm are needed (Debian: apt-get install nodejs npm)"
+NPM_PREFIX=${TFLOCK_TEST_NPM_PREFIX:-$top_builddir/tests/npm-cache}
+npm_pkgs="@action-validator/cli@0.6.0 yaml@2.9.1 gitlab-ci-local@4.70.0"
+mkdir -p "$NPM_PREFIX"
+(
+	flock 9
+	if [ "$(cat "$NPM_PREFIX/.pkgs" 2>/dev/null)" != "$npm_pkgs" ]; then
+		# shellcheck disable=SC2086
+		npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error $npm_pkgs \
+			>"$NPM_PREFIX/install.log" 2>&1 || exit 1
+		printf '%s\n' "$npm_pkgs" >"$NPM_PREFIX/.pkgs"
+	fi
+) 9>"$NPM_PREFIX.lock" || {
+	sed 's/^/# /' "$NPM_PREFIX/install.log"
+	bail "npm install $npm_pkgs failed (log above)"
+}
+AV=$NPM_PREFIX/node_modules/.bin/action-validator
+GCL=$NPM_PREFIX/node_modules/.bin/gitlab-ci-local
+export NODE_PATH=$NPM_PREFIX/node_modules
+
+CT=$top_srcdir/ci-templates
+ACTION=$CT/github/action.yml
+INSTALLER=$CT/install-tflock.sh
+CITOOL=$TEST_TMP/citool.cjs
+cat >"$CITOOL" <<'JS'
+// citool.cjs — YAML queries and a small stand-in for GitHub's composite-action
+// runner, for tflock's ci-templates tests. Needs the "yaml" npm package:
+// NODE_PATH names the node_modules it is in.
+//   citool.cjs eval FILE 'doc => expr'    print the value (strings raw, else JSON)
+//   citool.cjs gh-run OPTIONS             run a composite action's steps
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const cp = require('child_process');
+const YAML = require('yaml');
+
+function load(file) { return YAML.parse(fs.readFileSync(file, 'utf8')); }
+function show(v) {
+	if (v === undefined || v === null) return '';
+	return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/* ---- GitHub expressions: the subset action.yml files use ---- */
+function tokenize(s) {
+	const t = [];
+	let i = 0;
+	while (i < s.length) {
+		const c = s[i];
+		if (/\s/.test(c)) { i++; continue; }
+		if (c === "'") {
+			let v = '';
+			i++;
+			for (;;) {
+				if (i >= s.length) throw new Error('unterminated string in ' + s);
+				if (s[i] === "'" && s[i + 1] === "'") { v += "'"; i += 2; continue; }
+				if (s[i] === "'") { i++; break; }
+				v += s[i++];
+			}
+			t.push({ k: 'str', v });
+			continue;
+		}
+		const two = s.substr(i, 2);
+		if (['||', '&&', '==', '!=', '<=', '>='].includes(two)) { t.push({ k: 'op', v: two }); i += 2; continue; }
+		if ('!()<>,.[]'.includes(c)) { t.push({ k: 'op', v: c }); i++; continue; }
+		const m = /^[0-9]+(\.[0-9]+)?/.exec(s.slice(i));
+		if (m) { t.push({ k: 'num', v: Number(m[0]) }); i += m[0].length; continue; }
+		const id = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(s.slice(i));
+		if (id) { t.push({ k: 'id', v: id[0] }); i += id[0].length; continue; }
+		throw new Error('cannot parse expression: ' + s);
+	}
+	return t;
+}
+function truthy(v) { return !(v === '' || v === 0 || v === null || v === undefined || v === false); }
+function looseEq(a, b) {
+	if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
+	if (a === undefined) a = null;
+	if (b === undefined) b = null;
+	if (typeof a !== typeof b) {
+		const n = (x) => (x === null ? 0 : typeof x === 'boolean' ? Number(x) : x === '' ? 0 : Number(x));
+		return n(a) === n(b);
+	}
+	return a === b;
+}
+function evaluate(src, ctx) {
+	const t = tokenize(src);
+	let p = 0;
+	const peek = () => t[p];
+	const isOp = (v) => t[p] && t[p].k === 'op' && t[p].v === v;
+	const expect = (v) => { if (!isOp(v)) throw new Error(`expected ${v} in ${src}`); p++; };
+	function primary() {
+		const x = t[p++];
+		if (!x) throw new Error('unexpected end of ' + src);
+		if (x.k === 'str' || x.k === 'num') return x.v;
+		if (x.k === 'op' && x.v === '(') { const v = or(); expect(')'); return v; }
+		if (x.k === 'op' && x.v === '!') return !truthy(unary());
+		if (x.k !== 'id') throw new Error('unexpected ' + x.v + ' in ' + src);
+		if (x.v === 'true') return true;
+		if (x.v === 'false') return false;
+		if (x.v === 'null') return null;
+		if (isOp('(')) {
+			p++;
+			const args = [];
+			while (!isOp(')')) { args.push(or()); if (isOp(',')) p++; }
+			p++;
+			return call(x.v, args, ctx);
+		}
+		let v = ctx[x.v];
+		for (;;) {
+			if (isOp('.')) { p++; const n = t[p++].v; v = v == null ? null : v[n]; continue; }
+			if (isOp('[')) { p++; const n = or(); expect(']'); v = v == null ? null : v[n]; continue; }
+			break;
+		}
+		return v === undefined ? null : v;
+	}
+	function unary() { return primary(); }
+	function cmp() {
+		let a = unary();
+		while (peek() && peek().k === 'op' && ['==', '!='].includes(peek().v)) {
+			const op = t[p++].v;
+			const b = unary();
+			a = op === '==' ? looseEq(a, b) : !looseEq(a, b);
+		}
+		return a;
+	}
+	function and() { let a = cmp(); while (isOp('&&')) { p++; const b = cmp(); a = truthy(a) ? b : a; } return a; }
+	function or() { let a = and(); while (isOp('||')) { p++; const b = and(); a = truthy(a) ? a : b; } return a; }
+	const v = or();
+	if (p !== t.length) throw new Error('trailing tokens in ' + src);
+	return v;
+}
+function call(name, args, ctx) {
+	switch (name.toLowerCase()) {
+	case 'always': return true;
+	case 'success': return ctx.__status === 'success';
+	case 'failure': return ctx.__status === 'failure';
+	case 'cancelled': return false;
+	case 'format': return String(args[0]).replace(/\{(\d+)\}/g, (_, n) => show(args[Number(n) + 1]));
+	case 'contains': return String(args[0]).toLowerCase().includes(String(args[1]).toLowerCase());
+	case 'startswith': return String(args[0]).toLowerCase().startsWith(String(args[1]).toLowerCase());
+	default: throw new Error('unsupported function ' + name);
+	}
+}
+// "${{ a }}-${{ b }}" -> string; a value without ${{ is returned as is
+function interpolate(v, ctx) {
+	if (typeof v !== 'string') return v;
+	return v.replace(/\$\{\{([\s\S]*?)\}\}/g, (_, e) => show(evaluate(e, ctx)));
+}
+function condition(v, ctx) {
+	if (v === undefined || v === null) return ctx.__status === 'success';
+	if (typeof v === 'boolean') return v;
+	let s = String(v).trim();
+	const m = /^\$\{\{([\s\S]*)\}\}$/.exec(s);
+	if (m) s = m[1];
+	// GitHub adds success() unless the condition calls a status function
+	if (!/\b(always|success|failure|cancelled)\s*\(/.test(s)) s = `success() && (${s})`;
+	return truthy(evaluate(s, ctx));
+}
+
+// name=value and name<<DELIM ... DELIM lines of GITHUB_OUTPUT / GITHUB_ENV
+function parseFileCommands(file) {
+	const out = {};
+	if (!fs.existsSync(file)) return out;
+	const lines = fs.readFileSync(file, 'utf8').split('\n');
+	for (let i = 0; i < lines.length; i++) {
+		const l = lines[i];
+		if (l === '') continue;
+		const h = /^([^=<]+)<<(.+)$/.exec(l);
+		if (h) {
+			const val = [];
+			for (i++; i < lines.length && lines[i] !== h[2]; i++) val.push(lines[i]);
+			if (i >= lines.length) throw new Error(`unterminated ${h[1]}<<${h[2]} in ${file}`);
+			out[h[1]] = val.join('\n');
+			continue;
+		}
+		const e = l.indexOf('=');
+		if (e < 0) throw new Error(`bad line in ${file}: ${l}`);
+		out[l.slice(0, e)] = l.slice(e + 1);
+	}
+	return out;
+}
+
+function ghRun(argv) {
+	const o = { inputs: {}, fake: {}, seed: {}, steps: null };
+	for (let i = 0; i < argv.length; i += 2) {
+		const k = argv[i], v = argv[i + 1];
+		if (k === '--action') o.action = v;
+		else if (k === '--inputs') o.inputs = JSON.parse(fs.readFileSync(v, 'utf8'));
+		else if (k === '--fake-uses') o.fake = JSON.parse(fs.readFileSync(v, 'utf8'));
+		else if (k === '--seed') o.seed = JSON.parse(fs.readFileSync(v, 'utf8'));
+		else if (k === '--steps') o.steps = v === '' ? [] : v.split(',');
+		else if (k === '--dir') o.dir = v;
+		else throw new Error('unknown option ' + k);
+	}
+	const dir = path.resolve(o.dir);
+	fs.mkdirSync(dir, { recursive: true });
+	const action = load(o.action);
+	if (!action.runs || action.runs.using !== 'composite') throw new Error('not a composite action');
+	const actionPath = path.dirname(path.resolve(o.action));
+	const log = (s) => fs.appendFileSync(path.join(dir, 'log'), s + '\n');
+	const ctx = {
+		github: { action_path: actionPath, action_repository: process.env.GHRUN_ACTION_REPOSITORY || '',
+			workspace: process.cwd(), server_url: process.env.GITHUB_SERVER_URL || 'https://github.com' },
+		runner: { os: 'Linux', arch: 'X64', temp: process.env.RUNNER_TEMP || '/tmp',
+			tool_cache: process.env.RUNNER_TOOL_CACHE || '' },
+		env: process.env,
+		inputs: {},
+		steps: JSON.parse(JSON.stringify(o.seed)),
+		__status: 'success',
+	};
+	for (const [name, def] of Object.entries(action.inputs || {})) {
+		if (name in o.inputs) ctx.inputs[name] = String(o.inputs[name]);
+		else if (def.required) throw new Error(`required input ${name} not given`);
+		else ctx.inputs[name] = def.default === undefined ? '' : String(interpolate(String(def.default), ctx));
+	}
+	for (const name of Object.keys(o.inputs))
+		if (!(name in (action.inputs || {}))) throw new Error(`input ${name} is not declared by the action`);
+	const envFile = path.join(dir, 'env'), pathFile = path.join(dir, 'path');
+	fs.writeFileSync(envFile, '');
+	fs.writeFileSync(pathFile, '');
+	let firstFailure = 0;
+	const all = action.runs.steps || [];
+	all.forEach((step, n) => {
+		const id = step.id || `__${n}`;
+		if (o.steps && !o.steps.includes(id)) return;
+		ctx.env = { ...process.env, ...parseFileCommands(envFile) };
+		if (!condition(step.if, ctx)) {
+			log(`skip ${id}`);
+			ctx.steps[id] = { outputs: {}, outcome: 'skipped', conclusion: 'skipped' };
+			return;
+		}
+		let code = 0;
+		const outputs = {};
+		if (step.uses) {
+			const w = {};
+			for (const [k, v] of Object.entries(step.with || {})) w[k] = interpolate(String(v), ctx);
+			log(`uses ${id} ${step.uses} ${JSON.stringify(w)}`);
+			const f = o.fake[step.uses];
+			if (!f) throw new Error(`no stand-in for uses: ${step.uses}`);
+			Object.assign(outputs, f.outputs || {});
+			code = f.exit || 0;
+		} else {
+			if (!step.shell) throw new Error(`step ${id}: composite run steps need a shell`);
+			if (step.shell !== 'bash') throw new Error(`step ${id}: only shell bash is supported here`);
+			const stepEnv = {};
+			for (const [k, v] of Object.entries(step.env || {})) stepEnv[k] = String(interpolate(String(v), ctx));
+			const outFile = path.join(dir, `${id}.output`), sumFile = path.join(dir, `${id}.summary`);
+			const script = path.join(dir, `${id}.sh`);
+			fs.writeFileSync(outFile, '');
+			fs.writeFileSync(sumFile, '');
+			fs.writeFileSync(script, step.run);
+			const extraPath = fs.readFileSync(pathFile, 'utf8').split('\n').filter(Boolean).reverse();
+			const env = { ...ctx.env, ...stepEnv, GITHUB_ACTION_PATH: actionPath, GITHUB_OUTPUT: outFile,
+				GITHUB_STEP_SUMMARY: sumFile, GITHUB_ENV: envFile, GITHUB_PATH: pathFile,
+				PATH: [...extraPath, process.env.PATH].join(':') };
+			const wd = path.resolve(process.cwd(), interpolate(step['working-directory'] || '.', ctx));
+			// like the runner: bash --noprofile --norc -eo pipefail {0}
+			const r = spawnSyncRecorded(['bash', '--noprofile', '--norc', '-eo', 'pipefail', script],
+				{ cwd: wd, env }, path.join(dir, 'pids'), id);
+			code = r;
+			Object.assign(outputs, parseFileCommands(outFile));
+			log(`run ${id} exit=${code}`);
+		}
+		const outcome = code === 0 ? 'success' : 'failure';
+		const conclusion = code !== 0 && step['continue-on-error'] ? 'success' : outcome;
+		ctx.steps[id] = { outputs, outcome, conclusion };
+		if (conclusion === 'failure') {
+			ctx.__status = 'failure';
+			if (!firstFailure) firstFailure = code;
+		}
+	});
+	const result = {};
+	for (const [name, def] of Object.entries(action.outputs || {})) result[name] = show(interpolate(String(def.value), ctx));
+	fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify(result, null, 1) + '\n');
+	fs.writeFileSync(path.join(dir, 'steps.json'), JSON.stringify(ctx.steps, null, 1) + '\n');
+	return firstFailure;
+}
+
+// run a step's shell, recording its pid before waiting; 128+N when killed by N
+function spawnSyncRecorded(cmd, opts, pidFile, id) {
+	// spawnSync cannot tell the pid before the child ends: use a tiny shell that
+	// records $$ and then execs the real command (same pid, same process)
+	const rec = `printf '%s %s\\n' "$1" "$$" >>"$2"; shift 2; exec "$@"`;
+	const r = cp.spawnSync('sh', ['-c', rec, 'sh', id, pidFile, ...cmd], { ...opts, stdio: 'inherit' });
+	if (r.error) throw r.error;
+	if (r.signal) return 128 + require('os').constants.signals[r.signal];
+	return r.status;
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+try {
+	if (cmd === 'eval') {
+		const doc = load(rest[0]);
+		const f = eval(rest[1]);
+		process.stdout.write(show(f(doc)) + '\n');
+	} else if (cmd === 'gh-run') {
+		process.exitCode = ghRun(rest);
+	} else {
+		console.error('usage: citool.cjs eval FILE EXPR | gh-run OPTIONS');
+		process.exitCode = 64;
+	}
+} catch (e) {
+	console.error('citool: ' + e.message);
+	process.exitCode = 70;
+}
+JS
+yq_eval() { node "$CITOOL" eval "$@"; }
+
+# ---- 1. static checks -------------------------------------------------------
+ok "action.yml passes action-validator" "$AV" "$ACTION"
+ok "example-workflow.yml passes action-validator" "$AV" "$CT/github/example-workflow.yml"
+mkdir -p "$TEST_TMP/bad"
+sed 's/^    - id: run$/    - idd: run/' "$ACTION" >"$TEST_TMP/bad/action.yml"
+ok_not "action-validator rejects a broken copy (the validator really checks)" \
+	"$AV" "$TEST_TMP/bad/action.yml"
+
+is composite "$(yq_eval "$ACTION" 'd => d.runs.using')" "the action is a composite action"
+is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,ref,repository" \
+	"$(yq_eval "$ACTION" 'd => Object.keys(d.inputs).join(",")')" "it declares the documented inputs"
+is true "$(yq_eval "$ACTION" 'd => d.inputs.command.required')" "command is required"
+is "" "$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.run && s.run.includes("${{")).map(s => s.id).join(",")')" \
+	"no run: script contains \${{ }} (inputs reach scripts through env only: no script injection)"
+is run "$(yq_eval "$ACTION" 'd => d.runs.steps[d.runs.steps.length - 1].id')" "the last step runs the command"
+like "$(yq_eval "$ACTION" 'd => d.runs.steps[d.runs.steps.length - 1].run.trim().split("\n").pop()')" \
+	'^exec "\$TFLOCK_ACTION_BIN" ' "and its last line execs tflock"
+is "actions/cache/restore@v4 actions/cache/save@v4" \
+	"$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.uses).map(s => s.uses).join(" ")')" \
+	"the build is restored from and saved to the actions cache"
+is "steps.cache.outputs.cache-hit != 'true'" "$(yq_eval "$ACTION" 'd => d.runs.steps.find(s => s.id === "save").if')" \
+	"the cache is saved only after a miss"
+like "$(yq_eval "$ACTION" 'd => d.runs.steps.find(s => s.id === "cache").with.key')" \
+	'steps\.source\.outputs\.key' "the cache key is the installer's source hash"
+
+# outputs are those of the run step, as the runner stand-in evaluates them
+printf '%s\n' '{"run":{"outputs":{"lock-id":"0123abcd-0000-1111-2222-333344445555","waited-seconds":"1.25",' \
+	'"held-seconds":"4","outcome":"released","outcome-kind":"released"}}}' >"$TEST_TMP/seed.json"
+printf '{"command":"true"}\n' >"$TEST_TMP/in0.json"
+node "$CITOOL" gh-run --action "$ACTION" --inputs "$TEST_TMP/in0.json" --seed "$TEST_TMP/seed.json" \
+	--steps '' --dir "$TEST_TMP/gh0" >/dev/null 2>&1
+is "0123abcd-0000-1111-2222-333344445555|1.25|4|released|released" \
+	"$(yq_eval "$TEST_TMP/gh0/outputs.json" 'd => [d["lock-id"], d["waited-seconds"], d["held-seconds"], d.outcome, d["outcome-kind"]].join("|")')" \
+	"the action's outputs map the run step's lock-id, waited-seconds, held-seconds, outcome, outcome-kind"
+
+W=$CT/github/example-workflow.yml
+is "staging production" "$(yq_eval "$W" 'd => Object.keys(d.jobs).map(j => d.jobs[j].environment).join(" ")')" \
+	"the example has a staging and a production job"
+is 2 "$(yq_eval "$W" 'd => Object.values(d.jobs).filter(j => j.steps.some(s => /\/ci-templates\/github@/.test(s.uses || ""))).length')" \
+	"both use the action"
+is "infra infra" "$(yq_eval "$W" 'd => Object.values(d.jobs).map(j => j.steps.find(s => /\/ci-templates\/github@/.test(s.uses || "")).with["working-directory"]).join(" ")')" \
+	"both apply the same configuration, so they contend for the same state"
+is 2 "$(yq_eval "$W" 'd => Object.values(d.jobs).filter(j => j.steps.some(s => /aws-actions\/configure-aws-credentials/.test(s.uses || ""))).length')" \
+	"credentials come from aws-actions/configure-aws-credentials in each job"
+is write "$(yq_eval "$W" 'd => d.permissions["id-token"]')" "with OIDC (id-token: write)"
+ok "an if: always() cleanup step runs tflock release" test -n "$(yq_eval "$W" 'd => Object.values(d.jobs).some(j => j.steps.some(s => s.if === "always()" && /cleanup/i.test(s.name || "") && /tflock release/.test(s.run)))||""')"
+is true "$(yq_eval "$W" 'd => Object.values(d.jobs).every(j => j.steps.find(s => /setup-terraform/.test(s.uses || "")).with.terraform_wrapper === false)')" \
+	"setup-terraform's wrapper is off (it would stand between tflock and terraform)"
+
+# ---- 2. the installer -------------------------------------------------------
+mkdir -p "$TEST_TMP/stubs"
+for s in apt-get sudo; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s/stub-calls"\nexit 1\n' "$s" "$TEST_TMP" >"$TEST_TMP/stubs/$s"
+	chmod +x "$TEST_TMP/stubs/$s"
+done
+src_tree() { # src_tree DIR: the files the build reads, copied from the source
+	mkdir -p "$1"
+	(cd "$top_srcdir" && tar -cf - configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh) |
+		tar -C "$1" -xf -
+}
+keyof() { TFLOCK_SRC=$1 TFLOCK_REF= bash "$INSTALLER" source 2>/dev/null | sed -n 's/^key=//p'; }
+k1=$(keyof "$top_srcdir")
+like "$k1" '^[a-z0-9._-]+-[0-9a-f]{24}$' "installer: the key names the distribution and hashes the sources"
+is "$k1" "$(keyof "$top_srcdir")" "the key is stable"
+src_tree "$TEST_TMP/src1"
+is "$k1" "$(keyof "$TEST_TMP/src1")" "a copy of the same sources has the same key"
+echo '/* changed */' >>"$TEST_TMP/src1/wrapper/main.c"
+ok "changing a source file changes the key" test "$(keyof "$TEST_TMP/src1")" != "$k1"
+TFLOCK_SRC=/nonexistent bash "$INSTALLER" source >/dev/null 2>"$TEST_TMP/i.err"
+ok "a missing source tree fails" test $? != 0
+bash "$INSTALLER" bogus >/dev/null 2>&1
+is 64 $? "an unknown mode is a usage error"
+
+# cache hit: a prefix holding a build with the right key is used as it is
+seed_build() { # seed_build ROOT KEY: a "restored" build of the tflock under test
+	mkdir -p "$1/$2/bin"
+	ln -sf "$TFLOCK" "$1/$2/bin/tflock"
+	printf '%s\n' "$2" >"$1/$2/.key"
+}
+seed_build "$TEST_TMP/cache" "$k1"
+: >"$TEST_TMP/i.out"
+: >"$TEST_TMP/i.path"
+PATH=$TEST_TMP/stubs:$PATH TFLOCK_SRC=$top_srcdir TFLOCK_CACHE_ROOT=$TEST_TMP/cache \
+	GITHUB_OUTPUT=$TEST_TMP/i.out GITHUB_PATH=$TEST_TMP/i.path bash "$INSTALLER" install >/dev/null 2>"$TEST_TMP/i.err"
+is 0 $? "install with a cached build succeeds"
+like "$(cat "$TEST_TMP/i.err")" "found in the cache: not building" "and does not build"
+is "bin=$TEST_TMP/cache/$k1/bin/tflock" "$(cat "$TEST_TMP/i.out")" "it names the binary in \$GITHUB_OUTPUT"
+is "$TEST_TMP/cache/$k1/bin" "$(cat "$TEST_TMP/i.path")" "and puts it on later steps' PATH (\$GITHUB_PATH)"
+ok "it ran neither apt-get nor sudo" test ! -e "$TEST_TMP/stub-calls"
+
+# cache miss: a real build from a copy of the sources (never written to), then a hit
+if [ "${TFLOCK_TEST_SKIP_BUILD:-0}" = 1 ]; then
+	for i in 1 2 3 4 5; do skip "TFLOCK_TEST_SKIP_BUILD=1"; done
+else
+	src_tree "$TEST_TMP/src2"
+	cp -p "$top_srcdir/tflock.1" "$TEST_TMP/src2/" 2>/dev/null
+	chmod -R a-w "$TEST_TMP/src2"
+	k2=$(keyof "$TEST_TMP/src2")
+	mkdir -p "$TEST_TMP/cache2/$k2/bin"
+	echo stale >"$TEST_TMP/cache2/$k2/.key"
+	PATH=$TEST_TMP/stubs:$PATH TFLOCK_NO_APT=1 TFLOCK_SRC=$TEST_TMP/src2 TFLOCK_CACHE_ROOT=$TEST_TMP/cache2 \
+		bash "$INSTALLER" install >"$TEST_TMP/b.out" 2>"$TEST_TMP/b.err"
+	rc=$?
+	is 0 $rc "a cache miss builds tflock (read-only sources, built in a scratch copy)"
+	[ $rc = 0 ] || tail -n 30 "$TEST_TMP/b.err" | sed 's/^/# /'
+	like "$(cat "$TEST_TMP/b.err")" "building tflock \($k2\)" "it says it builds"
+	ok "the built binary runs" "$TEST_TMP/cache2/$k2/bin/tflock" --version
+	PATH=$TEST_TMP/stubs:$PATH TFLOCK_NO_APT=1 TFLOCK_SRC=$TEST_TMP/src2 TFLOCK_CACHE_ROOT=$TEST_TMP/cache2 \
+		TFLOCK_PRUNE=1 bash "$INSTALLER" install >/dev/null 2>"$TEST_TMP/b2.err"
+	like "$(cat "$TEST_TMP/b2.err")" "found in the cache: not building" "the next job reuses the build"
+	ok "apt-get was never needed (all packages present)" test ! -e "$TEST_TMP/stub-calls"
+	chmod -R u+w "$TEST_TMP/src2"
+fi
+
+# ref: fetch a tag of the action's repository instead of its own checkout
+src_tree "$TEST_TMP/srv-work"
+(
+	cd "$TEST_TMP/srv-work" && git init -q . && git add -A &&
+		git -c user.email=t@example.invalid -c user.name=t commit -qm src && git tag v9.9.9 &&
+		mkdir -p "$TEST_TMP/srv/owner" && git clone -q --bare . "$TEST_TMP/srv/owner/tflock.git"
+) || bail "cannot make the test git repository"
+kref=$(keyof "$TEST_TMP/srv-work")
+printf '{"command":"true","ref":"v9.9.9","repository":"owner/tflock"}\n' >"$TEST_TMP/in-ref.json"
+GITHUB_SERVER_URL=file://$TEST_TMP/srv RUNNER_TEMP=$TEST_TMP/rt-ref node "$CITOOL" gh-run --action "$ACTION" \
+	--inputs "$TEST_TMP/in-ref.json" --steps source --dir "$TEST_TMP/gh-ref" >"$TEST_TMP/gh-ref.out" 2>&1
+mkdir -p "$TEST_TMP/rt-ref"
+is "$TEST_TMP/rt-ref/tflock-src|$kref" \
+	"$(yq_eval "$TEST_TMP/gh-ref/steps.json" 'd => d.source.outputs.src + "|" + d.source.outputs.key')" \
+	"with ref: and repository: the action fetches that tag and keys the cache on its sources"
+
+# ---- 3. the action's steps, run against the local S3 server -----------------
+rgw_require
+bucket=$(new_bucket)
+tflock_env "$bucket"
+unset TFLOCK_BUCKET TFLOCK_ENDPOINT # the inputs must carry them
+export GITHUB_ACTIONS=true GITHUB_SERVER_URL=https://github.example GITHUB_REPOSITORY=owner/infra
+export GITHUB_RUN_ID=4242 GITHUB_RUN_ATTEMPT=1 GITHUB_JOB=deploy GITHUB_ACTOR=tester
+export RUNNER_TEMP=$TEST_TMP/runner-temp RUNNER_TOOL_CACHE=$TEST_TMP/toolcache
+mkdir -p "$RUNNER_TEMP"
+k1=$(keyof "$top_srcdir") # again: the sources may have changed since (a developer's tree)
+seed_build "$RUNNER_TOOL_CACHE/tflock" "$k1"
+printf '%s\n' '{"actions/cache/restore@v4":{"outputs":{"cache-hit":"true"}},"actions/cache/save@v4":{}}' \
+	>"$TEST_TMP/fake.json"
+KEY=gh/network/terraform.tfstate
+lockst() { s3_status GET "/$bucket/$KEY.tflock"; }
+ready() { grep -q '^state ' "$1" 2>/dev/null; }
+nsig() { awk -v s="$2" '$1 == "signal" && $3 == s { n++ } END { print n + 0 }' "$1"; }
+jstr() { node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$1"; }
+
+# gh_inputs NAME COMMAND [JSON-MEMBERS]: the inputs file for a run
+gh_inputs() {
+	printf '{"command":%s,"bucket":%s,"key":%s,"endpoint":%s%s}\n' "$(jstr "$2")" "$(jstr "$bucket")" \
+		"$(jstr "$KEY")" "$(jstr "$TFLOCK_TEST_S3_ENDPOINT")" "${3:+,$3}" >"$TEST_TMP/$1.in.json"
+}
+# gh_run NAME: run the action with NAME's inputs; output in $TEST_TMP/NAME.out
+gh_run() {
+	PATH=$TEST_TMP/stubs:$PATH node "$CITOOL" gh-run --action "$ACTION" --inputs "$TEST_TMP/$1.in.json" \
+		--fake-uses "$TEST_TMP/fake.json" --dir "$TEST_TMP/$1" >"$TEST_TMP/$1.out" 2>&1
+}
+step_pid() { awk -v s="$2" '$1 == s { print $2 }' "$TEST_TMP/$1/pids"; }
+child_ppid() { awk '/^start / { sub("ppid=", "", $5); print $5; exit }' "$1"; }
+
+# mk_standin DIR LOG: a stand-in terraform. `init` writes the backend file
+# terraform init would (tests/corpus/backend, pointed at this test's bucket and
+# key on the local server); every call logs its arguments and the
+# TF_CLI_ARGS_* tflock passed; an exclusive mkdir catches two applies at once.
+mk_standin() {
+	mkdir -p "$1"
+	cat >"$1/terraform" <<SH
+#!/bin/sh
+echo "terraform \$* TF_CLI_ARGS_apply=\${TF_CLI_ARGS_apply-unset} TF_CLI_ARGS_plan=\${TF_CLI_ARGS_plan-unset}" >>"$2"
+case \$1 in
+init)
+	mkdir -p .terraform
+	sed -e 's|"bucket": "acme-tfstate"|"bucket": "$bucket"|' \\
+		-e 's|"key": "network/terraform.tfstate"|"key": "$KEY"|' \\
+		-e 's|"region": "eu-west-1"|"region": "us-east-1"|' \\
+		-e 's|"use_path_style": null|"use_path_style": true|' \\
+		-e 's|"endpoints": null|"endpoints": {"s3": "$TFLOCK_TEST_S3_ENDPOINT"}|' \\
+		"$top_srcdir/tests/corpus/backend/tf111-minimal.tfstate" >.terraform/terraform.tfstate.\$\$
+	mv .terraform/terraform.tfstate.\$\$ .terraform/terraform.tfstate ;;
+apply)
+	mkdir "$2.applying" 2>/dev/null || { echo OVERLAP >>"$2"; exit 1; }
+	sleep 0.3
+	rmdir "$2.applying" ;;
+esac
+SH
+	chmod +x "$1/terraform"
+}
+
+# 3a. a plain run
+gh_inputs a "$TESTCHILD --log $TEST_TMP/a.log 'echo=hello world' exit=0" '"lease":"30s"'
+gh_run a
+rc=$?
+is 0 $rc "action: the run succeeds"
+[ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/a.out"
+is "run source exit=0|uses cache|run install exit=0|skip save|run run exit=0" \
+	"$(awk '{ print $1, $2, $3 }' "$TEST_TMP/a/log" | sed 's/ actions.*//; s/ $//' | paste -sd'|')" \
+	"source, cache restore, install (a hit), save skipped, run"
+like "$(grep '^uses cache' "$TEST_TMP/a/log")" "\"path\":\"$RUNNER_TOOL_CACHE/tflock/$k1\",\"key\":\"tflock-Linux-X64-$k1\"" \
+	"the cache step restores the installer's prefix under the source-hash key"
+like "$(cat "$TEST_TMP/a.out")" "found in the cache: not building" "the install step used the cached build"
+ok "no apt-get or sudo on a cache hit" test ! -e "$TEST_TMP/stub-calls"
+is "$(step_pid a run)" "$(child_ppid "$TEST_TMP/a.log")" \
+	"the command's parent is the run step's own process: the step execs tflock"
+ok "the command got its words, quotes grouping" grep -qx 'argv 3 echo=hello world' "$TEST_TMP/a.log"
+ok "it ran under the lock (TFLOCK_HELD_ID set)" grep -q '^env TFLOCK_HELD_ID=' "$TEST_TMP/a.log"
+ok "the action's TFLOCK_ACTION_* variables do not reach the command" \
+	bash -c "! grep -q '^env TFLOCK_ACTION_' '$TEST_TMP/a.log'"
+is 404 "$(lockst)" "the lock is released"
+if [ -n "$(yq_eval "$TEST_TMP/a/steps.json" 'd => d.run.outputs["lock-id"]')" ]; then
+	held=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/a.log")
+	is "$held" "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["lock-id"]')" "output lock-id is the lock's ID"
+	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["waited-seconds"] + " " + d["held-seconds"]')" \
+		'^[0-9]+(\.[0-9]+)? [0-9]+(\.[0-9]+)?$' "outputs waited-seconds and held-seconds are numbers"
+	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d.outcome')" "released" "output outcome says released"
+else
+	for i in 1 2 3; do skip "this tflock does not write GitHub step outputs yet"; done
+fi
+
+# 3b. the command's exit status is the step's
+gh_inputs b "$TESTCHILD exit=3"
+gh_run b
+is 3 $? "a failing command fails the step with its own status"
+is 404 "$(lockst)" "the lock is released"
+
+# 3c. cancel: the runner sends SIGINT to the step's process, which is tflock
+gh_inputs c "$TESTCHILD --log $TEST_TMP/c.log tf-like graceful=300 run=600000"
+gh_run c &
+runner=$!
+wait_for "command ready" 30 ready "$TEST_TMP/c.log"
+pid=$(step_pid c run)
+is "$(readlink -f "$(sed -n 's/^bin=//p' "$TEST_TMP/c/install.output")")" "$(readlink -f "/proc/$pid/exe")" \
+	"the run step's process is tflock itself (the binary the install step named)"
+kill -INT "$pid"
+wait "$runner"
+is 1 $? "cancel: a terraform-like command stops gracefully and the step fails"
+is 1 "$(nsig "$TEST_TMP/c.log" SIGINT)" "the command got the runner's SIGINT exactly once"
+ok "never a second one (terraform's 'stop now')" bash -c "! grep -q '^immediate' '$TEST_TMP/c.log'"
+is 404 "$(lockst)" "the lock is released after a cancel"
+
+# 3d. two jobs contend: the second waits, then runs after the first is done
+"$TFLOCK" --bucket "$bucket" --key "$KEY" --endpoint "$TFLOCK_TEST_S3_ENDPOINT" -- \
+	"$TESTCHILD" --log "$TEST_TMP/h.log" touch="$TEST_TMP/h.run" wait-file="$TEST_TMP/h.go" 2>/dev/null &
+holder=$!
+wait_for "first job holds the lock" 30 test -e "$TEST_TMP/h.run"
+gh_inputs d "$TESTCHILD --log $TEST_TMP/d.log"
+gh_run d &
+runner=$!
+wait_for "second job waiting" 30 grep -q 'waiting for' "$TEST_TMP/d.out"
+ok "the second job waits while the first holds the lock" test ! -e "$TEST_TMP/d.log"
+# 3e. meanwhile: a timeout gives up with 75, extra-args reach tflock
+gh_inputs e "$TESTCHILD --log $TEST_TMP/e.log" '"timeout":"3s"'
+gh_run e
+is 75 $? "timeout: a job that cannot get the lock in time fails with 75"
+ok "without running its command" test ! -e "$TEST_TMP/e.log"
+gh_inputs f "$TESTCHILD --log $TEST_TMP/f.log" '"extra-args":"--no-wait --conflict-exit-code 99"'
+gh_run f
+is 99 $? "extra-args reach tflock (--no-wait --conflict-exit-code 99)"
+touch "$TEST_TMP/h.go"
+wait "$holder"
+wait "$runner"
+is 0 $? "the second job succeeds once the first is done"
+h_end=$(awk '$1 == "exit" { print $2 }' "$TEST_TMP/h.log")
+d_start=$(awk '$1 == "start" { print $2 }' "$TEST_TMP/d.log")
+ok "its command started after the first job's command ended" test "${d_start:-0}" -gt "${h_end:-9999999999999999999}"
+is 404 "$(lockst)" "the lock is released"
+
+# 3g. inputs that are refused before anything is locked
+gh_inputs g1 "$TESTCHILD --log $TEST_TMP/g1.log && $TESTCHILD --log $TEST_TMP/g1.log"
+gh_run g1
+is 64 $? "a command with && is refused (64)"
+like "$(cat "$TEST_TMP/g1.out")" "shell operators" "saying why"
+ok "and nothing ran" test ! -e "$TEST_TMP/g1.log"
+gh_inputs g2 "$TESTCHILD 'unbalanced"
+gh_run g2
+is 64 $? "unbalanced quotes are refused (64)"
+gh_inputs g3 "$TESTCHILD
+$TESTCHILD"
+gh_run g3
+is 64 $? "a multi-line command is refused (64)"
+gh_inputs g4 "   "
+gh_run g4
+is 64 $? "an empty command is refused (64)"
+mkdir -p "$TEST_TMP/work dir/infra"
+gh_inputs h "sh -c 'pwd >\"$TEST_TMP/h.pwd\"'" "\"working-directory\":$(jstr "$TEST_TMP/work dir/infra")"
+gh_run h
+is "0 $TEST_TMP/work dir/infra" "$? $(cat "$TEST_TMP/h.pwd" 2>/dev/null)" \
+	"working-directory is where the command runs; a quoted '>' is an argument, not a redirection"
+
+# 3i. zero configuration: after terraform init, the backend names the lock
+mk_standin "$TEST_TMP/standin-gh" "$TEST_TMP/gh-tf.log"
+mkdir -p "$TEST_TMP/zc/infra"
+(cd "$TEST_TMP/zc/infra" && "$TEST_TMP/standin-gh/terraform" init)
+printf '{"command":"terraform apply -auto-approve","working-directory":%s}\n' "$(jstr "$TEST_TMP/zc/infra")" \
+	>"$TEST_TMP/zc.in.json"
+PATH=$TEST_TMP/standin-gh:$PATH gh_run zc
+is 0 $? "zero-config: the action runs terraform apply with no lock inputs"
+like "$(grep '^terraform apply' "$TEST_TMP/gh-tf.log")" "TF_CLI_ARGS_apply=-lock=false" \
+	"terraform got -lock=false: tflock holds the lock the backend names"
+like "$(cat "$TEST_TMP/zc.out")" "acquired s3://$bucket/$KEY.tflock" "the lock is the backend's bucket and key"
+is 404 "$(lockst)" "released"
+
+# ---- 4. GitLab: the example pipeline with the template ----------------------
+G=$TEST_TMP/gl
+export GIT_ALLOW_PROTOCOL=file # git fetches nothing but the test's own repository
+mkdir -p "$G/proj/ci-templates/gitlab" "$G/proj/infra"
+cp "$CT/gitlab/example.gitlab-ci.yml" "$G/proj/.gitlab-ci.yml"
+cp "$CT/gitlab/tflock.gitlab-ci.yml" "$G/proj/ci-templates/gitlab/"
+echo 'terraform {}' >"$G/proj/infra/main.tf"
+printf '%s\n' '/.gitlab-ci-local/' '.terraform/' >"$G/proj/.gitignore"
+(
+	cd "$G/proj" && git init -q . && git remote add origin https://gitlab.example.invalid/group/infra.git &&
+		git add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm infra
+) || bail "cannot make the GitLab test project"
+mk_standin "$G/bin" "$G/tf.log"
+# the build the template would make, "restored" from GitLab's cache
+seed_build "$G/proj/.tflock-cache" "$kref"
+
+is "plan deploy:staging deploy:production" \
+	"$(cd "$G/proj" && "$GCL" --list-json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).map(j=>j.name).join(" ")))')" \
+	"gitlab-ci-local validates the example with the included template and lists its jobs"
+(cd "$G/proj" && "$GCL" --preview >"$G/preview.yml" 2>"$G/preview.err")
+ok "the deploy jobs get the template's before_script (extends: .tflock)" \
+	test "$(yq_eval "$G/preview.yml" 'd => ["deploy:staging", "deploy:production"].every(j => d[j].before_script.join("\n").includes("install-tflock.sh"))')" = true
+is "tflock-build .tflock-cache/" "$(yq_eval "$G/preview.yml" 'd => d["deploy:staging"].cache[0].key + " " + d["deploy:staging"].cache[0].paths[0]')" \
+	"and its build cache"
+
+glvars=(TFLOCK_REPO="$TEST_TMP/srv/owner/tflock.git" TFLOCK_REF=v9.9.9)
+if [ "${TFLOCK_TEST_GITLAB_BY_HAND:-0}" != 1 ] && command -v rsync >/dev/null; then
+	glmode="gitlab-ci-local"
+	# gl_jobs OUT JOB... [-- NAME=VALUE...]: run jobs with gitlab-ci-local in shell mode
+	gl_jobs() {
+		local out=$1 args=() v
+		shift
+		while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+		[ "${1:-}" = -- ] && shift
+		for v in "${glvars[@]}" "$@"; do args+=(--variable "$v"); done
+		(cd "$G/proj" && PATH=$G/bin:$PATH "$GCL" --force-shell-executor --no-color "${args[@]}") >"$out" 2>&1
+	}
+else
+	glmode="script lines by hand"
+	command -v rsync >/dev/null || glmode="$glmode (gitlab-ci-local needs rsync, which is not installed)"
+	# the fallback: each job's before_script and script from the preview, run by bash
+	gl_jobs() {
+		local out=$1 jobs=() extra=() j rc=0 pids=()
+		shift
+		while [ $# -gt 0 ] && [ "$1" != -- ]; do jobs+=("$1"); shift; done
+		[ "${1:-}" = -- ] && shift
+		extra=("$@")
+		: >"$out"
+		rm -f "$G"/job-*
+		for j in "${jobs[@]}"; do
+			yq_eval "$G/preview.yml" "d => Object.entries(d[\"$j\"].variables || {}).map(([k, v]) => 'export ' + k + '=\"' + v + '\"').join('\n')" \
+				>"$G/job-$j.vars"
+			yq_eval "$G/preview.yml" "d => d[\"$j\"].before_script.concat(d[\"$j\"].script).join('\n')" \
+				>"$G/job-$j.sh"
+			yq_eval "$G/preview.yml" "d => (d[\"$j\"].after_script || []).join('\n')" >"$G/job-$j.after"
+			(
+				cd "$G/proj" && export CI_PROJECT_DIR=$G/proj CI_JOB_NAME=$j GITLAB_CI=true PATH=$G/bin:$PATH
+				. "$G/job-$j.vars"
+				for v in "${glvars[@]}" "${extra[@]}"; do export "${v?}"; done
+				bash -eo pipefail "$G/job-$j.sh"
+				rc=$?
+				bash "$G/job-$j.after"
+				exit $rc
+			) >"$G/job-$j.out" 2>&1 &
+			pids+=($!)
+		done
+		for j in "${!pids[@]}"; do
+			if wait "${pids[$j]}"; then echo "PASS ${jobs[$j]}" >>"$out"; else rc=1; echo "FAIL ${jobs[$j]}" >>"$out"; fi
+		done
+		cat "$G"/job-*.out >>"$out"
+		return $rc
+	}
+fi
+diag "GitLab jobs run with: $glmode"
+
+# both deploy jobs at once, while someone else holds the lock
+"$TFLOCK" --bucket "$bucket" --key "$KEY" --endpoint "$TFLOCK_TEST_S3_ENDPOINT" -- \
+	"$TESTCHILD" --log "$TEST_TMP/gh.log" touch="$TEST_TMP/gh.run" wait-file="$TEST_TMP/gh.go" 2>/dev/null &
+holder=$!
+wait_for "the lock held" 30 test -e "$TEST_TMP/gh.run"
+gl_jobs "$G/deploy.out" deploy:staging deploy:production &
+gl=$!
+waiting() { # both jobs have said they wait (gitlab-ci-local prefixes lines with the job)
+	local j
+	for j in deploy:staging deploy:production; do
+		grep -q "^$j *> tflock: waiting for" "$G/deploy.out" 2>/dev/null ||
+			grep -q 'waiting for' "$G/job-$j.out" 2>/dev/null || return 1
+	done
+}
+wait_for "both jobs waiting" 60 waiting
+ok "GitLab ($glmode): both deploy jobs wait for the lock" waiting
+ok "neither applied while it was held" bash -c "! grep -q '^terraform apply' '$G/tf.log' 2>/dev/null"
+touch "$TEST_TMP/gh.go"
+wait "$holder"
+wait "$gl"
+rc=$?
+is 0 $rc "both jobs pass once it is released"
+[ $rc = 0 ] || tail -n 40 "$G/deploy.out" | sed 's/^/# /'
+is 2 "$(grep -c '^terraform apply -input=false -auto-approve -var-file=\(staging\|production\).tfvars ' "$G/tf.log")" \
+	"each applied once, with its own var file"
+ok "one after the other, never at once" bash -c "! grep -q OVERLAP '$G/tf.log'"
+ok "the template found tflock in its build cache (no build)" \
+	grep -q 'found in the cache: not building' "$G/deploy.out"
+ok "the cache directory does not make the checkout dirty for tflock's git check" \
+	bash -c "cd '$G/proj' && test -z \"\$(git status --porcelain)\""
+is 404 "$(lockst)" "the lock is released"
+is 2 "$(grep -c '^terraform apply .*TF_CLI_ARGS_apply=-lock=false' "$G/tf.log")" \
+	"terraform ran with -lock=false: tflock read the backend terraform init set up"
+is 2 "$(grep -cE "tflock: (error: )?s3://$bucket/$KEY.tflock is (free|held)" "$G/deploy.out")" \
+	"after_script ran tflock release in TF_ROOT, once per job"
+
+gl_jobs "$G/norepo.out" deploy:staging -- TFLOCK_REPO=
+ok_not "without TFLOCK_REPO, TFLOCK_SRC or TFLOCK_BIN the job fails" test $? = 0
+like "$(cat "$G/norepo.out")" "set TFLOCK_REPO" "saying what to set"
+
+done_testing
