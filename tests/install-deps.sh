@@ -7,7 +7,7 @@ pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl git
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
-	valgrind golang-go cppcheck clang
+	valgrind golang-go cppcheck clang clang-format
 )
 [ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
 

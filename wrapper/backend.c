@@ -203,8 +203,8 @@ int backend_parse_go_duration(const char *s, long *secs)
 		const char *u;
 		double ns;
 	} units[] = {
-		{ "ns", 1 }, { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "\xce\xbcs", 1e3 },
-		{ "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
+		{ "ns", 1 },   { "us", 1e3 }, { "\xc2\xb5s", 1e3 }, { "\xce\xbcs", 1e3 },
+		{ "ms", 1e6 }, { "s", 1e9 },  { "m", 60e9 },        { "h", 3600e9 },
 	};
 	double total = 0;
 	int neg = 0;
@@ -294,7 +294,7 @@ out:
 
 /* A string attribute: 0 and *out set (NULL when absent or null), or ERR_USAGE. */
 static int get_str(const cJSON *obj, const char *name, const char *where, char **out,
-		   const struct backend *b, struct tf_error *err)
+                   const struct backend *b, struct tf_error *err)
 {
 	const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
 
@@ -303,15 +303,15 @@ static int get_str(const cJSON *obj, const char *name, const char *where, char *
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return err_set(err, ERR_USAGE, "\"%s\": %s%s is not a string", b->state_file,
-			       where, name);
+		return err_set(err, ERR_USAGE, "\"%s\": %s%s is not a string", b->state_file, where,
+		               name);
 	*out = xstrdup(v->valuestring);
 	return 0;
 }
 
 /* A bool attribute: 0 and *out = -1 (absent/null), 0 or 1, or ERR_USAGE. */
 static int get_bool(const cJSON *obj, const char *name, int *out, const struct backend *b,
-		    struct tf_error *err)
+                    struct tf_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -320,14 +320,14 @@ static int get_bool(const cJSON *obj, const char *name, int *out, const struct b
 		return 0;
 	if (!cJSON_IsBool(v))
 		return err_set(err, ERR_USAGE, "\"%s\": backend.config.%s is not true or false",
-			       b->state_file, name);
+		               b->state_file, name);
 	*out = cJSON_IsTrue(v) ? 1 : 0;
 	return 0;
 }
 
 /* A list (set) of strings: 0 and *list, *n (empty when absent or null), or ERR_USAGE. */
 static int get_list(const cJSON *obj, const char *name, char ***list, size_t *n,
-		    const struct backend *b, struct tf_error *err)
+                    const struct backend *b, struct tf_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name), *e;
 	size_t i = 0;
@@ -337,15 +337,17 @@ static int get_list(const cJSON *obj, const char *name, char ***list, size_t *n,
 		return 0;
 	if (!cJSON_IsArray(v))
 		return err_set(err, ERR_USAGE, "\"%s\": backend.config.%s is not a list",
-			       b->state_file, name);
+		               b->state_file, name);
 	*list = xcalloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(char *));
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach(e, v)
+	{
 		if (!cJSON_IsString(e) || !e->valuestring) {
 			*n = i;
 			free_list(list, n);
-			return err_set(err, ERR_USAGE,
-				       "\"%s\": backend.config.%s holds something other than strings",
-				       b->state_file, name);
+			return err_set(
+			        err, ERR_USAGE,
+			        "\"%s\": backend.config.%s holds something other than strings",
+			        b->state_file, name);
 		}
 		(*list)[i++] = xstrdup(e->valuestring);
 	}
@@ -354,8 +356,8 @@ static int get_list(const cJSON *obj, const char *name, char ***list, size_t *n,
 }
 
 /* A nested object attribute: 0 and *out (NULL when absent/null), or ERR_USAGE. */
-static int get_obj(const cJSON *obj, const char *name, const cJSON **out,
-		   const struct backend *b, struct tf_error *err)
+static int get_obj(const cJSON *obj, const char *name, const cJSON **out, const struct backend *b,
+                   struct tf_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -364,14 +366,14 @@ static int get_obj(const cJSON *obj, const char *name, const cJSON **out,
 		return 0;
 	if (!cJSON_IsObject(v))
 		return err_set(err, ERR_USAGE, "\"%s\": backend.config.%s is not an object",
-			       b->state_file, name);
+		               b->state_file, name);
 	*out = v;
 	return 0;
 }
 
 /* A duration string attribute of a nested object, in seconds (0 when unset). */
 static int get_duration(const cJSON *obj, const char *name, const char *where, long *secs,
-			const struct backend *b, struct tf_error *err)
+                        const struct backend *b, struct tf_error *err)
 {
 	char *s = NULL;
 	int ret;
@@ -381,8 +383,8 @@ static int get_duration(const cJSON *obj, const char *name, const char *where, l
 		return ret;
 	if (s && (backend_parse_go_duration(s, secs) || *secs < 0))
 		ret = err_set(err, ERR_USAGE,
-			      "\"%s\": %s%s \"%.40s\" is not a duration like \"1h\" or \"900s\"",
-			      b->state_file, where, name, s);
+		              "\"%s\": %s%s \"%.40s\" is not a duration like \"1h\" or \"900s\"",
+		              b->state_file, where, name, s);
 	free(s);
 	return ret;
 }
@@ -444,14 +446,14 @@ static char *b64_encode(const unsigned char *data, size_t len)
 /* Terraform: sse_customer_key (and AWS_SSE_CUSTOMER_KEY) must be 44 characters
  * of base64. Raw key in raw (caller wipes), length in *rawlen. */
 static int sse_c_decode(const struct backend *b, unsigned char raw[48], size_t *rawlen,
-			struct tf_error *err)
+                        struct tf_error *err)
 {
 	const char *what = b->sse_key_from_env ? "AWS_SSE_CUSTOMER_KEY" : "sse_customer_key";
 	long n;
 
 	if (strlen(b->sse_customer_key) != 44)
 		return err_set(err, ERR_USAGE, "%s must be 44 characters of base64 (a 256-bit key)",
-			       what);
+		               what);
 	n = b64_decode(b->sse_customer_key, raw, 48);
 	if (n < 0)
 		return err_set(err, ERR_USAGE, "%s is not valid base64", what);
@@ -551,7 +553,8 @@ static int load_workspace(struct backend *b, struct tf_error *err)
 	if (env && *env) {
 		if (!backend_valid_workspace_name(env))
 			return err_set(err, ERR_USAGE,
-				       "invalid workspace name \"%.100s\" set using TF_WORKSPACE", env);
+			               "invalid workspace name \"%.100s\" set using TF_WORKSPACE",
+			               env);
 		b->workspace = xstrdup(env);
 		return 0;
 	}
@@ -577,10 +580,11 @@ static int load_workspace(struct backend *b, struct tf_error *err)
 	} else {
 		b->workspace = xstrndup(data + s, e - s);
 		if (memchr(data + s, '\0', e - s) || !backend_valid_workspace_name(b->workspace))
-			ret = err_set(err, ERR_USAGE,
-				      "\"%s\" names an invalid workspace \"%.100s\": select a valid one "
-				      "with 'terraform workspace select'",
-				      path, b->workspace);
+			ret = err_set(
+			        err, ERR_USAGE,
+			        "\"%s\" names an invalid workspace \"%.100s\": select a valid one "
+			        "with 'terraform workspace select'",
+			        path, b->workspace);
 	}
 	free(data);
 	free(path);
@@ -591,7 +595,7 @@ static int load_workspace(struct backend *b, struct tf_error *err)
 
 /* A bool attribute that defaults to false. */
 static int get_flag(const cJSON *cfg, const char *name, int *out, const struct backend *b,
-		    struct tf_error *err)
+                    struct tf_error *err)
 {
 	int ret = get_bool(cfg, name, out, b, err);
 	if (*out < 0)
@@ -601,7 +605,7 @@ static int get_flag(const cJSON *cfg, const char *name, int *out, const struct b
 
 /* A deprecated top-level string used only when the preferred value is unset. */
 static int get_legacy(const cJSON *cfg, const char *name, char **field, const struct backend *b,
-		      struct tf_error *err)
+                      struct tf_error *err)
 {
 	char *v = NULL;
 	int ret = get_str(cfg, name, "backend.config.", &v, b, err);
@@ -636,11 +640,13 @@ static int load_assume_role(struct backend *b, const cJSON *cfg, struct tf_error
 			return ret;
 		d = cJSON_GetObjectItemCaseSensitive(cfg, "assume_role_duration_seconds");
 		if (d && !cJSON_IsNull(d)) {
-			if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 86400.0 * 366)
-				return err_set(err, ERR_USAGE,
-					       "\"%s\": backend.config.assume_role_duration_seconds is "
-					       "not a number of seconds",
-					       b->state_file);
+			if (!cJSON_IsNumber(d) || d->valuedouble < 0 ||
+			    d->valuedouble > 86400.0 * 366)
+				return err_set(
+				        err, ERR_USAGE,
+				        "\"%s\": backend.config.assume_role_duration_seconds is "
+				        "not a number of seconds",
+				        b->state_file);
 			b->assume_role_duration_s = (long)d->valuedouble;
 		}
 	}
@@ -651,7 +657,7 @@ static int load_assume_role(struct backend *b, const cJSON *cfg, struct tf_error
 		if ((ret = get_str(o, "role_arn", w, &b->web_identity_role_arn, b, err)) ||
 		    (ret = get_str(o, "session_name", w, &b->web_identity_session_name, b, err)) ||
 		    (ret = get_str(o, "web_identity_token_file", w, &b->web_identity_token_file, b,
-				   err)) ||
+		                   err)) ||
 		    (ret = get_str(o, "web_identity_token", w, &b->web_identity_token, b, err)) ||
 		    (ret = get_duration(o, "duration", w, &b->web_identity_duration_s, b, err)))
 			return ret;
@@ -683,8 +689,8 @@ static int load_sse_c(struct backend *b, struct tf_error *err)
 	}
 	if (b->kms_key_id && *b->kms_key_id)
 		return err_set(err, ERR_USAGE, "\"%s\": kms_key_id and %s cannot both be set",
-			       b->state_file,
-			       b->sse_key_from_env ? "AWS_SSE_CUSTOMER_KEY" : "sse_customer_key");
+		               b->state_file,
+		               b->sse_key_from_env ? "AWS_SSE_CUSTOMER_KEY" : "sse_customer_key");
 	return 0;
 }
 
@@ -713,7 +719,8 @@ static int load_config(struct backend *b, const cJSON *cfg, struct tf_error *err
 		{ "use_fips_endpoint", offsetof(struct backend, use_fips) },
 		{ "use_dualstack_endpoint", offsetof(struct backend, use_dualstack) },
 		{ "skip_region_validation", offsetof(struct backend, skip_region_validation) },
-		{ "skip_credentials_validation", offsetof(struct backend, skip_credentials_validation) },
+		{ "skip_credentials_validation",
+		  offsetof(struct backend, skip_credentials_validation) },
 	};
 	const char *top = "backend.config.", *ep = "backend.config.endpoints.";
 	const cJSON *o;
@@ -723,12 +730,13 @@ static int load_config(struct backend *b, const cJSON *cfg, struct tf_error *err
 	    (ret = get_str(cfg, "key", top, &b->key, b, err)))
 		return ret;
 	if (!b->bucket || !*b->bucket)
-		return err_set(err, ERR_USAGE, "\"%s\": the s3 backend has no bucket", b->state_file);
+		return err_set(err, ERR_USAGE, "\"%s\": the s3 backend has no bucket",
+		               b->state_file);
 	if (!b->key || !*b->key)
 		return err_set(err, ERR_USAGE, "\"%s\": the s3 backend has no key", b->state_file);
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if ((ret = get_str(cfg, strs[i].name, top, (char **)((char *)b + strs[i].off), b,
-				   err)))
+		                   err)))
 			return ret;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if ((ret = get_flag(cfg, flags[i].name, (int *)((char *)b + flags[i].off), b, err)))
@@ -753,9 +761,9 @@ static int load_config(struct backend *b, const cJSON *cfg, struct tf_error *err
 		return ret;
 
 	if ((ret = get_list(cfg, "shared_credentials_files", &b->shared_credentials_files,
-			    &b->n_shared_credentials_files, b, err)) ||
+	                    &b->n_shared_credentials_files, b, err)) ||
 	    (ret = get_list(cfg, "shared_config_files", &b->shared_config_files,
-			    &b->n_shared_config_files, b, err)))
+	                    &b->n_shared_config_files, b, err)))
 		return ret;
 	if (!b->shared_credentials_file && b->n_shared_credentials_files)
 		b->shared_credentials_file = xstrdup(b->shared_credentials_files[0]);
@@ -794,9 +802,9 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 	ret = read_file(b->state_file, STATE_FILE_MAX, &data, &len, err);
 	if (ret == ERR_NOT_FOUND) {
 		ret = err_set(err, ERR_NOT_FOUND,
-			      "no initialised backend: \"%s\" does not exist; run 'terraform init' "
-			      "or pass --bucket and --key",
-			      b->state_file);
+		              "no initialised backend: \"%s\" does not exist; run 'terraform init' "
+		              "or pass --bucket and --key",
+		              b->state_file);
 		goto out;
 	}
 	if (ret)
@@ -807,7 +815,7 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 	if (!root) {
 		size_t at = end && end >= data ? (size_t)(end - data) : 0;
 		ret = err_set(err, ERR_USAGE, "\"%s\" is not valid JSON (near byte %zu)",
-			      b->state_file, at);
+		              b->state_file, at);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -823,67 +831,73 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 		goto out;
 	}
 	if (!cJSON_IsNumber(ver) || ver->valuedouble != 3) {
-		ret = err_set(err, ERR_USAGE,
-			      "\"%s\" has an unsupported backend state version (only 3 is known)%s%s",
-			      b->state_file, b->tf_version ? "; it was written by Terraform " : "",
-			      b->tf_version ? b->tf_version : "");
+		ret = err_set(
+		        err, ERR_USAGE,
+		        "\"%s\" has an unsupported backend state version (only 3 is known)%s%s",
+		        b->state_file, b->tf_version ? "; it was written by Terraform " : "",
+		        b->tf_version ? b->tf_version : "");
 		goto out;
 	}
 	be = cJSON_GetObjectItemCaseSensitive(root, "backend");
 	if (cJSON_GetObjectItemCaseSensitive(root, "state_store")) {
 		const cJSON *ss = cJSON_GetObjectItemCaseSensitive(root, "state_store");
-		const cJSON *st = cJSON_IsObject(ss) ? cJSON_GetObjectItemCaseSensitive(ss, "type")
-						     : NULL;
+		const cJSON *st =
+		        cJSON_IsObject(ss) ? cJSON_GetObjectItemCaseSensitive(ss, "type") : NULL;
 		if (!cJSON_IsNull(ss)) {
-			ret = err_set(err, ERR_USAGE,
-				      "\"%s\": the working directory uses a state_store (\"%s\"), not "
-				      "an s3 backend; tflock locks only the s3 backend",
-				      b->state_file,
-				      cJSON_IsString(st) && st->valuestring ? st->valuestring : "?");
+			ret = err_set(
+			        err, ERR_USAGE,
+			        "\"%s\": the working directory uses a state_store (\"%s\"), not "
+			        "an s3 backend; tflock locks only the s3 backend",
+			        b->state_file,
+			        cJSON_IsString(st) && st->valuestring ? st->valuestring : "?");
 			goto out;
 		}
 	}
 	if (!be || cJSON_IsNull(be)) {
 		if (cJSON_GetObjectItemCaseSensitive(root, "remote"))
 			ret = err_set(err, ERR_USAGE,
-				      "\"%s\" uses legacy remote state (Terraform 0.8), not an s3 "
-				      "backend",
-				      b->state_file);
+			              "\"%s\" uses legacy remote state (Terraform 0.8), not an s3 "
+			              "backend",
+			              b->state_file);
 		else
-			ret = err_set(err, ERR_USAGE,
-				      "\"%s\" records no backend (the working directory uses local "
-				      "state); tflock needs an s3 backend, or pass --bucket and --key",
-				      b->state_file);
+			ret = err_set(
+			        err, ERR_USAGE,
+			        "\"%s\" records no backend (the working directory uses local "
+			        "state); tflock needs an s3 backend, or pass --bucket and --key",
+			        b->state_file);
 		goto out;
 	}
 	if (!cJSON_IsObject(be)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\": \"backend\" is not an object", b->state_file);
+		ret = err_set(err, ERR_USAGE, "\"%s\": \"backend\" is not an object",
+		              b->state_file);
 		goto out;
 	}
 	type = cJSON_GetObjectItemCaseSensitive(be, "type");
 	if (type && !cJSON_IsNull(type) && !cJSON_IsString(type)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\": backend.type is not a string", b->state_file);
+		ret = err_set(err, ERR_USAGE, "\"%s\": backend.type is not a string",
+		              b->state_file);
 		goto out;
 	}
 	if (!type || cJSON_IsNull(type) || !*type->valuestring) {
 		ret = err_set(err, ERR_USAGE,
-			      "\"%s\" records no backend type (local state); tflock needs an s3 "
-			      "backend, or pass --bucket and --key",
-			      b->state_file);
+		              "\"%s\" records no backend type (local state); tflock needs an s3 "
+		              "backend, or pass --bucket and --key",
+		              b->state_file);
 		goto out;
 	}
 	if (strcmp(type->valuestring, "s3")) {
-		ret = err_set(err, ERR_USAGE,
-			      "the working directory uses the \"%.64s\" backend (\"%s\"); tflock locks "
-			      "only the s3 backend",
-			      type->valuestring, b->state_file);
+		ret = err_set(
+		        err, ERR_USAGE,
+		        "the working directory uses the \"%.64s\" backend (\"%s\"); tflock locks "
+		        "only the s3 backend",
+		        type->valuestring, b->state_file);
 		goto out;
 	}
 	b->type = xstrdup("s3");
 	cfg = cJSON_GetObjectItemCaseSensitive(be, "config");
 	if (!cJSON_IsObject(cfg)) {
 		ret = err_set(err, ERR_USAGE, "\"%s\": backend.config is %s", b->state_file,
-			      cfg && !cJSON_IsNull(cfg) ? "not an object" : "missing");
+		              cfg && !cJSON_IsNull(cfg) ? "not an object" : "missing");
 		goto out;
 	}
 	if ((ret = load_config(b, cfg, err)))

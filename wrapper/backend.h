@@ -44,23 +44,23 @@
 #include "http.h"
 
 struct backend {
-	char *type;                 /* always "s3" after a successful load */
+	char *type; /* always "s3" after a successful load */
 	char *bucket;
-	char *key;                  /* state key for workspace "default" */
-	char *region;               /* NULL: unset (AWS_REGION etc. apply) */
-	char *endpoint;             /* endpoints.s3, else the legacy `endpoint` */
-	char *sts_endpoint;         /* endpoints.sts, else the legacy `sts_endpoint` */
-	char *iam_endpoint;         /* endpoints.iam, else the legacy `iam_endpoint` */
+	char *key;          /* state key for workspace "default" */
+	char *region;       /* NULL: unset (AWS_REGION etc. apply) */
+	char *endpoint;     /* endpoints.s3, else the legacy `endpoint` */
+	char *sts_endpoint; /* endpoints.sts, else the legacy `sts_endpoint` */
+	char *iam_endpoint; /* endpoints.iam, else the legacy `iam_endpoint` */
 	char *sts_region;
 	char *workspace;            /* the resolved workspace name */
 	char *workspace_key_prefix; /* as configured; NULL: unset, "env:" applies */
 	char *kms_key_id;
-	char *sse_customer_key;     /* SECRET (base64); the config's, else $AWS_SSE_CUSTOMER_KEY */
-	int sse_key_from_env;       /* sse_customer_key came from AWS_SSE_CUSTOMER_KEY */
-	char *acl;                  /* canned ACL */
+	char *sse_customer_key; /* SECRET (base64); the config's, else $AWS_SSE_CUSTOMER_KEY */
+	int sse_key_from_env;   /* sse_customer_key came from AWS_SSE_CUSTOMER_KEY */
+	char *acl;              /* canned ACL */
 	char *profile;
-	char *shared_credentials_file; /* legacy attribute, else the first of the list */
-	char *shared_config_file;      /* the first of shared_config_files */
+	char *shared_credentials_file;   /* legacy attribute, else the first of the list */
+	char *shared_config_file;        /* the first of shared_config_files */
 	char **shared_credentials_files; /* the list as stored (a set: sorted) */
 	size_t n_shared_credentials_files;
 	char **shared_config_files;
@@ -76,21 +76,21 @@ struct backend {
 	char *web_identity_role_arn;
 	char *web_identity_session_name;
 	char *web_identity_token_file;
-	char *web_identity_token;   /* SECRET */
+	char *web_identity_token; /* SECRET */
 	long web_identity_duration_s;
 	char *dynamodb_table;
-	int path_style;             /* use_path_style, or the legacy force_path_style */
+	int path_style; /* use_path_style, or the legacy force_path_style */
 	int encrypt;
 	int skip_s3_checksum;
-	int use_fips;               /* use_fips_endpoint */
-	int use_dualstack;          /* use_dualstack_endpoint */
+	int use_fips;      /* use_fips_endpoint */
+	int use_dualstack; /* use_dualstack_endpoint */
 	int skip_region_validation;
 	int skip_credentials_validation;
-	int use_lockfile;           /* -1 unset, 0 false, 1 true */
-	char *data_dir;             /* the data dir used */
-	char *state_file;           /* the backend state file read */
-	char *tf_version;           /* "terraform_version" from the file, or NULL */
-	char *state_key;            /* A1: the state object key for `workspace` */
+	int use_lockfile; /* -1 unset, 0 false, 1 true */
+	char *data_dir;   /* the data dir used */
+	char *state_file; /* the backend state file read */
+	char *tf_version; /* "terraform_version" from the file, or NULL */
+	char *state_key;  /* A1: the state object key for `workspace` */
 };
 
 void backend_init(struct backend *b);

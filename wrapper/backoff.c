@@ -22,7 +22,8 @@ uint64_t rand_u64_default(void *arg)
 	return state * 0x2545f4914f6cdd1dULL;
 }
 
-int64_t backoff_full_jitter(unsigned attempt, int64_t base_ms, int64_t cap_ms, rand_fn rnd, void *arg)
+int64_t backoff_full_jitter(unsigned attempt, int64_t base_ms, int64_t cap_ms, rand_fn rnd,
+                            void *arg)
 {
 	int64_t ceiling = base_ms;
 	if (base_ms <= 0 || cap_ms <= 0)

@@ -15,7 +15,8 @@
 typedef uint64_t (*rand_fn)(void *arg);
 
 uint64_t rand_u64_default(void *arg);
-int64_t backoff_full_jitter(unsigned attempt, int64_t base_ms, int64_t cap_ms, rand_fn rnd, void *arg);
+int64_t backoff_full_jitter(unsigned attempt, int64_t base_ms, int64_t cap_ms, rand_fn rnd,
+                            void *arg);
 int64_t jitter_pct(int64_t ms, unsigned pct, rand_fn rnd, void *arg);
 
 #endif

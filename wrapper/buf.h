@@ -20,7 +20,10 @@ struct buf {
 };
 
 extern char buf_empty[1]; /* shared "" for empty bufs; never written */
-#define BUF_INIT { buf_empty, 0, 0 }
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		buf_empty, 0, 0                                                                    \
+	}
 
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);

@@ -94,7 +94,7 @@ static void close_fds_above(int keep)
 }
 
 int child_spawn(struct child *c, char *const argv[], char *const envp[], int own_group,
-		const sigset_t *orig_mask, struct tf_error *err)
+                const sigset_t *orig_mask, struct tf_error *err)
 {
 	int pfd[2], e = 0;
 	pid_t parent = getpid(), pid;
@@ -146,7 +146,8 @@ int child_spawn(struct child *c, char *const argv[], char *const envp[], int own
 		waitpid(pid, &st, 0);
 		c->pid = 0;
 		if (e == ENOENT)
-			return err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found", argv[0]);
+			return err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found",
+			               argv[0]);
 		return err_set(err, ERR_SYSTEM, "cannot run '%s': %s", argv[0], strerror(e));
 	}
 	return 0;

@@ -23,12 +23,12 @@
 
 struct child {
 	pid_t pid;
-	pid_t pgid;      /* the child's group when own_group, else 0 */
-	int exec_errno;  /* set when exec failed */
+	pid_t pgid;     /* the child's group when own_group, else 0 */
+	int exec_errno; /* set when exec failed */
 };
 
 int child_spawn(struct child *c, char *const argv[], char *const envp[], int own_group,
-		const sigset_t *orig_mask, struct tf_error *err);
+                const sigset_t *orig_mask, struct tf_error *err);
 char **child_env_build(char *const *extra);
 void child_env_free(char **env);
 /* Exit status for a waitpid() status: code, or 128+signal. */

@@ -35,18 +35,20 @@ void ci_detect(struct ci_identity *id)
 	memset(id, 0, sizeof(*id));
 	gethostname(host, sizeof(host) - 1);
 	if (env_true("GITHUB_ACTIONS")) {
-		const char *server = env("GITHUB_SERVER_URL") ? env("GITHUB_SERVER_URL") : "https://github.com";
+		const char *server =
+		        env("GITHUB_SERVER_URL") ? env("GITHUB_SERVER_URL") : "https://github.com";
 		const char *repo = env("GITHUB_REPOSITORY") ? env("GITHUB_REPOSITORY") : "unknown";
 		const char *run = env("GITHUB_RUN_ID") ? env("GITHUB_RUN_ID") : "0";
 		const char *attempt = env("GITHUB_RUN_ATTEMPT");
 		const char *actor = env("GITHUB_ACTOR") ? env("GITHUB_ACTOR") : "github";
 		id->kind = CI_GITHUB;
 		if (attempt)
-			id->url = xasprintf("%s/%s/actions/runs/%s/attempts/%s", server, repo, run, attempt);
+			id->url = xasprintf("%s/%s/actions/runs/%s/attempts/%s", server, repo, run,
+			                    attempt);
 		else
 			id->url = xasprintf("%s/%s/actions/runs/%s", server, repo, run);
 		id->job = xasprintf("%s/%s/%s", run, attempt ? attempt : "1",
-				    env("GITHUB_JOB") ? env("GITHUB_JOB") : "job");
+		                    env("GITHUB_JOB") ? env("GITHUB_JOB") : "job");
 		id->who = xasprintf("%s@%s", actor, id->url);
 	} else if (env_true("GITLAB_CI")) {
 		const char *actor = env("GITLAB_USER_LOGIN") ? env("GITLAB_USER_LOGIN") : "gitlab";

@@ -15,15 +15,15 @@ enum opt_type { T_STR, T_BOOL, T_DUR, T_INT, T_COUNT };
 
 struct opt_def {
 	enum cfg_opt id;
-	const char *name;  /* long flag */
-	int shortc;        /* 0: none */
-	const char *env;   /* TFLOCK_* twin */
+	const char *name; /* long flag */
+	int shortc;       /* 0: none */
+	const char *env;  /* TFLOCK_* twin */
 	enum opt_type type;
 	size_t offset;
 	unsigned cmds;
-	const char *arg;   /* metavariable for help */
+	const char *arg; /* metavariable for help */
 	const char *help;
-	long min, max;     /* T_INT / T_DUR (seconds) bounds */
+	long min, max; /* T_INT / T_DUR (seconds) bounds */
 };
 
 #define F(field) offsetof(struct config, field)
@@ -44,8 +44,8 @@ static const struct opt_def defs[] = {
 	{ O_WORKSPACE, "workspace", 0, "TFLOCK_WORKSPACE", T_STR, F(workspace), NET, "NAME",
 	  "Terraform workspace (default: default)", 0, 0 },
 	{ O_WORKSPACE_KEY_PREFIX, "workspace-key-prefix", 0, "TFLOCK_WORKSPACE_KEY_PREFIX", T_STR,
-	  F(workspace_key_prefix), NET, "PREFIX", "prefix for non-default workspaces (default env:)",
-	  0, 0 },
+	  F(workspace_key_prefix), NET, "PREFIX",
+	  "prefix for non-default workspaces (default env:)", 0, 0 },
 	{ O_PROFILE, "profile", 0, "TFLOCK_PROFILE", T_STR, F(profile), NET, "NAME",
 	  "AWS shared-config profile", 0, 0 },
 	{ O_LEASE, "lease", 0, "TFLOCK_LEASE", T_DUR, F(lease_ms), CMD_RUN | CMD_UNLOCK, "DUR",
@@ -61,8 +61,8 @@ static const struct opt_def defs[] = {
 	  "print errors only", 0, 0 },
 	{ O_VERBOSE, "verbose", 'v', "TFLOCK_VERBOSE", T_COUNT, F(verbose), CMD_ALL, NULL,
 	  "print every setting and request (secrets redacted); twice for more", 0, 3 },
-	{ O_JSON, "json", 0, NULL, T_BOOL, F(json), CMD_STATUS, NULL,
-	  "print the status as JSON", 0, 0 },
+	{ O_JSON, "json", 0, NULL, T_BOOL, F(json), CMD_STATUS, NULL, "print the status as JSON", 0,
+	  0 },
 	{ O_WATCH, "watch", 0, NULL, T_BOOL, F(watch), CMD_STATUS, NULL,
 	  "watch the lock for one lease to tell whether it is stale", 0, 0 },
 	{ O_FORCE, "force", 0, NULL, T_BOOL, F(force), CMD_UNLOCK, NULL,
@@ -71,7 +71,8 @@ static const struct opt_def defs[] = {
 	  "Operation written in the lock (default: from the command)", 0, 0 },
 	{ O_ON_LOST, "on-lost", 0, "TFLOCK_ON_LOST", T_STR, F(on_lost), CMD_RUN,
 	  "interrupt|kill|report",
-	  "if the lock is lost while the command runs: SIGINT it (default), kill it, or only report",
+	  "if the lock is lost while the command runs: SIGINT it (default), kill it, or only "
+	  "report",
 	  0, 0 },
 	{ O_LOST_EXIT_CODE, "lost-exit-code", 0, "TFLOCK_LOST_EXIT_CODE", T_INT, F(lost_exit_code),
 	  CMD_RUN, "N", "exit code when the lock was lost (default 76)", 3, 255 },
@@ -83,14 +84,16 @@ static const struct opt_def defs[] = {
 	{ O_GRACE, "grace", 0, "TFLOCK_GRACE", T_DUR, F(grace_ms), CMD_RUN, "DUR",
 	  "after the command exits, wait this long for its leftover processes (default 10s)", 0,
 	  3600 },
-	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check), CMD_RUN, "on|off|auto",
+	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check), CMD_RUN,
+	  "on|off|auto",
 	  "pre-apply git checks (default auto: for terraform apply/destroy in a git repository)", 0,
 	  0 },
 	{ O_EXPECT_COMMIT, "expect-commit", 0, "TFLOCK_EXPECT_COMMIT", T_STR, F(expect_commit),
 	  CMD_RUN | CMD_CHECK_GIT, "SHA",
 	  "refuse unless HEAD is this commit (default: GITHUB_SHA / CI_COMMIT_SHA)", 0, 0 },
 	{ O_ALLOW_DIRTY, "allow-dirty", 0, "TFLOCK_ALLOW_DIRTY", T_BOOL, F(allow_dirty),
-	  CMD_RUN | CMD_CHECK_GIT, NULL, "apply from a working tree with uncommitted changes", 0, 0 },
+	  CMD_RUN | CMD_CHECK_GIT, NULL, "apply from a working tree with uncommitted changes", 0,
+	  0 },
 	{ O_ALLOW_OLDER, "allow-older", 0, "TFLOCK_ALLOW_OLDER", T_BOOL, F(allow_older),
 	  CMD_RUN | CMD_CHECK_GIT, NULL,
 	  "apply a commit older than the one applied last (a deliberate rollback)", 0, 0 },
@@ -180,7 +183,7 @@ static const char *origin(const struct opt_def *d, enum cfg_source src, char *tm
 }
 
 int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
-	       struct tf_error *err)
+               struct tf_error *err)
 {
 	const struct opt_def *d = def_of(opt);
 	void *field;
@@ -216,8 +219,9 @@ int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_s
 		if (value && bool_parse(value, &b, err)) {
 			long n;
 			if (num_parse(value, d->min, d->max, &n, err)) {
-				err_set(err, ERR_USAGE, "%s: '%s' is not a boolean or a level 0..%ld",
-					where, value, d->max);
+				err_set(err, ERR_USAGE,
+				        "%s: '%s' is not a boolean or a level 0..%ld", where, value,
+				        d->max);
 				return ERR_USAGE;
 			}
 			b = (int)n;
@@ -236,7 +240,7 @@ int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_s
 			dur_format(d->min * 1000, lo, sizeof(lo));
 			dur_format(d->max * 1000, hi, sizeof(hi));
 			return err_set(err, ERR_USAGE, "%s: '%s' is out of range (%s..%s)", where,
-				       value, lo, hi);
+			               value, lo, hi);
 		}
 		*(int64_t *)field = ms;
 		break;
@@ -287,14 +291,14 @@ int config_from_env(struct config *c, struct tf_error *err)
 		double s = strtod(v, &end);
 		if (*end || !(s >= 0.001 && s <= 1000))
 			return err_set(err, ERR_USAGE,
-				       "TFLOCK_TIME_SCALE: '%s' is not a number in 0.001..1000", v);
+			               "TFLOCK_TIME_SCALE: '%s' is not a number in 0.001..1000", v);
 		c->time_scale = s;
 	}
 	return 0;
 }
 
 int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int *optind_out,
-		     struct tf_error *err)
+                     struct tf_error *err)
 {
 	struct option longopts[NDEFS + 3];
 	struct buf shortopts = BUF_INIT;
@@ -306,8 +310,9 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
 		if (!(defs[i].cmds & cmd))
 			continue;
 		longopts[n].name = defs[i].name;
-		longopts[n].has_arg =
-			(defs[i].type == T_BOOL || defs[i].type == T_COUNT) ? no_argument : required_argument;
+		longopts[n].has_arg = (defs[i].type == T_BOOL || defs[i].type == T_COUNT)
+		                              ? no_argument
+		                              : required_argument;
 		longopts[n].flag = NULL;
 		longopts[n].val = 1000 + (int)i;
 		n++;
@@ -344,13 +349,13 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
 		if (!d) {
 			const char *bad = argv[optind - 1];
 			if (optopt && optopt < 1000)
-				ret = err_set(err, ERR_USAGE, "unknown option '-%c' (try 'tflock --help')",
-					      optopt);
+				ret = err_set(err, ERR_USAGE,
+				              "unknown option '-%c' (try 'tflock --help')", optopt);
 			else if (ch == ':' || (optopt >= 1000))
 				ret = err_set(err, ERR_USAGE, "option '%s' needs a value", bad);
 			else
-				ret = err_set(err, ERR_USAGE, "unknown option '%s' (try 'tflock --help')",
-					      bad);
+				ret = err_set(err, ERR_USAGE,
+				              "unknown option '%s' (try 'tflock --help')", bad);
 			goto out;
 		}
 		ret = config_set(c, d->id, optarg, SRC_FLAG, err);
@@ -375,21 +380,22 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return err_set(err, ERR_USAGE, "--quiet and --verbose contradict each other");
 	if (!c->bucket)
 		return err_set(err, ERR_USAGE,
-			       "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory where 'terraform init' set up an s3 backend");
+		               "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory "
+		               "where 'terraform init' set up an s3 backend");
 	if (!c->key)
 		return err_set(err, ERR_USAGE, "no state key: pass --key (or TFLOCK_KEY)");
-	if (c->key[0] == '/' )
+	if (c->key[0] == '/')
 		return err_set(err, ERR_USAGE, "state key '%s' must not start with '/'", c->key);
 	if (c->no_wait && c->src[O_TIMEOUT] >= SRC_ENV && c->timeout_ms > 0)
 		return err_set(err, ERR_USAGE, "--no-wait and --timeout contradict each other");
 	if (c->on_lost && strcmp(c->on_lost, "interrupt") && strcmp(c->on_lost, "kill") &&
 	    strcmp(c->on_lost, "report"))
 		return err_set(err, ERR_USAGE,
-			       "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
+		               "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
 	if (c->git_check && strcmp(c->git_check, "on") && strcmp(c->git_check, "off") &&
 	    strcmp(c->git_check, "auto"))
 		return err_set(err, ERR_USAGE, "--git-check: '%s' is not one of on, off, auto",
-			       c->git_check);
+		               c->git_check);
 	log_level = c->quiet ? 0 : 1 + c->verbose;
 	return 0;
 }
@@ -404,7 +410,8 @@ void config_dump(const struct config *c)
 			continue;
 		switch (d->type) {
 		case T_STR:
-			snprintf(v, sizeof(v), "%s", *(char *const *)field ? *(char *const *)field : "");
+			snprintf(v, sizeof(v), "%s",
+			         *(char *const *)field ? *(char *const *)field : "");
 			break;
 		case T_BOOL:
 		case T_COUNT:
@@ -420,15 +427,19 @@ void config_dump(const struct config *c)
 			snprintf(v, sizeof(v), "%ld", *(const long *)field);
 			break;
 		}
-		log_verbose("setting %s = %s (from %s)", d->name, v, config_source_name(c->src[d->id]));
+		log_verbose("setting %s = %s (from %s)", d->name, v,
+		            config_source_name(c->src[d->id]));
 	}
 }
 
 void config_usage(unsigned cmd)
 {
-	const char *sub = cmd == CMD_STATUS ? "status" : cmd == CMD_UNLOCK ? "unlock"
-			  : cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release"
-			  : cmd == CMD_CHECK_GIT ? "check-git" : NULL;
+	const char *sub = cmd == CMD_STATUS      ? "status"
+	                  : cmd == CMD_UNLOCK    ? "unlock"
+	                  : cmd == CMD_DOCTOR    ? "doctor"
+	                  : cmd == CMD_RELEASE   ? "release"
+	                  : cmd == CMD_CHECK_GIT ? "check-git"
+	                                         : NULL;
 	if (sub)
 		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
 	else
@@ -437,9 +448,12 @@ void config_usage(unsigned cmd)
 		       "       tflock unlock [OPTIONS] ID | --force\n"
 		       "       tflock doctor [OPTIONS]\n"
 		       "       tflock release [OPTIONS]   (cleanup: a lock this job left behind)\n"
-		       "       tflock check-git [OPTIONS] (the pre-apply git checks, without locking)\n\n"
-		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait while\n"
-		       "someone else holds it, keep it alive while COMMAND runs, release it after.\n\n");
+		       "       tflock check-git [OPTIONS] (the pre-apply git checks, without "
+		       "locking)\n\n"
+		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait "
+		       "while\n"
+		       "someone else holds it, keep it alive while COMMAND runs, release it "
+		       "after.\n\n");
 	printf("Options (each also as the environment variable shown):\n");
 	for (size_t i = 0; i < NDEFS; i++) {
 		const struct opt_def *d = &defs[i];
@@ -448,10 +462,10 @@ void config_usage(unsigned cmd)
 			continue;
 		if (d->shortc)
 			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", d->shortc, d->name,
-				 d->arg ? " " : "", d->arg ? d->arg : "");
+			         d->arg ? " " : "", d->arg ? d->arg : "");
 		else
 			snprintf(flag, sizeof(flag), "    --%s%s%s", d->name, d->arg ? " " : "",
-				 d->arg ? d->arg : "");
+			         d->arg ? d->arg : "");
 		printf("  %-32s %s", flag, d->help);
 		if (d->env)
 			printf(" [%s]", d->env);
@@ -459,12 +473,14 @@ void config_usage(unsigned cmd)
 	}
 	printf("  %-32s %s\n", "-h, --help", "show this help");
 	printf("  %-32s %s\n", "-V, --version", "show the version");
-	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, 0/false/no.\n"
+	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, "
+	       "0/false/no.\n"
 	       "Precedence: flag > TFLOCK_* > terraform backend > AWS_* > default.\n"
 	       "\nExit codes: the command's own status when it ran (128+N if killed by signal N);\n"
 	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
 	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
 	       "  64 usage or configuration error, 70 internal error,\n"
-	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, hook),\n"
+	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, "
+	       "hook),\n"
 	       "  126 command not executable, 127 command not found.\n");
 }

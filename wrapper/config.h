@@ -67,7 +67,7 @@ enum cfg_opt {
 
 struct config {
 	char *bucket;
-	char *key;                  /* state key P for workspace "default" */
+	char *key; /* state key P for workspace "default" */
 	char *region;
 	char *endpoint;
 	int path_style;
@@ -75,7 +75,7 @@ struct config {
 	char *workspace_key_prefix;
 	char *profile;
 	int64_t lease_ms;
-	int64_t timeout_ms;         /* -1: wait without limit */
+	int64_t timeout_ms; /* -1: wait without limit */
 	int no_wait;
 	long conflict_exit_code;
 	int quiet;
@@ -83,17 +83,17 @@ struct config {
 	int json;
 	int watch;
 	int force;
-	char *operation;            /* Operation written in the lock body */
-	char *on_lost;              /* interrupt | kill | report */
+	char *operation; /* Operation written in the lock body */
+	char *on_lost;   /* interrupt | kill | report */
 	long lost_exit_code;
 	int unsafe_keep_running;
-	int64_t max_hold_ms;        /* 0: none */
-	int64_t grace_ms;           /* wait for the command's descendants */
-	char *git_check;            /* on | off | auto */
+	int64_t max_hold_ms; /* 0: none */
+	int64_t grace_ms;    /* wait for the command's descendants */
+	char *git_check;     /* on | off | auto */
 	char *expect_commit;
 	int allow_dirty;
 	int allow_older;
-	char *report;               /* --report FILE */
+	char *report; /* --report FILE */
 	int no_lockfile_check;
 	/* from the Terraform backend (not options): */
 	int use_fips, use_dualstack, skip_s3_checksum;
@@ -101,7 +101,7 @@ struct config {
 	char *role_arn, *session_name, *external_id;
 	enum cfg_source src[O_MAX];
 	/* derived */
-	double time_scale;          /* TFLOCK_TIME_SCALE (tests): scales every duration */
+	double time_scale; /* TFLOCK_TIME_SCALE (tests): scales every duration */
 };
 
 void config_init(struct config *c);
@@ -112,9 +112,9 @@ int config_from_env(struct config *c, struct tf_error *err);
  * non-option (the child command for CMD_RUN). Returns 1 for --help/--version
  * handled (printed), 0 to go on, or a negative error. */
 int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int *optind_out,
-		     struct tf_error *err);
+                     struct tf_error *err);
 int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
-	       struct tf_error *err);
+               struct tf_error *err);
 /* Check combinations and fill derived values. */
 int config_finish(struct config *c, unsigned cmd, struct tf_error *err);
 void config_dump(const struct config *c);
@@ -126,12 +126,12 @@ void config_usage(unsigned cmd);
 
 /* Exit codes (README, --help and the man page list the same). */
 enum {
-	EXIT_HELD = 75,       /* not acquired: held (timeout, --no-wait, unlock of another ID) */
-	EXIT_LOST = 76,       /* the lock was lost while held */
-	EXIT_USAGE = 64,      /* usage or configuration error */
-	EXIT_UNAVAILABLE = 69,/* store unusable: credentials, bucket, self-test */
-	EXIT_INTERNAL = 70,   /* internal error */
-	EXIT_REFUSED = 77,    /* the pre-apply check refused the run */
+	EXIT_HELD = 75,        /* not acquired: held (timeout, --no-wait, unlock of another ID) */
+	EXIT_LOST = 76,        /* the lock was lost while held */
+	EXIT_USAGE = 64,       /* usage or configuration error */
+	EXIT_UNAVAILABLE = 69, /* store unusable: credentials, bucket, self-test */
+	EXIT_INTERNAL = 70,    /* internal error */
+	EXIT_REFUSED = 77,     /* the pre-apply check refused the run */
 };
 
 #endif

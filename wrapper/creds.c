@@ -90,7 +90,7 @@ int creds_expiring(const struct creds *c, time_t now, long margin_s)
 }
 
 static void creds_set(struct creds *c, const char *ak, const char *sk, const char *token,
-		      time_t expires)
+                      time_t expires)
 {
 	creds_free(c);
 	c->access_key = xstrdup(ak);
@@ -161,7 +161,8 @@ static int slurp(const char *path, struct buf *b, size_t max, struct tf_error *e
 		if (n < 0) {
 			int e = errno;
 			close(fd);
-			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(e));
+			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path,
+			               strerror(e));
 		}
 		if (n == 0)
 			break;
@@ -169,7 +170,8 @@ static int slurp(const char *path, struct buf *b, size_t max, struct tf_error *e
 		b->data[b->len] = '\0';
 		if (b->len > max) {
 			close(fd);
-			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path, max);
+			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path,
+			               max);
 		}
 	}
 	close(fd);
@@ -242,10 +244,10 @@ int creds_parse_time(const char *s, time_t *out)
 	} else if (!strcmp(p, "UTC")) {
 		off = 0;
 	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
-		   !digits(p + 1, 2, &oh) && !digits(p + 4, 2, &om)) {
+	           !digits(p + 1, 2, &oh) && !digits(p + 4, 2, &om)) {
 		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
 	} else if ((*p == '+' || *p == '-') && strlen(p) == 5 && !digits(p + 1, 2, &oh) &&
-		   !digits(p + 3, 2, &om)) {
+	           !digits(p + 3, 2, &om)) {
 		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
 	} else {
 		return -1;
@@ -393,9 +395,9 @@ static int prof_load(struct resolver *r, const char *name, struct prof *p, struc
 		return NOT_CONFIGURED;
 	if (partial_keys(ks ? ks : cs))
 		return err_set(err, ERR_USAGE,
-			       "profile \"%s\" in \"%s\" has only one of aws_access_key_id and "
-			       "aws_secret_access_key: set both or neither",
-			       name, ks ? path_or(r->cred_path) : path_or(r->conf_path));
+		               "profile \"%s\" in \"%s\" has only one of aws_access_key_id and "
+		               "aws_secret_access_key: set both or neither",
+		               name, ks ? path_or(r->cred_path) : path_or(r->conf_path));
 	p->name = xstrdup(name);
 	for (size_t i = 0; cs && i < cs->nprops; i++)
 		prof_put(p, &cs->props[i]);
@@ -465,7 +467,7 @@ static void hdrs_free(struct hdrs *hs)
  * connection is retried only when retry_connect. Whatever body resp held
  * (an earlier reply, a discarded attempt) is wiped first. */
 static int http_retry(struct resolver *r, const struct http_request *req,
-		      struct http_response *resp, int retry_connect, struct tf_error *err)
+                      struct http_response *resp, int retry_connect, struct tf_error *err)
 {
 	struct http_client *c = client(r, err);
 	int rc = ERR_INTERNAL;
@@ -557,7 +559,7 @@ static char *strip_slash(const char *u)
 /* ------------------------------------------------------------------ XML (STS) */
 
 static int xml_element(const char *b, const char *e, const char *tag, const char **ib,
-		       const char **ie)
+                       const char **ie)
 {
 	size_t tl = strlen(tag);
 	const char *p = b;
@@ -591,7 +593,9 @@ static char *xml_unescape(const char *b, const char *e)
 	static const struct {
 		const char *name;
 		char c;
-	} ents[] = { { "lt", '<' }, { "gt", '>' }, { "amp", '&' }, { "quot", '"' }, { "apos", '\'' } };
+	} ents[] = {
+		{ "lt", '<' }, { "gt", '>' }, { "amp", '&' }, { "quot", '"' }, { "apos", '\'' }
+	};
 	struct buf o;
 	buf_init(&o);
 	for (const char *p = b; p < e; p++) {
@@ -615,7 +619,7 @@ static char *xml_unescape(const char *b, const char *e)
 				memcpy(tmp, p + 2, n - 1);
 				tmp[n - 1] = '\0';
 				v = (tmp[0] == 'x' || tmp[0] == 'X') ? strtol(tmp + 1, &end, 16)
-								     : strtol(tmp, &end, 10);
+				                                     : strtol(tmp, &end, 10);
 				if (!*end && v > 0 && v < 128) {
 					buf_addc(&o, (char)v);
 					done = 1;
@@ -649,7 +653,7 @@ static int sts_fail(const struct http_response *resp, const char *what, struct t
 	char *code = xml_text(b, e, "Code"), *msg = xml_text(b, e, "Message");
 	char *rid = xml_text(b, e, "RequestId");
 	int rc = err_set(err, ERR_HTTP, "%s: %s%s%s (HTTP %ld)", what, code ? code : "error",
-			 msg ? ": " : "", msg ? msg : "", resp->status);
+	                 msg ? ": " : "", msg ? msg : "", resp->status);
 	if (err) {
 		err->http_status = resp->status;
 		snprintf(err->s3_code, sizeof(err->s3_code), "%s", code ? code : "");
@@ -663,7 +667,7 @@ static int sts_fail(const struct http_response *resp, const char *what, struct t
 }
 
 static int sts_parse_creds(const struct http_response *resp, const char *result_tag,
-			   struct creds *out, struct tf_error *err)
+                           struct creds *out, struct tf_error *err)
 {
 	const char *b = resp->body.data, *e = b + resp->body.len, *rb, *re, *cb, *ce;
 	char *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
@@ -690,7 +694,7 @@ static int sts_parse_creds(const struct http_response *resp, const char *result_
 }
 
 static int sts_endpoint(struct resolver *r, char **url, char *sreg, size_t sreglen,
-			struct tf_error *err)
+                        struct tf_error *err)
 {
 	const char *o = r->cfg->sts_endpoint && *r->cfg->sts_endpoint ? r->cfg->sts_endpoint : NULL;
 	int ignore = is_true(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
@@ -713,9 +717,9 @@ static int sts_endpoint(struct resolver *r, char **url, char *sreg, size_t sregl
 			legacy = 1;
 		else if (strcasecmp(setting, "regional"))
 			return err_set(err, ERR_USAGE,
-				       "AWS_STS_REGIONAL_ENDPOINTS (or sts_regional_endpoints) is "
-				       "\"%s\": use \"regional\" or \"legacy\"",
-				       setting);
+			               "AWS_STS_REGIONAL_ENDPOINTS (or sts_regional_endpoints) is "
+			               "\"%s\": use \"regional\" or \"legacy\"",
+			               setting);
 	}
 	*url = creds_sts_default_endpoint(r->region, legacy, &signing);
 	snprintf(sreg, sreglen, "%s", signing);
@@ -726,10 +730,10 @@ char *creds_sts_default_endpoint(const char *region, int legacy_global, const ch
 {
 	/* the regions that used the global endpoint before regional became the default */
 	static const char *const legacy[] = {
-		"ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "aws-global",
-		"ca-central-1",	  "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2",
-		"eu-west-3",	  "sa-east-1",	"us-east-1",	  "us-east-2",	    "us-west-1",
-		"us-west-2",
+		"ap-northeast-1", "ap-south-1",   "ap-southeast-1", "ap-southeast-2",
+		"aws-global",     "ca-central-1", "eu-central-1",   "eu-north-1",
+		"eu-west-1",      "eu-west-2",    "eu-west-3",      "sa-east-1",
+		"us-east-1",      "us-east-2",    "us-west-1",      "us-west-2",
 	};
 	int global = 0;
 	if (!region || !*region)
@@ -751,8 +755,8 @@ char *creds_sts_default_endpoint(const char *region, int legacy_global, const ch
 
 /* POST an STS query API action; signed with signer when given. */
 static int sts_call(struct resolver *r, const char *action, const struct sigv4_pair *params,
-		    size_t n, const struct creds *signer, struct creds *out, const char *what,
-		    struct tf_error *err)
+                    size_t n, const struct creds *signer, struct creds *out, const char *what,
+                    struct tf_error *err)
 {
 	struct sigv4_pair q[8];
 	char *url = NULL, *host = NULL, *path = NULL, *body = NULL, *result_tag = NULL;
@@ -850,8 +854,8 @@ static void default_session_name(char out[40])
 }
 
 static int assume_role(struct resolver *r, const struct creds *base, const char *role_arn,
-		       const char *session_name, const char *external_id, long duration,
-		       struct creds *out, struct tf_error *err)
+                       const char *session_name, const char *external_id, long duration,
+                       struct creds *out, struct tf_error *err)
 {
 	struct sigv4_pair p[4];
 	char sess[40], dur[24], *what;
@@ -881,8 +885,8 @@ static int assume_role(struct resolver *r, const struct creds *base, const char 
 }
 
 static int web_identity(struct resolver *r, const char *token_file, const char *role_arn,
-			const char *session_name, const char *context, struct creds *out,
-			struct tf_error *err)
+                        const char *session_name, const char *context, struct creds *out,
+                        struct tf_error *err)
 {
 	struct sigv4_pair p[3];
 	struct buf token;
@@ -901,7 +905,7 @@ static int web_identity(struct resolver *r, const char *token_file, const char *
 	trim_trailing_space(&token);
 	if (!token.len) {
 		rc = err_set(err, ERR_USAGE, "%s: web identity token file \"%s\" is empty", context,
-			     token_file);
+		             token_file);
 		goto out;
 	}
 	if (!session_name || !*session_name) {
@@ -927,7 +931,7 @@ out:
 /* {"AccessKeyId", "SecretAccessKey", token_key, "Expiration"} as ECS, IMDS and
  * credential_process write them. */
 static int json_creds(const char *text, size_t len, const char *token_key, int want_version,
-		      struct creds *out, const char *what, struct tf_error *err)
+                      struct creds *out, const char *what, struct tf_error *err)
 {
 	cJSON *j = cJSON_ParseWithLength(text, len);
 	const char *ak, *sk, *tok, *exp, *code;
@@ -940,19 +944,20 @@ static int json_creds(const char *text, size_t len, const char *token_key, int w
 	if (want_version) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Version");
 		if (!cJSON_IsNumber(v)) {
-			rc = err_set(err, ERR_PARSE, "%s: no \"Version\" in the output (want 1)", what);
+			rc = err_set(err, ERR_PARSE, "%s: no \"Version\" in the output (want 1)",
+			             what);
 			goto out;
 		}
 		if (v->valuedouble != 1) {
-			rc = err_set(err, ERR_PARSE, "%s: unsupported \"Version\": %g (want 1)", what,
-				     v->valuedouble);
+			rc = err_set(err, ERR_PARSE, "%s: unsupported \"Version\": %g (want 1)",
+			             what, v->valuedouble);
 			goto out;
 		}
 	}
 	code = json_str(j, "Code");
 	if (code && strcmp(code, "Success")) {
-		rc = err_set(err, ERR_CREDENTIALS, "%s: \"Code\" is \"%.60s\", not \"Success\"", what,
-			     code);
+		rc = err_set(err, ERR_CREDENTIALS, "%s: \"Code\" is \"%.60s\", not \"Success\"",
+		             what, code);
 		goto out;
 	}
 	ak = json_str(j, "AccessKeyId");
@@ -960,7 +965,8 @@ static int json_creds(const char *text, size_t len, const char *token_key, int w
 	tok = json_str(j, token_key);
 	exp = json_str(j, "Expiration");
 	if (!ak || !*ak || !sk || !*sk) {
-		rc = err_set(err, ERR_PARSE, "%s: no AccessKeyId or SecretAccessKey in the reply", what);
+		rc = err_set(err, ERR_PARSE, "%s: no AccessKeyId or SecretAccessKey in the reply",
+		             what);
 		goto out;
 	}
 	if (exp && *exp && creds_parse_time(exp, &t)) {
@@ -988,7 +994,7 @@ static int json_fail(const struct http_response *resp, const char *what, struct 
 			msg = json_str(j, "Message");
 	}
 	rc = err_set(err, ERR_HTTP, "%s: HTTP %ld%s%s%s%s", what, resp->status, code ? ": " : "",
-		     code ? code : "", msg ? ": " : "", msg ? msg : "");
+	             code ? code : "", msg ? ": " : "", msg ? msg : "");
 	if (err) {
 		err->http_status = resp->status;
 		snprintf(err->s3_code, sizeof(err->s3_code), "%s", code ? code : "");
@@ -1005,7 +1011,7 @@ static int container_host_allowed(const char *h)
 	struct in_addr a4;
 	struct in6_addr a6;
 	static const unsigned char eks6[16] = { 0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
-						0,    0,    0,	  0,	0, 0, 0, 0x23 };
+		                                0,    0,    0,    0,    0, 0, 0, 0x23 };
 	if (!strcasecmp(h, "localhost"))
 		return 1;
 	if (inet_pton(AF_INET, h, &a4) == 1) {
@@ -1037,18 +1043,19 @@ int creds_container_url(char **url, struct tf_error *err)
 	}
 	if (strncasecmp(full, "http://", 7))
 		return err_set(err, ERR_USAGE,
-			       "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an http:// or "
-			       "https:// URL",
-			       full);
+		               "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an http:// or "
+		               "https:// URL",
+		               full);
 	host = url_hostname(full);
 	ok = host && container_host_allowed(host);
 	free(host);
 	if (!ok)
-		return err_set(err, ERR_USAGE,
-			       "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http is allowed only "
-			       "to a loopback address, 169.254.170.2, 169.254.170.23 or "
-			       "fd00:ec2::23; use https",
-			       full);
+		return err_set(
+		        err, ERR_USAGE,
+		        "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http is allowed only "
+		        "to a loopback address, 169.254.170.2, 169.254.170.23 or "
+		        "fd00:ec2::23; use https",
+		        full);
 	*url = xstrdup(full);
 	return 0;
 }
@@ -1074,7 +1081,8 @@ static int container_fetch(struct resolver *r, struct creds *out, struct tf_erro
 	if (tfile) {
 		rc = slurp(tfile, &tok, SECRET_FILE_MAX, err);
 		if (rc) {
-			err_prefix(err, "container credentials: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+			err_prefix(err,
+			           "container credentials: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 			goto out;
 		}
 		trim_trailing_space(&tok);
@@ -1083,8 +1091,9 @@ static int container_fetch(struct resolver *r, struct creds *out, struct tf_erro
 	}
 	if (tok.len) {
 		if (strpbrk(tok.data, "\r\n")) {
-			rc = err_set(err, ERR_USAGE,
-				     "container credentials: the authorization token has a line break");
+			rc = err_set(
+			        err, ERR_USAGE,
+			        "container credentials: the authorization token has a line break");
 			goto out;
 		}
 		hdr_add(&hs, "Authorization", tok.data);
@@ -1105,7 +1114,8 @@ static int container_fetch(struct resolver *r, struct creds *out, struct tf_erro
 		rc = json_fail(&resp, "container credentials", err);
 		goto out;
 	}
-	rc = json_creds(resp.body.data, resp.body.len, "Token", 0, out, "container credentials", err);
+	rc = json_creds(resp.body.data, resp.body.len, "Token", 0, out, "container credentials",
+	                err);
 out:
 	resp_free(&resp);
 	hdrs_free(&hs);
@@ -1130,7 +1140,7 @@ static char *imds_base(const struct resolver *r)
 }
 
 static int imds_request(struct resolver *r, const char *method, const char *url,
-			const struct hdrs *hs, struct http_response *resp, struct tf_error *err)
+                        const struct hdrs *hs, struct http_response *resp, struct tf_error *err)
 {
 	struct http_request req;
 	memset(&req, 0, sizeof(req));
@@ -1187,9 +1197,10 @@ static int imds_fetch(struct resolver *r, struct creds *out, struct tf_error *er
 		if (v1_disabled) {
 			if (!rc)
 				rc = err_set(err, ERR_HTTP,
-					     "PUT %s: HTTP %ld, and AWS_EC2_METADATA_V1_DISABLED forbids "
-					     "IMDSv1",
-					     url, resp.status);
+				             "PUT %s: HTTP %ld, and AWS_EC2_METADATA_V1_DISABLED "
+				             "forbids "
+				             "IMDSv1",
+				             url, resp.status);
 			goto out;
 		}
 		log_verbose("instance metadata: no IMDSv2 token, trying IMDSv1");
@@ -1262,7 +1273,7 @@ static void sha1_hex(const char *s, char out[41])
 }
 
 static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out,
-		     struct tf_error *err)
+                     struct tf_error *err)
 {
 	const char *session = prof_val(p, "sso_session");
 	const char *region = prof_val(p, "sso_region"), *start = prof_val(p, "sso_start_url");
@@ -1291,38 +1302,43 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 		free(secname);
 		if (!s)
 			return err_set(err, ERR_USAGE,
-				       "profile \"%s\": no [sso-session %s] section in \"%s\"", p->name,
-				       session, path_or(r->conf_path));
+			               "profile \"%s\": no [sso-session %s] section in \"%s\"",
+			               p->name, session, path_or(r->conf_path));
 		sr = ini_get(s, "sso_region");
 		su = ini_get(s, "sso_start_url");
 		if (!sr || !*sr || !su || !*su)
-			return err_set(err, ERR_USAGE,
-				       "[sso-session %s] in \"%s\" needs sso_region and sso_start_url",
-				       session, path_or(r->conf_path));
+			return err_set(
+			        err, ERR_USAGE,
+			        "[sso-session %s] in \"%s\" needs sso_region and sso_start_url",
+			        session, path_or(r->conf_path));
 		if ((region && strcmp(region, sr)) || (start && strcmp(start, su)))
-			return err_set(err, ERR_USAGE,
-				       "profile \"%s\": sso_region and sso_start_url must match those "
-				       "of [sso-session %s]",
-				       p->name, session);
+			return err_set(
+			        err, ERR_USAGE,
+			        "profile \"%s\": sso_region and sso_start_url must match those "
+			        "of [sso-session %s]",
+			        p->name, session);
 		region = sr;
 		key = session;
 	} else {
 		if (!region || !start)
 			return err_set(err, ERR_USAGE,
-				       "profile \"%s\" is configured for SSO but lacks %s%s%s", p->name,
-				       region ? "" : "sso_region", !region && !start ? " and " : "",
-				       start ? "" : "sso_start_url");
+			               "profile \"%s\" is configured for SSO but lacks %s%s%s",
+			               p->name, region ? "" : "sso_region",
+			               !region && !start ? " and " : "",
+			               start ? "" : "sso_start_url");
 		key = start;
 	}
 	if (!account || !role)
-		return err_set(err, ERR_USAGE, "profile \"%s\" is configured for SSO but lacks %s%s%s",
-			       p->name, account ? "" : "sso_account_id",
-			       !account && !role ? " and " : "", role ? "" : "sso_role_name");
+		return err_set(err, ERR_USAGE,
+		               "profile \"%s\" is configured for SSO but lacks %s%s%s", p->name,
+		               account ? "" : "sso_account_id", !account && !role ? " and " : "",
+		               role ? "" : "sso_role_name");
 
 	home = home_dir();
 	if (!home) {
 		rc = err_set(err, ERR_CREDENTIALS,
-			     "profile \"%s\": no home directory to find the SSO token cache in", p->name);
+		             "profile \"%s\": no home directory to find the SSO token cache in",
+		             p->name);
 		goto out;
 	}
 	sha1_hex(key, hex);
@@ -1330,9 +1346,9 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	rc = slurp(cache, &file, SECRET_FILE_MAX, err);
 	if (rc == ERR_NOT_FOUND) {
 		rc = err_set(err, ERR_CREDENTIALS,
-			     "profile \"%s\": no cached SSO token (\"%s\"): run \"aws sso login "
-			     "--profile %s\"",
-			     p->name, cache, p->name);
+		             "profile \"%s\": no cached SSO token (\"%s\"): run \"aws sso login "
+		             "--profile %s\"",
+		             p->name, cache, p->name);
 		goto out;
 	}
 	if (rc) {
@@ -1343,21 +1359,22 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	token = json_str(j, "accessToken");
 	expires = json_str(j, "expiresAt");
 	if (!token || !*token || !expires) {
-		rc = err_set(err, ERR_PARSE, "profile \"%s\": \"%s\" has no accessToken or expiresAt",
-			     p->name, cache);
+		rc = err_set(err, ERR_PARSE,
+		             "profile \"%s\": \"%s\" has no accessToken or expiresAt", p->name,
+		             cache);
 		goto out;
 	}
 	if (creds_parse_time(expires, &t)) {
 		rc = err_set(err, ERR_PARSE, "profile \"%s\": \"%s\" has a bad expiresAt \"%.40s\"",
-			     p->name, cache, expires);
+		             p->name, cache, expires);
 		goto out;
 	}
 	if (t <= time(NULL)) {
 		format_time(t, expbuf);
 		rc = err_set(err, ERR_CREDENTIALS,
-			     "profile \"%s\": the SSO token expired at %s: run \"aws sso login "
-			     "--profile %s\"",
-			     p->name, expbuf, p->name);
+		             "profile \"%s\": the SSO token expired at %s: run \"aws sso login "
+		             "--profile %s\"",
+		             p->name, expbuf, p->name);
 		goto out;
 	}
 
@@ -1370,7 +1387,7 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	acc_enc = sigv4_uri_encode(account, strlen(account), 0);
 	role_enc = sigv4_uri_encode(role, strlen(role), 0);
 	url = xasprintf("%s/federation/credentials?account_id=%s&role_name=%s", endpoint, acc_enc,
-			role_enc);
+	                role_enc);
 	hdr_add(&hs, "x-amz-sso_bearer_token", token);
 	req.method = "GET";
 	req.url = url;
@@ -1383,10 +1400,9 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 		goto out;
 	}
 	if (resp.status != 200) {
-		char *what = xasprintf("profile \"%s\": SSO GetRoleCredentials%s", p->name,
-				       resp.status == 401 || resp.status == 403
-					       ? " (run \"aws sso login\")"
-					       : "");
+		char *what = xasprintf(
+		        "profile \"%s\": SSO GetRoleCredentials%s", p->name,
+		        resp.status == 401 || resp.status == 403 ? " (run \"aws sso login\")" : "");
 		rc = json_fail(&resp, what, err);
 		free(what);
 		goto out;
@@ -1394,20 +1410,22 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	reply = cJSON_ParseWithLength(resp.body.data, resp.body.len);
 	{
 		const cJSON *rc_obj = cJSON_GetObjectItemCaseSensitive(reply, "roleCredentials");
-		const char *ak = json_str(rc_obj, "accessKeyId"), *sk = json_str(rc_obj, "secretAccessKey");
+		const char *ak = json_str(rc_obj, "accessKeyId"),
+		           *sk = json_str(rc_obj, "secretAccessKey");
 		const char *st = json_str(rc_obj, "sessionToken");
 		const cJSON *ex = cJSON_GetObjectItemCaseSensitive(rc_obj, "expiration");
 		if (!ak || !*ak || !sk || !*sk) {
-			rc = err_set(err, ERR_PARSE,
-				     "profile \"%s\": SSO GetRoleCredentials: no roleCredentials in "
-				     "the reply",
-				     p->name);
+			rc = err_set(
+			        err, ERR_PARSE,
+			        "profile \"%s\": SSO GetRoleCredentials: no roleCredentials in "
+			        "the reply",
+			        p->name);
 			goto out;
 		}
 		creds_set(out, ak, sk, st,
-			  cJSON_IsNumber(ex) && ex->valuedouble > 0
-				  ? (time_t)(ex->valuedouble / 1000.0)
-				  : 0);
+		          cJSON_IsNumber(ex) && ex->valuedouble > 0
+		                  ? (time_t)(ex->valuedouble / 1000.0)
+		                  : 0);
 	}
 out:
 	json_free(reply);
@@ -1449,7 +1467,7 @@ static long long mono_ms(void)
 }
 
 static int process_fetch(const struct prof *p, const char *cmd, struct creds *out,
-			 struct tf_error *err)
+                         struct tf_error *err)
 {
 	int fds[2], status = 0, rc = 0, timed_out = 0, too_big = 0;
 	long long deadline;
@@ -1520,19 +1538,20 @@ static int process_fetch(const struct prof *p, const char *cmd, struct creds *ou
 	what = xasprintf("profile \"%s\": credential_process", p->name);
 	if (timed_out)
 		rc = err_set(err, ERR_TIMEOUT, "%s: no output after %d s; killed it", what,
-			     PROCESS_TIMEOUT_MS / 1000);
+		             PROCESS_TIMEOUT_MS / 1000);
 	else if (too_big)
 		rc = err_set(err, ERR_PARSE, "%s: more than %d bytes of output", what,
-			     PROCESS_MAX_OUTPUT);
+		             PROCESS_MAX_OUTPUT);
 	else if (WIFSIGNALED(status))
-		rc = err_set(err, ERR_CREDENTIALS, "%s: killed by signal %d", what, WTERMSIG(status));
+		rc = err_set(err, ERR_CREDENTIALS, "%s: killed by signal %d", what,
+		             WTERMSIG(status));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		rc = err_set(err, ERR_CREDENTIALS,
-			     "%s: exited with status 127 (command not found, or /bin/sh missing)",
-			     what);
+		             "%s: exited with status 127 (command not found, or /bin/sh missing)",
+		             what);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		rc = err_set(err, ERR_CREDENTIALS, "%s: exited with status %d", what,
-			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	else
 		rc = json_creds(o.data, o.len, "SessionToken", 1, out, what, err);
 	free(what);
@@ -1566,7 +1585,7 @@ static int env_keys(struct resolver *r, struct creds *out)
 }
 
 static int credential_source(struct resolver *r, const char *pname, const char *src,
-			     struct creds *out, struct tf_error *err)
+                             struct creds *out, struct tf_error *err)
 {
 	int rc;
 	if (!strcmp(src, "Environment")) {
@@ -1576,20 +1595,22 @@ static int credential_source(struct resolver *r, const char *pname, const char *
 		if (!sk)
 			sk = env("AWS_SECRET_KEY");
 		if (!ak || !sk)
-			return err_set(err, ERR_USAGE,
-				       "profile \"%s\": credential_source is Environment but "
-				       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
-				       pname);
+			return err_set(
+			        err, ERR_USAGE,
+			        "profile \"%s\": credential_source is Environment but "
+			        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
+			        pname);
 		creds_set(out, ak, sk, env("AWS_SESSION_TOKEN"), 0);
 		return 0;
 	}
 	if (!strcmp(src, "Ec2InstanceMetadata")) {
 		rc = imds_fetch(r, out, err);
 		if (rc == NOT_CONFIGURED)
-			return err_set(err, ERR_USAGE,
-				       "profile \"%s\": credential_source is Ec2InstanceMetadata but "
-				       "AWS_EC2_METADATA_DISABLED is true",
-				       pname);
+			return err_set(
+			        err, ERR_USAGE,
+			        "profile \"%s\": credential_source is Ec2InstanceMetadata but "
+			        "AWS_EC2_METADATA_DISABLED is true",
+			        pname);
 		if (rc)
 			err_prefix(err, "profile \"%s\": instance metadata", pname);
 		return rc;
@@ -1598,17 +1619,17 @@ static int credential_source(struct resolver *r, const char *pname, const char *
 		rc = container_fetch(r, out, err);
 		if (rc == NOT_CONFIGURED)
 			return err_set(err, ERR_USAGE,
-				       "profile \"%s\": credential_source is EcsContainer but "
-				       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set",
-				       pname);
+			               "profile \"%s\": credential_source is EcsContainer but "
+			               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set",
+			               pname);
 		if (rc)
 			err_prefix(err, "profile \"%s\"", pname);
 		return rc;
 	}
 	return err_set(err, ERR_USAGE,
-		       "profile \"%s\": credential_source is \"%s\": use Environment, "
-		       "Ec2InstanceMetadata or EcsContainer",
-		       pname, src);
+	               "profile \"%s\": credential_source is \"%s\": use Environment, "
+	               "Ec2InstanceMetadata or EcsContainer",
+	               pname, src);
 }
 
 static long parse_duration(const char *s)
@@ -1628,7 +1649,7 @@ static long parse_duration(const char *s)
  * 0, NOT_CONFIGURED (the top profile has nothing to offer, or a source profile
  * has no credentials) or an error. */
 static int resolve_profile(struct resolver *r, const char *name, int top, struct chain *ch,
-			   struct creds *out, struct tf_error *err)
+                           struct creds *out, struct tf_error *err)
 {
 	struct prof p;
 	struct creds base;
@@ -1644,8 +1665,9 @@ static int resolve_profile(struct resolver *r, const char *name, int top, struct
 	if (rc == NOT_CONFIGURED) {
 		if (top)
 			return NOT_CONFIGURED;
-		return err_set(err, ERR_USAGE, "source_profile \"%s\" is in neither \"%s\" nor \"%s\"",
-			       name, path_or(r->cred_path), path_or(r->conf_path));
+		return err_set(err, ERR_USAGE,
+		               "source_profile \"%s\" is in neither \"%s\" nor \"%s\"", name,
+		               path_or(r->cred_path), path_or(r->conf_path));
 	}
 	for (size_t i = 0; i < ch->n; i++)
 		if (!strcmp(ch->names[i], name))
@@ -1671,8 +1693,9 @@ static int resolve_profile(struct resolver *r, const char *name, int top, struct
 		role_arn = source = ext_id = mfa = sess = NULL;
 	} else if ((source || cred_source || wit) && !role_arn) {
 		rc = err_set(err, ERR_USAGE, "profile \"%s\": %s needs role_arn", name,
-			     source ? "source_profile"
-				    : cred_source ? "credential_source" : "web_identity_token_file");
+		             source        ? "source_profile"
+		             : cred_source ? "credential_source"
+		                           : "web_identity_token_file");
 		goto out;
 	}
 	if (!top && ak && sk) {
@@ -1682,23 +1705,24 @@ static int resolve_profile(struct resolver *r, const char *name, int top, struct
 	}
 	if (ch->n >= MAX_SOURCE_DEPTH) {
 		rc = err_set(err, ERR_USAGE, "profile \"%s\": source_profile chain longer than %d",
-			     name, MAX_SOURCE_DEPTH);
+		             name, MAX_SOURCE_DEPTH);
 		goto out;
 	}
 	ch->names[ch->n++] = name;
 	ntypes = !!source + !!cred_source + !!process + !!wit;
 	if (ntypes > 1) {
 		rc = err_set(err, ERR_USAGE,
-			     "profile \"%s\": set only one of source_profile, credential_source, "
-			     "credential_process and web_identity_token_file",
-			     name);
+		             "profile \"%s\": set only one of source_profile, credential_source, "
+		             "credential_process and web_identity_token_file",
+		             name);
 		goto out;
 	}
 	if (role_arn && mfa) {
-		rc = err_set(err, ERR_USAGE,
-			     "profile \"%s\": mfa_serial is set, and tflock cannot prompt for an MFA "
-			     "code; use a profile that needs none, or export temporary credentials",
-			     name);
+		rc = err_set(
+		        err, ERR_USAGE,
+		        "profile \"%s\": mfa_serial is set, and tflock cannot prompt for an MFA "
+		        "code; use a profile that needs none, or export temporary credentials",
+		        name);
 		goto out;
 	}
 
@@ -1706,8 +1730,8 @@ static int resolve_profile(struct resolver *r, const char *name, int top, struct
 		rc = resolve_profile(r, source, 0, ch, &base, err);
 		if (rc == NOT_CONFIGURED)
 			rc = err_set(err, ERR_USAGE,
-				     "profile \"%s\": source_profile \"%s\" has no credentials", name,
-				     source);
+			             "profile \"%s\": source_profile \"%s\" has no credentials",
+			             name, source);
 	} else if (ak && sk) {
 		creds_set(&base, ak, sk, tok, 0);
 		creds_label(&base, "profile %s (static keys)", name);
@@ -1734,8 +1758,10 @@ static int resolve_profile(struct resolver *r, const char *name, int top, struct
 		rc = NOT_CONFIGURED;
 	} else {
 		/* role_arn alone: container or instance metadata credentials assume it */
-		note(r, "profile \"%s\": role_arn without a source, trying container and instance "
-			"metadata", name);
+		note(r,
+		     "profile \"%s\": role_arn without a source, trying container and instance "
+		     "metadata",
+		     name);
 		rc = resolve_tail(r, &base, err);
 	}
 	if (rc)
@@ -1808,13 +1834,15 @@ int creds_resolve(const struct creds_config *cfg, struct creds *out, struct tf_e
 
 	{
 		const char *c = cfg->shared_credentials_file && *cfg->shared_credentials_file
-					? cfg->shared_credentials_file
-					: env("AWS_SHARED_CREDENTIALS_FILE");
+		                        ? cfg->shared_credentials_file
+		                        : env("AWS_SHARED_CREDENTIALS_FILE");
 		const char *f = cfg->shared_config_file && *cfg->shared_config_file
-					? cfg->shared_config_file
-					: env("AWS_CONFIG_FILE");
+		                        ? cfg->shared_config_file
+		                        : env("AWS_CONFIG_FILE");
 		char *home = (c && f) ? NULL : home_dir();
-		r.cred_path = c ? expand_home(c) : home ? xasprintf("%s/.aws/credentials", home) : NULL;
+		r.cred_path = c      ? expand_home(c)
+		              : home ? xasprintf("%s/.aws/credentials", home)
+		                     : NULL;
 		r.conf_path = f ? expand_home(f) : home ? xasprintf("%s/.aws/config", home) : NULL;
 		free(home);
 	}
@@ -1829,9 +1857,9 @@ int creds_resolve(const struct creds_config *cfg, struct creds *out, struct tf_e
 	r.have_top = rc == 0;
 	if (!r.have_top && r.profile_named) {
 		rc = err_set(err, ERR_USAGE,
-			     "AWS profile \"%s\" (from %s) is in neither \"%s\" nor \"%s\"", r.profile,
-			     r.profile_explicit ? "the profile option" : "AWS_PROFILE",
-			     path_or(r.cred_path), path_or(r.conf_path));
+		             "AWS profile \"%s\" (from %s) is in neither \"%s\" nor \"%s\"",
+		             r.profile, r.profile_explicit ? "the profile option" : "AWS_PROFILE",
+		             path_or(r.cred_path), path_or(r.conf_path));
 		goto out;
 	}
 	{
@@ -1852,11 +1880,12 @@ int creds_resolve(const struct creds_config *cfg, struct creds *out, struct tf_e
 			const char *role = env("AWS_ROLE_ARN");
 			if (!role) {
 				rc = err_set(err, ERR_USAGE,
-					     "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+				             "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN "
+				             "is not");
 				goto out;
 			}
 			rc = web_identity(&r, wit, role, env("AWS_ROLE_SESSION_NAME"),
-					  "AWS_WEB_IDENTITY_TOKEN_FILE", &base, err);
+			                  "AWS_WEB_IDENTITY_TOKEN_FILE", &base, err);
 			if (rc)
 				goto out;
 			creds_label(&base, "web identity (%s)", role);
@@ -1892,7 +1921,8 @@ assume:
 		char via[sizeof(base.source)];
 		snprintf(via, sizeof(via), "%s", base.source);
 		rc = assume_role(&r, &base, arn, cfg->assume_role.session_name,
-				 cfg->assume_role.external_id, cfg->assume_role.duration_s, out, err);
+		                 cfg->assume_role.external_id, cfg->assume_role.duration_s, out,
+		                 err);
 		if (rc) {
 			err_prefix(err, "assume_role (with credentials from %s)", via);
 			goto out;

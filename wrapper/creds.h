@@ -113,21 +113,21 @@ struct creds {
 };
 
 struct creds_assume_role {
-	const char *role_arn; /* NULL: none */
+	const char *role_arn;     /* NULL: none */
 	const char *session_name; /* NULL: "tflock-<unix time>" */
 	const char *external_id;
 	long duration_s; /* 0: STS default */
 };
 
 struct creds_config {
-	const char *profile;                /* NULL: AWS_PROFILE, else "default" */
-	const char *region;                 /* for STS; NULL: AWS_REGION, AWS_DEFAULT_REGION,
+	const char *profile;                  /* NULL: AWS_PROFILE, else "default" */
+	const char *region;                   /* for STS; NULL: AWS_REGION, AWS_DEFAULT_REGION,
 					       the profile's region, us-east-1 */
-	const char *shared_credentials_file;/* NULL: env or ~/.aws/credentials */
-	const char *shared_config_file;     /* NULL: env or ~/.aws/config */
-	const char *sts_endpoint;           /* NULL: AWS_ENDPOINT_URL_STS, else regional STS */
+	const char *shared_credentials_file;  /* NULL: env or ~/.aws/credentials */
+	const char *shared_config_file;       /* NULL: env or ~/.aws/config */
+	const char *sts_endpoint;             /* NULL: AWS_ENDPOINT_URL_STS, else regional STS */
 	struct creds_assume_role assume_role; /* from the backend config */
-	long timeout_ms;                    /* per network request; 0: default (10 s;
+	long timeout_ms;                      /* per network request; 0: default (10 s;
 					       instance metadata is capped at 1 s) */
 };
 
@@ -148,7 +148,7 @@ int creds_parse_time(const char *s, time_t *out);
 /* The default STS endpoint for region (see above); *signing_region is the
  * region to sign with ("us-east-1" for the global endpoint). malloc'd. */
 char *creds_sts_default_endpoint(const char *region, int legacy_global,
-				 const char **signing_region);
+                                 const char **signing_region);
 /* The container credentials URL from the environment: 0 and *url (malloc'd),
  * 1 when neither variable is set, ERR_USAGE for a FULL_URI that is not
  * allowed. Does no network I/O. */

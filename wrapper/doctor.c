@@ -50,7 +50,7 @@ static void check_skew(const struct s3_reply *r)
 	}
 	skew = (long)(time(NULL) - timegm(&tm));
 	snprintf(d, sizeof(d), "this machine's clock is %ld s %s the store's", labs(skew),
-		 skew >= 0 ? "ahead of" : "behind");
+	         skew >= 0 ? "ahead of" : "behind");
 	if (labs(skew) < 60)
 		line(V_PASS, "clock", d, NULL);
 	else if (labs(skew) < 300)
@@ -86,7 +86,7 @@ int doctor_run(const struct doctor_input *in)
 		st = s3_request(in->s3, &req, &r, &err) == 0 ? r.status : r.status;
 		if (st == 200) {
 			snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
-				 s3_client_describe(in->s3));
+			         s3_client_describe(in->s3));
 			line(V_PASS, "bucket", d, NULL);
 		} else {
 			/* a HEAD reply has no body: a GET of the lock names the S3 error */
@@ -98,8 +98,10 @@ int doctor_run(const struct doctor_input *in)
 				s3_reply_free(&g);
 			}
 			line(V_FAIL, "bucket", err.msg[0] ? err.msg : "no answer",
-			     st == 404 ? "create it, or fix --bucket" :
-			     st == 403 ? "grant s3:ListBucket and the object permissions (examples/iam)" : NULL);
+			     st == 404   ? "create it, or fix --bucket"
+			     : st == 403 ? "grant s3:ListBucket and the object permissions "
+			                   "(examples/iam)"
+			                 : NULL);
 			s3_reply_free(&r);
 			return fails;
 		}
@@ -111,13 +113,17 @@ int doctor_run(const struct doctor_input *in)
 	if (lock_selftest(in->lock, 1, &err) == 0) {
 		selftest_ok = 1;
 		snprintf(d, sizeof(d),
-			 "conditional writes enforced; If-Match takes the %s ETag; conditional DELETE %s",
-			 in->lock->store.etag_quoted ? "quoted" : "unquoted",
-			 in->lock->store.cond_delete ? "honoured" : "ignored (release renews, then deletes once)");
+		         "conditional writes enforced; If-Match takes the %s ETag; conditional "
+		         "DELETE %s",
+		         in->lock->store.etag_quoted ? "quoted" : "unquoted",
+		         in->lock->store.cond_delete
+		                 ? "honoured"
+		                 : "ignored (release renews, then deletes once)");
 		line(V_PASS, "store self-test", d, NULL);
 	} else {
 		line(V_FAIL, "store self-test", err.msg,
-		     "use a store that enforces If-None-Match/If-Match (on Ceph RGW 16: a non-versioned bucket)");
+		     "use a store that enforces If-None-Match/If-Match (on Ceph RGW 16: a "
+		     "non-versioned bucket)");
 	}
 
 	/* versioning */
@@ -128,16 +134,21 @@ int doctor_run(const struct doctor_input *in)
 	} else if (st == 200) {
 		versioned = strstr(r.body.data, "<Status>Enabled</Status>") != NULL;
 		if (s3_client_is_aws(in->s3))
-			line(versioned ? V_PASS : V_WARN, "versioning", versioned ? "enabled" : "not enabled",
+			line(versioned ? V_PASS : V_WARN, "versioning",
+			     versioned ? "enabled" : "not enabled",
 			     versioned ? NULL : "enable it: a bad state write can then be undone");
 		else if (versioned)
 			line(selftest_ok ? V_PASS : V_FAIL, "versioning",
-			     selftest_ok ? "enabled, and the store still enforces conditional writes"
-					 : "enabled, and this store then ignores conditional writes",
-			     selftest_ok ? NULL : "suspend versioning on this bucket or use another store");
+			     selftest_ok
+			             ? "enabled, and the store still enforces conditional writes"
+			             : "enabled, and this store then ignores conditional writes",
+			     selftest_ok
+			             ? NULL
+			             : "suspend versioning on this bucket or use another store");
 		else
 			line(V_PASS, "versioning",
-			     "not enabled (not recommended on this store: Ceph RGW 16 ignores conditional writes in versioned buckets)",
+			     "not enabled (not recommended on this store: Ceph RGW 16 ignores "
+			     "conditional writes in versioned buckets)",
 			     NULL);
 	} else {
 		line(V_UNKNOWN, "versioning", err.msg[0] ? err.msg : "no answer", NULL);
@@ -165,16 +176,20 @@ int doctor_run(const struct doctor_input *in)
 		line(V_UNKNOWN, "public access block", "the store does not answer this API", NULL);
 	} else if (st == 200) {
 		int all = strstr(r.body.data, "<BlockPublicAcls>true") &&
-			  strstr(r.body.data, "<IgnorePublicAcls>true") &&
-			  strstr(r.body.data, "<BlockPublicPolicy>true") &&
-			  strstr(r.body.data, "<RestrictPublicBuckets>true");
-		line(all ? V_PASS : V_WARN, "public access block", all ? "all four settings on" : "not all on",
+		          strstr(r.body.data, "<IgnorePublicAcls>true") &&
+		          strstr(r.body.data, "<BlockPublicPolicy>true") &&
+		          strstr(r.body.data, "<RestrictPublicBuckets>true");
+		line(all ? V_PASS : V_WARN, "public access block",
+		     all ? "all four settings on" : "not all on",
 		     all ? NULL : "turn on all four public access block settings");
 	} else if (st == 404 && strstr(err.s3_code, "NoSuchPublicAccessBlockConfiguration")) {
-		line(V_WARN, "public access block", "none", "turn on all four public access block settings");
+		line(V_WARN, "public access block", "none",
+		     "turn on all four public access block settings");
 	} else {
 		line(V_UNKNOWN, "public access block",
-		     unsupported(st, &err) || st == 404 ? "the store does not answer this API" : err.msg, NULL);
+		     unsupported(st, &err) || st == 404 ? "the store does not answer this API"
+		                                        : err.msg,
+		     NULL);
 	}
 
 	/* lifecycle for noncurrent lock versions */
@@ -186,13 +201,17 @@ int doctor_run(const struct doctor_input *in)
 		int nc = strstr(r.body.data, "NoncurrentVersionExpiration") != NULL;
 		line(nc ? V_PASS : (versioned ? V_WARN : V_PASS), "lifecycle",
 		     nc ? "expires noncurrent versions" : "no rule for noncurrent versions",
-		     nc || !versioned ? NULL : "expire noncurrent versions of *.tflock (every heartbeat writes one)");
+		     nc || !versioned ? NULL
+		                      : "expire noncurrent versions of *.tflock (every heartbeat "
+		                        "writes one)");
 	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
 		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
-		     versioned ? "expire noncurrent versions of *.tflock (every heartbeat writes one)" : NULL);
+		     versioned
+		             ? "expire noncurrent versions of *.tflock (every heartbeat writes one)"
+		             : NULL);
 	} else {
-		line(V_UNKNOWN, "lifecycle", unsupported(st, &err) ? "the store does not answer this API" : err.msg,
-		     NULL);
+		line(V_UNKNOWN, "lifecycle",
+		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);
 	}
 
 	/* the Terraform side */
@@ -200,13 +219,17 @@ int doctor_run(const struct doctor_input *in)
 		line(V_UNKNOWN, "terraform backend", "no initialised backend here (.terraform)",
 		     "run doctor where 'terraform init' ran to check use_lockfile");
 	else if (in->use_lockfile == 1)
-		line(V_PASS, "use_lockfile", "true: plain terraform runs and tflock exclude each other", NULL);
+		line(V_PASS, "use_lockfile",
+		     "true: plain terraform runs and tflock exclude each other", NULL);
 	else
-		line(V_FAIL, "use_lockfile", "not true: plain terraform runs do not see tflock's lock",
-		     "set use_lockfile = true in the s3 backend and run 'terraform init -reconfigure'");
+		line(V_FAIL, "use_lockfile",
+		     "not true: plain terraform runs do not see tflock's lock",
+		     "set use_lockfile = true in the s3 backend and run 'terraform init "
+		     "-reconfigure'");
 	if (in->backend_found && in->dynamodb_table && *in->dynamodb_table)
 		line(V_WARN, "dynamodb_table", in->dynamodb_table,
-		     "clients configured with only the DynamoDB table are not excluded by tflock; remove it once every client uses the lock file");
+		     "clients configured with only the DynamoDB table are not excluded by tflock; "
+		     "remove it once every client uses the lock file");
 
 	s3_reply_free(&r);
 	return fails;

@@ -11,12 +11,12 @@
 #include "s3.h"
 
 struct doctor_input {
-	struct s3_client *s3;      /* NULL when credentials did not resolve */
-	const char *creds_error;   /* why, when s3 is NULL */
-	struct lock *lock;         /* for the self-test */
-	int backend_found;         /* a .terraform backend was read */
-	int use_lockfile;          /* -1 unknown */
-	const char *dynamodb_table;/* NULL/"" none */
+	struct s3_client *s3;       /* NULL when credentials did not resolve */
+	const char *creds_error;    /* why, when s3 is NULL */
+	struct lock *lock;          /* for the self-test */
+	int backend_found;          /* a .terraform backend was read */
+	int use_lockfile;           /* -1 unknown */
+	const char *dynamodb_table; /* NULL/"" none */
 };
 
 int doctor_run(const struct doctor_input *in);

@@ -92,8 +92,9 @@ int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err)
 		if (nd < 0)
 			return bad_dur(err, s, "too large");
 		if (nd == 0)
-			return bad_dur(err, s, *p == '.' ? "a digit must come before the decimal point"
-						   : "a number must come before each unit");
+			return bad_dur(err, s,
+			               *p == '.' ? "a digit must come before the decimal point"
+			                         : "a number must come before each unit");
 		if (*p == '.') {
 			fstart = ++p;
 			while (*p >= '0' && *p <= '9') {
@@ -135,12 +136,14 @@ int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err)
 				memcpy(unit, ustart, ul);
 				unit[ul] = '\0';
 				quote(q, sizeof(q), unit);
-				snprintf(why, sizeof(why), "unknown unit \"%s\" (units: h, m, s, ms)", q);
+				snprintf(why, sizeof(why),
+				         "unknown unit \"%s\" (units: h, m, s, ms)", q);
 				return bad_dur(err, s, why);
 			}
 			if (u <= last)
 				return bad_dur(err, s,
-					       "units must go from largest to smallest, each once (h, m, s, ms)");
+				               "units must go from largest to smallest, each once "
+				               "(h, m, s, ms)");
 		}
 		last = u;
 		parts++;
@@ -176,8 +179,9 @@ int num_parse(const char *s, long min, long max, long *out, struct tf_error *err
 	}
 	if (!s || !(*p >= '0' && *p <= '9')) {
 		quote(q, sizeof(q), s ? s : "");
-		return err_set(err, ERR_USAGE, "invalid number \"%s\": expected a whole number from %ld to %ld",
-			       q, min, max);
+		return err_set(err, ERR_USAGE,
+		               "invalid number \"%s\": expected a whole number from %ld to %ld", q,
+		               min, max);
 	}
 	lim = neg ? (unsigned long)LONG_MAX + 1 : (unsigned long)LONG_MAX;
 	for (; *p >= '0' && *p <= '9'; p++) {
@@ -189,21 +193,24 @@ int num_parse(const char *s, long min, long max, long *out, struct tf_error *err
 			if (*p)
 				break;
 			quote(q, sizeof(q), s);
-			return err_set(err, ERR_USAGE, "number \"%s\" is out of range: it must be from %ld to %ld",
-				       q, min, max);
+			return err_set(err, ERR_USAGE,
+			               "number \"%s\" is out of range: it must be from %ld to %ld",
+			               q, min, max);
 		}
 		v = v * 10 + d;
 	}
 	if (*p) {
 		quote(q, sizeof(q), s);
-		return err_set(err, ERR_USAGE, "invalid number \"%s\": expected a whole number from %ld to %ld",
-			       q, min, max);
+		return err_set(err, ERR_USAGE,
+		               "invalid number \"%s\": expected a whole number from %ld to %ld", q,
+		               min, max);
 	}
 	long x = neg ? (v == (unsigned long)LONG_MAX + 1 ? LONG_MIN : -(long)v) : (long)v;
 	if (x < min || x > max) {
 		quote(q, sizeof(q), s);
-		return err_set(err, ERR_USAGE, "number \"%s\" is out of range: it must be from %ld to %ld",
-			       q, min, max);
+		return err_set(err, ERR_USAGE,
+		               "number \"%s\" is out of range: it must be from %ld to %ld", q, min,
+		               max);
 	}
 	*out = x;
 	return 0;
@@ -211,7 +218,8 @@ int num_parse(const char *s, long min, long max, long *out, struct tf_error *err
 
 int bool_parse(const char *s, int *out, struct tf_error *err)
 {
-	static const char *const yes[] = { "1", "true", "yes" }, *const no[] = { "0", "false", "no" };
+	static const char *const yes[] = { "1", "true", "yes" }, *const no[] = { "0", "false",
+		                                                                 "no" };
 	char q[200];
 
 	for (size_t i = 0; s && i < 3; i++) {
@@ -225,8 +233,8 @@ int bool_parse(const char *s, int *out, struct tf_error *err)
 		}
 	}
 	quote(q, sizeof(q), s ? s : "");
-	return err_set(err, ERR_USAGE, "invalid boolean \"%s\": use true or false, yes or no, 1 or 0",
-		       q);
+	return err_set(err, ERR_USAGE,
+	               "invalid boolean \"%s\": use true or false, yes or no, 1 or 0", q);
 }
 
 void dur_format(int64_t ms, char *buf, size_t size)
@@ -260,7 +268,8 @@ void dur_format(int64_t ms, char *buf, size_t size)
 	if (m)
 		o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "%llum", (unsigned long long)m);
 	if (rest) {
-		o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "%llu", (unsigned long long)(rest / 1000));
+		o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "%llu",
+		                      (unsigned long long)(rest / 1000));
 		if (rest % 1000) {
 			char frac[8];
 			int last = 3;

@@ -11,16 +11,16 @@
 
 enum err_kind {
 	ERR_NONE = 0,
-	ERR_USAGE = -1,      /* bad input from the user: option, config file, environment */
-	ERR_INTERNAL = -2,   /* a bug or an impossible state */
-	ERR_SYSTEM = -3,     /* a system call failed (msg names it and errno) */
-	ERR_CONNECT = -4,    /* could not connect: the request was certainly not sent */
-	ERR_TRANSPORT = -5,  /* failed after (possibly) sending: outcome unknown */
-	ERR_TIMEOUT = -6,    /* request timed out after sending: outcome unknown */
-	ERR_HTTP = -7,       /* the server answered with an error status (http_status, s3_code) */
-	ERR_PARSE = -8,      /* a reply or file could not be parsed */
-	ERR_CREDENTIALS = -9,/* no credentials could be resolved */
-	ERR_NOT_FOUND = -10, /* 404 / absent file, where callers branch on it */
+	ERR_USAGE = -1,       /* bad input from the user: option, config file, environment */
+	ERR_INTERNAL = -2,    /* a bug or an impossible state */
+	ERR_SYSTEM = -3,      /* a system call failed (msg names it and errno) */
+	ERR_CONNECT = -4,     /* could not connect: the request was certainly not sent */
+	ERR_TRANSPORT = -5,   /* failed after (possibly) sending: outcome unknown */
+	ERR_TIMEOUT = -6,     /* request timed out after sending: outcome unknown */
+	ERR_HTTP = -7,        /* the server answered with an error status (http_status, s3_code) */
+	ERR_PARSE = -8,       /* a reply or file could not be parsed */
+	ERR_CREDENTIALS = -9, /* no credentials could be resolved */
+	ERR_NOT_FOUND = -10,  /* 404 / absent file, where callers branch on it */
 };
 
 #define ERR_MSG_SIZE 768
@@ -29,13 +29,14 @@ struct tf_error {
 	int kind;
 	long http_status;
 	char s3_code[64];
-	char message[256];    /* S3 <Message> */
+	char message[256]; /* S3 <Message> */
 	char request_id[96];
 	char msg[ERR_MSG_SIZE]; /* the human line */
 };
 
 /* Set kind and format msg; returns kind, so `return err_set(e, ERR_USAGE, ...)`. */
-int err_set(struct tf_error *e, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_set(struct tf_error *e, int kind, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void err_clear(struct tf_error *e);
 /* Prepend context: "context: old msg". */
 void err_prefix(struct tf_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -55,14 +55,14 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	}
 	if (git_repository_open(&repo, root.ptr) != 0) {
 		ret = err_set(err, ERR_USAGE, "cannot open the git repository at %s: %s", root.ptr,
-			      git_msg());
+		              git_msg());
 		goto out;
 	}
 	if (git_repository_workdir(repo))
 		g->workdir = xstrdup(git_repository_workdir(repo));
 	if (git_repository_head(&head, repo) != 0) {
-		ret = err_set(err, ERR_USAGE, "git repository %s has no commit at HEAD: %s", root.ptr,
-			      git_msg());
+		ret = err_set(err, ERR_USAGE, "git repository %s has no commit at HEAD: %s",
+		              root.ptr, git_msg());
 		goto out;
 	}
 	oid = git_reference_target(head);
@@ -93,9 +93,10 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
 	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	           GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if (git_status_list_new(&st, repo, &so) != 0) {
-		ret = err_set(err, ERR_USAGE, "cannot read the status of %s: %s", root.ptr, git_msg());
+		ret = err_set(err, ERR_USAGE, "cannot read the status of %s: %s", root.ptr,
+		              git_msg());
 		goto out;
 	}
 	for (size_t i = 0; i < git_status_list_entrycount(st); i++) {

@@ -16,10 +16,10 @@
 
 struct gitinfo {
 	char *workdir;
-	char *head;        /* 40-hex commit id */
-	char *branch;      /* NULL when detached */
-	char *remote;      /* origin URL without credentials, or NULL */
-	char *hooks_dir;   /* core.hooksPath or <gitdir>/hooks */
+	char *head;      /* 40-hex commit id */
+	char *branch;    /* NULL when detached */
+	char *remote;    /* origin URL without credentials, or NULL */
+	char *hooks_dir; /* core.hooksPath or <gitdir>/hooks */
 	int dirty;
 	char dirty_example[256]; /* one path that makes it dirty */
 };

@@ -145,14 +145,14 @@ static const char *ca_bundle(void)
 }
 
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
-	    struct tf_error *err)
+            struct tf_error *err)
 {
 	CURL *h = c->curl;
 	struct curl_slist *hdrs = NULL;
 	char ua[64], errbuf[CURL_ERROR_SIZE] = "";
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : 10000;
 	long ctimeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-						     : (timeout < 3000 ? timeout : 3000);
+	                                            : (timeout < 3000 ? timeout : 3000);
 	CURLcode rc;
 	int ret = 0;
 
@@ -217,7 +217,8 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	if (trace) {
 		log_verbose("> %s %s", req->method, req->url);
 		for (size_t i = 0; i < req->nheaders; i++) {
-			char *line = xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
+			char *line =
+			        xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
 			char *red = log_redact_header(line, strlen(line));
 			log_debug(">   %s", red);
 			free(red);
@@ -248,23 +249,23 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 		ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
-			      *errbuf ? errbuf : curl_easy_strerror(rc));
+		              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
 	case CURLE_OPERATION_TIMEDOUT: {
 		double connect_time = 0;
 		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_time);
 		if (connect_time <= 0)
 			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
-				      *errbuf ? errbuf : curl_easy_strerror(rc));
+			              *errbuf ? errbuf : curl_easy_strerror(rc));
 		else
 			ret = err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s",
-				      req->method, req->url, timeout,
-				      *errbuf ? errbuf : curl_easy_strerror(rc));
+			              req->method, req->url, timeout,
+			              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
 	}
 	default:
 		ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
-			      *errbuf ? errbuf : curl_easy_strerror(rc));
+		              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
 	}
 	if (trace)

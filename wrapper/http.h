@@ -63,7 +63,7 @@ void http_client_free(struct http_client *c);
 void http_set_trace(int on);
 
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
-	    struct tf_error *err);
+            struct tf_error *err);
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 /* Case-insensitive lookup; NULL when absent. */

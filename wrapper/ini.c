@@ -136,7 +136,7 @@ static char *key_convert(const char *b, const char *e)
 
 /* Split "key = value" (or the legacy "key: value") in [b, e). */
 static int split_property(const char *b, const char *e, const char **kb, const char **ke,
-			  const char **vb, const char **ve)
+                          const char **vb, const char **ve)
 {
 	const char *eq = memchr(b, '=', (size_t)(e - b));
 	const char *colon = memchr(b, ':', (size_t)(e - b));
@@ -162,8 +162,7 @@ static const char *comment_start(const char *b, const char *e)
 	return e;
 }
 
-int ini_parse(struct ini *ini, const char *text, size_t len, const char *name,
-	      struct tf_error *err)
+int ini_parse(struct ini *ini, const char *text, size_t len, const char *name, struct tf_error *err)
 {
 	const char *p = text, *end = text + len;
 	struct ini_section *cur = NULL;
@@ -199,7 +198,7 @@ int ini_parse(struct ini *ini, const char *text, size_t len, const char *name,
 				if (nb == ne) {
 					ini_free(ini);
 					return err_set(err, ERR_USAGE, "%s:%u: empty section name",
-						       name ? name : "", lineno);
+					               name ? name : "", lineno);
 				}
 				/* "type   name" → "type name" */
 				sp = nb;
@@ -226,13 +225,14 @@ int ini_parse(struct ini *ini, const char *text, size_t len, const char *name,
 				if (!split_property(cb, ce, &kb, &ke, &vb, &ve)) {
 					ini_free(ini);
 					return err_set(err, ERR_USAGE,
-						       "%s:%u: not a section, property or comment: "
-						       "expected \"[name]\" or \"key = value\"",
-						       name ? name : "", lineno);
+					               "%s:%u: not a section, property or comment: "
+					               "expected \"[name]\" or \"key = value\"",
+					               name ? name : "", lineno);
 				}
 				if (!cur)
 					continue; /* global property: ignored, as the SDK does */
-				cur_prop = prop_set(cur, key_convert(kb, ke), value_convert(vb, ve), lineno);
+				cur_prop = prop_set(cur, key_convert(kb, ke), value_convert(vb, ve),
+				                    lineno);
 				continue;
 			}
 		}
@@ -296,7 +296,8 @@ int ini_load(struct ini *ini, const char *path, struct tf_error *err)
 			int e = errno;
 			close(fd);
 			buf_wipe(&b);
-			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(e));
+			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path,
+			               strerror(e));
 		}
 		if (n == 0)
 			break;
@@ -306,7 +307,7 @@ int ini_load(struct ini *ini, const char *path, struct tf_error *err)
 			close(fd);
 			buf_wipe(&b);
 			return err_set(err, ERR_USAGE, "\"%s\" is larger than %d bytes", path,
-				       INI_MAX_FILE);
+			               INI_MAX_FILE);
 		}
 	}
 	close(fd);

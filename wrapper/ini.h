@@ -61,7 +61,7 @@ void ini_free(struct ini *ini);
 /* Parse len bytes of text; name is used in error messages. On failure ini is
  * left empty (freed). 0 or ERR_USAGE. */
 int ini_parse(struct ini *ini, const char *text, size_t len, const char *name,
-	      struct tf_error *err);
+              struct tf_error *err);
 /* Read and parse a file. ERR_NOT_FOUND when it does not exist (ini left
  * empty), ERR_SYSTEM when it cannot be read, ERR_USAGE when malformed. */
 int ini_load(struct ini *ini, const char *path, struct tf_error *err);

@@ -93,7 +93,7 @@ static char *read_boot_id(void)
 }
 
 int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
-	      const struct lock_opts *o, struct tf_error *err)
+              const struct lock_opts *o, struct tf_error *err)
 {
 	char id[37], created[48], host[256] = "";
 	struct timespec now;
@@ -191,12 +191,13 @@ void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
 		strftime(since, sizeof(since), "since %H:%M:%S UTC", &tm);
 		if (now.tv_sec >= t) {
 			dur_format((int64_t)(now.tv_sec - t) * 1000, ago, sizeof(ago));
-			snprintf(since + strlen(since), sizeof(since) - strlen(since), ", %s ago", ago);
+			snprintf(since + strlen(since), sizeof(since) - strlen(since), ", %s ago",
+			         ago);
 		}
 	}
 	snprintf(out, size, "%s (%s%s%s, ID %s)", li->who && *li->who ? li->who : "unknown holder",
-		 li->operation && *li->operation ? li->operation : "no operation", *since ? ", " : "",
-		 since, li->id && *li->id ? li->id : "none");
+	         li->operation && *li->operation ? li->operation : "no operation",
+	         *since ? ", " : "", since, li->id && *li->id ? li->id : "none");
 }
 
 /* Fill a view from a 200 reply. */
@@ -247,7 +248,7 @@ int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err)
  * gets an answer or the deadline passes.
  */
 static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadline,
-		     struct tf_error *err)
+                     struct tf_error *err)
 {
 	struct lock_view v;
 	int ret, attempt = 0;
@@ -260,20 +261,22 @@ static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadl
 			break;
 		if (lock_error_is_store(&rerr) || clock_boot_ns() >= deadline) {
 			*err = rerr;
-			err_prefix(err, "cannot read %s back to learn whether a write applied", l->url);
+			err_prefix(err, "cannot read %s back to learn whether a write applied",
+			           l->url);
 			lock_view_free(&v);
 			return ret;
 		}
 		sleep_ms(backoff_full_jitter((unsigned)attempt++, scaled(l, 100), scaled(l, 2000),
-					     rand_u64_default, NULL));
+		                             rand_u64_default, NULL));
 	}
 	if (!v.present) {
 		ret = W_ABSENT;
 	} else if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
 		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
-		ret = (v.klass == LOCKINFO_TFLOCK && v.li.tf.seq == wrote_seq) ? W_APPLIED : W_NOT_APPLIED;
+		ret = (v.klass == LOCKINFO_TFLOCK && v.li.tf.seq == wrote_seq) ? W_APPLIED
+		                                                               : W_NOT_APPLIED;
 		log_debug("read-back: our lock, seq %llu (wrote %llu): %s", v.li.tf.seq, wrote_seq,
-			  ret == W_APPLIED ? "applied" : "not applied");
+		          ret == W_APPLIED ? "applied" : "not applied");
 	} else {
 		lock_view_free(&l->last_holder);
 		l->last_holder = v;
@@ -289,7 +292,7 @@ static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadl
  * creating (If-None-Match: *) or replacing (If-Match: etag).
  */
 static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t deadline,
-		      struct tf_error *err)
+                      struct tf_error *err)
 {
 	struct http_header h[20];
 	struct s3_request req;
@@ -353,8 +356,8 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 	if (ret == ERR_HTTP && (lock_error_is_store(err) && r.status != 409)) {
 		goto out; /* 403, 400, NoSuchBucket, wrong region: no retry, no read-back */
 	}
-	log_debug("conditional PUT of %s (seq %llu) not confirmed: %s; reading it back", l->lock_key,
-		  seq, err->msg);
+	log_debug("conditional PUT of %s (seq %llu) not confirmed: %s; reading it back",
+	          l->lock_key, seq, err->msg);
 	{
 		int64_t send = r.t_send;
 		struct tf_error werr = *err;
@@ -381,7 +384,7 @@ out:
 /* ---- self-test (B6) ---- */
 
 static int probe_put(struct lock *l, const char *key, const char *cond_name, const char *cond_val,
-		     const char *body, struct s3_reply *r, struct tf_error *err)
+                     const char *body, struct s3_reply *r, struct tf_error *err)
 {
 	struct http_header h[2];
 	struct s3_request req;
@@ -431,18 +434,21 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 	ret = probe_put(l, key, "If-None-Match", "*", "{\"selftest\":2}", &r, &e);
 	if (ret == 0 || r.status != 412) {
 		ret = err_set(err, ERR_HTTP,
-			      "store does not enforce If-None-Match (a second create of %s got %ld, not 412): versioned or Object Lock bucket on Ceph RGW? Such a store gives no mutual exclusion",
-			      key, r.status);
+		              "store does not enforce If-None-Match (a second create of %s got "
+		              "%ld, not 412): versioned or Object Lock bucket on Ceph RGW? Such a "
+		              "store gives no mutual exclusion",
+		              key, r.status);
 		err->http_status = 412;
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
 		goto cleanup;
 	}
-	ret = probe_put(l, key, "If-Match", "\"0123456789abcdef0123456789abcdef\"", "{\"selftest\":3}",
-			&r, &e);
+	ret = probe_put(l, key, "If-Match", "\"0123456789abcdef0123456789abcdef\"",
+	                "{\"selftest\":3}", &r, &e);
 	if (ret == 0 || (r.status != 412 && r.status != 409)) {
 		ret = err_set(err, ERR_HTTP,
-			      "store does not enforce If-Match (a PUT with a wrong ETag got %ld, not 412)",
-			      r.status);
+		              "store does not enforce If-Match (a PUT with a wrong ETag got %ld, "
+		              "not 412)",
+		              r.status);
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
 		goto cleanup;
 	}
@@ -457,7 +463,8 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 	}
 	if (!quoted_ok && !unquoted_ok) {
 		ret = err_set(err, ERR_HTTP,
-			      "store does not honour If-Match with the object's own ETag (quoted or not)");
+		              "store does not honour If-Match with the object's own ETag (quoted "
+		              "or not)");
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
 		goto cleanup;
 	}
@@ -478,7 +485,8 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 			struct s3_reply g;
 			s3_reply_init(&g);
 			l->requests++;
-			l->store.cond_delete = s3_head(l->s3, key, NULL, &g, &e) == 0 && g.status == 200;
+			l->store.cond_delete =
+			        s3_head(l->s3, key, NULL, &g, &e) == 0 && g.status == 200;
 			s3_reply_free(&g);
 		} else {
 			l->store.cond_delete = 0;
@@ -486,8 +494,8 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 	}
 	l->store.known = 1;
 	log_verbose("store self-test passed: If-Match takes the %s ETag; conditional DELETE %s",
-		    l->store.etag_quoted ? "quoted" : "unquoted",
-		    l->store.cond_delete ? "honoured" : "ignored (release renews first)");
+	            l->store.etag_quoted ? "quoted" : "unquoted",
+	            l->store.cond_delete ? "honoured" : "ignored (release renews first)");
 	ret = 0;
 cleanup:
 	l->requests++;
@@ -508,8 +516,8 @@ static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 	dur_format((now - l->wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
 	dur_format(since_change < 0 ? 0 : since_change, hb, sizeof(hb));
 	if (v->klass == LOCKINFO_TFLOCK)
-		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds) — waited %s", l->url,
-			 who, hb, v->li.tf.lease, waited);
+		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds) — waited %s",
+		         l->url, who, hb, v->li.tf.lease, waited);
 	else
 		log_info("waiting for %s: held by %s — waited %s", l->url, who, waited);
 }
@@ -519,12 +527,15 @@ static void report_foreign(struct lock *l, const struct lock_view *v)
 	char who[512];
 	lock_describe_holder(v, who, sizeof(who));
 	if (v->klass == LOCKINFO_MALFORMED)
-		log_warn("%s holds a body tflock and Terraform cannot use (%s); it is never removed automatically: if nobody holds it, delete the object by hand",
-			 l->url, v->why);
+		log_warn("%s holds a body tflock and Terraform cannot use (%s); it is never "
+		         "removed automatically: if nobody holds it, delete the object by hand",
+		         l->url, v->why);
 	else
-		log_warn("%s is held by %s, a lock without a tflock lease (%s); it is never taken over automatically: if its run is gone, run 'tflock unlock %s' or 'terraform force-unlock %s'",
-			 l->url, who, *v->why ? v->why : "plain Terraform/OpenTofu lock",
-			 v->li.id ? v->li.id : "", v->li.id ? v->li.id : "");
+		log_warn("%s is held by %s, a lock without a tflock lease (%s); it is never taken "
+		         "over automatically: if its run is gone, run 'tflock unlock %s' or "
+		         "'terraform force-unlock %s'",
+		         l->url, who, *v->why ? v->why : "plain Terraform/OpenTofu lock",
+		         v->li.id ? v->li.id : "", v->li.id ? v->li.id : "");
 }
 
 static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
@@ -577,7 +588,7 @@ static int acquired(struct lock *l, const char *how)
 	l->acquired_ns = clock_boot_ns();
 	log_verbose("acquired %s (%s, ID %s)", l->url, how, l->mine.id);
 	log_event("acquired %s id=%s how=%s renew_send=%lld", l->url, l->mine.id, how,
-		  (long long)l->renew_send_ns);
+	          (long long)l->renew_send_ns);
 	return 0;
 }
 
@@ -602,7 +613,7 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 		}
 		/* try to create the lock */
 		ret = write_lock(l, C_CREATE, NULL,
-				 clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+		                 clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
 		creates++;
 		if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
 			/* our ID is in the store: ours (a retried create may have applied first) */
@@ -632,8 +643,10 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 			if (v.present && v.li.id && l->o.inherited_id &&
 			    !strcmp(v.li.id, l->o.inherited_id)) {
 				err_set(err, ERR_USAGE,
-					"%s is held by the tflock that started this one (ID %s), but this run could not verify it may re-enter: not waiting for our own parent",
-					l->url, v.li.id);
+				        "%s is held by the tflock that started this one (ID %s), "
+				        "but this run could not verify it may re-enter: not "
+				        "waiting for our own parent",
+				        l->url, v.li.id);
 				ret = LOCK_HELD;
 				goto held;
 			}
@@ -644,23 +657,26 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 				if (new_holder) {
 					l->holders_seen++;
 					if (l->nseen < 16) {
-						l->seen[l->nseen].who = xstrdup(v.li.who ? v.li.who : "");
-						l->seen[l->nseen].operation =
-							xstrdup(v.li.operation ? v.li.operation : "");
+						l->seen[l->nseen].who =
+						        xstrdup(v.li.who ? v.li.who : "");
+						l->seen[l->nseen].operation = xstrdup(
+						        v.li.operation ? v.li.operation : "");
 						l->seen[l->nseen].id = xstrdup(hid);
 						l->nseen++;
 					}
 					if (!l->in_section && getenv("GITLAB_CI") &&
 					    !strcmp(getenv("GITLAB_CI"), "true")) {
-						report_gitlab_section_start("tflock_wait",
-									    "tflock: waiting for the state lock",
-									    stderr);
+						report_gitlab_section_start(
+						        "tflock_wait",
+						        "tflock: waiting for the state lock",
+						        stderr);
 						l->in_section = 1;
 					}
 					if (v.klass != LOCKINFO_TFLOCK)
 						report_foreign(l, &v);
 				}
-				if (!l->o.no_wait && (new_holder || now - last_print >= print_every)) {
+				if (!l->o.no_wait &&
+				    (new_holder || now - last_print >= print_every)) {
 					progress(l, &v, now);
 					last_print = now;
 					snprintf(last_id, sizeof(last_id), "%s", hid);
@@ -679,17 +695,22 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 			    now - v.first_seen_ns >= v.holder_lease_ms * NS_PER_MS) {
 				char who[512];
 				lock_describe_holder(&v, who, sizeof(who));
-				log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms",
-					  v.etag, (long long)v.first_seen_ns, (long long)v.holder_lease_ms);
+				log_debug("takeover: %s unchanged since %lld ns (receipt), lease "
+				          "%lld ms",
+				          v.etag, (long long)v.first_seen_ns,
+				          (long long)v.holder_lease_ms);
 				ret = write_lock(l, C_MATCH, v.etag,
-						 now + lock_heartbeat_ms(l) * NS_PER_MS, err);
+				                 now + lock_heartbeat_ms(l) * NS_PER_MS, err);
 				if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
 					l->took_over = 1;
-					log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld",
-						  l->url, v.li.id, v.etag, (long long)v.first_seen_ns,
-						  (long long)v.holder_lease_ms);
-					log_warn("took over %s from %s: unchanged for its whole lease (%lds) — its holder is gone",
-						 l->url, who, v.li.tf.lease);
+					log_event("takeover %s from=%s etag=%s first_seen=%lld "
+					          "lease_ms=%lld",
+					          l->url, v.li.id, v.etag,
+					          (long long)v.first_seen_ns,
+					          (long long)v.holder_lease_ms);
+					log_warn("took over %s from %s: unchanged for its whole "
+					         "lease (%lds) — its holder is gone",
+					         l->url, who, v.li.tf.lease);
 					lock_view_free(&l->last_holder);
 					l->last_holder = v;
 					lock_view_init(&v);
@@ -712,9 +733,9 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 			if (v.holder_lease_ms > 0 && poll > v.holder_lease_ms / 4)
 				poll = v.holder_lease_ms / 4;
 			if (errors) {
-				int64_t b = backoff_full_jitter((unsigned)(errors < 10 ? errors : 10),
-								lock_poll_ms(l), l->o.lease_ms / 4,
-								rand_u64_default, NULL);
+				int64_t b = backoff_full_jitter(
+				        (unsigned)(errors < 10 ? errors : 10), lock_poll_ms(l),
+				        l->o.lease_ms / 4, rand_u64_default, NULL);
 				if (b > poll)
 					poll = b;
 			}
@@ -725,7 +746,8 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 			if (ret) {
 				if (lock_error_is_store(err))
 					goto out;
-				if (err->kind == ERR_HTTP && (err->http_status == 429 || err->http_status == 503))
+				if (err->kind == ERR_HTTP &&
+				    (err->http_status == 429 || err->http_status == 503))
 					errors += 2;
 				else
 					errors++;
@@ -759,7 +781,7 @@ int lock_renew(struct lock *l, struct tf_error *err)
 		if (ret == W_APPLIED) {
 			l->heartbeats++;
 			log_event("renewed %s id=%s seq=%llu send=%lld", l->url, l->mine.id,
-				  l->mine.tf.seq, (long long)l->renew_send_ns);
+			          l->mine.tf.seq, (long long)l->renew_send_ns);
 			return 0;
 		}
 		if (ret == W_NOT_APPLIED)
@@ -786,7 +808,7 @@ int lock_renew(struct lock *l, struct tf_error *err)
 /* ---- release (B5) ---- */
 
 static int delete_once(struct lock *l, const char *if_match, long timeout_ms, struct s3_reply *r,
-		       struct tf_error *err)
+                       struct tf_error *err)
 {
 	struct s3_request req;
 	struct http_header h;
@@ -832,7 +854,7 @@ int lock_release(struct lock *l, struct tf_error *err)
 			if (lock_error_is_store(err) && r.status != 412)
 				goto out;
 			ret = read_back(l, l->mine.tf.seq,
-					clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+			                clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
 			if (ret == W_ABSENT) {
 				ret = released(l);
 				goto out;
@@ -859,13 +881,15 @@ int lock_release(struct lock *l, struct tf_error *err)
 		goto out; /* LOCK_LOST, or failed: the lease bounds the leak */
 	{
 		int64_t window_ms = (l->o.lease_ms - lock_margin_ms(l)) / 2;
-		int64_t left = (l->renew_send_ns + window_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
+		int64_t left =
+		        (l->renew_send_ns + window_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
 		if (left <= 0) {
 			char d[32];
 			dur_format(l->o.lease_ms, d, sizeof(d));
 			ret = err_set(err, ERR_TIMEOUT,
-				      "release of %s abandoned: too late after the last renewal to delete safely; the lock expires within %s",
-				      l->url, d);
+			              "release of %s abandoned: too late after the last renewal to "
+			              "delete safely; the lock expires within %s",
+			              l->url, d);
 			goto out;
 		}
 		ret = delete_once(l, NULL, (long)left, &r, err);
@@ -879,7 +903,8 @@ int lock_release(struct lock *l, struct tf_error *err)
 			int rb;
 			err_clear(&rerr);
 			rb = read_back(l, l->mine.tf.seq,
-				       clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS, &rerr);
+			               clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS,
+			               &rerr);
 			if (rb == W_ABSENT) {
 				ret = released(l);
 				err_clear(err);
@@ -897,8 +922,9 @@ int lock_release(struct lock *l, struct tf_error *err)
 		{
 			char d[32];
 			dur_format(l->o.lease_ms, d, sizeof(d));
-			err_prefix(err, "release of %s FAILED (not retried: the lock expires within %s)",
-				   l->url, d);
+			err_prefix(err,
+			           "release of %s FAILED (not retried: the lock expires within %s)",
+			           l->url, d);
 		}
 	}
 out:
@@ -921,8 +947,8 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 	if (!v.li.id || strcmp(v.li.id, id)) {
 		char who[512];
 		lock_describe_holder(&v, who, sizeof(who));
-		err_set(err, ERR_NONE, "%s is held by %s, not by ID %s: nothing removed", l->url, who,
-			id);
+		err_set(err, ERR_NONE, "%s is held by %s, not by ID %s: nothing removed", l->url,
+		        who, id);
 		ret = LOCK_HELD;
 		goto out;
 	}
@@ -933,14 +959,16 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 		if (ret == 0 || r.status == 404)
 			ret = 0;
 		else if (r.status == 412) {
-			err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed", l->url);
+			err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed",
+			        l->url);
 			ret = LOCK_HELD;
 		}
 		s3_reply_free(&r);
 		goto out;
 	}
 	/* take over with If-Match (exactly one writer wins), then release as ours */
-	ret = write_lock(l, C_MATCH, v.etag, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
+	ret = write_lock(l, C_MATCH, v.etag, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
+	                 err);
 	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
 		l->held = 1;
 		ret = lock_release(l, err);

@@ -40,45 +40,45 @@ struct lock_store {
 };
 
 struct lock_opts {
-	int64_t lease_ms;     /* our lease, scaled for tests */
-	long lease_s;         /* our lease as declared in the body (unscaled seconds) */
-	double time_scale;    /* multiplies every internal duration (tests) */
-	int64_t timeout_ms;   /* waiting limit; -1 none */
+	int64_t lease_ms;   /* our lease, scaled for tests */
+	long lease_s;       /* our lease as declared in the body (unscaled seconds) */
+	double time_scale;  /* multiplies every internal duration (tests) */
+	int64_t timeout_ms; /* waiting limit; -1 none */
 	int no_wait;
 	const char *operation;
 	const char *who;
 	const char *info;
 	const char *version;
-	const char *ci;       /* CI job URL or "" */
-	const char *ci_job;   /* CI job id or "" */
+	const char *ci;                        /* CI job URL or "" */
+	const char *ci_job;                    /* CI job id or "" */
 	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
 	size_t nput_headers;
-	int no_checksum;      /* skip_s3_checksum */
-	const char *inherited_id; /* an outer tflock's ID that must never be waited for */
+	int no_checksum;               /* skip_s3_checksum */
+	const char *inherited_id;      /* an outer tflock's ID that must never be waited for */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
 };
 
 /* What a reader sees (status, waiting). */
 struct lock_view {
-	int present;          /* 0: no lock object */
-	int klass;            /* LOCKINFO_TFLOCK / FOREIGN / MALFORMED */
+	int present; /* 0: no lock object */
+	int klass;   /* LOCKINFO_TFLOCK / FOREIGN / MALFORMED */
 	struct lockinfo li;
 	char etag[128];
-	char why[768];        /* why foreign/malformed */
-	int64_t first_seen_ns;/* receipt of the first response showing this ETag */
+	char why[768];           /* why foreign/malformed */
+	int64_t first_seen_ns;   /* receipt of the first response showing this ETag */
 	int64_t holder_lease_ms; /* scaled; 0 when not a takeover candidate */
 };
 
 struct lock {
 	struct s3_client *s3;
-	char *state_key;      /* P */
-	char *lock_key;       /* P.tflock */
-	char *path;           /* BUCKET/P (the body's Path) */
-	char *url;            /* s3://BUCKET/P.tflock */
+	char *state_key; /* P */
+	char *lock_key;  /* P.tflock */
+	char *path;      /* BUCKET/P (the body's Path) */
+	char *url;       /* s3://BUCKET/P.tflock */
 	struct lock_opts o;
 	struct lock_store store;
 	struct lockinfo mine;
-	char etag[128];       /* current ETag of our lock, normalised */
+	char etag[128]; /* current ETag of our lock, normalised */
 	int held;
 	int64_t renew_send_ns;
 	int64_t wait_start_ns, acquired_ns, released_ns;
@@ -87,9 +87,11 @@ struct lock {
 	int took_over;
 	struct lock_view last_holder; /* the last other holder seen */
 	/* distinct holders seen while waiting, for reports (owned strings) */
-	struct { char *who, *operation, *id; } seen[16];
+	struct {
+		char *who, *operation, *id;
+	} seen[16];
 	unsigned nseen;
-	int in_section;       /* a GitLab collapsible section is open */
+	int in_section; /* a GitLab collapsible section is open */
 };
 
 void lock_view_init(struct lock_view *v);
@@ -97,7 +99,7 @@ void lock_view_free(struct lock_view *v);
 
 /* Lock key and body path for a state key (PROTOCOL A1 done by the caller). */
 int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
-	      const struct lock_opts *o, struct tf_error *err);
+              const struct lock_opts *o, struct tf_error *err);
 void lock_free(struct lock *l);
 
 /* Derived durations (scaled). */

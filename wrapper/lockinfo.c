@@ -231,7 +231,7 @@ void lockinfo_format_created(const struct timespec *utc, char out[48])
 			frac[last--] = '\0';
 	}
 	snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 /* -------------------------------------------------------------------- ID */
@@ -253,10 +253,9 @@ void lockinfo_new_id(char out[37])
 			got += (size_t)n;
 		}
 	}
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-		 r[13], r[14], r[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+	         r[13], r[14], r[15]);
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -272,7 +271,8 @@ static void go_json_string(struct buf *b, const char *str)
 	while (i < n) {
 		unsigned char c = s[i];
 		if (c < 0x80) {
-			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
+			    c != '&') {
 				i++;
 				continue;
 			}
@@ -283,11 +283,21 @@ static void go_json_string(struct buf *b, const char *str)
 				buf_addc(b, '\\');
 				buf_addc(b, (char)c);
 				break;
-			case '\b': buf_adds(b, "\\b"); break;
-			case '\f': buf_adds(b, "\\f"); break;
-			case '\n': buf_adds(b, "\\n"); break;
-			case '\r': buf_adds(b, "\\r"); break;
-			case '\t': buf_adds(b, "\\t"); break;
+			case '\b':
+				buf_adds(b, "\\b");
+				break;
+			case '\f':
+				buf_adds(b, "\\f");
+				break;
+			case '\n':
+				buf_adds(b, "\\n");
+				break;
+			case '\r':
+				buf_adds(b, "\\r");
+				break;
+			case '\t':
+				buf_adds(b, "\\t");
+				break;
 			default:
 				buf_adds(b, "\\u00");
 				buf_addc(b, hex[c >> 4]);
@@ -344,7 +354,7 @@ int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 	if (li->has_tflock) {
 		const struct lockinfo_tflock *t = &li->tf;
 		buf_addf(out, ",\"Tflock\":{\"v\":%d,\"lease\":%ld,\"seq\":%llu,\"pid\":%ld", t->v,
-			 t->lease, t->seq, t->pid);
+		         t->lease, t->seq, t->pid);
 		member(out, "host", t->host, 0);
 		member(out, "boot", t->boot_id, 0);
 		member(out, "ci", t->ci, 0);
@@ -382,7 +392,7 @@ static int jp_fail(struct jp *j, const char *context)
 	j->failed = 1;
 	if (j->p >= j->end) {
 		snprintf(j->err, sizeof(j->err),
-			 "unexpected end of JSON input at byte %zu (truncated?)", off);
+		         "unexpected end of JSON input at byte %zu (truncated?)", off);
 	} else if (*j->p == '\0') {
 		snprintf(j->err, sizeof(j->err), "NUL byte at byte %zu, not JSON", off);
 	} else {
@@ -392,7 +402,7 @@ static int jp_fail(struct jp *j, const char *context)
 		else
 			snprintf(ch, sizeof(ch), "0x%02x", *j->p);
 		snprintf(j->err, sizeof(j->err), "invalid character %s %s at byte %zu, not JSON",
-			 ch, context, off);
+		         ch, context, off);
 	}
 	return -1;
 }
@@ -449,16 +459,28 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 			if (j->p >= j->end)
 				return jp_fail(j, "in string escape code");
 			switch (*j->p) {
-			case '"': case '\\': case '/':
+			case '"':
+			case '\\':
+			case '/':
 				if (out)
 					buf_addc(out, (char)*j->p);
 				j->p++;
 				continue;
-			case 'b': rr = '\b'; break;
-			case 'f': rr = '\f'; break;
-			case 'n': rr = '\n'; break;
-			case 'r': rr = '\r'; break;
-			case 't': rr = '\t'; break;
+			case 'b':
+				rr = '\b';
+				break;
+			case 'f':
+				rr = '\f';
+				break;
+			case 'n':
+				rr = '\n';
+				break;
+			case 'r':
+				rr = '\r';
+				break;
+			case 't':
+				rr = '\t';
+				break;
 			case 'u':
 				j->p++;
 				rr = hex4(j->p, (size_t)(j->end - j->p));
@@ -471,9 +493,12 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 				if (rr >= 0xD800 && rr <= 0xDFFF) {
 					const unsigned char *q = j->p + 1;
 					size_t left = (size_t)(j->end - q);
-					long lo = left >= 6 && q[0] == '\\' && q[1] == 'u' ? hex4(q + 2, left - 2) : -1;
+					long lo = left >= 6 && q[0] == '\\' && q[1] == 'u'
+					                  ? hex4(q + 2, left - 2)
+					                  : -1;
 					if (rr < 0xDC00 && lo >= 0xDC00 && lo <= 0xDFFF) {
-						rr = 0x10000 + ((rr - 0xD800) << 10) + (lo - 0xDC00);
+						rr = 0x10000 + ((rr - 0xD800) << 10) +
+						     (lo - 0xDC00);
 						j->p += 6;
 					} else {
 						rr = 0xFFFD;
@@ -582,8 +607,8 @@ static int jp_skip(struct jp *j, int depth)
 		case '[':
 			if (depth + n + 1 > JSON_MAX_DEPTH) {
 				snprintf(j->err, sizeof(j->err),
-					 "JSON nested deeper than %d levels at byte %zu",
-					 JSON_MAX_DEPTH, (size_t)(j->p - j->s));
+				         "JSON nested deeper than %d levels at byte %zu",
+				         JSON_MAX_DEPTH, (size_t)(j->p - j->s));
 				j->failed = 1;
 				goto out;
 			}
@@ -604,7 +629,9 @@ static int jp_skip(struct jp *j, int depth)
 			if (jp_string(j, NULL, NULL))
 				goto out;
 			break;
-		case 't': case 'f': case 'n':
+		case 't':
+		case 'f':
+		case 'n':
 			if (jp_literal(j))
 				goto out;
 			break;
@@ -654,7 +681,7 @@ static int jp_skip(struct jp *j, int depth)
 			goto out;
 		}
 		continue;
-key:
+	key:
 		jp_ws(j);
 		if (j->p >= j->end || *j->p != '"') {
 			jp_fail(j, "looking for beginning of object key string");
@@ -677,12 +704,19 @@ out:
 static const char *kind_name(unsigned char c)
 {
 	switch (c) {
-	case '{': return "an object";
-	case '[': return "an array";
-	case '"': return "a string";
-	case 't': case 'f': return "a boolean";
-	case 'n': return "null";
-	default: return "a number";
+	case '{':
+		return "an object";
+	case '[':
+		return "an array";
+	case '"':
+		return "a string";
+	case 't':
+	case 'f':
+		return "a boolean";
+	case 'n':
+		return "null";
+	default:
+		return "a number";
 	}
 }
 
@@ -744,14 +778,9 @@ static const struct {
 	const char *folded, *name;
 	enum tfield f;
 } tfields[] = {
-	{ "V", "v", T_V },
-	{ "LEASE", "lease", T_LEASE },
-	{ "SEQ", "seq", T_SEQ },
-	{ "PID", "pid", T_PID },
-	{ "HOST", "host", T_HOST },
-	{ "BOOT", "boot", T_BOOT },
-	{ "CI", "ci", T_CI },
-	{ "JOB", "job", T_JOB },
+	{ "V", "v", T_V },       { "LEASE", "lease", T_LEASE }, { "SEQ", "seq", T_SEQ },
+	{ "PID", "pid", T_PID }, { "HOST", "host", T_HOST },    { "BOOT", "boot", T_BOOT },
+	{ "CI", "ci", T_CI },    { "JOB", "job", T_JOB },
 };
 
 struct state {
@@ -761,14 +790,14 @@ struct state {
 	int created_seen;      /* a non-null Created string was read */
 	char nul_field[16];    /* first field whose value holds \u0000 */
 	/* the (last) Tflock part; within it, the last of duplicate keys wins */
-	int tf_seen;             /* a non-null Tflock value was read */
-	char tf_problem[200];    /* Tflock not an object */
-	int have[T_JOB + 1];     /* field present (non-null) */
+	int tf_seen;               /* a non-null Tflock value was read */
+	char tf_problem[200];      /* Tflock not an object */
+	int have[T_JOB + 1];       /* field present (non-null) */
 	char prob[T_JOB + 1][300]; /* what is wrong with the field's last value */
 };
 
 static void first_msg(char *dst, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void first_msg(char *dst, size_t size, const char *fmt, ...)
 {
@@ -815,7 +844,7 @@ static int read_tf_field(struct jp *j, struct state *st, const char *name, char 
 		return read_string(j, st, name, dst);
 	if (*j->p != 'n')
 		first_msg(st->type_err, sizeof(st->type_err), "%s is %s, not a string", name,
-			  kind_name(*j->p));
+		          kind_name(*j->p));
 	return jp_skip(j, 1);
 }
 
@@ -828,7 +857,7 @@ static int read_created(struct jp *j, struct state *st)
 	if (*j->p != '"') {
 		if (*j->p != 'n')
 			first_msg(st->created_err, sizeof(st->created_err),
-				  "Created is %s, not an RFC 3339 time string", kind_name(*j->p));
+			          "Created is %s, not an RFC 3339 time string", kind_name(*j->p));
 		return jp_skip(j, 1);
 	}
 	if (read_string(j, st, "Created", &st->li->created))
@@ -839,7 +868,7 @@ static int read_created(struct jp *j, struct state *st)
 	if (strlen(tmp) != rawlen || lockinfo_parse_time(tmp, NULL) != 0) {
 		snippet(snip, sizeof(snip), (const char *)raw, rawlen);
 		first_msg(st->created_err, sizeof(st->created_err),
-			  "Created \"%s\" is not an RFC 3339 time", snip);
+		          "Created \"%s\" is not an RFC 3339 time", snip);
 	}
 	free(tmp);
 	st->created_seen = 1;
@@ -848,7 +877,7 @@ static int read_created(struct jp *j, struct state *st)
 
 /* Parse the integer token [a, b) (JSON integer syntax already checked). */
 static int token_ull(const unsigned char *a, const unsigned char *b, int *neg,
-		     unsigned long long *v)
+                     unsigned long long *v)
 {
 	unsigned long long x = 0;
 	*neg = 0;
@@ -900,23 +929,24 @@ static int read_tflock_number(struct jp *j, struct state *st, enum tfield f, con
 		else
 			tf->v = -1;
 		if (tf->v != LOCKINFO_VERSION)
-			snprintf(prob, sizeof(st->prob[f]), "unknown tflock protocol version %s", tok);
+			snprintf(prob, sizeof(st->prob[f]), "unknown tflock protocol version %s",
+			         tok);
 		break;
 	case T_LEASE:
 		tf->lease = isint && !big && v <= LONG_MAX ? (neg ? -(long)v : (long)v) : 0;
 		if (!isint)
 			snprintf(prob, sizeof(st->prob[f]),
-				 "tflock lease %s is not a whole number of seconds", tok);
+			         "tflock lease %s is not a whole number of seconds", tok);
 		else if (big || neg || v < (unsigned long long)LOCKINFO_LEASE_MIN ||
-			 v > (unsigned long long)LOCKINFO_LEASE_MAX)
+		         v > (unsigned long long)LOCKINFO_LEASE_MAX)
 			snprintf(prob, sizeof(st->prob[f]),
-				 "tflock lease %s s is out of range (%ld to %ld s)", tok,
-				 LOCKINFO_LEASE_MIN, LOCKINFO_LEASE_MAX);
+			         "tflock lease %s s is out of range (%ld to %ld s)", tok,
+			         LOCKINFO_LEASE_MIN, LOCKINFO_LEASE_MAX);
 		break;
 	default: /* seq, pid */
 		if (!isint || big || neg || (f == T_PID && v > INT_MAX)) {
 			snprintf(prob, sizeof(st->prob[f]),
-				 "tflock %s %s is not a non-negative whole number", name, tok);
+			         "tflock %s %s is not a non-negative whole number", name, tok);
 			break;
 		}
 		if (f == T_SEQ)
@@ -939,7 +969,7 @@ static int read_tflock(struct jp *j, struct state *st)
 	st->tf_seen = 1;
 	if (*j->p != '{') {
 		first_msg(st->tf_problem, sizeof(st->tf_problem), "Tflock is %s, not an object",
-			  kind_name(*j->p));
+		          kind_name(*j->p));
 		return jp_skip(j, 1);
 	}
 	li->has_tflock = 1;
@@ -992,16 +1022,16 @@ static int read_tflock(struct jp *j, struct state *st)
 					goto out;
 			} else {
 				st->have[f] = 1;
-				snprintf(st->prob[f], sizeof(st->prob[f]), "tflock %s is %s, not a number",
-					 name, kind_name(*j->p));
+				snprintf(st->prob[f], sizeof(st->prob[f]),
+				         "tflock %s is %s, not a number", name, kind_name(*j->p));
 				if (jp_skip(j, 2))
 					goto out;
 			}
 		} else {
-			char **dst = f == T_HOST ? &li->tf.host
-				   : f == T_BOOT ? &li->tf.boot_id
-				   : f == T_CI	 ? &li->tf.ci
-						 : &li->tf.ci_job;
+			char **dst = f == T_HOST   ? &li->tf.host
+			             : f == T_BOOT ? &li->tf.boot_id
+			             : f == T_CI   ? &li->tf.ci
+			                           : &li->tf.ci_job;
 			st->have[f] = 1;
 			if (*j->p == '"') {
 				char fname[24];
@@ -1010,8 +1040,8 @@ static int read_tflock(struct jp *j, struct state *st)
 				if (read_string(j, st, fname, dst))
 					goto out;
 			} else {
-				snprintf(st->prob[f], sizeof(st->prob[f]), "tflock %s is %s, not a string",
-					 name, kind_name(*j->p));
+				snprintf(st->prob[f], sizeof(st->prob[f]),
+				         "tflock %s is %s, not a string", name, kind_name(*j->p));
 				if (jp_skip(j, 2))
 					goto out;
 			}
@@ -1079,15 +1109,32 @@ static int read_object(struct jp *j, struct state *st)
 					name = fields[i].name;
 				}
 		switch (f) {
-		case F_ID: rc = read_tf_field(j, st, name, &li->id); break;
-		case F_OPERATION: rc = read_tf_field(j, st, name, &li->operation); break;
-		case F_INFO: rc = read_tf_field(j, st, name, &li->info); break;
-		case F_WHO: rc = read_tf_field(j, st, name, &li->who); break;
-		case F_VERSION: rc = read_tf_field(j, st, name, &li->version); break;
-		case F_PATH: rc = read_tf_field(j, st, name, &li->path); break;
-		case F_CREATED: rc = read_created(j, st); break;
-		case F_TFLOCK: rc = read_tflock(j, st); break;
-		default: rc = jp_skip(j, 1);
+		case F_ID:
+			rc = read_tf_field(j, st, name, &li->id);
+			break;
+		case F_OPERATION:
+			rc = read_tf_field(j, st, name, &li->operation);
+			break;
+		case F_INFO:
+			rc = read_tf_field(j, st, name, &li->info);
+			break;
+		case F_WHO:
+			rc = read_tf_field(j, st, name, &li->who);
+			break;
+		case F_VERSION:
+			rc = read_tf_field(j, st, name, &li->version);
+			break;
+		case F_PATH:
+			rc = read_tf_field(j, st, name, &li->path);
+			break;
+		case F_CREATED:
+			rc = read_created(j, st);
+			break;
+		case F_TFLOCK:
+			rc = read_tflock(j, st);
+			break;
+		default:
+			rc = jp_skip(j, 1);
 		}
 		if (rc)
 			goto out;
@@ -1141,7 +1188,7 @@ static void fill_empty(char **s)
 }
 
 static int classify(struct lockinfo *li, struct tf_error *err, int cls, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static int classify(struct lockinfo *li, struct tf_error *err, int cls, const char *fmt, ...)
 {
@@ -1181,9 +1228,10 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 	if (!data)
 		len = 0;
 	if (len > LOCKINFO_MAX_BODY)
-		return classify(out, err, LOCKINFO_MALFORMED,
-				"lock body is %zu bytes, more than the %d bytes a lock body may have",
-				len, LOCKINFO_MAX_BODY);
+		return classify(
+		        out, err, LOCKINFO_MALFORMED,
+		        "lock body is %zu bytes, more than the %d bytes a lock body may have", len,
+		        LOCKINFO_MAX_BODY);
 	if (len == 0)
 		return classify(out, err, LOCKINFO_MALFORMED, "empty lock body");
 
@@ -1220,7 +1268,7 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 		return classify(out, err, LOCKINFO_MALFORMED, "%s", j.err);
 	if (top != '{')
 		return classify(out, err, LOCKINFO_MALFORMED, "lock body is %s, not a JSON object",
-				kind_name(top));
+		                kind_name(top));
 	if (st.type_err[0])
 		return classify(out, err, LOCKINFO_MALFORMED, "%s", st.type_err);
 	if (st.created_err[0])
@@ -1235,10 +1283,10 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 		return classify(out, err, LOCKINFO_FOREIGN, "invalid UTF-8 at byte %zu", bad_utf8);
 	if (st.nul_field[0])
 		return classify(out, err, LOCKINFO_FOREIGN, "NUL character (\\u0000) in %s",
-				st.nul_field);
+		                st.nul_field);
 	if (!st.tf_seen)
 		return classify(out, err, LOCKINFO_FOREIGN,
-				"no Tflock part: a plain Terraform or OpenTofu lock");
+		                "no Tflock part: a plain Terraform or OpenTofu lock");
 	if (!out->has_tflock)
 		return classify(out, err, LOCKINFO_FOREIGN, "%s", st.tf_problem);
 	if (!st.have[T_V])
@@ -1248,7 +1296,9 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 			return classify(out, err, LOCKINFO_FOREIGN, "%s", st.prob[f]);
 	if (!st.have[T_LEASE] || !st.have[T_SEQ] || !st.have[T_PID])
 		return classify(out, err, LOCKINFO_FOREIGN, "Tflock part has no %s",
-				!st.have[T_LEASE] ? "lease" : !st.have[T_SEQ] ? "seq" : "pid");
+		                !st.have[T_LEASE] ? "lease"
+		                : !st.have[T_SEQ] ? "seq"
+		                                  : "pid");
 	if (!st.created_seen)
 		return classify(out, err, LOCKINFO_FOREIGN, "lock body has no Created time");
 	return classify(out, err, LOCKINFO_TFLOCK, NULL);

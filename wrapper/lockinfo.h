@@ -68,15 +68,15 @@
 #define LOCKINFO_MAX_BODY 65536  /* bytes; larger bodies are MALFORMED unread */
 #define LOCKINFO_ID_LEN 36
 
-struct lockinfo_tflock {          /* tflock's extension, key "Tflock" */
-	int v;                        /* protocol version; we write 1 */
-	long lease;                   /* seconds */
-	unsigned long long seq;       /* increases on every write attempt */
+struct lockinfo_tflock {        /* tflock's extension, key "Tflock" */
+	int v;                  /* protocol version; we write 1 */
+	long lease;             /* seconds */
+	unsigned long long seq; /* increases on every write attempt */
 	long pid;
 	char *host;
-	char *boot_id;                /* /proc/sys/kernel/random/boot_id; key "boot" */
-	char *ci;                     /* CI identity: job URL or "" */
-	char *ci_job;                 /* CI job id or ""; key "job" */
+	char *boot_id; /* /proc/sys/kernel/random/boot_id; key "boot" */
+	char *ci;      /* CI identity: job URL or "" */
+	char *ci_job;  /* CI job id or ""; key "job" */
 };
 
 struct lockinfo {

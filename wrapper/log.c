@@ -85,7 +85,8 @@ void log_event(const char *fmt, ...)
 	va_list ap;
 	if (fd == -2) {
 		const char *path = getenv("TFLOCK_EVENT_LOG");
-		fd = path && *path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : -1;
+		fd = path && *path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+		                   : -1;
 	}
 	if (fd < 0)
 		return;
@@ -156,7 +157,8 @@ char *log_redact_header(const char *line, size_t len)
 	if (colon) {
 		size_t nlen = (size_t)(colon - line);
 		for (int i = 0; secret_headers[i]; i++) {
-			if (strlen(secret_headers[i]) == nlen && !strncasecmp(line, secret_headers[i], nlen))
+			if (strlen(secret_headers[i]) == nlen &&
+			    !strncasecmp(line, secret_headers[i], nlen))
 				return xasprintf("%.*s: [redacted]", (int)nlen, line);
 		}
 		/* the AWS container token header is also a secret */

@@ -33,7 +33,7 @@
 #include "tfcmd.h"
 
 static volatile sig_atomic_t cancel_sig;
-static struct backend backend;          /* the initialised Terraform backend, if found */
+static struct backend backend; /* the initialised Terraform backend, if found */
 static int backend_found;
 static struct backend_headers put_headers; /* SSE / ACL mirrored on the lock PUT */
 
@@ -54,7 +54,7 @@ static char *state_key_for(const struct config *c)
 	    c->src[O_WORKSPACE_KEY_PREFIX] <= SRC_BACKEND)
 		return xstrdup(backend.state_key); /* exactly what terraform computed */
 	return backend_state_key(c->key, c->workspace ? c->workspace : "default",
-				 c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
+	                         c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
 }
 
 static int exit_for_error(const struct tf_error *err)
@@ -97,7 +97,7 @@ static struct s3_client *open_store(const struct config *c)
 }
 
 static void setup_lock(struct lock *l, struct s3_client *s3, const struct config *c,
-		       const char *operation, const char *info, const struct ci_identity *ci)
+                       const char *operation, const char *info, const struct ci_identity *ci)
 {
 	struct lock_opts o;
 	struct tf_error err;
@@ -134,7 +134,7 @@ static void release_on_die(void *arg)
 }
 
 static void print_status_text(const struct lock *l, const struct lock_view *v, int stale_known,
-			      int stale)
+                              int stale)
 {
 	char who[512];
 	if (!v->present) {
@@ -163,11 +163,12 @@ static void print_status_text(const struct lock *l, const struct lock_view *v, i
 		printf("  Kind:      MALFORMED (%s): Terraform cannot use it either\n", v->why);
 	}
 	if (stale_known)
-		printf("  Stale:     %s\n", stale ? "yes: unchanged for its whole lease (holder gone)"
-				       : "no: renewed while watched");
+		printf("  Stale:     %s\n",
+		       stale ? "yes: unchanged for its whole lease (holder gone)"
+		             : "no: renewed while watched");
 	if (v->li.id && *v->li.id)
-		printf("  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n", v->li.id,
-		       v->li.id);
+		printf("  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n",
+		       v->li.id, v->li.id);
 }
 
 static void json_str(struct buf *b, const char *k, const char *v, int comma)
@@ -185,7 +186,7 @@ static void json_str(struct buf *b, const char *k, const char *v, int comma)
 }
 
 static void print_status_json(const struct lock *l, const struct lock_view *v, int stale_known,
-			      int stale)
+                              int stale)
 {
 	struct buf b = BUF_INIT;
 	buf_adds(&b, "{");
@@ -193,8 +194,10 @@ static void print_status_json(const struct lock *l, const struct lock_view *v, i
 	buf_addf(&b, ",\"held\":%s", v->present ? "true" : "false");
 	if (v->present) {
 		json_str(&b, "kind",
-			 v->klass == LOCKINFO_TFLOCK ? "tflock"
-			 : v->klass == LOCKINFO_FOREIGN ? "foreign" : "malformed", 1);
+		         v->klass == LOCKINFO_TFLOCK    ? "tflock"
+		         : v->klass == LOCKINFO_FOREIGN ? "foreign"
+		                                        : "malformed",
+		         1);
 		json_str(&b, "id", v->li.id, 1);
 		json_str(&b, "operation", v->li.operation, 1);
 		json_str(&b, "who", v->li.who, 1);
@@ -204,8 +207,8 @@ static void print_status_json(const struct lock *l, const struct lock_view *v, i
 		json_str(&b, "info", v->li.info, 1);
 		json_str(&b, "etag", v->etag, 1);
 		if (v->klass == LOCKINFO_TFLOCK)
-			buf_addf(&b, ",\"lease_seconds\":%ld,\"seq\":%llu,\"pid\":%ld", v->li.tf.lease,
-				 v->li.tf.seq, v->li.tf.pid);
+			buf_addf(&b, ",\"lease_seconds\":%ld,\"seq\":%llu,\"pid\":%ld",
+			         v->li.tf.lease, v->li.tf.seq, v->li.tf.pid);
 		if (v->klass != LOCKINFO_TFLOCK)
 			json_str(&b, "why", v->why, 1);
 		if (stale_known)
@@ -227,7 +230,7 @@ static int watch_stale(struct lock *l, struct lock_view *v, int *stale, struct t
 	snprintf(etag, sizeof(etag), "%s", v->etag);
 	lease_ns = v->holder_lease_ms * 1000000LL;
 	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...", l->url,
-		 v->li.tf.lease);
+	         v->li.tf.lease);
 	for (;;) {
 		struct timespec ts = { 0, 0 };
 		int64_t step = lock_poll_ms(l);
@@ -261,9 +264,11 @@ static int cmd_status(struct config *c)
 	if (c->watch && watch_stale(&l, &v, &stale, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	if (c->json)
-		print_status_json(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK, stale);
+		print_status_json(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		                  stale);
 	else
-		print_status_text(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK, stale);
+		print_status_text(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		                  stale);
 	ret = v.present ? (int)c->conflict_exit_code : 0;
 	lock_view_free(&v);
 	lock_free(&l);
@@ -293,7 +298,8 @@ static int cmd_unlock(struct config *c, const char *id)
 		}
 		if (v.klass != LOCKINFO_TFLOCK)
 			die(c->conflict_exit_code,
-			    "%s is not a tflock lock with a lease (%s): --force cannot prove it stale; if you know its run is gone: tflock unlock %s",
+			    "%s is not a tflock lock with a lease (%s): --force cannot prove it "
+			    "stale; if you know its run is gone: tflock unlock %s",
 			    l.url, *v.why ? v.why : "plain Terraform/OpenTofu lock",
 			    v.li.id ? v.li.id : "ID");
 		if (watch_stale(&l, &v, &stale, &err))
@@ -304,8 +310,8 @@ static int cmd_unlock(struct config *c, const char *id)
 			goto out;
 		}
 		if (!stale)
-			die(c->conflict_exit_code, "%s is alive (renewed while watched): not removed",
-			    l.url);
+			die(c->conflict_exit_code,
+			    "%s is alive (renewed while watched): not removed", l.url);
 		want = xstrdup(v.li.id);
 		id = want;
 	}
@@ -366,16 +372,16 @@ static int cmd_release(struct config *c)
 		goto out;
 	}
 	if (v.klass != LOCKINFO_TFLOCK) {
-		log_info("%s is held by a lock tflock did not write (%s): not ours to release", l.url,
-			 v.li.who ? v.li.who : "?");
+		log_info("%s is held by a lock tflock did not write (%s): not ours to release",
+		         l.url, v.li.who ? v.li.who : "?");
 		goto out;
 	}
 	same_boot = v.li.tf.boot_id && *v.li.tf.boot_id && !strcmp(v.li.tf.boot_id, bid);
 	pid_gone = same_boot && v.li.tf.pid > 0 && kill((pid_t)v.li.tf.pid, 0) != 0;
 	same_job = *ci.job && v.li.tf.ci_job && !strcmp(v.li.tf.ci_job, ci.job);
 	if (same_boot && !pid_gone) {
-		log_error("%s is held by a live tflock on this machine (pid %ld): not released", l.url,
-			  v.li.tf.pid);
+		log_error("%s is held by a live tflock on this machine (pid %ld): not released",
+		          l.url, v.li.tf.pid);
 		ret = (int)c->conflict_exit_code;
 		goto out;
 	}
@@ -390,7 +396,7 @@ static int cmd_release(struct config *c)
 	ret = lock_unlock_id(&l, v.li.id, &err);
 	if (ret == 0) {
 		log_info("released %s left by %s (%s)", l.url, v.li.who ? v.li.who : "?",
-			 pid_gone ? "its process is gone" : "this CI job");
+		         pid_gone ? "its process is gone" : "this CI job");
 	} else if (ret == LOCK_HELD) {
 		log_info("%s changed meanwhile: not released", l.url);
 		ret = 0;
@@ -489,8 +495,9 @@ static int cmd_check_git(struct config *c)
 		log_error("%s", err.msg);
 		ret = exit_for_error(&err);
 	} else {
-		log_info("git checks pass: %.12s%s%s is clean and not older than the last applied commit",
-			 gi.head, gi.branch ? " on " : "", gi.branch ? gi.branch : "");
+		log_info("git checks pass: %.12s%s%s is clean and not older than the last applied "
+		         "commit",
+		         gi.head, gi.branch ? " on " : "", gi.branch ? gi.branch : "");
 	}
 	gitinfo_free(&gi);
 	lock_free(&l);
@@ -501,7 +508,8 @@ static int cmd_check_git(struct config *c)
 /* --report FILE and, on GitHub Actions, the step summary, outputs and
  * annotations. r is NULL when the command never ran (not acquired). */
 static void write_reports(const struct config *c, const struct lock *l, const struct run_result *r,
-			  const struct tfcmd *tf, const char *outcome, const char *kind, int exit_code)
+                          const struct tfcmd *tf, const char *outcome, const char *kind,
+                          int exit_code)
 {
 	struct report rep;
 	struct report_holder hs[16];
@@ -513,7 +521,8 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 		return;
 	memset(&rep, 0, sizeof(rep));
 	err_clear(&err);
-	snprintf(cmd, sizeof(cmd), "%s%s%s", tf->program, tf->sub ? " " : "", tf->sub ? tf->sub : "");
+	snprintf(cmd, sizeof(cmd), "%s%s%s", tf->program, tf->sub ? " " : "",
+	         tf->sub ? tf->sub : "");
 	clock_gettime(CLOCK_REALTIME, &now);
 	now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / 1000000000;
 	now.tv_nsec = 0;
@@ -538,7 +547,8 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	rep.child_ran = r && r->child_status != -1;
 	rep.child_status_code = r ? r->child_code : 0;
 	rep.child_signal = r && r->child_status != -1 && WIFSIGNALED(r->child_status)
-				   ? WTERMSIG(r->child_status) : 0;
+	                           ? WTERMSIG(r->child_status)
+	                           : 0;
 	rep.exit_code = exit_code;
 	rep.outcome = outcome;
 	rep.outcome_kind = kind;
@@ -555,21 +565,20 @@ static void summary(const struct lock *l, const struct run_result *r, char *cons
 	char waited[32], held[32];
 	dur_format((l->acquired_ns - l->wait_start_ns) / 1000000, waited, sizeof(waited));
 	dur_format(((l->released_ns ? l->released_ns : clock_boot_ns()) - l->acquired_ns) / 1000000,
-		   held, sizeof(held));
+	           held, sizeof(held));
 	if (r->lost || r->release_failed)
 		log_error("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
-			  r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+		          r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
 	else
 		log_info("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
-			 r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+		         r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
 }
 
 /* What a nested tflock compares with its outer: the same store, bucket and key. */
 static char *lock_ident(const struct config *c)
 {
 	char *key = state_key_for(c), *id;
-	id = xasprintf("%s|%s|%s", c->endpoint ? c->endpoint : "aws",
-		       c->bucket, key);
+	id = xasprintf("%s|%s|%s", c->endpoint ? c->endpoint : "aws", c->bucket, key);
 	free(key);
 	return id;
 }
@@ -577,7 +586,8 @@ static char *lock_ident(const struct config *c)
 static enum on_lost on_lost_of(const struct config *c)
 {
 	return !c->on_lost || !strcmp(c->on_lost, "interrupt") ? ON_LOST_INTERRUPT
-	       : !strcmp(c->on_lost, "kill") ? ON_LOST_KILL : ON_LOST_REPORT;
+	       : !strcmp(c->on_lost, "kill")                   ? ON_LOST_KILL
+	                                                       : ON_LOST_REPORT;
 }
 
 /* B7: run under the lock an outer tflock holds; no S3 writes at all. */
@@ -586,12 +596,13 @@ static int run_nested(struct config *c, struct reentry *re, char **argv)
 	struct run_opts ro;
 	struct run_result rr;
 	int ret;
-	long long wait_ms = c->no_wait ? 0 : c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms) : -1;
+	long long wait_ms = c->no_wait           ? 0
+	                    : c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms)
+	                                         : -1;
 	log_verbose("re-entering the lock held by the outer tflock (%s)", re->dir);
 	ret = reentry_lock_siblings(re, wait_ms, (volatile int *)&cancel_sig);
 	if (ret == 1)
-		die(c->conflict_exit_code,
-		    "a sibling run holds the outer tflock's lock: %s",
+		die(c->conflict_exit_code, "a sibling run holds the outer tflock's lock: %s",
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting");
 	if (ret == 2)
 		die(c->lost_exit_code, "the outer tflock no longer holds the lock (%s)",
@@ -663,12 +674,13 @@ static int cmd_run(struct config *c, char **argv)
 		err_clear(&gerr);
 		if (gitinfo_read(tf.chdir ? tf.chdir : ".", &g0, &gerr) == 0) {
 			snprintf(at, sizeof(at), " at commit %.12s%s%s", g0.head,
-				 g0.branch ? " on " : "", g0.branch ? g0.branch : "");
+			         g0.branch ? " on " : "", g0.branch ? g0.branch : "");
 			gitinfo_free(&g0);
 		}
-		info = xasprintf("held by tflock for %s running '%s%s%s'%s%s%s; 'tflock status' shows more",
-				 ci.who, tf.program, tf.sub ? " " : "", tf.sub ? tf.sub : "", at,
-				 *ci.url ? " in " : "", ci.url);
+		info = xasprintf(
+		        "held by tflock for %s running '%s%s%s'%s%s%s; 'tflock status' shows more",
+		        ci.who, tf.program, tf.sub ? " " : "", tf.sub ? tf.sub : "", at,
+		        *ci.url ? " in " : "", ci.url);
 	}
 	s3 = open_store(c);
 	setup_lock(&l, s3, c, c->operation ? c->operation : tf.operation, info, &ci);
@@ -683,7 +695,9 @@ static int cmd_run(struct config *c, char **argv)
 		if (s3_head(s3, l.state_key, NULL, &hr, &err) != 0 && hr.status == 404 &&
 		    strcmp(err.s3_code, "NoSuchBucket"))
 			die(EXIT_USAGE,
-			    "workspace '%s' has no state yet (s3://%s/%s): terraform would take the lock itself and fail on tflock's; run '%s workspace new %s' (outside tflock) first",
+			    "workspace '%s' has no state yet (s3://%s/%s): terraform would take "
+			    "the lock itself and fail on tflock's; run '%s workspace new %s' "
+			    "(outside tflock) first",
 			    c->workspace, c->bucket, l.state_key, tf.program, c->workspace);
 		s3_reply_free(&hr);
 		err_clear(&err);
@@ -728,7 +742,8 @@ static int cmd_run(struct config *c, char **argv)
 	/* the pre-apply checks run under the lock: the record cannot change meanwhile */
 	memset(&po, 0, sizeof(po));
 	po.mode = git_mode(c);
-	po.is_apply = tf.is_terraform && tf.sub && (!strcmp(tf.sub, "apply") || !strcmp(tf.sub, "destroy"));
+	po.is_apply = tf.is_terraform && tf.sub &&
+	              (!strcmp(tf.sub, "apply") || !strcmp(tf.sub, "destroy"));
 	po.dir = tf.chdir;
 	po.expect_commit = c->expect_commit;
 	po.allow_dirty = c->allow_dirty;
@@ -768,7 +783,8 @@ static int cmd_run(struct config *c, char **argv)
 		 * that define -lock, appended to what the user set */
 		char *var = NULL, *val = NULL;
 		if (tf.lock_flag == TFCMD_LOCK_TRUE)
-			log_warn("the command passes -lock=true: terraform will try to take the lock tflock holds and fail");
+			log_warn("the command passes -lock=true: terraform will try to take the "
+			         "lock tflock holds and fail");
 		if (tfcmd_lock_injection(&tf, &var, &val, NULL) == 1) {
 			const char *cur = getenv(var);
 			free(val);
@@ -799,7 +815,10 @@ static int cmd_run(struct config *c, char **argv)
 	cleanup_unregister(hook);
 	summary(&l, &rr, argv);
 	write_reports(c, &l, &rr, &tf, rr.outcome,
-		      rr.lost ? "lost" : rr.release_failed ? "release-failed" : "released", ret);
+	              rr.lost             ? "lost"
+	              : rr.release_failed ? "release-failed"
+	                                  : "released",
+	              ret);
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
 	reentry_free(&re);
@@ -862,9 +881,12 @@ static void apply_backend(struct config *c, unsigned cmd, const struct tfcmd *tf
 	}
 	backend_found = 1;
 	if (tf && tf->is_terraform && explicit_loc &&
-	    ((c->bucket && !same(c->bucket, backend.bucket)) || (c->key && !same(c->key, backend.key))))
+	    ((c->bucket && !same(c->bucket, backend.bucket)) ||
+	     (c->key && !same(c->key, backend.key))))
 		die(EXIT_USAGE,
-		    "--bucket/--key (s3://%s/%s) contradict the backend terraform uses (s3://%s/%s, from %s): tflock would lock a different object than terraform writes",
+		    "--bucket/--key (s3://%s/%s) contradict the backend terraform uses "
+		    "(s3://%s/%s, from %s): tflock would lock a different object than terraform "
+		    "writes",
 		    c->bucket ? c->bucket : backend.bucket, c->key ? c->key : backend.key,
 		    backend.bucket, backend.key, backend.state_file);
 	set_from_backend(c, O_BUCKET, backend.bucket);
@@ -881,8 +903,10 @@ static void apply_backend(struct config *c, unsigned cmd, const struct tfcmd *tf
 	c->use_fips = backend.use_fips;
 	c->use_dualstack = backend.use_dualstack;
 	c->skip_s3_checksum = backend.skip_s3_checksum;
-	c->shared_credentials_file = backend.shared_credentials_file ? xstrdup(backend.shared_credentials_file) : NULL;
-	c->shared_config_file = backend.shared_config_file ? xstrdup(backend.shared_config_file) : NULL;
+	c->shared_credentials_file =
+	        backend.shared_credentials_file ? xstrdup(backend.shared_credentials_file) : NULL;
+	c->shared_config_file =
+	        backend.shared_config_file ? xstrdup(backend.shared_config_file) : NULL;
 	c->sts_endpoint = backend.sts_endpoint ? xstrdup(backend.sts_endpoint) : NULL;
 	c->role_arn = backend.role_arn ? xstrdup(backend.role_arn) : NULL;
 	c->session_name = backend.session_name ? xstrdup(backend.session_name) : NULL;
@@ -890,14 +914,20 @@ static void apply_backend(struct config *c, unsigned cmd, const struct tfcmd *tf
 	if (backend_put_headers(&backend, &put_headers, &err))
 		die(EXIT_USAGE, "%s", err.msg);
 	log_verbose("terraform backend from %s: s3://%s/%s (workspace %s)", backend.state_file,
-		    backend.bucket, backend.state_key, backend.workspace ? backend.workspace : "default");
+	            backend.bucket, backend.state_key,
+	            backend.workspace ? backend.workspace : "default");
 	if (cmd == CMD_RUN && backend.use_lockfile != 1 && !c->no_lockfile_check)
 		die(EXIT_USAGE,
-		    "the s3 backend in %s does not set use_lockfile = true: plain terraform runs would not see tflock's lock; add use_lockfile = true to the backend and run 'terraform init -reconfigure' (or pass --no-lockfile-check to serialise tflock runs only)",
+		    "the s3 backend in %s does not set use_lockfile = true: plain terraform runs "
+		    "would not see tflock's lock; add use_lockfile = true to the backend and run "
+		    "'terraform init -reconfigure' (or pass --no-lockfile-check to serialise "
+		    "tflock runs only)",
 		    backend.state_file);
 	if (backend.dynamodb_table && *backend.dynamodb_table)
-		log_warn("the backend also sets dynamodb_table = \"%s\": clients configured with only the DynamoDB table are not excluded by tflock yet; remove it once every client uses the lock file",
-			 backend.dynamodb_table);
+		log_warn("the backend also sets dynamodb_table = \"%s\": clients configured with "
+		         "only the DynamoDB table are not excluded by tflock yet; remove it once "
+		         "every client uses the lock file",
+		         backend.dynamodb_table);
 }
 
 int main(int argc, char **argv)
@@ -959,9 +989,11 @@ int main(int argc, char **argv)
 	}
 	if (cmd == CMD_UNLOCK) {
 		if (optind_out < sub_argc - 1)
-			die(EXIT_USAGE, "unlock takes one ID (got '%s' too)", sub_argv[optind_out + 1]);
+			die(EXIT_USAGE, "unlock takes one ID (got '%s' too)",
+			    sub_argv[optind_out + 1]);
 		if (optind_out == sub_argc && !c.force)
-			die(EXIT_USAGE, "unlock needs the lock ID (see 'tflock status'), or --force");
+			die(EXIT_USAGE,
+			    "unlock needs the lock ID (see 'tflock status'), or --force");
 		if (optind_out < sub_argc && c.force)
 			die(EXIT_USAGE, "unlock: give an ID or --force, not both");
 	}
@@ -985,9 +1017,12 @@ int main(int argc, char **argv)
 	http_set_trace(c.verbose > 0);
 	config_dump(&c);
 
-	if ((cmd == CMD_DOCTOR || cmd == CMD_RELEASE || cmd == CMD_CHECK_GIT) && optind_out < sub_argc)
+	if ((cmd == CMD_DOCTOR || cmd == CMD_RELEASE || cmd == CMD_CHECK_GIT) &&
+	    optind_out < sub_argc)
 		die(EXIT_USAGE, "%s takes no arguments (got '%s')",
-		    cmd == CMD_DOCTOR ? "doctor" : cmd == CMD_RELEASE ? "release" : "check-git",
+		    cmd == CMD_DOCTOR    ? "doctor"
+		    : cmd == CMD_RELEASE ? "release"
+		                         : "check-git",
 		    sub_argv[optind_out]);
 	if (cmd == CMD_STATUS)
 		ret = cmd_status(&c);

@@ -31,7 +31,7 @@ static const char *expected(const struct preapply_opts *o)
 }
 
 static int run_hook(const char *hook, const struct gitinfo *gi, char *const *extra,
-		    struct tf_error *err)
+                    struct tf_error *err)
 {
 	char *argv[] = { (char *)(uintptr_t)hook, NULL };
 	char **env = child_env_build(extra);
@@ -48,14 +48,14 @@ static int run_hook(const char *hook, const struct gitinfo *gi, char *const *ext
 	(void)gi;
 	if (child_exit_code(st) != 0) {
 		err_set(err, ERR_NONE, "the pre-apply hook %s refused (exit %d)", hook,
-			child_exit_code(st));
+		        child_exit_code(st));
 		return PREAPPLY_REFUSED;
 	}
 	return 0;
 }
 
 int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
-		   struct tf_error *err)
+                   struct tf_error *err)
 {
 	const char *dir = o->dir ? o->dir : ".";
 	const char *want = expected(o);
@@ -82,13 +82,15 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 	*active = 1;
 	if (gi->dirty && !o->allow_dirty) {
 		err_set(err, ERR_NONE,
-			"the working tree %s is dirty (%s): commit or stash first, or pass --allow-dirty",
-			gi->workdir ? gi->workdir : dir, gi->dirty_example);
+		        "the working tree %s is dirty (%s): commit or stash first, or pass "
+		        "--allow-dirty",
+		        gi->workdir ? gi->workdir : dir, gi->dirty_example);
 		return PREAPPLY_REFUSED;
 	}
 	if (want && (strlen(want) < 7 || strncmp(gi->head, want, strlen(want)))) {
-		err_set(err, ERR_NONE, "HEAD is %.12s but CI expects %.12s: refusing to apply another commit",
-			gi->head, want);
+		err_set(err, ERR_NONE,
+		        "HEAD is %.12s but CI expects %.12s: refusing to apply another commit",
+		        gi->head, want);
 		return PREAPPLY_REFUSED;
 	}
 
@@ -119,19 +121,24 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 		enum git_rel rel = gitinfo_relation(dir, gi->head, last);
 		if (rel == REL_ANCESTOR) {
 			err_set(err, ERR_NONE,
-				"commit %.12s is older than %.12s, applied last (%s%s%s): applying it would roll the infrastructure back; pass --allow-older to do it anyway",
-				gi->head, last, last_who, *last_at ? " at " : "", last_at);
+			        "commit %.12s is older than %.12s, applied last (%s%s%s): applying "
+			        "it would roll the infrastructure back; pass --allow-older to do "
+			        "it anyway",
+			        gi->head, last, last_who, *last_at ? " at " : "", last_at);
 			return PREAPPLY_REFUSED;
 		}
 		if (rel == REL_UNKNOWN) {
 			err_set(err, ERR_NONE,
-				"the commit applied last (%.12s) is not in this clone's history, so tflock cannot tell whether %.12s is older: fetch the full history (fetch-depth: 0), or pass --allow-older",
-				last, gi->head);
+			        "the commit applied last (%.12s) is not in this clone's history, "
+			        "so tflock cannot tell whether %.12s is older: fetch the full "
+			        "history (fetch-depth: 0), or pass --allow-older",
+			        last, gi->head);
 			return PREAPPLY_REFUSED;
 		}
 		if (rel == REL_DIVERGED)
-			log_warn("commit %.12s is on another line of history than %.12s, applied last",
-				 gi->head, last);
+			log_warn("commit %.12s is on another line of history than %.12s, applied "
+			         "last",
+			         gi->head, last);
 	}
 	if (!o->no_hook) {
 		char *hook = xasprintf("%s/pre-apply", gi->hooks_dir);

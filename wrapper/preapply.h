@@ -28,13 +28,13 @@ struct preapply_opts {
 	const char *expect_commit; /* NULL: GITHUB_SHA / CI_COMMIT_SHA when set */
 	int allow_dirty;
 	int allow_older;
-	char *const *hook_env;     /* extra NAME=value for the hook */
-	int no_hook;               /* built-in checks only (tflock check-git) */
+	char *const *hook_env; /* extra NAME=value for the hook */
+	int no_hook;           /* built-in checks only (tflock check-git) */
 };
 
 /* active: whether the check applies at all (mode, repository, command). */
 int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
-		   struct tf_error *err);
+                   struct tf_error *err);
 /* Record HEAD as the last applied commit (we hold the lock). */
 int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err);
 

@@ -94,7 +94,7 @@ int reentry_create(struct reentry *r, const char *ident, const char *lock_id, st
 		int e = errno;
 		free(tmpl);
 		return err_set(err, ERR_SYSTEM, "cannot create a run directory in %s: %s", base,
-			       strerror(e));
+		               strerror(e));
 	}
 	r->dir = tmpl;
 	r->owner = 1;
@@ -114,13 +114,13 @@ int reentry_create(struct reentry *r, const char *ident, const char *lock_id, st
 	secure_zero(rnd, sizeof(rnd));
 	boot_id(bid, sizeof(bid));
 	buf_addf(&b, "pid %d\nstart %llu\nboot %s\nid %s\nlock %s\n", (int)getpid(),
-		 proc_start_time(getpid()), bid, lock_id, ident);
+	         proc_start_time(getpid()), bid, lock_id, ident);
 	if (write_file_atomic(r->dir, "token", r->token) ||
 	    write_file_atomic(r->dir, "identity", b.data) ||
 	    write_file_atomic(r->dir, "state", "held 0\n")) {
 		buf_free(&b);
 		return err_set(err, ERR_SYSTEM, "cannot write the run directory %s: %s", r->dir,
-			       strerror(errno));
+		               strerror(errno));
 	}
 	buf_free(&b);
 	return 0;
@@ -134,7 +134,7 @@ void reentry_set_state(struct reentry *r, const char *state)
 		return;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	snprintf(line, sizeof(line), "%s %lld\n", state,
-		 (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	         (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 	write_file_atomic(r->dir, "state", line);
 }
 
@@ -237,8 +237,9 @@ int reentry_lock_siblings(struct reentry *r, long long timeout_ms, volatile int 
 		if (cancel && *cancel)
 			return 1;
 		clock_gettime(CLOCK_BOOTTIME, &now);
-		if (timeout_ms >= 0 &&
-		    (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000 >= timeout_ms)
+		if (timeout_ms >= 0 && (now.tv_sec - start.tv_sec) * 1000LL +
+		                                       (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		                               timeout_ms)
 			return 1;
 		if (strcmp(reentry_outer_state(r), "held"))
 			return 2;
@@ -274,8 +275,8 @@ void reentry_free(struct reentry *r)
 	if (r->flock_fd >= 0)
 		close(r->flock_fd);
 	if (r->owner && r->dir) {
-		static const char *const names[] = { "token", "identity", "state", "siblings",
-						     ".state.tmp", NULL };
+		static const char *const names[] = { "token",    "identity",   "state",
+			                             "siblings", ".state.tmp", NULL };
 		char path[4096];
 		for (int i = 0; names[i]; i++) {
 			snprintf(path, sizeof(path), "%s/%s", r->dir, names[i]);

@@ -27,8 +27,8 @@
 struct reentry {
 	char *dir;
 	char token[65];
-	char *ident;     /* "endpoint|bucket|key" */
-	int owner;       /* created by this process */
+	char *ident; /* "endpoint|bucket|key" */
+	int owner;   /* created by this process */
 	int flock_fd;
 };
 

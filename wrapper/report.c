@@ -187,8 +187,8 @@ static void random_hex(char *out, size_t nbytes)
 		struct timespec ts;
 		uint64_t x;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 12) ^
-		    ++counter;
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+		    ((uint64_t)getpid() << 12) ^ ++counter;
 		for (size_t i = got; i < nbytes; i++) {
 			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 			r[i] = (unsigned char)(x >> 56);
@@ -199,21 +199,21 @@ static void random_hex(char *out, size_t nbytes)
 }
 
 static int append_file(const char *path, const char *what, const struct buf *b,
-		       struct tf_error *err)
+                       struct tf_error *err)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return err_set(err, ERR_SYSTEM, "cannot open %s \"%s\": %s", what, path,
-			       strerror(errno));
+		               strerror(errno));
 	if (write_all(fd, b->data, b->len) < 0) {
 		int e = errno;
 		close(fd);
 		return err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
-			       strerror(e));
+		               strerror(e));
 	}
 	if (close(fd) < 0)
 		return err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
-			       strerror(errno));
+		               strerror(errno));
 	return 0;
 }
 
@@ -222,7 +222,7 @@ static void sync_dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
-			  : xstrdup(".");
+	                  : xstrdup(".");
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		fsync(fd);
@@ -247,7 +247,7 @@ static int write_atomic(const char *path, const struct buf *b, struct tf_error *
 	}
 	if (fd < 0) {
 		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path,
-			      strerror(errno));
+		              strerror(errno));
 		goto out;
 	}
 	if (write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
@@ -279,7 +279,7 @@ static int write_stdout(const char *data, size_t len, const char *what, struct t
 {
 	if ((len && fwrite(data, 1, len, stdout) != len) || fflush(stdout) != 0)
 		return err_set(err, ERR_SYSTEM, "cannot write %s to standard output: %s", what,
-			       strerror(errno));
+		               strerror(errno));
 	return 0;
 }
 
@@ -295,14 +295,30 @@ static void json_string(struct buf *b, const char *s)
 		uint32_t cp;
 		size_t k = utf8_next(p, n, &cp);
 		switch (cp) {
-		case '"': buf_adds(b, "\\\""); break;
-		case '\\': buf_adds(b, "\\\\"); break;
-		case '\b': buf_adds(b, "\\b"); break;
-		case '\f': buf_adds(b, "\\f"); break;
-		case '\n': buf_adds(b, "\\n"); break;
-		case '\r': buf_adds(b, "\\r"); break;
-		case '\t': buf_adds(b, "\\t"); break;
-		case UTF8_BAD: buf_adds(b, "\\ufffd"); break;
+		case '"':
+			buf_adds(b, "\\\"");
+			break;
+		case '\\':
+			buf_adds(b, "\\\\");
+			break;
+		case '\b':
+			buf_adds(b, "\\b");
+			break;
+		case '\f':
+			buf_adds(b, "\\f");
+			break;
+		case '\n':
+			buf_adds(b, "\\n");
+			break;
+		case '\r':
+			buf_adds(b, "\\r");
+			break;
+		case '\t':
+			buf_adds(b, "\\t");
+			break;
+		case UTF8_BAD:
+			buf_adds(b, "\\ufffd");
+			break;
 		default:
 			/* controls, DEL, and the JavaScript line terminators */
 			if (cp < 0x20 || cp == 0x7F || cp == 0x2028 || cp == 0x2029)
@@ -466,7 +482,7 @@ static void add_child_result(struct buf *b, const struct report *r)
 		buf_adds(b, "did not run");
 	else if (r->child_signal > 0)
 		buf_addf(b, "was killed by signal %d (exit %d)", r->child_signal,
-			 r->child_status_code);
+		         r->child_status_code);
 	else
 		buf_addf(b, "exited %d", r->child_status_code);
 }
@@ -483,8 +499,9 @@ void report_summary_line(const struct report *r, char *out, size_t size)
 		out[0] = '\0';
 		return;
 	}
-	outcome = r->outcome && *r->outcome ? r->outcome
-		  : r->outcome_kind && *r->outcome_kind ? r->outcome_kind : "finished";
+	outcome = r->outcome && *r->outcome             ? r->outcome
+	          : r->outcome_kind && *r->outcome_kind ? r->outcome_kind
+	                                                : "finished";
 
 	add_display(&b, r->lock_url && *r->lock_url ? r->lock_url : "the lock");
 	buf_addc(&b, ' ');
@@ -600,7 +617,8 @@ static void github_summary(const struct report *r, struct buf *b)
 
 	if (r->nholders && r->holders) {
 		size_t shown = r->nholders < MD_MAX_HOLDERS ? r->nholders : MD_MAX_HOLDERS;
-		buf_adds(b, "\n**Holders waited for**\n\n| Who | Operation | ID |\n| --- | --- | --- |\n");
+		buf_adds(b, "\n**Holders waited for**\n\n| Who | Operation | ID |\n| --- | --- | "
+		            "--- |\n");
 		for (size_t i = 0; i < shown; i++) {
 			buf_adds(b, "| ");
 			add_md(b, r->holders[i].who);
@@ -705,8 +723,9 @@ static void github_annotations(const struct report *r, struct buf *b)
 	if (!strcmp(kind, "lost") || !strcmp(kind, "release-failed")) {
 		buf_addf(&m, "%s: %s", url, r->outcome && *r->outcome ? r->outcome : kind);
 		wf_command(b, "error",
-			   !strcmp(kind, "lost") ? "tflock: lock lost" : "tflock: lock release failed",
-			   m.data);
+		           !strcmp(kind, "lost") ? "tflock: lock lost"
+		                                 : "tflock: lock release failed",
+		           m.data);
 	}
 	if (r->took_over) {
 		buf_reset(&m);
@@ -792,8 +811,8 @@ static void add_section_name(struct buf *b, const char *name)
 	}
 	for (; *p; p++) {
 		char c = *p;
-		int okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '_' || c == '.' || c == '-';
+		int okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 		buf_addc(b, okc ? c : '_');
 	}
 }

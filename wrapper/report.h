@@ -33,11 +33,11 @@ struct report_holder {
 };
 
 struct report {
-	const char *lock_url;     /* s3://bucket/key.tflock */
-	const char *lock_id;      /* our ID ("" if never acquired) */
-	const char *command;      /* argv joined for display (argv[0] + subcommand) */
+	const char *lock_url; /* s3://bucket/key.tflock */
+	const char *lock_id;  /* our ID ("" if never acquired) */
+	const char *command;  /* argv joined for display (argv[0] + subcommand) */
 	int acquired, took_over;
-	double waited_s, held_s;  /* seconds */
+	double waited_s, held_s; /* seconds */
 	unsigned heartbeats, heartbeat_failures, requests;
 	const struct report_holder *holders;
 	size_t nholders;

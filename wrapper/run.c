@@ -66,10 +66,11 @@ static void *hb_main(void *arg)
 		struct tf_error err;
 		int ret;
 		if (!fails)
-			wait_ms = (h->renew_send_ns + hb_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
+			wait_ms = (h->renew_send_ns + hb_ms * NS_PER_MS - clock_boot_ns()) /
+			          NS_PER_MS;
 		else /* renewal failing: try again soon, with jitter, never slower than H/4 */
 			wait_ms = backoff_full_jitter(fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
-						      rand_u64_default, NULL);
+			                              rand_u64_default, NULL);
 		if (wait_ms > 0) {
 			abs_monotonic_in(wait_ms, &ts);
 			while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &ts) != ETIMEDOUT)
@@ -88,7 +89,8 @@ static void *hb_main(void *arg)
 				log_info("renewal of %s works again", l->url);
 			fails = 0;
 			h->failing = 0;
-			log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url, l->etag);
+			log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url,
+			          l->etag);
 		} else if (ret == LOCK_LOST) {
 			reentry_set_state(h->outer, "lost");
 			h->lost = 1;
@@ -179,7 +181,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	}
 	log_event("child-start pid=%d pgid=%d", (int)ch.pid, (int)ch.pgid);
 	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)ch.pid,
-		    own_group ? ", own process group" : ", foreground group", url);
+	            own_group ? ", own process group" : ", foreground group", url);
 
 	pthread_mutex_init(&h.mu, NULL);
 	{
@@ -199,10 +201,12 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		if (pthread_create(&tid, NULL, hb_main, &h) == 0)
 			hb_started = 1;
 		else
-			log_error("cannot start the heartbeat thread: the lease will bound the command");
+			log_error("cannot start the heartbeat thread: the lease will bound the "
+			          "command");
 	}
 	if (o->max_hold_ms > 0)
-		max_hold_at = (nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
+		max_hold_at =
+		        (nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
 
 	for (;;) {
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { efd, POLLIN, 0 } };
@@ -220,11 +224,13 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 			if (!strcmp(st, "held") && stamp && now - stamp > L * NS_PER_MS) {
 				h.lost = 1;
 				snprintf(h.msg, sizeof(h.msg),
-					 "the outer tflock has not renewed its lock for a whole lease");
+				         "the outer tflock has not renewed its lock for a whole "
+				         "lease");
 			} else if (strcmp(st, "held")) {
 				h.lost = 1;
 				snprintf(h.msg, sizeof(h.msg), "the outer tflock's lock is %s",
-					 !strcmp(st, "gone") ? "gone (the outer tflock exited)" : st);
+				         !strcmp(st, "gone") ? "gone (the outer tflock exited)"
+				                             : st);
 			}
 			if (now + 100 * NS_PER_MS < next)
 				next = now + 100 * NS_PER_MS;
@@ -245,7 +251,8 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		if (res->lost && !sent_lost_action && !child_done) {
 			sent_lost_action = 1;
 			if (o->on_lost == ON_LOST_INTERRUPT) {
-				log_error("interrupting '%s' (SIGINT): it no longer holds the lock", argv[0]);
+				log_error("interrupting '%s' (SIGINT): it no longer holds the lock",
+				          argv[0]);
 				send_child(ch.pid, ch.pgid, SIGINT);
 			} else if (o->on_lost == ON_LOST_KILL) {
 				log_error("killing '%s': it no longer holds the lock", argv[0]);
@@ -261,16 +268,18 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 				sent_lease_int = 1;
 				res->interrupted_for_lease = 1;
 				dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
-				log_error("no successful renewal of %s for %s (half the lease): interrupting '%s' (SIGINT)",
-					  url, d, argv[0]);
+				log_error("no successful renewal of %s for %s (half the lease): "
+				          "interrupting '%s' (SIGINT)",
+				          url, d, argv[0]);
 				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
 				send_child(ch.pid, ch.pgid, SIGINT);
 			}
 			if (!sent_lease_kill && now >= kill_at) {
 				sent_lease_kill = 1;
 				res->killed_for_lease = 1;
-				log_error("lease of %s about to expire without renewal: killing '%s' and its process group",
-					  url, argv[0]);
+				log_error("lease of %s about to expire without renewal: killing "
+				          "'%s' and its process group",
+				          url, argv[0]);
 				log_event("lease-kill renew_send=%lld", (long long)renew_send);
 				kill_child_tree(ch.pid, ch.pgid);
 			}
@@ -282,12 +291,16 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		if (!child_done && max_hold_at) {
 			if (!sent_max_hold && now >= max_hold_at) {
 				sent_max_hold = 1;
-				log_error("'%s' reached --max-hold: interrupting it (SIGINT)", argv[0]);
+				log_error("'%s' reached --max-hold: interrupting it (SIGINT)",
+				          argv[0]);
 				send_child(ch.pid, ch.pgid, SIGINT);
 			} else if (sent_max_hold == 1 &&
-				   now >= max_hold_at + (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
+			           now >= max_hold_at +
+			                           (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
 				sent_max_hold = 2;
-				log_error("'%s' still running after --max-hold: killing its process group", argv[0]);
+				log_error("'%s' still running after --max-hold: killing its "
+				          "process group",
+				          argv[0]);
 				kill_child_tree(ch.pid, ch.pgid);
 			}
 			if (sent_max_hold == 0 && max_hold_at < next)
@@ -304,8 +317,9 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 			if (p < 0 && errno == ECHILD)
 				break;
 			if (now >= child_exit_ns + o->grace_ms * NS_PER_MS) {
-				log_warn("processes started by '%s' are still running after %lld ms; releasing anyway",
-					 argv[0], (long long)o->grace_ms);
+				log_warn("processes started by '%s' are still running after %lld "
+				         "ms; releasing anyway",
+				         argv[0], (long long)o->grace_ms);
 				break;
 			}
 			next = now + 50 * NS_PER_MS;
@@ -337,22 +351,26 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 							child_exit_ns = clock_boot_ns();
 							res->child_status = st;
 							res->child_code = child_exit_code(st);
-							log_verbose("'%s' exited with status %d", argv[0], res->child_code);
-							log_event("child-exit code=%d", res->child_code);
+							log_verbose("'%s' exited with status %d",
+							            argv[0], res->child_code);
+							log_event("child-exit code=%d",
+							          res->child_code);
 						}
 					}
 					continue;
 				}
 				if (sig == SIGPIPE)
 					continue;
-				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+				    sig == SIGQUIT)
 					res->self_signal = sig;
 				if (child_done)
 					continue;
 				if (tty && si.ssi_code == SI_KERNEL) {
 					/* typed at the terminal: the child, in the foreground group,
 					 * got it from the kernel already */
-					log_debug("signal %d from the terminal: not forwarded", sig);
+					log_debug("signal %d from the terminal: not forwarded",
+					          sig);
 					continue;
 				}
 				log_verbose("forwarding signal %d to '%s'", sig, argv[0]);
@@ -379,7 +397,8 @@ release:
 	}
 	if (nested) {
 		if (!res->lost)
-			snprintf(res->outcome, sizeof(res->outcome), "done (re-entered the outer lock)");
+			snprintf(res->outcome, sizeof(res->outcome),
+			         "done (re-entered the outer lock)");
 	} else if (!res->lost) {
 		if (o->before_release && res->child_code == 0 && !res->exec_failed)
 			o->before_release(l, o->before_release_arg);

@@ -29,12 +29,12 @@ struct run_opts {
 	enum on_lost on_lost;
 	int lost_exit_code;
 	int unsafe_keep_running;
-	int64_t max_hold_ms;  /* 0: none */
-	int64_t grace_ms;     /* wait for the child's descendants after it exits */
-	char **extra_env;     /* NAME=value added to the child's environment */
-	sigset_t orig_mask;   /* the mask to restore in the child */
-	struct reentry *outer;/* outer run: publish held/lost for nested tflocks */
-	struct reentry *nested; /* nested run: l is NULL; follow the outer's state */
+	int64_t max_hold_ms;     /* 0: none */
+	int64_t grace_ms;        /* wait for the child's descendants after it exits */
+	char **extra_env;        /* NAME=value added to the child's environment */
+	sigset_t orig_mask;      /* the mask to restore in the child */
+	struct reentry *outer;   /* outer run: publish held/lost for nested tflocks */
+	struct reentry *nested;  /* nested run: l is NULL; follow the outer's state */
 	int64_t nested_lease_ms; /* nested: the outer's state is stale after this */
 	/* called while the lock is still held, after the command exited 0 */
 	void (*before_release)(struct lock *l, void *arg);
@@ -42,15 +42,15 @@ struct run_opts {
 };
 
 struct run_result {
-	int child_status;     /* raw waitpid status; -1 when it never ran */
-	int child_code;       /* exit code or 128+signal */
-	int exec_failed;      /* 126/127 in child_code */
+	int child_status; /* raw waitpid status; -1 when it never ran */
+	int child_code;   /* exit code or 128+signal */
+	int exec_failed;  /* 126/127 in child_code */
 	int lost;
 	int release_failed;
-	int self_signal;      /* a signal tflock was asked to stop with, 0 if none */
+	int self_signal; /* a signal tflock was asked to stop with, 0 if none */
 	unsigned signals_forwarded;
 	int interrupted_for_lease, killed_for_lease;
-	char outcome[1024];    /* "released", "LOST to ...", "release FAILED ..." */
+	char outcome[1024]; /* "released", "LOST to ...", "release FAILED ..." */
 };
 
 /* Runs argv under the held lock l and releases it; or, nested (l NULL), under

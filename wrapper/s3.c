@@ -81,15 +81,15 @@ static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error 
 		c->scheme = xstrdup("http");
 		p = url + 7;
 	} else {
-		return err_set(err, ERR_USAGE,
-			       "endpoint '%s' is not an http:// or https:// URL", url);
+		return err_set(err, ERR_USAGE, "endpoint '%s' is not an http:// or https:// URL",
+		               url);
 	}
 	hl = strcspn(p, "/?#");
 	if (hl == 0)
 		return err_set(err, ERR_USAGE, "endpoint '%s' has no host", url);
 	if (memchr(p, '@', hl))
-		return err_set(err, ERR_USAGE,
-			       "endpoint '%s' must not contain user information", url);
+		return err_set(err, ERR_USAGE, "endpoint '%s' must not contain user information",
+		               url);
 	c->host = xstrndup(p, hl);
 	p += hl;
 	if (*p == '?' || *p == '#')
@@ -120,7 +120,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf
 		if (ret)
 			goto fail;
 		c->path_style = cfg->path_style || is_ip_or_localhost(c->host) ||
-				!dns_compatible(c->bucket);
+		                !dns_compatible(c->bucket);
 		/* an endpoint on amazonaws.com is still AWS (for the self-test skip) */
 		c->aws = strstr(c->host, ".amazonaws.com") != NULL;
 	} else {
@@ -129,21 +129,25 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf
 		c->base_path = xstrdup("");
 		c->aws = 1;
 		c->host = xasprintf("s3%s%s.%s.%s", cfg->use_fips ? "-fips" : "",
-				    cfg->use_dualstack ? ".dualstack" : "", c->region, sfx);
+		                    cfg->use_dualstack ? ".dualstack" : "", c->region, sfx);
 		c->path_style = cfg->path_style || !dns_compatible(c->bucket);
 	}
 	snprintf(c->describe, sizeof(c->describe), "%s://%s%s (%s, region %s)", c->scheme, c->host,
-		 c->base_path, c->path_style ? "path style" : "virtual-hosted style", c->region);
+	         c->base_path, c->path_style ? "path style" : "virtual-hosted style", c->region);
 
 	c->ccfg = cfg->creds;
 	c->ccfg.profile = c->c_profile = dup_or_null(cfg->creds.profile);
-	c->ccfg.region = c->c_region = dup_or_null(cfg->creds.region ? cfg->creds.region : c->region);
-	c->ccfg.shared_credentials_file = c->c_cred_file = dup_or_null(cfg->creds.shared_credentials_file);
+	c->ccfg.region = c->c_region =
+	        dup_or_null(cfg->creds.region ? cfg->creds.region : c->region);
+	c->ccfg.shared_credentials_file = c->c_cred_file =
+	        dup_or_null(cfg->creds.shared_credentials_file);
 	c->ccfg.shared_config_file = c->c_conf_file = dup_or_null(cfg->creds.shared_config_file);
 	c->ccfg.sts_endpoint = c->c_sts = dup_or_null(cfg->creds.sts_endpoint);
 	c->ccfg.assume_role.role_arn = c->c_role = dup_or_null(cfg->creds.assume_role.role_arn);
-	c->ccfg.assume_role.session_name = c->c_sess = dup_or_null(cfg->creds.assume_role.session_name);
-	c->ccfg.assume_role.external_id = c->c_ext = dup_or_null(cfg->creds.assume_role.external_id);
+	c->ccfg.assume_role.session_name = c->c_sess =
+	        dup_or_null(cfg->creds.assume_role.session_name);
+	c->ccfg.assume_role.external_id = c->c_ext =
+	        dup_or_null(cfg->creds.assume_role.external_id);
 
 	c->http = http_client_new();
 	if (!c->http) {
@@ -155,7 +159,7 @@ int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf
 	if (ret)
 		goto fail;
 	log_verbose("s3: %s, bucket '%s', credentials from %s", c->describe, c->bucket,
-		    c->creds.source);
+	            c->creds.source);
 	*out = c;
 	return 0;
 fail:
@@ -254,7 +258,7 @@ void s3_checksum_sha256_b64(const void *data, size_t len, char out[64])
 }
 
 char *s3_url_for(const struct s3_client *c, const char *key, const char *subresource,
-		 char **host_out, char **path_out)
+                 char **host_out, char **path_out)
 {
 	struct buf raw = BUF_INIT;
 	char *host, *enc, *url;
@@ -271,7 +275,7 @@ char *s3_url_for(const struct s3_client *c, const char *key, const char *subreso
 		buf_addc(&raw, '/'); /* bucket operations: "/bucket/" */
 	enc = sigv4_uri_encode(raw.data, raw.len, 1);
 	url = xasprintf("%s://%s%s%s%s", c->scheme, host, enc, subresource ? "?" : "",
-			subresource ? subresource : "");
+	                subresource ? subresource : "");
 	if (path_out)
 		*path_out = buf_detach(&raw, NULL);
 	buf_free(&raw);
@@ -295,8 +299,9 @@ static int refresh_creds(struct s3_client *c, struct tf_error *err)
 		creds_free(&fresh);
 		/* keep using the old ones while they are still valid */
 		if (!creds_expiring(&c->creds, time(NULL), 0)) {
-			log_warn("cannot refresh credentials (%s); using the current ones until they expire",
-				 err->msg);
+			log_warn("cannot refresh credentials (%s); using the current ones until "
+			         "they expire",
+			         err->msg);
 			err_clear(err);
 			return 0;
 		}
@@ -309,7 +314,7 @@ static int refresh_creds(struct s3_client *c, struct tf_error *err)
 }
 
 static void describe_http_error(struct s3_client *c, const struct s3_request *req,
-				struct s3_reply *r, struct tf_error *err)
+                                struct s3_reply *r, struct tf_error *err)
 {
 	struct s3err e;
 	char line[512];
@@ -330,25 +335,27 @@ static void describe_http_error(struct s3_client *c, const struct s3_request *re
 
 	if (!strcmp(e.code, "SignatureDoesNotMatch")) {
 		err_set(err, ERR_HTTP,
-			"%s s3://%s/%s: signature does not match (403 SignatureDoesNotMatch): the secret key from %s is wrong",
-			req->method, c->bucket, what, c->creds.source);
+		        "%s s3://%s/%s: signature does not match (403 SignatureDoesNotMatch): the "
+		        "secret key from %s is wrong",
+		        req->method, c->bucket, what, c->creds.source);
 	} else if (!strcmp(e.code, "InvalidAccessKeyId")) {
 		err_set(err, ERR_HTTP,
-			"%s s3://%s/%s: the access key from %s is not known to the store (403 InvalidAccessKeyId)",
-			req->method, c->bucket, what, c->creds.source);
+		        "%s s3://%s/%s: the access key from %s is not known to the store (403 "
+		        "InvalidAccessKeyId)",
+		        req->method, c->bucket, what, c->creds.source);
 	} else if (!strcmp(e.code, "NoSuchBucket")) {
 		err_set(err, ERR_HTTP, "bucket '%s' does not exist at %s (404 NoSuchBucket)",
-			c->bucket, c->describe);
+		        c->bucket, c->describe);
 	} else if (r->status == 301 || !strcmp(e.code, "PermanentRedirect") ||
-		   !strcmp(e.code, "AuthorizationHeaderMalformed") ||
-		   (e.region[0] && strcmp(e.region, c->region))) {
+	           !strcmp(e.code, "AuthorizationHeaderMalformed") ||
+	           (e.region[0] && strcmp(e.region, c->region))) {
 		if (e.region[0])
 			err_set(err, ERR_HTTP,
-				"bucket '%s' is in region %s, not %s: pass --region %s (%s)",
-				c->bucket, e.region, c->region, e.region, line);
+			        "bucket '%s' is in region %s, not %s: pass --region %s (%s)",
+			        c->bucket, e.region, c->region, e.region, line);
 		else
 			err_set(err, ERR_HTTP, "bucket '%s' is not in region %s (%s)", c->bucket,
-				c->region, line);
+			        c->region, line);
 	} else if (!strcmp(e.code, "RequestTimeTooSkewed")) {
 		const char *date = http_response_header(&r->http, "date");
 		struct tm tm;
@@ -356,11 +363,13 @@ static void describe_http_error(struct s3_client *c, const struct s3_request *re
 		if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
 			long skew = (long)(time(NULL) - timegm(&tm));
 			err_set(err, ERR_HTTP,
-				"this machine's clock is %ld s %s the store's (403 RequestTimeTooSkewed): fix the clock (NTP)",
-				labs(skew), skew > 0 ? "ahead of" : "behind");
+			        "this machine's clock is %ld s %s the store's (403 "
+			        "RequestTimeTooSkewed): fix the clock (NTP)",
+			        labs(skew), skew > 0 ? "ahead of" : "behind");
 		} else {
 			err_set(err, ERR_HTTP,
-				"this machine's clock differs too much from the store's (403 RequestTimeTooSkewed): fix the clock (NTP)");
+			        "this machine's clock differs too much from the store's (403 "
+			        "RequestTimeTooSkewed): fix the clock (NTP)");
 		}
 	} else {
 		err_set(err, ERR_HTTP, "%s s3://%s/%s: %s", req->method, c->bucket, what, line);
@@ -373,7 +382,7 @@ static int retryable_status(long status)
 }
 
 static int one_attempt(struct s3_client *c, const struct s3_request *req, struct s3_reply *r,
-		       struct tf_error *err)
+                       struct tf_error *err)
 {
 	struct sigv4_params sp;
 	struct sigv4_result sr;
@@ -437,8 +446,9 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	if (req->deadline_ns) {
 		int64_t left = (req->deadline_ns - clock_boot_ns()) / 1000000;
 		if (left <= 0) {
-			ret = err_set(err, ERR_TIMEOUT, "%s s3://%s/%s: deadline passed before sending",
-				      req->method, c->bucket, req->key ? req->key : "");
+			ret = err_set(err, ERR_TIMEOUT,
+			              "%s s3://%s/%s: deadline passed before sending", req->method,
+			              c->bucket, req->key ? req->key : "");
 			err->kind = ERR_CONNECT; /* nothing was sent */
 			goto out;
 		}
@@ -470,7 +480,7 @@ out:
 }
 
 int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
-	       struct tf_error *err)
+               struct tf_error *err)
 {
 	int is_read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	int attempts = req->no_retry ? 1 : c->max_attempts;
@@ -488,18 +498,19 @@ int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_repl
 			retry = 0; /* outcome unknown or answered: the caller decides */
 		else
 			retry = ret == ERR_TIMEOUT || ret == ERR_TRANSPORT ||
-				(ret == ERR_HTTP && retryable_status(reply->status));
+			        (ret == ERR_HTTP && retryable_status(reply->status));
 		if (!retry || attempt + 1 >= attempts)
 			break;
 		{
 			int64_t delay = backoff_full_jitter((unsigned)attempt, 200, 5000,
-							    rand_u64_default, NULL);
+			                                    rand_u64_default, NULL);
 			if (ret == ERR_HTTP && (reply->status == 429 || reply->status == 503))
 				delay += 500; /* SlowDown: be slower than the others */
-			if (req->deadline_ns && clock_boot_ns() + delay * 1000000 >= req->deadline_ns)
+			if (req->deadline_ns &&
+			    clock_boot_ns() + delay * 1000000 >= req->deadline_ns)
 				break;
 			log_debug("s3: retrying %s after %s (in %lld ms)", req->method, err->msg,
-				  (long long)delay);
+			          (long long)delay);
 			usleep((useconds_t)delay * 1000);
 		}
 	}
@@ -507,7 +518,7 @@ int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_repl
 }
 
 static int simple(struct s3_client *c, const char *method, const char *key, const char *cond_name,
-		  const char *cond_etag, struct s3_reply *r, struct tf_error *err)
+                  const char *cond_etag, struct s3_reply *r, struct tf_error *err)
 {
 	struct http_header h[1];
 	char quoted[160];
@@ -526,19 +537,19 @@ static int simple(struct s3_client *c, const char *method, const char *key, cons
 }
 
 int s3_get(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
-	   struct tf_error *err)
+           struct tf_error *err)
 {
 	return simple(c, "GET", key, "If-None-Match", if_none_match, r, err);
 }
 
 int s3_head(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
-	    struct tf_error *err)
+            struct tf_error *err)
 {
 	return simple(c, "HEAD", key, "If-None-Match", if_none_match, r, err);
 }
 
 int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct s3_reply *r,
-	      struct tf_error *err)
+              struct tf_error *err)
 {
 	return simple(c, "DELETE", key, "If-Match", if_match, r, err);
 }
@@ -553,9 +564,10 @@ int s3_create_bucket(struct s3_client *c, struct tf_error *err)
 	req.method = "PUT";
 	if (strcmp(c->region, "us-east-1")) {
 		buf_addf(&body,
-			 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-			 "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
-			 c->region);
+		         "<CreateBucketConfiguration "
+		         "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		         "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
+		         c->region);
 		req.body = body.data;
 		req.body_len = body.len;
 	}

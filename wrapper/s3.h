@@ -28,14 +28,14 @@
 #include "http.h"
 
 struct s3_config {
-	const char *endpoint;  /* custom endpoint URL (MinIO, Ceph, ...); NULL: AWS */
-	const char *region;    /* NULL: us-east-1 */
+	const char *endpoint; /* custom endpoint URL (MinIO, Ceph, ...); NULL: AWS */
+	const char *region;   /* NULL: us-east-1 */
 	const char *bucket;
-	int path_style;        /* force path-style addressing */
-	int use_fips;          /* AWS only */
-	int use_dualstack;     /* AWS only */
-	long timeout_ms;       /* per request; 0: 10 s */
-	int max_attempts;      /* for retried reads; 0: 4 */
+	int path_style;    /* force path-style addressing */
+	int use_fips;      /* AWS only */
+	int use_dualstack; /* AWS only */
+	long timeout_ms;   /* per request; 0: 10 s */
+	int max_attempts;  /* for retried reads; 0: 4 */
 	struct creds_config creds;
 };
 
@@ -43,11 +43,11 @@ struct s3_client;
 
 struct s3_reply {
 	long status;
-	char etag[128];     /* normalised: quotes and W/ stripped */
+	char etag[128]; /* normalised: quotes and W/ stripped */
 	struct buf body;
-	int64_t t_send;     /* CLOCK_BOOTTIME ns of the last attempt's send */
+	int64_t t_send; /* CLOCK_BOOTTIME ns of the last attempt's send */
 	int64_t t_recv;
-	const char *date;   /* server Date header (owned by the reply) */
+	const char *date; /* server Date header (owned by the reply) */
 	struct http_response http;
 };
 
@@ -65,27 +65,27 @@ void s3_reply_free(struct s3_reply *r);
 
 struct s3_request {
 	const char *method;
-	const char *key;                  /* NULL: the bucket itself */
-	const char *subresource;          /* "versioning", "lifecycle", ... or NULL */
-	const struct http_header *headers;/* extra headers (all signed) */
+	const char *key;                   /* NULL: the bucket itself */
+	const char *subresource;           /* "versioning", "lifecycle", ... or NULL */
+	const struct http_header *headers; /* extra headers (all signed) */
 	size_t nheaders;
 	const void *body;
 	size_t body_len;
-	int64_t deadline_ns;              /* CLOCK_BOOTTIME; 0: none beyond attempts */
-	long timeout_ms;                  /* 0: the client's */
-	int no_retry;                     /* one attempt, whatever happens */
+	int64_t deadline_ns; /* CLOCK_BOOTTIME; 0: none beyond attempts */
+	long timeout_ms;     /* 0: the client's */
+	int no_retry;        /* one attempt, whatever happens */
 };
 
 int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
-	       struct tf_error *err);
+               struct tf_error *err);
 
 /* Convenience wrappers. etag arguments are unquoted; NULL means unconditional. */
 int s3_get(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
-	   struct tf_error *err);
+           struct tf_error *err);
 int s3_head(struct s3_client *c, const char *key, const char *if_none_match, struct s3_reply *r,
-	    struct tf_error *err);
+            struct tf_error *err);
 int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct s3_reply *r,
-	      struct tf_error *err);
+              struct tf_error *err);
 int s3_create_bucket(struct s3_client *c, struct tf_error *err);
 int s3_delete_bucket(struct s3_client *c, struct tf_error *err);
 
@@ -95,6 +95,6 @@ void s3_etag_normalise(const char *in, char *out, size_t size);
 void s3_checksum_sha256_b64(const void *data, size_t len, char out[64]);
 /* Build the request URL and the canonical path (for tests). malloc'd. */
 char *s3_url_for(const struct s3_client *c, const char *key, const char *subresource,
-		 char **host_out, char **path_out);
+                 char **host_out, char **path_out);
 
 #endif

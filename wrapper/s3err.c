@@ -29,8 +29,8 @@ static void w_init(struct w *w, char *dst, size_t size)
 
 static int is_blank_cp(uint32_t cp)
 {
-	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x85 ||
-	       cp == 0xA0 || cp == 0x2028 || cp == 0x2029 || (cp >= 0x200B && cp <= 0x200F) ||
+	return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x85 || cp == 0xA0 ||
+	       cp == 0x2028 || cp == 0x2029 || (cp >= 0x200B && cp <= 0x200F) ||
 	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF ||
 	       cp == ' ';
 }
@@ -161,8 +161,8 @@ static const char *find(const char *p, const char *end, const char *needle)
  * The next start tag <name ...> or <name/> in [p, end), skipping comments. Sets
  * *content to just after the tag and *empty for a self-closing one. NULL if none.
  */
-static const char *find_open(const char *p, const char *end, const char *name,
-			     const char **content, int *empty)
+static const char *find_open(const char *p, const char *end, const char *name, const char **content,
+                             int *empty)
 {
 	size_t n = strlen(name);
 	while (p < end) {
@@ -198,8 +198,11 @@ static size_t entity(const char *p, const char *end, uint32_t *cp)
 	static const struct {
 		const char *name;
 		char c;
-	} named[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		      { "&quot;", '"' }, { "&apos;", '\'' } };
+	} named[] = { { "&amp;", '&' },
+		      { "&lt;", '<' },
+		      { "&gt;", '>' },
+		      { "&quot;", '"' },
+		      { "&apos;", '\'' } };
 	size_t left = (size_t)(end - p);
 
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
@@ -307,30 +310,54 @@ int s3err_parse(const char *body, size_t len, struct s3err *out)
 static const char *reason(long status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 416: return "Range Not Satisfiable";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "";
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Payload Too Large";
+	case 416:
+		return "Range Not Satisfiable";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "";
 	}
 }
 

@@ -19,7 +19,7 @@
 
 /* Flags for encode_into(). */
 #define ENC_KEEP_SLASH 1 /* leave '/' as is */
-#define ENC_TWICE 2 /* encode the once-encoded form again: "%" becomes "%25" */
+#define ENC_TWICE 2      /* encode the once-encoded form again: "%" becomes "%25" */
 
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
@@ -37,7 +37,7 @@ static int sha256_raw(const void *data, size_t len, unsigned char out[32])
 }
 
 static int hmac_raw(const void *key, size_t keylen, const void *data, size_t len,
-		    unsigned char out[32])
+                    unsigned char out[32])
 {
 	unsigned int outlen = 0;
 	if (keylen > INT_MAX)
@@ -75,7 +75,7 @@ void sha256_hex(const void *data, size_t len, char out[65])
 }
 
 void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-		 unsigned char out[32])
+                 unsigned char out[32])
 {
 	if (hmac_raw(key, keylen, data, len, out) < 0)
 		crypto_fail("HMAC-SHA256");
@@ -184,7 +184,7 @@ static void canonical_uri(struct buf *out, const char *path, int s3)
 /* ---- canonical query ---------------------------------------------------- */
 
 struct qpair {
-	char *name; /* encoded */
+	char *name;  /* encoded */
 	char *value; /* encoded */
 };
 
@@ -231,7 +231,7 @@ char *sigv4_query_string(const struct sigv4_pair *q, size_t n)
 /* ---- canonical headers -------------------------------------------------- */
 
 struct hdr {
-	char *name; /* lowercase */
+	char *name;  /* lowercase */
 	char *value; /* trimmed, runs of blanks collapsed */
 	size_t vlen;
 	size_t order; /* position given, so repeated names keep their order */
@@ -383,7 +383,7 @@ static int check_params(const struct sigv4_params *p, struct tf_error *err)
 		return err_set(err, ERR_CREDENTIALS, "sigv4: missing secret access key");
 	if (p->session_token && !is_clean_value(p->session_token))
 		return err_set(err, ERR_CREDENTIALS,
-			       "sigv4: session token holds control characters");
+		               "sigv4: session token holds control characters");
 	if (p->nquery && !p->query)
 		return err_set(err, ERR_INTERNAL, "sigv4: query count without pairs");
 	for (size_t i = 0; i < p->nquery; i++)
@@ -395,11 +395,11 @@ static int check_params(const struct sigv4_params *p, struct tf_error *err)
 		const struct http_header *h = &p->headers[i];
 		if (!is_token(h->name))
 			return err_set(err, ERR_INTERNAL, "sigv4: invalid header name \"%s\"",
-				       h->name ? h->name : "(null)");
+			               h->name ? h->name : "(null)");
 		if (!h->value || !is_clean_value(h->value))
 			return err_set(err, ERR_INTERNAL,
-				       "sigv4: header \"%s\" has a missing or multi-line value",
-				       h->name);
+			               "sigv4: header \"%s\" has a missing or multi-line value",
+			               h->name);
 	}
 	return 0;
 }
@@ -410,7 +410,7 @@ static int check_params(const struct sigv4_params *p, struct tf_error *err)
  * "aws4_request"); signature = HMAC(kSigning, string to sign). Every
  * intermediate key is wiped, success or not. */
 static int compute_signature(const struct sigv4_params *p, const char *date, const char *sts,
-			     char out[65])
+                             char out[65])
 {
 	size_t slen = strlen(p->secret_key);
 	char *k_secret = xmalloc(slen + 5);
@@ -515,7 +515,7 @@ int sigv4_sign(const struct sigv4_params *p, struct sigv4_result *out, struct tf
 
 	/* CanonicalRequest = Method \n URI \n Query \n Headers \n SignedHeaders \n Hash */
 	buf_grow(&creq, strlen(p->method) + uri.len + query.len + canon_hdrs.len + signed_hdrs.len +
-				strlen(p->payload_hash) + 5);
+	                        strlen(p->payload_hash) + 5);
 	buf_adds(&creq, p->method);
 	buf_addc(&creq, '\n');
 	buf_add(&creq, uri.data, uri.len);
@@ -547,8 +547,8 @@ int sigv4_sign(const struct sigv4_params *p, struct sigv4_result *out, struct tf
 	}
 
 	out->authorization =
-		xasprintf("%s Credential=%s/%s, SignedHeaders=%s, Signature=%s", SIGV4_ALGORITHM,
-			  p->access_key, scope, signed_hdrs.data, out->signature);
+	        xasprintf("%s Credential=%s/%s, SignedHeaders=%s, Signature=%s", SIGV4_ALGORITHM,
+	                  p->access_key, scope, signed_hdrs.data, out->signature);
 	out->canonical_request = buf_detach(&creq, NULL);
 	out->string_to_sign = buf_detach(&sts, NULL);
 	out->signed_headers = buf_detach(&signed_hdrs, NULL);

@@ -59,27 +59,27 @@
 #include "http.h"
 
 struct sigv4_pair {
-	const char *name; /* raw, unencoded */
+	const char *name;  /* raw, unencoded */
 	const char *value; /* raw, unencoded; NULL is the same as "" */
 };
 
 struct sigv4_params {
-	const char *method; /* "GET", "PUT", ... */
-	const char *host; /* Host header value, with ":port" if the URL has one */
-	const char *path; /* raw absolute path, unencoded; NULL or "" means "/" */
-	int s3_path; /* 1: S3 path rules; 0: general rules (see above) */
+	const char *method;             /* "GET", "PUT", ... */
+	const char *host;               /* Host header value, with ":port" if the URL has one */
+	const char *path;               /* raw absolute path, unencoded; NULL or "" means "/" */
+	int s3_path;                    /* 1: S3 path rules; 0: general rules (see above) */
 	const struct sigv4_pair *query; /* raw pairs; encoded and sorted here */
 	size_t nquery;
 	const struct http_header *headers; /* extra headers to sign */
 	size_t nheaders;
 	const char *payload_hash; /* lowercase hex SHA-256 of the body, "UNSIGNED-PAYLOAD"
 				     or a "STREAMING-..." literal */
-	const char *region; /* "us-east-1" */
-	const char *service; /* "s3", "sts" */
+	const char *region;       /* "us-east-1" */
+	const char *service;      /* "s3", "sts" */
 	const char *access_key;
 	const char *secret_key;
 	const char *session_token; /* NULL or "" = none */
-	time_t now; /* the signing time */
+	time_t now;                /* the signing time */
 };
 
 struct sigv4_result {
@@ -87,8 +87,8 @@ struct sigv4_result {
 	char *canonical_request;
 	char *string_to_sign;
 	char *signed_headers; /* "host;range;x-amz-content-sha256;x-amz-date" */
-	char signature[65]; /* lowercase hex */
-	char *authorization; /* the whole Authorization header value */
+	char signature[65];   /* lowercase hex */
+	char *authorization;  /* the whole Authorization header value */
 };
 
 /* Sign; fills *out (which need not be initialised). 0 or a negative ERR_*. */
@@ -107,6 +107,6 @@ char *sigv4_query_string(const struct sigv4_pair *q, size_t n);
 void sha256_hex(const void *data, size_t len, char out[65]);
 /* HMAC-SHA256 of data under key. */
 void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-		 unsigned char out[32]);
+                 unsigned char out[32]);
 
 #endif

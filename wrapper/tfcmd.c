@@ -52,7 +52,8 @@ static const struct {
 	const char *parent;
 	const char *children[9];
 } nested[] = {
-	{ "state", { "identities", "list", "mv", "pull", "push", "replace-provider", "rm", "show" } },
+	{ "state",
+	  { "identities", "list", "mv", "pull", "push", "replace-provider", "rm", "show" } },
 	{ "workspace", { "delete", "list", "new", "select", "show" } },
 	{ "env", { "delete", "list", "new", "select" } },
 	{ "providers", { "lock", "mirror", "schema" } },
@@ -147,7 +148,8 @@ void tfcmd_parse(struct tfcmd *t, char *const argv[])
 			dir = a + 7;
 		else if (t->is_tofu && !strncmp(a, "--chdir=", 8))
 			dir = a + 8;
-		else if (t->is_tofu && (!strcmp(a, "-chdir") || !strcmp(a, "--chdir")) && argv[i + 1])
+		else if (t->is_tofu && (!strcmp(a, "-chdir") || !strcmp(a, "--chdir")) &&
+		         argv[i + 1])
 			dir = argv[i + 1], sep = 1;
 		if (dir && *dir && (!t->is_tofu || !t->chdir)) {
 			free(t->chdir); /* Terraform: the last one; OpenTofu: the first one */
@@ -280,8 +282,7 @@ static void ignore_word(const char *word, void *arg)
 	(void)arg;
 }
 
-int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value,
-			 const char *existing)
+int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value, const char *existing)
 {
 	int blank = 1;
 

@@ -34,17 +34,17 @@ enum tfcmd_lock_flag {
 };
 
 struct tfcmd {
-	int is_terraform;  /* terraform or tofu */
-	int is_tofu;       /* tofu (OpenTofu) */
-	char *program;     /* base name of argv[0] */
-	char *chdir;       /* -chdir=DIR or NULL */
-	char *sub;         /* "apply", "state mv", ... or NULL */
-	char *operation;   /* for the lock body */
-	char *lock_timeout;/* value of -lock-timeout=D on the command, or NULL */
-	char *cli_args_var;/* "TF_CLI_ARGS_apply", "TF_CLI_ARGS_state_mv", ... or NULL */
-	int defines_lock;  /* the subcommand defines -lock in every supported version */
-	int inject_lock;   /* it locks the current workspace's state: inject -lock=false */
-	int lock_flag;     /* enum tfcmd_lock_flag: the user's own -lock on the command */
+	int is_terraform;   /* terraform or tofu */
+	int is_tofu;        /* tofu (OpenTofu) */
+	char *program;      /* base name of argv[0] */
+	char *chdir;        /* -chdir=DIR or NULL */
+	char *sub;          /* "apply", "state mv", ... or NULL */
+	char *operation;    /* for the lock body */
+	char *lock_timeout; /* value of -lock-timeout=D on the command, or NULL */
+	char *cli_args_var; /* "TF_CLI_ARGS_apply", "TF_CLI_ARGS_state_mv", ... or NULL */
+	int defines_lock;   /* the subcommand defines -lock in every supported version */
+	int inject_lock;    /* it locks the current workspace's state: inject -lock=false */
+	int lock_flag;      /* enum tfcmd_lock_flag: the user's own -lock on the command */
 };
 
 void tfcmd_parse(struct tfcmd *t, char *const argv[]);
@@ -66,7 +66,7 @@ char *tfcmd_cli_args_var(const char *sub);
  * value (getenv(var)), or NULL.
  */
 int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value,
-			 const char *existing);
+                         const char *existing);
 
 /* The last -lock flag among the words of a TF_CLI_ARGS-style value (split as
  * Terraform's shellwords does: quotes and backslashes), as enum tfcmd_lock_flag. */

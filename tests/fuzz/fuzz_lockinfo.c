@@ -33,8 +33,11 @@ static int valid_utf8(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		unsigned char c = *p;
-		size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		size_t k = c < 0x80                 ? 1
+		           : c >= 0xC2 && c <= 0xDF ? 2
+		           : c >= 0xE0 && c <= 0xEF ? 3
+		           : c >= 0xF0 && c <= 0xF4 ? 4
+		                                    : 0;
 		if (!k)
 			return 0;
 		for (size_t i = 1; i < k; i++)
@@ -50,8 +53,9 @@ static int valid_utf8(const char *s)
 
 static int strings_ok(const struct lockinfo *li)
 {
-	const char *s[] = { li->id, li->operation, li->info, li->who, li->version, li->created,
-			    li->path, li->tf.host, li->tf.boot_id, li->tf.ci, li->tf.ci_job };
+	const char *s[] = { li->id,         li->operation, li->info,     li->who,
+		            li->version,    li->created,   li->path,     li->tf.host,
+		            li->tf.boot_id, li->tf.ci,     li->tf.ci_job };
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (!s[i] || !valid_utf8(s[i]))
 			return 0;
@@ -63,11 +67,10 @@ static int same(const struct lockinfo *a, const struct lockinfo *b)
 	return !strcmp(a->id, b->id) && !strcmp(a->operation, b->operation) &&
 	       !strcmp(a->info, b->info) && !strcmp(a->who, b->who) &&
 	       !strcmp(a->version, b->version) && !strcmp(a->created, b->created) &&
-	       !strcmp(a->path, b->path) && a->has_tflock == b->has_tflock &&
-	       a->tf.v == b->tf.v && a->tf.lease == b->tf.lease && a->tf.seq == b->tf.seq &&
-	       a->tf.pid == b->tf.pid && !strcmp(a->tf.host, b->tf.host) &&
-	       !strcmp(a->tf.boot_id, b->tf.boot_id) && !strcmp(a->tf.ci, b->tf.ci) &&
-	       !strcmp(a->tf.ci_job, b->tf.ci_job);
+	       !strcmp(a->path, b->path) && a->has_tflock == b->has_tflock && a->tf.v == b->tf.v &&
+	       a->tf.lease == b->tf.lease && a->tf.seq == b->tf.seq && a->tf.pid == b->tf.pid &&
+	       !strcmp(a->tf.host, b->tf.host) && !strcmp(a->tf.boot_id, b->tf.boot_id) &&
+	       !strcmp(a->tf.ci, b->tf.ci) && !strcmp(a->tf.ci_job, b->tf.ci_job);
 }
 
 static void check(int cond, const char *what)
@@ -114,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L, "nsec in range");
 			lockinfo_format_created(&ts, txt);
 			check(lockinfo_parse_time(txt, &ts2) == 0 && ts2.tv_sec == ts.tv_sec &&
-			      ts2.tv_nsec == ts.tv_nsec, "time reprinted reads back the same");
+			              ts2.tv_nsec == ts.tv_nsec,
+			      "time reprinted reads back the same");
 		}
 	}
 

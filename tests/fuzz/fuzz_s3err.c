@@ -40,8 +40,11 @@ static void clean(const char *s, size_t size, int edges)
 		check(s[0] != ' ' && s[n - 1] != ' ', "no leading or trailing space");
 	for (size_t i = 0; i < n;) {
 		unsigned char c = p[i];
-		size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		size_t k = c < 0x80                 ? 1
+		           : c >= 0xC2 && c <= 0xDF ? 2
+		           : c >= 0xE0 && c <= 0xEF ? 3
+		           : c >= 0xF0 && c <= 0xF4 ? 4
+		                                    : 0;
 		check(k && i + k <= n, "valid UTF-8 lead byte");
 		for (size_t j = 1; j < k; j++)
 			check((p[i + j] & 0xC0) == 0x80, "valid UTF-8 continuation");
@@ -70,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 			memset(line, 'Z', sizeof(line));
-			const char *r = s3err_describe(statuses[i], i % 2 ? &e : NULL, line, sizes[k]);
+			const char *r =
+			        s3err_describe(statuses[i], i % 2 ? &e : NULL, line, sizes[k]);
 			check(r == line, "describe returns buf");
 			if (sizes[k] == 0) {
 				check(line[0] == 'Z', "size 0 writes nothing");

@@ -171,15 +171,15 @@ static const struct {
 	int has_arg;
 	long min, max;
 } actions[] = {
-	{"pass", A_PASS, 0, 0, 0},
-	{"drop", A_DROP, 0, 0, 0},
-	{"drop-after", A_DROP_AFTER, 0, 0, 0},
-	{"status", A_STATUS, 1, 200, 599},
-	{"status-after", A_STATUS_AFTER, 1, 200, 599},
-	{"reset", A_RESET, 0, 0, 0},
-	{"stall", A_STALL, 1, 0, 3600000},
-	{"stall-after", A_STALL_AFTER, 1, 0, 3600000},
-	{"hang", A_HANG, 0, 0, 0},
+	{ "pass", A_PASS, 0, 0, 0 },
+	{ "drop", A_DROP, 0, 0, 0 },
+	{ "drop-after", A_DROP_AFTER, 0, 0, 0 },
+	{ "status", A_STATUS, 1, 200, 599 },
+	{ "status-after", A_STATUS_AFTER, 1, 200, 599 },
+	{ "reset", A_RESET, 0, 0, 0 },
+	{ "stall", A_STALL, 1, 0, 3600000 },
+	{ "stall-after", A_STALL_AFTER, 1, 0, 3600000 },
+	{ "hang", A_HANG, 0, 0, 0 },
 };
 
 struct rule {
@@ -339,7 +339,7 @@ static int64_t deadline_in(long ms)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -422,7 +422,7 @@ static void activity_end(void)
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
+		struct pollfd p = { .fd = fd, .events = events };
 		int ms = -1, n;
 		if (deadline) {
 			int64_t left = deadline - now_ns();
@@ -549,7 +549,8 @@ static int rd_head(struct rd *r, int64_t first_deadline, long rest_ms, char **he
 		size_t n;
 		int rc;
 		/* blank lines before a start line are allowed (RFC 9112 2.2) */
-		while (!started && r->start < r->end && (r->buf[r->start] == '\r' || r->buf[r->start] == '\n'))
+		while (!started && r->start < r->end &&
+		       (r->buf[r->start] == '\r' || r->buf[r->start] == '\n'))
 			r->start++;
 		if (!started && rd_avail(r)) {
 			started = 1;
@@ -630,7 +631,8 @@ static int rd_line(struct rd *r, char *line, size_t linecap, int64_t deadline)
 /* ---- message heads ---- */
 
 /* the next header of a NUL-terminated head: 1 got one, 0 end, -1 malformed */
-static int hdr_next(const char **pp, const char **name, size_t *nlen, const char **val, size_t *vlen)
+static int hdr_next(const char **pp, const char **name, size_t *nlen, const char **val,
+                    size_t *vlen)
 {
 	const char *p = *pp, *eol = strchr(p, '\n'), *end, *colon;
 	if (!eol)
@@ -695,8 +697,8 @@ static int req_parse_line(struct req *rq, const char *p, const char *end)
 	if (!sp2 || sp2 == sp1 + 1)
 		return 400;
 	for (const char *q = p; q < sp1; q++)
-		if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
-		      (*q && strchr("!#$%&'*+-.^_`|~", *q))))
+		if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') ||
+		      (*q >= '0' && *q <= '9') || (*q && strchr("!#$%&'*+-.^_`|~", *q))))
 			return 400;
 	for (const char *q = sp1 + 1; q < sp2; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
@@ -804,7 +806,7 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 	char *copy = xstrdup(text), *save = NULL, *tok;
 	char *words[16];
 	size_t n = 0, i;
-	struct sb key = {0};
+	struct sb key = { 0 };
 	int rc = -1;
 
 	memset(ru, 0, sizeof(*ru));
@@ -840,7 +842,8 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 	ru->action = i;
 	i = 3;
 	if (actions[ru->action].has_arg) {
-		if (n < 4 || parse_long(words[3], actions[ru->action].min, actions[ru->action].max, &ru->arg)) {
+		if (n < 4 || parse_long(words[3], actions[ru->action].min, actions[ru->action].max,
+		                        &ru->arg)) {
 			snprintf(err, errlen, "action \"%s\" wants a number in %ld..%ld", words[2],
 			         actions[ru->action].min, actions[ru->action].max);
 			goto out;
@@ -977,7 +980,8 @@ static void rules_decide(const char *method, const char *target, struct decision
 		d->act = actions[ru.action].act;
 		d->arg = ru.arg;
 		if (actions[ru.action].has_arg)
-			snprintf(d->label, sizeof(d->label), "%s:%ld", actions[ru.action].name, ru.arg);
+			snprintf(d->label, sizeof(d->label), "%s:%ld", actions[ru.action].name,
+			         ru.arg);
 		else
 			snprintf(d->label, sizeof(d->label), "%s", actions[ru.action].name);
 		rule_free(&ru);
@@ -1017,7 +1021,7 @@ static void log_field(struct sb *b, const char *s)
 
 static void log_request(unsigned long conn_id, const struct logrec *lr)
 {
-	struct sb b = {0};
+	struct sb b = { 0 };
 	sb_addf(&b, " %lu ", conn_id);
 	log_field(&b, lr->method);
 	sb_adds(&b, " ");
@@ -1033,7 +1037,7 @@ static void log_request(unsigned long conn_id, const struct logrec *lr)
 		/* stamped under the lock, so times increase down the file */
 		char ts[32];
 		int n = snprintf(ts, sizeof(ts), "%lld", (long long)now_ns());
-		struct sb line = {0};
+		struct sb line = { 0 };
 		sb_add(&line, ts, (size_t)n);
 		sb_add(&line, b.p, b.len);
 		if (write(log_fd, line.p, line.len) != (ssize_t)line.len)
@@ -1049,43 +1053,68 @@ static void log_request(unsigned long conn_id, const struct logrec *lr)
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Content Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
 static const char *injected_code(int status, char *buf, size_t len)
 {
 	switch (status) {
-	case 409: return "ConditionalRequestConflict";
-	case 500: return "InternalError";
-	case 503: return "SlowDown";
-	default: snprintf(buf, len, "Injected%d", status); return buf;
+	case 409:
+		return "ConditionalRequestConflict";
+	case 500:
+		return "InternalError";
+	case 503:
+		return "SlowDown";
+	default:
+		snprintf(buf, len, "Injected%d", status);
+		return buf;
 	}
 }
 
 /* the peer closed its end (or the socket failed): the answer would be lost */
 static int client_gone(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 		return 1;
 	return 0;
@@ -1094,7 +1123,8 @@ static int client_gone(int fd)
 /* send a whole response; fills lr->client with the status or "gone" */
 static int client_send(int fd, const struct sb *out, int status, struct logrec *lr)
 {
-	if (client_gone(fd) || send_all(fd, out->p, out->len, deadline_in(SEND_TIMEOUT_MS)) != RD_OK) {
+	if (client_gone(fd) ||
+	    send_all(fd, out->p, out->len, deadline_in(SEND_TIMEOUT_MS)) != RD_OK) {
 		snprintf(lr->client, sizeof(lr->client), "gone");
 		return -1;
 	}
@@ -1103,10 +1133,10 @@ static int client_send(int fd, const struct sb *out, int status, struct logrec *
 }
 
 /* an S3-style error answer made up by faultproxy */
-static int send_error(int fd, int status, const char *code, const char *message, int is_head, int keep,
-                      struct logrec *lr)
+static int send_error(int fd, int status, const char *code, const char *message, int is_head,
+                      int keep, struct logrec *lr)
 {
-	struct sb out = {0}, body = {0};
+	struct sb out = { 0 }, body = { 0 };
 	int rc;
 	sb_addf(&body, "<Error><Code>%s</Code><Message>%s</Message></Error>", code, message);
 	sb_addf(&out, "HTTP/1.1 %d %s\r\n", status, reason(status));
@@ -1129,14 +1159,14 @@ static int send_error(int fd, int status, const char *code, const char *message,
 static int send_injected(int fd, int status, int is_head, int keep, struct logrec *lr)
 {
 	char buf[32];
-	return send_error(fd, status, injected_code(status, buf, sizeof(buf)), "injected by faultproxy", is_head,
-	                  keep, lr);
+	return send_error(fd, status, injected_code(status, buf, sizeof(buf)),
+	                  "injected by faultproxy", is_head, keep, lr);
 }
 
 /* relay the upstream's response */
 static int send_relayed(int fd, const struct resp *rs, int keep, struct logrec *lr)
 {
-	struct sb out = {0};
+	struct sb out = { 0 };
 	const char *p = strchr(rs->head, '\n') + 1, *name, *val, *line = p;
 	size_t nlen, vlen;
 	int rc;
@@ -1204,7 +1234,8 @@ static int read_chunked(struct rd *r, struct resp *rs, int64_t deadline)
 		int rc = rd_line(r, line, sizeof(line), deadline);
 		if (rc != RD_OK)
 			return rc;
-		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F')))
+		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') ||
+		      (*q >= 'A' && *q <= 'F')))
 			return RD_ERR;
 		for (; *q && *q != ';' && *q != ' ' && *q != '\t'; q++) {
 			int v;
@@ -1252,7 +1283,7 @@ static int read_chunked(struct rd *r, struct resp *rs, int64_t deadline)
 static int upstream_exchange(const struct req *rq, struct resp *rs)
 {
 	int64_t deadline = deadline_in(UPSTREAM_TIMEOUT_MS);
-	struct rd r = {.fd = -1};
+	struct rd r = { .fd = -1 };
 	const char *p, *name, *val;
 	size_t nlen, vlen;
 	long long clen = -1;
@@ -1352,7 +1383,7 @@ out:
 
 static void close_reset(struct conn *c)
 {
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(c->fd);
 	c->fd = -1;
@@ -1396,9 +1427,10 @@ static int read_body(struct conn *c, struct rd *r, struct req *rq)
 }
 
 /* act on one parsed request; returns 1 to keep the connection for another */
-static int handle(struct conn *c, struct rd *r, struct req *rq, const struct decision *d, struct logrec *lr)
+static int handle(struct conn *c, struct rd *r, struct req *rq, const struct decision *d,
+                  struct logrec *lr)
 {
-	struct resp rs = {0};
+	struct resp rs = { 0 };
 	int is_head = !strcmp(rq->method, "HEAD");
 	int keep = rq->keep_alive, st;
 
@@ -1462,10 +1494,10 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 static const struct {
 	const char *code, *message;
 } refusals[] = {
-	{"BadRequest", "faultproxy: cannot parse the request"},
-	{"RequestHeaderFieldsTooLarge", "faultproxy: request head over 64 KiB"},
-	{"EntityTooLarge", "faultproxy: request body over 64 MiB"},
-	{"NotImplemented", "faultproxy: Transfer-Encoding is not supported"},
+	{ "BadRequest", "faultproxy: cannot parse the request" },
+	{ "RequestHeaderFieldsTooLarge", "faultproxy: request head over 64 KiB" },
+	{ "EntityTooLarge", "faultproxy: request body over 64 MiB" },
+	{ "NotImplemented", "faultproxy: Transfer-Encoding is not supported" },
 };
 
 /*
@@ -1497,9 +1529,9 @@ static void *conn_main(void *arg)
 
 	rd_init(&r, c->fd);
 	for (;;) {
-		struct req rq = {0};
-		struct logrec lr = {0};
-		struct decision d = {0};
+		struct req rq = { 0 };
+		struct logrec lr = { 0 };
+		struct decision d = { 0 };
 		int rc = rd_head(&r, 0, REQUEST_TIMEOUT_MS, &rq.head, &rq.head_len);
 		int st, keep;
 
@@ -1548,9 +1580,11 @@ static void *conn_main(void *arg)
 
 static void usage(FILE *f)
 {
-	fputs("usage: faultproxy --upstream 127.0.0.1:PORT --port-file FILE --log FILE --rules FILE\n"
+	fputs("usage: faultproxy --upstream 127.0.0.1:PORT --port-file FILE --log FILE --rules "
+	      "FILE\n"
 	      "                  [--idle-exit SECONDS]\n"
-	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M], one per line; actions: pass, drop,\n"
+	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M], one per line; actions: "
+	      "pass, drop,\n"
 	      "drop-after, status N, status-after N, reset, stall MS, stall-after MS, hang.\n",
 	      f);
 }
@@ -1600,13 +1634,13 @@ static void write_port_file(const char *path, unsigned port)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"upstream", required_argument, NULL, 'u'},
-		{"port-file", required_argument, NULL, 'p'},
-		{"log", required_argument, NULL, 'l'},
-		{"rules", required_argument, NULL, 'r'},
-		{"idle-exit", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "idle-exit", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *upstream = NULL, *port_file = NULL, *log_path = NULL;
 	long idle_exit = 900;
@@ -1618,16 +1652,28 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'u': upstream = optarg; break;
-		case 'p': port_file = optarg; break;
-		case 'l': log_path = optarg; break;
-		case 'r': rules_path = optarg; break;
+		case 'u':
+			upstream = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'l':
+			log_path = optarg;
+			break;
+		case 'r':
+			rules_path = optarg;
+			break;
 		case 'i':
 			if (parse_long(optarg, 1, 86400, &idle_exit))
 				die(2, "bad --idle-exit \"%s\": want seconds in 1..86400", optarg);
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc || !upstream || !port_file || !log_path || !rules_path) {
@@ -1669,7 +1715,8 @@ int main(int argc, char **argv)
 	last_activity_ns = now_ns();
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+			               { .fd = sfd, .events = POLLIN } };
 		int n = poll(p, 2, 1000);
 		if (n < 0 && errno != EINTR)
 			die(1, "poll: %s", strerror(errno));
@@ -1706,12 +1753,14 @@ int main(int argc, char **argv)
 					open_conns--;
 					pthread_mutex_unlock(&act_mu);
 				}
-			} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			} else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			           errno == ENOMEM) {
 				sleep_ms(50);
 			}
 		}
 		pthread_mutex_lock(&act_mu);
-		n = active_requests == 0 && now_ns() - last_activity_ns >= (int64_t)idle_exit * 1000000000;
+		n = active_requests == 0 &&
+		    now_ns() - last_activity_ns >= (int64_t)idle_exit * 1000000000;
 		pthread_mutex_unlock(&act_mu);
 		if (n) {
 			warn("no request for %ld s, exiting", idle_exit);

@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 	cur = root;
 	if (argc == 3) {
 		path = strdup(argv[2]);
-		for (tok = strtok_r(path, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
+		for (tok = strtok_r(path, ".", &save); tok && cur;
+		     tok = strtok_r(NULL, ".", &save)) {
 			if (cJSON_IsArray(cur) && isdigit((unsigned char)tok[0]))
 				cur = cJSON_GetArrayItem(cur, atoi(tok));
 			else

@@ -242,7 +242,7 @@ static struct route *find_route(const char *method, const char *target)
 		if (strcmp(r->method, "*") && strcmp(r->method, method))
 			continue;
 		if (r->exact ? (plen != len || strncmp(target, r->prefix, len))
-			     : strncmp(target, r->prefix, len))
+		             : strncmp(target, r->prefix, len))
 			continue;
 		if (!best || len > best_len || (r->exact && !best->exact && len == best_len)) {
 			best = r;
@@ -270,17 +270,28 @@ static struct route *find_route(const char *method, const char *target)
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 
@@ -325,7 +336,7 @@ static int request_complete(struct conn *c, size_t *hdr_end, size_t *body_len)
 }
 
 static void respond(struct conn *c, int status, const char *headers, const char *body,
-		    size_t body_len, int head)
+                    size_t body_len, int head)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -333,7 +344,7 @@ static void respond(struct conn *c, int status, const char *headers, const char 
 	if (!m)
 		die("open_memstream: %s", strerror(errno));
 	fprintf(m, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status,
-		reason(status), body_len, headers ? headers : "");
+	        reason(status), body_len, headers ? headers : "");
 	if (!head && body_len)
 		fwrite(body, 1, body_len, m);
 	fclose(m);
@@ -438,7 +449,8 @@ int main(int argc, char **argv)
 			free(text);
 		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			die("unknown option \"%s\"; usage: stub-http --port-file F --log F "
-			    "[--routes F] [--idle S] [ROUTE...]", argv[i]);
+			    "[--routes F] [--idle S] [ROUTE...]",
+			    argv[i]);
 		} else {
 			add_routes(argv[i], "argument");
 		}
@@ -553,7 +565,8 @@ int main(int argc, char **argv)
 			}
 			c = &conns[map[k]];
 			if (c->writing) {
-				ssize_t w = write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
+				ssize_t w =
+				        write(c->fd, c->out + c->out_pos, c->out_len - c->out_pos);
 				if (w < 0 && (errno == EAGAIN || errno == EINTR))
 					continue;
 				if (w < 0) {

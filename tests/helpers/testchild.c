@@ -114,21 +114,23 @@ struct signame {
 };
 
 static const struct signame signames[] = {
-	{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-	{SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-	{SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-	{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
-	{SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-	{SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},   {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
-	{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-	{SIGSYS, "SIGSYS"},
+	{ SIGHUP, "SIGHUP" },       { SIGINT, "SIGINT" },   { SIGQUIT, "SIGQUIT" },
+	{ SIGILL, "SIGILL" },       { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
+	{ SIGBUS, "SIGBUS" },       { SIGFPE, "SIGFPE" },   { SIGKILL, "SIGKILL" },
+	{ SIGUSR1, "SIGUSR1" },     { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGPIPE, "SIGPIPE" },     { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
+	{ SIGCHLD, "SIGCHLD" },     { SIGCONT, "SIGCONT" }, { SIGSTOP, "SIGSTOP" },
+	{ SIGTSTP, "SIGTSTP" },     { SIGTTIN, "SIGTTIN" }, { SIGTTOU, "SIGTTOU" },
+	{ SIGURG, "SIGURG" },       { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
+	{ SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" }, { SIGWINCH, "SIGWINCH" },
+	{ SIGIO, "SIGIO" },         { SIGSYS, "SIGSYS" },
 };
 
 /* The signals testchild catches and logs. */
-static const int caught[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+static const int caught[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 static int log_fd = -1;
-static int sig_pipe[2] = {-1, -1};
+static int sig_pipe[2] = { -1, -1 };
 
 /* tf-like state */
 static int tf_like;
@@ -327,10 +329,12 @@ static void read_state(char *out, size_t outlen)
 	for (int s = 1; s < NSIG; s++) {
 		struct sigaction old;
 		if (sigismember(&mask, s) == 1)
-			list_append(blocked, sizeof(blocked), sig_name(s, namebuf, sizeof(namebuf)));
+			list_append(blocked, sizeof(blocked),
+			            sig_name(s, namebuf, sizeof(namebuf)));
 		if (s != SIGKILL && s != SIGSTOP && sigaction(s, NULL, &old) == 0 &&
 		    !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
-			list_append(ignored, sizeof(ignored), sig_name(s, namebuf, sizeof(namebuf)));
+			list_append(ignored, sizeof(ignored),
+			            sig_name(s, namebuf, sizeof(namebuf)));
 	}
 	if (prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0) != 0)
 		pdeath = -1;
@@ -365,8 +369,8 @@ static void read_state(char *out, size_t outlen)
 		strcpy(num, "-");
 
 	snprintf(out, outlen, "sid=%ld tty-fg=%s blocked=%s ignored=%s pdeathsig=%s fds=%s",
-		 (long)getsid(0), num, *blocked ? blocked : "-", *ignored ? ignored : "-",
-		 pdeath > 0 ? sig_name(pdeath, namebuf, sizeof(namebuf)) : "0", *fds ? fds : "-");
+	         (long)getsid(0), num, *blocked ? blocked : "-", *ignored ? ignored : "-",
+	         pdeath > 0 ? sig_name(pdeath, namebuf, sizeof(namebuf)) : "0", *fds ? fds : "-");
 }
 
 static void log_start(int argc, char **argv)
@@ -374,7 +378,7 @@ static void log_start(int argc, char **argv)
 	char esc[LINE_MAX_LEN - 64];
 
 	logf_line("start %llu pid=%ld pgid=%ld ppid=%ld", (unsigned long long)boot_ns(),
-		  (long)getpid(), (long)getpgrp(), (long)getppid());
+	          (long)getpid(), (long)getpgrp(), (long)getppid());
 	for (int i = 0; i < argc; i++) {
 		escape(argv[i], esc, sizeof(esc));
 		logf_line("argv %d %s", i, esc);
@@ -411,7 +415,7 @@ static int handle_signal(const struct sigrec *r, int mode_run)
 	char namebuf[32];
 
 	logf_line("signal %llu %s code=%d from=%ld", (unsigned long long)r->ns,
-		  sig_name(r->signo, namebuf, sizeof(namebuf)), r->code, (long)r->pid);
+	          sig_name(r->signo, namebuf, sizeof(namebuf)), r->code, (long)r->pid);
 
 	if (tf_like && (r->signo == SIGINT || r->signo == SIGTERM)) {
 		if (!graceful_started) {
@@ -424,7 +428,7 @@ static int handle_signal(const struct sigrec *r, int mode_run)
 		do_exit(130);
 	}
 	if (mode_run && (r->signo == SIGINT || r->signo == SIGTERM || r->signo == SIGHUP ||
-			 r->signo == SIGQUIT))
+	                 r->signo == SIGQUIT))
 		do_exit(128 + r->signo);
 	return 0;
 }
@@ -454,7 +458,7 @@ static void finish_graceful(void)
 {
 	for (;;) {
 		long long left = graceful_deadline - mono_ms();
-		struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+		struct pollfd p = { .fd = sig_pipe[0], .events = POLLIN };
 		if (left <= 0)
 			do_exit(1);
 		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) > 0)
@@ -473,7 +477,7 @@ static int wait_ms(long long ms, int mode_run, const char *path)
 	for (;;) {
 		long long left, cap;
 		int step;
-		struct pollfd p = {.fd = sig_pipe[0], .events = POLLIN};
+		struct pollfd p = { .fd = sig_pipe[0], .events = POLLIN };
 
 		if (path && access(path, F_OK) == 0)
 			return 0;
@@ -494,7 +498,7 @@ static void flood(int fd, long long n)
 
 	for (long long i = 1; i <= n; i++) {
 		int len = snprintf(buf + used, sizeof(buf) - used,
-				   "testchild flood line %lld of %lld on fd %d\n", i, n, fd);
+		                   "testchild flood line %lld of %lld on fd %d\n", i, n, fd);
 		used += (size_t)len;
 		if (sizeof(buf) - used < 128 || i == n) {
 			if (write_all(fd, buf, used) != 0)
@@ -530,8 +534,9 @@ static void spawn(long long ms)
 		close(sig_pipe[0]);
 		close(sig_pipe[1]);
 
-		logf_line("grandchild %llu pid=%ld pgid=%ld ppid=%ld", (unsigned long long)boot_ns(),
-			  (long)getpid(), (long)getpgrp(), (long)getppid());
+		logf_line("grandchild %llu pid=%ld pgid=%ld ppid=%ld",
+		          (unsigned long long)boot_ns(), (long)getpid(), (long)getpgrp(),
+		          (long)getppid());
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += ms / 1000;
 		until.tv_nsec += (ms % 1000) * 1000000;
@@ -542,7 +547,7 @@ static void spawn(long long ms)
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 			;
 		logf_line("grandchild-exit %llu pid=%ld", (unsigned long long)boot_ns(),
-			  (long)getpid());
+		          (long)getpid());
 		_exit(0);
 	}
 }
@@ -554,7 +559,7 @@ static void die_by(int signo)
 	sigset_t set;
 
 	logf_line("die %llu %s", (unsigned long long)boot_ns(),
-		  sig_name(signo, namebuf, sizeof(namebuf)));
+	          sig_name(signo, namebuf, sizeof(namebuf)));
 	if (signo != SIGKILL && signo != SIGSTOP) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;

@@ -112,7 +112,8 @@ int is_string(const char *wanted, const char *seen, const char *fmt, ...)
 	report(success, fmt, ap);
 	va_end(ap);
 	if (!success)
-		diag("wanted: %s\n#   seen: %s", wanted ? wanted : "(null)", seen ? seen : "(null)");
+		diag("wanted: %s\n#   seen: %s", wanted ? wanted : "(null)",
+		     seen ? seen : "(null)");
 	return success;
 }
 

@@ -22,7 +22,7 @@ int ok(int success, const char *fmt, ...) TAP_PRINTF(2, 3);
 int is_int(long long wanted, long long seen, const char *fmt, ...) TAP_PRINTF(3, 4);
 int is_string(const char *wanted, const char *seen, const char *fmt, ...) TAP_PRINTF(3, 4);
 int is_blob(const void *wanted, const void *seen, size_t len, const char *fmt, ...)
-	TAP_PRINTF(4, 5);
+        TAP_PRINTF(4, 5);
 void skip(const char *reason, ...) TAP_PRINTF(1, 2);
 void diag(const char *fmt, ...) TAP_PRINTF(1, 2);
 void bail(const char *fmt, ...) TAP_PRINTF(1, 2) __attribute__((noreturn));

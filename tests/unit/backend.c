@@ -68,7 +68,7 @@ static void mkdir_p(const char *path)
  * holds the corpus file sample as terraform.tfstate and, when env_sample is
  * set, the corpus file env_sample as "environment". Returns tmp/name. */
 static char *workdir(const char *name, const char *datadir, const char *sample,
-		     const char *env_sample)
+                     const char *env_sample)
 {
 	char *dir = xasprintf("%s/%s", tmp, name);
 	char *dd = xasprintf("%s/%s", dir, datadir ? datadir : ".terraform");
@@ -172,7 +172,8 @@ static void test_state_key(void)
 	} cases[] = {
 		{ "terraform.tfstate", "default", NULL, "terraform.tfstate" },
 		{ "terraform.tfstate", NULL, NULL, "terraform.tfstate" },
-		{ "network/terraform.tfstate", "prod", NULL, "env:/prod/network/terraform.tfstate" },
+		{ "network/terraform.tfstate", "prod", NULL,
+		  "env:/prod/network/terraform.tfstate" },
 		{ "apps/web/terraform.tfstate", "prod", "envs/team-a",
 		  "envs/team-a/prod/apps/web/terraform.tfstate" },
 		{ "k.tfstate", "dev", "envs//nested/", "envs/nested/dev/k.tfstate" },
@@ -186,8 +187,8 @@ static void test_state_key(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *k = backend_state_key(cases[i].key, cases[i].ws, cases[i].prefix);
 		is_string(cases[i].want, k, "state key: key \"%s\", workspace %s, prefix %s",
-			  cases[i].key, cases[i].ws ? cases[i].ws : "(none)",
-			  cases[i].prefix ? cases[i].prefix : "(default)");
+		          cases[i].key, cases[i].ws ? cases[i].ws : "(none)",
+		          cases[i].prefix ? cases[i].prefix : "(default)");
 		free(k);
 	}
 }
@@ -195,12 +196,14 @@ static void test_state_key(void)
 static void test_workspace_names(void)
 {
 	static const char *good[] = { "prod", "feature-x_1.2", "a~b$c&d+e:f=g@h", "default" };
-	static const char *bad[] = { "", "a/b", "a b", "a;b", "a,b", "a?b", "caf\xc3\xa9", "a%b",
-				     "a#b" };
+	static const char *bad[] = { "",    "a/b",         "a b", "a;b", "a,b",
+		                     "a?b", "caf\xc3\xa9", "a%b", "a#b" };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		ok(backend_valid_workspace_name(good[i]), "workspace name \"%s\" is valid", good[i]);
+		ok(backend_valid_workspace_name(good[i]), "workspace name \"%s\" is valid",
+		   good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ok(!backend_valid_workspace_name(bad[i]), "workspace name \"%s\" is invalid", bad[i]);
+		ok(!backend_valid_workspace_name(bad[i]), "workspace name \"%s\" is invalid",
+		   bad[i]);
 }
 
 static void test_go_duration(void)
@@ -209,9 +212,10 @@ static void test_go_duration(void)
 		const char *s;
 		long want; /* -1: invalid */
 	} cases[] = {
-		{ "1h", 3600 }, { "1h30m", 5400 }, { "90s", 90 }, { "1.5h", 5400 }, { "15m", 900 },
-		{ "0", 0 },     { "12h", 43200 },  { "500ms", 0 }, { "2h0m0s", 7200 },
-		{ "", -1 },     { "1", -1 },       { "h", -1 },    { "1d", -1 },      { "1h 30m", -1 },
+		{ "1h", 3600 },     { "1h30m", 5400 }, { "90s", 90 },    { "1.5h", 5400 },
+		{ "15m", 900 },     { "0", 0 },        { "12h", 43200 }, { "500ms", 0 },
+		{ "2h0m0s", 7200 }, { "", -1 },        { "1", -1 },      { "h", -1 },
+		{ "1d", -1 },       { "1h 30m", -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		long secs = -7;
@@ -219,8 +223,9 @@ static void test_go_duration(void)
 		if (cases[i].want < 0)
 			is_int(-1, rc, "duration \"%s\" is refused", cases[i].s);
 		else
-			ok(rc == 0 && secs == cases[i].want, "duration \"%s\" is %ld s (got %d, %ld)",
-			   cases[i].s, cases[i].want, rc, secs);
+			ok(rc == 0 && secs == cases[i].want,
+			   "duration \"%s\" is %ld s (got %d, %ld)", cases[i].s, cases[i].want, rc,
+			   secs);
 	}
 }
 
@@ -245,11 +250,13 @@ static void test_minimal(void)
 	ok(!b.encrypt && !b.path_style && !b.skip_s3_checksum && !b.use_fips && !b.use_dualstack,
 	   "minimal: null bools are false");
 	ok(!b.endpoint && !b.sts_endpoint && !b.kms_key_id && !b.acl && !b.profile &&
-	   !b.workspace_key_prefix && !b.role_arn && !b.sse_customer_key && !b.dynamodb_table &&
-	   !b.shared_credentials_file && b.n_shared_credentials_files == 0,
+	           !b.workspace_key_prefix && !b.role_arn && !b.sse_customer_key &&
+	           !b.dynamodb_table && !b.shared_credentials_file &&
+	           b.n_shared_credentials_files == 0,
 	   "minimal: null strings and lists are unset");
 	is_string("default", b.workspace, "minimal: no environment file: workspace default");
-	is_string("network/terraform.tfstate", b.state_key, "minimal: default workspace: key as is");
+	is_string("network/terraform.tfstate", b.state_key,
+	          "minimal: default workspace: key as is");
 	is_string(want_dd, b.data_dir, "minimal: data dir <base>/.terraform");
 	is_string(want_sf, b.state_file, "minimal: state file path");
 	is_string("1.11.4", b.tf_version, "minimal: terraform_version");
@@ -280,20 +287,21 @@ static void test_full(void)
 	is_string("envs/team-a", b.workspace_key_prefix, "full: workspace_key_prefix");
 	is_string("prod", b.workspace, "full: workspace from the environment file");
 	is_string("envs/team-a/prod/apps/web/terraform.tfstate", b.state_key,
-		  "full: A1 key with a custom prefix and a key in subdirectories");
+	          "full: A1 key with a custom prefix and a key in subdirectories");
 	is_int(1, b.encrypt, "full: encrypt");
 	is_string("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-		  b.kms_key_id, "full: kms_key_id");
+	          b.kms_key_id, "full: kms_key_id");
 	is_string("bucket-owner-full-control", b.acl, "full: acl");
 	is_string("ci", b.profile, "full: profile");
 	is_int(2, (long long)b.n_shared_credentials_files, "full: two shared credentials files");
 	is_string("/home/ci/.aws/credentials", b.shared_credentials_file,
-		  "full: first shared credentials file");
+	          "full: first shared credentials file");
 	is_string("/home/ci/.aws/extra-credentials",
-		  b.n_shared_credentials_files > 1 ? b.shared_credentials_files[1] : NULL,
-		  "full: second shared credentials file kept");
+	          b.n_shared_credentials_files > 1 ? b.shared_credentials_files[1] : NULL,
+	          "full: second shared credentials file kept");
 	is_string("/home/ci/.aws/config", b.shared_config_file, "full: shared config file");
-	is_string("arn:aws:iam::123456789012:role/terraform", b.role_arn, "full: assume_role.role_arn");
+	is_string("arn:aws:iam::123456789012:role/terraform", b.role_arn,
+	          "full: assume_role.role_arn");
 	is_string("ci-deploy", b.session_name, "full: assume_role.session_name");
 	is_string("acme-ext-1", b.external_id, "full: assume_role.external_id");
 	is_int(5400, b.assume_role_duration_s, "full: assume_role.duration 1h30m");
@@ -322,12 +330,13 @@ static void test_legacy(void)
 	is_string("http://127.0.0.1:9000", b.endpoint, "legacy: endpoint");
 	is_string("http://127.0.0.1:9001", b.sts_endpoint, "legacy: sts_endpoint");
 	is_int(1, b.path_style, "legacy: force_path_style");
-	is_string("arn:aws:iam::210987654321:role/legacy", b.role_arn, "legacy: top-level role_arn");
+	is_string("arn:aws:iam::210987654321:role/legacy", b.role_arn,
+	          "legacy: top-level role_arn");
 	is_string("legacy-session", b.session_name, "legacy: top-level session_name");
 	is_string("legacy-ext", b.external_id, "legacy: top-level external_id");
 	is_int(3600, b.assume_role_duration_s, "legacy: assume_role_duration_seconds");
 	is_string("/etc/terraform/credentials", b.shared_credentials_file,
-		  "legacy: shared_credentials_file");
+	          "legacy: shared_credentials_file");
 	is_int(-1, b.use_lockfile, "legacy: no use_lockfile attribute: unset");
 	ok(b.tf_version == NULL, "legacy: no terraform_version");
 	backend_free(&b);
@@ -344,18 +353,18 @@ static void test_tofu(void)
 	err_clear(&err);
 	if (is_int(0, backend_load(dir, &b, &err), "OpenTofu 1.10 file: loads (%s)", err.msg)) {
 		is_string("arn:aws:iam::111122223333:role/tofu", b.role_arn,
-			  "tofu: legacy role_arn when assume_role is null");
+		          "tofu: legacy role_arn when assume_role is null");
 		is_string("tofu-run", b.session_name, "tofu: legacy session_name");
 		is_int(900, b.assume_role_duration_s, "tofu: assume_role_duration_seconds");
 		is_string("arn:aws:iam::111122223333:role/oidc", b.web_identity_role_arn,
-			  "tofu: web identity role");
+		          "tofu: web identity role");
 		is_string("/var/run/secrets/oidc/token", b.web_identity_token_file,
-			  "tofu: web identity token file");
+		          "tofu: web identity token file");
 		is_int(900, b.web_identity_duration_s, "tofu: web identity duration 15m");
 		is_string("", b.workspace_key_prefix, "tofu: empty workspace_key_prefix is kept");
 		is_string("dev", b.workspace, "tofu: TF_WORKSPACE");
 		is_string("dev/platform/terraform.tfstate", b.state_key,
-			  "tofu: empty prefix: workspace/key");
+		          "tofu: empty prefix: workspace/key");
 		is_string("1.10.2", b.tf_version, "tofu: terraform_version as tofu writes it");
 		backend_free(&b);
 	}
@@ -368,18 +377,21 @@ static void test_endpoint_precedence(void)
 	struct backend b;
 	struct tf_error err;
 	char *dir = workdir_json(
-		"precedence",
-		"{\"version\":3,\"terraform_version\":\"1.10.5\",\"backend\":{\"type\":\"s3\","
-		"\"config\":{\"bucket\":\"b\",\"key\":\"k\",\"endpoint\":\"http://old\","
-		"\"endpoints\":{\"s3\":\"http://new\",\"sts\":null,\"iam\":null},"
-		"\"sts_endpoint\":\"http://old-sts\",\"force_path_style\":true,\"use_path_style\":false,"
-		"\"unknown_future_attribute\":{\"x\":1}},\"hash\":1}}");
+	        "precedence",
+	        "{\"version\":3,\"terraform_version\":\"1.10.5\",\"backend\":{\"type\":\"s3\","
+	        "\"config\":{\"bucket\":\"b\",\"key\":\"k\",\"endpoint\":\"http://old\","
+	        "\"endpoints\":{\"s3\":\"http://new\",\"sts\":null,\"iam\":null},"
+	        "\"sts_endpoint\":\"http://"
+	        "old-sts\",\"force_path_style\":true,\"use_path_style\":false,"
+	        "\"unknown_future_attribute\":{\"x\":1}},\"hash\":1}}");
 
 	err_clear(&err);
 	if (is_int(0, backend_load(dir, &b, &err), "precedence: loads (%s)", err.msg)) {
 		is_string("http://new", b.endpoint, "endpoints.s3 wins over endpoint");
-		is_string("http://old-sts", b.sts_endpoint, "sts_endpoint used when endpoints.sts is null");
-		is_int(1, b.path_style, "force_path_style true counts when use_path_style is false");
+		is_string("http://old-sts", b.sts_endpoint,
+		          "sts_endpoint used when endpoints.sts is null");
+		is_int(1, b.path_style,
+		       "force_path_style true counts when use_path_style is false");
 		backend_free(&b);
 	}
 	free(dir);
@@ -437,7 +449,7 @@ static void test_missing(void)
 	err_clear(&err);
 	is_int(ERR_NOT_FOUND, backend_load(dir, &b, &err), "no terraform.tfstate: ERR_NOT_FOUND");
 	ok(contains(err.msg, "terraform init") && contains(err.msg, "--bucket") &&
-	   contains(err.msg, dir),
+	           contains(err.msg, dir),
 	   "no terraform.tfstate: says to run terraform init or pass --bucket/--key (%s)", err.msg);
 	err_clear(&err);
 	is_int(ERR_NOT_FOUND, backend_load("/nonexistent/dir/for/tflock", &b, &err),
@@ -456,10 +468,11 @@ static void test_workspace(void)
 	char *path;
 
 	err_clear(&err);
-	if (is_int(0, backend_load(dir, &b, &err), "padded environment file: loads (%s)", err.msg)) {
+	if (is_int(0, backend_load(dir, &b, &err), "padded environment file: loads (%s)",
+	           err.msg)) {
 		is_string("staging", b.workspace, "environment file content is trimmed");
 		is_string("env:/staging/network/terraform.tfstate", b.state_key,
-			  "named workspace, default prefix env:");
+		          "named workspace, default prefix env:");
 		backend_free(&b);
 	}
 	setenv("TF_WORKSPACE", "override", 1);
@@ -484,13 +497,15 @@ static void test_workspace(void)
 	path = xasprintf("%s/.terraform/environment", dir);
 	put_file(path, "a;b\n", 4);
 	err_clear(&err);
-	is_int(ERR_USAGE, backend_load(dir, &b, &err), "invalid name in the environment file: ERR_USAGE");
+	is_int(ERR_USAGE, backend_load(dir, &b, &err),
+	       "invalid name in the environment file: ERR_USAGE");
 	ok(contains(err.msg, path), "invalid environment file: named (%s)", err.msg);
 	put_file(path, " \n\t", 3);
 	err_clear(&err);
 	if (is_int(0, backend_load(dir, &b, &err), "blank environment file: loads (%s)", err.msg)) {
 		is_string("default", b.workspace, "blank environment file: default workspace");
-		is_string("network/terraform.tfstate", b.state_key, "blank environment file: key as is");
+		is_string("network/terraform.tfstate", b.state_key,
+		          "blank environment file: key as is");
 		backend_free(&b);
 	}
 	free(path);
@@ -507,19 +522,21 @@ static void test_data_dir(void)
 	char cwd[PATH_MAX];
 
 	err_clear(&err);
-	is_int(ERR_NOT_FOUND, backend_load(dir, &b, &err), "TF_DATA_DIR unset: .terraform is empty");
+	is_int(ERR_NOT_FOUND, backend_load(dir, &b, &err),
+	       "TF_DATA_DIR unset: .terraform is empty");
 	setenv("TF_DATA_DIR", "tfdata", 1);
 	err_clear(&err);
 	if (is_int(0, backend_load(dir, &b, &err), "relative TF_DATA_DIR: loads (%s)", err.msg)) {
 		is_string(abs, b.data_dir, "relative TF_DATA_DIR is under the base dir");
 		is_string("prod", b.workspace, "environment file read from TF_DATA_DIR");
-		is_string("env:/prod/network/terraform.tfstate", b.state_key, "TF_DATA_DIR: A1 key");
+		is_string("env:/prod/network/terraform.tfstate", b.state_key,
+		          "TF_DATA_DIR: A1 key");
 		backend_free(&b);
 	}
 	setenv("TF_DATA_DIR", abs, 1);
 	err_clear(&err);
 	if (is_int(0, backend_load("/nonexistent-base", &b, &err),
-		   "absolute TF_DATA_DIR: the base dir does not matter (%s)", err.msg)) {
+	           "absolute TF_DATA_DIR: the base dir does not matter (%s)", err.msg)) {
 		is_string(abs, b.data_dir, "absolute TF_DATA_DIR used as is");
 		backend_free(&b);
 	}
@@ -537,7 +554,8 @@ static void test_data_dir(void)
 	if (chdir(dir))
 		bail("chdir %s: %s", dir, strerror(errno));
 	err_clear(&err);
-	if (is_int(0, backend_load(NULL, &b, &err), "base NULL: the current directory (%s)", err.msg)) {
+	if (is_int(0, backend_load(NULL, &b, &err), "base NULL: the current directory (%s)",
+	           err.msg)) {
 		is_string(".terraform", b.data_dir, "base NULL: data dir .terraform");
 		is_string("tfstate", b.bucket, "base NULL: the right file");
 		backend_free(&b);
@@ -582,10 +600,11 @@ static void test_headers(void)
 		is_int(0, backend_put_headers(&b, &hs, &err), "headers/AES256: built");
 		is_int(1, (long long)hs.n, "headers/AES256: one header");
 		is_string("AES256", header(&hs, "x-amz-server-side-encryption"),
-			  "headers/AES256: x-amz-server-side-encryption: AES256");
+		          "headers/AES256: x-amz-server-side-encryption: AES256");
 		backend_headers_free(&hs);
 		is_int(0, backend_get_headers(&b, &hs, &err), "get headers/AES256: built");
-		is_int(0, (long long)hs.n, "get headers/AES256: none (only SSE-C needs GET headers)");
+		is_int(0, (long long)hs.n,
+		       "get headers/AES256: none (only SSE-C needs GET headers)");
 		backend_headers_free(&hs);
 		backend_free(&b);
 	}
@@ -598,11 +617,13 @@ static void test_headers(void)
 		is_int(0, backend_put_headers(&b, &hs, &err), "headers/KMS: built");
 		is_int(3, (long long)hs.n, "headers/KMS: three headers");
 		is_string("aws:kms", header(&hs, "x-amz-server-side-encryption"),
-			  "headers/KMS: x-amz-server-side-encryption: aws:kms");
-		is_string("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-			  header(&hs, "x-amz-server-side-encryption-aws-kms-key-id"),
-			  "headers/KMS: the key id");
-		is_string("bucket-owner-full-control", header(&hs, "x-amz-acl"), "headers/KMS: x-amz-acl");
+		          "headers/KMS: x-amz-server-side-encryption: aws:kms");
+		is_string("arn:aws:kms:us-east-1:123456789012:key/"
+		          "1234abcd-12ab-34cd-56ef-1234567890ab",
+		          header(&hs, "x-amz-server-side-encryption-aws-kms-key-id"),
+		          "headers/KMS: the key id");
+		is_string("bucket-owner-full-control", header(&hs, "x-amz-acl"),
+		          "headers/KMS: x-amz-acl");
 		ok(header(&hs, "x-amz-server-side-encryption-customer-key") == NULL,
 		   "headers/KMS: no SSE-C");
 		backend_headers_free(&hs);
@@ -612,7 +633,7 @@ static void test_headers(void)
 		is_int(0, backend_put_headers(&b, &hs, &err), "headers/KMS without encrypt: built");
 		is_int(1, (long long)hs.n, "headers/KMS without encrypt: only the ACL");
 		is_string("bucket-owner-full-control", header(&hs, "x-amz-acl"),
-			  "headers/KMS without encrypt: x-amz-acl");
+		          "headers/KMS without encrypt: x-amz-acl");
 		backend_headers_free(&hs);
 		backend_free(&b);
 	}
@@ -627,11 +648,11 @@ static void test_headers(void)
 		is_int(0, backend_put_headers(&b, &hs, &err), "headers/SSE-C: built");
 		is_int(4, (long long)hs.n, "headers/SSE-C: algorithm, key, MD5, ACL");
 		is_string("AES256", header(&hs, "x-amz-server-side-encryption-customer-algorithm"),
-			  "headers/SSE-C: algorithm AES256");
+		          "headers/SSE-C: algorithm AES256");
 		is_string(KEY1, header(&hs, "x-amz-server-side-encryption-customer-key"),
-			  "headers/SSE-C: the base64 key");
+		          "headers/SSE-C: the base64 key");
 		is_string(KEY1_MD5, header(&hs, "x-amz-server-side-encryption-customer-key-MD5"),
-			  "headers/SSE-C: base64 MD5 of the decoded key");
+		          "headers/SSE-C: base64 MD5 of the decoded key");
 		ok(header(&hs, "x-amz-server-side-encryption") == NULL,
 		   "headers/SSE-C: no x-amz-server-side-encryption");
 		is_string("private", header(&hs, "x-amz-acl"), "headers/SSE-C: x-amz-acl private");
@@ -639,26 +660,28 @@ static void test_headers(void)
 		is_int(0, backend_get_headers(&b, &hs, &err), "get headers/SSE-C: built");
 		is_int(3, (long long)hs.n, "get headers/SSE-C: the three SSE-C headers");
 		is_string(KEY1_MD5, header(&hs, "x-amz-server-side-encryption-customer-key-MD5"),
-			  "get headers/SSE-C: MD5");
+		          "get headers/SSE-C: MD5");
 		backend_headers_free(&hs);
 		backend_free(&b);
 	}
 	free(dir);
 
 	/* SSE-C from AWS_SSE_CUSTOMER_KEY when the config has none */
-	dir = workdir_json("hdr-ssec-env",
-			   "{\"version\":3,\"terraform_version\":\"1.11.0\",\"backend\":{\"type\":\"s3\","
-			   "\"config\":{\"bucket\":\"b\",\"key\":\"k\",\"encrypt\":true,"
-			   "\"sse_customer_key\":null},\"hash\":7}}");
+	dir = workdir_json(
+	        "hdr-ssec-env",
+	        "{\"version\":3,\"terraform_version\":\"1.11.0\",\"backend\":{\"type\":\"s3\","
+	        "\"config\":{\"bucket\":\"b\",\"key\":\"k\",\"encrypt\":true,"
+	        "\"sse_customer_key\":null},\"hash\":7}}");
 	setenv("AWS_SSE_CUSTOMER_KEY", KEY2, 1);
 	err_clear(&err);
-	if (is_int(0, backend_load(dir, &b, &err), "SSE-C from the environment: loads (%s)", err.msg)) {
+	if (is_int(0, backend_load(dir, &b, &err), "SSE-C from the environment: loads (%s)",
+	           err.msg)) {
 		is_int(1, b.sse_key_from_env, "SSE-C: taken from AWS_SSE_CUSTOMER_KEY");
 		is_int(0, backend_put_headers(&b, &hs, &err), "headers/SSE-C env: built");
 		is_string(KEY2, header(&hs, "x-amz-server-side-encryption-customer-key"),
-			  "headers/SSE-C env: the key");
+		          "headers/SSE-C env: the key");
 		is_string(KEY2_MD5, header(&hs, "x-amz-server-side-encryption-customer-key-MD5"),
-			  "headers/SSE-C env: its MD5");
+		          "headers/SSE-C env: its MD5");
 		backend_headers_free(&hs);
 		backend_free(&b);
 	}
@@ -671,10 +694,11 @@ static void test_headers(void)
 	free(dir);
 
 	/* a key of the right length with a character outside base64 */
-	dir = workdir_json("hdr-ssec-bad",
-			   "{\"version\":3,\"backend\":{\"type\":\"s3\",\"config\":{\"bucket\":\"b\","
-			   "\"key\":\"k\",\"encrypt\":true,\"sse_customer_key\":"
-			   "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*=\"},\"hash\":7}}");
+	dir = workdir_json(
+	        "hdr-ssec-bad",
+	        "{\"version\":3,\"backend\":{\"type\":\"s3\",\"config\":{\"bucket\":\"b\","
+	        "\"key\":\"k\",\"encrypt\":true,\"sse_customer_key\":"
+	        "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*=\"},\"hash\":7}}");
 	err_clear(&err);
 	is_int(ERR_USAGE, backend_load(dir, &b, &err), "44 characters, not base64: ERR_USAGE");
 	ok(contains(err.msg, "base64") && !contains(err.msg, "GxwdHh"),

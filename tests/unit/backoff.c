@@ -16,13 +16,15 @@ int main(void)
 	r = 100;
 	is_int(100, backoff_full_jitter(0, 100, 10000, fixed, &r), "attempt 0 ceiling is base");
 	r = 1000;
-	is_int(1000 % 101, backoff_full_jitter(0, 100, 10000, fixed, &r), "value folded into [0, base]");
+	is_int(1000 % 101, backoff_full_jitter(0, 100, 10000, fixed, &r),
+	       "value folded into [0, base]");
 	r = 800;
 	is_int(800, backoff_full_jitter(3, 100, 10000, fixed, &r), "attempt 3 ceiling is base*8");
 	r = 801;
 	is_int(0, backoff_full_jitter(3, 100, 10000, fixed, &r), "never above base*2^attempt");
 	r = 10000;
-	is_int(10000, backoff_full_jitter(60, 100, 10000, fixed, &r), "huge attempts stop at the cap");
+	is_int(10000, backoff_full_jitter(60, 100, 10000, fixed, &r),
+	       "huge attempts stop at the cap");
 	r = 10001;
 	is_int(0, backoff_full_jitter(60, 100, 10000, fixed, &r), "and never exceed it");
 	r = 0;

@@ -150,9 +150,9 @@ static int requests(const char *log)
 
 static void clean_env(void)
 {
-	static const char *const extra[] = { "TFLOCK_SSO_ENDPOINT", "HTTP_PROXY", "http_proxy",
-					     "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
-					     "NO_PROXY", "no_proxy" };
+	static const char *const extra[] = { "TFLOCK_SSO_ENDPOINT", "HTTP_PROXY",  "http_proxy",
+		                             "HTTPS_PROXY",         "https_proxy", "ALL_PROXY",
+		                             "all_proxy",           "NO_PROXY",    "no_proxy" };
 	char *names[512];
 	size_t n = 0;
 	for (char **e = environ; *e && n < 512; e++)
@@ -237,73 +237,75 @@ static int resolve(const struct creds_config *cfg, struct creds *c, struct tf_er
 #define STS_NS "https://sts.amazonaws.com/doc/2011-06-15/"
 
 static const char wi_reply[] =
-	"<AssumeRoleWithWebIdentityResponse xmlns=\"" STS_NS "\">\n"
-	"  <AssumeRoleWithWebIdentityResult>\n"
-	"    <SubjectFromWebIdentityToken>system:serviceaccount:ci:runner</SubjectFromWebIdentityToken>\n"
-	"    <Audience>sts.amazonaws.com</Audience>\n"
-	"    <AssumedRoleUser>\n"
-	"      <Arn>arn:aws:sts::123456789012:assumed-role/ci/tflock-test</Arn>\n"
-	"      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:tflock-test</AssumedRoleId>\n"
-	"    </AssumedRoleUser>\n"
-	"    <Credentials>\n"
-	"      <SessionToken>IQoJb3JpZ2luX2VjEWEBtoken+web/identity==</SessionToken>\n"
-	"      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYwebidentity</SecretAccessKey>\n"
-	"      <Expiration>2030-01-02T03:04:05Z</Expiration>\n"
-	"      <AccessKeyId>ASIAWEBIDENTITY0001</AccessKeyId>\n"
-	"    </Credentials>\n"
-	"    <Provider>arn:aws:iam::123456789012:oidc-provider/token.actions.example</Provider>\n"
-	"  </AssumeRoleWithWebIdentityResult>\n"
-	"  <ResponseMetadata>\n"
-	"    <RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId>\n"
-	"  </ResponseMetadata>\n"
-	"</AssumeRoleWithWebIdentityResponse>\n";
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"" STS_NS "\">\n"
+        "  <AssumeRoleWithWebIdentityResult>\n"
+        "    "
+        "<SubjectFromWebIdentityToken>system:serviceaccount:ci:runner</"
+        "SubjectFromWebIdentityToken>\n"
+        "    <Audience>sts.amazonaws.com</Audience>\n"
+        "    <AssumedRoleUser>\n"
+        "      <Arn>arn:aws:sts::123456789012:assumed-role/ci/tflock-test</Arn>\n"
+        "      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:tflock-test</AssumedRoleId>\n"
+        "    </AssumedRoleUser>\n"
+        "    <Credentials>\n"
+        "      <SessionToken>IQoJb3JpZ2luX2VjEWEBtoken+web/identity==</SessionToken>\n"
+        "      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYwebidentity</SecretAccessKey>\n"
+        "      <Expiration>2030-01-02T03:04:05Z</Expiration>\n"
+        "      <AccessKeyId>ASIAWEBIDENTITY0001</AccessKeyId>\n"
+        "    </Credentials>\n"
+        "    <Provider>arn:aws:iam::123456789012:oidc-provider/token.actions.example</Provider>\n"
+        "  </AssumeRoleWithWebIdentityResult>\n"
+        "  <ResponseMetadata>\n"
+        "    <RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId>\n"
+        "  </ResponseMetadata>\n"
+        "</AssumeRoleWithWebIdentityResponse>\n";
 
 static const char ar_reply[] =
-	"<AssumeRoleResponse xmlns=\"" STS_NS "\">\n"
-	"  <AssumeRoleResult>\n"
-	"    <SourceIdentity>DevUser123</SourceIdentity>\n"
-	"    <AssumedRoleUser>\n"
-	"      <Arn>arn:aws:sts::123456789012:assumed-role/demo/tflock</Arn>\n"
-	"      <AssumedRoleId>ARO123EXAMPLE123:tflock</AssumedRoleId>\n"
-	"    </AssumedRoleUser>\n"
-	"    <Credentials>\n"
-	"      <AccessKeyId>ASIAASSUMED00000001</AccessKeyId>\n"
-	"      <SecretAccessKey>assumed/secret+key&amp;more</SecretAccessKey>\n"
-	"      <SessionToken>AQoDYXdzEPT//////////wEXAMPLEassumed</SessionToken>\n"
-	"      <Expiration>2031-07-15T23:28:33.359Z</Expiration>\n"
-	"    </Credentials>\n"
-	"    <PackedPolicySize>8</PackedPolicySize>\n"
-	"  </AssumeRoleResult>\n"
-	"  <ResponseMetadata>\n"
-	"    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>\n"
-	"  </ResponseMetadata>\n"
-	"</AssumeRoleResponse>\n";
+        "<AssumeRoleResponse xmlns=\"" STS_NS "\">\n"
+        "  <AssumeRoleResult>\n"
+        "    <SourceIdentity>DevUser123</SourceIdentity>\n"
+        "    <AssumedRoleUser>\n"
+        "      <Arn>arn:aws:sts::123456789012:assumed-role/demo/tflock</Arn>\n"
+        "      <AssumedRoleId>ARO123EXAMPLE123:tflock</AssumedRoleId>\n"
+        "    </AssumedRoleUser>\n"
+        "    <Credentials>\n"
+        "      <AccessKeyId>ASIAASSUMED00000001</AccessKeyId>\n"
+        "      <SecretAccessKey>assumed/secret+key&amp;more</SecretAccessKey>\n"
+        "      <SessionToken>AQoDYXdzEPT//////////wEXAMPLEassumed</SessionToken>\n"
+        "      <Expiration>2031-07-15T23:28:33.359Z</Expiration>\n"
+        "    </Credentials>\n"
+        "    <PackedPolicySize>8</PackedPolicySize>\n"
+        "  </AssumeRoleResult>\n"
+        "  <ResponseMetadata>\n"
+        "    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>\n"
+        "  </ResponseMetadata>\n"
+        "</AssumeRoleResponse>\n";
 
 static const char sts_denied[] =
-	"<ErrorResponse xmlns=\"" STS_NS "\">\n"
-	"  <Error>\n"
-	"    <Type>Sender</Type>\n"
-	"    <Code>AccessDenied</Code>\n"
-	"    <Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>\n"
-	"  </Error>\n"
-	"  <RequestId>4f0f1d5c-25e9-4e5e-8c3d-000000000001</RequestId>\n"
-	"</ErrorResponse>\n";
+        "<ErrorResponse xmlns=\"" STS_NS "\">\n"
+        "  <Error>\n"
+        "    <Type>Sender</Type>\n"
+        "    <Code>AccessDenied</Code>\n"
+        "    <Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message>\n"
+        "  </Error>\n"
+        "  <RequestId>4f0f1d5c-25e9-4e5e-8c3d-000000000001</RequestId>\n"
+        "</ErrorResponse>\n";
 
 static const char imds_creds[] = "{\n"
-				 "  \"Code\" : \"Success\",\n"
-				 "  \"LastUpdated\" : \"2024-05-01T10:00:00Z\",\n"
-				 "  \"Type\" : \"AWS-HMAC\",\n"
-				 "  \"AccessKeyId\" : \"ASIAIMDS00000000001\",\n"
-				 "  \"SecretAccessKey\" : \"imds/secret/key\",\n"
-				 "  \"Token\" : \"imds-session-token\",\n"
-				 "  \"Expiration\" : \"2030-06-01T12:00:00Z\"\n"
-				 "}\n";
+                                 "  \"Code\" : \"Success\",\n"
+                                 "  \"LastUpdated\" : \"2024-05-01T10:00:00Z\",\n"
+                                 "  \"Type\" : \"AWS-HMAC\",\n"
+                                 "  \"AccessKeyId\" : \"ASIAIMDS00000000001\",\n"
+                                 "  \"SecretAccessKey\" : \"imds/secret/key\",\n"
+                                 "  \"Token\" : \"imds-session-token\",\n"
+                                 "  \"Expiration\" : \"2030-06-01T12:00:00Z\"\n"
+                                 "}\n";
 
 static const char ecs_creds[] = "{\"AccessKeyId\":\"ASIAECS000000000001\","
-				"\"Expiration\":\"2030-02-03T04:05:06Z\","
-				"\"RoleArn\":\"arn:aws:iam::123456789012:role/task\","
-				"\"SecretAccessKey\":\"ecs/secret/key\","
-				"\"Token\":\"ecs-session-token\"}";
+                                "\"Expiration\":\"2030-02-03T04:05:06Z\","
+                                "\"RoleArn\":\"arn:aws:iam::123456789012:role/task\","
+                                "\"SecretAccessKey\":\"ecs/secret/key\","
+                                "\"Token\":\"ecs-session-token\"}";
 
 static const char *ar_routes(void)
 {
@@ -360,10 +362,11 @@ static void test_endpoints(void)
 	free(u);
 	u = creds_sts_default_endpoint("af-south-1", 1, &sr);
 	is_string("https://sts.af-south-1.amazonaws.com", u,
-		  "legacy: opt-in regions keep their regional endpoint");
+	          "legacy: opt-in regions keep their regional endpoint");
 	free(u);
 	u = creds_sts_default_endpoint("cn-north-1", 0, &sr);
-	is_string("https://sts.cn-north-1.amazonaws.com.cn", u, "China regions use amazonaws.com.cn");
+	is_string("https://sts.cn-north-1.amazonaws.com.cn", u,
+	          "China regions use amazonaws.com.cn");
 	free(u);
 	u = creds_sts_default_endpoint("aws-global", 0, &sr);
 	is_string("https://sts.amazonaws.com", u, "aws-global is the global endpoint");
@@ -398,7 +401,8 @@ static void test_endpoints(void)
 	is_int(0, creds_container_url(&u, &e), "IPv6 loopback accepted");
 	free(u);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1.example.com/c", 1);
-	is_int(ERR_USAGE, creds_container_url(&u, &e), "a host name that only looks like loopback is refused");
+	is_int(ERR_USAGE, creds_container_url(&u, &e),
+	       "a host name that only looks like loopback is refused");
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "ftp://127.0.0.1/c", 1);
 	is_int(ERR_USAGE, creds_container_url(&u, &e), "a non-http scheme is refused");
 	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -428,11 +432,13 @@ static void test_environment(void)
 
 	/* AWS_PROFILE does not beat environment keys; the profile option does */
 	setenv("AWS_SHARED_CREDENTIALS_FILE",
-	       wfile("cred-env", "[dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = dev-secret\n"),
+	       wfile("cred-env",
+	             "[dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = dev-secret\n"),
 	       1);
 	setenv("AWS_PROFILE", "dev", 1);
 	is_int(0, resolve(&cfg, &c, &e), "AWS_PROFILE with environment keys");
-	is_string("AKIAENV0000000000001", c.access_key, "... environment keys win over AWS_PROFILE");
+	is_string("AKIAENV0000000000001", c.access_key,
+	          "... environment keys win over AWS_PROFILE");
 	cfg.profile = "dev";
 	is_int(0, resolve(&cfg, &c, &e), "profile option with environment keys");
 	is_string("AKIADEV", c.access_key, "... the profile option wins over environment keys");
@@ -466,45 +472,43 @@ static void test_shared_files(void)
 
 	creds_init(&c);
 	clean_env();
-	credf = wfile("credentials",
-		      "[default]\n"
-		      "aws_access_key_id = AKIADEFAULT\n"
-		      "aws_secret_access_key = default-secret\n"
-		      "\n"
-		      "[dev]\n"
-		      "aws_access_key_id = AKIADEVCRED\n"
-		      "aws_secret_access_key = dev-cred-secret\n"
-		      "aws_session_token = dev-cred-token\n"
-		      "\n"
-		      "[profile prefixed]\n"
-		      "aws_access_key_id = AKIAIGNORED\n"
-		      "aws_secret_access_key = ignored\n"
-		      "\n"
-		      "[tokenonly]\n"
-		      "aws_session_token = stray-token\n"
-		      "region = ap-south-1\n");
-	conff = wfile("config",
-		      "[default]\n"
-		      "region = eu-west-1\n"
-		      "\n"
-		      "[profile dev]\n"
-		      "aws_access_key_id = AKIADEVCONF\n"
-		      "aws_secret_access_key = dev-conf-secret\n"
-		      "\n"
-		      "[profile cfgonly]\n"
-		      "aws_access_key_id = AKIACFGONLY\n"
-		      "aws_secret_access_key = cfgonly-secret\n"
-		      "\n"
-		      "[unprefixed]\n"
-		      "aws_access_key_id = AKIAUNPREFIXED\n"
-		      "aws_secret_access_key = unprefixed\n"
-		      "\n"
-		      "[profile tokenonly]\n"
-		      "aws_access_key_id = AKIATOKENONLY\n"
-		      "aws_secret_access_key = tokenonly-secret\n"
-		      "\n"
-		      "[profile partial]\n"
-		      "aws_access_key_id = AKIAPARTIAL\n");
+	credf = wfile("credentials", "[default]\n"
+	                             "aws_access_key_id = AKIADEFAULT\n"
+	                             "aws_secret_access_key = default-secret\n"
+	                             "\n"
+	                             "[dev]\n"
+	                             "aws_access_key_id = AKIADEVCRED\n"
+	                             "aws_secret_access_key = dev-cred-secret\n"
+	                             "aws_session_token = dev-cred-token\n"
+	                             "\n"
+	                             "[profile prefixed]\n"
+	                             "aws_access_key_id = AKIAIGNORED\n"
+	                             "aws_secret_access_key = ignored\n"
+	                             "\n"
+	                             "[tokenonly]\n"
+	                             "aws_session_token = stray-token\n"
+	                             "region = ap-south-1\n");
+	conff = wfile("config", "[default]\n"
+	                        "region = eu-west-1\n"
+	                        "\n"
+	                        "[profile dev]\n"
+	                        "aws_access_key_id = AKIADEVCONF\n"
+	                        "aws_secret_access_key = dev-conf-secret\n"
+	                        "\n"
+	                        "[profile cfgonly]\n"
+	                        "aws_access_key_id = AKIACFGONLY\n"
+	                        "aws_secret_access_key = cfgonly-secret\n"
+	                        "\n"
+	                        "[unprefixed]\n"
+	                        "aws_access_key_id = AKIAUNPREFIXED\n"
+	                        "aws_secret_access_key = unprefixed\n"
+	                        "\n"
+	                        "[profile tokenonly]\n"
+	                        "aws_access_key_id = AKIATOKENONLY\n"
+	                        "aws_secret_access_key = tokenonly-secret\n"
+	                        "\n"
+	                        "[profile partial]\n"
+	                        "aws_access_key_id = AKIAPARTIAL\n");
 	setenv("AWS_SHARED_CREDENTIALS_FILE", credf, 1);
 	setenv("AWS_CONFIG_FILE", conff, 1);
 
@@ -528,25 +532,28 @@ static void test_shared_files(void)
 	ok(c.session_token == NULL, "... a token without its key pair is not merged (as the SDK)");
 
 	setenv("AWS_PROFILE", "unprefixed", 1);
-	is_int(ERR_USAGE, resolve(&cfg, &c, &e), "[name] without \"profile \" in config is ignored");
+	is_int(ERR_USAGE, resolve(&cfg, &c, &e),
+	       "[name] without \"profile \" in config is ignored");
 	setenv("AWS_PROFILE", "prefixed", 1);
-	is_int(ERR_USAGE, resolve(&cfg, &c, &e), "[profile name] in the credentials file is ignored");
+	is_int(ERR_USAGE, resolve(&cfg, &c, &e),
+	       "[profile name] in the credentials file is ignored");
 	setenv("AWS_PROFILE", "profile prefixed", 1);
 	is_int(ERR_USAGE, resolve(&cfg, &c, &e), "... also when asked for by its literal name");
 
 	setenv("AWS_PROFILE", "partial", 1);
 	is_int(ERR_USAGE, resolve(&cfg, &c, &e), "a lone aws_access_key_id is an error");
 	contains(e.msg, "only one of aws_access_key_id and aws_secret_access_key",
-		 "... that says what is wrong");
+	         "... that says what is wrong");
 	contains(e.msg, conff, "... and where");
 	unsetenv("AWS_PROFILE");
 
 	/* [profile default] replaces [default] in config */
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
 	setenv("AWS_CONFIG_FILE",
-	       wfile("config-pd", "[default]\naws_access_key_id = AKIAPLAIN\naws_secret_access_key = a\n"
-				  "[profile default]\naws_access_key_id = AKIAPREFIXED\n"
-				  "aws_secret_access_key = b\n"),
+	       wfile("config-pd",
+	             "[default]\naws_access_key_id = AKIAPLAIN\naws_secret_access_key = a\n"
+	             "[profile default]\naws_access_key_id = AKIAPREFIXED\n"
+	             "aws_secret_access_key = b\n"),
 	       1);
 	is_int(0, resolve(&cfg, &c, &e), "config with [default] and [profile default]");
 	is_string("AKIAPREFIXED", c.access_key, "... [profile default] wins");
@@ -559,7 +566,8 @@ static void test_shared_files(void)
 	cfg.shared_credentials_file = cfg.shared_config_file = NULL;
 
 	/* malformed files are errors, even when another source would do */
-	setenv("AWS_CONFIG_FILE", wfile("config-bad", "[default]\nregion = x\nthis is not ini\n"), 1);
+	setenv("AWS_CONFIG_FILE", wfile("config-bad", "[default]\nregion = x\nthis is not ini\n"),
+	       1);
 	setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
 	is_int(ERR_USAGE, resolve(&cfg, &c, &e), "a malformed config file fails the resolution");
@@ -576,7 +584,8 @@ static void test_shared_files(void)
 
 	/* ~ in a path is the home directory */
 	mkdir(path_in("home/.aws"), 0700);
-	wfile("home/.aws/credentials", "[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = h\n");
+	wfile("home/.aws/credentials",
+	      "[default]\naws_access_key_id = AKIAHOME\naws_secret_access_key = h\n");
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 	unsetenv("AWS_CONFIG_FILE");
 	is_int(0, resolve(&cfg, &c, &e), "default paths under $HOME");
@@ -596,36 +605,39 @@ static void test_process(void)
 
 	creds_init(&c);
 	clean_env();
-	script("good.sh", "cat <<'EOF'\n"
-			  "{\"Version\": 1, \"AccessKeyId\": \"ASIAPROCESS00000001\",\n"
-			  " \"SecretAccessKey\": \"process/secret\", \"SessionToken\": \"process-token\",\n"
-			  " \"Expiration\": \"2030-01-02T03:04:05Z\"}\n"
-			  "EOF\n"
-			  "echo 'diagnostics go to stderr' >&2");
+	script("good.sh",
+	       "cat <<'EOF'\n"
+	       "{\"Version\": 1, \"AccessKeyId\": \"ASIAPROCESS00000001\",\n"
+	       " \"SecretAccessKey\": \"process/secret\", \"SessionToken\": \"process-token\",\n"
+	       " \"Expiration\": \"2030-01-02T03:04:05Z\"}\n"
+	       "EOF\n"
+	       "echo 'diagnostics go to stderr' >&2");
 	script("static.sh", "printf '%s' '{\"Version\":1,\"AccessKeyId\":\"AKIASTATIC\","
-			    "\"SecretAccessKey\":\"static-secret\"}'");
+	                    "\"SecretAccessKey\":\"static-secret\"}'");
 	script("badjson.sh", "echo '{\"Version\": 1, \"AccessKeyId\": '");
 	script("fail.sh", "echo 'no credentials for you' >&2; exit 3");
-	script("v2.sh", "echo '{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\"}'");
+	script("v2.sh",
+	       "echo '{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\"}'");
 	script("nover.sh", "echo '{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\"}'");
 	script("nokey.sh", "echo '{\"Version\": 1, \"SecretAccessKey\": \"S\"}'");
-	script("fds.sh", "for fd in 3 4 5 6 7 8 9; do if [ -e /proc/self/fd/$fd ]; then "
-			 "echo \"fd $fd open\" >&2; exit 9; fi; done\n"
-			 "echo '{\"Version\":1,\"AccessKeyId\":\"AKIAFDS\",\"SecretAccessKey\":\"s\"}'");
+	script("fds.sh",
+	       "for fd in 3 4 5 6 7 8 9; do if [ -e /proc/self/fd/$fd ]; then "
+	       "echo \"fd $fd open\" >&2; exit 9; fi; done\n"
+	       "echo '{\"Version\":1,\"AccessKeyId\":\"AKIAFDS\",\"SecretAccessKey\":\"s\"}'");
 	setenv("AWS_CONFIG_FILE",
 	       wfilef("config-proc",
-		      "[profile good]\ncredential_process = %s/good.sh\n"
-		      "[profile static]\ncredential_process = %s/static.sh --with args\n"
-		      "[profile badjson]\ncredential_process = %s/badjson.sh\n"
-		      "[profile fail]\ncredential_process = %s/fail.sh\n"
-		      "[profile v2]\ncredential_process = %s/v2.sh\n"
-		      "[profile nover]\ncredential_process = %s/nover.sh\n"
-		      "[profile nokey]\ncredential_process = %s/nokey.sh\n"
-		      "[profile fds]\ncredential_process = %s/fds.sh\n"
-		      "[profile missing]\ncredential_process = %s/no-such-program\n"
-		      "[profile keysfirst]\naws_access_key_id = AKIAKEYSFIRST\n"
-		      "aws_secret_access_key = k\ncredential_process = %s/good.sh\n",
-		      tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp),
+	              "[profile good]\ncredential_process = %s/good.sh\n"
+	              "[profile static]\ncredential_process = %s/static.sh --with args\n"
+	              "[profile badjson]\ncredential_process = %s/badjson.sh\n"
+	              "[profile fail]\ncredential_process = %s/fail.sh\n"
+	              "[profile v2]\ncredential_process = %s/v2.sh\n"
+	              "[profile nover]\ncredential_process = %s/nover.sh\n"
+	              "[profile nokey]\ncredential_process = %s/nokey.sh\n"
+	              "[profile fds]\ncredential_process = %s/fds.sh\n"
+	              "[profile missing]\ncredential_process = %s/no-such-program\n"
+	              "[profile keysfirst]\naws_access_key_id = AKIAKEYSFIRST\n"
+	              "aws_secret_access_key = k\ncredential_process = %s/good.sh\n",
+	              tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp),
 	       1);
 
 	cfg.profile = "good";
@@ -666,7 +678,8 @@ static void test_process(void)
 		if (fd < 3 || dup2(fd, 7) < 0)
 			bail("cannot set up fd 7");
 		cfg.profile = "fds";
-		is_int(0, resolve(&cfg, &c, &e), "credential_process sees no descriptor beyond stderr");
+		is_int(0, resolve(&cfg, &c, &e),
+		       "credential_process sees no descriptor beyond stderr");
 		if (e.kind)
 			diag("%s", e.msg);
 		close(7);
@@ -688,13 +701,14 @@ static void test_web_identity(void)
 	wfile("wi.xml", wi_reply);
 	wfile("denied.xml", sts_denied);
 	stub_start(&s, "sts-wi",
-		   routesf("POST / 200 %s/wi.xml\n"
-			   "  Content-Type: text/xml\n"
-			   "  x-amzn-RequestId: ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE\n",
-			   tmp));
+	           routesf("POST / 200 %s/wi.xml\n"
+	                   "  Content-Type: text/xml\n"
+	                   "  x-amzn-RequestId: ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE\n",
+	                   tmp));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
-	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", wfile("token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln\n"), 1);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE",
+	       wfile("token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln\n"), 1);
 	setenv("AWS_ROLE_SESSION_NAME", "tflock-test", 1);
 	is_int(0, resolve(&cfg, &c, &e), "web identity via STS");
 	if (e.kind)
@@ -710,16 +724,19 @@ static void test_web_identity(void)
 	contains(req, "=== 1 POST /", "... a POST");
 	contains(req, "Action=AssumeRoleWithWebIdentity", "... AssumeRoleWithWebIdentity");
 	contains(req, "Version=2011-06-15", "... Version 2011-06-15");
-	contains(req, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fci", "... the role, form-encoded");
+	contains(req, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fci",
+	         "... the role, form-encoded");
 	contains(req, "RoleSessionName=tflock-test", "... AWS_ROLE_SESSION_NAME");
-	contains(req, "WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln\n", "... the token, newline trimmed");
+	contains(req, "WebIdentityToken=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln\n",
+	         "... the token, newline trimmed");
 	contains(req, "Content-Type: application/x-www-form-urlencoded", "... form content type");
 	lacks(req, "Authorization:", "... unsigned");
 	free(req);
 	free(log);
 
 	/* STS refuses */
-	stub_start(&s, "sts-deny", routesf("POST / 403 %s/denied.xml\n  Content-Type: text/xml\n", tmp));
+	stub_start(&s, "sts-deny",
+	           routesf("POST / 403 %s/denied.xml\n  Content-Type: text/xml\n", tmp));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	is_int(ERR_HTTP, resolve(&cfg, &c, &e), "STS AccessDenied fails the resolution");
 	is_int(403, e.http_status, "... HTTP status kept");
@@ -746,15 +763,17 @@ static void test_web_identity(void)
 	stub_start(&s, "sts-wi2", routesf("POST / 200 %s/wi.xml\n  Content-Type: text/xml\n", tmp));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_CONFIG_FILE",
-	       wfilef("config-wi", "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/prof\n"
-				   "web_identity_token_file = %s/token.jwt\nrole_session_name = from-profile\n",
-		      tmp),
+	       wfilef("config-wi",
+	              "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/prof\n"
+	              "web_identity_token_file = %s/token.jwt\nrole_session_name = from-profile\n",
+	              tmp),
 	       1);
 	cfg.profile = "wi";
 	is_int(0, resolve(&cfg, &c, &e), "web_identity_token_file in a profile");
 	is_string("ASIAWEBIDENTITY0001", c.access_key, "... credentials from STS");
 	log = stub_stop(&s);
-	contains(log, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fprof", "... the profile's role");
+	contains(log, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fprof",
+	         "... the profile's role");
 	contains(log, "RoleSessionName=from-profile", "... the profile's session name");
 	is_int(1, requests(log), "... one request, no second AssumeRole");
 	free(log);
@@ -774,29 +793,37 @@ static void test_assume_role(void)
 	stub_start(&s, "sts-ar", ar_routes());
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_SHARED_CREDENTIALS_FILE",
-	       wfile("cred-ar", "[base]\naws_access_key_id = AKIABASE000000000001\n"
-				"aws_secret_access_key = base-secret\n"
-				"[temp]\naws_access_key_id = ASIATEMP000000000001\n"
-				"aws_secret_access_key = temp-secret\naws_session_token = temp-token\n"),
+	       wfile("cred-ar",
+	             "[base]\naws_access_key_id = AKIABASE000000000001\n"
+	             "aws_secret_access_key = base-secret\n"
+	             "[temp]\naws_access_key_id = ASIATEMP000000000001\n"
+	             "aws_secret_access_key = temp-secret\naws_session_token = temp-token\n"),
 	       1);
 	setenv("AWS_CONFIG_FILE",
 	       wfile("config-ar",
-		     "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\n"
-		     "source_profile = base\nexternal_id = ext-42\nrole_session_name = tflock-app\n"
-		     "duration_seconds = 1800\nregion = eu-central-1\n"
-		     "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\n"
-		     "source_profile = app\n"
-		     "[profile viatemp]\nrole_arn = arn:aws:iam::123456789012:role/t\nsource_profile = temp\n"
-		     "[profile self]\nrole_arn = arn:aws:iam::123456789012:role/self\nsource_profile = self\n"
-		     "aws_access_key_id = AKIASELF\naws_secret_access_key = self-secret\n"
-		     "[profile nosource]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = ghost\n"
-		     "[profile norole]\nsource_profile = base\n"
-		     "[profile mfa]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = base\n"
-		     "mfa_serial = arn:aws:iam::123456789012:mfa/me\n"
-		     "[profile loop1]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = loop2\n"
-		     "[profile loop2]\nrole_arn = arn:aws:iam::123456789012:role/y\nsource_profile = loop1\n"
-		     "[profile two]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = base\n"
-		     "credential_process = /bin/false\n"),
+	             "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\n"
+	             "source_profile = base\nexternal_id = ext-42\nrole_session_name = tflock-app\n"
+	             "duration_seconds = 1800\nregion = eu-central-1\n"
+	             "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\n"
+	             "source_profile = app\n"
+	             "[profile viatemp]\nrole_arn = "
+	             "arn:aws:iam::123456789012:role/t\nsource_profile = temp\n"
+	             "[profile self]\nrole_arn = "
+	             "arn:aws:iam::123456789012:role/self\nsource_profile = self\n"
+	             "aws_access_key_id = AKIASELF\naws_secret_access_key = self-secret\n"
+	             "[profile nosource]\nrole_arn = "
+	             "arn:aws:iam::123456789012:role/x\nsource_profile = ghost\n"
+	             "[profile norole]\nsource_profile = base\n"
+	             "[profile mfa]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = "
+	             "base\n"
+	             "mfa_serial = arn:aws:iam::123456789012:mfa/me\n"
+	             "[profile loop1]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile "
+	             "= loop2\n"
+	             "[profile loop2]\nrole_arn = arn:aws:iam::123456789012:role/y\nsource_profile "
+	             "= loop1\n"
+	             "[profile two]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = "
+	             "base\n"
+	             "credential_process = /bin/false\n"),
 	       1);
 
 	cfg.profile = "app";
@@ -807,7 +834,8 @@ static void test_assume_role(void)
 	is_string("assumed/secret+key&more", c.secret_key, "... XML entities decoded");
 	is_string("AQoDYXdzEPT//////////wEXAMPLEassumed", c.session_token, "... token");
 	is_int(1941924513, (long long)c.expires, "... expiry with fractional seconds");
-	contains(c.source, "assume role arn:aws:iam::123456789012:role/app", "... source names the role");
+	contains(c.source, "assume role arn:aws:iam::123456789012:role/app",
+	         "... source names the role");
 	log = stub_stop(&s);
 	req = request(log, 1);
 	contains(req, "Action=AssumeRole&", "... AssumeRole");
@@ -815,7 +843,7 @@ static void test_assume_role(void)
 	contains(req, "RoleSessionName=tflock-app", "... role_session_name");
 	contains(req, "DurationSeconds=1800", "... duration_seconds");
 	contains(req, "Authorization: AWS4-HMAC-SHA256 Credential=AKIABASE000000000001/",
-		 "... signed with the source profile's key");
+	         "... signed with the source profile's key");
 	contains(req, "/eu-central-1/sts/aws4_request", "... for sts in the profile's region");
 	contains(req, "X-Amz-Date: ", "... with X-Amz-Date");
 	contains(req, "X-Amz-Content-Sha256: ", "... and X-Amz-Content-Sha256");
@@ -864,7 +892,7 @@ static void test_assume_role(void)
 
 	/* backend assume_role on top of environment keys, with a 5xx retried once */
 	stub_start(&s, "sts-ar4",
-		   routesf("POST / 503 -\nPOST / 200 %s/ar.xml\n  Content-Type: text/xml\n", tmp));
+	           routesf("POST / 503 -\nPOST / 200 %s/ar.xml\n  Content-Type: text/xml\n", tmp));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_ACCESS_KEY_ID", "ASIAENVBASE00000001", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "env-base-secret", 1);
@@ -878,7 +906,7 @@ static void test_assume_role(void)
 	is_int(0, resolve(&cfg, &c, &e), "backend assume_role on top of environment keys");
 	is_string("ASIAASSUMED00000001", c.access_key, "... assumed keys");
 	contains(c.source, "assume role arn:aws:iam::123456789012:role/backend via environment",
-		 "... source says both");
+	         "... source says both");
 	log = stub_stop(&s);
 	is_int(2, requests(log), "... the 503 was retried exactly once");
 	req = request(log, 2);
@@ -923,15 +951,16 @@ static void test_container(void)
 	wfile("ecs.json", ecs_creds);
 	wfile("ecs-err.json", "{\"code\":\"AccessDeniedException\",\"message\":\"Bad token\"}");
 	stub_start(&s, "ecs",
-		   routesf("GET /v1/credentials 200 %s/ecs.json\n  Content-Type: application/json\n"
-			   "GET /denied 401 %s/ecs-err.json\n  Content-Type: application/json\n",
-			   tmp, tmp));
+	           routesf("GET /v1/credentials 200 %s/ecs.json\n  Content-Type: application/json\n"
+	                   "GET /denied 401 %s/ecs-err.json\n  Content-Type: application/json\n",
+	                   tmp, tmp));
 	{
 		char full[128];
 		snprintf(full, sizeof(full), "%s/v1/credentials", s.url);
 		setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", full, 1);
 	}
-	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", wfile("ecs-token", "pod-identity-token-from-file\n"), 1);
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	       wfile("ecs-token", "pod-identity-token-from-file\n"), 1);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "token-from-env", 1);
 	is_int(0, resolve(&cfg, &c, &e), "container credentials via FULL_URI");
 	if (e.kind)
@@ -941,7 +970,8 @@ static void test_container(void)
 	is_int(1896321906, (long long)c.expires, "... Expiration");
 	is_string("container credentials", c.source, "... source");
 	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	is_int(0, resolve(&cfg, &c, &e), "container credentials with the token from the environment");
+	is_int(0, resolve(&cfg, &c, &e),
+	       "container credentials with the token from the environment");
 	{
 		char full[128];
 		snprintf(full, sizeof(full), "%s/denied", s.url);
@@ -955,7 +985,7 @@ static void test_container(void)
 	req = request(log, 1);
 	contains(req, "=== 1 GET /v1/credentials", "... a GET of the full URI");
 	contains(req, "Authorization: pod-identity-token-from-file\n",
-		 "... the token file wins over the variable, newline trimmed");
+	         "... the token file wins over the variable, newline trimmed");
 	free(req);
 	req = request(log, 2);
 	contains(req, "Authorization: token-from-env", "... the variable when there is no file");
@@ -973,12 +1003,12 @@ static const char *imds_routes(const char *token_status)
 {
 	static char r[2048];
 	snprintf(r, sizeof(r),
-		 "PUT /latest/api/token %s %s/imds-token\n"
-		 "  X-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\n"
-		 "GET /latest/meta-data/iam/security-credentials/ 200 %s/imds-role\n"
-		 "GET /latest/meta-data/iam/security-credentials/tflock-ci 200 %s/imds-creds\n"
-		 "  Content-Type: text/plain\n",
-		 token_status, tmp, tmp, tmp);
+	         "PUT /latest/api/token %s %s/imds-token\n"
+	         "  X-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\n"
+	         "GET /latest/meta-data/iam/security-credentials/ 200 %s/imds-role\n"
+	         "GET /latest/meta-data/iam/security-credentials/tflock-ci 200 %s/imds-creds\n"
+	         "  Content-Type: text/plain\n",
+	         token_status, tmp, tmp, tmp);
 	return r;
 }
 
@@ -1013,12 +1043,13 @@ static void test_imds(void)
 	contains(req, "X-aws-ec2-metadata-token-ttl-seconds: 21600", "... with the TTL header");
 	free(req);
 	req = request(log, 2);
-	contains(req, "=== 2 GET /latest/meta-data/iam/security-credentials/\n", "then the role list");
+	contains(req, "=== 2 GET /latest/meta-data/iam/security-credentials/\n",
+	         "then the role list");
 	contains(req, "X-aws-ec2-metadata-token: AQAEAImdsSessionToken==", "... with the token");
 	free(req);
 	req = request(log, 3);
 	contains(req, "=== 3 GET /latest/meta-data/iam/security-credentials/tflock-ci",
-		 "then the role's credentials");
+	         "then the role's credentials");
 	contains(req, "X-aws-ec2-metadata-token: AQAEAImdsSessionToken==", "... with the token");
 	free(req);
 	free(log);
@@ -1058,9 +1089,9 @@ static void test_imds(void)
 
 	/* no role attached */
 	stub_start(&s, "imds-norole",
-		   routesf("PUT /latest/api/token 200 %s/imds-token\n"
-			   "GET /latest/meta-data/iam/security-credentials/ 404 -\n",
-			   tmp));
+	           routesf("PUT /latest/api/token 200 %s/imds-token\n"
+	                   "GET /latest/meta-data/iam/security-credentials/ 404 -\n",
+	                   tmp));
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
 	is_int(ERR_CREDENTIALS, resolve(&cfg, &c, &e), "an instance without a role");
 	contains(e.msg, "no IAM role", "... says so");
@@ -1090,14 +1121,16 @@ static void test_imds(void)
 		stub_start(&sts, "sts-cs", ar_routes());
 		setenv("AWS_ENDPOINT_URL_STS", sts.url, 1);
 		setenv("AWS_CONFIG_FILE",
-		       wfile("config-cs", "[profile cs]\nrole_arn = arn:aws:iam::123456789012:role/cs\n"
-					  "credential_source = Ec2InstanceMetadata\n"),
+		       wfile("config-cs",
+		             "[profile cs]\nrole_arn = arn:aws:iam::123456789012:role/cs\n"
+		             "credential_source = Ec2InstanceMetadata\n"),
 		       1);
 		cfg.profile = "cs";
 		is_int(0, resolve(&cfg, &c, &e), "credential_source Ec2InstanceMetadata");
 		is_string("ASIAASSUMED00000001", c.access_key, "... then AssumeRole");
 		log = stub_stop(&sts);
-		contains(log, "Credential=ASIAIMDS00000000001/", "... signed with the instance keys");
+		contains(log, "Credential=ASIAIMDS00000000001/",
+		         "... signed with the instance keys");
 		contains(log, "X-Amz-Security-Token: imds-session-token", "... and their token");
 		free(log);
 		cfg.profile = NULL;
@@ -1124,30 +1157,35 @@ static void test_sso(void)
 	      "{\"startUrl\": \"https://corp.awsapps.com/start\", \"region\": \"eu-west-1\",\n"
 	      " \"accessToken\": \"sso-bearer-corp\", \"expiresAt\": \"2099-01-01T00:00:00Z\",\n"
 	      " \"clientId\": \"client-id\", \"clientSecret\": \"client-secret\",\n"
-	      " \"refreshToken\": \"refresh\", \"registrationExpiresAt\": \"2099-01-01T00:00:00Z\"}\n");
+	      " \"refreshToken\": \"refresh\", \"registrationExpiresAt\": "
+	      "\"2099-01-01T00:00:00Z\"}\n");
 	wfile("home/.aws/sso/cache/79e435d7a515078e81c9dffc35f38d5687ebd3a7.json",
 	      "{\"startUrl\": \"https://legacy.awsapps.com/start\", \"region\": \"us-east-1\",\n"
-	      " \"accessToken\": \"sso-bearer-legacy\", \"expiresAt\": \"2099-01-01T00:00:00UTC\"}\n");
-	wfile("sso.json", "{\"roleCredentials\":{\"accessKeyId\":\"ASIASSO000000000001\","
-			  "\"secretAccessKey\":\"sso/secret\",\"sessionToken\":\"sso-session-token\","
-			  "\"expiration\":1893553445000}}");
+	      " \"accessToken\": \"sso-bearer-legacy\", \"expiresAt\": "
+	      "\"2099-01-01T00:00:00UTC\"}\n");
+	wfile("sso.json",
+	      "{\"roleCredentials\":{\"accessKeyId\":\"ASIASSO000000000001\","
+	      "\"secretAccessKey\":\"sso/secret\",\"sessionToken\":\"sso-session-token\","
+	      "\"expiration\":1893553445000}}");
 	stub_start(&s, "sso",
-		   routesf("GET /federation/credentials 200 %s/sso.json\n"
-			   "  Content-Type: application/json\n",
-			   tmp));
+	           routesf("GET /federation/credentials 200 %s/sso.json\n"
+	                   "  Content-Type: application/json\n",
+	                   tmp));
 	setenv("TFLOCK_SSO_ENDPOINT", s.url, 1);
 	setenv("AWS_CONFIG_FILE",
 	       wfile("config-sso",
-		     "[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\n"
-		     "sso_role_name = TerraformRole\n"
-		     "[sso-session corp]\nsso_region = eu-west-1\n"
-		     "sso_start_url = https://corp.awsapps.com/start\n"
-		     "sso_registration_scopes = sso:account:access\n"
-		     "[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\n"
-		     "sso_region = us-east-1\nsso_account_id = 444455556666\nsso_role_name = Legacy\n"
-		     "[profile expired]\nsso_start_url = https://expired.awsapps.com/start\n"
-		     "sso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\n"
-		     "[profile nosession]\nsso_session = ghost\nsso_account_id = 1\nsso_role_name = R\n"),
+	             "[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\n"
+	             "sso_role_name = TerraformRole\n"
+	             "[sso-session corp]\nsso_region = eu-west-1\n"
+	             "sso_start_url = https://corp.awsapps.com/start\n"
+	             "sso_registration_scopes = sso:account:access\n"
+	             "[profile legacy]\nsso_start_url = https://legacy.awsapps.com/start\n"
+	             "sso_region = us-east-1\nsso_account_id = 444455556666\nsso_role_name = "
+	             "Legacy\n"
+	             "[profile expired]\nsso_start_url = https://expired.awsapps.com/start\n"
+	             "sso_region = us-east-1\nsso_account_id = 1\nsso_role_name = R\n"
+	             "[profile nosession]\nsso_session = ghost\nsso_account_id = 1\nsso_role_name "
+	             "= R\n"),
 	       1);
 	cfg.profile = "corp";
 	is_int(0, resolve(&cfg, &c, &e), "SSO with an sso-session");
@@ -1162,8 +1200,9 @@ static void test_sso(void)
 	log = stub_stop(&s);
 	req = request(log, 1);
 	contains(req, "GET /federation/credentials?account_id=111122223333&role_name=TerraformRole",
-		 "GetRoleCredentials with account and role");
-	contains(req, "x-amz-sso_bearer_token: sso-bearer-corp", "... the cached token of the session");
+	         "GetRoleCredentials with account and role");
+	contains(req, "x-amz-sso_bearer_token: sso-bearer-corp",
+	         "... the cached token of the session");
 	free(req);
 	req = request(log, 2);
 	contains(req, "x-amz-sso_bearer_token: sso-bearer-legacy", "... the legacy cached token");
@@ -1199,7 +1238,7 @@ static void test_nothing(void)
 	is_int(ERR_CREDENTIALS, e.kind, "... kind set in the error");
 	contains(e.msg, "no AWS credentials found", "... says so");
 	contains(e.msg, "environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set",
-		 "... names the environment");
+	         "... names the environment");
 	contains(e.msg, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set", "... web identity");
 	contains(e.msg, "shared files: no profile \"default\"", "... shared files");
 	contains(e.msg, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "... container");

@@ -74,15 +74,17 @@ static void test_dur_good(void)
 		{ "2562047788015h775807ms", INT64_MAX },
 		{ "2562047788015h12m55.807s", INT64_MAX },
 		{ "9223372036854775.807", INT64_MAX },
-		{ "0.50000000000000000000000000000000000000000000000000000000000000000000000000s", 500 },
+		{ "0.50000000000000000000000000000000000000000000000000000000000000000000000000s",
+		  500 },
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct tf_error err;
 		int64_t ms = -42;
 		err_clear(&err);
 		int rc = dur_parse(good[i].s, &ms, &err);
-		ok(rc == 0 && ms == good[i].ms && err.msg[0] == '\0', "dur_parse \"%s\" = %lld ms (got %lld%s%s)",
-		   good[i].s, (long long)good[i].ms, (long long)ms, err.msg[0] ? ": " : "", err.msg);
+		ok(rc == 0 && ms == good[i].ms && err.msg[0] == '\0',
+		   "dur_parse \"%s\" = %lld ms (got %lld%s%s)", good[i].s, (long long)good[i].ms,
+		   (long long)ms, err.msg[0] ? ": " : "", err.msg);
 	}
 }
 
@@ -153,8 +155,8 @@ static void test_dur_bad(void)
 		err_clear(&err);
 		int rc = dur_parse(bad[i].s, &ms, &err);
 		ok(rc == ERR_USAGE && err.kind == ERR_USAGE && ms == -42 &&
-		   strstr(err.msg, bad[i].why) && strstr(err.msg, "invalid duration \"") &&
-		   one_line(err.msg),
+		           strstr(err.msg, bad[i].why) && strstr(err.msg, "invalid duration \"") &&
+		           one_line(err.msg),
 		   "dur_parse rejects \"%s\": %s", esc(bad[i].s), err.msg);
 	}
 	struct tf_error err;
@@ -163,8 +165,8 @@ static void test_dur_bad(void)
 	is_int(ERR_USAGE, dur_parse("5x", &ms, NULL), "dur_parse works with err NULL");
 	dur_parse("5q", &ms, &err);
 	is_string("invalid duration \"5q\": unknown unit \"q\" (units: h, m, s, ms) "
-		  "(use e.g. 90, 90s, 5m, 1h30m or 1500ms)",
-		  err.msg, "dur_parse message: the value, the reason, examples");
+	          "(use e.g. 90, 90s, 5m, 1h30m or 1500ms)",
+	          err.msg, "dur_parse message: the value, the reason, examples");
 	char longv[200];
 	memset(longv, '9', sizeof(longv) - 2);
 	longv[sizeof(longv) - 2] = 'x';
@@ -201,21 +203,27 @@ static void test_num(void)
 		{ "9223372036854775808", LONG_MIN, LONG_MAX,
 		  "number \"9223372036854775808\" is out of range: it must be from "
 		  "-9223372036854775808 to 9223372036854775807" },
-		{ "-9223372036854775809", 0, 10, "number \"-9223372036854775809\" is out of range: it must be from 0 to 10" },
-		{ "99999999999999999999999", 0, 10, "number \"99999999999999999999999\" is out of range: it must be from 0 to 10" },
+		{ "-9223372036854775809", 0, 10,
+		  "number \"-9223372036854775809\" is out of range: it must be from 0 to 10" },
+		{ "99999999999999999999999", 0, 10,
+		  "number \"99999999999999999999999\" is out of range: it must be from 0 to 10" },
 		{ "", 0, 10, "invalid number \"\": expected a whole number from 0 to 10" },
 		{ "abc", 0, 10, "invalid number \"abc\": expected a whole number from 0 to 10" },
 		{ "1.5", 0, 10, "invalid number \"1.5\": expected a whole number from 0 to 10" },
-		{ "0x10", 0, 100, "invalid number \"0x10\": expected a whole number from 0 to 100" },
+		{ "0x10", 0, 100,
+		  "invalid number \"0x10\": expected a whole number from 0 to 100" },
 		{ " 5", 0, 10, "invalid number \" 5\": expected a whole number from 0 to 10" },
 		{ "5 ", 0, 10, "invalid number \"5 \": expected a whole number from 0 to 10" },
 		{ "+5", 0, 10, "invalid number \"+5\": expected a whole number from 0 to 10" },
 		{ "-", 0, 10, "invalid number \"-\": expected a whole number from 0 to 10" },
-		{ "--5", -10, 10, "invalid number \"--5\": expected a whole number from -10 to 10" },
+		{ "--5", -10, 10,
+		  "invalid number \"--5\": expected a whole number from -10 to 10" },
 		{ "5s", 0, 10, "invalid number \"5s\": expected a whole number from 0 to 10" },
-		{ "1e3", 0, 10000, "invalid number \"1e3\": expected a whole number from 0 to 10000" },
+		{ "1e3", 0, 10000,
+		  "invalid number \"1e3\": expected a whole number from 0 to 10000" },
 		{ "99999999999999999999999x", 0, 10,
-		  "invalid number \"99999999999999999999999x\": expected a whole number from 0 to 10" },
+		  "invalid number \"99999999999999999999999x\": expected a whole number from 0 to "
+		  "10" },
 		{ "7\n", 0, 10, "invalid number \"7\\x0a\": expected a whole number from 0 to 10" },
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -244,24 +252,41 @@ static void test_bool(void)
 	static const struct {
 		const char *s;
 		int want;
-	} good[] = { { "1", 1 },     { "true", 1 },  { "TRUE", 1 }, { "True", 1 },
-		     { "tRuE", 1 },  { "yes", 1 },   { "YES", 1 },  { "Yes", 1 },
-		     { "0", 0 },     { "false", 0 }, { "FALSE", 0 }, { "False", 0 },
-		     { "no", 0 },    { "NO", 0 },    { "nO", 0 } };
-	static const char *bad[] = { "", "2", "-1", "y", "n", "t", "f", "on", "off", "true ",
-				     " yes", "truee", "yess", "01", "00", "1.0", "enable", "nope",
-				     "tru", ("\xc4\xb0" "1") };
+	} good[] = { { "1", 1 },     { "true", 1 },  { "TRUE", 1 }, { "True", 1 }, { "tRuE", 1 },
+		     { "yes", 1 },   { "YES", 1 },   { "Yes", 1 },  { "0", 0 },    { "false", 0 },
+		     { "FALSE", 0 }, { "False", 0 }, { "no", 0 },   { "NO", 0 },   { "nO", 0 } };
+	static const char *bad[] = { "",
+		                     "2",
+		                     "-1",
+		                     "y",
+		                     "n",
+		                     "t",
+		                     "f",
+		                     "on",
+		                     "off",
+		                     "true ",
+		                     " yes",
+		                     "truee",
+		                     "yess",
+		                     "01",
+		                     "00",
+		                     "1.0",
+		                     "enable",
+		                     "nope",
+		                     "tru",
+		                     ("\xc4\xb0"
+		                      "1") };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		int v = -1;
-		ok(bool_parse(good[i].s, &v, NULL) == 0 && v == good[i].want, "bool_parse \"%s\" = %d",
-		   good[i].s, good[i].want);
+		ok(bool_parse(good[i].s, &v, NULL) == 0 && v == good[i].want,
+		   "bool_parse \"%s\" = %d", good[i].s, good[i].want);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct tf_error err;
 		int v = -1;
 		err_clear(&err);
 		ok(bool_parse(bad[i], &v, &err) == ERR_USAGE && v == -1 && err.kind == ERR_USAGE &&
-		   strstr(err.msg, "invalid boolean \"") && one_line(err.msg),
+		           strstr(err.msg, "invalid boolean \"") && one_line(err.msg),
 		   "bool_parse rejects \"%s\": %s", esc(bad[i]), err.msg);
 	}
 	struct tf_error err;
@@ -269,7 +294,7 @@ static void test_bool(void)
 	is_int(ERR_USAGE, bool_parse(NULL, &v, &err), "bool_parse rejects NULL");
 	bool_parse("maybe", &v, &err);
 	is_string("invalid boolean \"maybe\": use true or false, yes or no, 1 or 0", err.msg,
-		  "bool_parse message");
+	          "bool_parse message");
 }
 
 static void test_format(void)
@@ -331,8 +356,10 @@ static void test_format(void)
 	}
 	unsigned seed = 1234;
 	for (int i = 0; i < 200000; i++) {
-		int64_t ms = (int64_t)(((uint64_t)rand_r(&seed) << 33 ^ (uint64_t)rand_r(&seed) << 11 ^
-					(uint64_t)rand_r(&seed)) >> (rand_r(&seed) % 63) & (uint64_t)INT64_MAX);
+		int64_t ms = (int64_t)(((uint64_t)rand_r(&seed) << 33 ^
+		                        (uint64_t)rand_r(&seed) << 11 ^ (uint64_t)rand_r(&seed)) >>
+		                               (rand_r(&seed) % 63) &
+		                       (uint64_t)INT64_MAX);
 		int64_t back = -1;
 		dur_format(ms, buf, sizeof(buf));
 		if (dur_parse(buf, &back, NULL) != 0 || back != ms) {

@@ -37,31 +37,31 @@ int main(void)
 	/* basics */
 	is_int(0,
 	       parse(&ini,
-		     "# a comment\n"
-		     "; another\n"
-		     "   # indented comment\n"
-		     "\n"
-		     "[default]\n"
-		     "AWS_Access_Key_ID = AKIDEXAMPLE\n"
-		     "aws_secret_access_key=wJalr/K7MDENG+bPxRfiCY=\n"
-		     "region = us-west-2 # inline comment\n"
-		     "output = json;semi\n"
-		     "[ profile   dev ]\n"
-		     "role_arn = arn:aws:iam::123456789012:role/dev\n"
-		     "empty =\n",
-		     &e),
+	             "# a comment\n"
+	             "; another\n"
+	             "   # indented comment\n"
+	             "\n"
+	             "[default]\n"
+	             "AWS_Access_Key_ID = AKIDEXAMPLE\n"
+	             "aws_secret_access_key=wJalr/K7MDENG+bPxRfiCY=\n"
+	             "region = us-west-2 # inline comment\n"
+	             "output = json;semi\n"
+	             "[ profile   dev ]\n"
+	             "role_arn = arn:aws:iam::123456789012:role/dev\n"
+	             "empty =\n",
+	             &e),
 	       "a typical config parses");
 	is_int(2, (long long)ini.nsections, "two sections");
 	is_string("AKIDEXAMPLE", get(&ini, "default", "aws_access_key_id"),
-		  "keys are lowercased, values trimmed");
+	          "keys are lowercased, values trimmed");
 	is_string("AKIDEXAMPLE", get(&ini, "default", "AWS_ACCESS_KEY_ID"),
-		  "lookups ignore key case");
+	          "lookups ignore key case");
 	is_string("wJalr/K7MDENG+bPxRfiCY=", get(&ini, "default", "aws_secret_access_key"),
-		  "'=' inside a value is kept, no spaces needed");
+	          "'=' inside a value is kept, no spaces needed");
 	is_string("us-west-2", get(&ini, "default", "region"), "'#' starts an inline comment");
 	is_string("json", get(&ini, "default", "output"), "';' starts an inline comment");
 	is_string("arn:aws:iam::123456789012:role/dev", get(&ini, "profile dev", "role_arn"),
-		  "section name trimmed, inner spaces collapsed; ':' after '=' stays in the value");
+	          "section name trimmed, inner spaces collapsed; ':' after '=' stays in the value");
 	is_string("", get(&ini, "profile dev", "empty"), "an empty value is \"\"");
 	ok(get(&ini, "profile dev", "missing") == NULL, "a missing key is NULL");
 	ok(ini_section(&ini, "Default") == NULL, "section names are case-sensitive");
@@ -71,13 +71,13 @@ int main(void)
 	/* quotes, escapes, legacy ':' separator, CRLF */
 	is_int(0,
 	       parse(&ini,
-		     "[s]\r\n"
-		     "a = \"quoted value\"\r\n"
-		     "b = 'single'\r\n"
-		     "c = \"\"\r\n"
-		     "d = say \\\"hi\\\"\\nbye\r\n"
-		     "e: colon value\r\n",
-		     &e),
+	             "[s]\r\n"
+	             "a = \"quoted value\"\r\n"
+	             "b = 'single'\r\n"
+	             "c = \"\"\r\n"
+	             "d = say \\\"hi\\\"\\nbye\r\n"
+	             "e: colon value\r\n",
+	             &e),
 	       "CRLF file parses");
 	is_string("quoted value", get(&ini, "s", "a"), "double quotes removed");
 	is_string("single", get(&ini, "s", "b"), "single quotes removed");
@@ -88,22 +88,22 @@ int main(void)
 	/* sub-properties, continuations, duplicates, global properties */
 	is_int(0,
 	       parse(&ini,
-		     "orphan = ignored\n"
-		     "[s]\n"
-		     "s3 =\n"
-		     "  max_concurrent_requests = 20\n"
-		     "  Addressing_Style = path\n"
-		     "cmd = first\n"
-		     "  second line\n"
-		     "\tthird # kept\n"
-		     "k = old\n"
-		     "[t]\n"
-		     "x = 1\n"
-		     "[s]\n"
-		     "k = new\n"
-		     "[profile    spaced   name]\n"
-		     "y = 2\n",
-		     &e),
+	             "orphan = ignored\n"
+	             "[s]\n"
+	             "s3 =\n"
+	             "  max_concurrent_requests = 20\n"
+	             "  Addressing_Style = path\n"
+	             "cmd = first\n"
+	             "  second line\n"
+	             "\tthird # kept\n"
+	             "k = old\n"
+	             "[t]\n"
+	             "x = 1\n"
+	             "[s]\n"
+	             "k = new\n"
+	             "[profile    spaced   name]\n"
+	             "y = 2\n",
+	             &e),
 	       "nested and repeated content parses");
 	ok(ini_section(&ini, "") == NULL && ini.nsections == 3,
 	   "a property before any section is ignored; repeated sections merge");
@@ -111,14 +111,15 @@ int main(void)
 	is_string("20", get(&ini, "s", "s3.max_concurrent_requests"), "sub-property stored as a.b");
 	is_string("path", get(&ini, "s", "s3.addressing_style"), "sub-property keys lowercased");
 	is_string("first\nsecond line\nthird # kept", get(&ini, "s", "cmd"),
-		  "continuation lines are appended, comments in them kept");
+	          "continuation lines are appended, comments in them kept");
 	is_string("new", get(&ini, "s", "k"), "a later value wins across repeated sections");
 	is_string("1", get(&ini, "t", "x"), "other sections unaffected");
 	is_string("2", get(&ini, "profile spaced   name", "y"),
-		  "only the first run of spaces is collapsed");
+	          "only the first run of spaces is collapsed");
 
 	/* errors */
-	is_int(ERR_USAGE, parse(&ini, "[ok]\na = 1\ngarbage line\n", &e), "a stray line is an error");
+	is_int(ERR_USAGE, parse(&ini, "[ok]\na = 1\ngarbage line\n", &e),
+	       "a stray line is an error");
 	contains(e.msg, "test.ini:3:", "the error names file and line");
 	is_int(0, (long long)ini.nsections, "a failed parse leaves the ini empty");
 	is_int(ERR_USAGE, parse(&ini, "[profile dev\nx = 1\n", &e),

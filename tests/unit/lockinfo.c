@@ -12,8 +12,10 @@
 
 static const char *classname(int c)
 {
-	return c == LOCKINFO_TFLOCK ? "TFLOCK" : c == LOCKINFO_FOREIGN ? "FOREIGN"
-	       : c == LOCKINFO_MALFORMED ? "MALFORMED" : "?";
+	return c == LOCKINFO_TFLOCK      ? "TFLOCK"
+	       : c == LOCKINFO_FOREIGN   ? "FOREIGN"
+	       : c == LOCKINFO_MALFORMED ? "MALFORMED"
+	                                 : "?";
 }
 
 static void fill(struct lockinfo *li)
@@ -51,41 +53,44 @@ static void test_to_json(void)
 	fill(&li);
 	rc = lockinfo_to_json(&li, &out);
 	is_int(0, rc, "to_json: plain Terraform body written");
-	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":\"OperationTypeApply\","
-		  "\"Info\":\"\",\"Who\":\"alice@laptop\",\"Version\":\"1.11.4\","
-		  "\"Created\":\"2025-03-04T12:34:56.789012345Z\","
-		  "\"Path\":\"bucket/env:/prod/terraform.tfstate\"}",
-		  out.data, "to_json: Terraform's seven keys, its order, compact");
+	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":"
+	          "\"OperationTypeApply\","
+	          "\"Info\":\"\",\"Who\":\"alice@laptop\",\"Version\":\"1.11.4\","
+	          "\"Created\":\"2025-03-04T12:34:56.789012345Z\","
+	          "\"Path\":\"bucket/env:/prod/terraform.tfstate\"}",
+	          out.data, "to_json: Terraform's seven keys, its order, compact");
 
 	fill_tflock(&li);
 	rc = lockinfo_to_json(&li, &out);
 	is_int(0, rc, "to_json: body with Tflock written");
-	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":\"OperationTypeApply\","
-		  "\"Info\":\"\",\"Who\":\"alice@laptop\",\"Version\":\"1.11.4\","
-		  "\"Created\":\"2025-03-04T12:34:56.789012345Z\","
-		  "\"Path\":\"bucket/env:/prod/terraform.tfstate\","
-		  "\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":123,\"host\":\"build-7\","
-		  "\"boot\":\"3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718\","
-		  "\"ci\":\"https://ci.example.com/g/p/-/jobs/991\",\"job\":\"991\"}}",
-		  out.data, "to_json: Tflock last, keys v lease seq pid host boot ci job");
+	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":"
+	          "\"OperationTypeApply\","
+	          "\"Info\":\"\",\"Who\":\"alice@laptop\",\"Version\":\"1.11.4\","
+	          "\"Created\":\"2025-03-04T12:34:56.789012345Z\","
+	          "\"Path\":\"bucket/env:/prod/terraform.tfstate\","
+	          "\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":123,\"host\":\"build-7\","
+	          "\"boot\":\"3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718\","
+	          "\"ci\":\"https://ci.example.com/g/p/-/jobs/991\",\"job\":\"991\"}}",
+	          out.data, "to_json: Tflock last, keys v lease seq pid host boot ci job");
 	ok(!strchr(out.data, '\n') && !strchr(out.data, ' '), "to_json: no space, no newline");
 
 	/* Go's escaping, byte by byte */
 	free(li.info);
 	li.info = xstrdup("q\" b\\ n\n r\r t\t b\b f\f c\x01\x1f del\x7f <a href=x>&amp; "
-			  "\xe2\x80\xa8\xe2\x80\xa9 \xc3\xa9 \xf0\x9f\x98\x80 /");
+	                  "\xe2\x80\xa8\xe2\x80\xa9 \xc3\xa9 \xf0\x9f\x98\x80 /");
 	free(li.who);
 	li.who = xstrdup("bad\xff\xfe|\xe2\x82|\xed\xa0\x80|\xc0\x80|\xf4\x90\x80\x80|end");
 	li.has_tflock = 0;
 	lockinfo_to_json(&li, &out);
-	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":\"OperationTypeApply\","
-		  "\"Info\":\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f c\\u0001\\u001f del\x7f "
-		  "\\u003ca href=x\\u003e\\u0026amp; \\u2028\\u2029 \xc3\xa9 \xf0\x9f\x98\x80 /\","
-		  "\"Who\":\"bad\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|"
-		  "\\ufffd\\ufffd\\ufffd\\ufffd|end\","
-		  "\"Version\":\"1.11.4\",\"Created\":\"2025-03-04T12:34:56.789012345Z\","
-		  "\"Path\":\"bucket/env:/prod/terraform.tfstate\"}",
-		  out.data, "to_json: escapes exactly as Go's encoding/json");
+	is_string("{\"ID\":\"8a0b2c4d-1e2f-3a4b-5c6d-7e8f9a0b1c2d\",\"Operation\":"
+	          "\"OperationTypeApply\","
+	          "\"Info\":\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f c\\u0001\\u001f del\x7f "
+	          "\\u003ca href=x\\u003e\\u0026amp; \\u2028\\u2029 \xc3\xa9 \xf0\x9f\x98\x80 /\","
+	          "\"Who\":\"bad\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|"
+	          "\\ufffd\\ufffd\\ufffd\\ufffd|end\","
+	          "\"Version\":\"1.11.4\",\"Created\":\"2025-03-04T12:34:56.789012345Z\","
+	          "\"Path\":\"bucket/env:/prod/terraform.tfstate\"}",
+	          out.data, "to_json: escapes exactly as Go's encoding/json");
 
 	/* NULL strings are "", refusals leave out empty */
 	lockinfo_free(&li);
@@ -94,8 +99,8 @@ static void test_to_json(void)
 	rc = lockinfo_to_json(&li, &out);
 	is_int(0, rc, "to_json: NULL strings accepted");
 	is_string("{\"ID\":\"x\",\"Operation\":\"\",\"Info\":\"\",\"Who\":\"\",\"Version\":\"\","
-		  "\"Created\":\"2025-03-04T12:34:56Z\",\"Path\":\"\"}",
-		  out.data, "to_json: NULL strings written as \"\"");
+	          "\"Created\":\"2025-03-04T12:34:56Z\",\"Path\":\"\"}",
+	          out.data, "to_json: NULL strings written as \"\"");
 	free(li.id);
 	li.id = xstrdup("");
 	rc = lockinfo_to_json(&li, &out);
@@ -126,10 +131,10 @@ static int li_equal(const struct lockinfo *a, const struct lockinfo *b)
 	       same(a->created, b->created) && same(a->path, b->path) &&
 	       a->has_tflock == b->has_tflock &&
 	       (!a->has_tflock ||
-		(a->tf.v == b->tf.v && a->tf.lease == b->tf.lease && a->tf.seq == b->tf.seq &&
-		 a->tf.pid == b->tf.pid && same(a->tf.host, b->tf.host) &&
-		 same(a->tf.boot_id, b->tf.boot_id) && same(a->tf.ci, b->tf.ci) &&
-		 same(a->tf.ci_job, b->tf.ci_job)));
+	        (a->tf.v == b->tf.v && a->tf.lease == b->tf.lease && a->tf.seq == b->tf.seq &&
+	         a->tf.pid == b->tf.pid && same(a->tf.host, b->tf.host) &&
+	         same(a->tf.boot_id, b->tf.boot_id) && same(a->tf.ci, b->tf.ci) &&
+	         same(a->tf.ci_job, b->tf.ci_job)));
 }
 
 /* A random valid UTF-8 string without NUL: ASCII (controls and HTML characters
@@ -142,12 +147,23 @@ static char *random_utf8(unsigned *seed)
 	for (int i = 0; i < n; i++) {
 		unsigned cp;
 		switch (rand_r(seed) % 6) {
-		case 0: cp = 1 + (unsigned)rand_r(seed) % 0x7F; break;
-		case 1: cp = "\"\\<>&\n\t\b\f\x7f/"[rand_r(seed) % 11]; break;
-		case 2: cp = 0x80 + (unsigned)rand_r(seed) % 0x780; break;
-		case 3: cp = 0x800 + (unsigned)rand_r(seed) % 0xF800; break;
-		case 4: cp = 0x10000 + (unsigned)rand_r(seed) % 0x100000; break;
-		default: cp = (unsigned[]){ 0x2028, 0x2029, 0xFFFD, 0x2029 }[rand_r(seed) % 4];
+		case 0:
+			cp = 1 + (unsigned)rand_r(seed) % 0x7F;
+			break;
+		case 1:
+			cp = "\"\\<>&\n\t\b\f\x7f/"[rand_r(seed) % 11];
+			break;
+		case 2:
+			cp = 0x80 + (unsigned)rand_r(seed) % 0x780;
+			break;
+		case 3:
+			cp = 0x800 + (unsigned)rand_r(seed) % 0xF800;
+			break;
+		case 4:
+			cp = 0x10000 + (unsigned)rand_r(seed) % 0x100000;
+			break;
+		default:
+			cp = (unsigned[]){ 0x2028, 0x2029, 0xFFFD, 0x2029 }[rand_r(seed) % 4];
 		}
 		if (cp >= 0xD800 && cp <= 0xDFFF)
 			cp = 0xE000;
@@ -184,8 +200,8 @@ static void test_round_trip(void)
 	fill_tflock(&a);
 	lockinfo_to_json(&a, &out);
 	is_string(classname(LOCKINFO_TFLOCK),
-		  classname(lockinfo_parse(out.data, out.len, &b, &err)),
-		  "round trip: our body is TFLOCK");
+	          classname(lockinfo_parse(out.data, out.len, &b, &err)),
+	          "round trip: our body is TFLOCK");
 	is_string("", err.msg, "round trip: no message for TFLOCK");
 	ok(li_equal(&a, &b), "round trip: every field back as written");
 
@@ -199,8 +215,8 @@ static void test_round_trip(void)
 	   "round trip: largest values read exactly");
 
 	for (int i = 0; i < 500; i++) {
-		char **f[] = { &a.operation, &a.info, &a.who, &a.version, &a.path,
-			       &a.tf.host, &a.tf.boot_id, &a.tf.ci, &a.tf.ci_job };
+		char **f[] = { &a.operation, &a.info,       &a.who,   &a.version,  &a.path,
+			       &a.tf.host,   &a.tf.boot_id, &a.tf.ci, &a.tf.ci_job };
 		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
 			free(*f[k]);
 			*f[k] = random_utf8(&seed);
@@ -255,7 +271,7 @@ static void test_format_created(void)
 		char out[48];
 		lockinfo_format_created(&ts, out);
 		is_string(cases[i].want, out, "format_created %lld.%09ld", cases[i].sec,
-			  cases[i].nsec);
+		          cases[i].nsec);
 	}
 
 	/* format then parse gives the same instant */
@@ -288,7 +304,8 @@ static void test_parse_time(void)
 		{ "2025-03-04T12:34:56.789012345Z", 1741091696, 789012345 },
 		{ "2025-03-04T12:34:56.5Z", 1741091696, 500000000 },
 		{ "2025-03-04T12:34:56.000000001Z", 1741091696, 1 },
-		{ "2025-03-04T12:34:56.1234567899Z", 1741091696, 123456789 }, /* Go drops digit 10+ */
+		{ "2025-03-04T12:34:56.1234567899Z", 1741091696,
+		  123456789 }, /* Go drops digit 10+ */
 		{ "2025-03-04T14:34:56+02:00", 1741091696, 0 },
 		{ "2025-03-04T07:04:56-05:30", 1741091696, 0 },
 		{ "2025-03-04T12:34:56.25-00:00", 1741091696, 250000000 },
@@ -302,20 +319,50 @@ static void test_parse_time(void)
 		{ "0000-01-01T00:00:00Z", -62167219200LL, 0 },
 	};
 	static const char *bad[] = {
-		"", "2025", "2025-03-04", "2025-03-04T12:34Z", "2025-03-04T12:34:56",
-		"2025-03-04T12:34:56+02", "2025-03-04T12:34:56+0200", "2025-03-04T12:34:56 Z",
-		"2025-03-04T12:34:56Z ", " 2025-03-04T12:34:56Z", "2025-03-04t12:34:56Z",
-		"2025-03-04T12:34:56z", "2025-03-04 12:34:56Z", "2025-13-04T12:34:56Z",
-		"2025-00-04T12:34:56Z", "2025-03-00T12:34:56Z", "2025-03-32T12:34:56Z",
-		"2025-02-29T12:34:56Z", "1900-02-29T12:34:56Z", "2025-04-31T12:34:56Z",
-		"2025-03-04T24:00:00Z", "2025-03-04T12:60:56Z", "2025-03-04T12:34:60Z",
-		"2025-03-04T2:34:56Z", "2025-3-04T12:34:56Z", "25-03-04T12:34:56Z",
-		"+2025-03-04T12:34:56Z", "2025-03-04T12:34:56,5Z", "2025-03-04T12:34:56.Z",
-		"2025-03-04T12:34:56.5", "2025-03-04T12:34:56+24:00", "2025-03-04T12:34:56+01:60",
-		"2025-03-04T12:34:56*01:00", "2025-03-04T12:34:56+01:00Z", "2025-03-04T12:34:56ZZ",
-		"2025/03/04T12:34:56Z", "2025-03-04T12-34-56Z", "2025-03-04T12:34:56.5.5Z",
-		"2025-03-04T12:34:56\\u005a", "abcd-ef-ghTij:kl:mnZ", "2025-03-04T12:34:56UTC",
-		"2025-03-04T12:34:56.-5Z", "2025-03-04T12:34:56.5 Z", "2025-03-04T1a:34:56Z",
+		"",
+		"2025",
+		"2025-03-04",
+		"2025-03-04T12:34Z",
+		"2025-03-04T12:34:56",
+		"2025-03-04T12:34:56+02",
+		"2025-03-04T12:34:56+0200",
+		"2025-03-04T12:34:56 Z",
+		"2025-03-04T12:34:56Z ",
+		" 2025-03-04T12:34:56Z",
+		"2025-03-04t12:34:56Z",
+		"2025-03-04T12:34:56z",
+		"2025-03-04 12:34:56Z",
+		"2025-13-04T12:34:56Z",
+		"2025-00-04T12:34:56Z",
+		"2025-03-00T12:34:56Z",
+		"2025-03-32T12:34:56Z",
+		"2025-02-29T12:34:56Z",
+		"1900-02-29T12:34:56Z",
+		"2025-04-31T12:34:56Z",
+		"2025-03-04T24:00:00Z",
+		"2025-03-04T12:60:56Z",
+		"2025-03-04T12:34:60Z",
+		"2025-03-04T2:34:56Z",
+		"2025-3-04T12:34:56Z",
+		"25-03-04T12:34:56Z",
+		"+2025-03-04T12:34:56Z",
+		"2025-03-04T12:34:56,5Z",
+		"2025-03-04T12:34:56.Z",
+		"2025-03-04T12:34:56.5",
+		"2025-03-04T12:34:56+24:00",
+		"2025-03-04T12:34:56+01:60",
+		"2025-03-04T12:34:56*01:00",
+		"2025-03-04T12:34:56+01:00Z",
+		"2025-03-04T12:34:56ZZ",
+		"2025/03/04T12:34:56Z",
+		"2025-03-04T12-34-56Z",
+		"2025-03-04T12:34:56.5.5Z",
+		"2025-03-04T12:34:56\\u005a",
+		"abcd-ef-ghTij:kl:mnZ",
+		"2025-03-04T12:34:56UTC",
+		"2025-03-04T12:34:56.-5Z",
+		"2025-03-04T12:34:56.5 Z",
+		"2025-03-04T1a:34:56Z",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct timespec ts = { 12345, 6789 };
@@ -346,7 +393,9 @@ static void test_new_id(void)
 		if (!strcmp(id, prev))
 			dup++;
 		strcpy(prev, id);
-		nibble[strchr("0123456789abcdef", id[14]) ? strchr("0123456789abcdef", id[14]) - "0123456789abcdef" : 0]++;
+		nibble[strchr("0123456789abcdef", id[14])
+		               ? strchr("0123456789abcdef", id[14]) - "0123456789abcdef"
+		               : 0]++;
 	}
 	for (int k = 0; k < 16; k++)
 		variety += nibble[k] > 0;
@@ -426,24 +475,26 @@ static void test_corpus(void)
 		if (cls != LOCKINFO_TFLOCK)
 			nontflock++;
 		is_string(want, classname(cls), "corpus: %s is %s (%s)", name, want, err.msg);
-		ok(cls == LOCKINFO_TFLOCK ? err.msg[0] == '\0' && err.kind == 0
+		ok(cls == LOCKINFO_TFLOCK    ? err.msg[0] == '\0' && err.kind == 0
 		   : cls == LOCKINFO_FOREIGN ? err.msg[0] != '\0' && err.kind == 0
-					     : err.msg[0] != '\0' && err.kind == ERR_PARSE,
+		                             : err.msg[0] != '\0' && err.kind == ERR_PARSE,
 		   "corpus: %s: message and kind fit the class", name);
 		ok(printable_line(err.msg) && all_strings_set(&li),
 		   "corpus: %s: message printable, every string set", name);
 		/* the same bytes without a NUL after them: no read past len */
 		char *exact = xmalloc(len ? len : 1);
 		memcpy(exact, data, len);
-		is_int(cls, lockinfo_parse(exact, len, &li, NULL), "corpus: %s: same class with err NULL, unterminated", name);
+		is_int(cls, lockinfo_parse(exact, len, &li, NULL),
+		       "corpus: %s: same class with err NULL, unterminated", name);
 		free(exact);
 		free(data);
 	}
 	fclose(f);
 	lockinfo_free(&li);
 	ok(nontflock >= 25, "corpus: %d foreign or malformed bodies (at least 25)", nontflock);
-	ok(classes[0] && classes[1] && classes[2], "corpus: all three classes present (%d/%d/%d of %d)",
-	   classes[0], classes[1], classes[2], files);
+	ok(classes[0] && classes[1] && classes[2],
+	   "corpus: all three classes present (%d/%d/%d of %d)", classes[0], classes[1], classes[2],
+	   files);
 }
 
 static int parse_str(const char *s, struct lockinfo *li, struct tf_error *err)
@@ -451,7 +502,8 @@ static int parse_str(const char *s, struct lockinfo *li, struct tf_error *err)
 	return lockinfo_parse(s, strlen(s), li, err);
 }
 
-#define BODY_HEAD "{\"ID\":\"abc\",\"Operation\":\"OperationTypePlan\",\"Created\":\"2025-03-04T12:34:56Z\""
+#define BODY_HEAD                                                                                  \
+	"{\"ID\":\"abc\",\"Operation\":\"OperationTypePlan\",\"Created\":\"2025-03-04T12:34:56Z\""
 #define TF_OK "\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9}"
 
 static void test_details(void)
@@ -465,44 +517,55 @@ static void test_details(void)
 	cls = parse_str(BODY_HEAD ",\"Who\":\"a@b\"," TF_OK "}", &li, &err);
 	is_int(LOCKINFO_TFLOCK, cls, "details: minimal tflock body");
 	ok(li.tf.v == 1 && li.tf.lease == 120 && li.tf.seq == 7 && li.tf.pid == 9 &&
-	   !strcmp(li.who, "a@b") && !strcmp(li.path, "") && !strcmp(li.tf.host, ""),
+	           !strcmp(li.who, "a@b") && !strcmp(li.path, "") && !strcmp(li.tf.host, ""),
 	   "details: values read, absent strings are \"\"");
 
 	cls = parse_str("{\"id\":\"one\",\"iD\":\"two\",\"created\":\"2025-03-04T12:34:56Z\","
-			"\"WHO\":\"w\",\"pAtH\":\"p\",\"tflock\":{\"V\":1,\"LEASE\":60,\"Seq\":1,\"PID\":2}}",
-			&li, &err);
+	                "\"WHO\":\"w\",\"pAtH\":\"p\",\"tflock\":{\"V\":1,\"LEASE\":60,\"Seq\":1,"
+	                "\"PID\":2}}",
+	                &li, &err);
 	is_int(LOCKINFO_TFLOCK, cls, "details: keys matched case-insensitively");
 	ok(!strcmp(li.id, "two") && !strcmp(li.who, "w") && !strcmp(li.path, "p") &&
-	   li.tf.lease == 60, "details: last duplicate wins (ID two)");
+	           li.tf.lease == 60,
+	   "details: last duplicate wins (ID two)");
 
 	cls = parse_str("{\"\\u0049D\":\"esc\",\"Created\":\"2025-03-04T12:34:56Z\"}", &li, &err);
 	is_string("esc", li.id, "details: escaped key \\u0049D matches ID");
 	is_int(LOCKINFO_FOREIGN, cls, "details: plain body without Tflock is FOREIGN");
 	is_string("no Tflock part: a plain Terraform or OpenTofu lock", err.msg,
-		  "details: message for a plain Terraform lock");
+	          "details: message for a plain Terraform lock");
 
-	cls = parse_str("{\"ID\":\"k\",\"Ver\xc5\xbfion\":\"1.2.3\",\"Created\":\"2025-03-04T12:34:56Z\","
-			"\"Tfloc\xe2\x84\xaa\":{\"v\":1,\"lea\xc5\xbf" "e\":60,\"\xc5\xbf\x65q\":3,\"pid\":4}}", &li, &err);
+	cls = parse_str(
+	        "{\"ID\":\"k\",\"Ver\xc5\xbfion\":\"1.2.3\",\"Created\":\"2025-03-04T12:34:56Z\","
+	        "\"Tfloc\xe2\x84\xaa\":{\"v\":1,\"lea\xc5\xbf"
+	        "e\":60,\"\xc5\xbf\x65q\":3,\"pid\":4}}",
+	        &li, &err);
 	is_int(LOCKINFO_TFLOCK, cls, "details: keys with U+017F and U+212A (Kelvin) match");
 	ok(!strcmp(li.version, "1.2.3") && li.tf.lease == 60 && li.tf.seq == 3,
 	   "details: Ver\u017fion is Version, Tfloc\u212a is Tflock, lea\u017fe is lease");
 
-	cls = parse_str("{\"I\xc4\xb1\":\"dotless\",\"ID\":\"real\",\"Created\":\"2025-03-04T12:34:56Z\"}", &li, &err);
+	cls = parse_str(
+	        "{\"I\xc4\xb1\":\"dotless\",\"ID\":\"real\",\"Created\":\"2025-03-04T12:34:56Z\"}",
+	        &li, &err);
 	is_string("real", li.id, "details: dotless i does not fold to I (Go's folding)");
 
-	cls = parse_str(BODY_HEAD ",\"Tflock\":{\"v\":7,\"lease\":120,\"seq\":7,\"pid\":9}}", &li, &err);
+	cls = parse_str(BODY_HEAD ",\"Tflock\":{\"v\":7,\"lease\":120,\"seq\":7,\"pid\":9}}", &li,
+	                &err);
 	is_int(LOCKINFO_FOREIGN, cls, "details: v 7 is FOREIGN");
-	is_string("unknown tflock protocol version 7", err.msg, "details: message names the version");
+	is_string("unknown tflock protocol version 7", err.msg,
+	          "details: message names the version");
 	is_int(0, err.kind, "details: FOREIGN leaves err->kind 0");
 
-	cls = parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":999999,\"seq\":7,\"pid\":9}}", &li, &err);
+	cls = parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":999999,\"seq\":7,\"pid\":9}}",
+	                &li, &err);
 	is_string("tflock lease 999999 s is out of range (5 to 3600 s)", err.msg,
-		  "details: message for an absurd lease");
+	          "details: message for an absurd lease");
 	ok(cls == LOCKINFO_FOREIGN && li.tf.lease == 999999, "details: absurd lease still shown");
 
 	cls = parse_str(BODY_HEAD ",\"ID\":5}", &li, &err);
 	is_int(LOCKINFO_MALFORMED, cls, "details: ID 5 is MALFORMED");
-	is_string("ID is a number, not a string", err.msg, "details: message names the field and type");
+	is_string("ID is a number, not a string", err.msg,
+	          "details: message names the field and type");
 	is_int(ERR_PARSE, err.kind, "details: MALFORMED sets err->kind ERR_PARSE");
 	is_string("abc", li.id, "details: the string ID before it is kept for display");
 
@@ -516,11 +579,11 @@ static void test_details(void)
 	cls = parse_str(BODY_HEAD ",\"Who\":\"\x1b[31mred\"}", &li, &err);
 	is_int(LOCKINFO_MALFORMED, cls, "details: raw ESC in a string is MALFORMED");
 	is_string("invalid character 0x1b in string literal at byte 84, not JSON", err.msg,
-		  "details: binary shown as hex, with its offset");
+	          "details: binary shown as hex, with its offset");
 
 	cls = parse_str(BODY_HEAD ",\"Created\":\"2025-03-04\\n\x7f\"}", &li, &err);
 	is_string("Created \"2025-03-04\\x5cn\\x7f\" is not an RFC 3339 time", err.msg,
-		  "details: bad Created quoted safely");
+	          "details: bad Created quoted safely");
 
 	cls = lockinfo_parse("{\"ID\":\"a\0b\"}", 12, &li, &err);
 	is_int(LOCKINFO_MALFORMED, cls, "details: NUL byte is MALFORMED");
@@ -543,7 +606,7 @@ static void test_details(void)
 	is_int(LOCKINFO_MALFORMED, lockinfo_parse(big.data, big.len, &li, &err),
 	       "details: a body of 64 KiB + 1 is MALFORMED");
 	is_string("lock body is 65537 bytes, more than the 65536 bytes a lock body may have",
-		  err.msg, "details: size message");
+	          err.msg, "details: size message");
 
 	/* nesting at Go's limit: 10000 open containers pass, 10001 do not */
 	buf_reset(&big);
@@ -570,9 +633,11 @@ static void test_details(void)
 
 	/* reuse without freeing in between must not leak (valgrind checks) */
 	for (int i = 0; i < 3; i++)
-		parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,\"host\":\"h\","
-			  "\"boot\":\"b\",\"ci\":\"c\",\"job\":\"j\"},\"Tflock\":{\"v\":1,\"host\":\"h2\"}}",
-			  &li, NULL);
+		parse_str(BODY_HEAD
+		          ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,\"host\":\"h\","
+		          "\"boot\":\"b\",\"ci\":\"c\",\"job\":\"j\"},\"Tflock\":{\"v\":1,\"host\":"
+		          "\"h2\"}}",
+		          &li, NULL);
 	is_string("h2", li.tf.host, "details: a later Tflock replaces the earlier one entirely");
 	is_int(0, li.tf.lease, "details: ... so the earlier lease is gone");
 

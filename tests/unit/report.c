@@ -234,9 +234,9 @@ static int count_char(const char *s, char c)
 /* ------------------------------------------------------------- fixtures */
 
 static char who1[] = "alice@laptop", op1[] = "OperationTypeApply",
-	    id1[] = "11111111-1111-4111-8111-111111111111";
+            id1[] = "11111111-1111-4111-8111-111111111111";
 static char who2[] = "bob@ci", op2[] = "OperationTypePlan",
-	    id2[] = "22222222-2222-4222-8222-222222222222";
+            id2[] = "22222222-2222-4222-8222-222222222222";
 static struct report_holder holders2[] = { { who1, op1, id1 }, { who2, op2, id2 } };
 
 static struct report base_report(void)
@@ -282,10 +282,23 @@ static int is_num(const cJSON *o, const char *key, double want)
 
 static void test_json_fields(void)
 {
-	static const char *const keys[] = { "version", "lock", "id", "command", "acquired",
-		"took_over", "started", "waited_seconds", "held_seconds", "heartbeats",
-		"heartbeat_failures", "requests", "holders_seen", "child", "exit_code", "outcome",
-		"outcome_kind" };
+	static const char *const keys[] = { "version",
+		                            "lock",
+		                            "id",
+		                            "command",
+		                            "acquired",
+		                            "took_over",
+		                            "started",
+		                            "waited_seconds",
+		                            "held_seconds",
+		                            "heartbeats",
+		                            "heartbeat_failures",
+		                            "requests",
+		                            "holders_seen",
+		                            "child",
+		                            "exit_code",
+		                            "outcome",
+		                            "outcome_kind" };
 	struct report r = base_report();
 	struct tf_error err;
 	char *path = path_in("report.json"), *text;
@@ -305,7 +318,8 @@ static void test_json_fields(void)
 	for (k = j ? j->child : NULL; k; k = k->next, i++)
 		if (i >= sizeof(keys) / sizeof(keys[0]) || strcmp(k->string, keys[i]))
 			order_ok = 0;
-	ok(order_ok && i == sizeof(keys) / sizeof(keys[0]), "json: exactly the documented keys, in order");
+	ok(order_ok && i == sizeof(keys) / sizeof(keys[0]),
+	   "json: exactly the documented keys, in order");
 	ok(is_num(j, "version", 1), "json: version 1");
 	ok(is_str(j, "lock", "s3://b/k.tflock"), "json: lock");
 	ok(is_str(j, "id", "0f0e0d0c-0b0a-4909-8807-060504030201"), "json: id");
@@ -321,13 +335,13 @@ static void test_json_fields(void)
 	h = get(j, "holders_seen");
 	ok(cJSON_IsArray(h) && cJSON_GetArraySize(h) == 2, "json: two holders_seen");
 	ok(h && is_str(cJSON_GetArrayItem(h, 0), "who", who1) &&
-		   is_str(cJSON_GetArrayItem(h, 0), "operation", op1) &&
-		   is_str(cJSON_GetArrayItem(h, 0), "id", id1) &&
-		   cJSON_GetArraySize(cJSON_GetArrayItem(h, 0)) == 3,
+	           is_str(cJSON_GetArrayItem(h, 0), "operation", op1) &&
+	           is_str(cJSON_GetArrayItem(h, 0), "id", id1) &&
+	           cJSON_GetArraySize(cJSON_GetArrayItem(h, 0)) == 3,
 	   "json: first holder who/operation/id");
 	ok(h && is_str(cJSON_GetArrayItem(h, 1), "who", who2) &&
-		   is_str(cJSON_GetArrayItem(h, 1), "operation", op2) &&
-		   is_str(cJSON_GetArrayItem(h, 1), "id", id2),
+	           is_str(cJSON_GetArrayItem(h, 1), "operation", op2) &&
+	           is_str(cJSON_GetArrayItem(h, 1), "id", id2),
 	   "json: second holder who/operation/id");
 	c = get(j, "child");
 	ok(cJSON_IsObject(c) && cJSON_GetArraySize(c) == 3, "json: child has three keys");
@@ -361,11 +375,11 @@ static void test_json_fields(void)
 	ok(j && cJSON_IsNull(get(j, "id")), "json: id null when never acquired");
 	ok(j && cJSON_IsNull(get(j, "started")), "json: started null when unknown");
 	ok(j && cJSON_IsArray(get(j, "holders_seen")) &&
-		   cJSON_GetArraySize(get(j, "holders_seen")) == 0,
+	           cJSON_GetArraySize(get(j, "holders_seen")) == 0,
 	   "json: holders_seen empty array");
 	c = j ? get(j, "child") : NULL;
 	ok(c && cJSON_IsFalse(get(c, "ran")) && cJSON_IsNull(get(c, "exit_code")) &&
-		   cJSON_IsNull(get(c, "signal")),
+	           cJSON_IsNull(get(c, "signal")),
 	   "json: child that did not run: ran false, exit_code and signal null");
 	ok(j && is_num(j, "exit_code", 73) && is_str(j, "outcome_kind", "held"),
 	   "json: exit_code and outcome_kind of a held lock");
@@ -398,7 +412,8 @@ static void test_json_escaping(void)
 	/* quotes, backslash, controls, DEL, U+2028, invalid UTF-8, a valid é */
 	static char evil_who[] = "ev\"il\\\n\x01\x7f</script>\xe2\x80\xa8\xff\xc0\xaf\xc3\xa9";
 	static char evil_op[] = "\",\"exit_code\": 99, \"x\": \"";
-	static char evil_id[] = "\xed\xa0\x80" "end"; /* an encoded surrogate */
+	static char evil_id[] = "\xed\xa0\x80"
+	                        "end"; /* an encoded surrogate */
 	struct report_holder h[] = { { evil_who, evil_op, evil_id } };
 	struct report r = base_report();
 	struct tf_error err;
@@ -417,11 +432,14 @@ static void test_json_escaping(void)
 	ok(j != NULL, "json escaping: still one valid document");
 	hs = j ? cJSON_GetArrayItem(get(j, "holders_seen"), 0) : NULL;
 	ok(hs && is_str(hs, "who",
-			"ev\"il\\\n\x01\x7f</script>\xe2\x80\xa8\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-			"\xc3\xa9"),
+	                "ev\"il\\\n\x01\x7f</"
+	                "script>\xe2\x80\xa8\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                "\xc3\xa9"),
 	   "json escaping: who round-trips, invalid bytes become U+FFFD");
 	ok(hs && is_str(hs, "operation", evil_op), "json escaping: quotes cannot add keys");
-	ok(hs && is_str(hs, "id", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "end"),
+	ok(hs && is_str(hs, "id",
+	                "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                "end"),
 	   "json escaping: encoded surrogate replaced");
 	ok(j && is_num(j, "exit_code", 0), "json escaping: exit_code unchanged by injection");
 	ok(j && is_str(j, "outcome", "LOST: \"}\n{\"outcome\": \"released"),
@@ -460,7 +478,8 @@ static void test_json_atomic(void)
 		bail("link: %s", strerror(errno));
 	is_int(0, report_write_json(&r, path, &err), "atomic: write over an existing file");
 	text = slurp(hardlink, NULL);
-	is_string("old contents\n", text, "atomic: the old inode is untouched (rename, not truncate)");
+	is_string("old contents\n", text,
+	          "atomic: the old inode is untouched (rename, not truncate)");
 	free(text);
 	text = slurp(path, NULL);
 	ok(text && strncmp(text, "{\n", 2) == 0, "atomic: the path holds the new document");
@@ -536,7 +555,7 @@ static void test_json_atomic(void)
 	rc = report_write_json(&r, missing, &err);
 	is_int(ERR_SYSTEM, rc, "atomic: a missing directory is ERR_SYSTEM");
 	ok(strstr(err.msg, "cannot write report") && strstr(err.msg, "no/such/dir/r.json") &&
-		   strstr(err.msg, strerror(ENOENT)),
+	           strstr(err.msg, strerror(ENOENT)),
 	   "atomic: the message names the path and the reason: %s", err.msg);
 	if (mkdir(dirpath, 0700) != 0)
 		bail("mkdir: %s", strerror(errno));
@@ -571,30 +590,30 @@ static void test_json_atomic(void)
 /* ------------------------------------------------------------- GitHub */
 
 static const char summary_base[] =
-	"### tflock: released\n"
-	"\n"
-	"| Item | Value |\n"
-	"| --- | --- |\n"
-	"| Lock | s3://b/k.tflock |\n"
-	"| Outcome | released |\n"
-	"| Lock ID | 0f0e0d0c-0b0a-4909-8807-060504030201 |\n"
-	"| Command | terraform apply |\n"
-	"| Started | 2024-05-01T12:00:00Z |\n"
-	"| Waited | 1m20s |\n"
-	"| Held | 4m2s |\n"
-	"| Heartbeats | 9 (1 failed) |\n"
-	"| S3 requests | 14 |\n"
-	"| Took over a stale lock | no |\n"
-	"| Command result | exited 0 |\n"
-	"| tflock exit code | 0 |\n"
-	"\n"
-	"**Holders waited for**\n"
-	"\n"
-	"| Who | Operation | ID |\n"
-	"| --- | --- | --- |\n"
-	"| alice@laptop | OperationTypeApply | 11111111-1111-4111-8111-111111111111 |\n"
-	"| bob@ci | OperationTypePlan | 22222222-2222-4222-8222-222222222222 |\n"
-	"\n";
+        "### tflock: released\n"
+        "\n"
+        "| Item | Value |\n"
+        "| --- | --- |\n"
+        "| Lock | s3://b/k.tflock |\n"
+        "| Outcome | released |\n"
+        "| Lock ID | 0f0e0d0c-0b0a-4909-8807-060504030201 |\n"
+        "| Command | terraform apply |\n"
+        "| Started | 2024-05-01T12:00:00Z |\n"
+        "| Waited | 1m20s |\n"
+        "| Held | 4m2s |\n"
+        "| Heartbeats | 9 (1 failed) |\n"
+        "| S3 requests | 14 |\n"
+        "| Took over a stale lock | no |\n"
+        "| Command result | exited 0 |\n"
+        "| tflock exit code | 0 |\n"
+        "\n"
+        "**Holders waited for**\n"
+        "\n"
+        "| Who | Operation | ID |\n"
+        "| --- | --- | --- |\n"
+        "| alice@laptop | OperationTypeApply | 11111111-1111-4111-8111-111111111111 |\n"
+        "| bob@ci | OperationTypePlan | 22222222-2222-4222-8222-222222222222 |\n"
+        "\n";
 
 struct gh_files {
 	char *summary, *output, *out;
@@ -680,19 +699,19 @@ static void test_github_released(void)
 	free(text);
 	text = slurp(f.output, NULL);
 	is_string("earlier=1\n"
-		  "lock-id=0f0e0d0c-0b0a-4909-8807-060504030201\n"
-		  "waited-seconds=80.25\n"
-		  "held-seconds=242\n"
-		  "outcome=released\n"
-		  "outcome-kind=released\n",
-		  text, "github released: outputs appended as name=value, exact bytes");
+	          "lock-id=0f0e0d0c-0b0a-4909-8807-060504030201\n"
+	          "waited-seconds=80.25\n"
+	          "held-seconds=242\n"
+	          "outcome=released\n"
+	          "outcome-kind=released\n",
+	          text, "github released: outputs appended as name=value, exact bytes");
 	free(text);
 	text = slurp(f.out, NULL);
 	is_string("::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
-		  "for the lock, held by alice@laptop (OperationTypeApply, ID "
-		  "11111111-1111-4111-8111-111111111111); bob@ci (OperationTypePlan, ID "
-		  "22222222-2222-4222-8222-222222222222)\n",
-		  text, "github released: one ::warning:: for the holders waited on");
+	          "for the lock, held by alice@laptop (OperationTypeApply, ID "
+	          "11111111-1111-4111-8111-111111111111); bob@ci (OperationTypePlan, ID "
+	          "22222222-2222-4222-8222-222222222222)\n",
+	          text, "github released: one ::warning:: for the holders waited on");
 	is_int(text ? (long long)strlen(text) : -1, gh_flushed,
 	       "github released: workflow commands flushed before returning");
 	free(text);
@@ -714,7 +733,7 @@ static void test_github_lost_injection(void)
 	static char id[] = "33333333";
 	struct report_holder h[] = { { who, op, id } };
 	static const char outcome[] =
-		"LOST: taken over by mallory\n::error::pwned %0A\r::set-output name=x::y";
+	        "LOST: taken over by mallory\n::error::pwned %0A\r::set-output name=x::y";
 	struct gh_files f;
 	struct report r = base_report();
 	struct tf_error err;
@@ -732,11 +751,11 @@ static void test_github_lost_injection(void)
 
 	text = slurp(f.out, NULL);
 	is_string("::error title=tflock%3A lock lost::s3://b/k.tflock: LOST: taken over by "
-		  "mallory%0A::error::pwned %250A%0D::set-output name=x::y\n"
-		  "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
-		  "for the lock, held by mallory%0A::warning::fake, with: colons "
-		  "(OperationTypeApply, ID 33333333)\n",
-		  text, "github lost: ::error:: and ::warning:: escaped, exact bytes");
+	          "mallory%0A::error::pwned %250A%0D::set-output name=x::y\n"
+	          "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
+	          "for the lock, held by mallory%0A::warning::fake, with: colons "
+	          "(OperationTypeApply, ID 33333333)\n",
+	          text, "github lost: ::error:: and ::warning:: escaped, exact bytes");
 	is_int(2, text ? count_char(text, '\n') : -1,
 	       "github lost: exactly two lines: no injected command");
 	ok(text && !strchr(text, '\r'), "github lost: no raw CR on stdout");
@@ -746,11 +765,11 @@ static void test_github_lost_injection(void)
 	n = gh_parse(text ? text : "", kv, 16);
 	is_int(5, n, "github lost: the runner's reading finds exactly five outputs");
 	is_string("0f0e0d0c-0b0a-4909-8807-060504030201", n > 0 ? kv_get(kv, n, "lock-id") : NULL,
-		  "github lost: lock-id intact");
+	          "github lost: lock-id intact");
 	is_string(outcome, n > 0 ? kv_get(kv, n, "outcome") : NULL,
-		  "github lost: multi-line outcome round-trips exactly");
+	          "github lost: multi-line outcome round-trips exactly");
 	is_string("lost", n > 0 ? kv_get(kv, n, "outcome-kind") : NULL,
-		  "github lost: outcome-kind");
+	          "github lost: outcome-kind");
 	{
 		const char *p = text ? strstr(text, "\noutcome<<ghadelimiter_") : NULL;
 		int hex = 0;
@@ -769,12 +788,13 @@ static void test_github_lost_injection(void)
 
 	text = slurp(f.summary, NULL);
 	ok(text && strstr(text, "| Outcome | LOST: taken over by mallory ::error::pwned %0A "
-				"::set-output name=x::y |\n"),
+	                        "::set-output name=x::y |\n"),
 	   "github lost: outcome row stays one line");
 	ok(text && strstr(text, "| mallory ::warning::fake, with: colons | OperationTypeApply | "
-				"33333333 |\n"),
+	                        "33333333 |\n"),
 	   "github lost: holder row stays one line");
-	ok(text && strstr(text, "### tflock: lost\n") && strstr(text, "| tflock exit code | 75 |\n"),
+	ok(text && strstr(text, "### tflock: lost\n") &&
+	           strstr(text, "| tflock exit code | 75 |\n"),
 	   "github lost: heading and exit code");
 	free(text);
 
@@ -786,10 +806,10 @@ static void test_github_lost_injection(void)
 	n = gh_parse(text ? text : "", kv, 16);
 	is_int(5, n, "github heredoc: still five outputs");
 	is_string("0f0e0d0c-0b0a-4909-8807-060504030201", n > 0 ? kv_get(kv, n, "lock-id") : NULL,
-		  "github heredoc: injected lock-id line stays inside the value");
+	          "github heredoc: injected lock-id line stays inside the value");
 	is_string("LOST: x\nEOF\nlock-id=evil\nghadelimiter_\n",
-		  n > 0 ? kv_get(kv, n, "outcome") : NULL,
-		  "github heredoc: value with a trailing newline round-trips");
+	          n > 0 ? kv_get(kv, n, "outcome") : NULL,
+	          "github heredoc: value with a trailing newline round-trips");
 	ok(first_delim && text && !strstr(text, first_delim),
 	   "github heredoc: the delimiter differs between runs");
 	free(text);
@@ -805,7 +825,7 @@ static void test_github_lost_injection(void)
 	   "github outputs: a value with CR uses the heredoc form");
 	n = gh_parse(text ? text : "", kv, 16);
 	is_string("LOST: a\rb", n > 0 ? kv_get(kv, n, "outcome") : NULL,
-		  "github outputs: the CR value round-trips");
+	          "github outputs: the CR value round-trips");
 	free(text);
 	kv_free(kv, n > 0 ? n : 0);
 	gh_teardown(&f);
@@ -813,9 +833,12 @@ static void test_github_lost_injection(void)
 
 static void test_github_markdown_injection(void)
 {
-	static char who[] = "x|y <img src=x onerror=alert(1)> [a](http://e) `c` *b* _i_ ~s~ &amp; \\";
-	static char op[] = "Op\x1b[31m\xe2\x80\xae" "evil";
-	static char id[] = "\xff" "id";
+	static char who[] =
+	        "x|y <img src=x onerror=alert(1)> [a](http://e) `c` *b* _i_ ~s~ &amp; \\";
+	static char op[] = "Op\x1b[31m\xe2\x80\xae"
+	                   "evil";
+	static char id[] = "\xff"
+	                   "id";
 	struct report_holder h[] = { { who, op, id } };
 	struct gh_files f;
 	struct report r = base_report();
@@ -828,8 +851,9 @@ static void test_github_markdown_injection(void)
 	gh_run(&r, &f, &err);
 	text = slurp(f.summary, NULL);
 	ok(text && strstr(text, "| x\\|y \\<img src=x onerror=alert(1)\\> \\[a\\](http://e) "
-				"\\`c\\` \\*b\\* \\_i\\_ \\~s\\~ \\&amp; \\\\ | Op \\[31m evil | "
-				"\xef\xbf\xbd" "id |\n"),
+	                        "\\`c\\` \\*b\\* \\_i\\_ \\~s\\~ \\&amp; \\\\ | Op \\[31m evil | "
+	                        "\xef\xbf\xbd"
+	                        "id |\n"),
 	   "github summary: Markdown and HTML escaped, controls and bidi overrides blanked");
 	if (text && !strstr(text, "x\\|y"))
 		diag("%s", text);
@@ -852,22 +876,23 @@ static void test_github_other_kinds(void)
 	gh_run(&r, &f, &err);
 	text = slurp(f.out, NULL);
 	is_string("::error title=tflock%3A lock release failed::s3://b/k.tflock: release FAILED: "
-		  "503 SlowDown, lock left to expire\n",
-		  text, "github release-failed: ::error:: line");
+	          "503 SlowDown, lock left to expire\n",
+	          text, "github release-failed: ::error:: line");
 	free(text);
 
 	r = base_report();
 	r.took_over = 1;
 	gh_run(&r, &f, &err);
 	text = slurp(f.out, NULL);
-	is_string("::warning title=tflock%3A took over a stale lock::s3://b/k.tflock: took over a "
-		  "stale lock from bob@ci (OperationTypePlan, ID "
-		  "22222222-2222-4222-8222-222222222222) after it stopped renewing its lease\n"
-		  "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s for "
-		  "the lock, held by alice@laptop (OperationTypeApply, ID "
-		  "11111111-1111-4111-8111-111111111111); bob@ci (OperationTypePlan, ID "
-		  "22222222-2222-4222-8222-222222222222)\n",
-		  text, "github took over: two ::warning:: lines, the last holder taken over");
+	is_string(
+	        "::warning title=tflock%3A took over a stale lock::s3://b/k.tflock: took over a "
+	        "stale lock from bob@ci (OperationTypePlan, ID "
+	        "22222222-2222-4222-8222-222222222222) after it stopped renewing its lease\n"
+	        "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s for "
+	        "the lock, held by alice@laptop (OperationTypeApply, ID "
+	        "11111111-1111-4111-8111-111111111111); bob@ci (OperationTypePlan, ID "
+	        "22222222-2222-4222-8222-222222222222)\n",
+	        text, "github took over: two ::warning:: lines, the last holder taken over");
 	free(text);
 	text = slurp(f.summary, NULL);
 	ok(text && strstr(text, "| Took over a stale lock | yes |\n"),
@@ -892,15 +917,17 @@ static void test_github_other_kinds(void)
 		unlink(f.summary);
 		gh_run(&r, &f, &err);
 		text = slurp(f.out, NULL);
-		ok(text && strstr(text, "(OperationTypePlan, ID 22222222-2222-4222-8222-222222222222); "
-					"and 47 more\n"),
+		ok(text && strstr(text,
+		                  "(OperationTypePlan, ID 22222222-2222-4222-8222-222222222222); "
+		                  "and 47 more\n"),
 		   "github many holders: the warning names five and counts the rest");
 		free(text);
 		text = slurp(f.summary, NULL);
 		for (p = text; p && (p = strstr(p, "\n| bob@ci | ")); p++)
 			rows++;
 		is_int(50, rows, "github many holders: the table lists fifty");
-		ok(text && strstr(text, "| and 2 more | | |\n"), "github many holders: and counts the rest");
+		ok(text && strstr(text, "| and 2 more | | |\n"),
+		   "github many holders: and counts the rest");
 		free(text);
 		free(many);
 	}
@@ -925,7 +952,8 @@ static void test_github_other_kinds(void)
 	/* GITHUB_ACTIONS=1, and an empty GITHUB_OUTPUT is skipped */
 	setenv("GITHUB_ACTIONS", "1", 1);
 	setenv("GITHUB_OUTPUT", "", 1);
-	is_int(0, gh_run(&r, &f, &err), "github: GITHUB_ACTIONS=1 counts; empty GITHUB_OUTPUT skipped");
+	is_int(0, gh_run(&r, &f, &err),
+	       "github: GITHUB_ACTIONS=1 counts; empty GITHUB_OUTPUT skipped");
 	gh_teardown(&f);
 }
 
@@ -988,8 +1016,8 @@ static int blob_is(const char *want, size_t wlen, const char *seen, size_t slen)
 static void test_gitlab(void)
 {
 	static const char want_start[] =
-		"\x1b[0Ksection_start:1700000000:tflock-report[collapsed=true]\r\x1b[0K"
-		"tflock: lock report\n";
+	        "\x1b[0Ksection_start:1700000000:tflock-report[collapsed=true]\r\x1b[0K"
+	        "tflock: lock report\n";
 	static const char want_end[] = "\x1b[0Ksection_end:1700000000:tflock-report\r\x1b[0K\n";
 	struct sect s = { "tflock-report", "tflock: lock report", 1700000000 };
 	char *got, w0[256], w1[256];
@@ -997,7 +1025,8 @@ static void test_gitlab(void)
 	time_t t0, t1;
 
 	got = run_to_string(do_start, &s, &len);
-	ok(blob_is(want_start, sizeof(want_start) - 1, got, len), "gitlab: section_start exact bytes");
+	ok(blob_is(want_start, sizeof(want_start) - 1, got, len),
+	   "gitlab: section_start exact bytes");
 	free(got);
 	got = run_to_string(do_end, &s, &len);
 	ok(blob_is(want_end, sizeof(want_end) - 1, got, len), "gitlab: section_end exact bytes");
@@ -1007,18 +1036,18 @@ static void test_gitlab(void)
 	s.title = "title\r\x1b[0Kfake\nline";
 	got = run_to_string(do_start, &s, &len);
 	is_string("\x1b[0Ksection_start:1700000000:my_section____x_[collapsed=true]\r\x1b[0K"
-		  "title  [0Kfake line\n",
-		  got, "gitlab: name limited to [A-Za-z0-9_.-], title controls blanked");
+	          "title  [0Kfake line\n",
+	          got, "gitlab: name limited to [A-Za-z0-9_.-], title controls blanked");
 	free(got);
 	got = run_to_string(do_end, &s, &len);
 	is_string("\x1b[0Ksection_end:1700000000:my_section____x_\r\x1b[0K\n", got,
-		  "gitlab: section_end uses the same sanitized name");
+	          "gitlab: section_end uses the same sanitized name");
 	free(got);
 	s.name = "";
 	s.title = NULL;
 	got = run_to_string(do_start, &s, &len);
 	is_string("\x1b[0Ksection_start:1700000000:section[collapsed=true]\r\x1b[0K\n", got,
-		  "gitlab: empty name and NULL title");
+	          "gitlab: empty name and NULL title");
 	free(got);
 
 	/* the real clock */
@@ -1028,9 +1057,9 @@ static void test_gitlab(void)
 	got = run_to_string(do_start_now, &s, &len);
 	t1 = time(NULL);
 	snprintf(w0, sizeof(w0), "\x1b[0Ksection_start:%lld:tflock[collapsed=true]\r\x1b[0KT\n",
-		 (long long)t0);
+	         (long long)t0);
 	snprintf(w1, sizeof(w1), "\x1b[0Ksection_start:%lld:tflock[collapsed=true]\r\x1b[0KT\n",
-		 (long long)t1);
+	         (long long)t1);
 	ok(!strcmp(got, w0) || !strcmp(got, w1), "gitlab: section_start stamps the current time");
 	free(got);
 	t0 = time(NULL);
@@ -1051,7 +1080,8 @@ static void test_gitlab(void)
 		flushed = fstat(1, &st) == 0 ? (long long)st.st_size : -1;
 		capture_end();
 		got = slurp(cap, NULL);
-		is_string("\x1b[0Ksection_end:5:x\r\x1b[0K\n", got, "gitlab: NULL stream writes to stdout");
+		is_string("\x1b[0Ksection_end:5:x\r\x1b[0K\n", got,
+		          "gitlab: NULL stream writes to stdout");
 		is_int(got ? (long long)strlen(got) : -1, flushed, "gitlab: the marker is flushed");
 		free(got);
 		free(cap);
@@ -1069,16 +1099,16 @@ static void test_summary_line(void)
 	r.heartbeat_failures = 0;
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats; "
-		  "'terraform apply' exited 0",
-		  line, "summary: released");
+	          "'terraform apply' exited 0",
+	          line, "summary: released");
 
 	r.heartbeat_failures = 2;
 	r.took_over = 1;
 	r.child_status_code = 1;
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats (2 failed), "
-		  "took over a stale lock; 'terraform apply' exited 1",
-		  line, "summary: failures, takeover, non-zero exit");
+	          "took over a stale lock; 'terraform apply' exited 1",
+	          line, "summary: failures, takeover, non-zero exit");
 
 	r = base_report();
 	r.outcome = "LOST: taken over by bob";
@@ -1091,8 +1121,8 @@ static void test_summary_line(void)
 	r.child_status_code = 130;
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock LOST: taken over by bob; waited 0s, held 3.5s, 1 heartbeat; "
-		  "'terraform apply' was killed by signal 2 (exit 130)",
-		  line, "summary: lost, one heartbeat, killed by a signal");
+	          "'terraform apply' was killed by signal 2 (exit 130)",
+	          line, "summary: lost, one heartbeat, killed by a signal");
 
 	r = base_report();
 	r.acquired = 0;
@@ -1102,8 +1132,8 @@ static void test_summary_line(void)
 	r.outcome_kind = "held";
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock not acquired: held by alice@laptop; waited 5m0s; "
-		  "'terraform apply' did not run",
-		  line, "summary: not acquired");
+	          "'terraform apply' did not run",
+	          line, "summary: not acquired");
 
 	r = base_report();
 	r.outcome = "LOST: x\n\x1b[31mred\xff\xe2\x80\xae";
@@ -1111,8 +1141,8 @@ static void test_summary_line(void)
 	r.heartbeat_failures = 0;
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock LOST: x\\n\\x1b[31mred\\xff\\u202e; waited 1m20s, held 4m2s, "
-		  "9 heartbeats; the command exited 0",
-		  line, "summary: controls, invalid UTF-8 and bidi overrides escaped");
+	          "9 heartbeats; the command exited 0",
+	          line, "summary: controls, invalid UTF-8 and bidi overrides escaped");
 
 	/* truncation */
 	r = base_report();
@@ -1141,9 +1171,10 @@ static void test_durations(void)
 		double s;
 		const char *want;
 	} cases[] = {
-		{ 0, "0s" },	   { 0.31, "0.3s" },	{ 2, "2s" },	    { 9.4, "9.4s" },
-		{ 9.96, "10s" },   { 42.4, "42s" },	{ 59.6, "1m0s" },   { 80, "1m20s" },
-		{ 242, "4m2s" },   { 3723, "1h2m3s" },	{ -1, "0s" },	    { 1e300, "277777777h46m40s" },
+		{ 0, "0s" },        { 0.31, "0.3s" }, { 2, "2s" },
+		{ 9.4, "9.4s" },    { 9.96, "10s" },  { 42.4, "42s" },
+		{ 59.6, "1m0s" },   { 80, "1m20s" },  { 242, "4m2s" },
+		{ 3723, "1h2m3s" }, { -1, "0s" },     { 1e300, "277777777h46m40s" },
 	};
 	char buf[64];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

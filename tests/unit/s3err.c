@@ -33,8 +33,11 @@ static int clean(const char *s, size_t size)
 		return 0;
 	for (size_t i = 0; i < n;) {
 		unsigned char c = p[i];
-		size_t k = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-			 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		size_t k = c < 0x80                 ? 1
+		           : c >= 0xC2 && c <= 0xDF ? 2
+		           : c >= 0xE0 && c <= 0xEF ? 3
+		           : c >= 0xF0 && c <= 0xF4 ? 4
+		                                    : 0;
 		if (c < 0x20 || c == 0x7F || k == 0 || i + k > n)
 			return 0;
 		for (size_t j = 1; j < k; j++)
@@ -59,127 +62,174 @@ static void test_real_bodies(void)
 	struct s3err e;
 
 	/* AWS, as S3 sends it */
-	is_int(0, parse(XMLDECL "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
-			"<RequestId>4442587FB7D0A2F9</RequestId><HostId>vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQ"
-			"jryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=</HostId></Error>", &e),
+	is_int(0,
+	       parse(XMLDECL "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+	                     "<RequestId>4442587FB7D0A2F9</"
+	                     "RequestId><HostId>vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQ"
+	                     "jryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=</HostId></Error>",
+	             &e),
 	       "aws AccessDenied: found");
 	is_string("AccessDenied", e.code, "aws AccessDenied: code");
 	is_string("Access Denied", e.message, "aws AccessDenied: message");
 	is_string("4442587FB7D0A2F9", e.request_id, "aws AccessDenied: request id");
 	is_string("", e.region, "aws AccessDenied: no region");
 	is_string("access denied (403 AccessDenied: Access Denied, request id 4442587FB7D0A2F9)",
-		  describe(403, &e), "aws AccessDenied: described");
+	          describe(403, &e), "aws AccessDenied: described");
 
 	/* Ceph RGW 16: empty Message, BucketName, RequestId tx..., HostId */
-	is_int(0, parse(XMLDECL "<Error><Code>PreconditionFailed</Code><Message></Message>"
-			"<BucketName>b</BucketName><RequestId>tx00000a1b2c3d4e5f60718-0067c6f1a0-1012-default"
-			"</RequestId><HostId>1012-default-default</HostId></Error>", &e),
+	is_int(0,
+	       parse(XMLDECL "<Error><Code>PreconditionFailed</Code><Message></Message>"
+	                     "<BucketName>b</"
+	                     "BucketName><RequestId>tx00000a1b2c3d4e5f60718-0067c6f1a0-1012-default"
+	                     "</RequestId><HostId>1012-default-default</HostId></Error>",
+	             &e),
 	       "rgw PreconditionFailed: found");
 	is_string("PreconditionFailed", e.code, "rgw PreconditionFailed: code");
 	is_string("", e.message, "rgw PreconditionFailed: empty message stays empty");
 	is_string("tx00000a1b2c3d4e5f60718-0067c6f1a0-1012-default", e.request_id,
-		  "rgw PreconditionFailed: request id");
+	          "rgw PreconditionFailed: request id");
 	is_string("precondition failed (412 PreconditionFailed, request id "
-		  "tx00000a1b2c3d4e5f60718-0067c6f1a0-1012-default)",
-		  describe(412, &e), "rgw PreconditionFailed: described without an empty message");
+	          "tx00000a1b2c3d4e5f60718-0067c6f1a0-1012-default)",
+	          describe(412, &e), "rgw PreconditionFailed: described without an empty message");
 
 	/* AWS PermanentRedirect: Endpoint, no Region (the region is in a header) */
-	is_int(0, parse(XMLDECL "<Error><Code>PermanentRedirect</Code><Message>The bucket you are "
-			"attempting to access must be addressed using the specified endpoint. Please send "
-			"all future requests to this endpoint.</Message><Endpoint>tfstate.s3.eu-west-1."
-			"amazonaws.com</Endpoint><Bucket>tfstate</Bucket><RequestId>J1V0T9EXAMPLE</RequestId>"
-			"<HostId>abc=</HostId></Error>", &e),
+	is_int(0,
+	       parse(XMLDECL "<Error><Code>PermanentRedirect</Code><Message>The bucket you are "
+	                     "attempting to access must be addressed using the specified endpoint. "
+	                     "Please send "
+	                     "all future requests to this "
+	                     "endpoint.</Message><Endpoint>tfstate.s3.eu-west-1."
+	                     "amazonaws.com</Endpoint><Bucket>tfstate</"
+	                     "Bucket><RequestId>J1V0T9EXAMPLE</RequestId>"
+	                     "<HostId>abc=</HostId></Error>",
+	             &e),
 	       "aws PermanentRedirect: found");
-	is_string("tfstate.s3.eu-west-1.amazonaws.com", e.endpoint, "aws PermanentRedirect: endpoint");
-	is_string("the bucket is in another region (301 PermanentRedirect: The bucket you are "
-		  "attempting to access must be addressed using the specified endpoint. Please send "
-		  "all future requests to this endpoint., endpoint tfstate.s3.eu-west-1.amazonaws.com, "
-		  "request id J1V0T9EXAMPLE)",
-		  describe(301, &e), "aws PermanentRedirect: described with the endpoint");
+	is_string("tfstate.s3.eu-west-1.amazonaws.com", e.endpoint,
+	          "aws PermanentRedirect: endpoint");
+	is_string(
+	        "the bucket is in another region (301 PermanentRedirect: The bucket you are "
+	        "attempting to access must be addressed using the specified endpoint. Please send "
+	        "all future requests to this endpoint., endpoint "
+	        "tfstate.s3.eu-west-1.amazonaws.com, "
+	        "request id J1V0T9EXAMPLE)",
+	        describe(301, &e), "aws PermanentRedirect: described with the endpoint");
 	strcpy(e.region, "eu-west-1"); /* as the caller does from x-amz-bucket-region */
 	is_string("the bucket is in another region, eu-west-1 (301 PermanentRedirect: The bucket "
-		  "you are attempting to access must be addressed using the specified endpoint. Please "
-		  "send all future requests to this endpoint., endpoint "
-		  "tfstate.s3.eu-west-1.amazonaws.com, request id J1V0T9EXAMPLE)",
-		  describe(301, &e), "aws PermanentRedirect: region from the header leads");
+	          "you are attempting to access must be addressed using the specified endpoint. "
+	          "Please "
+	          "send all future requests to this endpoint., endpoint "
+	          "tfstate.s3.eu-west-1.amazonaws.com, request id J1V0T9EXAMPLE)",
+	          describe(301, &e), "aws PermanentRedirect: region from the header leads");
 
 	/* PermanentRedirect with a <Region> element (S3-compatible stores) */
-	is_int(0, parse("<Error><Code>PermanentRedirect</Code><Message>m</Message><Region>us-west-2"
-			"</Region><Endpoint>s3.us-west-2.amazonaws.com</Endpoint></Error>", &e),
+	is_int(0,
+	       parse("<Error><Code>PermanentRedirect</Code><Message>m</Message><Region>us-west-2"
+	             "</Region><Endpoint>s3.us-west-2.amazonaws.com</Endpoint></Error>",
+	             &e),
 	       "PermanentRedirect with Region: found");
 	is_string("us-west-2", e.region, "PermanentRedirect with Region: region");
-	is_string("s3.us-west-2.amazonaws.com", e.endpoint, "PermanentRedirect with Region: endpoint");
+	is_string("s3.us-west-2.amazonaws.com", e.endpoint,
+	          "PermanentRedirect with Region: endpoint");
 
 	/* AuthorizationHeaderMalformed names the right region */
-	is_int(0, parse(XMLDECL "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The "
-			"authorization header is malformed; the region 'us-east-1' is wrong; expecting "
-			"'eu-central-1'</Message><Region>eu-central-1</Region><RequestId>R1</RequestId>"
-			"<HostId>H</HostId></Error>", &e),
+	is_int(0,
+	       parse(XMLDECL "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The "
+	                     "authorization header is malformed; the region 'us-east-1' is wrong; "
+	                     "expecting "
+	                     "'eu-central-1'</Message><Region>eu-central-1</Region><RequestId>R1</"
+	                     "RequestId>"
+	                     "<HostId>H</HostId></Error>",
+	             &e),
 	       "AuthorizationHeaderMalformed: found");
-	is_string("the request was signed for the wrong region (400 AuthorizationHeaderMalformed: "
-		  "The authorization header is malformed; the region 'us-east-1' is wrong; expecting "
-		  "'eu-central-1', region eu-central-1, request id R1)",
-		  describe(400, &e), "AuthorizationHeaderMalformed: described with the region");
+	is_string(
+	        "the request was signed for the wrong region (400 AuthorizationHeaderMalformed: "
+	        "The authorization header is malformed; the region 'us-east-1' is wrong; expecting "
+	        "'eu-central-1', region eu-central-1, request id R1)",
+	        describe(400, &e), "AuthorizationHeaderMalformed: described with the region");
 
 	/* RequestTimeTooSkewed: extra elements ignored */
-	is_int(0, parse(XMLDECL "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference "
-			"between the request time and the current time is too large.</Message>"
-			"<RequestTime>20250304T123456Z</RequestTime><ServerTime>2025-03-04T12:50:00Z"
-			"</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>"
-			"<RequestId>T1</RequestId><HostId>H</HostId></Error>", &e),
+	is_int(0,
+	       parse(XMLDECL
+	             "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference "
+	             "between the request time and the current time is too large.</Message>"
+	             "<RequestTime>20250304T123456Z</RequestTime><ServerTime>2025-03-04T12:50:00Z"
+	             "</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>"
+	             "<RequestId>T1</RequestId><HostId>H</HostId></Error>",
+	             &e),
 	       "RequestTimeTooSkewed: found");
 	is_string("this machine's clock is too far from the store's (403 RequestTimeTooSkewed: The "
-		  "difference between the request time and the current time is too large., "
-		  "request id T1)",
-		  describe(403, &e), "RequestTimeTooSkewed: described");
+	          "difference between the request time and the current time is too large., "
+	          "request id T1)",
+	          describe(403, &e), "RequestTimeTooSkewed: described");
 
 	/* MinIO NoSuchBucket, SlowDown, ConditionalRequestConflict */
-	is_int(0, parse(XMLDECL "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does "
-			"not exist</Message><Key></Key><BucketName>nope</BucketName><Resource>/nope"
-			"</Resource><RequestId>17F9A1B2C3D4E5F6</RequestId><HostId>dd9025</HostId></Error>",
-			&e),
+	is_int(0,
+	       parse(XMLDECL
+	             "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does "
+	             "not exist</Message><Key></Key><BucketName>nope</BucketName><Resource>/nope"
+	             "</Resource><RequestId>17F9A1B2C3D4E5F6</RequestId><HostId>dd9025</HostId></"
+	             "Error>",
+	             &e),
 	       "minio NoSuchBucket: found");
-	is_string("no such bucket (404 NoSuchBucket: The specified bucket does not exist, request id "
-		  "17F9A1B2C3D4E5F6)",
-		  describe(404, &e), "minio NoSuchBucket: described");
+	is_string(
+	        "no such bucket (404 NoSuchBucket: The specified bucket does not exist, request id "
+	        "17F9A1B2C3D4E5F6)",
+	        describe(404, &e), "minio NoSuchBucket: described");
 	parse("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message>"
-	      "<RequestId>S</RequestId></Error>", &e);
+	      "<RequestId>S</RequestId></Error>",
+	      &e);
 	is_string("the store asks to slow down (503 SlowDown: Please reduce your request rate., "
-		  "request id S)", describe(503, &e), "SlowDown: described");
+	          "request id S)",
+	          describe(503, &e), "SlowDown: described");
 	parse("<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional "
 	      "operation is currently in progress against this resource. Please try again."
-	      "</Message></Error>", &e);
-	is_string("a concurrent conditional write conflicted (409 ConditionalRequestConflict: A "
-		  "conflicting conditional operation is currently in progress against this resource. "
-		  "Please try again.)", describe(409, &e), "ConditionalRequestConflict: described");
+	      "</Message></Error>",
+	      &e);
+	is_string(
+	        "a concurrent conditional write conflicted (409 ConditionalRequestConflict: A "
+	        "conflicting conditional operation is currently in progress against this resource. "
+	        "Please try again.)",
+	        describe(409, &e), "ConditionalRequestConflict: described");
 }
 
 static void test_shapes(void)
 {
 	struct s3err e;
 
-	is_int(0, parse("<Error xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n  <Code>\n"
-			"    NoSuchKey\n  </Code>\n  <Message>The specified\n\tkey does   not exist."
-			"</Message>\n</Error>\n", &e),
+	is_int(0,
+	       parse("<Error xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n  <Code>\n"
+	             "    NoSuchKey\n  </Code>\n  <Message>The specified\n\tkey does   not exist."
+	             "</Message>\n</Error>\n",
+	             &e),
 	       "namespaced, pretty-printed: found");
 	is_string("NoSuchKey", e.code, "pretty-printed: code trimmed");
-	is_string("The specified key does not exist.", e.message, "pretty-printed: whitespace collapsed");
+	is_string("The specified key does not exist.", e.message,
+	          "pretty-printed: whitespace collapsed");
 
-	is_int(0, parse("<ErrorResponse xmlns=\"x\"><Error><Type>Sender</Type><Code>InvalidClientTokenId"
-			"</Code><Message>The security token included in the request is invalid.</Message>"
-			"</Error><RequestId>abc-123</RequestId></ErrorResponse>", &e),
+	is_int(0,
+	       parse("<ErrorResponse "
+	             "xmlns=\"x\"><Error><Type>Sender</Type><Code>InvalidClientTokenId"
+	             "</Code><Message>The security token included in the request is "
+	             "invalid.</Message>"
+	             "</Error><RequestId>abc-123</RequestId></ErrorResponse>",
+	             &e),
 	       "ErrorResponse form: found");
 	is_string("InvalidClientTokenId", e.code, "ErrorResponse form: code");
 	is_string("HTTP 403 Forbidden (InvalidClientTokenId: The security token included in the "
-		  "request is invalid.)", describe(403, &e), "unknown code: status leads, code follows");
+	          "request is invalid.)",
+	          describe(403, &e), "unknown code: status leads, code follows");
 
-	is_int(0, parse("<Errors><Error><ErrorCode>no</ErrorCode><Code>Real</Code><Codes>x</Codes>"
-			"</Error></Errors>", &e),
+	is_int(0,
+	       parse("<Errors><Error><ErrorCode>no</ErrorCode><Code>Real</Code><Codes>x</Codes>"
+	             "</Error></Errors>",
+	             &e),
 	       "similar names are not matched");
 	is_string("Real", e.code, "<ErrorCode> and <Codes> are not <Code>");
 
-	is_int(0, parse("<!-- <Error><Code>Fake</Code></Error> --><Error><!-- <Code>Fake2</Code> -->"
-			"<Code>Real</Code></Error>", &e),
+	is_int(0,
+	       parse("<!-- <Error><Code>Fake</Code></Error> --><Error><!-- <Code>Fake2</Code> -->"
+	             "<Code>Real</Code></Error>",
+	             &e),
 	       "comments skipped: found");
 	is_string("Real", e.code, "comments skipped: fake codes in comments ignored");
 
@@ -194,19 +244,22 @@ static void test_shapes(void)
 	is_int(-1, parse("<Code>Orphan</Code>", &e), "<Code> outside <Error>: -1");
 
 	parse("<Error><Code>X</Code><Message>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos; "
-	      "&#65;&#x42;&#x1F600; &unknown; &amp &#0; &#xD800; &#;</Message></Error>", &e);
+	      "&#65;&#x42;&#x1F600; &unknown; &amp &#0; &#xD800; &#;</Message></Error>",
+	      &e);
 	is_string("a & b <c> \"d\" 'e' AB\xf0\x9f\x98\x80 &unknown; &amp ? ? &#;", e.message,
-		  "entities and character references decoded");
+	          "entities and character references decoded");
 
-	parse("<Error><Code>X</Code><Message>see <a href=\"x\">the docs</a>.</Message></Error>", &e);
+	parse("<Error><Code>X</Code><Message>see <a href=\"x\">the docs</a>.</Message></Error>",
+	      &e);
 	is_string("see the docs .", e.message, "inner tags dropped");
 
 	parse("<Error><Code>Acc\x01\x1b[31mess</Code><Message>bad\xff\xfe utf8 \xc2\x9b"
 	      "31m c1 \xe2\x80\xae rtl\x7f del &#27;[0m</Message>"
-	      "<RequestId>\r\nid\t</RequestId></Error>", &e);
+	      "<RequestId>\r\nid\t</RequestId></Error>",
+	      &e);
 	is_string("Acc [31mess", e.code, "control characters become one space");
 	is_string("bad?? utf8 31m c1 rtl del [0m", e.message,
-		  "invalid UTF-8 as ?, C1, bidi, DEL and &#27; removed");
+	          "invalid UTF-8 as ?, C1, bidi, DEL and &#27; removed");
 	is_string("id", e.request_id, "CR LF and tab trimmed");
 	ok(all_clean(&e), "hostile values: every field clean");
 }
@@ -216,8 +269,9 @@ static void test_hostile(void)
 	struct s3err e;
 	struct buf b;
 	char *mb;
-	const char *full = XMLDECL "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
-			   "<RequestId>RID</RequestId></Error>";
+	const char *full =
+	        XMLDECL "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+	                "<RequestId>RID</RequestId></Error>";
 
 	/* truncation at every length: never a crash, never an unclean field, and a
 	 * value is only taken once its closing tag is there */
@@ -237,15 +291,18 @@ static void test_hostile(void)
 	}
 	is_int(0, bad, "truncated at every length: fields clean, code exact when found");
 	is_int(0, found_before_code_closed, "truncated: no code before </Code> arrived");
-	is_int(0, s3err_parse(full, strlen(full) - 12, &e), "truncated after </Message>: code found");
+	is_int(0, s3err_parse(full, strlen(full) - 12, &e),
+	       "truncated after </Message>: code found");
 	is_string("Access Denied", e.message, "truncated after </Message>: message found");
 	is_string("", e.request_id, "truncated in <RequestId>: no partial request id");
 
 	is_int(-1, s3err_parse("", 0, &e), "empty body: -1");
 	is_int(-1, s3err_parse(NULL, 0, &e), "NULL body: -1");
-	is_int(-1, parse("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-			 "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-			 "</body>\r\n</html>\r\n", &e),
+	is_int(-1,
+	       parse("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+	             "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+	             "</body>\r\n</html>\r\n",
+	             &e),
 	       "HTML error page: -1");
 	is_string("HTTP 502 Bad Gateway", describe(502, &e), "HTML: described by the status");
 	is_int(-1, parse("{\"message\":\"Internal server error\"}", &e), "JSON body: -1");
@@ -257,7 +314,8 @@ static void test_hostile(void)
 	for (int round = 0; round < 300; round++) {
 		size_t n = (size_t)(rand_r(&seed) % 4096);
 		for (size_t i = 0; i < n; i++)
-			mb[i] = (char)(rand_r(&seed) % 4 ? rand_r(&seed) : "<Error>/Code&#;x"[rand_r(&seed) % 16]);
+			mb[i] = (char)(rand_r(&seed) % 4 ? rand_r(&seed)
+			                                 : "<Error>/Code&#;x"[rand_r(&seed) % 16]);
 		if (round % 3 == 0 && n > 40)
 			memcpy(mb + n / 2, "<Error><Code>", 13);
 		s3err_parse(mb, n, &e);
@@ -287,7 +345,8 @@ static void test_hostile(void)
 		buf_adds(&b, "\xc3\xa9");
 	buf_adds(&b, "</Message></Error>");
 	s3err_parse(b.data, b.len, &e);
-	is_int(254, (long long)strlen(e.message), "long message cut to the field, whole characters");
+	is_int(254, (long long)strlen(e.message),
+	       "long message cut to the field, whole characters");
 	ok(all_clean(&e), "long message: still valid UTF-8");
 	buf_reset(&b);
 	buf_adds(&b, "<Error><Code>");
@@ -306,25 +365,27 @@ static void test_describe(void)
 
 	memset(&e, 0, sizeof(e));
 	is_string("HTTP 502 Bad Gateway", describe(502, NULL), "NULL error: status and reason");
-	is_string("HTTP 500 Internal Server Error", describe(500, &e), "empty code: status and reason");
-	is_string("HTTP 418", describe(418, &e), "unknown status: no reason phrase, no trailing space");
+	is_string("HTTP 500 Internal Server Error", describe(500, &e),
+	          "empty code: status and reason");
+	is_string("HTTP 418", describe(418, &e),
+	          "unknown status: no reason phrase, no trailing space");
 	is_string("no HTTP status", describe(0, &e), "status 0");
 	strcpy(e.request_id, "RID");
 	is_string("HTTP 503 Service Unavailable (request id RID)", describe(503, &e),
-		  "no code but a request id");
+	          "no code but a request id");
 	strcpy(e.code, "AccessDenied");
 	is_string("access denied (AccessDenied, request id RID)", describe(0, &e),
-		  "known code without status");
+	          "known code without status");
 	strcpy(e.code, "WeirdCode");
 	strcpy(e.message, "m");
 	is_string("HTTP 400 Bad Request (WeirdCode: m, request id RID)", describe(400, &e),
-		  "unknown code");
+	          "unknown code");
 
 	memset(&e, 0, sizeof(e));
 	strcpy(e.code, "AccessDenied");
 	strcpy(e.region, "eu\x1b[2J\nwest");
 	is_string("access denied (403 AccessDenied, region eu [2J west)", describe(403, &e),
-		  "caller-filled fields are cleaned too");
+	          "caller-filled fields are cleaned too");
 	memset(e.code, 'A', sizeof(e.code)); /* no NUL: must not read past */
 	memset(e.region, 0, sizeof(e.region));
 	ok(strlen(describe(403, &e)) < 512, "unterminated code field handled");

@@ -68,252 +68,252 @@ struct vector {
 /* Test-suite cases (aws-sig-v4-test-suite). */
 static const struct vector suite[] = {
 	{
-		.name = "get-vanilla",
-		.method = "GET",
-		.path = "/",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+	        .name = "get-vanilla",
+	        .method = "GET",
+	        .path = "/",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
 	{
-		.name = "get-vanilla-query-order-key-case",
-		.method = "GET",
-		.path = "/",
-		.query = { { "Param2", "value2" }, { "Param1", "value1" } },
-		.nquery = 2,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
+	        .name = "get-vanilla-query-order-key-case",
+	        .method = "GET",
+	        .path = "/",
+	        .query = { { "Param2", "value2" }, { "Param1", "value1" } },
+	        .nquery = 2,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
 	},
 	{
-		.name = "get-vanilla-query-order-key",
-		.method = "GET",
-		.path = "/",
-		.query = { { "Param1", "value2" }, { "Param1", "Value1" } },
-		.nquery = 2,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"704b4cef673542d84cdff252633f065e8daeba5f168b77116f8b1bcaf3d38f89"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1",
+	        .name = "get-vanilla-query-order-key",
+	        .method = "GET",
+	        .path = "/",
+	        .query = { { "Param1", "value2" }, { "Param1", "Value1" } },
+	        .nquery = 2,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "704b4cef673542d84cdff252633f065e8daeba5f168b77116f8b1bcaf3d38f89"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1",
 	},
 	{
-		.name = "get-vanilla-query-order-value",
-		.method = "GET",
-		.path = "/",
-		.query = { { "Param1", "value2" }, { "Param1", "value1" } },
-		.nquery = 2,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\nParam1=value1&Param1=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"c968629d70850097a2d8781c9bf7edcb988b04cac14cca9be4acc3595f884606"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694",
+	        .name = "get-vanilla-query-order-value",
+	        .method = "GET",
+	        .path = "/",
+	        .query = { { "Param1", "value2" }, { "Param1", "value1" } },
+	        .nquery = 2,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\nParam1=value1&Param1=value2\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "c968629d70850097a2d8781c9bf7edcb988b04cac14cca9be4acc3595f884606"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694",
 	},
 	{
-		.name = "get-vanilla-query-unreserved",
-		.method = "GET",
-		.path = "/",
-		.query = { { UNRESERVED, UNRESERVED } },
-		.nquery = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n" UNRESERVED "=" UNRESERVED "\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"c30d4703d9f799439be92736156d47ccfb2d879ddf56f5befa6d1d6aab979177"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197",
+	        .name = "get-vanilla-query-unreserved",
+	        .method = "GET",
+	        .path = "/",
+	        .query = { { UNRESERVED, UNRESERVED } },
+	        .nquery = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n" UNRESERVED "=" UNRESERVED "\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "c30d4703d9f799439be92736156d47ccfb2d879ddf56f5befa6d1d6aab979177"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197",
 	},
 	{
-		.name = "get-vanilla-utf8-query",
-		.method = "GET",
-		.path = "/",
-		.query = { { "\xe1\x88\xb4", "bar" } },
-		.nquery = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n%E1%88%B4=bar\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"eb30c5bed55734080471a834cc727ae56beb50e5f39d1bff6d0d38cb192a7073"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04",
+	        .name = "get-vanilla-utf8-query",
+	        .method = "GET",
+	        .path = "/",
+	        .query = { { "\xe1\x88\xb4", "bar" } },
+	        .nquery = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n%E1%88%B4=bar\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "eb30c5bed55734080471a834cc727ae56beb50e5f39d1bff6d0d38cb192a7073"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04",
 	},
 	{
-		.name = "get-header-value-trim",
-		.method = "GET",
-		.path = "/",
-		.headers = { { "My-Header1", " value1" }, { "My-Header2", " \"a   b   c\"" } },
-		.nheaders = 2,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value1\n"
-			"my-header2:\"a b c\"\nx-amz-date:20150830T123600Z\n\n"
-			"host;my-header1;my-header2;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"a726db9b0df21c14f559d0a978e563112acb1b9e05476f0a6a1c7d68f28605c7"),
-		.signed_headers = "host;my-header1;my-header2;x-amz-date",
-		.signature = "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736",
+	        .name = "get-header-value-trim",
+	        .method = "GET",
+	        .path = "/",
+	        .headers = { { "My-Header1", " value1" }, { "My-Header2", " \"a   b   c\"" } },
+	        .nheaders = 2,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value1\n"
+	                "my-header2:\"a b c\"\nx-amz-date:20150830T123600Z\n\n"
+	                "host;my-header1;my-header2;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "a726db9b0df21c14f559d0a978e563112acb1b9e05476f0a6a1c7d68f28605c7"),
+	        .signed_headers = "host;my-header1;my-header2;x-amz-date",
+	        .signature = "acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736",
 	},
 	{
-		.name = "get-header-key-duplicate",
-		.method = "GET",
-		.path = "/",
-		.headers = { { "My-Header1", "value2" },
-			     { "My-Header1", "value2" },
-			     { "My-Header1", "value1" } },
-		.nheaders = 3,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value2,value2,value1\n"
-			"x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"dc7f04a3abfde8d472b0ab1a418b741b7c67174dad1551b4117b15527fbe966c"),
-		.signed_headers = "host;my-header1;x-amz-date",
-		.signature = "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea",
+	        .name = "get-header-key-duplicate",
+	        .method = "GET",
+	        .path = "/",
+	        .headers = { { "My-Header1", "value2" },
+	                     { "My-Header1", "value2" },
+	                     { "My-Header1", "value1" } },
+	        .nheaders = 3,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value2,value2,value1\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "dc7f04a3abfde8d472b0ab1a418b741b7c67174dad1551b4117b15527fbe966c"),
+	        .signed_headers = "host;my-header1;x-amz-date",
+	        .signature = "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea",
 	},
 	{
-		.name = "get-header-value-order",
-		.method = "GET",
-		.path = "/",
-		.headers = { { "My-Header1", "value4" },
-			     { "My-Header1", "value1" },
-			     { "My-Header1", "value3" },
-			     { "My-Header1", "value2" } },
-		.nheaders = 4,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\n"
-			"my-header1:value4,value1,value3,value2\n"
-			"x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"31ce73cd3f3d9f66977ad3dd957dc47af14df92fcd8509f59b349e9137c58b86"),
-		.signed_headers = "host;my-header1;x-amz-date",
-		.signature = "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01",
+	        .name = "get-header-value-order",
+	        .method = "GET",
+	        .path = "/",
+	        .headers = { { "My-Header1", "value4" },
+	                     { "My-Header1", "value1" },
+	                     { "My-Header1", "value3" },
+	                     { "My-Header1", "value2" } },
+	        .nheaders = 4,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\n"
+	                "my-header1:value4,value1,value3,value2\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "31ce73cd3f3d9f66977ad3dd957dc47af14df92fcd8509f59b349e9137c58b86"),
+	        .signed_headers = "host;my-header1;x-amz-date",
+	        .signature = "08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01",
 	},
 	{
-		.name = "post-vanilla",
-		.method = "POST",
-		.path = "/",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
+	        .name = "post-vanilla",
+	        .method = "POST",
+	        .path = "/",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
 	},
 	{
-		.name = "post-header-value-case",
-		.method = "POST",
-		.path = "/",
-		.headers = { { "My-Header1", "VALUE1" } },
-		.nheaders = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "POST\n/\n\nhost:example.amazonaws.com\nmy-header1:VALUE1\n"
-			"x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"d51ced243e649e3de6ef63afbbdcbca03131a21a7103a1583706a64618606a93"),
-		.signed_headers = "host;my-header1;x-amz-date",
-		.signature = "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d",
+	        .name = "post-header-value-case",
+	        .method = "POST",
+	        .path = "/",
+	        .headers = { { "My-Header1", "VALUE1" } },
+	        .nheaders = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "POST\n/\n\nhost:example.amazonaws.com\nmy-header1:VALUE1\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "d51ced243e649e3de6ef63afbbdcbca03131a21a7103a1583706a64618606a93"),
+	        .signed_headers = "host;my-header1;x-amz-date",
+	        .signature = "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d",
 	},
 	{
-		/* body "Param1=value1"; Content-Length is sent but not signed here */
-		.name = "post-x-www-form-urlencoded",
-		.method = "POST",
-		.path = "/",
-		.headers = { { "Content-Type", "application/x-www-form-urlencoded" } },
-		.nheaders = 1,
-		.payload_hash = "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-		.creq = "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\n"
-			"host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"content-type;host;x-amz-date\n"
-			"9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-		.sts = SUITE_STS(
-			"42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281"),
-		.signed_headers = "content-type;host;x-amz-date",
-		.signature = "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a",
+	        /* body "Param1=value1"; Content-Length is sent but not signed here */
+	        .name = "post-x-www-form-urlencoded",
+	        .method = "POST",
+	        .path = "/",
+	        .headers = { { "Content-Type", "application/x-www-form-urlencoded" } },
+	        .nheaders = 1,
+	        .payload_hash = "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
+	        .creq = "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\n"
+	                "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "content-type;host;x-amz-date\n"
+	                "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
+	        .sts = SUITE_STS(
+	                "42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281"),
+	        .signed_headers = "content-type;host;x-amz-date",
+	        .signature = "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a",
 	},
 	{
-		.name = "get-unreserved",
-		.method = "GET",
-		.path = "/" UNRESERVED,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/" UNRESERVED "\n\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"6a968768eefaa713e2a6b16b589a8ea192661f098f37349f4e2c0082757446f9"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
+	        .name = "get-unreserved",
+	        .method = "GET",
+	        .path = "/" UNRESERVED,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/" UNRESERVED "\n\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "6a968768eefaa713e2a6b16b589a8ea192661f098f37349f4e2c0082757446f9"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
 	},
 	{
-		.name = "normalize-path/get-relative",
-		.method = "GET",
-		.path = "/example/..",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+	        .name = "normalize-path/get-relative",
+	        .method = "GET",
+	        .path = "/example/..",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
 	{
-		.name = "normalize-path/get-relative-relative",
-		.method = "GET",
-		.path = "/example1/example2/../..",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+	        .name = "normalize-path/get-relative-relative",
+	        .method = "GET",
+	        .path = "/example1/example2/../..",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
 	{
-		.name = "normalize-path/get-slash-dot-slash",
-		.method = "GET",
-		.path = "/./",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+	        .name = "normalize-path/get-slash-dot-slash",
+	        .method = "GET",
+	        .path = "/./",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
 	{
-		.name = "normalize-path/get-slash-pointless-dot",
-		.method = "GET",
-		.path = "/./example",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/"
-			"example\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"214d50c111a8edc4819da6a636336472c916b5240f51e9a51b5c3305180cf702"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5",
+	        .name = "normalize-path/get-slash-pointless-dot",
+	        .method = "GET",
+	        .path = "/./example",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/"
+	                "example\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "214d50c111a8edc4819da6a636336472c916b5240f51e9a51b5c3305180cf702"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5",
 	},
 	{
-		.name = "normalize-path/get-slashes",
-		.method = "GET",
-		.path = "//example//",
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/example/"
-			"\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"cb96b4ac96d501f7c5c15bc6d67b3035061cfced4af6585ad927f7e6c985c015"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84",
+	        .name = "normalize-path/get-slashes",
+	        .method = "GET",
+	        .path = "//example//",
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/example/"
+	                "\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+	                "host;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "cb96b4ac96d501f7c5c15bc6d67b3035061cfced4af6585ad927f7e6c985c015"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84",
 	},
 	/*
 	 * The suite's request lines carry the raw bytes ("GET /example space/"),
@@ -322,116 +322,116 @@ static const struct vector suite[] = {
 	 * twice (checked with our own cases below).
 	 */
 	{
-		.name = "normalize-path/get-space (single encoding: s3_path)",
-		.method = "GET",
-		.path = "/example space/",
-		.s3_path = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/example%20space/\n\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"63ee75631ed7234ae61b5f736dfc7754cdccfedbff4b5128a915706ee9390d86"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
+	        .name = "normalize-path/get-space (single encoding: s3_path)",
+	        .method = "GET",
+	        .path = "/example space/",
+	        .s3_path = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/example%20space/\n\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "63ee75631ed7234ae61b5f736dfc7754cdccfedbff4b5128a915706ee9390d86"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
 	},
 	{
-		.name = "get-utf8 (single encoding: s3_path)",
-		.method = "GET",
-		.path = "/\xe1\x88\xb4",
-		.s3_path = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/%E1%88%B4\n\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"2a0a97d02205e45ce2e994789806b19270cfbbb0921b278ccf58f5249ac42102"),
-		.signed_headers = "host;x-amz-date",
-		.signature = "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
+	        .name = "get-utf8 (single encoding: s3_path)",
+	        .method = "GET",
+	        .path = "/\xe1\x88\xb4",
+	        .s3_path = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/%E1%88%B4\n\nhost:example.amazonaws.com\n"
+	                "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "2a0a97d02205e45ce2e994789806b19270cfbbb0921b278ccf58f5249ac42102"),
+	        .signed_headers = "host;x-amz-date",
+	        .signature = "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
 	},
 	{
-		.name = "post-sts-token/post-sts-header-before",
-		.method = "POST",
-		.path = "/",
-		.payload_hash = EMPTY_SHA256,
-		.token = SUITE_TOKEN,
-		.creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n"
-			"x-amz-security-token:" SUITE_TOKEN "\n\n"
-			"host;x-amz-date;x-amz-security-token\n" EMPTY_SHA256,
-		.sts = SUITE_STS(
-			"c237e1b440d4c63c32ca95b5b99481081cb7b13c7e40434868e71567c1a882f6"),
-		.signed_headers = "host;x-amz-date;x-amz-security-token",
-		.signature = "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead",
+	        .name = "post-sts-token/post-sts-header-before",
+	        .method = "POST",
+	        .path = "/",
+	        .payload_hash = EMPTY_SHA256,
+	        .token = SUITE_TOKEN,
+	        .creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n"
+	                "x-amz-security-token:" SUITE_TOKEN "\n\n"
+	                "host;x-amz-date;x-amz-security-token\n" EMPTY_SHA256,
+	        .sts = SUITE_STS(
+	                "c237e1b440d4c63c32ca95b5b99481081cb7b13c7e40434868e71567c1a882f6"),
+	        .signed_headers = "host;x-amz-date;x-amz-security-token",
+	        .signature = "85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead",
 	},
 };
 
 /* The S3 API reference, "Examples: Signature Calculations". */
 static const struct vector s3_examples[] = {
 	{
-		.name = "S3 GET Object (Range)",
-		.method = "GET",
-		.path = "/test.txt",
-		.s3_path = 1,
-		.headers = { { "Range", "bytes=0-9" }, { "x-amz-content-sha256", EMPTY_SHA256 } },
-		.nheaders = 2,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-			"x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
-			"host;range;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
-		.sts = S3_STS("7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"),
-		.signed_headers = "host;range;x-amz-content-sha256;x-amz-date",
-		.signature = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+	        .name = "S3 GET Object (Range)",
+	        .method = "GET",
+	        .path = "/test.txt",
+	        .s3_path = 1,
+	        .headers = { { "Range", "bytes=0-9" }, { "x-amz-content-sha256", EMPTY_SHA256 } },
+	        .nheaders = 2,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
+	                "x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
+	                "host;range;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
+	        .sts = S3_STS("7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"),
+	        .signed_headers = "host;range;x-amz-content-sha256;x-amz-date",
+	        .signature = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
 	},
 	{
-		.name = "S3 PUT Object (x-amz-storage-class)",
-		.method = "PUT",
-		.path = "/test$file.text",
-		.s3_path = 1,
-		.headers = { { "Date", "Fri, 24 May 2013 00:00:00 GMT" },
-			     { "x-amz-storage-class", "REDUCED_REDUNDANCY" },
-			     { "x-amz-content-sha256", S3_PUT_SHA256 } },
-		.nheaders = 3,
-		.payload_hash = S3_PUT_SHA256,
-		.creq = "PUT\n/test%24file.text\n\ndate:Fri, 24 May 2013 00:00:00 GMT\n"
-			"host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" S3_PUT_SHA256
-			"\nx-amz-date:20130524T000000Z\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
-			"date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-"
-			"class\n" S3_PUT_SHA256,
-		.sts = S3_STS("9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d"),
-		.signed_headers = "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
-		.signature = "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
+	        .name = "S3 PUT Object (x-amz-storage-class)",
+	        .method = "PUT",
+	        .path = "/test$file.text",
+	        .s3_path = 1,
+	        .headers = { { "Date", "Fri, 24 May 2013 00:00:00 GMT" },
+	                     { "x-amz-storage-class", "REDUCED_REDUNDANCY" },
+	                     { "x-amz-content-sha256", S3_PUT_SHA256 } },
+	        .nheaders = 3,
+	        .payload_hash = S3_PUT_SHA256,
+	        .creq = "PUT\n/test%24file.text\n\ndate:Fri, 24 May 2013 00:00:00 GMT\n"
+	                "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" S3_PUT_SHA256
+	                "\nx-amz-date:20130524T000000Z\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
+	                "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-"
+	                "class\n" S3_PUT_SHA256,
+	        .sts = S3_STS("9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d"),
+	        .signed_headers = "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
+	        .signature = "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
 	},
 	{
-		.name = "S3 GET Bucket lifecycle",
-		.method = "GET",
-		.path = "/",
-		.s3_path = 1,
-		.query = { { "lifecycle", NULL } },
-		.nquery = 1,
-		.headers = { { "x-amz-content-sha256", EMPTY_SHA256 } },
-		.nheaders = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\nlifecycle=\nhost:examplebucket.s3.amazonaws.com\n"
-			"x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
-			"host;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
-		.sts = S3_STS("9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca"),
-		.signed_headers = "host;x-amz-content-sha256;x-amz-date",
-		.signature = "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+	        .name = "S3 GET Bucket lifecycle",
+	        .method = "GET",
+	        .path = "/",
+	        .s3_path = 1,
+	        .query = { { "lifecycle", NULL } },
+	        .nquery = 1,
+	        .headers = { { "x-amz-content-sha256", EMPTY_SHA256 } },
+	        .nheaders = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\nlifecycle=\nhost:examplebucket.s3.amazonaws.com\n"
+	                "x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
+	                "host;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
+	        .sts = S3_STS("9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca"),
+	        .signed_headers = "host;x-amz-content-sha256;x-amz-date",
+	        .signature = "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
 	},
 	{
-		.name = "S3 GET Bucket (list objects, max-keys and prefix)",
-		.method = "GET",
-		.path = "/",
-		.s3_path = 1,
-		.query = { { "prefix", "J" }, { "max-keys", "2" } },
-		.nquery = 2,
-		.headers = { { "x-amz-content-sha256", EMPTY_SHA256 } },
-		.nheaders = 1,
-		.payload_hash = EMPTY_SHA256,
-		.creq = "GET\n/\nmax-keys=2&prefix=J\nhost:examplebucket.s3.amazonaws.com\n"
-			"x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
-			"host;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
-		.sts = S3_STS("df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7"),
-		.signed_headers = "host;x-amz-content-sha256;x-amz-date",
-		.signature = "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+	        .name = "S3 GET Bucket (list objects, max-keys and prefix)",
+	        .method = "GET",
+	        .path = "/",
+	        .s3_path = 1,
+	        .query = { { "prefix", "J" }, { "max-keys", "2" } },
+	        .nquery = 2,
+	        .headers = { { "x-amz-content-sha256", EMPTY_SHA256 } },
+	        .nheaders = 1,
+	        .payload_hash = EMPTY_SHA256,
+	        .creq = "GET\n/\nmax-keys=2&prefix=J\nhost:examplebucket.s3.amazonaws.com\n"
+	                "x-amz-content-sha256:" EMPTY_SHA256 "\nx-amz-date:20130524T000000Z\n\n"
+	                "host;x-amz-content-sha256;x-amz-date\n" EMPTY_SHA256,
+	        .sts = S3_STS("df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7"),
+	        .signed_headers = "host;x-amz-content-sha256;x-amz-date",
+	        .signature = "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
 	},
 };
 
@@ -490,8 +490,8 @@ static struct sigv4_params base_params(void)
 }
 
 static void run_vector(const struct vector *v, const char *host, const char *service,
-		       const char *ak, const char *sk, time_t now, const char *amz_date,
-		       const char *scope)
+                       const char *ak, const char *sk, time_t now, const char *amz_date,
+                       const char *scope)
 {
 	struct sigv4_params p;
 	struct sigv4_result r;
@@ -527,7 +527,7 @@ static void run_vector(const struct vector *v, const char *host, const char *ser
 	is_string(v->signed_headers, r.signed_headers, "%s: signed headers", v->name);
 	is_string(v->signature, r.signature, "%s: signature", v->name);
 	authz = xasprintf("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", ak,
-			  scope, v->signed_headers, v->signature);
+	                  scope, v->signed_headers, v->signature);
 	is_string(authz, r.authorization, "%s: Authorization", v->name);
 	free(authz);
 	sigv4_result_free(&r);
@@ -538,10 +538,10 @@ static void test_published_vectors(void)
 {
 	for (size_t i = 0; i < sizeof(suite) / sizeof(suite[0]); i++)
 		run_vector(&suite[i], SUITE_HOST, "service", SUITE_AK, SUITE_SK, SUITE_TIME,
-			   SUITE_DATE, SUITE_SCOPE);
+		           SUITE_DATE, SUITE_SCOPE);
 	for (size_t i = 0; i < sizeof(s3_examples) / sizeof(s3_examples[0]); i++)
 		run_vector(&s3_examples[i], S3_HOST, "s3", S3_AK, S3_SK, S3_TIME, S3_DATE,
-			   S3_SCOPE);
+		           S3_SCOPE);
 }
 
 /* The documented Authorization header of the GET Object example, verbatim
@@ -558,9 +558,9 @@ static void test_s3_authorization_literal(void)
 	p.nheaders = 2;
 	is_int(0, sigv4_sign(&p, &r, NULL), "GET Object signs with a NULL error record");
 	is_string("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-		  "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-		  "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
-		  r.authorization, "GET Object: the whole Authorization header");
+	          "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+	          "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+	          r.authorization, "GET Object: the whole Authorization header");
 	sigv4_result_free(&r);
 	headers_free(h, 2);
 }
@@ -596,9 +596,9 @@ static void test_canonical_uri(void)
 {
 	/* S3: each byte once, '/' kept, nothing normalised */
 	check_uri("/bucket/env:/ws/a b.tflock", 1, "/bucket/env%3A/ws/a%20b.tflock",
-		  "S3 workspace key with ':' and a space");
+	          "S3 workspace key with ':' and a space");
 	check_uri("/bucket/caf\xc3\xa9/\xe6\x97\xa5.tfstate", 1,
-		  "/bucket/caf%C3%A9/%E6%97%A5.tfstate", "S3 UTF-8 key: each byte encoded");
+	          "/bucket/caf%C3%A9/%E6%97%A5.tfstate", "S3 UTF-8 key: each byte encoded");
 	check_uri("/bucket/a+b=c~d", 1, "/bucket/a%2Bb%3Dc~d", "S3 '+' and '=' encoded, '~' kept");
 	check_uri("/bucket//a/./b/../c", 1, "/bucket//a/./b/../c", "S3 path is not normalised");
 	check_uri("/bucket/100%", 1, "/bucket/100%25", "S3 '%' is encoded once");
@@ -644,7 +644,7 @@ static void test_query(void)
 		{ "Zeta", "z" },
 	};
 	static const char want[] =
-		"Zeta=z&a%20b=&list-type=2&prefix=env%3A%2Fws%2Fa%20b%2Bc%3Dd~%C3%A9";
+	        "Zeta=z&a%20b=&list-type=2&prefix=env%3A%2Fws%2Fa%20b%2Bc%3Dd~%C3%A9";
 	struct sigv4_params p = base_params();
 	char *qs = sigv4_query_string(q, 4), *line;
 
@@ -687,14 +687,14 @@ static void test_headers(void)
 	rc = sigv4_sign(&p, &r, &err);
 	is_int(0, rc, "headers: signs");
 	is_string("GET\n/bucket/key\n\nhost:localhost:8000\n"
-		  "x-amz-content-sha256:" EMPTY_SHA256 "\n"
-		  "x-amz-date:20130524T000000Z\nx-amz-meta-note:a b c\n\n"
-		  "host;x-amz-content-sha256;x-amz-date;x-amz-meta-note\n" EMPTY_SHA256,
-		  r.canonical_request,
-		  "headers: value trimmed and collapsed, name lowercased, "
-		  "passed Host/X-Amz-Date ignored, host keeps its port");
+	          "x-amz-content-sha256:" EMPTY_SHA256 "\n"
+	          "x-amz-date:20130524T000000Z\nx-amz-meta-note:a b c\n\n"
+	          "host;x-amz-content-sha256;x-amz-date;x-amz-meta-note\n" EMPTY_SHA256,
+	          r.canonical_request,
+	          "headers: value trimmed and collapsed, name lowercased, "
+	          "passed Host/X-Amz-Date ignored, host keeps its port");
 	is_string("host;x-amz-content-sha256;x-amz-date;x-amz-meta-note", r.signed_headers,
-		  "headers: signed list has no duplicate host or x-amz-date");
+	          "headers: signed list has no duplicate host or x-amz-date");
 	sigv4_result_free(&r);
 	headers_free(h, 4);
 }
@@ -708,7 +708,7 @@ static void test_unsigned_payload(void)
 	is_int(0, sigv4_sign(&p, &r, NULL), "UNSIGNED-PAYLOAD signs");
 	last = line_of(r.canonical_request, 7);
 	is_string("UNSIGNED-PAYLOAD", last,
-		  "UNSIGNED-PAYLOAD is the canonical request's last line");
+	          "UNSIGNED-PAYLOAD is the canonical request's last line");
 	free(last);
 	sigv4_result_free(&r);
 }
@@ -730,10 +730,10 @@ static void test_session_token(void)
 	p.nheaders = 1;
 	is_int(0, sigv4_sign(&p, &with, NULL), "token: signs with a token");
 	is_string("host;x-amz-date;x-amz-security-token", with.signed_headers,
-		  "token: x-amz-security-token is signed, the passed copy ignored");
+	          "token: x-amz-security-token is signed, the passed copy ignored");
 	line = line_of(with.canonical_request, 5);
 	is_string("x-amz-security-token:FQoGZXIvYXdzE+token/==", line,
-		  "token: its value is the session token, verbatim");
+	          "token: its value is the session token, verbatim");
 	free(line);
 	ok(strcmp(with.signature, without.signature) != 0, "token: changes the signature");
 	sigv4_result_free(&with);
@@ -754,7 +754,7 @@ static void test_general_service(void)
 	p.service = "sts";
 	p.session_token = "tok";
 	static const char want[] =
-		"AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/sts/aws4_request\n";
+	        "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/sts/aws4_request\n";
 	char *head;
 	is_int(0, sigv4_sign(&p, &r, NULL), "sts: signs");
 	head = xstrndup(r.string_to_sign ? r.string_to_sign : "", strlen(want));
@@ -792,7 +792,7 @@ static void expect_error(struct sigv4_params *p, int kind, const char *desc)
 	is_int(kind, rc, "rejects %s", desc);
 	ok(err.kind == kind && err.msg[0] != '\0', "%s: error record filled (%s)", desc, err.msg);
 	ok(!r.canonical_request && !r.string_to_sign && !r.signed_headers && !r.authorization &&
-		   !r.signature[0],
+	           !r.signature[0],
 	   "%s: result left empty", desc);
 	sigv4_result_free(&r);
 }
@@ -867,13 +867,13 @@ static void test_hashes(void)
 	unsigned char mac[32];
 	char machex[65];
 	static const char jefe_want[] =
-		"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
 
 	sha256_hex("", 0, hex);
 	is_string(EMPTY_SHA256, hex, "sha256_hex of the empty string");
 	sha256_hex("abc", 3, hex);
 	is_string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex,
-		  "sha256_hex of \"abc\" (FIPS 180-2)");
+	          "sha256_hex of \"abc\" (FIPS 180-2)");
 	sha256_hex("Welcome to Amazon S3.", 21, hex);
 	is_string(S3_PUT_SHA256, hex, "sha256_hex of the S3 PUT example body");
 	/* RFC 4231 test case 2 */

@@ -80,12 +80,13 @@ static void test_subcommands(void)
 		{ "terraform state replace-provider a b", "state replace-provider",
 		  "TF_CLI_ARGS_state_replace_provider", 1, 1 },
 		{ "tofu state mv -dry-run a b", "state mv", "TF_CLI_ARGS_state_mv", 1, 1 },
-		{ "terraform workspace new prod", "workspace new", "TF_CLI_ARGS_workspace_new", 1, 0 },
-		{ "terraform workspace delete old", "workspace delete", "TF_CLI_ARGS_workspace_delete",
-		  1, 0 },
+		{ "terraform workspace new prod", "workspace new", "TF_CLI_ARGS_workspace_new", 1,
+		  0 },
+		{ "terraform workspace delete old", "workspace delete",
+		  "TF_CLI_ARGS_workspace_delete", 1, 0 },
 		{ "terraform env new prod", "env new", "TF_CLI_ARGS_env_new", 1, 0 },
-		{ "terraform workspace select prod", "workspace select", "TF_CLI_ARGS_workspace_select",
-		  0, 0 },
+		{ "terraform workspace select prod", "workspace select",
+		  "TF_CLI_ARGS_workspace_select", 0, 0 },
 		{ "terraform workspace select -or-create prod", "workspace select",
 		  "TF_CLI_ARGS_workspace_select", 0, 0 },
 		{ "terraform state list", "state list", "TF_CLI_ARGS_state_list", 0, 0 },
@@ -108,8 +109,8 @@ static void test_subcommands(void)
 		is_string(cases[i].sub, t.sub, "\"%s\": subcommand", cases[i].cmd);
 		is_string(cases[i].var, t.cli_args_var, "\"%s\": %s", cases[i].cmd, cases[i].var);
 		ok(t.defines_lock == cases[i].defines && t.inject_lock == cases[i].inject,
-		   "\"%s\": defines -lock %d, inject %d (got %d, %d)", cases[i].cmd, cases[i].defines,
-		   cases[i].inject, t.defines_lock, t.inject_lock);
+		   "\"%s\": defines -lock %d, inject %d (got %d, %d)", cases[i].cmd,
+		   cases[i].defines, cases[i].inject, t.defines_lock, t.inject_lock);
 		tfcmd_free(&t);
 	}
 }
@@ -188,15 +189,18 @@ static void test_injection(void)
 		{ "terraform apply", NULL, "TF_CLI_ARGS_apply", "-lock=false" },
 		{ "terraform apply", "", "TF_CLI_ARGS_apply", "-lock=false" },
 		{ "terraform apply", "  \t", "TF_CLI_ARGS_apply", "-lock=false" },
-		{ "terraform apply", "-parallelism=5", "TF_CLI_ARGS_apply", "-parallelism=5 -lock=false" },
+		{ "terraform apply", "-parallelism=5", "TF_CLI_ARGS_apply",
+		  "-parallelism=5 -lock=false" },
 		{ "terraform apply", "-lock=true", "TF_CLI_ARGS_apply", "-lock=true -lock=false" },
-		{ "terraform apply", "-var 'msg=a b'", "TF_CLI_ARGS_apply", "-var 'msg=a b' -lock=false" },
+		{ "terraform apply", "-var 'msg=a b'", "TF_CLI_ARGS_apply",
+		  "-var 'msg=a b' -lock=false" },
 		/* values whose parse would swallow an appended flag: put it first */
 		{ "terraform apply", "-var=a;b", "TF_CLI_ARGS_apply", "-lock=false -var=a;b" },
 		{ "terraform apply", "-var=x\\", "TF_CLI_ARGS_apply", "-lock=false -var=x\\" },
 		{ "terraform apply", "-var='open", "TF_CLI_ARGS_apply", "-lock=false -var='open" },
 		{ "terraform destroy -auto-approve", NULL, "TF_CLI_ARGS_destroy", "-lock=false" },
-		{ "terraform plan", "-refresh=false", "TF_CLI_ARGS_plan", "-refresh=false -lock=false" },
+		{ "terraform plan", "-refresh=false", "TF_CLI_ARGS_plan",
+		  "-refresh=false -lock=false" },
 		{ "terraform refresh", NULL, "TF_CLI_ARGS_refresh", "-lock=false" },
 		{ "terraform import a b", NULL, "TF_CLI_ARGS_import", "-lock=false" },
 		{ "terraform init", NULL, "TF_CLI_ARGS_init", "-lock=false" },
@@ -205,8 +209,8 @@ static void test_injection(void)
 		{ "terraform state mv a b", NULL, "TF_CLI_ARGS_state_mv", "-lock=false" },
 		{ "terraform state rm a", NULL, "TF_CLI_ARGS_state_rm", "-lock=false" },
 		{ "terraform state push f", NULL, "TF_CLI_ARGS_state_push", "-lock=false" },
-		{ "terraform state replace-provider a b", NULL, "TF_CLI_ARGS_state_replace_provider",
-		  "-lock=false" },
+		{ "terraform state replace-provider a b", NULL,
+		  "TF_CLI_ARGS_state_replace_provider", "-lock=false" },
 		{ "tofu -chdir=x apply", NULL, "TF_CLI_ARGS_apply", "-lock=false" },
 		/* nothing to inject */
 		{ "terraform workspace select prod", NULL, NULL, NULL },
@@ -226,7 +230,8 @@ static void test_injection(void)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tfcmd t;
-		char *var = (char *)"x", *value = (char *)"x";
+		static char sentinel[] = "x";
+		char *var = sentinel, *value = sentinel;
 		int rc;
 
 		parse(&t, cases[i].cmd);
@@ -236,7 +241,7 @@ static void test_injection(void)
 		       cases[i].var ? "inject" : "nothing to inject");
 		is_string(cases[i].var, var, "\"%s\": variable", cases[i].cmd);
 		is_string(cases[i].value, value, "\"%s\" (existing %s): value", cases[i].cmd,
-			  cases[i].existing ? cases[i].existing : "unset");
+		          cases[i].existing ? cases[i].existing : "unset");
 		free(var);
 		free(value);
 		tfcmd_free(&t);
@@ -258,13 +263,14 @@ static void test_args_lock_flag(void)
 		{ "\"-lock\"=false", TFCMD_LOCK_FALSE },
 		{ "-lock=false -lock=1", TFCMD_LOCK_TRUE },
 		{ "-var 'x=-lock=false'", TFCMD_LOCK_UNSET },
-		{ "-var x\\ -lock=false", TFCMD_LOCK_UNSET }, /* one word: "x -lock=false" */
+		{ "-var x\\ -lock=false", TFCMD_LOCK_UNSET },   /* one word: "x -lock=false" */
 		{ "-lock=false;-lock=true", TFCMD_LOCK_FALSE }, /* the parse stops at ';' */
 		{ "-lock=false|x -lock=true", TFCMD_LOCK_FALSE },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		is_int(cases[i].want, tfcmd_args_lock_flag(cases[i].value),
-		       "TF_CLI_ARGS value %s: lock flag", cases[i].value ? cases[i].value : "unset");
+		       "TF_CLI_ARGS value %s: lock flag",
+		       cases[i].value ? cases[i].value : "unset");
 }
 
 static void test_free(void)
@@ -278,7 +284,8 @@ static void test_free(void)
 	tfcmd_free(NULL);
 	ok(1, "tfcmd_free twice and on NULL is safe");
 	tfcmd_parse(&t, NULL);
-	ok(!t.is_terraform && t.sub == NULL && t.program && !strcmp(t.operation, "OperationTypeInvalid"),
+	ok(!t.is_terraform && t.sub == NULL && t.program &&
+	           !strcmp(t.operation, "OperationTypeInvalid"),
 	   "argv NULL: nothing");
 	tfcmd_free(&t);
 }
