@@ -7,7 +7,7 @@ pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl git
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
-	valgrind golang-go cppcheck clang clang-format
+	valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev
 )
 [ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
 
