@@ -1,19 +1,11 @@
 #include "gitinfo.h"
 
 #include <git2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void init(void)
-{
-	git_libgit2_init();
-}
 
 static const char *git_msg(void)
 {
@@ -48,7 +40,7 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	int ret = 0;
 
 	memset(g, 0, sizeof(*g));
-	pthread_once(&once, init);
+	git_libgit2_init(); /* paired with the shutdown below: nothing stays allocated */
 	if (git_repository_discover(&root, dir, 0, NULL) != 0) {
 		ret = err_set(err, ERR_NOT_FOUND, "'%s' is not in a git repository", dir);
 		goto out;
@@ -119,6 +111,7 @@ out:
 	git_reference_free(head);
 	git_repository_free(repo);
 	git_buf_dispose(&root);
+	git_libgit2_shutdown();
 	if (ret)
 		gitinfo_free(g);
 	return ret;
@@ -144,7 +137,7 @@ enum git_rel gitinfo_relation(const char *dir, const char *a, const char *b)
 	git_commit *ca = NULL, *cb = NULL;
 	enum git_rel rel = REL_UNKNOWN;
 
-	pthread_once(&once, init);
+	git_libgit2_init();
 	if (git_repository_discover(&root, dir, 0, NULL) || git_repository_open(&repo, root.ptr))
 		goto out;
 	if (git_oid_fromstr(&oa, a) || git_oid_fromstr(&ob, b))
@@ -164,5 +157,6 @@ out:
 	git_commit_free(cb);
 	git_repository_free(repo);
 	git_buf_dispose(&root);
+	git_libgit2_shutdown();
 	return rel;
 }
