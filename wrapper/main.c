@@ -646,6 +646,8 @@ static int cmd_run(struct config *c, char **argv)
 
 	err_clear(&err);
 	memset(&gi, 0, sizeof(gi));
+	memset(&rr, 0, sizeof(rr));
+	rr.child_status = -1;
 	reentry_init(&re);
 	ident = lock_ident(c);
 	if (getenv("TFLOCK_HELD_DIR")) {
@@ -727,7 +729,8 @@ static int cmd_run(struct config *c, char **argv)
 	}
 	if (ret == LOCK_CANCELLED) {
 		log_error("interrupted while waiting for %s", l.url);
-		return 128 + (int)cancel_sig;
+		ret = 128 + (int)cancel_sig;
+		goto out;
 	}
 	if (ret)
 		die(exit_for_error(&err), "%s", err.msg);
@@ -735,7 +738,9 @@ static int cmd_run(struct config *c, char **argv)
 	if (cancel_sig) {
 		lock_release(&l, &err);
 		log_error("interrupted right after acquiring %s: released it", l.url);
-		return 128 + (int)cancel_sig;
+		cleanup_unregister(hook);
+		ret = 128 + (int)cancel_sig;
+		goto out;
 	}
 	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
 
@@ -766,7 +771,8 @@ static int cmd_run(struct config *c, char **argv)
 		if (lock_release(&l, &rerr))
 			log_error("%s", rerr.msg);
 		cleanup_unregister(hook);
-		return code;
+		ret = code;
+		goto out;
 	}
 
 	memset(&ro, 0, sizeof(ro));
@@ -787,9 +793,12 @@ static int cmd_run(struct config *c, char **argv)
 			         "lock tflock holds and fail");
 		if (tfcmd_lock_injection(&tf, &var, &val, NULL) == 1) {
 			const char *cur = getenv(var);
+			char *name = var;
 			free(val);
 			val = NULL;
+			var = NULL;
 			tfcmd_lock_injection(&tf, &var, &val, cur);
+			free(name);
 			extra[n++] = xasprintf("%s=%s", var, val);
 			log_verbose("passing %s=%s to terraform", var, val);
 		}
@@ -819,6 +828,7 @@ static int cmd_run(struct config *c, char **argv)
 	              : rr.release_failed ? "release-failed"
 	                                  : "released",
 	              ret);
+out:
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
 	reentry_free(&re);
