@@ -415,7 +415,7 @@ const char *s3err_describe(long http_status, const struct s3err *e, char *buf, s
 {
 	static const struct s3err none;
 	const char *what, *sep = "";
-	char num[48], code[sizeof(e->code)];
+	char num[48], code[sizeof(none.code)];
 	struct w w;
 
 	if (!buf || size == 0)
