@@ -7,9 +7,13 @@ pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl git
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
-	valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev
+	valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync
 )
 [ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
+
+# node and npm (for the CI-template validators) come with some machine images;
+# Debian's packages otherwise
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

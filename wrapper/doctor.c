@@ -207,7 +207,7 @@ int doctor_run(const struct doctor_input *in)
 	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
 		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
 		     versioned
-		             ? "expire noncurrent versions of *.tflock (every heartbeat writes one)"
+		             ? "add a lifecycle rule expiring noncurrent versions (every heartbeat writes one; see examples/bootstrap)"
 		             : NULL);
 	} else {
 		line(V_UNKNOWN, "lifecycle",

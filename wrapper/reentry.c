@@ -1,5 +1,6 @@
 #include "reentry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -79,6 +80,53 @@ static void boot_id(char *out, size_t size)
 	out[strcspn(out, "\n")] = '\0';
 }
 
+static const char *field(const char *text, const char *name, char *out, size_t size);
+
+static void remove_run_dir(const char *dir)
+{
+	static const char *const names[] = { "token",      "identity",   "state",
+		                             "siblings",   ".state.tmp", ".identity.tmp",
+		                             ".token.tmp", NULL };
+	char path[4200];
+	for (int i = 0; names[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Remove run directories of ours whose tflock is gone (SIGKILLed, or another
+ * boot): they hold a token nothing will use again. */
+static void sweep(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	char bid[64];
+	boot_id(bid, sizeof(bid));
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char dir[4096], path[4200], idt[2048], v[128];
+		struct stat st;
+		pid_t pid;
+		if (strncmp(de->d_name, "tflock-run.", 11))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
+		if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		snprintf(path, sizeof(path), "%s/identity", dir);
+		if (read_file(path, idt, sizeof(idt)))
+			continue; /* being created right now, or not ours to judge */
+		pid = (pid_t)atoi(field(idt, "pid", v, sizeof(v)) ? v : "0");
+		if (field(idt, "boot", v, sizeof(v)) && !strcmp(v, bid) && pid > 1 &&
+		    (kill(pid, 0) == 0 || errno != ESRCH) && field(idt, "start", v, sizeof(v)) &&
+		    strtoull(v, NULL, 10) == proc_start_time(pid))
+			continue; /* its tflock is alive */
+		remove_run_dir(dir);
+	}
+	closedir(d);
+}
+
 int reentry_create(struct reentry *r, const char *ident, const char *lock_id, struct tf_error *err)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
@@ -89,6 +137,7 @@ int reentry_create(struct reentry *r, const char *ident, const char *lock_id, st
 
 	if (!base || !*base || stat(base, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 		base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	sweep(base);
 	tmpl = xasprintf("%s/tflock-run.XXXXXX", base);
 	if (!mkdtemp(tmpl)) { /* mkdtemp makes it 0700 */
 		int e = errno;
@@ -274,16 +323,8 @@ void reentry_free(struct reentry *r)
 		return;
 	if (r->flock_fd >= 0)
 		close(r->flock_fd);
-	if (r->owner && r->dir) {
-		static const char *const names[] = { "token",    "identity",   "state",
-			                             "siblings", ".state.tmp", NULL };
-		char path[4096];
-		for (int i = 0; names[i]; i++) {
-			snprintf(path, sizeof(path), "%s/%s", r->dir, names[i]);
-			unlink(path);
-		}
-		rmdir(r->dir);
-	}
+	if (r->owner && r->dir)
+		remove_run_dir(r->dir);
 	free(r->dir);
 	free(r->ident);
 	secure_zero(r->token, sizeof(r->token));

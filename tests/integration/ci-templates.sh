@@ -35,7 +35,7 @@ mkdir -p "$NPM_PREFIX"
 			>"$NPM_PREFIX/install.log" 2>&1 || exit 1
 		printf '%s\n' "$npm_pkgs" >"$NPM_PREFIX/.pkgs"
 	fi
-) 9>"$NPM_PREFIX.lock" || {
+) 9>"$NPM_PREFIX/.lock" || {
 	sed 's/^/# /' "$NPM_PREFIX/install.log"
 	bail "npm install $npm_pkgs failed (log above)"
 }
@@ -331,12 +331,17 @@ JS
 yq_eval() { node "$CITOOL" eval "$@"; }
 
 # ---- 1. static checks -------------------------------------------------------
-ok "action.yml passes action-validator" "$AV" "$ACTION"
-ok "example-workflow.yml passes action-validator" "$AV" "$CT/github/example-workflow.yml"
+# validate FILE: action-validator, its findings as TAP diagnostics
+validate() {
+	local out
+	out=$("$AV" "$1" 2>&1) || { printf '%s\n' "$out" | sed 's/^/# /'; return 1; }
+}
+ok "action.yml passes action-validator" validate "$ACTION"
+ok "example-workflow.yml passes action-validator" validate "$CT/github/example-workflow.yml"
 mkdir -p "$TEST_TMP/bad"
 sed 's/^    - id: run$/    - idd: run/' "$ACTION" >"$TEST_TMP/bad/action.yml"
 ok_not "action-validator rejects a broken copy (the validator really checks)" \
-	"$AV" "$TEST_TMP/bad/action.yml"
+	bash -c '"$1" "$2" >/dev/null 2>&1' - "$AV" "$TEST_TMP/bad/action.yml"
 
 is composite "$(yq_eval "$ACTION" 'd => d.runs.using')" "the action is a composite action"
 is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,ref,repository" \
@@ -492,7 +497,7 @@ gh_run() {
 step_pid() { awk -v s="$2" '$1 == s { print $2 }' "$TEST_TMP/$1/pids"; }
 child_ppid() { awk '/^start / { sub("ppid=", "", $5); print $5; exit }' "$1"; }
 
-# mk_standin DIR LOG: a stand-in terraform. `init` writes the backend file
+# mk_standin DIR LOG [KEY]: a stand-in terraform. `init` writes the backend file
 # terraform init would (tests/corpus/backend, pointed at this test's bucket and
 # key on the local server); every call logs its arguments and the
 # TF_CLI_ARGS_* tflock passed; an exclusive mkdir catches two applies at once.
@@ -505,7 +510,7 @@ case \$1 in
 init)
 	mkdir -p .terraform
 	sed -e 's|"bucket": "acme-tfstate"|"bucket": "$bucket"|' \\
-		-e 's|"key": "network/terraform.tfstate"|"key": "$KEY"|' \\
+		-e 's|"key": "network/terraform.tfstate"|"key": "${3:-$KEY}"|' \\
 		-e 's|"region": "eu-west-1"|"region": "us-east-1"|' \\
 		-e 's|"use_path_style": null|"use_path_style": true|' \\
 		-e 's|"endpoints": null|"endpoints": {"s3": "$TFLOCK_TEST_S3_ENDPOINT"}|' \\
@@ -546,8 +551,9 @@ if [ -n "$(yq_eval "$TEST_TMP/a/steps.json" 'd => d.run.outputs["lock-id"]')" ];
 	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["waited-seconds"] + " " + d["held-seconds"]')" \
 		'^[0-9]+(\.[0-9]+)? [0-9]+(\.[0-9]+)?$' "outputs waited-seconds and held-seconds are numbers"
 	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d.outcome')" "released" "output outcome says released"
+	like "$(cat "$TEST_TMP/a/run.summary")" "$held" "tflock wrote the job summary (\$GITHUB_STEP_SUMMARY) naming the lock"
 else
-	for i in 1 2 3; do skip "this tflock does not write GitHub step outputs yet"; done
+	for i in 1 2 3 4; do skip "this tflock does not write GitHub step outputs yet"; done
 fi
 
 # 3b. the command's exit status is the step's
@@ -565,6 +571,10 @@ pid=$(step_pid c run)
 is "$(readlink -f "$(sed -n 's/^bin=//p' "$TEST_TMP/c/install.output")")" "$(readlink -f "/proc/$pid/exe")" \
 	"the run step's process is tflock itself (the binary the install step named)"
 kill -INT "$pid"
+if ! wait_for "the step to end after SIGINT" 30 bash -c "! kill -0 $runner 2>/dev/null"; then
+	# the signal went nowhere: end the command (by its pid) so the step ends
+	kill -KILL "$(awk '/^start / { sub("pid=", "", $3); print $3; exit }' "$TEST_TMP/c.log")"
+fi
 wait "$runner"
 is 1 $? "cancel: a terraform-like command stops gracefully and the step fails"
 is 1 "$(nsig "$TEST_TMP/c.log" SIGINT)" "the command got the runner's SIGINT exactly once"
@@ -668,7 +678,7 @@ if [ "${TFLOCK_TEST_GITLAB_BY_HAND:-0}" != 1 ] && command -v rsync >/dev/null; t
 		while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
 		[ "${1:-}" = -- ] && shift
 		for v in "${glvars[@]}" "$@"; do args+=(--variable "$v"); done
-		(cd "$G/proj" && PATH=$G/bin:$PATH "$GCL" --force-shell-executor --no-color "${args[@]}") >"$out" 2>&1
+		(cd "$G/proj" && PATH=$G/bin:$PATH timeout 600 "$GCL" --force-shell-executor --no-color "${args[@]}") >"$out" 2>&1
 	}
 else
 	glmode="script lines by hand"
@@ -747,5 +757,76 @@ is 2 "$(grep -cE "tflock: (error: )?s3://$bucket/$KEY.tflock is (free|held)" "$G
 gl_jobs "$G/norepo.out" deploy:staging -- TFLOCK_REPO=
 ok_not "without TFLOCK_REPO, TFLOCK_SRC or TFLOCK_BIN the job fails" test $? = 0
 like "$(cat "$G/norepo.out")" "set TFLOCK_REPO" "saying what to set"
+
+# ---- 5. the pre-apply hook and its installer ----------------------------------
+HK=$top_srcdir/hooks
+R=$TEST_TMP/hookrepo
+mkdir -p "$R/infra"
+printf '%s\n' '.terraform/' >"$R/.gitignore"
+echo 'terraform {}' >"$R/infra/main.tf"
+(cd "$R" && git init -q -b main . && git add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm infra) ||
+	bail "cannot make the hook test repository"
+sh "$HK/install.sh" "$R" 2>"$TEST_TMP/hi.err"
+is 0 $? "hooks/install.sh installs into a repository"
+ok "as .git/hooks/pre-apply, executable, the same file" \
+	bash -c "test -x '$R/.git/hooks/pre-apply' && cmp -s '$HK/pre-apply' '$R/.git/hooks/pre-apply'"
+sh "$HK/install.sh" "$R" 2>"$TEST_TMP/hi.err"
+is "0 install.sh: already installed: $R/.git/hooks/pre-apply" "$? $(cat "$TEST_TMP/hi.err")" "running it again is harmless"
+mkdir -p "$TEST_TMP/other" && (cd "$TEST_TMP/other" && git init -q .)
+printf '#!/bin/sh\nexit 0\n' >"$TEST_TMP/other/.git/hooks/pre-apply"
+sh "$HK/install.sh" "$TEST_TMP/other" 2>/dev/null
+is 1 $? "an existing, different hook is not replaced"
+sh "$HK/install.sh" --force "$TEST_TMP/other" 2>/dev/null
+ok "--force replaces it and keeps the old one" \
+	bash -c "cmp -s '$HK/pre-apply' '$TEST_TMP/other/.git/hooks/pre-apply' && test -f '$TEST_TMP/other/.git/hooks/pre-apply.orig'"
+(cd "$TEST_TMP/other" && git config core.hooksPath ci/hooks && mkdir -p sub)
+sh "$HK/install.sh" --link "$TEST_TMP/other/sub" 2>/dev/null
+is "$HK/pre-apply" "$(readlink "$TEST_TMP/other/ci/hooks/pre-apply")" \
+	"core.hooksPath is honoured (relative to the work tree), --link symlinks"
+sh "$HK/install.sh" "$TEST_TMP/gh0" 2>/dev/null
+is 1 $? "outside a git work tree it fails"
+sh "$HK/install.sh" --bogus 2>/dev/null
+is 64 $? "an unknown option is a usage error"
+
+HKEY=hook/terraform.tfstate # its own state: no applied-commit record from the jobs above
+mk_standin "$TEST_TMP/standin-hook" "$TEST_TMP/hook-tf.log" "$HKEY"
+(cd "$R/infra" && "$TEST_TMP/standin-hook/terraform" init)
+ok "the hook test repository is clean" test -z "$(cd "$R" && git status --porcelain)"
+export PRE_APPLY_TFLOCK=$TFLOCK
+hook_apply() { # hook_apply NAME [tflock options]: tflock -- terraform apply in infra/
+	local name=$1
+	shift
+	(cd "$R/infra" && PATH=$TEST_TMP/standin-hook:$PATH "$TFLOCK" "$@" -- terraform apply -auto-approve) \
+		>"$TEST_TMP/$name.out" 2>&1
+}
+: >"$TEST_TMP/hook-tf.log"
+hook_apply hk1
+is 0 $? "hook: on a clean tree the apply runs"
+like "$(cat "$TEST_TMP/hk1.out")" "git checks pass" "the hook ran tflock check-git"
+is 1 "$(grep -c '^terraform apply' "$TEST_TMP/hook-tf.log")" "terraform applied once"
+PRE_APPLY_BRANCHES="release/* prod" hook_apply hk2
+is 77 $? "PRE_APPLY_BRANCHES without the current branch: refused (77)"
+like "$(cat "$TEST_TMP/hk2.out")" "branch 'main' is not one of PRE_APPLY_BRANCHES" "the hook says why"
+is 1 "$(grep -c '^terraform apply' "$TEST_TMP/hook-tf.log")" "terraform did not run"
+is 404 "$(s3_status GET "/$bucket/$HKEY.tflock")" "the lock is released after a refusal"
+PRE_APPLY_BRANCHES="release/* ma*" hook_apply hk3
+is 0 $? "a matching pattern lets it run"
+echo scratch >"$R/infra/untracked.txt"
+hook_apply hk4 --allow-dirty
+is 77 $? "with --allow-dirty tflock's own check passes, the hook's check-git still refuses a dirty tree"
+like "$(cat "$TEST_TMP/hk4.out")" "pre-apply hook .* refused" "tflock names the hook as the refuser"
+rm -f "$R/infra/untracked.txt"
+# no initialised backend where the hook runs: the store comes from TFLOCK_HELD_LOCK
+mkdir -p "$R/elsewhere"
+echo '*' >"$R/elsewhere/.gitignore"
+(cd "$R/elsewhere" && PATH=$TEST_TMP/standin-hook:$PATH PRE_APPLY_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT \
+	"$TFLOCK" --bucket "$bucket" --key "$HKEY" --endpoint "$TFLOCK_TEST_S3_ENDPOINT" -- terraform apply -auto-approve) \
+	>"$TEST_TMP/hk5.out" 2>&1
+is 0 $? "the hook finds bucket and key in TFLOCK_HELD_LOCK when there is no backend in its directory"
+like "$(cat "$TEST_TMP/hk5.out")" "git checks pass" "and checks that state"
+(cd "$R/infra" && TFLOCK_HELD_LOCK=not-a-lock-url "$HK/pre-apply") 2>"$TEST_TMP/hk6.err"
+is 64 $? "a malformed TFLOCK_HELD_LOCK is refused (64)"
+(cd "$R/infra" && "$HK/pre-apply") 2>"$TEST_TMP/hk7.err"
+is 0 $? "run by hand, the hook checks the backend of its directory"
 
 done_testing

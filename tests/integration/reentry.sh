@@ -75,4 +75,17 @@ like "$(cat "$TEST_TMP/orphan.err")" "LOST.*outer tflock" "the orphaned nested r
 touch "$TEST_TMP/o.go"
 wait_for "orphan exits" 30 bash -c "! kill -0 $opid 2>/dev/null"
 is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "nothing was written for it: the lock stays free"
+
+# 5. a SIGKILLed outer leaves its run directory (and token) behind; the next
+#    tflock removes it once that process is provably gone
+"$TFLOCK" --lease 20s -- "$TESTCHILD" --log "$TEST_TMP/k.log" touch="$TEST_TMP/k.run" wait-file="$TEST_TMP/never" 2>/dev/null &
+k=$!
+wait_for "holder k" 20 test -e "$TEST_TMP/k.run"
+kdir=$(awk '/^env TFLOCK_HELD_DIR=/ { sub("env TFLOCK_HELD_DIR=", ""); print }' "$TEST_TMP/k.log")
+kill -KILL "$k"
+wait "$k" 2>/dev/null
+ok "a SIGKILLed tflock's run directory is left behind" test -d "$kdir"
+"$TFLOCK" --lease 20s --timeout 60s -- true 2>/dev/null
+is 0 $? "the next run takes the lock over"
+ok "and removed the dead run's directory and token" test ! -e "$kdir"
 done_testing
