@@ -21,7 +21,8 @@ rgw_require() {
 		mkdir -p "$(dirname "$run")"
 		(
 			flock 9
-			"$top_srcdir/tests/helpers/rgw-start" "$run" >"$run.boot.log" 2>&1
+			# fd 9 (the flock) must not be inherited by the daemons: they would hold it
+			"$top_srcdir/tests/helpers/rgw-start" "$run" >"$run.boot.log" 2>&1 9>&-
 		) 9>"$run.lock" || {
 			cat "$run.boot.log" | sed 's/^/# /'
 			bail "cannot start the local RADOS Gateway: read $run.boot.log and $run/log/"
