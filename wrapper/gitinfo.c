@@ -31,7 +31,6 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	git_buf root = { NULL, 0, 0 };
 	git_repository *repo = NULL;
 	git_reference *head = NULL;
-	git_remote *origin = NULL;
 	git_status_list *st = NULL;
 	git_config *cfg = NULL;
 	git_status_options so;
@@ -66,11 +65,14 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	g->head = xstrdup(hex);
 	if (!git_repository_head_detached(repo) && git_reference_shorthand(head))
 		g->branch = xstrdup(git_reference_shorthand(head));
-	if (git_remote_lookup(&origin, repo, "origin") == 0 && git_remote_url(origin))
-		g->remote = strip_userinfo(git_remote_url(origin));
 
 	if (git_repository_config_snapshot(&cfg, repo) == 0) {
-		git_buf hp = { NULL, 0, 0 };
+		git_buf hp = { NULL, 0, 0 }, url = { NULL, 0, 0 };
+		/* read the config value directly: git_remote_lookup() matches url.*.insteadOf
+		 * with regular expressions and libgit2 1.5 leaks their match data */
+		if (git_config_get_string_buf(&url, cfg, "remote.origin.url") == 0 && url.ptr)
+			g->remote = strip_userinfo(url.ptr);
+		git_buf_dispose(&url);
 		if (git_config_get_path(&hp, cfg, "core.hooksPath") == 0 && hp.ptr && *hp.ptr) {
 			if (hp.ptr[0] == '/' || !g->workdir)
 				g->hooks_dir = xstrdup(hp.ptr);
@@ -107,7 +109,6 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 out:
 	git_status_list_free(st);
 	git_config_free(cfg);
-	git_remote_free(origin);
 	git_reference_free(head);
 	git_repository_free(repo);
 	git_buf_dispose(&root);
