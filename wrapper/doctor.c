@@ -206,9 +206,9 @@ int doctor_run(const struct doctor_input *in)
 		                        "writes one)");
 	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
 		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
-		     versioned
-		             ? "add a lifecycle rule expiring noncurrent versions (every heartbeat writes one; see examples/bootstrap)"
-		             : NULL);
+		     versioned ? "add a lifecycle rule expiring noncurrent versions (every "
+		                 "heartbeat writes one; see examples/bootstrap)"
+		               : NULL);
 	} else {
 		line(V_UNKNOWN, "lifecycle",
 		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);

@@ -84,6 +84,9 @@ static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error 
 		return err_set(err, ERR_USAGE, "endpoint '%s' is not an http:// or https:// URL",
 		               url);
 	}
+	if (strpbrk(p, "?#"))
+		return err_set(err, ERR_USAGE, "endpoint '%s' must not have a query or fragment",
+		               url);
 	hl = strcspn(p, "/?#");
 	if (hl == 0)
 		return err_set(err, ERR_USAGE, "endpoint '%s' has no host", url);

@@ -1,0 +1,185 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "tap/basic.h"
+
+static const char *env_get(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = env; e && *e; e++)
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int env_count(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	int k = 0;
+	for (char **e = env; e && *e; e++)
+		k += !strncmp(*e, name, n) && (*e)[n] == '=';
+	return k;
+}
+
+static int run_wait(char *const argv[], char *const envp[], const sigset_t *mask, int *code)
+{
+	struct child ch;
+	struct tf_error err;
+	int st, ret;
+	err_clear(&err);
+	ret = child_spawn(&ch, argv, envp, 0, mask, &err);
+	if (ret)
+		return ret;
+	if (waitpid(ch.pid, &st, 0) != ch.pid)
+		return -100;
+	*code = child_exit_code(st);
+	return 0;
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/tflock-child-XXXXXX";
+	char *dir, path[4096];
+	char **env;
+	struct child ch;
+	struct tf_error err;
+	sigset_t mask;
+	int code, st;
+
+	plan_lazy();
+	sigemptyset(&mask);
+	dir = mkdtemp(tmpl);
+	if (!dir)
+		bail("mkdtemp: %s", strerror(errno));
+
+	/* child_env_build */
+	setenv("TFLOCK_BUCKET", "b", 1);
+	setenv("TFLOCK_LEASE", "1m", 1);
+	setenv("TFLOCK_HELD_DIR", "/some/dir", 1);
+	setenv("TFLOCK_HELD_TOKEN", "tok", 1);
+	setenv("TFLOCK_TIME_SCALE", "0.5", 1);
+	setenv("TFLOCK_TEST_HOOK", "h", 1);
+	setenv("TFLOCKX", "not an option", 1);
+	setenv("UT_KEEP", "keep", 1);
+	setenv("UT_OVERRIDE", "old", 1);
+	{
+		char *extra[] = { "UT_OVERRIDE=new", "UT_ADDED=1", "TFLOCK_HELD_DIR=/new", NULL };
+		env = child_env_build(extra);
+	}
+	ok(env != NULL, "env built");
+	ok(env_get(env, "TFLOCK_BUCKET") == NULL, "TFLOCK_BUCKET removed");
+	ok(env_get(env, "TFLOCK_LEASE") == NULL, "TFLOCK_LEASE removed");
+	is_string("/new", env_get(env, "TFLOCK_HELD_DIR"), "TFLOCK_HELD_DIR overridden by extra");
+	is_int(1, env_count(env, "TFLOCK_HELD_DIR"), "no duplicate TFLOCK_HELD_DIR");
+	is_string("tok", env_get(env, "TFLOCK_HELD_TOKEN"), "TFLOCK_HELD_TOKEN kept");
+	is_string("0.5", env_get(env, "TFLOCK_TIME_SCALE"), "TFLOCK_TIME_SCALE kept");
+	is_string("h", env_get(env, "TFLOCK_TEST_HOOK"), "TFLOCK_TEST_* kept");
+	is_string("not an option", env_get(env, "TFLOCKX"), "TFLOCKX is not an option variable");
+	is_string("keep", env_get(env, "UT_KEEP"), "ordinary variable kept");
+	is_string("new", env_get(env, "UT_OVERRIDE"), "duplicate overridden");
+	is_int(1, env_count(env, "UT_OVERRIDE"), "override appears once");
+	is_string("1", env_get(env, "UT_ADDED"), "extra added");
+
+	/* the built environment is what the child sees */
+	{
+		char *argv[] = { "/bin/sh", "-c",
+			         "test -z \"$TFLOCK_BUCKET\" && test \"$UT_OVERRIDE\" = new && "
+			         "test \"$TFLOCK_HELD_TOKEN\" = tok",
+			         NULL };
+		code = -1;
+		is_int(0, run_wait(argv, env, &mask, &code), "spawn sh with built env");
+		is_int(0, code, "child saw the built environment");
+	}
+	child_env_free(env);
+	child_env_free(NULL);
+	env = child_env_build(NULL);
+	is_string("keep", env_get(env, "UT_KEEP"), "no extras: environment copied");
+	ok(env_get(env, "TFLOCK_LEASE") == NULL, "no extras: options still removed");
+	child_env_free(env);
+
+	/* child_exit_code with real statuses */
+	{
+		char *t[] = { "/bin/true", NULL }, *f[] = { "/bin/sh", "-c", "exit 3", NULL },
+		     *s[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+		code = -1;
+		is_int(0, run_wait(t, environ, &mask, &code), "spawn /bin/true");
+		is_int(0, code, "/bin/true exits 0");
+		is_int(0, run_wait(f, environ, &mask, &code), "spawn exit 3");
+		is_int(3, code, "exit code 3");
+		is_int(0, run_wait(s, environ, &mask, &code), "spawn self-kill");
+		is_int(128 + SIGTERM, code, "signal gives 128+signal");
+	}
+
+	/* PATH lookup */
+	{
+		char *argv[] = { "true", NULL };
+		is_int(0, run_wait(argv, environ, &mask, &code), "spawn via PATH");
+		is_int(0, code, "true via PATH exits 0");
+	}
+
+	/* missing command */
+	{
+		char *argv[] = { "tflock-no-such-command-xyz", NULL };
+		err_clear(&err);
+		is_int(ERR_NOT_FOUND, child_spawn(&ch, argv, environ, 0, &mask, &err),
+		       "missing command is ERR_NOT_FOUND");
+		ok(strstr(err.msg, "tflock-no-such-command-xyz") && strstr(err.msg, "not found"),
+		   "message: %s", err.msg);
+		is_int(ENOENT, ch.exec_errno, "exec_errno ENOENT");
+		is_int(0, ch.pid, "no pid left to wait for");
+	}
+
+	/* non-executable file */
+	{
+		FILE *fp;
+		char *argv[2];
+		snprintf(path, sizeof(path), "%s/not-exec", dir);
+		fp = fopen(path, "w");
+		if (!fp)
+			bail("fopen %s: %s", path, strerror(errno));
+		fputs("#!/bin/sh\nexit 0\n", fp);
+		fclose(fp);
+		chmod(path, 0644);
+		argv[0] = path;
+		argv[1] = NULL;
+		err_clear(&err);
+		is_int(ERR_SYSTEM, child_spawn(&ch, argv, environ, 0, &mask, &err),
+		       "non-executable is ERR_SYSTEM");
+		ok(strstr(err.msg, "not-exec") != NULL, "message: %s", err.msg);
+		is_int(EACCES, ch.exec_errno, "exec_errno EACCES");
+		unlink(path);
+	}
+
+	/* own process group */
+	{
+		char *argv[] = { "/bin/sleep", "60", NULL };
+		err_clear(&err);
+		is_int(0, child_spawn(&ch, argv, environ, 1, &mask, &err), "spawn in own group");
+		ok(ch.pid > 0, "pid set");
+		is_int(ch.pid, ch.pgid, "pgid recorded as the pid");
+		is_int(ch.pid, getpgid(ch.pid), "child leads its own group");
+		ok(getpgid(ch.pid) != getpgrp(), "not our group");
+		is_int(0, kill(-ch.pgid, SIGTERM), "signal the group");
+		is_int(ch.pid, waitpid(ch.pid, &st, 0), "waitpid");
+		is_int(128 + SIGTERM, child_exit_code(st), "group signal reached the child");
+	}
+	{
+		char *argv[] = { "/bin/true", NULL };
+		err_clear(&err);
+		is_int(0, child_spawn(&ch, argv, environ, 0, &mask, &err), "spawn in our group");
+		is_int(0, ch.pgid, "pgid 0 without own_group");
+		is_int(ch.pid, waitpid(ch.pid, &st, 0), "waitpid");
+		is_int(0, child_exit_code(st), "exit 0");
+	}
+
+	rmdir(dir);
+	ok(access(dir, F_OK) != 0, "temp dir removed");
+	return 0;
+}

@@ -1,0 +1,287 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../wrapper/config.h"
+#include "tap/basic.h"
+
+static const char *const cleared[] = {
+	"TFLOCK_BUCKET",
+	"TFLOCK_KEY",
+	"TFLOCK_REGION",
+	"TFLOCK_ENDPOINT",
+	"TFLOCK_PATH_STYLE",
+	"TFLOCK_WORKSPACE",
+	"TFLOCK_PROFILE",
+	"TFLOCK_LEASE",
+	"TFLOCK_TIMEOUT",
+	"TFLOCK_NO_WAIT",
+	"TFLOCK_QUIET",
+	"TFLOCK_VERBOSE",
+	"TFLOCK_ON_LOST",
+	"TFLOCK_GIT_CHECK",
+	"TFLOCK_TIME_SCALE",
+	"TFLOCK_CONFLICT_EXIT_CODE",
+	"TFLOCK_WORKSPACE_KEY_PREFIX",
+	"AWS_REGION",
+	"AWS_DEFAULT_REGION",
+	"AWS_ENDPOINT_URL_S3",
+	"AWS_ENDPOINT_URL",
+	"AWS_PROFILE",
+	"TF_WORKSPACE",
+};
+
+static void clear_env(void)
+{
+	for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++)
+		unsetenv(cleared[i]);
+}
+
+static int parse(struct config *c, unsigned cmd, int *optind_out, struct tf_error *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	const char *a;
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) && argc < 31)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	return config_from_args(c, cmd, argc, argv, optind_out, err);
+}
+
+int main(void)
+{
+	struct config c;
+	struct tf_error err;
+	int oi;
+
+	plan_lazy();
+	clear_env();
+
+	/* defaults */
+	config_init(&c);
+	is_int(120000, c.lease_ms, "default lease is 2m");
+	is_int(-1, c.timeout_ms, "default timeout is unlimited");
+	is_int(EXIT_HELD, c.conflict_exit_code, "default conflict exit code");
+	is_int(EXIT_LOST, c.lost_exit_code, "default lost exit code");
+	is_int(10000, c.grace_ms, "default grace 10s");
+	is_int(SRC_UNSET, c.src[O_BUCKET], "bucket starts unset");
+	is_int(SRC_DEFAULT, c.src[O_LEASE], "lease starts as default");
+	is_string("default", config_source_name(SRC_DEFAULT), "source name default");
+	is_string("command line", config_source_name(SRC_FLAG), "source name flag");
+
+	/* precedence via config_set, applied in any order */
+	err_clear(&err);
+	is_int(0, config_set(&c, O_REGION, "eu-west-1", SRC_BACKEND, &err), "backend region");
+	is_int(0, config_set(&c, O_REGION, "us-west-2", SRC_AWS_ENV, &err), "AWS_* region");
+	is_string("eu-west-1", c.region, "backend outranks AWS_*");
+	is_int(SRC_BACKEND, c.src[O_REGION], "source stays backend");
+	is_int(0, config_set(&c, O_REGION, "ap-south-1", SRC_ENV, &err), "TFLOCK_* region");
+	is_string("ap-south-1", c.region, "TFLOCK_* outranks backend");
+	is_int(0, config_set(&c, O_REGION, "sa-east-1", SRC_FLAG, &err), "flag region");
+	is_string("sa-east-1", c.region, "flag outranks everything");
+	is_int(0, config_set(&c, O_REGION, "ca-central-1", SRC_ENV, &err), "lower source ignored");
+	is_string("sa-east-1", c.region, "flag value kept");
+	is_int(0, config_set(&c, O_REGION, "me-south-1", SRC_FLAG, &err), "same rank replaces");
+	is_string("me-south-1", c.region, "later flag wins");
+	is_int(SRC_FLAG, c.src[O_REGION], "source is flag");
+	is_int(0, config_set(&c, O_LEASE, "30s", SRC_AWS_ENV, &err), "AWS_* over default");
+	is_int(30000, c.lease_ms, "AWS_* ranks above default");
+
+	/* typed errors */
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_BUCKET, "", SRC_FLAG, &err), "empty string rejected");
+	ok(strstr(err.msg, "--bucket") && strstr(err.msg, "empty"), "message names flag: %s",
+	   err.msg);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_NO_WAIT, "maybe", SRC_ENV, &err), "bad boolean");
+	ok(strstr(err.msg, "TFLOCK_NO_WAIT") != NULL, "message names variable: %s", err.msg);
+	is_int(0, c.no_wait, "no_wait unchanged");
+	is_int(0, config_set(&c, O_NO_WAIT, "YES", SRC_ENV, &err), "boolean YES");
+	is_int(1, c.no_wait, "no_wait true");
+	is_int(0, config_set(&c, O_NO_WAIT, "0", SRC_ENV, &err), "boolean 0");
+	is_int(0, c.no_wait, "no_wait false");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_LEASE, "1s", SRC_FLAG, &err), "lease below 5s");
+	ok(strstr(err.msg, "out of range") != NULL, "range message: %s", err.msg);
+	is_int(30000, c.lease_ms, "lease unchanged after error");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_LEASE, "2h", SRC_FLAG, &err), "lease above 1h");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_LEASE, "soon", SRC_FLAG, &err), "lease not a duration");
+	ok(strstr(err.msg, "--lease") != NULL, "duration message names flag: %s", err.msg);
+	is_int(0, config_set(&c, O_LEASE, "5m", SRC_FLAG, &err), "lease 5m");
+	is_int(300000, c.lease_ms, "lease 5m in ms");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_CONFLICT_EXIT_CODE, "2", SRC_FLAG, &err),
+	       "exit code below 3");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_CONFLICT_EXIT_CODE, "x", SRC_FLAG, &err),
+	       "exit code not a number");
+	is_int(0, config_set(&c, O_CONFLICT_EXIT_CODE, "42", SRC_FLAG, &err), "exit code 42");
+	is_int(42, c.conflict_exit_code, "exit code set");
+	is_int(0, config_set(&c, O_VERBOSE, "2", SRC_ENV, &err), "verbose level from env");
+	is_int(2, c.verbose, "verbose 2");
+	err_clear(&err);
+	is_int(ERR_USAGE, config_set(&c, O_VERBOSE, "9", SRC_ENV, &err), "verbose 9 rejected");
+	ok(strstr(err.msg, "level") != NULL, "verbose message: %s", err.msg);
+	config_free(&c);
+	config_free(NULL);
+	ok(1, "config_free(NULL) is safe");
+
+	/* config_from_env */
+	config_init(&c);
+	setenv("TFLOCK_BUCKET", "env-bucket", 1);
+	setenv("TFLOCK_LEASE", "45s", 1);
+	setenv("TFLOCK_NO_WAIT", "true", 1);
+	setenv("AWS_REGION", "eu-central-1", 1);
+	setenv("AWS_DEFAULT_REGION", "us-west-1", 1);
+	setenv("AWS_ENDPOINT_URL", "http://generic.example", 1);
+	setenv("AWS_ENDPOINT_URL_S3", "http://s3.example", 1);
+	setenv("AWS_PROFILE", "dev", 1);
+	setenv("TF_WORKSPACE", "staging", 1);
+	setenv("TFLOCK_TIME_SCALE", "0.5", 1);
+	config_set(&c, O_REGION, "backend-region", SRC_BACKEND, &err);
+	err_clear(&err);
+	is_int(0, config_from_env(&c, &err), "config_from_env succeeds");
+	is_string("env-bucket", c.bucket, "TFLOCK_BUCKET applied");
+	is_int(SRC_ENV, c.src[O_BUCKET], "bucket from env");
+	is_int(45000, c.lease_ms, "TFLOCK_LEASE applied");
+	is_int(1, c.no_wait, "TFLOCK_NO_WAIT applied");
+	is_string("backend-region", c.region, "backend region beats AWS_REGION");
+	is_string("http://s3.example", c.endpoint, "AWS_ENDPOINT_URL_S3 preferred");
+	is_int(SRC_AWS_ENV, c.src[O_ENDPOINT], "endpoint from AWS_*");
+	is_string("dev", c.profile, "AWS_PROFILE");
+	is_string("staging", c.workspace, "TF_WORKSPACE");
+	ok(c.time_scale > 0.49 && c.time_scale < 0.51, "time scale 0.5");
+	is_int(500, config_scaled(&c, 1000), "config_scaled halves");
+	is_int(1, config_scaled(&c, 0), "config_scaled is at least 1");
+	config_free(&c);
+
+	config_init(&c);
+	unsetenv("AWS_REGION");
+	setenv("TFLOCK_REGION", "", 1);
+	err_clear(&err);
+	is_int(0, config_from_env(&c, &err), "empty TFLOCK_REGION ignored");
+	is_string("us-west-1", c.region, "AWS_DEFAULT_REGION fallback");
+	config_free(&c);
+
+	config_init(&c);
+	setenv("TFLOCK_TIME_SCALE", "fast", 1);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_from_env(&c, &err), "bad TFLOCK_TIME_SCALE");
+	ok(strstr(err.msg, "TFLOCK_TIME_SCALE") != NULL, "names the variable: %s", err.msg);
+	config_free(&c);
+
+	config_init(&c);
+	unsetenv("TFLOCK_TIME_SCALE");
+	setenv("TFLOCK_LEASE", "forever", 1);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_from_env(&c, &err), "bad TFLOCK_LEASE");
+	ok(strstr(err.msg, "TFLOCK_LEASE") != NULL, "names the variable: %s", err.msg);
+	config_free(&c);
+	clear_env();
+	unsetenv("TFLOCK_NO_WAIT");
+
+	/* config_from_args */
+	config_init(&c);
+	setenv("TFLOCK_BUCKET", "env-bucket", 1);
+	err_clear(&err);
+	is_int(0, config_from_env(&c, &err), "env before flags");
+	oi = -1;
+	is_int(0,
+	       parse(&c, CMD_RUN, &oi, &err, "tflock", "--bucket", "flag-bucket",
+	             "--key=a/b.tfstate", "-q", "--lease", "90s", "--no-wait", "--", "terraform",
+	             "apply", NULL),
+	       "run flags parse");
+	is_string("flag-bucket", c.bucket, "flag beats TFLOCK_BUCKET");
+	is_int(SRC_FLAG, c.src[O_BUCKET], "bucket source flag");
+	is_string("a/b.tfstate", c.key, "--key=VALUE form");
+	is_int(1, c.quiet, "-q");
+	is_int(90000, c.lease_ms, "--lease");
+	is_int(1, c.no_wait, "--no-wait");
+	is_int(9, oi, "optind points past --");
+	unsetenv("TFLOCK_BUCKET");
+	is_int(0, config_finish(&c, CMD_RUN, &err), "finish succeeds");
+	config_free(&c);
+
+	config_init(&c);
+	is_int(0, parse(&c, CMD_RUN, &oi, &err, "tflock", "-vv", "terraform", "-x", NULL),
+	       "stops at the first non-option");
+	is_int(2, c.verbose, "-vv counts");
+	is_int(2, oi, "optind at the command");
+	config_free(&c);
+
+	config_init(&c);
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "--frobnicate", NULL),
+	       "unknown long option");
+	ok(strstr(err.msg, "unknown option '--frobnicate'") != NULL, "message: %s", err.msg);
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "-Z", NULL), "unknown short");
+	ok(strstr(err.msg, "'-Z'") != NULL, "message: %s", err.msg);
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "--bucket", NULL),
+	       "missing value");
+	ok(strstr(err.msg, "needs a value") && strstr(err.msg, "--bucket"), "message: %s", err.msg);
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_STATUS, &oi, &err, "tflock", "--lease", "1m", NULL),
+	       "--lease not accepted by status");
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "--json", NULL),
+	       "--json not accepted by run");
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "--timeout", "abc", NULL),
+	       "bad duration flag");
+	ok(strstr(err.msg, "--timeout") != NULL, "message: %s", err.msg);
+	err_clear(&err);
+	is_int(ERR_USAGE, parse(&c, CMD_RUN, &oi, &err, "tflock", "--max-hold", "0s", NULL),
+	       "max-hold 0 out of range");
+	config_free(&c);
+
+	config_init(&c);
+	is_int(0, parse(&c, CMD_STATUS, &oi, &err, "tflock", "--json", "--watch", NULL),
+	       "status flags");
+	ok(c.json && c.watch, "--json --watch set");
+	config_free(&c);
+
+	/* config_finish errors */
+	config_init(&c);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no bucket");
+	ok(strstr(err.msg, "no bucket") != NULL, "message: %s", err.msg);
+	config_set(&c, O_BUCKET, "b", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no key");
+	ok(strstr(err.msg, "no state key") != NULL, "message: %s", err.msg);
+	config_set(&c, O_KEY, "/abs", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "key starting with /");
+	config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+	config_set(&c, O_ON_LOST, "explode", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "bad --on-lost");
+	ok(strstr(err.msg, "explode") != NULL, "message: %s", err.msg);
+	config_set(&c, O_ON_LOST, "kill", SRC_FLAG, &err);
+	config_set(&c, O_GIT_CHECK, "sometimes", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "bad --git-check");
+	config_set(&c, O_GIT_CHECK, "auto", SRC_FLAG, &err);
+	config_set(&c, O_NO_WAIT, NULL, SRC_FLAG, &err);
+	config_set(&c, O_TIMEOUT, "10s", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "--no-wait with --timeout");
+	ok(strstr(err.msg, "contradict") != NULL, "message: %s", err.msg);
+	config_set(&c, O_NO_WAIT, "false", SRC_FLAG, &err);
+	config_set(&c, O_QUIET, NULL, SRC_FLAG, &err);
+	config_set(&c, O_VERBOSE, NULL, SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "--quiet with --verbose");
+	config_set(&c, O_QUIET, "no", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(0, config_finish(&c, CMD_RUN, &err), "valid configuration finishes");
+	config_free(&c);
+	return 0;
+}
