@@ -70,7 +70,8 @@ int main(void)
 	setenv("UT_KEEP", "keep", 1);
 	setenv("UT_OVERRIDE", "old", 1);
 	{
-		char *extra[] = { "UT_OVERRIDE=new", "UT_ADDED=1", "TFLOCK_HELD_DIR=/new", NULL };
+		char *extra[] = { (char[]){ "UT_OVERRIDE=new" }, (char[]){ "UT_ADDED=1" },
+			          (char[]){ "TFLOCK_HELD_DIR=/new" }, NULL };
 		env = child_env_build(extra);
 	}
 	ok(env != NULL, "env built");
@@ -89,10 +90,12 @@ int main(void)
 
 	/* the built environment is what the child sees */
 	{
-		char *argv[] = { "/bin/sh", "-c",
-			         "test -z \"$TFLOCK_BUCKET\" && test \"$UT_OVERRIDE\" = new && "
-			         "test \"$TFLOCK_HELD_TOKEN\" = tok",
-			         NULL };
+		char *argv[] = {
+			(char[]){ "/bin/sh" }, (char[]){ "-c" },
+			(char[]){ "test -z \"$TFLOCK_BUCKET\" && test \"$UT_OVERRIDE\" = new && "
+			          "test \"$TFLOCK_HELD_TOKEN\" = tok" },
+			NULL
+		};
 		code = -1;
 		is_int(0, run_wait(argv, env, &mask, &code), "spawn sh with built env");
 		is_int(0, code, "child saw the built environment");
@@ -106,7 +109,8 @@ int main(void)
 
 	/* child_exit_code with real statuses */
 	{
-		char *t[] = { "/bin/true", NULL }, *f[] = { "/bin/sh", "-c", "exit 3", NULL },
+		char *t[] = { (char[]){ "/bin/true" }, NULL },
+		     *f[] = { (char[]){ "/bin/sh" }, (char[]){ "-c" }, (char[]){ "exit 3" }, NULL },
 		     *s[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
 		code = -1;
 		is_int(0, run_wait(t, environ, &mask, &code), "spawn /bin/true");
@@ -119,14 +123,14 @@ int main(void)
 
 	/* PATH lookup */
 	{
-		char *argv[] = { "true", NULL };
+		char *argv[] = { (char[]){ "true" }, NULL };
 		is_int(0, run_wait(argv, environ, &mask, &code), "spawn via PATH");
 		is_int(0, code, "true via PATH exits 0");
 	}
 
 	/* missing command */
 	{
-		char *argv[] = { "tflock-no-such-command-xyz", NULL };
+		char *argv[] = { (char[]){ "tflock-no-such-command-xyz" }, NULL };
 		err_clear(&err);
 		is_int(ERR_NOT_FOUND, child_spawn(&ch, argv, environ, 0, &mask, &err),
 		       "missing command is ERR_NOT_FOUND");
@@ -159,7 +163,7 @@ int main(void)
 
 	/* own process group */
 	{
-		char *argv[] = { "/bin/sleep", "60", NULL };
+		char *argv[] = { (char[]){ "/bin/sleep" }, (char[]){ "60" }, NULL };
 		err_clear(&err);
 		is_int(0, child_spawn(&ch, argv, environ, 1, &mask, &err), "spawn in own group");
 		ok(ch.pid > 0, "pid set");
@@ -171,7 +175,7 @@ int main(void)
 		is_int(128 + SIGTERM, child_exit_code(st), "group signal reached the child");
 	}
 	{
-		char *argv[] = { "/bin/true", NULL };
+		char *argv[] = { (char[]){ "/bin/true" }, NULL };
 		err_clear(&err);
 		is_int(0, child_spawn(&ch, argv, environ, 0, &mask, &err), "spawn in our group");
 		is_int(0, ch.pgid, "pgid 0 without own_group");
