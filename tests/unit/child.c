@@ -111,7 +111,8 @@ int main(void)
 	{
 		char *t[] = { (char[]){ "/bin/true" }, NULL },
 		     *f[] = { (char[]){ "/bin/sh" }, (char[]){ "-c" }, (char[]){ "exit 3" }, NULL },
-		     *s[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+		     *s[] = { (char[]){ "/bin/sh" }, (char[]){ "-c" }, (char[]){ "kill -TERM $$" },
+			      NULL };
 		code = -1;
 		is_int(0, run_wait(t, environ, &mask, &code), "spawn /bin/true");
 		is_int(0, code, "/bin/true exits 0");
