@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static int parse(struct config *c, unsigned cmd, int *optind_out, struct tf_erro
 	const char *a;
 	va_start(ap, err);
 	while ((a = va_arg(ap, const char *)) && argc < 31)
-		argv[argc++] = (char *)a;
+		argv[argc++] = (char *)(uintptr_t)a; /* getopt permutes nothing here: "+" */
 	va_end(ap);
 	argv[argc] = NULL;
 	return config_from_args(c, cmd, argc, argv, optind_out, err);
