@@ -124,3 +124,25 @@ proxy_rules() {
 	printf '%s\n' "$@" >"$PROXY_RULES.tmp"
 	mv "$PROXY_RULES.tmp" "$PROXY_RULES"
 }
+
+# counter_setup BUCKET — a counter object set to 0 and $TEST_TMP/rmw, a command
+# that read-modify-writes it once, logging "enter/exit <boottime ns> <tag>" to
+# $TEST_TMP/intervals (for the mutual-exclusion tests)
+counter_setup() {
+	local bucket=$1
+	printf 0 >"$TEST_TMP/zero"
+	S3_BODY_FILE=$TEST_TMP/zero s3_status PUT "/$bucket/counter" >/dev/null
+	cat >"$TEST_TMP/rmw" <<RMW
+#!/bin/bash
+. "$top_srcdir/tests/integration/lib.sh" >/dev/null
+trap - EXIT
+echo "enter \$($NOW) \$1" >>"$TEST_TMP/intervals"
+v=\$(s3 GET "/$bucket/counter" | sed '\$d')
+printf '%d' \$((v + 1)) >"$TEST_TMP/val.\$\$"
+st=\$(S3_BODY_FILE="$TEST_TMP/val.\$\$" s3_status PUT "/$bucket/counter")
+rm -f "$TEST_TMP/val.\$\$"
+echo "exit \$($NOW) \$1" >>"$TEST_TMP/intervals"
+[ "\$st" = 200 ]
+RMW
+	chmod +x "$TEST_TMP/rmw"
+}

@@ -12,21 +12,7 @@ export TFLOCK_KEY=counter/terraform.tfstate
 K=${TFLOCK_MUTEX_PROCS:-6}
 M=${TFLOCK_MUTEX_CYCLES:-30}
 
-printf 0 >"$TEST_TMP/zero"
-S3_BODY_FILE=$TEST_TMP/zero s3_status PUT "/$bucket/counter" >/dev/null
-cat >"$TEST_TMP/rmw" <<RMW
-#!/bin/bash
-. "$top_srcdir/tests/integration/lib.sh" >/dev/null
-trap - EXIT
-echo "enter \$($NOW) \$1" >>"$TEST_TMP/intervals"
-v=\$(s3 GET "/$bucket/counter" | sed '\$d')
-printf '%d' \$((v + 1)) >"$TEST_TMP/val.\$\$"
-st=\$(S3_BODY_FILE="$TEST_TMP/val.\$\$" s3_status PUT "/$bucket/counter")
-rm -f "$TEST_TMP/val.\$\$"
-echo "exit \$($NOW) \$1" >>"$TEST_TMP/intervals"
-[ "\$st" = 200 ]
-RMW
-chmod +x "$TEST_TMP/rmw"
+counter_setup "$bucket"
 
 pids=()
 for k in $(seq 1 "$K"); do
