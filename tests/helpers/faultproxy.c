@@ -71,6 +71,21 @@
  *                            relaying it
  *            hang            forward nothing and keep the connection open
  *                            until the client closes it or 600 s pass
+ *            cond-delete     make the upstream honour If-Match on DELETE, as
+ *                            AWS S3 does and Ceph RGW 16 does not: faultproxy
+ *                            reads the object's ETag with a HEAD it signs
+ *                            itself (SigV4 with AWS_ACCESS_KEY_ID and
+ *                            AWS_SECRET_ACCESS_KEY from its environment,
+ *                            region AWS_REGION or us-east-1), answers 404
+ *                            NoSuchKey when the object is absent and 412
+ *                            PreconditionFailed when the ETag differs (quotes
+ *                            ignored, "*" matches any), and forwards the
+ *                            DELETE only when it matches. The check and the
+ *                            DELETE run under a lock that every PUT and
+ *                            DELETE forwarded by faultproxy also takes, so
+ *                            against writes through faultproxy the
+ *                            conditional DELETE is atomic. A DELETE without
+ *                            If-Match, or any other method, is passed.
  *   count=N  apply to the next N requests that reach this rule, then the rule
  *            is used up
  *   after=M  let the first M requests that reach this rule go on to the next
@@ -98,7 +113,7 @@
  *             are written as %XX (so are header values below)
  *   v         the request header's value, "-" when absent
  *   action    pass, drop, drop-after, reset, hang, status:N, status-after:N,
- *             stall:MS, stall-after:MS; "reject" for a request faultproxy
+ *             stall:MS, stall-after:MS, cond-delete; "reject" for a request faultproxy
  *             refused itself (400, 413, 431, 501; METHOD and target are "-"
  *             when the request line could not be read)
  *   u         the upstream's status, "-" when not forwarded, "error" when it
@@ -133,6 +148,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "sigv4.h"
+
 #define HEAD_MAX (64 * 1024)
 #define RD_CAP (HEAD_MAX + 16 * 1024)
 #define BODY_MAX (64L * 1024 * 1024)
@@ -163,6 +181,7 @@ enum action {
 	A_STALL,
 	A_STALL_AFTER,
 	A_HANG,
+	A_COND_DELETE,
 };
 
 static const struct {
@@ -180,6 +199,7 @@ static const struct {
 	{ "stall", A_STALL, 1, 0, 3600000 },
 	{ "stall-after", A_STALL_AFTER, 1, 0, 3600000 },
 	{ "hang", A_HANG, 0, 0, 0 },
+	{ "cond-delete", A_COND_DELETE, 0, 0, 0 },
 };
 
 struct rule {
@@ -268,6 +288,8 @@ static int64_t last_activity_ns;
 static int active_requests;
 static int open_conns;
 static unsigned long next_conn_id;
+/* held by every forwarded PUT and DELETE and by a whole cond-delete */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- small utilities ---- */
 
@@ -304,26 +326,7 @@ static void warn(const char *fmt, ...)
 		return;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		die(70, "out of memory");
-	return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *p = xrealloc(NULL, n + 1);
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	return xstrndup(s, strlen(s));
-}
+/* xrealloc, xstrdup and xstrndup (die on out of memory) come from buf.h */
 
 static int64_t now_ns(void)
 {
@@ -1379,6 +1382,185 @@ out:
 	return status;
 }
 
+/* ---- cond-delete: a conditional DELETE the upstream does not honour itself ---- */
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* a fresh copy of the first header called want in a raw head, or NULL */
+static char *head_header(const char *head, const char *want)
+{
+	const char *p = strchr(head, '\n'), *name, *val;
+	size_t nlen, vlen;
+	if (!p)
+		return NULL;
+	p++;
+	while (hdr_next(&p, &name, &nlen, &val, &vlen) > 0)
+		if (name_is(name, nlen, want))
+			return xstrndup(val, vlen);
+	return NULL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* percent-decode n bytes (an invalid escape is kept as it is) */
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = xrealloc(NULL, n + 1);
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/* an entity tag without W/ and quotes, in place */
+static char *etag_bare(char *t)
+{
+	size_t n;
+	if (!strncmp(t, "W/", 2))
+		memmove(t, t + 2, strlen(t + 2) + 1);
+	n = strlen(t);
+	if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
+		memmove(t, t + 1, n - 2);
+		t[n - 2] = '\0';
+	}
+	return t;
+}
+
+/* HEAD the object a request names, signed with faultproxy's own credentials:
+ * 0 with *rs filled, or 502/504 */
+static int signed_head(const struct req *rq, struct resp *rs)
+{
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *region = getenv("AWS_REGION");
+	size_t plen = strcspn(rq->target, "?");
+	char *host = head_header(rq->head, "Host"), *path;
+	struct http_header h = { "x-amz-content-sha256", EMPTY_SHA256 };
+	struct sigv4_params sp;
+	struct sigv4_result sr;
+	struct tf_error err;
+	struct req hr = { 0 };
+	struct sb head = { 0 };
+	char hm[] = "HEAD";
+	int st;
+
+	memset(rs, 0, sizeof(*rs));
+	if (!ak || !*ak || !sk || !*sk || !host) {
+		warn("cond-delete: %s", host ? "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY unset"
+		                             : "request without Host");
+		free(host);
+		return 502;
+	}
+	path = pct_decode(rq->target, plen);
+	memset(&sp, 0, sizeof(sp));
+	memset(&err, 0, sizeof(err));
+	sp.method = "HEAD";
+	sp.host = host;
+	sp.path = path;
+	sp.s3_path = 1;
+	sp.headers = &h;
+	sp.nheaders = 1;
+	sp.payload_hash = EMPTY_SHA256;
+	sp.region = region && *region ? region : "us-east-1";
+	sp.service = "s3";
+	sp.access_key = ak;
+	sp.secret_key = sk;
+	sp.now = time(NULL);
+	if (sigv4_sign(&sp, &sr, &err)) {
+		warn("cond-delete: cannot sign: %s", err.msg);
+		free(host);
+		free(path);
+		return 502;
+	}
+	sb_adds(&head, "HEAD ");
+	sb_add(&head, rq->target, plen);
+	sb_adds(&head, " HTTP/1.1\r\nHost: ");
+	sb_adds(&head, host);
+	sb_adds(&head, "\r\nx-amz-content-sha256: " EMPTY_SHA256 "\r\nx-amz-date: ");
+	sb_adds(&head, sr.amz_date);
+	sb_adds(&head, "\r\nAuthorization: ");
+	sb_adds(&head, sr.authorization);
+	sb_adds(&head, "\r\nConnection: close\r\n\r\n");
+	hr.head = head.p;
+	hr.head_len = head.len;
+	hr.method = hm;
+	st = upstream_exchange(&hr, rs);
+	sigv4_result_free(&sr);
+	sb_free(&head);
+	free(host);
+	free(path);
+	return st;
+}
+
+/* answer a DELETE with If-Match as a store honouring it would; returns keep */
+static int cond_delete(struct conn *c, const struct req *rq, int keep, struct logrec *lr)
+{
+	struct resp hs = { 0 }, rs = { 0 };
+	int st, answer = 0;
+
+	pthread_mutex_lock(&write_mu);
+	st = signed_head(rq, &hs);
+	if (st == 0 && hs.status == 404) {
+		answer = 404;
+	} else if (st == 0 && hs.status == 200) {
+		char *have = head_header(hs.head, "ETag"), *want = xstrdup(rq->if_match);
+		etag_bare(want);
+		if (strcmp(want, "*") && (!have || strcmp(etag_bare(have), want)))
+			answer = 412;
+		free(have);
+		free(want);
+	} else if (st == 0) {
+		warn("cond-delete: HEAD %s got %d", rq->target, hs.status);
+		st = 502;
+	}
+	resp_free(&hs);
+	if (st || answer) {
+		pthread_mutex_unlock(&write_mu);
+		if (st) {
+			snprintf(lr->upstream, sizeof(lr->upstream), "%s",
+			         st == 504 ? "timeout" : "error");
+			send_error(c->fd, st, st == 504 ? "GatewayTimeout" : "BadGateway",
+			           "faultproxy: cond-delete could not read the object", 0, 0, lr);
+			return 0;
+		}
+		if (answer == 404)
+			return send_error(c->fd, 404, "NoSuchKey",
+			                  "The specified key does not exist.", 0, keep, lr) == 0 &&
+			       keep;
+		return send_error(c->fd, 412, "PreconditionFailed",
+		                  "At least one of the pre-conditions you specified did not hold",
+		                  0, keep, lr) == 0 &&
+		       keep;
+	}
+	st = upstream_exchange(rq, &rs);
+	pthread_mutex_unlock(&write_mu);
+	if (st) {
+		snprintf(lr->upstream, sizeof(lr->upstream), "%s", st == 504 ? "timeout" : "error");
+		send_error(c->fd, st, st == 504 ? "GatewayTimeout" : "BadGateway",
+		           "faultproxy: no usable answer from the upstream", 0, 0, lr);
+		return 0;
+	}
+	snprintf(lr->upstream, sizeof(lr->upstream), "%d", rs.status);
+	keep = send_relayed(c->fd, &rs, keep, lr) == 0 && keep;
+	resp_free(&rs);
+	return keep;
+}
+
 /* ---- one client connection ---- */
 
 static void close_reset(struct conn *c)
@@ -1432,7 +1614,7 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 {
 	struct resp rs = { 0 };
 	int is_head = !strcmp(rq->method, "HEAD");
-	int keep = rq->keep_alive, st;
+	int keep = rq->keep_alive, st, writes;
 
 	if (d->act == A_RESET) {
 		close_reset(c);
@@ -1462,7 +1644,14 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 		break;
 	}
 
+	if (d->act == A_COND_DELETE && !strcmp(rq->method, "DELETE") && rq->if_match)
+		return cond_delete(c, rq, keep, lr);
+	writes = !strcmp(rq->method, "PUT") || !strcmp(rq->method, "DELETE");
+	if (writes)
+		pthread_mutex_lock(&write_mu);
 	st = upstream_exchange(rq, &rs);
+	if (writes)
+		pthread_mutex_unlock(&write_mu);
 	if (st) {
 		snprintf(lr->upstream, sizeof(lr->upstream), "%s", st == 504 ? "timeout" : "error");
 		send_error(c->fd, st, st == 504 ? "GatewayTimeout" : "BadGateway",
@@ -1585,7 +1774,8 @@ static void usage(FILE *f)
 	      "                  [--idle-exit SECONDS]\n"
 	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M], one per line; actions: "
 	      "pass, drop,\n"
-	      "drop-after, status N, status-after N, reset, stall MS, stall-after MS, hang.\n",
+	      "drop-after, status N, status-after N, reset, stall MS, stall-after MS, hang,\n"
+	      "cond-delete.\n",
 	      f);
 }
 
