@@ -753,24 +753,23 @@ char *creds_sts_default_endpoint(const char *region, int legacy_global, const ch
 	return xasprintf("https://sts.%s.amazonaws.com", region);
 }
 
-/* POST an STS query API action; signed with signer when given. */
-static int sts_call(struct resolver *r, const char *action, const struct sigv4_pair *params,
-                    size_t n, const struct creds *signer, struct creds *out, const char *what,
-                    struct tf_error *err)
+/* POST an STS query API action, signed with signer when given; 0 when *resp
+ * (initialised by the caller) holds a 200 reply. */
+static int sts_post(struct resolver *r, const char *action, const struct sigv4_pair *params,
+                    size_t n, const struct creds *signer, struct http_response *resp,
+                    const char *what, struct tf_error *err)
 {
 	struct sigv4_pair q[8];
-	char *url = NULL, *host = NULL, *path = NULL, *body = NULL, *result_tag = NULL;
+	char *url = NULL, *host = NULL, *path = NULL, *body = NULL;
 	char sreg[64], hash[65];
 	struct hdrs hs;
 	struct sigv4_result sig;
 	struct http_request req;
-	struct http_response resp;
 	int rc;
 
 	hs.n = 0;
 	memset(&sig, 0, sizeof(sig));
 	memset(&req, 0, sizeof(req));
-	http_response_init(&resp);
 	if (n + 2 > sizeof(q) / sizeof(q[0]))
 		return err_set(err, ERR_INTERNAL, "too many STS parameters");
 
@@ -785,7 +784,8 @@ static int sts_call(struct resolver *r, const char *action, const struct sigv4_p
 	q[0].value = action;
 	q[1].name = "Version";
 	q[1].value = STS_VERSION;
-	memcpy(q + 2, params, n * sizeof(*params));
+	if (n)
+		memcpy(q + 2, params, n * sizeof(*params));
 	body = sigv4_query_string(q, n + 2);
 	hdr_add(&hs, "Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
 	if (signer) {
@@ -823,29 +823,97 @@ static int sts_call(struct resolver *r, const char *action, const struct sigv4_p
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = r->timeout_ms;
-	rc = http_retry(r, &req, &resp, 1, err);
+	rc = http_retry(r, &req, resp, 1, err);
 	if (rc) {
 		err_prefix(err, "%s", what);
 		goto out;
 	}
-	if (resp.status != 200) {
-		rc = sts_fail(&resp, what, err);
-		goto out;
-	}
-	result_tag = xasprintf("%sResult", action);
-	rc = sts_parse_creds(&resp, result_tag, out, err);
-	if (rc)
-		err_prefix(err, "%s", what);
+	if (resp->status != 200)
+		rc = sts_fail(resp, what, err);
 out:
-	resp_free(&resp);
 	wipe_str(body);
 	hdrs_free(&hs);
 	sigv4_result_free(&sig);
 	free(url);
 	free(host);
 	free(path);
+	return rc;
+}
+
+/* An STS action whose reply carries credentials. */
+static int sts_call(struct resolver *r, const char *action, const struct sigv4_pair *params,
+                    size_t n, const struct creds *signer, struct creds *out, const char *what,
+                    struct tf_error *err)
+{
+	struct http_response resp;
+	char *result_tag;
+	int rc;
+
+	http_response_init(&resp);
+	rc = sts_post(r, action, params, n, signer, &resp, what, err);
+	if (rc) {
+		resp_free(&resp);
+		return rc;
+	}
+	result_tag = xasprintf("%sResult", action);
+	rc = sts_parse_creds(&resp, result_tag, out, err);
+	if (rc)
+		err_prefix(err, "%s", what);
+	resp_free(&resp);
 	free(result_tag);
 	return rc;
+}
+
+int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
+                          struct creds_identity *out, struct tf_error *err)
+{
+	static const struct creds_config empty;
+	const char *what = "sts GetCallerIdentity", *reg, *b, *e, *rb, *re;
+	struct resolver r;
+	struct http_response resp;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg ? cfg : &empty;
+	buf_init(&r.tried);
+	r.timeout_ms = r.cfg->timeout_ms > 0 ? r.cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	reg = r.cfg->region && *r.cfg->region ? r.cfg->region : env("AWS_REGION");
+	if (!reg)
+		reg = env("AWS_DEFAULT_REGION");
+	snprintf(r.region, sizeof(r.region), "%s", reg ? reg : "us-east-1");
+	http_response_init(&resp);
+	rc = sts_post(&r, "GetCallerIdentity", NULL, 0, c, &resp, what, err);
+	if (!rc) {
+		b = resp.body.data;
+		e = b + resp.body.len;
+		if (!xml_element(b, e, "GetCallerIdentityResult", &rb, &re)) {
+			rc = err_set(err, ERR_PARSE,
+			             "%s: no <GetCallerIdentityResult> in the reply", what);
+		} else {
+			out->arn = xml_text(rb, re, "Arn");
+			out->account = xml_text(rb, re, "Account");
+			out->user_id = xml_text(rb, re, "UserId");
+			if (!out->arn || !*out->arn) {
+				creds_identity_free(out);
+				rc = err_set(err, ERR_PARSE, "%s: the reply has no Arn", what);
+			}
+		}
+	}
+	resp_free(&resp);
+	buf_free(&r.tried);
+	http_client_free(r.http);
+	return rc;
+}
+
+void creds_identity_free(struct creds_identity *id)
+{
+	if (!id)
+		return;
+	free(id->arn);
+	free(id->account);
+	free(id->user_id);
+	memset(id, 0, sizeof(*id));
 }
 
 static void default_session_name(char out[40])

@@ -139,6 +139,19 @@ int creds_resolve(const struct creds_config *cfg, struct creds *out, struct tf_e
 /* True when the credentials expire within margin_s seconds of now. */
 int creds_expiring(const struct creds *c, time_t now, long margin_s);
 
+/* Who the credentials belong to, as STS GetCallerIdentity tells (a signed
+ * POST to the STS endpoint chosen as for AssumeRole, see above). */
+struct creds_identity {
+	char *arn;     /* "arn:aws:iam::123456789012:user/ci" */
+	char *account; /* NULL when the reply lacks it */
+	char *user_id;
+};
+/* 0 with *out filled (free with creds_identity_free), or ERR_HTTP (STS
+ * refused: err->s3_code holds its code), ERR_CONNECT, ERR_PARSE... */
+int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
+                          struct creds_identity *out, struct tf_error *err);
+void creds_identity_free(struct creds_identity *id);
+
 /* Helpers, pure and exposed for tests. */
 
 /* ISO 8601 / RFC 3339 time as AWS writes it: "2024-01-02T03:04:05Z", with

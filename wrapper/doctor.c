@@ -59,6 +59,34 @@ static void check_skew(const struct s3_reply *r)
 		line(V_FAIL, "clock", d, "fix the clock (NTP): S3 refuses requests 15 minutes off");
 }
 
+/* who the credentials belong to: STS GetCallerIdentity, where there is an STS */
+static void check_identity(struct s3_client *s3)
+{
+	struct creds_identity id;
+	struct tf_error err;
+	char d[1024];
+
+	if (!s3_client_has_sts(s3)) {
+		line(V_UNKNOWN, "identity",
+		     "not on AWS and no STS endpoint set (AWS_ENDPOINT_URL_STS): nothing to ask",
+		     NULL);
+		return;
+	}
+	err_clear(&err);
+	if (s3_client_caller_identity(s3, &id, &err) == 0) {
+		snprintf(d, sizeof(d), "%s (account %s)", id.arn, id.account ? id.account : "?");
+		line(V_PASS, "identity", d, NULL);
+		creds_identity_free(&id);
+		return;
+	}
+	/* STS answered and refused these credentials; anything else leaves it open */
+	if (err.kind == ERR_HTTP && err.http_status >= 400 && err.http_status < 500)
+		line(V_FAIL, "identity", err.msg,
+		     "STS refuses these credentials: check the keys, the profile or the role");
+	else
+		line(V_UNKNOWN, "identity", err.msg, NULL);
+}
+
 int doctor_run(const struct doctor_input *in)
 {
 	struct s3_reply r;
@@ -77,6 +105,7 @@ int doctor_run(const struct doctor_input *in)
 	}
 	snprintf(d, sizeof(d), "from %s", s3_client_creds_source(in->s3));
 	line(V_PASS, "credentials", d, NULL);
+	check_identity(in->s3);
 
 	/* bucket reachable, right region */
 	{

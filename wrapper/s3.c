@@ -212,6 +212,25 @@ const char *s3_client_creds_source(const struct s3_client *c)
 	return c->creds.source;
 }
 
+static int refresh_creds(struct s3_client *c, struct tf_error *err);
+
+int s3_client_has_sts(const struct s3_client *c)
+{
+	const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *e = getenv("AWS_ENDPOINT_URL_STS");
+	if (c->aws || (c->ccfg.sts_endpoint && *c->ccfg.sts_endpoint))
+		return 1;
+	return e && *e && !(ignore && !strcasecmp(ignore, "true"));
+}
+
+int s3_client_caller_identity(struct s3_client *c, struct creds_identity *out, struct tf_error *err)
+{
+	int ret = refresh_creds(c, err);
+	if (ret)
+		return ret;
+	return creds_caller_identity(&c->ccfg, &c->creds, out, err);
+}
+
 void s3_reply_init(struct s3_reply *r)
 {
 	memset(r, 0, sizeof(*r));

@@ -59,6 +59,13 @@ const char *s3_client_describe(const struct s3_client *c);
 int s3_client_is_aws(const struct s3_client *c);
 const char *s3_client_bucket(const struct s3_client *c);
 const char *s3_client_creds_source(const struct s3_client *c);
+/* True when STS is AWS's (the client talks to AWS) or an STS endpoint was set
+ * explicitly (backend sts endpoint, AWS_ENDPOINT_URL_STS): asking it who the
+ * credentials belong to then means something. */
+int s3_client_has_sts(const struct s3_client *c);
+/* STS GetCallerIdentity with the client's credentials (see creds.h). */
+int s3_client_caller_identity(struct s3_client *c, struct creds_identity *out,
+                              struct tf_error *err);
 
 void s3_reply_init(struct s3_reply *r);
 void s3_reply_free(struct s3_reply *r);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tflock doctor against the real gateway: a good bucket, a versioned bucket (the
 # self-test fails: this store then ignores conditional writes), a missing bucket,
-# wrong credentials. APIs the gateway does not answer are UNKNOWN, never PASS.
+# wrong credentials; the caller identity from a stand-in STS. APIs the gateway does not answer are UNKNOWN, never PASS.
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
@@ -33,6 +33,35 @@ like "$(cat "$TEST_TMP/miss")" "FAIL +bucket: .*404" "the bucket check fails"
 AWS_SECRET_ACCESS_KEY=wrong "$TFLOCK" doctor >"$TEST_TMP/cred" 2>&1
 is 69 $? "wrong credentials: exit 69"
 like "$(cat "$TEST_TMP/cred")" "FAIL +bucket: .*SignatureDoesNotMatch" "reported as a signature mismatch"
+# identity: STS GetCallerIdentity. The gateway has no such API, so a loopback
+# stand-in STS (tests/helpers/stub-http) answers: first the identity, then a refusal.
+cat >"$TEST_TMP/gci.xml" <<'EOF'
+<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/ci-runner</Arn><UserId>AIDAEXAMPLEUSERID</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>
+EOF
+cat >"$TEST_TMP/denied.xml" <<'EOF'
+<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>r-2</RequestId></ErrorResponse>
+EOF
+"$top_builddir/tests/helpers/stub-http" --port-file "$TEST_TMP/sts.port" --log "$TEST_TMP/sts.log" --idle 120 \
+	"POST / 200 $TEST_TMP/gci.xml" "POST / 403 $TEST_TMP/denied.xml" 2>"$TEST_TMP/sts.err" &
+wait_for "stand-in STS" 20 test -s "$TEST_TMP/sts.port" || bail "stub-http did not start"
+sts=http://127.0.0.1:$(cat "$TEST_TMP/sts.port")
+AWS_ENDPOINT_URL_STS=$sts "$TFLOCK" doctor >"$TEST_TMP/id" 2>&1
+is 0 $? "identity known: exit 0"
+like "$(cat "$TEST_TMP/id")" "PASS +identity: arn:aws:iam::123456789012:user/ci-runner \\(account 123456789012\\)" \
+	"the identity line names the ARN and the account"
+like "$(grep -a -m1 '^=== ' "$TEST_TMP/sts.log")" "^=== 1 POST /" "the STS was asked with a POST"
+like "$(cat "$TEST_TMP/sts.log")" "Action=GetCallerIdentity&Version=2011-06-15" "for GetCallerIdentity"
+like "$(grep -a -i '^authorization:' "$TEST_TMP/sts.log" | head -n 1)" \
+	"Credential=$AWS_ACCESS_KEY_ID/[0-9]{8}/[a-z0-9-]+/sts/aws4_request" \
+	"signed for the sts service with the doctor's credentials"
+AWS_ENDPOINT_URL_STS=$sts "$TFLOCK" doctor >"$TEST_TMP/id2" 2>&1
+is 69 $? "STS refuses the credentials: exit 69"
+like "$(cat "$TEST_TMP/id2")" "FAIL +identity: .*InvalidClientTokenId.*STS refuses these credentials" \
+	"the identity check fails with STS's code and the fix"
+env -u AWS_ENDPOINT_URL_STS "$TFLOCK" doctor >"$TEST_TMP/id3" 2>&1
+like "$(cat "$TEST_TMP/id3")" "UNKNOWN identity: not on AWS and no STS endpoint" "no STS to ask: UNKNOWN, not PASS"
+like "$(cat "$TEST_TMP/good")" "UNKNOWN identity: .*cannot connect" "an STS that does not answer: UNKNOWN"
+
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$TFLOCK" doctor >"$TEST_TMP/none" 2>&1
 is 69 $? "no credentials at all: exit 69"
 like "$(cat "$TEST_TMP/none")" "FAIL +credentials:" "the credentials check fails, naming the sources tried"
