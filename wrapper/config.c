@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "buf.h"
 #include "dur.h"
 #include "log.h"
+#include "sigv4.h"
 #include "version.h"
 
 enum opt_type { T_STR, T_BOOL, T_DUR, T_INT, T_COUNT };
@@ -103,6 +105,10 @@ static const struct opt_def defs[] = {
 	  F(no_lockfile_check), CMD_RUN, NULL,
 	  "run even though the backend lacks use_lockfile = true (terraform will not see the lock)",
 	  0, 0 },
+	{ O_LOCK_TAGS, "lock-tags", 0, "TFLOCK_LOCK_TAGS", T_STR, F(lock_tags), CMD_RUN, "K=V,...",
+	  "tag the lock object (needs s3:PutObjectTagging), e.g. for a lifecycle rule expiring "
+	  "old lock versions",
+	  0, 0 },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -162,6 +168,8 @@ void config_free(struct config *c)
 	free(c->role_arn);
 	free(c->session_name);
 	free(c->external_id);
+	free(c->lock_tagging);
+	c->lock_tagging = NULL;
 	for (size_t i = 0; i < NDEFS; i++) {
 		if (defs[i].type == T_STR) {
 			char **p = (char **)((char *)c + defs[i].offset);
@@ -396,7 +404,95 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 	    strcmp(c->git_check, "auto"))
 		return err_set(err, ERR_USAGE, "--git-check: '%s' is not one of on, off, auto",
 		               c->git_check);
+	free(c->lock_tagging);
+	c->lock_tagging = NULL;
+	if (c->lock_tags && *c->lock_tags &&
+	    config_lock_tagging(c->lock_tags, &c->lock_tagging, err)) {
+		err_prefix(err, "--lock-tags");
+		return ERR_USAGE;
+	}
 	log_level = c->quiet ? 0 : 1 + c->verbose;
+	return 0;
+}
+
+/* the length in characters of UTF-8 text, or -1 when it is not UTF-8 or
+ * holds a character a tag may not (ASCII other than letters, digits, space
+ * and _ . : / = + - @) */
+static long tag_chars(const char *s, size_t n)
+{
+	long chars = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = (unsigned char)s[i];
+		size_t len = ch < 0x80             ? 1
+		             : (ch & 0xe0) == 0xc0 ? 2
+		             : (ch & 0xf0) == 0xe0 ? 3
+		             : (ch & 0xf8) == 0xf0 ? 4
+		                                   : 0;
+		if (!len || i + len > n || (len == 2 && ch < 0xc2))
+			return -1;
+		for (size_t k = 1; k < len; k++)
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return -1;
+		if (len == 1 && !isalnum(ch) && !strchr(" _.:/=+-@", ch))
+			return -1;
+		i += len;
+		chars++;
+	}
+	return chars;
+}
+
+int config_lock_tagging(const char *list, char **out, struct tf_error *err)
+{
+	struct buf b = BUF_INIT;
+	const char *p = list, *keys[10];
+	size_t klen[10], ntags = 0;
+
+	*out = NULL;
+	for (;;) {
+		size_t n = strcspn(p, ","), kn;
+		const char *eq = memchr(p, '=', n);
+		long kc, vc;
+		char *ek, *ev;
+		if (!eq || eq == p) {
+			buf_free(&b);
+			return err_set(err, ERR_USAGE, "'%.*s' is not KEY=VALUE", (int)n, p);
+		}
+		kn = (size_t)(eq - p);
+		kc = tag_chars(p, kn);
+		vc = tag_chars(eq + 1, n - kn - 1);
+		if (kc < 0 || vc < 0 || kc > 128 || vc > 256 || !strncmp(p, "aws:", 4)) {
+			buf_free(&b);
+			return err_set(
+			        err, ERR_USAGE, "tag '%.*s': %s", (int)n, p,
+			        !strncmp(p, "aws:", 4) ? "keys starting with aws: are AWS's own"
+			        : kc < 0 || vc < 0
+			                ? "only letters, digits, spaces and _ . : / = + - @ are "
+			                  "allowed"
+			        : kc > 128 ? "the key is over 128 characters"
+			                   : "the value is over 256 characters");
+		}
+		for (size_t i = 0; i < ntags; i++)
+			if (klen[i] == kn && !memcmp(keys[i], p, kn)) {
+				buf_free(&b);
+				return err_set(err, ERR_USAGE, "tag key '%.*s' given twice",
+				               (int)kn, p);
+			}
+		if (ntags == 10) {
+			buf_free(&b);
+			return err_set(err, ERR_USAGE, "more than 10 tags (S3's limit per object)");
+		}
+		keys[ntags] = p;
+		klen[ntags++] = kn;
+		ek = sigv4_uri_encode(p, kn, 0);
+		ev = sigv4_uri_encode(eq + 1, n - kn - 1, 0);
+		buf_addf(&b, "%s%s=%s", b.len ? "&" : "", ek, ev);
+		free(ek);
+		free(ev);
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	*out = buf_detach(&b, NULL);
 	return 0;
 }
 

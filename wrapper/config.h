@@ -62,6 +62,7 @@ enum cfg_opt {
 	O_ALLOW_OLDER,
 	O_REPORT,
 	O_NO_LOCKFILE_CHECK,
+	O_LOCK_TAGS,
 	O_MAX,
 };
 
@@ -95,13 +96,15 @@ struct config {
 	int allow_older;
 	char *report; /* --report FILE */
 	int no_lockfile_check;
+	char *lock_tags; /* --lock-tags "k=v,k2=v2" */
 	/* from the Terraform backend (not options): */
 	int use_fips, use_dualstack, skip_s3_checksum;
 	char *shared_credentials_file, *shared_config_file, *sts_endpoint;
 	char *role_arn, *session_name, *external_id;
 	enum cfg_source src[O_MAX];
 	/* derived */
-	double time_scale; /* TFLOCK_TIME_SCALE (tests): scales every duration */
+	char *lock_tagging; /* lock_tags as an x-amz-tagging value ("k=v&k2=v2"), or NULL */
+	double time_scale;  /* TFLOCK_TIME_SCALE (tests): scales every duration */
 };
 
 void config_init(struct config *c);
@@ -121,6 +124,11 @@ void config_dump(const struct config *c);
 const char *config_source_name(enum cfg_source s);
 /* Scale a duration by the test time scale. */
 int64_t config_scaled(const struct config *c, int64_t ms);
+/* Object tags "k=v,k2=v2" (at most 10; keys 1..128 and values 0..256
+ * characters of letters, digits, spaces and _ . : / = + - @; no key twice,
+ * none starting with "aws:") as the URL-encoded x-amz-tagging value. 0 and
+ * *out (malloc'd), or ERR_USAGE naming the tag and what is wrong with it. */
+int config_lock_tagging(const char *list, char **out, struct tf_error *err);
 
 void config_usage(unsigned cmd);
 

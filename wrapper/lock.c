@@ -324,8 +324,12 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 		h[n].name = "x-amz-checksum-sha256";
 		h[n++].value = sum;
 	}
-	for (size_t i = 0; i < l->o.nput_headers && n < 16; i++)
+	for (size_t i = 0; i < l->o.nput_headers && n < 15; i++)
 		h[n++] = l->o.put_headers[i];
+	if (l->o.tagging) { /* a write replaces the object, tags included: every write */
+		h[n].name = "x-amz-tagging";
+		h[n++].value = l->o.tagging;
+	}
 
 	memset(&req, 0, sizeof(req));
 	req.method = "PUT";

@@ -54,6 +54,7 @@ struct lock_opts {
 	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
 	size_t nput_headers;
 	int no_checksum;               /* skip_s3_checksum */
+	const char *tagging;           /* x-amz-tagging value for every lock write, or NULL */
 	const char *inherited_id;      /* an outer tflock's ID that must never be waited for */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
 };

@@ -119,6 +119,7 @@ static void setup_lock(struct lock *l, struct s3_client *s3, const struct config
 	o.put_headers = put_headers.h;
 	o.nput_headers = put_headers.n;
 	o.no_checksum = c->skip_s3_checksum;
+	o.tagging = c->lock_tagging;
 	if (lock_init(l, s3, key, &o, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	free(key);

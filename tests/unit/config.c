@@ -24,6 +24,7 @@ static const char *const cleared[] = {
 	"TFLOCK_TIME_SCALE",
 	"TFLOCK_CONFLICT_EXIT_CODE",
 	"TFLOCK_WORKSPACE_KEY_PREFIX",
+	"TFLOCK_LOCK_TAGS",
 	"AWS_REGION",
 	"AWS_DEFAULT_REGION",
 	"AWS_ENDPOINT_URL_S3",
@@ -283,6 +284,80 @@ int main(void)
 	config_set(&c, O_QUIET, "no", SRC_FLAG, &err);
 	err_clear(&err);
 	is_int(0, config_finish(&c, CMD_RUN, &err), "valid configuration finishes");
+	ok(c.lock_tagging == NULL, "no --lock-tags: no tagging header");
+	config_set(&c, O_LOCK_TAGS, "team=infra,purpose=tf lock", SRC_FLAG, &err);
+	is_int(0, config_finish(&c, CMD_RUN, &err), "--lock-tags accepted");
+	is_string("team=infra&purpose=tf%20lock", c.lock_tagging,
+	          "--lock-tags becomes x-amz-tagging");
+	config_set(&c, O_LOCK_TAGS, "team", SRC_FLAG, &err);
+	err_clear(&err);
+	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "bad --lock-tags");
+	is_string("--lock-tags: 'team' is not KEY=VALUE", err.msg, "message names the option");
+	ok(c.lock_tagging == NULL, "and leaves no tagging behind");
 	config_free(&c);
+
+	/* the tag list itself */
+	{
+		static const struct {
+			const char *in, *out, *err;
+		} cases[] = {
+			{ "a=1", "a=1", NULL },
+			{ "k=", "k=", NULL },
+			{ "k=a=b", "k=a%3Db", NULL },
+			{ "x:y/z=a+b@c-d_e.f", "x%3Ay%2Fz=a%2Bb%40c-d_e.f", NULL },
+			{ "caf\xc3\xa9=\xe6\x97\xa5", "caf%C3%A9=%E6%97%A5", NULL },
+			{ "a=1,b=2,c=3", "a=1&b=2&c=3", NULL },
+			{ "", NULL, "'' is not KEY=VALUE" },
+			{ "a=1,", NULL, "'' is not KEY=VALUE" },
+			{ "=v", NULL, "'=v' is not KEY=VALUE" },
+			{ "a b", NULL, "'a b' is not KEY=VALUE" },
+			{ "aws:x=1", NULL, "tag 'aws:x=1': keys starting with aws: are AWS's own" },
+			{ "a=1,a=2", NULL, "tag key 'a' given twice" },
+			{ "a=\"q\"", NULL, "tag 'a=\"q\"': only letters, digits, spaces" },
+			{ "a=\xc3", NULL, "tag 'a=\xc3': only letters, digits, spaces" },
+			{ "a=\xc0\x80", NULL, "tag 'a=\xc0\x80': only letters" },
+			{ "a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11", NULL,
+			  "more than 10 tags" },
+		};
+		char *out, big[400];
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			int rc;
+			err_clear(&err);
+			rc = config_lock_tagging(cases[i].in, &out, &err);
+			if (cases[i].out) {
+				is_int(0, rc, "tags '%s' accepted", cases[i].in);
+				is_string(cases[i].out, out, "tags '%s' encoded", cases[i].in);
+			} else {
+				is_int(ERR_USAGE, rc, "tags '%s' refused", cases[i].in);
+				ok(out == NULL, "tags '%s': nothing returned", cases[i].in);
+				ok(!strncmp(err.msg, cases[i].err, strlen(cases[i].err)),
+				   "tags '%s': %s", cases[i].in, err.msg);
+			}
+			free(out);
+		}
+		/* lengths count characters, not bytes: 128 two-byte characters are a valid key */
+		memset(big, 0, sizeof(big));
+		for (int i = 0; i < 128; i++)
+			memcpy(big + 2 * i, "\xc3\xa9", 2);
+		strcat(big, "=v");
+		is_int(0, config_lock_tagging(big, &out, &err),
+		       "a key of 128 characters (256 bytes)");
+		free(out);
+		memset(big, 'k', 129);
+		big[129] = '\0';
+		strcat(big, "=v");
+		is_int(ERR_USAGE, config_lock_tagging(big, &out, &err), "a key of 129 characters");
+		ok(strstr(err.msg, "the key is over 128 characters") != NULL, "says so: %.60s",
+		   err.msg);
+		memset(big, 'v', 258);
+		memcpy(big, "k=", 2);
+		big[258] = '\0';
+		is_int(0, config_lock_tagging(big, &out, &err), "a value of 256 characters");
+		free(out);
+		big[258] = 'v';
+		big[259] = '\0';
+		is_int(ERR_USAGE, config_lock_tagging(big, &out, &err),
+		       "a value of 257 characters");
+	}
 	return 0;
 }
