@@ -63,6 +63,99 @@ static int digits(const char **p, uint64_t *v)
 	return n;
 }
 
+static int bad_go(struct tf_error *err, const char *s, const char *why)
+{
+	char q[200];
+	quote(q, sizeof(q), s);
+	return err_set(err, ERR_USAGE,
+	               "invalid duration \"%s\": %s (terraform reads Go durations: e.g. 90s, 5m, "
+	               "1h30m)",
+	               q, why);
+}
+
+int dur_parse_go(const char *s, int64_t *out_ms, struct tf_error *err)
+{
+	static const struct {
+		const char *name;
+		uint64_t ns;
+	} units[] = {
+		/* longer names first where one is a prefix of another */
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "\xc2\xb5s", 1000 }, /* U+00B5 micro sign */
+		{ "\xce\xbcs", 1000 }, /* U+03BC Greek mu */
+		{ "ms", 1000000 },
+		{ "s", 1000000000ULL },
+		{ "m", 60000000000ULL },
+		{ "h", 3600000000000ULL },
+	};
+	const uint64_t limit = (uint64_t)INT64_MAX;
+	const char *p = s;
+	uint64_t total = 0;
+	int neg = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (!strcmp(p, "0")) {
+		*out_ms = 0;
+		return 0;
+	}
+	if (!*p)
+		return bad_go(err, s, "no number");
+	while (*p) {
+		uint64_t v, frac = 0, scale = 1, unit = 0;
+		const char *q = p;
+		int nint, nfrac = 0;
+		size_t ulen = 0;
+
+		nint = digits(&p, &v);
+		if (nint < 0)
+			return bad_go(err, s, "too large");
+		if (*p == '.') {
+			p++;
+			for (; *p >= '0' && *p <= '9'; p++, nfrac++) {
+				if (scale > UINT64_MAX / 100)
+					continue; /* precision beyond 10^-18 is dropped, as Go does */
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+		}
+		if (nint == 0 && nfrac == 0)
+			return bad_go(err, s, *q == '.' ? "a lone '.'" : "a unit without a number");
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].name);
+			if (!strncmp(p, units[i].name, n) && n > ulen) {
+				ulen = n;
+				unit = units[i].ns;
+			}
+		}
+		if (!ulen)
+			return bad_go(
+			        err, s,
+			        *p ? "unknown unit (ns, us, ms, s, m, h)"
+			           : "a number needs a unit: terraform refuses a bare number");
+		p += ulen;
+		if (v > limit / unit)
+			return bad_go(err, s, "too large");
+		v *= unit;
+		if (frac) {
+			/* whole part of frac * unit / scale, without overflow */
+			uint64_t add = (uint64_t)((long double)frac * ((long double)unit / scale));
+			v += add;
+			if (v > limit)
+				return bad_go(err, s, "too large");
+		}
+		if (total > limit - v)
+			return bad_go(err, s, "too large");
+		total += v;
+	}
+	{
+		int64_t ms = (int64_t)(total / 1000000 + (total % 1000000 ? 1 : 0));
+		*out_ms = neg ? -ms : ms;
+	}
+	return 0;
+}
+
 int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err)
 {
 	static const struct {

@@ -30,6 +30,15 @@
 
 int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err);
 
+/* A duration as Terraform and OpenTofu read -lock-timeout (Go's
+ * time.ParseDuration): an optional sign, then one or more decimal numbers,
+ * each with an optional fraction ("1.5", ".5", "1.") and a unit (ns, us, µs,
+ * μs, ms, s, m, h), in any order and repeated ("1m1m" is 2m); "0" alone needs
+ * no unit, any other bare number ("90") is refused, as terraform refuses it.
+ * Sub-millisecond remainders round up; a negative value gives a negative
+ * *out_ms. Over ~292 years (int64 nanoseconds) is refused. */
+int dur_parse_go(const char *s, int64_t *out_ms, struct tf_error *err);
+
 /* A decimal integer ("-" allowed, no "+", no spaces, no hex) within [min, max]. */
 int num_parse(const char *s, long min, long max, long *out, struct tf_error *err);
 

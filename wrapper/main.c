@@ -665,10 +665,13 @@ static int cmd_run(struct config *c, char **argv)
 	}
 	tfcmd_parse(&tf, argv);
 	ci_detect(&ci);
-	if (tf.lock_timeout && c->src[O_TIMEOUT] < SRC_ENV && !c->no_wait) {
+	if (tf.lock_timeout) {
+		/* terraform would refuse the run after we acquired: refuse it now */
 		int64_t ms;
-		if (dur_parse(tf.lock_timeout, &ms, &err) == 0)
-			c->timeout_ms = ms;
+		if (dur_parse_go(tf.lock_timeout, &ms, &err))
+			die(EXIT_USAGE, "%s -lock-timeout: %s", tf.program, err.msg);
+		if (c->src[O_TIMEOUT] < SRC_ENV && !c->no_wait)
+			c->timeout_ms = ms > 0 ? ms : 0;
 	}
 	{
 		struct gitinfo g0;

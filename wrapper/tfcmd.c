@@ -171,6 +171,12 @@ void tfcmd_parse(struct tfcmd *t, char *const argv[])
 			} else if (!strncmp(argv[i], "--lock-timeout=", 15)) {
 				free(t->lock_timeout);
 				t->lock_timeout = xstrdup(argv[i] + 15);
+			} else if ((!strcmp(argv[i], "-lock-timeout") ||
+			            !strcmp(argv[i], "--lock-timeout")) &&
+			           argv[i + 1]) {
+				/* Go's flag package also takes "-flag value" */
+				free(t->lock_timeout);
+				t->lock_timeout = xstrdup(argv[++i]);
 			}
 		}
 		t->cli_args_var = tfcmd_cli_args_var(t->sub);

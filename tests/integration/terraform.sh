@@ -5,7 +5,7 @@
 # -lock=false through TF_CLI_ARGS_<sub> (only for subcommands that define -lock)
 # and finds the lock held. Also -chdir, TF_DATA_DIR, workspaces, tofu, and the
 # clear errors: no .terraform, a non-s3 backend, use_lockfile unset, a
-# contradicting --bucket, the new-workspace trap.
+# contradicting --bucket, the new-workspace trap; -lock-timeout read as terraform reads it.
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
@@ -110,6 +110,22 @@ cd "$proj" || bail "cd"
 : >"$TEST_TMP/tf.log"
 TF_DATA_DIR=tfdata STANDIN_KEY=datadir/terraform.tfstate "$TFLOCK" -- terraform apply 2>/dev/null
 like "$(cat "$TEST_TMP/tf.log")" "lock 200" "TF_DATA_DIR is honoured"
+
+# -lock-timeout, read as terraform reads it (Go durations), with or without '='
+: >"$TEST_TMP/tf.log"
+"$TFLOCK" -- terraform apply -lock-timeout=90 2>"$TEST_TMP/lt1"
+is 64 $? "-lock-timeout=90 (terraform refuses a bare number): 64, before locking"
+like "$(cat "$TEST_TMP/lt1")" "^tflock: terraform -lock-timeout: invalid duration \"90\": a number needs a unit" \
+	"naming the flag and what terraform would say"
+is "" "$(cat "$TEST_TMP/tf.log")" "terraform never ran"
+"$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/lt.log" touch="$TEST_TMP/lt.run" wait-file="$TEST_TMP/lt.go" 2>/dev/null &
+h=$!
+wait_for "holder" 20 test -e "$TEST_TMP/lt.run"
+timeout 120 "$TFLOCK" -- terraform apply -lock-timeout 2s 2>"$TEST_TMP/lt2"
+is 75 $? "'-lock-timeout 2s' while held: tflock stops waiting (75)"
+is "" "$(cat "$TEST_TMP/tf.log")" "and terraform never ran"
+touch "$TEST_TMP/lt.go"
+wait "$h"
 
 # errors
 "$TFLOCK" --bucket someone-else -- terraform apply 2>"$TEST_TMP/e4"

@@ -376,9 +376,79 @@ static void test_format(void)
 	is_int(0, bad, "dur_parse(dur_format(x)) == x for 0..200000 ms, 200000 random, INT64_MAX");
 }
 
+/* -lock-timeout as terraform reads it (Go's time.ParseDuration) */
+static void test_go(void)
+{
+	static const struct {
+		const char *in;
+		int64_t ms;
+	} good[] = {
+		{ "0", 0 },
+		{ "0s", 0 },
+		{ "+0", 0 },
+		{ "-0", 0 },
+		{ "90s", 90000 },
+		{ "5m", 300000 },
+		{ "1h30m", 5400000 },
+		{ "1m1m", 120000 }, /* repeated units add up */
+		{ "30s1m", 90000 }, /* any order */
+		{ "1.5s", 1500 },
+		{ ".5s", 500 },  /* Go takes a fraction without a leading digit */
+		{ "1.s", 1000 }, /* ... and a '.' without digits after it */
+		{ "1500ms", 1500 },
+		{ "1500us", 2 },     /* 1.5 ms rounds up */
+		{ "1\xc2\xb5s", 1 }, /* micro sign */
+		{ "1\xce\xbcs", 1 }, /* Greek mu */
+		{ "1ns", 1 },
+		{ "1000000ns", 1 },
+		{ "1000001ns", 2 },
+		{ "-1s", -1000 },
+		{ "+5s", 5000 },
+		{ "2562047h", 2562047LL * 3600000 },
+		{ "0.000000001s", 1 },
+		{ "1.0000000000000000000000001h", 3600000 },
+	};
+	static const struct {
+		const char *in, *why;
+	} bad[] = {
+		{ "", "no number" },
+		{ "-", "no number" },
+		{ "90", "a number needs a unit" },
+		{ "1m30", "a number needs a unit" },
+		{ "5d", "unknown unit" },
+		{ "5M", "unknown unit" },
+		{ "5 s", "unknown unit" },
+		{ "s", "a unit without a number" },
+		{ ".s", "a lone '.'" },
+		{ "1s.", "a lone '.'" },
+		{ "--1s", "a unit without a number" },
+		{ "2562048h", "too large" },
+		{ "99999999999999999999s", "too large" },
+		{ "9223372036s854775808ns", "too large" },
+	};
+	struct tf_error err;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int64_t ms = -12345;
+		err_clear(&err);
+		is_int(0, dur_parse_go(good[i].in, &ms, &err), "go \"%s\" parses", good[i].in);
+		ok(ms == good[i].ms, "go \"%s\" = %lld ms (got %lld)", good[i].in,
+		   (long long)good[i].ms, (long long)ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int64_t ms = -12345;
+		err_clear(&err);
+		is_int(ERR_USAGE, dur_parse_go(bad[i].in, &ms, &err), "go \"%s\" refused",
+		       bad[i].in);
+		ok(strstr(err.msg, bad[i].why) != NULL && strstr(err.msg, "Go durations") != NULL,
+		   "go \"%s\": %s", bad[i].in, err.msg);
+		ok(ms == -12345, "go \"%s\": output untouched", bad[i].in);
+	}
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_go();
 	test_dur_good();
 	test_dur_bad();
 	test_num();

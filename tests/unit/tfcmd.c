@@ -170,6 +170,9 @@ static void test_lock_flags(void)
 		{ "terraform apply -locked", TFCMD_LOCK_UNSET, NULL },
 		{ "terraform apply -lock-timeout=5m", TFCMD_LOCK_UNSET, "5m" },
 		{ "terraform apply -lock-timeout=5m --lock-timeout=90s", TFCMD_LOCK_UNSET, "90s" },
+		{ "terraform apply -lock-timeout 2m", TFCMD_LOCK_UNSET, "2m" },
+		{ "terraform apply -lock-timeout=5m --lock-timeout 10s -lock=true", TFCMD_LOCK_TRUE,
+		  "10s" },
 		{ "terraform -lock=false apply", TFCMD_LOCK_UNSET, NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
