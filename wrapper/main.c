@@ -174,16 +174,8 @@ static void print_status_text(const struct lock *l, const struct lock_view *v, i
 
 static void json_str(struct buf *b, const char *k, const char *v, int comma)
 {
-	buf_addf(b, "%s\"%s\":\"", comma ? "," : "", k);
-	for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			buf_addf(b, "\\u%04x", *p);
-		else
-			buf_addc(b, (char)*p);
-	}
-	buf_addc(b, '"');
+	buf_addf(b, "%s\"%s\":", comma ? "," : "", k);
+	report_json_string(b, v);
 }
 
 static void print_status_json(const struct lock *l, const struct lock_view *v, int stale_known,

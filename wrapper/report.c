@@ -285,7 +285,7 @@ static int write_stdout(const char *data, size_t len, const char *what, struct t
 
 /* ------------------------------------------------------------------ JSON */
 
-static void json_string(struct buf *b, const char *s)
+void report_json_string(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)str(s);
 	size_t n = strlen((const char *)p);
@@ -335,7 +335,7 @@ static void json_string(struct buf *b, const char *s)
 static void json_string_or_null(struct buf *b, const char *s)
 {
 	if (s && *s)
-		json_string(b, s);
+		report_json_string(b, s);
 	else
 		buf_adds(b, "null");
 }
@@ -343,7 +343,7 @@ static void json_string_or_null(struct buf *b, const char *s)
 static void json_key(struct buf *b, const char *indent, const char *key)
 {
 	buf_adds(b, indent);
-	json_string(b, key);
+	report_json_string(b, key);
 	buf_adds(b, ": ");
 }
 
@@ -353,13 +353,13 @@ static void report_json(const struct report *r, struct buf *b)
 	json_key(b, "  ", "version");
 	buf_addf(b, "%d,\n", REPORT_JSON_VERSION);
 	json_key(b, "  ", "lock");
-	json_string(b, r->lock_url);
+	report_json_string(b, r->lock_url);
 	buf_adds(b, ",\n");
 	json_key(b, "  ", "id");
 	json_string_or_null(b, r->lock_id);
 	buf_adds(b, ",\n");
 	json_key(b, "  ", "command");
-	json_string(b, r->command);
+	report_json_string(b, r->command);
 	buf_adds(b, ",\n");
 	json_key(b, "  ", "acquired");
 	buf_adds(b, r->acquired ? "true,\n" : "false,\n");
@@ -367,7 +367,7 @@ static void report_json(const struct report *r, struct buf *b)
 	buf_adds(b, r->took_over ? "true,\n" : "false,\n");
 	json_key(b, "  ", "started");
 	if (r->started_utc)
-		json_string(b, r->started_utc);
+		report_json_string(b, r->started_utc);
 	else
 		buf_adds(b, "null");
 	buf_adds(b, ",\n");
@@ -391,17 +391,17 @@ static void report_json(const struct report *r, struct buf *b)
 		for (size_t i = 0; i < r->nholders; i++) {
 			const struct report_holder *h = &r->holders[i];
 			buf_adds(b, "    {");
-			json_string(b, "who");
+			report_json_string(b, "who");
 			buf_adds(b, ": ");
-			json_string(b, h->who);
+			report_json_string(b, h->who);
 			buf_adds(b, ", ");
-			json_string(b, "operation");
+			report_json_string(b, "operation");
 			buf_adds(b, ": ");
-			json_string(b, h->operation);
+			report_json_string(b, h->operation);
 			buf_adds(b, ", ");
-			json_string(b, "id");
+			report_json_string(b, "id");
 			buf_adds(b, ": ");
-			json_string(b, h->id);
+			report_json_string(b, h->id);
 			buf_adds(b, i + 1 < r->nholders ? "},\n" : "}\n");
 		}
 		buf_adds(b, "  ],\n");
@@ -424,10 +424,10 @@ static void report_json(const struct report *r, struct buf *b)
 	json_key(b, "  ", "exit_code");
 	buf_addf(b, "%d,\n", r->exit_code);
 	json_key(b, "  ", "outcome");
-	json_string(b, r->outcome);
+	report_json_string(b, r->outcome);
 	buf_adds(b, ",\n");
 	json_key(b, "  ", "outcome_kind");
-	json_string(b, r->outcome_kind);
+	report_json_string(b, r->outcome_kind);
 	buf_adds(b, "\n}\n");
 }
 

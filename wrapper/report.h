@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "buf.h"
 #include "error.h"
 
 /* Version of the JSON document ("version" key); bumped on incompatible change. */
@@ -106,6 +107,10 @@ void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
  * so the line is safe for a terminal. Truncated to fit size (never inside a
  * UTF-8 sequence); always NUL-terminated when size > 0.
  */
+/* s as a JSON string literal, appended to b: UTF-8 kept, invalid bytes become
+ * U+FFFD, controls, DEL and U+2028/U+2029 escaped; NULL is "". (The lock body
+ * has its own Go-exact writer in lockinfo.c.) */
+void report_json_string(struct buf *b, const char *s);
 void report_summary_line(const struct report *r, char *buf, size_t size);
 
 /* Durations as the reports show them: "0.4s", "42s", "1m20s", "1h2m3s". */

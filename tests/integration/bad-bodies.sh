@@ -2,14 +2,16 @@
 # Malformed and foreign lock bodies placed in the bucket (tests/corpus/lockinfo):
 # each is reported, treated as someone else's lock, and never deleted or
 # overwritten automatically — not by acquire, not by a waiter that watches it for
-# several leases, not by `unlock --force`.
+# several leases, not by `unlock --force`; and `status --json` stays valid JSON.
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
 bucket=$(new_bucket)
 tflock_env "$bucket"
 corpus=$top_srcdir/tests/corpus/lockinfo
+J=$top_builddir/tests/helpers/jsonget
 n=0
+json_bad=
 while read -r file class; do
 	case $file in '#'* | '') continue ;; esac
 	[ "$class" = TFLOCK ] && continue
@@ -22,6 +24,10 @@ while read -r file class; do
 	rc=$?
 	TFLOCK_KEY=$key "$TFLOCK" status >"$TEST_TMP/status" 2>&1
 	src=$?
+	# status --json must stay one valid JSON document, in valid UTF-8, whatever the body holds
+	TFLOCK_KEY=$key "$TFLOCK" status --json >"$TEST_TMP/status.json" 2>/dev/null
+	{ [ "$("$J" "$TEST_TMP/status.json" held)" = true ] &&
+		iconv -f UTF-8 -t UTF-8 "$TEST_TMP/status.json" >/dev/null 2>&1; } || json_bad="$json_bad $file"
 	after=$(s3 GET "/$bucket/$key.tflock" | sha256sum)
 	if [ "$rc" = 75 ] && [ "$src" = 75 ] && [ "$before" = "$after" ] &&
 		grep -q "held by\|holds a body" "$TEST_TMP/err" &&
@@ -33,6 +39,7 @@ while read -r file class; do
 	fi
 done <"$corpus/EXPECTED"
 ok "at least 20 bad bodies were tried ($n)" test "$n" -ge 20
+is "" "$json_bad" "status --json gave valid JSON in valid UTF-8 for every one of them"
 
 # watched for many of our leases, still never taken over or removed
 for file in tflock-unknown-version.json tflock-lease-999999.json tflock-lease-zero.json \
