@@ -105,7 +105,8 @@ static const struct opt_def defs[] = {
 	  F(no_lockfile_check), CMD_RUN, NULL,
 	  "run even though the backend lacks use_lockfile = true (terraform will not see the lock)",
 	  0, 0 },
-	{ O_LOCK_TAGS, "lock-tags", 0, "TFLOCK_LOCK_TAGS", T_STR, F(lock_tags), CMD_RUN, "K=V,...",
+	{ O_LOCK_TAGS, "lock-tags", 0, "TFLOCK_LOCK_TAGS", T_STR, F(lock_tags),
+	  CMD_RUN | CMD_DOCTOR, "K=V,...",
 	  "tag the lock object (needs s3:PutObjectTagging), e.g. for a lifecycle rule expiring "
 	  "old lock versions",
 	  0, 0 },

@@ -59,6 +59,38 @@ static void check_skew(const struct s3_reply *r)
 		line(V_FAIL, "clock", d, "fix the clock (NTP): S3 refuses requests 15 minutes off");
 }
 
+/* Whether one <Rule> of a lifecycle configuration both expires noncurrent
+ * versions and filters on one of the lock tags ("k=v,..."); that tag to out.
+ * Tag keys and values hold no XML special characters (config.c checks). */
+static int lifecycle_tag_rule(const char *xml, const char *tags, char *out, size_t n)
+{
+	for (const char *t = tags; t && *t;) {
+		size_t len = strcspn(t, ","), klen = strcspn(t, "=");
+		char needle[512];
+		if (klen < len &&
+		    snprintf(needle, sizeof(needle), "<Key>%.*s</Key><Value>%.*s</Value>",
+		             (int)klen, t, (int)(len - klen - 1),
+		             t + klen + 1) < (int)sizeof(needle)) {
+			for (const char *rb = strstr(xml, "<Rule>"); rb;
+			     rb = strstr(rb + 6, "<Rule>")) {
+				const char *re = strstr(rb, "</Rule>");
+				const char *hit = strstr(rb, needle);
+				const char *nc = strstr(rb, "<NoncurrentVersionExpiration>");
+				if (!re)
+					break;
+				if (hit && hit < re && nc && nc < re) {
+					snprintf(out, n, "%.*s", (int)len, t);
+					return 1;
+				}
+			}
+		}
+		t += len;
+		if (*t)
+			t++;
+	}
+	return 0;
+}
+
 /* who the credentials belong to: STS GetCallerIdentity, where there is an STS */
 static void check_identity(struct s3_client *s3)
 {
@@ -91,7 +123,7 @@ int doctor_run(const struct doctor_input *in)
 {
 	struct s3_reply r;
 	struct tf_error err;
-	char d[1024];
+	char d[1024], fix[512];
 	long st;
 	int selftest_ok = 0, versioned = 0;
 
@@ -221,23 +253,37 @@ int doctor_run(const struct doctor_input *in)
 		     NULL);
 	}
 
-	/* lifecycle for noncurrent lock versions */
+	/* lifecycle for noncurrent lock versions, best filtered by a lock tag */
 	err_clear(&err);
 	st = get_sub(in->s3, "lifecycle", &r, &err);
+	if (in->lock_tags && *in->lock_tags)
+		snprintf(fix, sizeof(fix),
+		         "add a lifecycle rule filtered by the lock tag %.*s expiring noncurrent "
+		         "versions (every heartbeat writes one)",
+		         (int)strcspn(in->lock_tags, ","), in->lock_tags);
+	else
+		snprintf(fix, sizeof(fix),
+		         "add a lifecycle rule expiring noncurrent versions of *.tflock (every "
+		         "heartbeat writes one; --lock-tags lets a rule pick them; see "
+		         "examples/bootstrap)");
 	if (st == 200 && !strstr(r.body.data, "LifecycleConfiguration")) {
 		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
 	} else if (st == 200) {
+		char tag[400] = "";
 		int nc = strstr(r.body.data, "NoncurrentVersionExpiration") != NULL;
-		line(nc ? V_PASS : (versioned ? V_WARN : V_PASS), "lifecycle",
-		     nc ? "expires noncurrent versions" : "no rule for noncurrent versions",
-		     nc || !versioned ? NULL
-		                      : "expire noncurrent versions of *.tflock (every heartbeat "
-		                        "writes one)");
+		int tagged = nc && lifecycle_tag_rule(r.body.data, in->lock_tags, tag, sizeof(tag));
+		if (tagged)
+			snprintf(d, sizeof(d),
+			         "a rule filtered by the lock tag %s expires noncurrent versions",
+			         tag);
+		else
+			snprintf(d, sizeof(d), "%s",
+			         nc ? "expires noncurrent versions"
+			            : "no rule for noncurrent versions");
+		line(nc ? V_PASS : (versioned ? V_WARN : V_PASS), "lifecycle", d,
+		     nc || !versioned ? NULL : fix);
 	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
-		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
-		     versioned ? "add a lifecycle rule expiring noncurrent versions (every "
-		                 "heartbeat writes one; see examples/bootstrap)"
-		               : NULL);
+		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules", versioned ? fix : NULL);
 	} else {
 		line(V_UNKNOWN, "lifecycle",
 		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);

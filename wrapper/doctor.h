@@ -17,6 +17,7 @@ struct doctor_input {
 	int backend_found;          /* a .terraform backend was read */
 	int use_lockfile;           /* -1 unknown */
 	const char *dynamodb_table; /* NULL/"" none */
+	const char *lock_tags;      /* --lock-tags "k=v,..." (validated), or NULL */
 };
 
 int doctor_run(const struct doctor_input *in);

@@ -69,28 +69,34 @@ static int exit_for_error(const struct tf_error *err)
 	return EXIT_INTERNAL;
 }
 
+/* the store as every subcommand reaches it: endpoint, addressing, credentials */
+static void store_config(const struct config *c, struct s3_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->endpoint = c->endpoint;
+	sc->region = c->region;
+	sc->bucket = c->bucket;
+	sc->path_style = c->path_style;
+	sc->timeout_ms = 10000;
+	sc->creds.profile = c->profile;
+	sc->creds.region = c->region;
+	sc->use_fips = c->use_fips;
+	sc->use_dualstack = c->use_dualstack;
+	sc->creds.shared_credentials_file = c->shared_credentials_file;
+	sc->creds.shared_config_file = c->shared_config_file;
+	sc->creds.sts_endpoint = c->sts_endpoint;
+	sc->creds.assume_role.role_arn = c->role_arn;
+	sc->creds.assume_role.session_name = c->session_name;
+	sc->creds.assume_role.external_id = c->external_id;
+}
+
 static struct s3_client *open_store(const struct config *c)
 {
 	struct s3_config sc;
 	struct s3_client *s3 = NULL;
 	struct tf_error err;
-	memset(&sc, 0, sizeof(sc));
 	err_clear(&err);
-	sc.endpoint = c->endpoint;
-	sc.region = c->region;
-	sc.bucket = c->bucket;
-	sc.path_style = c->path_style;
-	sc.timeout_ms = 10000;
-	sc.creds.profile = c->profile;
-	sc.creds.region = c->region;
-	sc.use_fips = c->use_fips;
-	sc.use_dualstack = c->use_dualstack;
-	sc.creds.shared_credentials_file = c->shared_credentials_file;
-	sc.creds.shared_config_file = c->shared_config_file;
-	sc.creds.sts_endpoint = c->sts_endpoint;
-	sc.creds.assume_role.role_arn = c->role_arn;
-	sc.creds.assume_role.session_name = c->session_name;
-	sc.creds.assume_role.external_id = c->external_id;
+	store_config(c, &sc);
 	if (s3_client_new(&sc, &s3, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	return s3;
@@ -413,15 +419,9 @@ static int cmd_doctor(struct config *c)
 	struct doctor_input in;
 	struct lock l;
 	int fails;
-	memset(&sc, 0, sizeof(sc));
 	memset(&in, 0, sizeof(in));
 	err_clear(&err);
-	sc.endpoint = c->endpoint;
-	sc.region = c->region;
-	sc.bucket = c->bucket;
-	sc.path_style = c->path_style;
-	sc.creds.profile = c->profile;
-	sc.creds.region = c->region;
+	store_config(c, &sc);
 	printf("tflock doctor: s3://%s/%s\n", c->bucket, c->key);
 	if (s3_client_new(&sc, &s3, &err)) {
 		in.creds_error = err.msg;
@@ -435,6 +435,7 @@ static int cmd_doctor(struct config *c)
 	in.use_lockfile = backend_found ? backend.use_lockfile : -1;
 	in.backend_found = backend_found;
 	in.dynamodb_table = backend_found ? backend.dynamodb_table : NULL;
+	in.lock_tags = c->lock_tags;
 	fails = doctor_run(&in);
 	printf("%d check(s) failed\n", fails);
 	lock_free(&l);

@@ -33,6 +33,18 @@ like "$(cat "$TEST_TMP/miss")" "FAIL +bucket: .*404" "the bucket check fails"
 AWS_SECRET_ACCESS_KEY=wrong "$TFLOCK" doctor >"$TEST_TMP/cred" 2>&1
 is 69 $? "wrong credentials: exit 69"
 like "$(cat "$TEST_TMP/cred")" "FAIL +bucket: .*SignatureDoesNotMatch" "reported as a signature mismatch"
+# lifecycle: a rule filtered by a lock tag (--lock-tags) that expires noncurrent versions
+lc=$(new_bucket lc)
+printf '%s' '<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ID>state</ID><Filter><Prefix>state/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>30</Days></Expiration></Rule><Rule><ID>lock-versions</ID><Filter><Tag><Key>expire</Key><Value>lock</Value></Tag></Filter><Status>Enabled</Status><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule></LifecycleConfiguration>' >"$TEST_TMP/lc.xml"
+is 200 "$(S3_BODY_FILE=$TEST_TMP/lc.xml s3_status PUT "/$lc?lifecycle=")" "a lifecycle configuration is set on a fresh bucket"
+TFLOCK_BUCKET=$lc "$TFLOCK" doctor --lock-tags 'team=infra,expire=lock' >"$TEST_TMP/lc1" 2>&1
+like "$(cat "$TEST_TMP/lc1")" "PASS +lifecycle: a rule filtered by the lock tag expire=lock expires noncurrent versions" \
+	"doctor finds the rule filtered by one of the lock tags"
+TFLOCK_BUCKET=$lc "$TFLOCK" doctor --lock-tags 'expire=state' >"$TEST_TMP/lc2" 2>&1
+like "$(cat "$TEST_TMP/lc2")" "PASS +lifecycle: expires noncurrent versions" "another tag value: no tagged rule, plain finding"
+"$TFLOCK" doctor --lock-tags 'expire' >"$TEST_TMP/lc3" 2>&1
+is 64 $? "doctor checks --lock-tags like a run: 64 for a bad list"
+
 # identity: STS GetCallerIdentity. The gateway has no such API, so a loopback
 # stand-in STS (tests/helpers/stub-http) answers: first the identity, then a refusal.
 cat >"$TEST_TMP/gci.xml" <<'EOF'
