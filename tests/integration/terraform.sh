@@ -127,6 +127,17 @@ is "" "$(cat "$TEST_TMP/tf.log")" "and terraform never ran"
 touch "$TEST_TMP/lt.go"
 wait "$h"
 
+# doctor reaches the store as a run does: the backend's shared credentials file and profile
+printf '[ci]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$TEST_TMP/shared-creds"
+mkdir -p "$TEST_TMP/credproj" && cd "$TEST_TMP/credproj" || bail "cd"
+mkbackend .terraform "s|\"shared_credentials_files\": null|\"shared_credentials_files\": [\"$TEST_TMP/shared-creds\"]|; s|\"profile\": null|\"profile\": \"ci\"|"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_CONFIG_FILE=/nonexistent "$TFLOCK" doctor >"$TEST_TMP/doc" 2>&1
+is 0 $? "doctor with only the backend's shared credentials file: exit 0"
+like "$(cat "$TEST_TMP/doc")" "PASS +credentials: from .*ci" "the credentials come from the backend's file and profile"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_CONFIG_FILE=/nonexistent "$TFLOCK" -- true 2>/dev/null
+is 0 $? "a run with the same backend works too"
+cd "$proj" || bail "cd"
+
 # errors
 "$TFLOCK" --bucket someone-else -- terraform apply 2>"$TEST_TMP/e4"
 is 64 $? "--bucket contradicting the backend, for a terraform child: 64"
