@@ -183,3 +183,89 @@ char *buf_detach(struct buf *b, size_t *len)
 	buf_init(b);
 	return p;
 }
+
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len;
+	uint32_t v;
+
+	if (c < 0x80) {
+		if (cp)
+			*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+		v = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		v = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		v = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	v = (v << 6) | (s[1] & 0x3F);
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (cp)
+		*cp = v;
+	return len;
+}
+
+void buf_add_json_string(struct buf *b, const char *str, int go_html)
+{
+	static const char hex[] = "0123456789abcdef", from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), i = 0, start = 0;
+
+	buf_addc(b, '"');
+	while (i < n) {
+		unsigned char c = s[i];
+		const char *esc = NULL, *short_esc = c ? strchr(from, c) : NULL;
+		char u[8];
+		size_t len = 1;
+		if (short_esc) {
+			u[0] = '\\';
+			u[1] = to[short_esc - from];
+			u[2] = '\0';
+			esc = u;
+		} else if (c < 0x20 || (go_html ? c == '<' || c == '>' || c == '&' : c == 0x7F)) {
+			snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			esc = u;
+		} else if (c >= 0x80) {
+			uint32_t cp = 0;
+			len = utf8_decode(s + i, n - i, &cp);
+			if (!len) {
+				len = 1;
+				esc = "\\ufffd";
+			} else if (cp == 0x2028 || cp == 0x2029) {
+				esc = cp == 0x2028 ? "\\u2028" : "\\u2029";
+			}
+		}
+		if (esc) {
+			buf_add(b, s + start, i - start);
+			buf_adds(b, esc);
+			start = i + len;
+		}
+		i += len;
+	}
+	buf_add(b, s + start, n - start);
+	buf_addc(b, '"');
+}

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *data; /* NUL-terminated; "" (static) when nothing is allocated */
@@ -37,6 +38,16 @@ __attribute__((format(printf, 2, 3))) void buf_addf(struct buf *b, const char *f
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Hand the data over to the caller (malloc'd, never NULL) and reset b. */
 char *buf_detach(struct buf *b, size_t *len);
+
+/* One UTF-8 code point from s (n > 0 bytes): its length in bytes, with *cp
+ * set when cp is not NULL; 0 for a malformed, overlong, surrogate or
+ * out-of-range sequence (the rules of Go's utf8.DecodeRune). */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* s (NULL is "") as a JSON string literal. UTF-8 is kept; every byte of an
+ * invalid sequence becomes \ufffd; '"', '\\', controls and U+2028/U+2029 are
+ * escaped. go_html: escape <, > and & too and leave DEL, byte for byte as Go's
+ * encoding/json writes (the lock body); otherwise DEL is escaped instead. */
+void buf_add_json_string(struct buf *b, const char *s, int go_html);
 
 /* Allocation helpers that abort on failure. */
 void *xmalloc(size_t n);

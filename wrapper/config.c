@@ -422,22 +422,12 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 static long tag_chars(const char *s, size_t n)
 {
 	long chars = 0;
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0; i < n; chars++) {
 		unsigned char ch = (unsigned char)s[i];
-		size_t len = ch < 0x80             ? 1
-		             : (ch & 0xe0) == 0xc0 ? 2
-		             : (ch & 0xf0) == 0xe0 ? 3
-		             : (ch & 0xf8) == 0xf0 ? 4
-		                                   : 0;
-		if (!len || i + len > n || (len == 2 && ch < 0xc2))
-			return -1;
-		for (size_t k = 1; k < len; k++)
-			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-				return -1;
-		if (len == 1 && !isalnum(ch) && !strchr(" _.:/=+-@", ch))
+		size_t len = utf8_decode((const unsigned char *)s + i, n - i, NULL);
+		if (!len || (len == 1 && !isalnum(ch) && !strchr(" _.:/=+-@", ch)))
 			return -1;
 		i += len;
-		chars++;
 	}
 	return chars;
 }

@@ -35,50 +35,6 @@ static void set_owned(char **dst, char *v)
  * when s does not start one. Same acceptance as Go's utf8.DecodeRune: no overlong
  * forms, no surrogates, nothing above U+10FFFF.
  */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t len;
-	uint32_t v;
-
-	if (c < 0x80) {
-		if (cp)
-			*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		v = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		v = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	v = (v << 6) | (s[1] & 0x3F);
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (cp)
-		*cp = v;
-	return len;
-}
 
 static void utf8_put(struct buf *b, uint32_t cp)
 {
@@ -263,68 +219,7 @@ void lockinfo_new_id(char out[37])
 /* Append s as a JSON string the way Go's encoding/json (>= 1.22) writes it. */
 static void go_json_string(struct buf *b, const char *str)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s), i = 0, start = 0;
-
-	buf_addc(b, '"');
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
-			    c != '&') {
-				i++;
-				continue;
-			}
-			buf_add(b, s + start, i - start);
-			switch (c) {
-			case '"':
-			case '\\':
-				buf_addc(b, '\\');
-				buf_addc(b, (char)c);
-				break;
-			case '\b':
-				buf_adds(b, "\\b");
-				break;
-			case '\f':
-				buf_adds(b, "\\f");
-				break;
-			case '\n':
-				buf_adds(b, "\\n");
-				break;
-			case '\r':
-				buf_adds(b, "\\r");
-				break;
-			case '\t':
-				buf_adds(b, "\\t");
-				break;
-			default:
-				buf_adds(b, "\\u00");
-				buf_addc(b, hex[c >> 4]);
-				buf_addc(b, hex[c & 15]);
-			}
-			start = ++i;
-			continue;
-		}
-		uint32_t cp;
-		size_t len = utf8_len(s + i, n - i, &cp);
-		if (len == 0) {
-			buf_add(b, s + start, i - start);
-			buf_adds(b, "\\ufffd");
-			start = ++i;
-			continue;
-		}
-		if (cp == 0x2028 || cp == 0x2029) {
-			buf_add(b, s + start, i - start);
-			buf_adds(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-			i += len;
-			start = i;
-			continue;
-		}
-		i += len;
-	}
-	buf_add(b, s + start, n - start);
-	buf_addc(b, '"');
+	buf_add_json_string(b, str, 1);
 }
 
 static void member(struct buf *b, const char *key, const char *val, int first)
@@ -521,7 +416,7 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 			j->p++;
 			continue;
 		}
-		size_t len = utf8_len(j->p, (size_t)(j->end - j->p), NULL);
+		size_t len = utf8_decode(j->p, (size_t)(j->end - j->p), NULL);
 		if (len == 0) {
 			if (out)
 				utf8_put(out, 0xFFFD);
@@ -731,7 +626,7 @@ static int fold_key(const struct buf *key, char *out, size_t size)
 	size_t i = 0, o = 0;
 	while (i < key->len) {
 		uint32_t cp;
-		size_t len = utf8_len(s + i, key->len - i, &cp);
+		size_t len = utf8_decode(s + i, key->len - i, &cp);
 		char c;
 		if (len == 0 || cp == 0) /* a \u0000 in a key never matches a name */
 			return -1;
@@ -957,11 +852,58 @@ static int read_tflock_number(struct jp *j, struct state *st, enum tfield f, con
 	return 0;
 }
 
+/* Step through an object whose '{' is at j->p, *more starting at 0: 1 with the
+ * next member's key in key and j->p at its value, 0 past the closing '}', or
+ * -1 on a syntax error (with Go's message). Call again after the value. */
+static int jp_member(struct jp *j, struct buf *key, int *more)
+{
+	if (!*more) {
+		j->p++;
+		jp_ws(j);
+		if (j->p < j->end && *j->p == '}') {
+			j->p++;
+			return 0;
+		}
+		*more = 1;
+	} else {
+		jp_ws(j);
+		if (j->p < j->end && *j->p == '}') {
+			j->p++;
+			return 0;
+		}
+		if (j->p >= j->end || *j->p != ',') {
+			jp_fail(j, "after object key:value pair");
+			return -1;
+		}
+		j->p++;
+		jp_ws(j);
+	}
+	if (j->p >= j->end || *j->p != '"') {
+		jp_fail(j, "looking for beginning of object key string");
+		return -1;
+	}
+	buf_reset(key);
+	if (jp_string(j, key, NULL))
+		return -1;
+	jp_ws(j);
+	if (j->p >= j->end || *j->p != ':') {
+		jp_fail(j, "after object key");
+		return -1;
+	}
+	j->p++;
+	jp_ws(j);
+	if (j->p >= j->end) {
+		jp_fail(j, "looking for beginning of value");
+		return -1;
+	}
+	return 1;
+}
+
 static int read_tflock(struct jp *j, struct state *st)
 {
 	struct lockinfo *li = st->li;
 	struct buf key;
-	int rc = -1;
+	int rc = -1, more = 0;
 
 	if (*j->p == 'n') /* null: Go leaves the field as it was */
 		return jp_literal(j);
@@ -974,36 +916,12 @@ static int read_tflock(struct jp *j, struct state *st)
 	}
 	li->has_tflock = 1;
 	buf_init(&key);
-	j->p++;
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
+	while ((rc = jp_member(j, &key, &more)) > 0) {
 		char folded[16];
 		enum tfield f = T_NONE;
 		const char *name = "";
 
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != '"') {
-			jp_fail(j, "looking for beginning of object key string");
-			goto out;
-		}
-		buf_reset(&key);
-		if (jp_string(j, &key, NULL))
-			goto out;
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != ':') {
-			jp_fail(j, "after object key");
-			goto out;
-		}
-		j->p++;
-		jp_ws(j);
-		if (j->p >= j->end) {
-			jp_fail(j, "looking for beginning of value");
-			goto out;
-		}
+		rc = -1;
 		if (fold_key(&key, folded, sizeof(folded)) == 0)
 			for (size_t i = 0; i < sizeof(tfields) / sizeof(tfields[0]); i++)
 				if (!strcmp(folded, tfields[i].folded)) {
@@ -1046,18 +964,6 @@ static int read_tflock(struct jp *j, struct state *st)
 					goto out;
 			}
 		}
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			rc = 0;
-			goto out;
-		}
-		jp_fail(j, "after object key:value pair");
-		goto out;
 	}
 out:
 	buf_free(&key);
@@ -1069,39 +975,14 @@ static int read_object(struct jp *j, struct state *st)
 {
 	struct lockinfo *li = st->li;
 	struct buf key;
-	int rc = -1;
+	int rc, more = 0;
 
 	buf_init(&key);
-	j->p++;
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
+	while ((rc = jp_member(j, &key, &more)) > 0) {
 		char folded[16];
 		enum field f = F_NONE;
 		const char *name = "";
 
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != '"') {
-			jp_fail(j, "looking for beginning of object key string");
-			goto out;
-		}
-		buf_reset(&key);
-		if (jp_string(j, &key, NULL))
-			goto out;
-		jp_ws(j);
-		if (j->p >= j->end || *j->p != ':') {
-			jp_fail(j, "after object key");
-			goto out;
-		}
-		j->p++;
-		jp_ws(j);
-		if (j->p >= j->end) {
-			jp_fail(j, "looking for beginning of value");
-			goto out;
-		}
 		if (fold_key(&key, folded, sizeof(folded)) == 0)
 			for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 				if (!strcmp(folded, fields[i].folded)) {
@@ -1137,22 +1018,8 @@ static int read_object(struct jp *j, struct state *st)
 			rc = jp_skip(j, 1);
 		}
 		if (rc)
-			goto out;
-		rc = -1;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			rc = 0;
-			goto out;
-		}
-		jp_fail(j, "after object key:value pair");
-		goto out;
+			break;
 	}
-out:
 	buf_free(&key);
 	return rc;
 }
@@ -1242,7 +1109,7 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 	j.end = j.s + len;
 
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_len(j.s + i, len - i, NULL);
+		size_t n = utf8_decode(j.s + i, len - i, NULL);
 		if (n == 0) {
 			bad_utf8 = i;
 			break;

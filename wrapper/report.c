@@ -28,46 +28,11 @@ static const char *str(const char *s)
  */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		c &= 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		c &= 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		*cp = UTF8_BAD;
-		return 1;
-	}
-	if (n < len) {
-		*cp = UTF8_BAD;
-		return 1;
-	}
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80) {
-			*cp = UTF8_BAD;
-			return 1;
-		}
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
-		*cp = UTF8_BAD;
-		return 1;
-	}
-	*cp = c;
-	return len;
+	size_t len = utf8_decode(s, n, cp);
+	if (len)
+		return len;
+	*cp = UTF8_BAD;
+	return 1;
 }
 
 /* Characters that can make text look other than it is: C1 controls, bidi controls. */
@@ -287,49 +252,7 @@ static int write_stdout(const char *data, size_t len, const char *what, struct t
 
 void report_json_string(struct buf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-
-	buf_addc(b, '"');
-	while (n) {
-		uint32_t cp;
-		size_t k = utf8_next(p, n, &cp);
-		switch (cp) {
-		case '"':
-			buf_adds(b, "\\\"");
-			break;
-		case '\\':
-			buf_adds(b, "\\\\");
-			break;
-		case '\b':
-			buf_adds(b, "\\b");
-			break;
-		case '\f':
-			buf_adds(b, "\\f");
-			break;
-		case '\n':
-			buf_adds(b, "\\n");
-			break;
-		case '\r':
-			buf_adds(b, "\\r");
-			break;
-		case '\t':
-			buf_adds(b, "\\t");
-			break;
-		case UTF8_BAD:
-			buf_adds(b, "\\ufffd");
-			break;
-		default:
-			/* controls, DEL, and the JavaScript line terminators */
-			if (cp < 0x20 || cp == 0x7F || cp == 0x2028 || cp == 0x2029)
-				buf_addf(b, "\\u%04x", (unsigned)cp);
-			else
-				buf_add(b, p, k);
-		}
-		p += k;
-		n -= k;
-	}
-	buf_addc(b, '"');
+	buf_add_json_string(b, s, 0);
 }
 
 static void json_string_or_null(struct buf *b, const char *s)

@@ -35,5 +35,48 @@ int main(void)
 	p = xasprintf("%s=%d", "k", 7);
 	is_string("k=7", p, "xasprintf formats");
 	free(p);
+
+	/* UTF-8 decoding, as Go decodes */
+	{
+		static const struct {
+			const char *s;
+			size_t len;
+			uint32_t cp;
+		} u[] = {
+			{ "A", 1, 0x41 },
+			{ "\xc3\xa9", 2, 0xe9 },
+			{ "\xe2\x80\xa8", 3, 0x2028 },
+			{ "\xf0\x9f\x98\x80", 4, 0x1f600 },
+			{ "\xc0\xaf", 0, 0 },         /* overlong */
+			{ "\xed\xa0\x80", 0, 0 },     /* surrogate */
+			{ "\xf4\x90\x80\x80", 0, 0 }, /* over U+10FFFF */
+			{ "\xe2\x80", 0, 0 },         /* cut short */
+			{ "\xff", 0, 0 },
+			{ "\x80", 0, 0 }, /* a lone continuation byte */
+		};
+		for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+			uint32_t cp = 0;
+			size_t n = utf8_decode((const unsigned char *)u[i].s, strlen(u[i].s), &cp);
+			ok(n == u[i].len && (!n || cp == u[i].cp),
+			   "utf8_decode case %zu: %zu bytes", i, n);
+		}
+	}
+	/* JSON strings: the lock body's Go-exact form and the plain form */
+	{
+		static const char in[] = "q\"b\\n\nt\t\b\f\x01 <a>&\x7f \xe2\x80\xa8\xff\xc3\xa9";
+		buf_add_json_string(&b, in, 1);
+		is_string("\"q\\\"b\\\\n\\nt\\t\\b\\f\\u0001 \\u003ca\\u003e\\u0026\x7f "
+		          "\\u2028\\ufffd\xc3\xa9\"",
+		          b.data, "go_html: <, > and & escaped, DEL kept");
+		buf_reset(&b);
+		buf_add_json_string(&b, in, 0);
+		is_string("\"q\\\"b\\\\n\\nt\\t\\b\\f\\u0001 <a>&\\u007f "
+		          "\\u2028\\ufffd\xc3\xa9\"",
+		          b.data, "plain: DEL escaped, <, > and & kept");
+		buf_reset(&b);
+		buf_add_json_string(&b, NULL, 0);
+		is_string("\"\"", b.data, "NULL is the empty string");
+		buf_free(&b);
+	}
 	return 0;
 }
