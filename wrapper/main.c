@@ -90,6 +90,22 @@ static void store_config(const struct config *c, struct s3_config *sc)
 	sc->creds.assume_role.external_id = c->external_id;
 }
 
+/* The store's settings for a hook or the command to reach the same store
+ * (tflock removes the TFLOCK_* option variables from their environment):
+ * TFLOCK_HELD_S3_ENDPOINT (only when an endpoint was set), TFLOCK_HELD_REGION,
+ * TFLOCK_HELD_PATH_STYLE=true (only when set). Up to 3 strings to out. */
+static size_t store_env(const struct config *c, char **out)
+{
+	size_t n = 0;
+	if (c->endpoint && *c->endpoint)
+		out[n++] = xasprintf("TFLOCK_HELD_S3_ENDPOINT=%s", c->endpoint);
+	out[n++] = xasprintf("TFLOCK_HELD_REGION=%s",
+	                     c->region && *c->region ? c->region : "us-east-1");
+	if (c->path_style)
+		out[n++] = xstrdup("TFLOCK_HELD_PATH_STYLE=true");
+	return n;
+}
+
 static struct s3_client *open_store(const struct config *c)
 {
 	struct s3_config sc;
@@ -630,7 +646,7 @@ static int cmd_run(struct config *c, char **argv)
 	struct run_opts ro;
 	struct run_result rr;
 	struct sigaction sa;
-	char *info, *extra[10], *ident;
+	char *info, *extra[16], *ident;
 	int ret, hook, n = 0;
 	sigset_t none;
 	struct reentry re;
@@ -751,14 +767,16 @@ static int cmd_run(struct config *c, char **argv)
 	po.allow_dirty = c->allow_dirty;
 	po.allow_older = c->allow_older;
 	{
-		char *henv[4];
-		henv[0] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
-		henv[1] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
-		henv[2] = NULL;
+		char *henv[8];
+		size_t hn = 0;
+		henv[hn++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+		henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+		hn += store_env(c, henv + hn);
+		henv[hn] = NULL;
 		po.hook_env = henv;
 		ret = preapply_check(&l, &po, &gi, &git_active, &err);
-		free(henv[0]);
-		free(henv[1]);
+		for (size_t i = 0; i < hn; i++)
+			free(henv[i]);
 	}
 	if (ret) {
 		struct tf_error rerr;
@@ -781,6 +799,7 @@ static int cmd_run(struct config *c, char **argv)
 	extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
 	extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
 	extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
+	n += store_env(c, extra + n);
 	if (backend_found && tf.is_terraform) {
 		/* B7: terraform must not lock again what we hold; only for subcommands
 		 * that define -lock, appended to what the user set */

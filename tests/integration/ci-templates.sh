@@ -824,6 +824,17 @@ echo '*' >"$R/elsewhere/.gitignore"
 	>"$TEST_TMP/hk5.out" 2>&1
 is 0 $? "the hook finds bucket and key in TFLOCK_HELD_LOCK when there is no backend in its directory"
 like "$(cat "$TEST_TMP/hk5.out")" "git checks pass" "and checks that state"
+# ... and the endpoint, region and addressing in TFLOCK_HELD_S3_ENDPOINT/_REGION/_PATH_STYLE
+# (the test environment's AWS_ENDPOINT_URL points at a dead port: a hook that did not
+# get the endpoint from tflock would fail to reach the store)
+held_store() { "$TFLOCK" --bucket "$bucket" --key "$HKEY" --endpoint "$TFLOCK_TEST_S3_ENDPOINT" --path-style --region us-east-1 "$@"; }
+(cd "$R/elsewhere" && PATH=$TEST_TMP/standin-hook:$PATH held_store -- terraform apply -auto-approve) >"$TEST_TMP/hk5b.out" 2>&1
+is 0 $? "without PRE_APPLY_ENDPOINT the hook reaches the store tflock named to it"
+like "$(cat "$TEST_TMP/hk5b.out")" "git checks pass" "and checks that state"
+held_store -- sh -c 'env | grep "^TFLOCK_HELD_[RSP]" | sort' >"$TEST_TMP/hk5c.out" 2>/dev/null
+is "$(cat "$TEST_TMP/hk5c.out")" "TFLOCK_HELD_PATH_STYLE=true
+TFLOCK_HELD_REGION=us-east-1
+TFLOCK_HELD_S3_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT" "the command gets the same three variables"
 (cd "$R/infra" && TFLOCK_HELD_LOCK=not-a-lock-url "$HK/pre-apply") 2>"$TEST_TMP/hk6.err"
 is 64 $? "a malformed TFLOCK_HELD_LOCK is refused (64)"
 (cd "$R/infra" && "$HK/pre-apply") 2>"$TEST_TMP/hk7.err"
