@@ -81,8 +81,9 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 		}
 		git_buf_dispose(&hp);
 	}
+	/* as git does: hooks live in the common directory, shared by linked worktrees */
 	if (!g->hooks_dir)
-		g->hooks_dir = xasprintf("%shooks", git_repository_path(repo));
+		g->hooks_dir = xasprintf("%shooks", git_repository_commondir(repo));
 
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
 	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;

@@ -88,6 +88,13 @@ chmod +x .git/hooks/pre-apply
 is 77 $? "a pre-apply hook that exits non-zero refuses the apply"
 like "$(cat "$TEST_TMP/hook.ran")" "^hook [0-9a-f-]{36}$" "the hook ran under the lock, with its ID"
 like "$(cat "$TEST_TMP/e8")" "pre-apply hook .* refused \(exit 3\)" "the refusal names the hook"
+# a linked worktree (git worktree add) runs the repository's hooks, as git does
+rm -f "$TEST_TMP/hook.ran"
+git worktree add -q "$TEST_TMP/wt" 2>/dev/null
+(cd "$TEST_TMP/wt" && "$TFLOCK" -- terraform apply -auto-approve) 2>"$TEST_TMP/e8w"
+is 77 $? "in a linked worktree the common .git/hooks/pre-apply runs too"
+like "$(cat "$TEST_TMP/hook.ran" 2>/dev/null)" "^hook [0-9a-f-]{36}$" "(the hook ran)"
+git worktree remove --force "$TEST_TMP/wt"
 mkdir -p "$TEST_TMP/hooks"
 printf '#!/bin/sh\nexit 0\n' >"$TEST_TMP/hooks/pre-apply"
 chmod +x "$TEST_TMP/hooks/pre-apply"
