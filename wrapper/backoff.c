@@ -35,14 +35,13 @@ int64_t backoff_full_jitter(unsigned attempt, int64_t base_ms, int64_t cap_ms, r
 	return (int64_t)(rnd(arg) % (uint64_t)(ceiling + 1));
 }
 
-int64_t jitter_pct(int64_t ms, unsigned pct, rand_fn rnd, void *arg)
+int64_t jitter_down_pct(int64_t ms, unsigned pct, rand_fn rnd, void *arg)
 {
-	int64_t span, off;
+	int64_t span;
 	if (ms <= 0 || pct == 0)
 		return ms;
 	if (pct > 100)
 		pct = 100;
-	span = ms * (int64_t)pct / 100; /* ± span */
-	off = (int64_t)(rnd(arg) % (uint64_t)(2 * span + 1)) - span;
-	return ms + off;
+	span = ms * (int64_t)pct / 100;
+	return ms - (int64_t)(rnd(arg) % (uint64_t)(span + 1));
 }

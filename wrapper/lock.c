@@ -733,7 +733,7 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 					goto out;
 				errors++;
 			}
-			poll = jitter_pct(lock_poll_ms(l), 20, rand_u64_default, NULL);
+			poll = jitter_down_pct(lock_poll_ms(l), 20, rand_u64_default, NULL);
 			if (v.holder_lease_ms > 0 && poll > v.holder_lease_ms / 4)
 				poll = v.holder_lease_ms / 4;
 			if (errors) {
