@@ -308,7 +308,10 @@ static int refresh_creds(struct s3_client *c, struct tf_error *err)
 			err_clear(err);
 			return 0;
 		}
-		return ret;
+		err_prefix(err, "the credentials from %s expired and cannot be refreshed",
+		           c->creds.source);
+		err->kind = ERR_CREDENTIALS; /* nothing was sent: never an unknown outcome */
+		return ERR_CREDENTIALS;
 	}
 	creds_free(&c->creds);
 	c->creds = fresh;
