@@ -1537,11 +1537,11 @@ static long long mono_ms(void)
 static int process_fetch(const struct prof *p, const char *cmd, struct creds *out,
                          struct tf_error *err)
 {
-	int fds[2], status = 0, rc = 0, timed_out = 0, too_big = 0;
+	int fds[2], status = 0, rc = 0, timed_out = 0, too_big = 0, wait_errno;
 	long long deadline;
 	struct buf o;
 	char *what;
-	pid_t pid;
+	pid_t pid, waited;
 
 	buf_init(&o);
 	if (pipe2(fds, O_CLOEXEC))
@@ -1601,10 +1601,14 @@ static int process_fetch(const struct prof *p, const char *cmd, struct creds *ou
 	close(fds[0]);
 	if (timed_out || too_big)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	wait_errno = errno;
 	what = xasprintf("profile \"%s\": credential_process", p->name);
-	if (timed_out)
+	if (waited < 0) /* reaped by someone else: its exit status is unknown */
+		rc = err_set(err, ERR_SYSTEM, "%s: cannot get its exit status: %s", what,
+		             strerror(wait_errno));
+	else if (timed_out)
 		rc = err_set(err, ERR_TIMEOUT, "%s: no output after %d s; killed it", what,
 		             PROCESS_TIMEOUT_MS / 1000);
 	else if (too_big)

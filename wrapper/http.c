@@ -238,6 +238,17 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		goto out;
 	}
 
+	{
+		/* a proxy that refused the tunnel (CONNECT answered with an error):
+		 * nothing reached the server */
+		long tunnel = 0;
+		curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+		if (tunnel && (tunnel < 200 || tunnel > 299)) {
+			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
+			              *errbuf ? errbuf : curl_easy_strerror(rc));
+			goto failed;
+		}
+	}
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -268,6 +279,7 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
 	}
+failed:
 	if (trace)
 		log_verbose("< failed: %s", err ? err->msg : curl_easy_strerror(rc));
 out:

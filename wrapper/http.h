@@ -6,7 +6,8 @@
  * PROTOCOL.md B2): writes (PUT, DELETE, POST) always use a fresh connection,
  * on which libcurl never retries by itself; reads reuse kept-alive ones. Results:
  *   0              a response arrived (any status: the caller interprets it)
- *   ERR_CONNECT    nothing was sent (DNS, refused, TLS setup): safe to retry
+ *   ERR_CONNECT    nothing was sent (DNS, refused, TLS setup, a proxy refusing
+ *                  the tunnel): safe to retry
  *   ERR_TIMEOUT    timed out, possibly after sending: outcome unknown
  *   ERR_TRANSPORT  failed after possibly sending (reset, short reply): unknown
  * The response owns its memory; http_response_free() releases it (NULL-safe).

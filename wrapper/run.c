@@ -109,6 +109,14 @@ static void *hb_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Reaping in the loop: children of this thread only. The child and the
+ * descendants reparented to us (subreaper) are this thread's; a
+ * credential_process started by the heartbeat thread is that thread's, and
+ * reaping it here would steal its exit status from the thread waiting for it.
+ */
+#define REAP_FLAGS (WNOHANG | __WNOTHREAD)
+
 static void send_child(pid_t pid, pid_t pgid, int sig)
 {
 	if (pgid > 0)
@@ -312,7 +320,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 			/* wait for descendants still running (reparented to us) */
 			pid_t p;
 			int st;
-			while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			while ((p = waitpid(-1, &st, REAP_FLAGS)) > 0)
 				;
 			if (p < 0 && errno == ECHILD)
 				break;
@@ -345,7 +353,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 				if (sig == SIGCHLD) {
 					pid_t p;
 					int st;
-					while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+					while ((p = waitpid(-1, &st, REAP_FLAGS)) > 0) {
 						if (p == ch.pid && !child_done) {
 							child_done = 1;
 							child_exit_ns = clock_boot_ns();

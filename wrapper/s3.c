@@ -327,7 +327,10 @@ static int refresh_creds(struct s3_client *c, struct tf_error *err)
 			err_clear(err);
 			return 0;
 		}
-		return ret;
+		err_prefix(err, "the credentials from %s expired and cannot be refreshed",
+		           c->creds.source);
+		err->kind = ERR_CREDENTIALS; /* nothing was sent: never an unknown outcome */
+		return ERR_CREDENTIALS;
 	}
 	creds_free(&c->creds);
 	c->creds = fresh;
@@ -371,10 +374,15 @@ static void describe_http_error(struct s3_client *c, const struct s3_request *re
 	} else if (r->status == 301 || !strcmp(e.code, "PermanentRedirect") ||
 	           !strcmp(e.code, "AuthorizationHeaderMalformed") ||
 	           (e.region[0] && strcmp(e.region, c->region))) {
-		if (e.region[0])
+		if (e.region[0] && strcmp(e.region, c->region))
 			err_set(err, ERR_HTTP,
 			        "bucket '%s' is in region %s, not %s: pass --region %s (%s)",
 			        c->bucket, e.region, c->region, e.region, line);
+		else if (e.region[0]) /* the region is right: the endpoint is not */
+			err_set(err, ERR_HTTP,
+			        "bucket '%s' is in region %s as configured, but %s://%s%s does not "
+			        "serve that region: check --endpoint (%s)",
+			        c->bucket, e.region, c->scheme, c->host, c->base_path, line);
 		else
 			err_set(err, ERR_HTTP, "bucket '%s' is not in region %s (%s)", c->bucket,
 			        c->region, line);

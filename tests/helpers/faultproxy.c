@@ -27,7 +27,11 @@
  * requests (HTTP/1.1 keep-alive; HTTP/1.0 clients and "Connection: close"
  * get one). Every request is sent to the upstream on a fresh connection: the
  * request line, the headers (Host included: the client's SigV4 signature
- * covers it) and the Content-Length body are forwarded byte for byte. A
+ * covers it) and the Content-Length body are forwarded byte for byte, with
+ * one exception: a request target in absolute form ("GET http://HOST/path
+ * HTTP/1.1", what a client configured with faultproxy as its forward proxy,
+ * http_proxy=..., sends) goes to the upstream in origin form ("GET /path"),
+ * whatever HOST it names; the rules and the log see the target as sent. A
  * request with Transfer-Encoding gets 501; one that cannot be parsed gets 400;
  * a head over 64 KiB gets 431; a body over 64 MiB gets 413 (all then close the
  * connection). "Expect: 100-continue" is answered by faultproxy itself, and
@@ -726,6 +730,30 @@ static void req_parse_partial(struct req *rq, const char *buf, size_t n)
 	(void)req_parse_line(rq, buf, end); /* sets nothing when it fails */
 }
 
+/*
+ * A target in absolute form ("GET http://host:port/path HTTP/1.1", what a
+ * client sends to a forward proxy): forward the request line with the path
+ * alone; everything after the target is kept byte for byte.
+ */
+static void req_origin_form(struct req *rq)
+{
+	const char *t = rq->target, *path, *after_method, *after_target;
+	struct sb h = { 0 };
+	if (strncasecmp(t, "http://", 7))
+		return;
+	path = t + 7 + strcspn(t + 7, "/?");
+	after_method = strchr(rq->head, ' ') + 1;
+	after_target = strchr(after_method, ' ');
+	sb_add(&h, rq->head, (size_t)(after_method - rq->head));
+	if (*path != '/')
+		sb_adds(&h, "/");
+	sb_adds(&h, path);
+	sb_add(&h, after_target, rq->head_len - (size_t)(after_target - rq->head));
+	free(rq->head);
+	rq->head = h.p;
+	rq->head_len = h.len;
+}
+
 /* parse a request head: 0, or the status to refuse it with */
 static int req_parse(struct req *rq)
 {
@@ -780,6 +808,7 @@ static int req_parse(struct req *rq)
 		return 501;
 	if (rq->clen > BODY_MAX)
 		return 413;
+	req_origin_form(rq);
 	return 0;
 }
 

@@ -236,6 +236,21 @@ is "1 200,19 412" "$(awk 1 "$TEST_TMP"/race.* | sort | uniq -c | awk '{print $1,
 is 20 "$(log_for "$b/race.tflock" | grep -c ' upstream=\(200\|412\) client=\(200\|412\)$')" "each has its log line"
 
 # --- the log as a whole
+# --- absolute form (faultproxy as a forward proxy): the path goes to the upstream,
+# whatever host the target names (here a loopback port nothing listens on; the
+# gateway would take another host name for a bucket name)
+abs=http://127.0.0.1:9
+set_rules 'PUT abs.tflock status 503 count=1'
+out=$(S3_BODY_FILE=$(put_body abs) TFLOCK_TEST_S3_ENDPOINT=$abs s3 PUT "$b/abs.tflock" -x "$proxy" 2>&1)
+is 503 "$(printf '%s' "$out" | tail -n 1)" "absolute form: the rules match the target as sent"
+out=$(S3_BODY_FILE=$(put_body abs) TFLOCK_TEST_S3_ENDPOINT=$abs s3 PUT "$b/abs.tflock" -x "$proxy" 2>&1)
+is 200 "$(printf '%s' "$out" | tail -n 1)" "absolute form: a signed PUT for a closed port reaches the server"
+is "abs
+200" "$(s3 GET "$b/abs.tflock")" "absolute form: the server has the object"
+like "$(last_log "$abs$b/abs.tflock" 2)" "^[0-9]+ [0-9]+ PUT $abs$b/abs.tflock .* action=pass upstream=200 client=200\$" \
+	"absolute form: the log has the target as sent"
+set_rules '# nothing injected'
+
 bad=$(grep -Evc '^[0-9]+ [0-9]+ [A-Z-]+ [^ ]+ if-match=[^ ]+ if-none-match=[^ ]+ action=[a-z0-9:-]+ upstream=([0-9]{3}|-|error|timeout) client=([0-9]{3}|dropped|reset|hung|gone)$' "$log")
 is 0 "$bad" "every log line has the documented format"
 is "" "$(awk 'NR > 1 && $1 < prev { print NR } { prev = $1 }' "$log")" "log times never go backwards"

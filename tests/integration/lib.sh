@@ -7,6 +7,7 @@
 # new_bucket [TAG]   create a fresh bucket for this test, print its name
 # s3 METHOD PATH [CURL-ARGS...]   signed raw request; prints the body, then the
 #                    status on the last line (the payload hash header is added)
+# proxy_start, stub_http   a fault-injecting proxy, a canned-answer server
 
 . "${top_srcdir:?run through make check}/tests/tap/libtap.sh"
 
@@ -119,6 +120,25 @@ proxy_start() {
 	wait_for "proxy port" 20 test -s "$TEST_TMP/proxy.port" || bail "faultproxy did not start"
 	PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
 }
+# stub_http NAME ROUTE... — a canned-answer server (tests/helpers/stub-http; its
+# header comment has the route format) on loopback; sets STUB_URL and STUB_LOG
+# ($TEST_TMP/NAME.log). It exits with the test (parent-death signal), so call
+# this in the test's own shell, never in $(...).
+STUB_HTTP=$top_builddir/tests/helpers/stub-http
+stub_http() {
+	local name=$1 i
+	shift
+	rm -f "$TEST_TMP/$name.port"
+	STUB_LOG=$TEST_TMP/$name.log
+	"$STUB_HTTP" --port-file "$TEST_TMP/$name.port" --log "$STUB_LOG" --idle 300 "$@" \
+		2>"$TEST_TMP/$name.stub-err" &
+	wait_for "stub-http $name" 20 test -s "$TEST_TMP/$name.port" ||
+		bail "stub-http did not start: $(cat "$TEST_TMP/$name.stub-err")"
+	STUB_URL=http://127.0.0.1:$(cat "$TEST_TMP/$name.port")
+}
+# stub_requests — the requests STUB_LOG holds, one "METHOD TARGET" a line
+stub_requests() { sed -n 's/^=== [0-9]* //p' "$STUB_LOG"; }
+
 # proxy_rules LINE... — replace the rules atomically
 proxy_rules() {
 	printf '%s\n' "$@" >"$PROXY_RULES.tmp"

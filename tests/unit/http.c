@@ -1,0 +1,603 @@
+/*
+ * Unit tests for wrapper/http.c against loopback stand-ins started here:
+ * tests/helpers/stub-http (canned answers, logs every request as received,
+ * closes every connection) and, where connection reuse must be visible,
+ * tests/helpers/faultproxy in front of it (it keeps client connections alive
+ * and numbers them in its log). Both are found through $top_builddir.
+ */
+#include "http.h"
+#include "log.h"
+#include "tap/basic.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmp[256];
+static char stub_bin[512], proxy_bin[512];
+
+struct server {
+	pid_t pid;
+	int port;
+	char url[64];
+	char log[512];
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static char *path_in(const char *name)
+{
+	static char bufs[8][512];
+	static int i;
+	char *p = bufs[i++ % 8];
+	snprintf(p, 512, "%s/%s", tmp, name);
+	return p;
+}
+
+static char *wblob(const char *name, const void *data, size_t len)
+{
+	char *p = path_in(name);
+	FILE *f = fopen(p, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		bail("cannot write %s: %s", p, strerror(errno));
+	return p;
+}
+
+static char *wfile(const char *name, const char *content)
+{
+	return wblob(name, content, strlen(content));
+}
+
+/* whole file; *len gets its size (NUL-terminated as well) */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data;
+	long n;
+	if (len)
+		*len = 0;
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	data = calloc(1, (size_t)n + 1);
+	if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
+		data[0] = '\0';
+		n = 0;
+	}
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return data;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static int contains(const char *hay, const char *needle, const char *desc)
+{
+	int r = ok(strstr(hay, needle) != NULL, "%s", desc);
+	if (!r)
+		diag("wanted \"%s\" in \"%s\"", needle, hay);
+	return r;
+}
+
+static int lacks(const char *hay, const char *needle, const char *desc)
+{
+	int r = ok(strstr(hay, needle) == NULL, "%s", desc);
+	if (!r)
+		diag("did not want \"%s\" in \"%s\"", needle, hay);
+	return r;
+}
+
+/* start a helper; it writes its port to PORTFILE once listening (bounded wait: 5 s) */
+static void server_wait(struct server *s, const char *pfile, const char *what)
+{
+	for (int i = 0; i < 500; i++) {
+		int status;
+		char *txt;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+			bail("%s exited early", what);
+		txt = slurp(pfile, NULL);
+		s->port = atoi(txt);
+		free(txt);
+		if (s->port > 0)
+			break;
+		usleep(10000);
+	}
+	if (s->port <= 0)
+		bail("%s did not write its port", what);
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+}
+
+static void stub_start(struct server *s, const char *name, const char *routes)
+{
+	char pfile[512];
+	memset(s, 0, sizeof(*s));
+	snprintf(pfile, sizeof(pfile), "%s/%s.port", tmp, name);
+	snprintf(s->log, sizeof(s->log), "%s/%s.log", tmp, name);
+	unlink(pfile);
+	unlink(s->log);
+	s->pid = fork();
+	if (s->pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		execl(stub_bin, stub_bin, "--port-file", pfile, "--log", s->log, "--idle", "60",
+		      routes, (char *)NULL);
+		_exit(127);
+	}
+	server_wait(s, pfile, stub_bin);
+}
+
+/* faultproxy in front of UPSTREAM, with the rules RULES */
+static void proxy_start(struct server *s, const char *name, const struct server *upstream,
+                        const char *rules)
+{
+	char pfile[512], *rfile;
+	memset(s, 0, sizeof(*s));
+	snprintf(pfile, sizeof(pfile), "%s/%s.port", tmp, name);
+	snprintf(s->log, sizeof(s->log), "%s/%s.log", tmp, name);
+	unlink(pfile);
+	unlink(s->log);
+	rfile = wfile("rules", rules);
+	s->pid = fork();
+	if (s->pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		execl(proxy_bin, proxy_bin, "--upstream", upstream->url, "--port-file", pfile,
+		      "--log", s->log, "--rules", rfile, "--idle-exit", "60", (char *)NULL);
+		_exit(127);
+	}
+	server_wait(s, pfile, proxy_bin);
+}
+
+/* stop a helper; returns its log */
+static char *server_stop(struct server *s, size_t *len)
+{
+	int status;
+	kill(s->pid, SIGTERM);
+	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return slurp(s->log, len);
+}
+
+/* a loopback port nothing listens on (bound, then closed) */
+static int closed_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		bail("cannot find a free port: %s", strerror(errno));
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* one request with the defaults; *err cleared first */
+static int req(struct http_client *c, const char *method, const char *url, const void *body,
+               size_t body_len, const struct http_header *h, size_t nh, struct http_response *r,
+               struct tf_error *err)
+{
+	struct http_request rq;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = method;
+	rq.url = url;
+	rq.body = body;
+	rq.body_len = body_len;
+	rq.headers = h;
+	rq.nheaders = nh;
+	err_clear(err);
+	return http_do(c, &rq, r, err);
+}
+
+/* the connection numbers of faultproxy's log lines, in order ("1 1 2 ...") */
+static void conn_ids(const char *log, long *ids, size_t max, size_t *n)
+{
+	*n = 0;
+	for (const char *p = log; *p && *n < max;) {
+		const char *nl = strchr(p, '\n');
+		long long ns;
+		long id;
+		if (sscanf(p, "%lld %ld", &ns, &id) == 2)
+			ids[(*n)++] = id;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_response(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_response r;
+	struct tf_error e;
+	struct server s;
+	char url[128], routes[1024], *log;
+
+	wfile("body", "{\"hello\":\"world\"}\n");
+	snprintf(routes, sizeof(routes),
+	         "GET /thing 201 %s\n"
+	         "  X-Tflock-Test:   Mixed Case Value  \n"
+	         "  ETag: \"abc\"\n"
+	         "HEAD /thing 200 %s\n"
+	         "  X-Tflock-Test: head\n",
+	         path_in("body"), path_in("body"));
+	stub_start(&s, "resp", routes);
+	http_response_init(&r);
+	snprintf(url, sizeof(url), "%s/thing", s.url);
+
+	is_int(0, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e), "GET: a response arrived");
+	is_int(201, r.status, "GET: the status is captured");
+	is_int(18, (long long)r.body.len, "GET: the whole body");
+	ok(r.body.len == 18 && !memcmp(r.body.data, "{\"hello\":\"world\"}\n", 18),
+	   "GET: the body bytes as sent");
+	is_string("Mixed Case Value", http_response_header(&r, "x-tflock-test"),
+	          "headers: lookup by the lowercase name; the value trimmed");
+	is_string("Mixed Case Value", http_response_header(&r, "X-TFLOCK-TEST"),
+	          "headers: lookup is case-insensitive");
+	is_string("\"abc\"", http_response_header(&r, "etag"), "headers: ETag kept as sent");
+	ok(http_response_header(&r, "x-not-there") == NULL, "headers: an absent one is NULL");
+	{
+		int lower = 1;
+		for (size_t i = 0; i < r.nheaders; i++)
+			for (const char *p = r.headers[i].name; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					lower = 0;
+		ok(r.nheaders >= 4 && lower,
+		   "headers: every stored name is lowercase (%zu headers)", r.nheaders);
+	}
+	ok(r.t_send > 0 && r.t_recv >= r.t_send, "timestamps: sent, then received");
+
+	is_int(0, req(c, "HEAD", url, NULL, 0, NULL, 0, &r, &e), "HEAD: a response arrived");
+	is_int(200, r.status, "HEAD: the status is captured");
+	is_int(0, (long long)r.body.len, "HEAD: no body");
+	is_string("18", http_response_header(&r, "content-length"),
+	          "HEAD: the Content-Length of the body it did not send");
+	is_string("head", http_response_header(&r, "x-tflock-test"),
+	          "HEAD: headers of this response only, none left from the GET");
+
+	log = server_stop(&s, NULL);
+	contains(log, "=== 1 GET /thing\n", "the GET was sent as a GET");
+	contains(log, "=== 2 HEAD /thing\n", "the HEAD was sent as a HEAD");
+	contains(log, "User-Agent: tflock/", "a tflock User-Agent");
+	is_int(2, count(log, "=== end "), "two requests reached the server");
+	free(log);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+static void test_bodies(void)
+{
+	static const char body[] = "line one\r\nline two\0after a NUL\n\xff\xfe binary";
+	const size_t body_len = sizeof(body) - 1;
+	struct http_client *c = http_client_new();
+	struct http_header h[2] = { { "X-Custom", "custom value" },
+		                    { "Content-Type", "application/octet-stream" } };
+	struct http_response r;
+	struct tf_error e;
+	struct server s;
+	char url[128], want[256], *log, *at;
+	size_t log_len;
+	int n;
+
+	stub_start(&s, "bodies", "PUT /obj 200 -\nPOST /sts 200 -\nDELETE /obj 204 -\n");
+	http_response_init(&r);
+	snprintf(url, sizeof(url), "%s/obj", s.url);
+	is_int(0, req(c, "PUT", url, body, body_len, h, 2, &r, &e), "PUT: answered");
+	is_int(200, r.status, "PUT: 200");
+	is_int(0, req(c, "DELETE", url, NULL, 0, NULL, 0, &r, &e), "DELETE: answered");
+	is_int(204, r.status, "DELETE: 204");
+	snprintf(url, sizeof(url), "%s/sts", s.url);
+	is_int(0, req(c, "POST", url, "Action=X", 8, NULL, 0, &r, &e), "POST: answered");
+	is_int(0, req(c, "PUT", url, NULL, 0, NULL, 0, &r, &e), "PUT without a body: answered");
+
+	log = server_stop(&s, &log_len);
+	/* the stub logs: request line, headers, blank line, body bytes, newline, "=== end" */
+	at = memmem(log, log_len, "=== 1 PUT /obj\n", 15);
+	ok(at != NULL, "PUT: logged");
+	at = at ? memmem(at, log_len - (size_t)(at - log), "\n\n", 2) : NULL;
+	ok(at && (size_t)(log + log_len - (at + 2)) > body_len && !memcmp(at + 2, body, body_len) &&
+	           !strncmp(at + 2 + body_len, "\n=== end 1 ", 11),
+	   "PUT: the body arrived exactly, NUL and binary bytes included");
+	for (size_t i = 0; i < log_len; i++)
+		if (!log[i])
+			log[i] = '.'; /* the rest is checked as text */
+	snprintf(want, sizeof(want), "Content-Length: %zu\n", body_len);
+	contains(log, want, "PUT: with its exact Content-Length");
+	contains(log, "X-Custom: custom value\n", "request headers are sent as given");
+	contains(log, "Content-Type: application/octet-stream\n", "... all of them");
+	lacks(log, "Expect:", "no Expect: 100-continue (no extra round trip)");
+	lacks(log, "Transfer-Encoding", "never chunked");
+	contains(log, "=== 2 DELETE /obj\n", "DELETE: sent as a DELETE");
+	contains(log, "=== 3 POST /sts\n", "POST: sent as a POST");
+	contains(log, "\nAction=X\n=== end 3 ", "POST: its body");
+	at = strstr(log, "=== 4 PUT /sts\n");
+	ok(at && strstr(at, "Content-Length: 0\n") != NULL, "PUT without a body: Content-Length 0");
+	n = count(log, "=== end ");
+	is_int(4, n, "four requests, each sent once");
+	free(log);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+/* reads may reuse a kept-alive connection; writes never do (PROTOCOL B2) */
+static void test_connections(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_response r;
+	struct tf_error e;
+	struct server s, p;
+	char url[128], *log;
+	long ids[16];
+	size_t n;
+	static const char *const seq[] = { "GET", "GET", "PUT", "GET", "DELETE", "POST", "PUT" };
+	const size_t nseq = sizeof(seq) / sizeof(seq[0]);
+	int writes_fresh = 1;
+
+	stub_start(&s, "conn-origin", "* /o 200 -\n");
+	proxy_start(&p, "conn-proxy", &s, "# pass everything\n");
+	http_response_init(&r);
+	snprintf(url, sizeof(url), "%s/o", p.url);
+	for (size_t i = 0; i < nseq; i++) {
+		int rc = req(c, seq[i], url, NULL, 0, NULL, 0, &r, &e);
+		if (rc || r.status != 200)
+			diag("%s: rc %d status %ld: %s", seq[i], rc, r.status, e.msg);
+	}
+	/* faultproxy writes its line when a request is finished: wait for all (bounded) */
+	for (int i = 0; i < 500; i++) {
+		log = slurp(p.log, NULL);
+		n = (size_t)count(log, "\n");
+		free(log);
+		if (n >= nseq)
+			break;
+		usleep(10000);
+	}
+	log = server_stop(&p, NULL);
+	conn_ids(log, ids, 16, &n);
+	is_int((long long)nseq, (long long)n, "every request went through the keep-alive proxy");
+	if (n == nseq) {
+		is_int(ids[0], ids[1], "a second GET reuses the first GET's connection");
+		for (size_t i = 0; i < nseq; i++) {
+			if (!strcmp(seq[i], "GET"))
+				continue;
+			for (size_t j = 0; j < i; j++)
+				if (ids[j] == ids[i])
+					writes_fresh = 0;
+		}
+		ok(writes_fresh,
+		   "every PUT, DELETE and POST opened a connection never used before");
+	} else {
+		skip("no connection numbers");
+		skip("no connection numbers");
+	}
+	free(log);
+	free(server_stop(&s, NULL));
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+static void test_failures(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_request rq;
+	struct http_response r;
+	struct tf_error e;
+	struct server s, p;
+	char url[128], *log;
+	int port = closed_port();
+
+	http_response_init(&r);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+	is_int(ERR_CONNECT, req(c, "PUT", url, "x", 1, NULL, 0, &r, &e),
+	       "connection refused: ERR_CONNECT (nothing sent, safe to retry)");
+	is_int(ERR_CONNECT, e.kind, "... in the error's kind");
+	snprintf(url, sizeof(url), "cannot connect to http://127.0.0.1:%d/x: ", port);
+	contains(e.msg, url, "... the message names the URL");
+
+	stub_start(&s, "close", "* /drop close -\n");
+	snprintf(url, sizeof(url), "%s/drop", s.url);
+	is_int(ERR_TRANSPORT, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e),
+	       "connection closed without a reply (GET): ERR_TRANSPORT");
+	is_int(ERR_TRANSPORT, req(c, "PUT", url, "x", 1, NULL, 0, &r, &e),
+	       "connection closed without a reply (PUT): ERR_TRANSPORT (outcome unknown)");
+	contains(e.msg, "PUT ", "... the message names the method");
+	log = server_stop(&s, NULL);
+	is_int(2, count(log, "=== end "), "each was sent exactly once: libcurl did not resend");
+	free(log);
+
+	/* a server that accepts the request and never answers */
+	stub_start(&s, "hang-origin", "* / 200 -\n");
+	proxy_start(&p, "hang-proxy", &s, "ANY /slow hang\n");
+	memset(&rq, 0, sizeof(rq));
+	snprintf(url, sizeof(url), "%s/slow", p.url);
+	rq.method = "GET";
+	rq.url = url;
+	rq.timeout_ms = 300;
+	err_clear(&e);
+	is_int(ERR_TIMEOUT, http_do(c, &rq, &r, &e),
+	       "no answer after connecting: ERR_TIMEOUT (outcome unknown)");
+	contains(e.msg, "timed out after 300 ms", "... saying after how long");
+	free(server_stop(&p, NULL));
+	free(server_stop(&s, NULL));
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+/* proxies come from the environment, as for curl; no_proxy requests never use one */
+static void test_proxies(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_request rq;
+	struct http_response r;
+	struct tf_error e;
+	struct server origin, proxy;
+	char url[128], env[128], routes[512], *log;
+	int port = closed_port();
+
+	http_response_init(&r);
+	stub_start(&origin, "px-origin", "GET /direct 200 -\n");
+	snprintf(routes, sizeof(routes),
+	         "GET http://127.0.0.1:%d/via 200 -\n"
+	         "CONNECT s3.tflock.invalid:443 403 -\n"
+	         "CONNECT open.tflock.invalid:443 200 -\n",
+	         port);
+	stub_start(&proxy, "px-proxy", routes);
+	snprintf(env, sizeof(env), "%s", proxy.url);
+	setenv("http_proxy", env, 1);
+	setenv("https_proxy", env, 1);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/via", port);
+	is_int(0, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e),
+	       "http_proxy: a URL nothing listens on is reached through the proxy");
+	is_int(200, r.status, "... the proxy's answer");
+
+	memset(&rq, 0, sizeof(rq));
+	snprintf(url, sizeof(url), "%s/direct", origin.url);
+	rq.method = "GET";
+	rq.url = url;
+	rq.no_proxy = 1;
+	err_clear(&e);
+	is_int(0, http_do(c, &rq, &r, &e), "no_proxy (instance metadata): answered");
+	is_int(200, r.status, "... by the server itself");
+
+	err_clear(&e);
+	is_int(ERR_CONNECT, req(c, "PUT", "https://s3.tflock.invalid/b/k", "x", 1, NULL, 0, &r, &e),
+	       "https_proxy refusing the tunnel (CONNECT 403): ERR_CONNECT, nothing was sent");
+	contains(e.msg, "cannot connect to https://s3.tflock.invalid/b/k", "... naming the URL");
+	err_clear(&e);
+	is_int(ERR_CONNECT,
+	       req(c, "PUT", "https://open.tflock.invalid/b/k", "x", 1, NULL, 0, &r, &e),
+	       "a tunnel that closes before TLS: ERR_CONNECT");
+	unsetenv("http_proxy");
+	unsetenv("https_proxy");
+
+	log = server_stop(&proxy, NULL);
+	{
+		char want[128];
+		snprintf(want, sizeof(want), "=== 1 GET http://127.0.0.1:%d/via\n", port);
+		contains(log, want, "the proxy got the request in absolute form");
+	}
+	contains(log, "=== 2 CONNECT s3.tflock.invalid:443\n",
+	         "https: the proxy was asked for a tunnel to the right host and port");
+	contains(log, "=== 3 CONNECT open.tflock.invalid:443\n", "... the second tunnel too");
+	lacks(log, "/direct", "the no_proxy request never reached the proxy");
+	is_int(3, count(log, "=== end "), "the proxy saw three requests");
+	free(log);
+	log = server_stop(&origin, NULL);
+	contains(log, "=== 1 GET /direct\n", "the no_proxy request went straight to the server");
+	free(log);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+static void test_trace(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_header h[3] = {
+		{ "Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTRACE/20240101/us-east-1/s3/"
+		                   "aws4_request, SignedHeaders=host, Signature=5ec7e75ecre7" },
+		{ "X-Amz-Security-Token", "IQoJtracetoken" },
+		{ "X-Amz-Date", "20240101T000000Z" },
+	};
+	struct http_response r;
+	struct tf_error e;
+	struct server s;
+	char url[128], *out, *log;
+	const char *errfile = path_in("trace.err");
+	int saved, fd;
+
+	stub_start(&s, "trace", "GET /t 200 -\n");
+	http_response_init(&r);
+	snprintf(url, sizeof(url), "%s/t", s.url);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
+		bail("cannot redirect stderr");
+	close(fd);
+	log_level = 3;
+	http_set_trace(1);
+	is_int(0, req(c, "GET", url, NULL, 0, h, 3, &r, &e), "traced GET: answered");
+	http_set_trace(0);
+	log_level = 1;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	out = slurp(errfile, NULL);
+	contains(out, "> GET ", "the trace has the request line");
+	contains(out, "< 200 (GET ", "... and the status");
+	contains(out, "X-Amz-Date: 20240101T000000Z", "... and ordinary headers");
+	contains(out, "Authorization: [redacted]", "Authorization is redacted");
+	contains(out, "X-Amz-Security-Token: [redacted]", "the session token is redacted");
+	lacks(out, "5ec7e75ecre7", "the signature never appears");
+	lacks(out, "AKIDTRACE", "nor the access key of the Credential");
+	lacks(out, "IQoJtracetoken", "nor the token");
+	free(out);
+	log = server_stop(&s, NULL);
+	contains(log, "IQoJtracetoken", "while the server did get the real headers");
+	free(log);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
+int main(void)
+{
+	const char *top = getenv("top_builddir");
+	char tmpl[] = "/tmp/tflock-http-XXXXXX";
+	static const char *const proxy_vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
+		                                  "HTTPS_PROXY", "all_proxy",  "ALL_PROXY",
+		                                  "no_proxy",    "NO_PROXY" };
+
+	plan_lazy();
+	snprintf(stub_bin, sizeof(stub_bin), "%s/tests/helpers/stub-http", top && *top ? top : ".");
+	snprintf(proxy_bin, sizeof(proxy_bin), "%s/tests/helpers/faultproxy",
+	         top && *top ? top : ".");
+	if (access(stub_bin, X_OK) || access(proxy_bin, X_OK))
+		bail("%s or %s is not built (set top_builddir)", stub_bin, proxy_bin);
+	if (!mkdtemp(tmpl))
+		bail("mkdtemp failed");
+	snprintf(tmp, sizeof(tmp), "%s", tmpl);
+	for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
+		unsetenv(proxy_vars[i]);
+	signal(SIGPIPE, SIG_IGN);
+
+	test_response();
+	test_bodies();
+	test_connections();
+	test_failures();
+	test_proxies();
+	test_trace();
+
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+		if (system(cmd) != 0)
+			diag("could not remove %s", tmp);
+	}
+	return 0;
+}
