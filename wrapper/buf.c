@@ -269,3 +269,14 @@ void buf_add_json_string(struct buf *b, const char *str, int go_html)
 	buf_add(b, s + start, n - start);
 	buf_addc(b, '"');
 }
+
+int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -43,6 +43,8 @@ char *buf_detach(struct buf *b, size_t *len);
  * set when cp is not NULL; 0 for a malformed, overlong, surrogate or
  * out-of-range sequence (the rules of Go's utf8.DecodeRune). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* The value of a hexadecimal digit (either case), or -1. */
+int hex_value(int c);
 /* s (NULL is "") as a JSON string literal. UTF-8 is kept; every byte of an
  * invalid sequence becomes \ufffd; '"', '\\', controls and U+2028/U+2029 are
  * escaped. go_html: escape <, > and & too and leave DEL, byte for byte as Go's

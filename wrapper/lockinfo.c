@@ -302,17 +302,6 @@ static int jp_fail(struct jp *j, const char *context)
 	return -1;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at p (n bytes available) or -1. */
 static long hex4(const unsigned char *p, size_t n)
 {
@@ -320,7 +309,7 @@ static long hex4(const unsigned char *p, size_t n)
 	if (n < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = hex_value(p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
@@ -380,7 +369,7 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 				j->p++;
 				rr = hex4(j->p, (size_t)(j->end - j->p));
 				if (rr < 0) {
-					while (j->p < j->end && hexval(*j->p) >= 0)
+					while (j->p < j->end && hex_value(*j->p) >= 0)
 						j->p++;
 					return jp_fail(j, "in \\u hexadecimal character escape");
 				}

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
+
 /* ------------------------------------------------------ the clean writer */
 
 /* Writes code points into a fixed field: one line, printable, whitespace collapsed,
@@ -79,45 +81,6 @@ static void w_cp(struct w *w, uint32_t cp)
 	w->started = 1;
 }
 
-/* Length of the well-formed UTF-8 character at s (n bytes available), 0 if none. */
-static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		v = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		v = c & 0x0F;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		v = c & 0x07;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	v = (v << 6) | (s[1] & 0x3F);
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	*cp = v;
-	return len;
-}
-
 /* Raw bytes (no entity decoding) through the writer; bad UTF-8 becomes '?'. */
 static void w_bytes(struct w *w, const char *s, size_t n)
 {
@@ -125,7 +88,7 @@ static void w_bytes(struct w *w, const char *s, size_t n)
 	size_t i = 0;
 	while (i < n && !w->full) {
 		uint32_t cp;
-		size_t k = utf8_char(p + i, n - i, &cp);
+		size_t k = utf8_decode(p + i, n - i, &cp);
 		if (k == 0) {
 			w_cp(w, '?');
 			i++;
@@ -258,7 +221,7 @@ static void copy_text(char *dst, size_t size, const char *p, const char *end)
 			p += k;
 			continue;
 		}
-		k = utf8_char((const unsigned char *)p, (size_t)(end - p), &cp);
+		k = utf8_decode((const unsigned char *)p, (size_t)(end - p), &cp);
 		if (k == 0) {
 			w_cp(&w, '?');
 			p++;

@@ -1429,25 +1429,16 @@ static char *head_header(const char *head, const char *want)
 	return NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* percent-decode n bytes (an invalid escape is kept as it is) */
 static char *pct_decode(const char *s, size_t n)
 {
 	char *out = xrealloc(NULL, n + 1);
 	size_t j = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && hex_value((unsigned char)s[i + 1]) >= 0 &&
+		    hex_value((unsigned char)s[i + 2]) >= 0) {
+			out[j++] = (char)(hex_value((unsigned char)s[i + 1]) * 16 +
+			                  hex_value((unsigned char)s[i + 2]));
 			i += 2;
 		} else {
 			out[j++] = s[i];

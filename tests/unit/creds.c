@@ -7,6 +7,7 @@
 #include "creds.h"
 #include "http.h"
 #include "log.h"
+#include "fixture.h"
 #include "tap/basic.h"
 
 #include <errno.h>
@@ -26,37 +27,7 @@ extern char **environ;
 
 #define CLOSED "http://127.0.0.1:9" /* discard port: nothing listens in the test rig */
 
-static char tmp[256];
-static char stub_bin[512];
-
-struct stub {
-	pid_t pid;
-	int port;
-	char url[64];
-	char log[512];
-};
-
 /* ------------------------------------------------------------------ helpers */
-
-static char *path_in(const char *name)
-{
-	static char bufs[8][512];
-	static int i;
-	char *p = bufs[i++ % 8];
-	snprintf(p, 512, "%s/%s", tmp, name);
-	return p;
-}
-
-static char *wfile(const char *name, const char *content)
-{
-	char *p = path_in(name);
-	FILE *f = fopen(p, "w");
-	if (!f)
-		bail("cannot write %s: %s", p, strerror(errno));
-	fputs(content, f);
-	fclose(f);
-	return p;
-}
 
 __attribute__((format(printf, 2, 3))) static char *wfilef(const char *name, const char *fmt, ...)
 {
@@ -84,47 +55,6 @@ static char *script(const char *name, const char *body)
 	char *p = wfilef(name, "#!/bin/sh\n%s\n", body);
 	chmod(p, 0755);
 	return p;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *data;
-	long n;
-	if (!f)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = calloc(1, (size_t)n + 1);
-	if (data && fread(data, 1, (size_t)n, f) != (size_t)n)
-		data[0] = '\0';
-	fclose(f);
-	return data;
-}
-
-static int contains(const char *hay, const char *needle, const char *desc)
-{
-	int r = ok(hay && strstr(hay, needle) != NULL, "%s", desc);
-	if (!r)
-		diag("wanted \"%s\" in \"%s\"", needle, hay ? hay : "(null)");
-	return r;
-}
-
-static int lacks(const char *hay, const char *needle, const char *desc)
-{
-	int r = ok(hay && strstr(hay, needle) == NULL, "%s", desc);
-	if (!r)
-		diag("did not want \"%s\" in \"%s\"", needle, hay);
-	return r;
-}
-
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
 }
 
 /* The text of request n (1-based) in a stub log, malloc'd; "" if absent. */
@@ -173,50 +103,6 @@ static void clean_env(void)
 	setenv("AWS_CONFIG_FILE", "/dev/null", 1);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
 	setenv("HOME", path_in("home"), 1);
-}
-
-static void stub_start(struct stub *s, const char *name, const char *routes)
-{
-	char *rfile = wfile(name, routes);
-	char pfile[512];
-	pid_t pid;
-	snprintf(pfile, sizeof(pfile), "%s/%s.port", tmp, name);
-	snprintf(s->log, sizeof(s->log), "%s/%s.log", tmp, name);
-	unlink(pfile);
-	unlink(s->log);
-	pid = fork();
-	if (pid < 0)
-		bail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		execl(stub_bin, stub_bin, "--port-file", pfile, "--log", s->log, "--routes", rfile,
-		      "--idle", "30", (char *)NULL);
-		_exit(127);
-	}
-	s->pid = pid;
-	for (int i = 0; i < 500; i++) { /* bounded: 5 s */
-		char *txt;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			bail("stub-http (%s) exited early", stub_bin);
-		txt = slurp(pfile);
-		s->port = atoi(txt);
-		free(txt);
-		if (s->port > 0)
-			break;
-		usleep(10000);
-	}
-	if (s->port <= 0)
-		bail("stub-http did not write its port");
-	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
-}
-
-static char *stub_stop(struct stub *s)
-{
-	int status;
-	kill(s->pid, SIGTERM);
-	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return slurp(s->log);
 }
 
 static struct creds_config cfg0(void)
@@ -310,7 +196,7 @@ static const char ecs_creds[] = "{\"AccessKeyId\":\"ASIAECS000000000001\","
 static const char *ar_routes(void)
 {
 	wfile("ar.xml", ar_reply);
-	return routesf("POST / 200 %s/ar.xml\n  Content-Type: text/xml\n", tmp);
+	return routesf("POST / 200 %s/ar.xml\n  Content-Type: text/xml\n", fixture_dir());
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -637,7 +523,8 @@ static void test_process(void)
 	              "[profile missing]\ncredential_process = %s/no-such-program\n"
 	              "[profile keysfirst]\naws_access_key_id = AKIAKEYSFIRST\n"
 	              "aws_secret_access_key = k\ncredential_process = %s/good.sh\n",
-	              tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp),
+	              fixture_dir(), fixture_dir(), fixture_dir(), fixture_dir(), fixture_dir(),
+	              fixture_dir(), fixture_dir(), fixture_dir(), fixture_dir(), fixture_dir()),
 	       1);
 
 	cfg.profile = "good";
@@ -693,7 +580,7 @@ static void test_web_identity(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s;
+	struct server s;
 	char *log, *req;
 
 	creds_init(&c);
@@ -704,7 +591,7 @@ static void test_web_identity(void)
 	           routesf("POST / 200 %s/wi.xml\n"
 	                   "  Content-Type: text/xml\n"
 	                   "  x-amzn-RequestId: ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE\n",
-	                   tmp));
+	                   fixture_dir()));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci", 1);
 	setenv("AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -718,7 +605,7 @@ static void test_web_identity(void)
 	is_string("IQoJb3JpZ2luX2VjEWEBtoken+web/identity==", c.session_token, "... token");
 	is_int(1893553445, (long long)c.expires, "... Expiration parsed");
 	contains(c.source, "web identity", "... source");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(1, requests(log), "one STS request");
 	req = request(log, 1);
 	contains(req, "=== 1 POST /", "... a POST");
@@ -736,7 +623,7 @@ static void test_web_identity(void)
 
 	/* STS refuses */
 	stub_start(&s, "sts-deny",
-	           routesf("POST / 403 %s/denied.xml\n  Content-Type: text/xml\n", tmp));
+	           routesf("POST / 403 %s/denied.xml\n  Content-Type: text/xml\n", fixture_dir()));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	is_int(ERR_HTTP, resolve(&cfg, &c, &e), "STS AccessDenied fails the resolution");
 	is_int(403, e.http_status, "... HTTP status kept");
@@ -744,7 +631,7 @@ static void test_web_identity(void)
 	is_string("4f0f1d5c-25e9-4e5e-8c3d-000000000001", e.request_id, "... request id");
 	contains(e.msg, "Not authorized to perform", "... message in the line");
 	ok(c.access_key == NULL, "... no credentials");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(1, requests(log), "a 4xx is not retried");
 	free(log);
 
@@ -760,18 +647,19 @@ static void test_web_identity(void)
 	unsetenv("AWS_ROLE_SESSION_NAME");
 
 	/* web_identity_token_file in a profile */
-	stub_start(&s, "sts-wi2", routesf("POST / 200 %s/wi.xml\n  Content-Type: text/xml\n", tmp));
+	stub_start(&s, "sts-wi2",
+	           routesf("POST / 200 %s/wi.xml\n  Content-Type: text/xml\n", fixture_dir()));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_CONFIG_FILE",
 	       wfilef("config-wi",
 	              "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/prof\n"
 	              "web_identity_token_file = %s/token.jwt\nrole_session_name = from-profile\n",
-	              tmp),
+	              fixture_dir()),
 	       1);
 	cfg.profile = "wi";
 	is_int(0, resolve(&cfg, &c, &e), "web_identity_token_file in a profile");
 	is_string("ASIAWEBIDENTITY0001", c.access_key, "... credentials from STS");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	contains(log, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fprof",
 	         "... the profile's role");
 	contains(log, "RoleSessionName=from-profile", "... the profile's session name");
@@ -785,7 +673,7 @@ static void test_assume_role(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s;
+	struct server s;
 	char *log, *req;
 
 	creds_init(&c);
@@ -836,7 +724,7 @@ static void test_assume_role(void)
 	is_int(1941924513, (long long)c.expires, "... expiry with fractional seconds");
 	contains(c.source, "assume role arn:aws:iam::123456789012:role/app",
 	         "... source names the role");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	req = request(log, 1);
 	contains(req, "Action=AssumeRole&", "... AssumeRole");
 	contains(req, "ExternalId=ext-42", "... external_id");
@@ -856,7 +744,7 @@ static void test_assume_role(void)
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	cfg.profile = "chained";
 	is_int(0, resolve(&cfg, &c, &e), "a chain of two roles");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(2, requests(log), "... two AssumeRole calls");
 	req = request(log, 2);
 	contains(req, "role%2Fsecond", "... the second assumes the outer role");
@@ -869,7 +757,7 @@ static void test_assume_role(void)
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	cfg.profile = "self";
 	is_int(0, resolve(&cfg, &c, &e), "source_profile naming itself");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(1, requests(log), "... one AssumeRole");
 	contains(log, "Credential=AKIASELF/", "... signed with its own static keys");
 	free(log);
@@ -892,7 +780,8 @@ static void test_assume_role(void)
 
 	/* backend assume_role on top of environment keys, with a 5xx retried once */
 	stub_start(&s, "sts-ar4",
-	           routesf("POST / 503 -\nPOST / 200 %s/ar.xml\n  Content-Type: text/xml\n", tmp));
+	           routesf("POST / 503 -\nPOST / 200 %s/ar.xml\n  Content-Type: text/xml\n",
+	                   fixture_dir()));
 	setenv("AWS_ENDPOINT_URL_STS", s.url, 1);
 	setenv("AWS_ACCESS_KEY_ID", "ASIAENVBASE00000001", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "env-base-secret", 1);
@@ -907,7 +796,7 @@ static void test_assume_role(void)
 	is_string("ASIAASSUMED00000001", c.access_key, "... assumed keys");
 	contains(c.source, "assume role arn:aws:iam::123456789012:role/backend via environment",
 	         "... source says both");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(2, requests(log), "... the 503 was retried exactly once");
 	req = request(log, 2);
 	contains(req, "Credential=ASIAENVBASE00000001/", "... signed with the environment keys");
@@ -924,7 +813,7 @@ static void test_assume_role(void)
 	cfg.sts_endpoint = s.url;
 	setenv("AWS_ENDPOINT_URL_STS", CLOSED, 1);
 	is_int(0, resolve(&cfg, &c, &e), "the sts_endpoint option");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(1, requests(log), "... beats AWS_ENDPOINT_URL_STS");
 	free(log);
 	cfg.sts_endpoint = NULL;
@@ -943,7 +832,7 @@ static void test_container(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s;
+	struct server s;
 	char *log, *req;
 
 	creds_init(&c);
@@ -953,7 +842,7 @@ static void test_container(void)
 	stub_start(&s, "ecs",
 	           routesf("GET /v1/credentials 200 %s/ecs.json\n  Content-Type: application/json\n"
 	                   "GET /denied 401 %s/ecs-err.json\n  Content-Type: application/json\n",
-	                   tmp, tmp));
+	                   fixture_dir(), fixture_dir()));
 	{
 		char full[128];
 		snprintf(full, sizeof(full), "%s/v1/credentials", s.url);
@@ -980,7 +869,7 @@ static void test_container(void)
 	is_int(ERR_HTTP, resolve(&cfg, &c, &e), "a container endpoint error");
 	contains(e.msg, "AccessDeniedException: Bad token", "... code and message from the JSON");
 	is_int(401, e.http_status, "... status kept");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(3, requests(log), "three container requests");
 	req = request(log, 1);
 	contains(req, "=== 1 GET /v1/credentials", "... a GET of the full URI");
@@ -1008,7 +897,7 @@ static const char *imds_routes(const char *token_status)
 	         "GET /latest/meta-data/iam/security-credentials/ 200 %s/imds-role\n"
 	         "GET /latest/meta-data/iam/security-credentials/tflock-ci 200 %s/imds-creds\n"
 	         "  Content-Type: text/plain\n",
-	         token_status, tmp, tmp, tmp);
+	         token_status, fixture_dir(), fixture_dir(), fixture_dir());
 	return r;
 }
 
@@ -1017,7 +906,7 @@ static void test_imds(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s;
+	struct server s;
 	char *log, *req;
 
 	creds_init(&c);
@@ -1036,7 +925,7 @@ static void test_imds(void)
 	is_string("imds-session-token", c.session_token, "... Token");
 	is_int(1906545600, (long long)c.expires, "... Expiration");
 	is_string("instance metadata (role tflock-ci)", c.source, "... source names the role");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(3, requests(log), "three requests");
 	req = request(log, 1);
 	contains(req, "=== 1 PUT /latest/api/token", "first the token PUT");
@@ -1062,7 +951,7 @@ static void test_imds(void)
 		setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", u, 1);
 	}
 	is_int(0, resolve(&cfg, &c, &e), "IMDSv1 fallback after a 403 on the token");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(3, requests(log), "... three requests");
 	lacks(log, "X-aws-ec2-metadata-token:", "... the GETs carry no token");
 	lacks(log, "//latest", "... no double slash in the paths");
@@ -1073,7 +962,7 @@ static void test_imds(void)
 	setenv("AWS_EC2_METADATA_V1_DISABLED", "true", 1);
 	is_int(ERR_CREDENTIALS, resolve(&cfg, &c, &e), "no fallback when IMDSv1 is disabled");
 	contains(e.msg, "AWS_EC2_METADATA_V1_DISABLED", "... and the summary says why");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(1, requests(log), "... only the token request");
 	free(log);
 
@@ -1081,7 +970,7 @@ static void test_imds(void)
 	stub_start(&s, "imds-drop", "PUT /latest/api/token close -\n");
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
 	is_int(ERR_CREDENTIALS, resolve(&cfg, &c, &e), "a dropped token request fails");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(2, count(log, "PUT /latest/api/token"), "... after exactly one retry");
 	is_int(2, requests(log), "... and nothing else");
 	free(log);
@@ -1091,11 +980,11 @@ static void test_imds(void)
 	stub_start(&s, "imds-norole",
 	           routesf("PUT /latest/api/token 200 %s/imds-token\n"
 	                   "GET /latest/meta-data/iam/security-credentials/ 404 -\n",
-	                   tmp));
+	                   fixture_dir()));
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
 	is_int(ERR_CREDENTIALS, resolve(&cfg, &c, &e), "an instance without a role");
 	contains(e.msg, "no IAM role", "... says so");
-	free(stub_stop(&s));
+	free(server_stop(&s, NULL));
 
 	/* off EC2: nothing listens, one quick failure */
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", CLOSED, 1);
@@ -1108,7 +997,7 @@ static void test_imds(void)
 	setenv("AWS_EC2_METADATA_DISABLED", "TRUE", 1);
 	is_int(ERR_CREDENTIALS, resolve(&cfg, &c, &e), "AWS_EC2_METADATA_DISABLED=TRUE");
 	contains(e.msg, "disabled by AWS_EC2_METADATA_DISABLED", "... says it was skipped");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	is_int(0, requests(log), "... and no request was made");
 	free(log);
 
@@ -1117,7 +1006,7 @@ static void test_imds(void)
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url, 1);
 	{
-		struct stub sts;
+		struct server sts;
 		stub_start(&sts, "sts-cs", ar_routes());
 		setenv("AWS_ENDPOINT_URL_STS", sts.url, 1);
 		setenv("AWS_CONFIG_FILE",
@@ -1128,14 +1017,14 @@ static void test_imds(void)
 		cfg.profile = "cs";
 		is_int(0, resolve(&cfg, &c, &e), "credential_source Ec2InstanceMetadata");
 		is_string("ASIAASSUMED00000001", c.access_key, "... then AssumeRole");
-		log = stub_stop(&sts);
+		log = server_stop(&sts, NULL);
 		contains(log, "Credential=ASIAIMDS00000000001/",
 		         "... signed with the instance keys");
 		contains(log, "X-Amz-Security-Token: imds-session-token", "... and their token");
 		free(log);
 		cfg.profile = NULL;
 	}
-	free(stub_stop(&s));
+	free(server_stop(&s, NULL));
 	creds_free(&c);
 }
 
@@ -1144,7 +1033,7 @@ static void test_sso(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s;
+	struct server s;
 	char *log, *req;
 
 	creds_init(&c);
@@ -1170,7 +1059,7 @@ static void test_sso(void)
 	stub_start(&s, "sso",
 	           routesf("GET /federation/credentials 200 %s/sso.json\n"
 	                   "  Content-Type: application/json\n",
-	                   tmp));
+	                   fixture_dir()));
 	setenv("TFLOCK_SSO_ENDPOINT", s.url, 1);
 	setenv("AWS_CONFIG_FILE",
 	       wfile("config-sso",
@@ -1197,7 +1086,7 @@ static void test_sso(void)
 	is_string("profile corp (sso)", c.source, "... source");
 	cfg.profile = "legacy";
 	is_int(0, resolve(&cfg, &c, &e), "legacy SSO profile (cache keyed by start URL)");
-	log = stub_stop(&s);
+	log = server_stop(&s, NULL);
 	req = request(log, 1);
 	contains(req, "GET /federation/credentials?account_id=111122223333&role_name=TerraformRole",
 	         "GetRoleCredentials with account and role");
@@ -1265,7 +1154,7 @@ static void test_no_secret_in_logs(void)
 	struct creds c;
 	struct tf_error e;
 	struct creds_config cfg = cfg0();
-	struct stub s, sts;
+	struct server s, sts;
 	char *out, *errfile = path_in("stderr.txt");
 	int saved, fd;
 
@@ -1296,7 +1185,7 @@ static void test_no_secret_in_logs(void)
 	dup2(saved, 2);
 	close(saved);
 
-	out = slurp(errfile);
+	out = slurp(errfile, NULL);
 	ok(strlen(out) > 0, "debug logging wrote something");
 	contains(out, "AWS credentials from assume role", "... including the chosen source");
 	lacks(out, "imds/secret/key", "... not the instance secret key");
@@ -1305,25 +1194,17 @@ static void test_no_secret_in_logs(void)
 	lacks(out, "assumed/secret", "... not the assumed secret key");
 	lacks(out, "AQoDYXdzEPT", "... not the assumed session token");
 	free(out);
-	free(stub_stop(&s));
-	free(stub_stop(&sts));
+	free(server_stop(&s, NULL));
+	free(server_stop(&sts, NULL));
 	creds_free(&c);
 }
 
 int main(void)
 {
-	const char *top = getenv("top_builddir");
-	char tmpl[] = "/tmp/tflock-creds-XXXXXX";
-
 	plan_lazy();
-	snprintf(stub_bin, sizeof(stub_bin), "%s/tests/helpers/stub-http", top && *top ? top : ".");
-	if (access(stub_bin, X_OK))
-		bail("%s is not built (set top_builddir)", stub_bin);
-	if (!mkdtemp(tmpl))
-		bail("mkdtemp failed");
-	snprintf(tmp, sizeof(tmp), "%s", tmpl);
+	fixture_init("creds");
+	fixture_helper("stub-http");
 	mkdir(path_in("home"), 0700);
-	signal(SIGPIPE, SIG_IGN);
 
 	test_time();
 	test_endpoints();
@@ -1338,11 +1219,6 @@ int main(void)
 	test_nothing();
 	test_no_secret_in_logs();
 
-	{
-		char cmd[600];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd) != 0)
-			diag("could not remove %s", tmp);
-	}
+	fixture_done();
 	return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include "http.h"
 #include "log.h"
+#include "fixture.h"
 #include "tap/basic.h"
 
 #include <arpa/inet.h>
@@ -24,159 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char tmp[256];
-static char stub_bin[512], proxy_bin[512];
-
-struct server {
-	pid_t pid;
-	int port;
-	char url[64];
-	char log[512];
-};
-
 /* ------------------------------------------------------------------ helpers */
-
-static char *path_in(const char *name)
-{
-	static char bufs[8][512];
-	static int i;
-	char *p = bufs[i++ % 8];
-	snprintf(p, 512, "%s/%s", tmp, name);
-	return p;
-}
-
-static char *wblob(const char *name, const void *data, size_t len)
-{
-	char *p = path_in(name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-		bail("cannot write %s: %s", p, strerror(errno));
-	return p;
-}
-
-static char *wfile(const char *name, const char *content)
-{
-	return wblob(name, content, strlen(content));
-}
-
-/* whole file; *len gets its size (NUL-terminated as well) */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data;
-	long n;
-	if (len)
-		*len = 0;
-	if (!f)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = calloc(1, (size_t)n + 1);
-	if (data && fread(data, 1, (size_t)n, f) != (size_t)n) {
-		data[0] = '\0';
-		n = 0;
-	}
-	fclose(f);
-	if (len)
-		*len = (size_t)n;
-	return data;
-}
-
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
-static int contains(const char *hay, const char *needle, const char *desc)
-{
-	int r = ok(strstr(hay, needle) != NULL, "%s", desc);
-	if (!r)
-		diag("wanted \"%s\" in \"%s\"", needle, hay);
-	return r;
-}
-
-static int lacks(const char *hay, const char *needle, const char *desc)
-{
-	int r = ok(strstr(hay, needle) == NULL, "%s", desc);
-	if (!r)
-		diag("did not want \"%s\" in \"%s\"", needle, hay);
-	return r;
-}
-
-/* start a helper; it writes its port to PORTFILE once listening (bounded wait: 5 s) */
-static void server_wait(struct server *s, const char *pfile, const char *what)
-{
-	for (int i = 0; i < 500; i++) {
-		int status;
-		char *txt;
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-			bail("%s exited early", what);
-		txt = slurp(pfile, NULL);
-		s->port = atoi(txt);
-		free(txt);
-		if (s->port > 0)
-			break;
-		usleep(10000);
-	}
-	if (s->port <= 0)
-		bail("%s did not write its port", what);
-	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
-}
-
-static void stub_start(struct server *s, const char *name, const char *routes)
-{
-	char pfile[512];
-	memset(s, 0, sizeof(*s));
-	snprintf(pfile, sizeof(pfile), "%s/%s.port", tmp, name);
-	snprintf(s->log, sizeof(s->log), "%s/%s.log", tmp, name);
-	unlink(pfile);
-	unlink(s->log);
-	s->pid = fork();
-	if (s->pid < 0)
-		bail("fork: %s", strerror(errno));
-	if (s->pid == 0) {
-		execl(stub_bin, stub_bin, "--port-file", pfile, "--log", s->log, "--idle", "60",
-		      routes, (char *)NULL);
-		_exit(127);
-	}
-	server_wait(s, pfile, stub_bin);
-}
-
-/* faultproxy in front of UPSTREAM, with the rules RULES */
-static void proxy_start(struct server *s, const char *name, const struct server *upstream,
-                        const char *rules)
-{
-	char pfile[512], *rfile;
-	memset(s, 0, sizeof(*s));
-	snprintf(pfile, sizeof(pfile), "%s/%s.port", tmp, name);
-	snprintf(s->log, sizeof(s->log), "%s/%s.log", tmp, name);
-	unlink(pfile);
-	unlink(s->log);
-	rfile = wfile("rules", rules);
-	s->pid = fork();
-	if (s->pid < 0)
-		bail("fork: %s", strerror(errno));
-	if (s->pid == 0) {
-		execl(proxy_bin, proxy_bin, "--upstream", upstream->url, "--port-file", pfile,
-		      "--log", s->log, "--rules", rfile, "--idle-exit", "60", (char *)NULL);
-		_exit(127);
-	}
-	server_wait(s, pfile, proxy_bin);
-}
-
-/* stop a helper; returns its log */
-static char *server_stop(struct server *s, size_t *len)
-{
-	int status;
-	kill(s->pid, SIGTERM);
-	while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return slurp(s->log, len);
-}
 
 /* a loopback port nothing listens on (bound, then closed) */
 static int closed_port(void)
@@ -567,24 +416,16 @@ static void test_trace(void)
 
 int main(void)
 {
-	const char *top = getenv("top_builddir");
-	char tmpl[] = "/tmp/tflock-http-XXXXXX";
 	static const char *const proxy_vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
 		                                  "HTTPS_PROXY", "all_proxy",  "ALL_PROXY",
 		                                  "no_proxy",    "NO_PROXY" };
 
 	plan_lazy();
-	snprintf(stub_bin, sizeof(stub_bin), "%s/tests/helpers/stub-http", top && *top ? top : ".");
-	snprintf(proxy_bin, sizeof(proxy_bin), "%s/tests/helpers/faultproxy",
-	         top && *top ? top : ".");
-	if (access(stub_bin, X_OK) || access(proxy_bin, X_OK))
-		bail("%s or %s is not built (set top_builddir)", stub_bin, proxy_bin);
-	if (!mkdtemp(tmpl))
-		bail("mkdtemp failed");
-	snprintf(tmp, sizeof(tmp), "%s", tmpl);
+	fixture_init("http");
+	fixture_helper("stub-http");
+	fixture_helper("faultproxy");
 	for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
 		unsetenv(proxy_vars[i]);
-	signal(SIGPIPE, SIG_IGN);
 
 	test_response();
 	test_bodies();
@@ -593,11 +434,6 @@ int main(void)
 	test_proxies();
 	test_trace();
 
-	{
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-		if (system(cmd) != 0)
-			diag("could not remove %s", tmp);
-	}
+	fixture_done();
 	return 0;
 }
