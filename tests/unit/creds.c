@@ -1156,7 +1156,7 @@ static void test_no_secret_in_logs(void)
 	struct creds_config cfg = cfg0();
 	struct server s, sts;
 	char *out, *errfile = path_in("stderr.txt");
-	int saved, fd;
+	int saved;
 
 	creds_init(&c);
 	clean_env();
@@ -1170,20 +1170,13 @@ static void test_no_secret_in_logs(void)
 	setenv("AWS_ENDPOINT_URL_STS", sts.url, 1);
 	cfg.assume_role.role_arn = "arn:aws:iam::123456789012:role/logcheck";
 
-	fflush(stderr);
-	saved = dup(2);
-	fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
-		bail("cannot redirect stderr");
-	close(fd);
+	saved = stderr_to(errfile);
 	log_level = 3;
 	http_set_trace(1);
 	is_int(0, resolve(&cfg, &c, &e), "IMDS then AssumeRole with debug logging");
 	http_set_trace(0);
 	log_level = 1;
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	stderr_restore(saved);
 
 	out = slurp(errfile, NULL);
 	ok(strlen(out) > 0, "debug logging wrote something");

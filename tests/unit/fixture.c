@@ -4,6 +4,7 @@
 #include "fixture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,25 @@ char *slurp(const char *path, size_t *len)
 	if (len)
 		*len = (size_t)(n > 0 ? n : 0);
 	return data;
+}
+
+int stderr_to(const char *path)
+{
+	int saved, fd;
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
+		bail("cannot redirect stderr to %s", path);
+	close(fd);
+	return saved;
+}
+
+void stderr_restore(int saved)
+{
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
 }
 
 int count(const char *hay, const char *needle)

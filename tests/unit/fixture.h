@@ -34,6 +34,10 @@ char *wfile(const char *name, const char *content);
 /* A whole file, malloc'd and NUL-terminated ("" when unreadable); *len its size. */
 char *slurp(const char *path, size_t *len);
 
+/* Send stderr to a file (truncated); returns what stderr_restore() needs. */
+int stderr_to(const char *path);
+void stderr_restore(int saved);
+
 /* How often needle occurs in hay. */
 int count(const char *hay, const char *needle);
 /* TAP checks that hay holds / lacks needle, with a diagnostic when not. */

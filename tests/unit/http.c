@@ -377,25 +377,18 @@ static void test_trace(void)
 	struct server s;
 	char url[128], *out, *log;
 	const char *errfile = path_in("trace.err");
-	int saved, fd;
+	int saved;
 
 	stub_start(&s, "trace", "GET /t 200 -\n");
 	http_response_init(&r);
 	snprintf(url, sizeof(url), "%s/t", s.url);
-	fflush(stderr);
-	saved = dup(2);
-	fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
-		bail("cannot redirect stderr");
-	close(fd);
+	saved = stderr_to(errfile);
 	log_level = 3;
 	http_set_trace(1);
 	is_int(0, req(c, "GET", url, NULL, 0, h, 3, &r, &e), "traced GET: answered");
 	http_set_trace(0);
 	log_level = 1;
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	stderr_restore(saved);
 
 	out = slurp(errfile, NULL);
 	contains(out, "> GET ", "the trace has the request line");
