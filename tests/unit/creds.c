@@ -1170,13 +1170,13 @@ static void test_no_secret_in_logs(void)
 	setenv("AWS_ENDPOINT_URL_STS", sts.url, 1);
 	cfg.assume_role.role_arn = "arn:aws:iam::123456789012:role/logcheck";
 
-	saved = stderr_to(errfile);
+	saved = fd_to(2, errfile);
 	log_level = 3;
 	http_set_trace(1);
 	is_int(0, resolve(&cfg, &c, &e), "IMDS then AssumeRole with debug logging");
 	http_set_trace(0);
 	log_level = 1;
-	stderr_restore(saved);
+	fd_restore(2, saved);
 
 	out = slurp(errfile, NULL);
 	ok(strlen(out) > 0, "debug logging wrote something");

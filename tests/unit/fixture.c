@@ -101,22 +101,24 @@ char *slurp(const char *path, size_t *len)
 	return data;
 }
 
-int stderr_to(const char *path)
+int fd_to(int fd, const char *path)
 {
-	int saved, fd;
+	int saved, f;
+	fflush(stdout);
 	fflush(stderr);
-	saved = dup(2);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
-		bail("cannot redirect stderr to %s", path);
-	close(fd);
+	saved = dup(fd);
+	f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (saved < 0 || f < 0 || dup2(f, fd) < 0)
+		bail("cannot redirect fd %d to %s", fd, path);
+	close(f);
 	return saved;
 }
 
-void stderr_restore(int saved)
+void fd_restore(int fd, int saved)
 {
+	fflush(stdout);
 	fflush(stderr);
-	dup2(saved, 2);
+	dup2(saved, fd);
 	close(saved);
 }
 

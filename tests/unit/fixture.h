@@ -34,9 +34,9 @@ char *wfile(const char *name, const char *content);
 /* A whole file, malloc'd and NUL-terminated ("" when unreadable); *len its size. */
 char *slurp(const char *path, size_t *len);
 
-/* Send stderr to a file (truncated); returns what stderr_restore() needs. */
-int stderr_to(const char *path);
-void stderr_restore(int saved);
+/* Send fd (1 or 2) to a file (truncated); returns what fd_restore() needs. */
+int fd_to(int fd, const char *path);
+void fd_restore(int fd, int saved);
 
 /* How often needle occurs in hay. */
 int count(const char *hay, const char *needle);

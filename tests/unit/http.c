@@ -382,13 +382,13 @@ static void test_trace(void)
 	stub_start(&s, "trace", "GET /t 200 -\n");
 	http_response_init(&r);
 	snprintf(url, sizeof(url), "%s/t", s.url);
-	saved = stderr_to(errfile);
+	saved = fd_to(2, errfile);
 	log_level = 3;
 	http_set_trace(1);
 	is_int(0, req(c, "GET", url, NULL, 0, h, 3, &r, &e), "traced GET: answered");
 	http_set_trace(0);
 	log_level = 1;
-	stderr_restore(saved);
+	fd_restore(2, saved);
 
 	out = slurp(errfile, NULL);
 	contains(out, "> GET ", "the trace has the request line");
