@@ -106,7 +106,7 @@ static const struct opt_def defs[] = {
 	  "run even though the backend lacks use_lockfile = true (terraform will not see the lock)",
 	  0, 0 },
 	{ O_LOCK_TAGS, "lock-tags", 0, "TFLOCK_LOCK_TAGS", T_STR, F(lock_tags),
-	  CMD_RUN | CMD_DOCTOR, "K=V,...",
+	  CMD_RUN | CMD_DOCTOR | CMD_UNLOCK | CMD_RELEASE, "K=V,...",
 	  "tag the lock object (needs s3:PutObjectTagging), e.g. for a lifecycle rule expiring "
 	  "old lock versions",
 	  0, 0 },

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 
 enum verdict { V_PASS, V_WARN, V_FAIL, V_UNKNOWN };
@@ -66,22 +67,24 @@ static int lifecycle_tag_rule(const char *xml, const char *tags, char *out, size
 {
 	for (const char *t = tags; t && *t;) {
 		size_t len = strcspn(t, ","), klen = strcspn(t, "=");
-		char needle[512];
-		if (klen < len &&
-		    snprintf(needle, sizeof(needle), "<Key>%.*s</Key><Value>%.*s</Value>",
-		             (int)klen, t, (int)(len - klen - 1),
-		             t + klen + 1) < (int)sizeof(needle)) {
-			for (const char *rb = strstr(xml, "<Rule>"); rb;
+		if (klen < len) {
+			char *needle = xasprintf("<Key>%.*s</Key><Value>%.*s</Value>", (int)klen, t,
+			                         (int)(len - klen - 1), t + klen + 1);
+			int found = 0;
+			for (const char *rb = strstr(xml, "<Rule>"); rb && !found;
 			     rb = strstr(rb + 6, "<Rule>")) {
 				const char *re = strstr(rb, "</Rule>");
 				const char *hit = strstr(rb, needle);
 				const char *nc = strstr(rb, "<NoncurrentVersionExpiration>");
+				const char *on = strstr(rb, "<Status>Enabled</Status>");
 				if (!re)
 					break;
-				if (hit && hit < re && nc && nc < re) {
-					snprintf(out, n, "%.*s", (int)len, t);
-					return 1;
-				}
+				found = hit && hit < re && nc && nc < re && on && on < re;
+			}
+			free(needle);
+			if (found) {
+				snprintf(out, n, "%.*s", (int)len, t);
+				return 1;
 			}
 		}
 		t += len;
@@ -111,19 +114,32 @@ static void check_identity(struct s3_client *s3)
 		creds_identity_free(&id);
 		return;
 	}
-	/* STS answered and refused these credentials; anything else leaves it open */
-	if (err.kind == ERR_HTTP && err.http_status >= 400 && err.http_status < 500)
-		line(V_FAIL, "identity", err.msg,
-		     "STS refuses these credentials: check the keys, the profile or the role");
-	else
-		line(V_UNKNOWN, "identity", err.msg, NULL);
+	/* STS refused these credentials; anything else (no such API on this STS,
+	 * STS disabled in the region, no answer) leaves it open */
+	{
+		static const char *const refusals[] = {
+			"InvalidClientTokenId", "SignatureDoesNotMatch",
+			"IncompleteSignature",  "ExpiredToken",
+			"AccessDenied",         "UnrecognizedClientException"
+		};
+		int refused = 0;
+		for (size_t i = 0;
+		     err.kind == ERR_HTTP && i < sizeof(refusals) / sizeof(refusals[0]); i++)
+			refused |= !strcmp(err.s3_code, refusals[i]);
+		if (refused)
+			line(V_FAIL, "identity", err.msg,
+			     "STS refuses these credentials: check the keys, the profile or the "
+			     "role");
+		else
+			line(V_UNKNOWN, "identity", err.msg, NULL);
+	}
 }
 
 int doctor_run(const struct doctor_input *in)
 {
 	struct s3_reply r;
 	struct tf_error err;
-	char d[1024], fix[512];
+	char d[2048], fix[2048];
 	long st;
 	int selftest_ok = 0, versioned = 0;
 
@@ -269,7 +285,7 @@ int doctor_run(const struct doctor_input *in)
 	if (st == 200 && !strstr(r.body.data, "LifecycleConfiguration")) {
 		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
 	} else if (st == 200) {
-		char tag[400] = "";
+		char tag[1600] = "";
 		int nc = strstr(r.body.data, "NoncurrentVersionExpiration") != NULL;
 		int tagged = nc && lifecycle_tag_rule(r.body.data, in->lock_tags, tag, sizeof(tag));
 		if (tagged)

@@ -679,8 +679,9 @@ static int cmd_run(struct config *c, char **argv)
 		int64_t ms;
 		if (dur_parse_go(tf.lock_timeout, &ms, &err))
 			die(EXIT_USAGE, "%s -lock-timeout: %s", tf.program, err.msg);
+		/* beyond --timeout's own limit (366 days) is waiting without limit */
 		if (c->src[O_TIMEOUT] < SRC_ENV && !c->no_wait)
-			c->timeout_ms = ms > 0 ? ms : 0;
+			c->timeout_ms = ms <= 0 ? 0 : ms > 366LL * 86400000 ? -1 : ms;
 	}
 	{
 		struct gitinfo g0;

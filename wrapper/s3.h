@@ -60,8 +60,8 @@ int s3_client_is_aws(const struct s3_client *c);
 const char *s3_client_bucket(const struct s3_client *c);
 const char *s3_client_creds_source(const struct s3_client *c);
 /* True when STS is AWS's (the client talks to AWS) or an STS endpoint was set
- * explicitly (backend sts endpoint, AWS_ENDPOINT_URL_STS): asking it who the
- * credentials belong to then means something. */
+ * explicitly (backend sts endpoint, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL):
+ * asking it who the credentials belong to then means something. */
 int s3_client_has_sts(const struct s3_client *c);
 /* STS GetCallerIdentity with the client's credentials (see creds.h). */
 int s3_client_caller_identity(struct s3_client *c, struct creds_identity *out,

@@ -78,8 +78,9 @@
  *            cond-delete     make the upstream honour If-Match on DELETE, as
  *                            AWS S3 does and Ceph RGW 16 does not: faultproxy
  *                            reads the object's ETag with a HEAD it signs
- *                            itself (SigV4 with AWS_ACCESS_KEY_ID and
- *                            AWS_SECRET_ACCESS_KEY from its environment,
+ *                            itself (SigV4 with AWS_ACCESS_KEY_ID,
+ *                            AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from
+ *                            its environment,
  *                            region AWS_REGION or us-east-1), answers 404
  *                            NoSuchKey when the object is absent and 412
  *                            PreconditionFailed when the ETag differs (quotes
@@ -1467,8 +1468,10 @@ static char *etag_bare(char *t)
 static int signed_head(const struct req *rq, struct resp *rs)
 {
 	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *region = getenv("AWS_REGION");
-	size_t plen = strcspn(rq->target, "?");
+	const char *region = getenv("AWS_REGION"), *token = getenv("AWS_SESSION_TOKEN");
+	/* the target as forwarded: origin form, even when the client sent absolute form */
+	const char *tb = strchr(rq->head, ' ') + 1;
+	size_t plen = strcspn(tb, "? ");
 	char *host = head_header(rq->head, "Host"), *path;
 	struct http_header h = { "x-amz-content-sha256", EMPTY_SHA256 };
 	struct sigv4_params sp;
@@ -1486,7 +1489,7 @@ static int signed_head(const struct req *rq, struct resp *rs)
 		free(host);
 		return 502;
 	}
-	path = pct_decode(rq->target, plen);
+	path = pct_decode(tb, plen);
 	memset(&sp, 0, sizeof(sp));
 	memset(&err, 0, sizeof(err));
 	sp.method = "HEAD";
@@ -1500,6 +1503,7 @@ static int signed_head(const struct req *rq, struct resp *rs)
 	sp.service = "s3";
 	sp.access_key = ak;
 	sp.secret_key = sk;
+	sp.session_token = token && *token ? token : NULL;
 	sp.now = time(NULL);
 	if (sigv4_sign(&sp, &sr, &err)) {
 		warn("cond-delete: cannot sign: %s", err.msg);
@@ -1508,11 +1512,15 @@ static int signed_head(const struct req *rq, struct resp *rs)
 		return 502;
 	}
 	sb_adds(&head, "HEAD ");
-	sb_add(&head, rq->target, plen);
+	sb_add(&head, tb, plen);
 	sb_adds(&head, " HTTP/1.1\r\nHost: ");
 	sb_adds(&head, host);
 	sb_adds(&head, "\r\nx-amz-content-sha256: " EMPTY_SHA256 "\r\nx-amz-date: ");
 	sb_adds(&head, sr.amz_date);
+	if (sp.session_token) {
+		sb_adds(&head, "\r\nx-amz-security-token: ");
+		sb_adds(&head, sp.session_token);
+	}
 	sb_adds(&head, "\r\nAuthorization: ");
 	sb_adds(&head, sr.authorization);
 	sb_adds(&head, "\r\nConnection: close\r\n\r\n");

@@ -50,11 +50,15 @@ is 64 $? "doctor checks --lock-tags like a run: 64 for a bad list"
 cat >"$TEST_TMP/gci.xml" <<'EOF'
 <GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/ci-runner</Arn><UserId>AIDAEXAMPLEUSERID</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></GetCallerIdentityResponse>
 EOF
+cat >"$TEST_TMP/invalid.xml" <<'EOF'
+<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation GetCallerIdentity</Message></Error><RequestId>r-3</RequestId></ErrorResponse>
+EOF
 cat >"$TEST_TMP/denied.xml" <<'EOF'
 <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>r-2</RequestId></ErrorResponse>
 EOF
 "$top_builddir/tests/helpers/stub-http" --port-file "$TEST_TMP/sts.port" --log "$TEST_TMP/sts.log" --idle 120 \
-	"POST / 200 $TEST_TMP/gci.xml" "POST / 403 $TEST_TMP/denied.xml" 2>"$TEST_TMP/sts.err" &
+	"POST / 200 $TEST_TMP/gci.xml" "POST / 403 $TEST_TMP/denied.xml" "POST / 400 $TEST_TMP/invalid.xml" \
+	2>"$TEST_TMP/sts.err" &
 wait_for "stand-in STS" 20 test -s "$TEST_TMP/sts.port" || bail "stub-http did not start"
 sts=http://127.0.0.1:$(cat "$TEST_TMP/sts.port")
 AWS_ENDPOINT_URL_STS=$sts "$TFLOCK" doctor >"$TEST_TMP/id" 2>&1
@@ -70,7 +74,10 @@ AWS_ENDPOINT_URL_STS=$sts "$TFLOCK" doctor >"$TEST_TMP/id2" 2>&1
 is 69 $? "STS refuses the credentials: exit 69"
 like "$(cat "$TEST_TMP/id2")" "FAIL +identity: .*InvalidClientTokenId.*STS refuses these credentials" \
 	"the identity check fails with STS's code and the fix"
-env -u AWS_ENDPOINT_URL_STS "$TFLOCK" doctor >"$TEST_TMP/id3" 2>&1
+AWS_ENDPOINT_URL_STS=$sts "$TFLOCK" doctor >"$TEST_TMP/id4" 2>&1
+is 0 $? "an STS without GetCallerIdentity (400 InvalidAction): not a failure"
+like "$(cat "$TEST_TMP/id4")" "UNKNOWN identity: .*InvalidAction" "the identity is UNKNOWN, naming STS's answer"
+env -u AWS_ENDPOINT_URL_STS -u AWS_ENDPOINT_URL "$TFLOCK" doctor >"$TEST_TMP/id3" 2>&1
 like "$(cat "$TEST_TMP/id3")" "UNKNOWN identity: not on AWS and no STS endpoint" "no STS to ask: UNKNOWN, not PASS"
 like "$(cat "$TEST_TMP/good")" "UNKNOWN identity: .*cannot connect" "an STS that does not answer: UNKNOWN"
 

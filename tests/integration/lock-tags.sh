@@ -52,6 +52,10 @@ bad 'a=<x>' "tag 'a=<x>': only letters, digits, spaces" "a character S3 refuses"
 bad "k=$(printf 'v%.0s' $(seq 1 257))" "tag 'k=v+': the value is over 256 characters" "a value too long"
 bad "$(printf 'k%s=1,' $(seq 1 11) | sed 's/,$//')" "more than 10 tags" "eleven tags"
 ok "no bad list ran the command" test ! -e "$TEST_TMP/ran"
+"$TFLOCK" unlock --lock-tags 'team' 0f0f0f0f-0000-4000-8000-000000000000 2>"$TEST_TMP/bad"
+is 64 $? "unlock takes --lock-tags (its takeover writes the lock on RGW) and checks it too"
+TFLOCK_LOCK_TAGS='x=1' "$TFLOCK" release 2>/dev/null
+is 0 $? "release takes TFLOCK_LOCK_TAGS (nothing to release here: 0)"
 is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "and none left a lock"
 
 done_testing

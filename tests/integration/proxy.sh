@@ -39,6 +39,16 @@ is 0 "$(awk -v p="$CLOSED/" 'index($4, p) != 1' "$PROXY_LOG" | wc -l)" \
 is 0 "$(grep -c 'upstream=error\|upstream=timeout' "$PROXY_LOG")" \
 	"http_proxy: the proxy reached the gateway every time"
 
+# --- the fault proxy's cond-delete works on absolute-form requests too (it signs
+# its own HEAD for the origin-form path): the self-test finds conditional DELETE honoured
+proxy_rules "DELETE * cond-delete"
+export TFLOCK_KEY=a2/terraform.tfstate
+http_proxy=$PROXY_URL "$TFLOCK" -v -- true 2>"$TEST_TMP/a2.err"
+is 0 $? "http_proxy with cond-delete: the run succeeds"
+like "$(cat "$TEST_TMP/a2.err")" "conditional DELETE honoured" "the emulation answered the proxied self-test"
+is 0 "$(grep -c 'upstream=error' "$PROXY_LOG")" "no HEAD of the emulation failed"
+proxy_rules
+
 # --- uppercase HTTP_PROXY does not count for http:// (libcurl, like curl)
 before=$(proxy_lines)
 export TFLOCK_KEY=b/terraform.tfstate

@@ -127,7 +127,8 @@ int main(void)
 	unsetenv("AWS_PROFILE");
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	unsetenv("AWS_ENDPOINT_URL_STS");
-	setenv("AWS_ENDPOINT_URL", CLOSED, 1);
+	unsetenv("AWS_ENDPOINT_URL"); /* no STS to ask */
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", CLOSED, 1);
 
 	http_date(time(NULL), now, sizeof(now));
 	http_date(time(NULL) - 1200, old, sizeof(old));
