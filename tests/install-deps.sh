@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	gcc make autoconf automake pkg-config ca-certificates curl git
+	gcc make autoconf automake pkg-config ca-certificates curl git openssl
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
 	valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync

@@ -138,10 +138,20 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+static const char *env_set(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* The CA bundle: AWS_CA_BUNDLE (as the AWS SDKs read it), else CURL_CA_BUNDLE
+ * and SSL_CERT_FILE as the curl tool reads them; NULL: libcurl's default. */
 static const char *ca_bundle(void)
 {
-	const char *ca = getenv("AWS_CA_BUNDLE");
-	return ca && *ca ? ca : NULL;
+	const char *ca = env_set("AWS_CA_BUNDLE");
+	if (!ca)
+		ca = env_set("CURL_CA_BUNDLE");
+	return ca ? ca : env_set("SSL_CERT_FILE");
 }
 
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
@@ -187,8 +197,11 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	 * a lost reply reaches the caller as an unknown outcome. */
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	/* verification stays on (libcurl's default); only where the CAs come from changes */
 	if (ca_bundle())
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
+	if (env_set("SSL_CERT_DIR"))
+		curl_easy_setopt(h, CURLOPT_CAPATH, env_set("SSL_CERT_DIR"));
 	if (req->no_proxy)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	snprintf(ua, sizeof(ua), "User-Agent: tflock/%s", TFLOCK_VERSION);
