@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "backoff.h"
 #include "child.h"
 #include "dur.h"
@@ -106,6 +108,9 @@ static void *hb_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&h->mu);
+	/* OpenSSL 3 keeps per-thread state (the private DRBG a TLS handshake
+	 * seeds); free it now rather than rely on its thread-exit hook */
+	OPENSSL_thread_stop();
 	return NULL;
 }
 
