@@ -693,17 +693,30 @@ static int sts_parse_creds(const struct http_response *resp, const char *result_
 	return rc;
 }
 
+/* The STS endpoint set explicitly (configuration, then the AWS_ENDPOINT_URL_*
+ * variables unless ignored), or NULL: the default endpoint for the region. */
+static const char *sts_configured(const struct creds_config *cfg)
+{
+	int ignore = is_true(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
+	if (cfg->sts_endpoint && *cfg->sts_endpoint)
+		return cfg->sts_endpoint;
+	if (ignore)
+		return NULL;
+	return env("AWS_ENDPOINT_URL_STS") ? env("AWS_ENDPOINT_URL_STS") : env("AWS_ENDPOINT_URL");
+}
+
+int creds_sts_configured(const struct creds_config *cfg)
+{
+	static const struct creds_config empty;
+	return sts_configured(cfg ? cfg : &empty) != NULL;
+}
+
 static int sts_endpoint(struct resolver *r, char **url, char *sreg, size_t sreglen,
                         struct tf_error *err)
 {
-	const char *o = r->cfg->sts_endpoint && *r->cfg->sts_endpoint ? r->cfg->sts_endpoint : NULL;
-	int ignore = is_true(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
+	const char *o = sts_configured(r->cfg);
 	const char *setting, *signing = r->region;
 	int legacy = 0;
-	if (!o && !ignore)
-		o = env("AWS_ENDPOINT_URL_STS");
-	if (!o && !ignore)
-		o = env("AWS_ENDPOINT_URL");
 	snprintf(sreg, sreglen, "%s", r->region);
 	if (o) {
 		*url = xstrdup(o);

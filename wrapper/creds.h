@@ -151,6 +151,9 @@ struct creds_identity {
 int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
                           struct creds_identity *out, struct tf_error *err);
 void creds_identity_free(struct creds_identity *id);
+/* True when an STS endpoint is set explicitly (cfg->sts_endpoint,
+ * AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL; see above), not the regional default. */
+int creds_sts_configured(const struct creds_config *cfg);
 
 /* Helpers, pure and exposed for tests. */
 

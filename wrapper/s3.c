@@ -216,14 +216,7 @@ static int refresh_creds(struct s3_client *c, struct tf_error *err);
 
 int s3_client_has_sts(const struct s3_client *c)
 {
-	/* the endpoints creds.c would send STS requests to, in its order */
-	const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	const char *e = getenv("AWS_ENDPOINT_URL_STS"), *g = getenv("AWS_ENDPOINT_URL");
-	if (c->aws || (c->ccfg.sts_endpoint && *c->ccfg.sts_endpoint))
-		return 1;
-	if (ignore && !strcasecmp(ignore, "true"))
-		return 0;
-	return (e && *e) || (g && *g);
+	return c->aws || creds_sts_configured(&c->ccfg);
 }
 
 int s3_client_caller_identity(struct s3_client *c, struct creds_identity *out, struct tf_error *err)

@@ -154,6 +154,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "s3.h"
 #include "sigv4.h"
 
 #define HEAD_MAX (64 * 1024)
@@ -1449,20 +1450,6 @@ static char *pct_decode(const char *s, size_t n)
 	return out;
 }
 
-/* an entity tag without W/ and quotes, in place */
-static char *etag_bare(char *t)
-{
-	size_t n;
-	if (!strncmp(t, "W/", 2))
-		memmove(t, t + 2, strlen(t + 2) + 1);
-	n = strlen(t);
-	if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
-		memmove(t, t + 1, n - 2);
-		t[n - 2] = '\0';
-	}
-	return t;
-}
-
 /* HEAD the object a request names, signed with faultproxy's own credentials:
  * 0 with *rs filled, or 502/504 */
 static int signed_head(const struct req *rq, struct resp *rs)
@@ -1546,12 +1533,12 @@ static int cond_delete(struct conn *c, const struct req *rq, int keep, struct lo
 	if (st == 0 && hs.status == 404) {
 		answer = 404;
 	} else if (st == 0 && hs.status == 200) {
-		char *have = head_header(hs.head, "ETag"), *want = xstrdup(rq->if_match);
-		etag_bare(want);
-		if (strcmp(want, "*") && (!have || strcmp(etag_bare(have), want)))
+		char *have = head_header(hs.head, "ETag"), h[256], w[256];
+		s3_etag_normalise(have, h, sizeof(h));
+		s3_etag_normalise(rq->if_match, w, sizeof(w));
+		if (strcmp(w, "*") && (!have || strcmp(h, w)))
 			answer = 412;
 		free(have);
-		free(want);
 	} else if (st == 0) {
 		warn("cond-delete: HEAD %s got %d", rq->target, hs.status);
 		st = 502;
