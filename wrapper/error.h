@@ -21,6 +21,8 @@ enum err_kind {
 	ERR_PARSE = -8,       /* a reply or file could not be parsed */
 	ERR_CREDENTIALS = -9, /* no credentials could be resolved */
 	ERR_NOT_FOUND = -10,  /* 404 / absent file, where callers branch on it */
+	ERR_CANCELLED = -11,  /* abandoned because a signal asked us to stop (http_set_abort):
+	                         for a write the outcome is unknown */
 };
 
 #define ERR_MSG_SIZE 768

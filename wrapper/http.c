@@ -19,6 +19,7 @@ struct http_client {
 };
 
 static int trace;
+static volatile sig_atomic_t *abort_flag;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
 static void global_init(void)
@@ -29,6 +30,23 @@ static void global_init(void)
 void http_set_trace(int on)
 {
 	trace = on;
+}
+
+void http_set_abort(volatile sig_atomic_t *flag)
+{
+	abort_flag = flag;
+}
+
+int http_aborting(void)
+{
+	return abort_flag && *abort_flag;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return http_aborting(); /* non-zero: CURLE_ABORTED_BY_CALLBACK */
 }
 
 int64_t clock_boot_ns(void)
@@ -204,6 +222,10 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		curl_easy_setopt(h, CURLOPT_CAPATH, env_set("SSL_CERT_DIR"));
 	if (req->no_proxy)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	if (req->abortable) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	snprintf(ua, sizeof(ua), "User-Agent: tflock/%s", TFLOCK_VERSION);
 	hdrs = curl_slist_append(hdrs, ua);
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -240,6 +262,11 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	}
 
 	resp->t_send = clock_boot_ns();
+	if (req->abortable && http_aborting()) {
+		ret = err_set(err, ERR_CANCELLED, "%s %s not sent: asked to stop", req->method,
+		              req->url);
+		goto out;
+	}
 	rc = curl_easy_perform(h);
 	resp->t_recv = clock_boot_ns();
 	c->used = 1;
@@ -259,6 +286,32 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		if (tunnel && (tunnel < 200 || tunnel > 299)) {
 			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
 			              *errbuf ? errbuf : curl_easy_strerror(rc));
+			err->http_status = tunnel; /* the proxy's answer: not a hiccup */
+			goto failed;
+		}
+	}
+	{
+		/* libcurl stamps "pretransfer" once connect, proxy tunnel and TLS are
+		 * done, right before it writes the request: unstamped, the server cannot
+		 * have seen it, whatever the error; stamped, the outcome is unknown */
+		curl_off_t pre = 0;
+		int sent;
+		curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+		sent = pre > 0;
+		if (rc == CURLE_ABORTED_BY_CALLBACK) {
+			ret = err_set(err, ERR_CANCELLED, "%s %s abandoned: asked to stop",
+			              req->method, req->url);
+			goto failed;
+		}
+		if (sent > 0 && rc == CURLE_OPERATION_TIMEDOUT) {
+			ret = err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s",
+			              req->method, req->url, timeout,
+			              *errbuf ? errbuf : curl_easy_strerror(rc));
+			goto failed;
+		}
+		if (sent > 0) {
+			ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
+			              *errbuf ? errbuf : curl_easy_strerror(rc));
 			goto failed;
 		}
 	}
@@ -275,18 +328,10 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
 		              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
-	case CURLE_OPERATION_TIMEDOUT: {
-		double connect_time = 0;
-		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_time);
-		if (connect_time <= 0)
-			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
-			              *errbuf ? errbuf : curl_easy_strerror(rc));
-		else
-			ret = err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s",
-			              req->method, req->url, timeout,
-			              *errbuf ? errbuf : curl_easy_strerror(rc));
+	case CURLE_OPERATION_TIMEDOUT: /* nothing written: connect or TLS handshake */
+		ret = err_set(err, ERR_CONNECT, "cannot connect to %s (timed out): %s", req->url,
+		              *errbuf ? errbuf : curl_easy_strerror(rc));
 		break;
-	}
 	default:
 		ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
 		              *errbuf ? errbuf : curl_easy_strerror(rc));

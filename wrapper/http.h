@@ -7,9 +7,18 @@
  * on which libcurl never retries by itself; reads reuse kept-alive ones. Results:
  *   0              a response arrived (any status: the caller interprets it)
  *   ERR_CONNECT    nothing was sent (DNS, refused, TLS setup, a proxy refusing
- *                  the tunnel): safe to retry
+ *                  the tunnel, whose answer is then in err->http_status): safe to
+ *                  retry
  *   ERR_TIMEOUT    timed out, possibly after sending: outcome unknown
- *   ERR_TRANSPORT  failed after possibly sending (reset, short reply): unknown
+ *   ERR_TRANSPORT  failed after possibly sending (reset, short or garbled reply):
+ *                  unknown
+ *   ERR_CANCELLED  an abortable request given up because the abort flag was set
+ *                  (http_set_abort): outcome unknown for a write
+ * "Nothing was sent" is decided by whether libcurl got as far as writing the
+ * request (CURLINFO_PRETRANSFER_TIME_T), not by the error's name alone: a garbled
+ * reply to a request that went out is ERR_TRANSPORT, however libcurl names it,
+ * and a TLS handshake that timed out before the request was written is
+ * ERR_CONNECT.
  * The response owns its memory; http_response_free() releases it (NULL-safe).
  * Header names in responses are lowercased; values trimmed.
  * Request timestamps are CLOCK_BOOTTIME nanoseconds: t_send is taken just before
@@ -18,6 +27,7 @@
 #ifndef TFLOCK_HTTP_H
 #define TFLOCK_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +54,7 @@ struct http_request {
 	long timeout_ms;         /* total; 0 = default (10 s) */
 	long connect_timeout_ms; /* 0 = default (min(timeout, 3 s)) */
 	int no_proxy;            /* for instance metadata: never through a proxy */
+	int abortable;           /* give up at once when the abort flag is set */
 };
 
 struct http_response {
@@ -62,6 +73,12 @@ void http_client_free(struct http_client *c);
 /* Global verbosity hook: when set, request/response lines are logged with
  * secrets redacted. */
 void http_set_trace(int on);
+/* The abort flag: a signal handler sets *flag; an abortable request in progress
+ * then ends within about a second with ERR_CANCELLED (libcurl's progress
+ * callback), and one not yet started is not sent. NULL (the default) disables
+ * aborting. http_aborting() tells whether the flag is set now. */
+void http_set_abort(volatile sig_atomic_t *flag);
+int http_aborting(void);
 
 int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
             struct tf_error *err);

@@ -17,6 +17,7 @@ enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
 enum cond { C_CREATE, C_MATCH };
 
 #define NS_PER_MS 1000000LL
+#define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
 
 static int64_t scaled(const struct lock *l, int64_t ms)
 {
@@ -44,6 +45,28 @@ int64_t lock_request_timeout_ms(const struct lock *l)
 int64_t lock_poll_ms(const struct lock *l)
 {
 	return scaled(l, 250);
+}
+
+int64_t lock_delete_budget_ms(const struct lock *l)
+{
+	return (l->o.lease_ms - lock_margin_ms(l)) / 4;
+}
+
+int64_t lock_delete_transit_ms(const struct lock *l)
+{
+	return l->o.lease_ms - lock_margin_ms(l) - lock_delete_budget_ms(l);
+}
+
+static int64_t patience_ms(const struct lock *l)
+{
+	return l->o.patience_ms > 0 ? l->o.patience_ms : scaled(l, 60000);
+}
+
+/* Is this 404 the object's absence (S3's NoSuchKey, or a HEAD without a body),
+ * rather than a proxy's or a misrouted server's page? */
+static int absent_404(const struct s3_reply *r, const struct tf_error *err)
+{
+	return r->status == 404 && (!strcmp(err->s3_code, "NoSuchKey") || r->body.len == 0);
 }
 
 static volatile sig_atomic_t *cancel_flag;
@@ -230,11 +253,12 @@ int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err)
 	req.method = "GET";
 	req.key = l->lock_key;
 	req.timeout_ms = lock_request_timeout_ms(l);
+	req.abortable = l->in_acquire;
 	l->requests++;
 	ret = s3_request(l->s3, &req, &r, err);
 	if (ret == 0) {
 		view_from_reply(l, &r, v);
-	} else if (ret == ERR_HTTP && r.status == 404 && strcmp(err->s3_code, "NoSuchBucket")) {
+	} else if (ret == ERR_HTTP && absent_404(&r, err)) {
 		lock_view_free(v);
 		err_clear(err);
 		ret = 0;
@@ -259,7 +283,8 @@ static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadl
 		ret = lock_read(l, &v, &rerr);
 		if (ret == 0)
 			break;
-		if (lock_error_is_store(&rerr) || clock_boot_ns() >= deadline) {
+		if (lock_error_is_store(&rerr) || clock_boot_ns() >= deadline ||
+		    (l->in_acquire && cancelled())) {
 			*err = rerr;
 			err_prefix(err, "cannot read %s back to learn whether a write applied",
 			           l->url);
@@ -289,7 +314,11 @@ static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadl
 
 /*
  * The one conditional write (B2). Writes our body with the next seq, either
- * creating (If-None-Match: *) or replacing (If-Match: etag).
+ * creating (If-None-Match: *) or replacing (If-Match: etag). When it applied,
+ * renew_send_ns is the send of the first attempt of this seq (a lease counts
+ * from the earliest moment the write can have committed, B4), never a resend's.
+ * A failure of the write itself is kept in l->write_err (kind 0 when it was
+ * answered 2xx or 412) so callers can tell a taken lock from a failing store.
  */
 static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t deadline,
                       struct tf_error *err)
@@ -303,6 +332,7 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 	int ret;
 	unsigned long long seq;
 
+	err_clear(&l->write_err);
 	l->mine.tf.seq++;
 	seq = l->mine.tf.seq;
 	if (lockinfo_to_json(&l->mine, &body)) {
@@ -340,35 +370,39 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 	req.body_len = body.len;
 	req.timeout_ms = lock_request_timeout_ms(l);
 	req.deadline_ns = deadline;
+	req.abortable = l->in_acquire;
 	s3_reply_init(&r);
 	l->requests++;
 	ret = s3_request(l->s3, &req, &r, err);
+	if (r.t_first_send && (!l->id_first_send || r.t_first_send < l->id_first_send))
+		l->id_first_send = r.t_first_send;
+	if (cond == C_CREATE && ret != ERR_CONNECT && !(ret == ERR_HTTP && r.status == 412))
+		l->maybe_created = 1; /* until a read-back or a release says otherwise */
 	if (ret == 0 && r.etag[0]) {
 		snprintf(l->etag, sizeof(l->etag), "%s", r.etag);
-		l->renew_send_ns = r.t_send;
+		l->renew_send_ns = r.t_first_send;
 		ret = W_APPLIED;
 		goto out;
 	}
 	if (ret == 0) {
 		/* applied, but no ETag in the reply: learn it by reading back */
-		int64_t send = r.t_send;
+		int64_t send = r.t_first_send;
 		ret = read_back(l, seq, deadline, err);
 		if (ret == W_APPLIED)
 			l->renew_send_ns = send;
 		goto out;
 	}
+	if (!(ret == ERR_HTTP && r.status == 412))
+		l->write_err = *err;
 	if (ret == ERR_HTTP && (lock_error_is_store(err) && r.status != 409)) {
 		goto out; /* 403, 400, NoSuchBucket, wrong region: no retry, no read-back */
 	}
 	log_debug("conditional PUT of %s (seq %llu) not confirmed: %s; reading it back",
 	          l->lock_key, seq, err->msg);
 	{
-		int64_t send = r.t_send;
+		int64_t send = r.t_first_send;
 		struct tf_error werr = *err;
 		int64_t rb_deadline = deadline;
-		if (ret == ERR_CONNECT) {
-			/* never sent; nothing to learn, but a read tells us who holds it */
-		}
 		/* the read-back always gets at least a lease's heartbeat worth of time */
 		if (rb_deadline < clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS)
 			rb_deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
@@ -380,6 +414,8 @@ static int write_lock(struct lock *l, enum cond cond, const char *etag, int64_t 
 			err_prefix(err, "%s", werr.msg);
 	}
 out:
+	if (ret == W_ABSENT || ret == W_OTHER)
+		l->maybe_created = 0; /* read back: not (or no longer) ours */
 	s3_reply_free(&r);
 	buf_free(&body);
 	return ret;
@@ -407,70 +443,112 @@ static int probe_put(struct lock *l, const char *key, const char *cond_name, con
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = lock_request_timeout_ms(l);
-	req.no_retry = 1;
+	req.abortable = 1;
 	s3_reply_free(r);
 	l->requests++;
-	return s3_request(l->s3, &req, r, err);
+	return s3_request(l->s3, &req, r, err); /* resent only when never sent */
 }
 
-int lock_selftest(struct lock *l, int force, struct tf_error *err)
+/* A probe's answer that says nothing about the store's conditions: a failure of
+ * the store or the network (5xx, 429, timeouts, resets, a lost reply). The round
+ * is abandoned and a new one started on a fresh key. */
+static int probe_transient(int ret, const struct s3_reply *r, const struct tf_error *err)
 {
-	char rnd[37], quoted[160], *key;
+	if (ret == 0)
+		return 0;
+	if (ret == ERR_HTTP)
+		return r->status >= 500 || r->status == 429 || r->status == 408 ||
+		       (r->status == 404 && !strcmp(err->s3_code, "") && r->body.len);
+	/* not a proxy refusing the tunnel (its answer in http_status): configuration */
+	if (ret == ERR_CONNECT)
+		return err->http_status == 0;
+	return ret == ERR_TIMEOUT || ret == ERR_TRANSPORT;
+}
+
+enum { PROBE_OK = 0, PROBE_AGAIN = 1 };
+
+/*
+ * One round of B6 on `key`. PROBE_OK with l->store filled, PROBE_AGAIN (err says
+ * what failed) when an answer was a transient failure, or a negative error when
+ * the store answered and is unusable (SelfTestFailed, 403, NoSuchBucket, ...).
+ */
+static int selftest_round(struct lock *l, const char *key, int *created, struct tf_error *err)
+{
+	char quoted[160], etag[128];
 	struct s3_reply r;
 	struct tf_error e;
-	int ret = 0, quoted_ok = 0, unquoted_ok = 0;
-	char etag[128];
+	int ret, quoted_ok = 0, unquoted_ok = 0;
 
-	if (l->store.known && !force)
-		return 0;
-	lockinfo_new_id(rnd);
-	rnd[8] = '\0';
-	key = xasprintf("%s.%s.selftest.tflock", l->state_key, rnd);
 	s3_reply_init(&r);
 	err_clear(&e);
-
 	ret = probe_put(l, key, "If-None-Match", "*", "{\"selftest\":1}", &r, err);
+	/* a create never sent, or refused by the store, left nothing to remove */
+	*created = !(ret == ERR_CONNECT || ret == ERR_CREDENTIALS || ret == ERR_USAGE ||
+	             (ret == ERR_HTTP && r.status >= 400 && r.status < 500));
 	if (ret) {
 		err_prefix(err, "store self-test: creating %s failed", key);
+		ret = probe_transient(ret, &r, err) ? PROBE_AGAIN : ret;
 		goto out;
 	}
 	snprintf(etag, sizeof(etag), "%s", r.etag);
 	ret = probe_put(l, key, "If-None-Match", "*", "{\"selftest\":2}", &r, &e);
-	if (ret == 0 || r.status != 412) {
+	if (ret && r.status != 412) {
+		*err = e;
+		err_prefix(err, "store self-test: the second create of %s failed", key);
+		ret = probe_transient(ret, &r, &e) ? PROBE_AGAIN : ret;
+		goto out;
+	}
+	if (ret == 0) {
 		ret = err_set(err, ERR_HTTP,
-		              "store does not enforce If-None-Match (a second create of %s got "
-		              "%ld, not 412): versioned or Object Lock bucket on Ceph RGW? Such a "
-		              "store gives no mutual exclusion",
-		              key, r.status);
+		              "store does not enforce If-None-Match (a second create of %s "
+		              "succeeded, not 412): versioned or Object Lock bucket on Ceph RGW? "
+		              "Such a store gives no mutual exclusion",
+		              key);
 		err->http_status = 412;
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
-		goto cleanup;
+		goto out;
 	}
 	ret = probe_put(l, key, "If-Match", "\"0123456789abcdef0123456789abcdef\"",
 	                "{\"selftest\":3}", &r, &e);
-	if (ret == 0 || (r.status != 412 && r.status != 409)) {
+	if (ret && r.status != 412 && r.status != 409) {
+		*err = e;
+		err_prefix(err, "store self-test: a PUT of %s with a wrong ETag failed", key);
+		ret = probe_transient(ret, &r, &e) ? PROBE_AGAIN : ret;
+		goto out;
+	}
+	if (ret == 0) {
 		ret = err_set(err, ERR_HTTP,
-		              "store does not enforce If-Match (a PUT with a wrong ETag got %ld, "
-		              "not 412)",
-		              r.status);
+		              "store does not enforce If-Match (a PUT with a wrong ETag "
+		              "succeeded, not 412)");
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
-		goto cleanup;
+		goto out;
 	}
 	snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
-	if (probe_put(l, key, "If-Match", quoted, "{\"selftest\":4}", &r, &e) == 0) {
+	ret = probe_put(l, key, "If-Match", quoted, "{\"selftest\":4}", &r, &e);
+	if (ret == 0) {
 		quoted_ok = 1;
 		snprintf(etag, sizeof(etag), "%s", r.etag);
+	} else if (r.status != 412) {
+		*err = e;
+		err_prefix(err, "store self-test: a PUT of %s with its quoted ETag failed", key);
+		ret = probe_transient(ret, &r, &e) ? PROBE_AGAIN : ret;
+		goto out;
 	}
-	if (probe_put(l, key, "If-Match", etag, "{\"selftest\":5}", &r, &e) == 0) {
+	ret = probe_put(l, key, "If-Match", etag, "{\"selftest\":5}", &r, &e);
+	if (ret == 0) {
 		unquoted_ok = 1;
-		snprintf(etag, sizeof(etag), "%s", r.etag);
+	} else if (r.status != 412) {
+		*err = e;
+		err_prefix(err, "store self-test: a PUT of %s with its unquoted ETag failed", key);
+		ret = probe_transient(ret, &r, &e) ? PROBE_AGAIN : ret;
+		goto out;
 	}
 	if (!quoted_ok && !unquoted_ok) {
 		ret = err_set(err, ERR_HTTP,
 		              "store does not honour If-Match with the object's own ETag (quoted "
 		              "or not)");
 		snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
-		goto cleanup;
+		goto out;
 	}
 	l->store.etag_quoted = quoted_ok;
 	{
@@ -481,32 +559,112 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 		req.key = key;
 		req.headers = &h;
 		req.nheaders = 1;
-		req.no_retry = 1;
+		req.abortable = 1;
 		req.timeout_ms = lock_request_timeout_ms(l);
 		l->requests++;
-		s3_request(l->s3, &req, &r, &e);
-		if (r.status == 412) {
+		ret = s3_request(l->s3, &req, &r, &e);
+		if (ret == 0) {
+			l->store.cond_delete = 0; /* deleted despite the wrong ETag */
+		} else if (r.status == 412) {
 			struct s3_reply g;
 			s3_reply_init(&g);
 			l->requests++;
-			l->store.cond_delete =
-			        s3_head(l->s3, key, NULL, &g, &e) == 0 && g.status == 200;
+			ret = s3_head(l->s3, key, NULL, &g, &e);
+			l->store.cond_delete = ret == 0 && g.status == 200;
+			if (ret && !(ret == ERR_HTTP && g.status == 404)) {
+				*err = e;
+				err_prefix(err, "store self-test: reading %s failed", key);
+				ret = probe_transient(ret, &g, &e) ? PROBE_AGAIN : ret;
+				s3_reply_free(&g);
+				goto out;
+			}
 			s3_reply_free(&g);
 		} else {
-			l->store.cond_delete = 0;
+			*err = e;
+			err_prefix(err, "store self-test: a DELETE of %s with a wrong ETag failed",
+			           key);
+			ret = probe_transient(ret, &r, &e) ? PROBE_AGAIN : ret;
+			goto out;
 		}
 	}
-	l->store.known = 1;
-	log_verbose("store self-test passed: If-Match takes the %s ETag; conditional DELETE %s",
-	            l->store.etag_quoted ? "quoted" : "unquoted",
-	            l->store.cond_delete ? "honoured" : "ignored (release renews first)");
-	ret = 0;
-cleanup:
-	l->requests++;
-	s3_delete(l->s3, key, NULL, &r, &e);
+	ret = PROBE_OK;
 out:
 	s3_reply_free(&r);
-	free(key);
+	return ret;
+}
+
+int lock_selftest(struct lock *l, int force, struct tf_error *err)
+{
+	char rnd[37];
+	char *keys[8];
+	int created[8];
+	unsigned nkeys = 0, round;
+	int64_t start = clock_boot_ns(), last_print = 0;
+	int ret = 0;
+
+	if (l->store.known && !force)
+		return 0;
+	/* Rounds on fresh keys until one gets answers that speak about the store's
+	 * conditions; a lost reply makes a probe's effect unknown, so its round is
+	 * never continued. Bounded by the patience budget and 8 rounds. */
+	for (round = 0;; round++) {
+		lockinfo_new_id(rnd);
+		rnd[8] = '\0';
+		keys[nkeys] = xasprintf("%s.%s.selftest.tflock", l->state_key, rnd);
+		ret = selftest_round(l, keys[nkeys], &created[nkeys], err);
+		nkeys++;
+		if (ret != PROBE_AGAIN)
+			break;
+		if (http_aborting()) {
+			err_prefix(err, "interrupted");
+			ret = ERR_CANCELLED;
+			break;
+		}
+		if (nkeys >= 8 || clock_boot_ns() - start >= patience_ms(l) * NS_PER_MS) {
+			char d[32];
+			dur_format((clock_boot_ns() - start) / NS_PER_MS, d, sizeof(d));
+			err_prefix(err, "store unusable: self-test failed %u times in %s", nkeys,
+			           d);
+			err->kind = ERR_CONNECT;
+			ret = ERR_CONNECT;
+			break;
+		}
+		if (!last_print || clock_boot_ns() - last_print >= scaled(l, 5000) * NS_PER_MS) {
+			log_warn("%s; retrying", err->msg);
+			last_print = clock_boot_ns();
+		}
+		sleep_ms(scaled(l, 200) + backoff_full_jitter(round, scaled(l, 200),
+		                                              scaled(l, 5000), rand_u64_default,
+		                                              NULL));
+	}
+	if (ret == PROBE_OK) {
+		l->store.known = 1;
+		log_verbose("store self-test passed: If-Match takes the %s ETag; conditional "
+		            "DELETE %s",
+		            l->store.etag_quoted ? "quoted" : "unquoted",
+		            l->store.cond_delete ? "honoured" : "ignored (release renews first)");
+		if (!l->store.cond_delete && l->o.lease_s < LOCK_MIN_LEASE_NO_COND_DELETE)
+			ret = err_set(err, ERR_USAGE,
+			              "lease %lds is too short for this store: it ignores "
+			              "conditional DELETE, so a release relies on the store "
+			              "executing a DELETE within a bound derived from the lease "
+			              "(docs/PROTOCOL.md B5); use --lease %lds or more",
+			              l->o.lease_s, LOCK_MIN_LEASE_NO_COND_DELETE);
+	}
+	/* scratch objects, also those of abandoned rounds (a lost reply may have
+	 * created one): unconditional, each key is ours alone */
+	for (unsigned i = 0; i < nkeys; i++) {
+		struct s3_reply r;
+		struct tf_error e;
+		s3_reply_init(&r);
+		err_clear(&e);
+		if (created[i]) {
+			l->requests++;
+			s3_delete(l->s3, keys[i], NULL, &r, &e);
+		}
+		s3_reply_free(&r);
+		free(keys[i]);
+	}
 	return ret;
 }
 
@@ -554,6 +712,7 @@ static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
 	req.key = l->lock_key;
 	req.timeout_ms = lock_request_timeout_ms(l);
 	req.no_retry = 1; /* the wait loop is the retry */
+	req.abortable = 1;
 	if (v->present && v->etag[0]) {
 		snprintf(q, sizeof(q), "\"%s\"", v->etag);
 		h.name = "If-None-Match";
@@ -568,7 +727,7 @@ static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)
 		/* unchanged */
 	} else if (ret == 0) {
 		view_from_reply(l, &r, v);
-	} else if (ret == ERR_HTTP && r.status == 404 && strcmp(err->s3_code, "NoSuchBucket")) {
+	} else if (ret == ERR_HTTP && absent_404(&r, err)) {
 		lock_view_free(v);
 		err_clear(err);
 		ret = 0;
@@ -596,15 +755,137 @@ static int acquired(struct lock *l, const char *how)
 	return 0;
 }
 
+/*
+ * A failing store while acquiring: the streak of failed requests since the last
+ * answer that said something about the lock. It slows every retry down (backoff
+ * with jitter, SlowDown/503/429 counting double), is reported at a human pace,
+ * and ends the wait as LOCK_UNAVAILABLE when it lasts the patience budget, or
+ * when the waiting limit comes while it lasts (then the store, not a holder, was
+ * the obstacle).
+ */
+struct trouble {
+	unsigned errors;
+	int64_t since, last_print;
+	struct tf_error err;
+};
+
+static void trouble_ok(struct lock *l, struct trouble *t)
+{
+	if (t->errors >= 2)
+		log_info("%s answers again", l->url);
+	t->errors = 0;
+	t->since = 0;
+}
+
+static void trouble_fail(struct lock *l, struct trouble *t, const struct tf_error *e)
+{
+	int64_t now = clock_boot_ns();
+	int slow = e->kind == ERR_HTTP && (e->http_status == 429 || e->http_status == 503);
+	t->errors += slow ? 2 : 1;
+	if (!t->since)
+		t->since = now;
+	t->err = *e;
+	if (t->errors >= 2 && (!t->last_print || now - t->last_print >= PRINT_EVERY_NS)) {
+		char d[32];
+		dur_format((now - t->since) / NS_PER_MS, d, sizeof(d));
+		log_warn("the store fails while acquiring %s (for %s; retrying with backoff): %s",
+		         l->url, d, e->msg);
+		t->last_print = now;
+	} else {
+		log_verbose("acquiring %s: %s", l->url, e->msg);
+	}
+}
+
+static int64_t trouble_delay(const struct lock *l, const struct trouble *t, int64_t poll)
+{
+	if (!t->errors)
+		return poll;
+	return poll + backoff_full_jitter(t->errors < 10 ? t->errors : 10, lock_poll_ms(l),
+	                                  l->o.lease_ms / 4, rand_u64_default, NULL);
+}
+
+static int unavailable(struct lock *l, const struct trouble *t, struct tf_error *err)
+{
+	char d[32];
+	dur_format((clock_boot_ns() - t->since) / NS_PER_MS, d, sizeof(d));
+	*err = t->err;
+	err_prefix(err, "the store at %s kept failing for %s", s3_client_describe(l->s3), d);
+	return LOCK_UNAVAILABLE;
+}
+
+/*
+ * Our ID is in the store with an older seq than we last wrote: one of our
+ * earlier writes of this acquisition applied late (a delayed create or
+ * takeover). It was sent no earlier than the first write carrying our ID, so
+ * the lease counts from that send (B4); a renewal follows at once.
+ */
+static int adopt(struct lock *l, const char *how, struct tf_error *err)
+{
+	struct tf_error rerr;
+	int ret;
+	l->renew_send_ns = l->id_first_send;
+	l->held = 1;
+	log_event("adopt %s id=%s first_send=%lld", l->url, l->mine.id,
+	          (long long)l->id_first_send);
+	err_clear(&rerr);
+	ret = lock_renew(l, &rerr);
+	if (ret == LOCK_LOST) {
+		l->held = 0;
+		*err = rerr;
+		return LOCK_LOST;
+	}
+	if (ret)
+		log_verbose("renewing %s right after acquiring it failed: %s", l->url, rerr.msg);
+	return acquired(l, how);
+}
+
+/*
+ * Stopping while acquiring: a create sent before the signal may have applied
+ * unseen. Look once (not abandoned on the signal, bounded by the request
+ * timeout) and release it if it is ours, so no lock is left behind.
+ */
+static void cancel_cleanup(struct lock *l)
+{
+	struct lock_view v;
+	struct tf_error e;
+	if (!l->maybe_created || l->held)
+		return;
+	l->in_acquire = 0;
+	lock_view_init(&v);
+	err_clear(&e);
+	if (lock_read(l, &v, &e)) {
+		log_warn("a create of %s was sent before the signal and may have applied; "
+		         "reading it back failed (%s): if it did, it is taken over after its "
+		         "lease (%lds)",
+		         l->url, e.msg, l->mine.tf.lease);
+	} else if (v.present && v.li.id && !strcmp(v.li.id, l->mine.id)) {
+		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
+		l->held = 1;
+		if (lock_release(l, &e))
+			log_warn("a create of %s sent before the signal had applied; releasing "
+			         "it failed: %s",
+			         l->url, e.msg);
+		else
+			log_info("released %s: a create sent before the signal had applied",
+			         l->url);
+	}
+	lock_view_free(&v);
+}
+
 int lock_acquire(struct lock *l, struct tf_error *err)
 {
 	struct lock_view v;
-	int64_t deadline = 0, last_print = 0, print_every = 10000 * NS_PER_MS;
-	int ret, errors = 0, creates = 0;
+	struct trouble t;
+	int64_t deadline = 0, last_print = 0;
+	int ret, creates = 0;
 	char last_id[64] = "";
 
 	lock_view_init(&v);
+	memset(&t, 0, sizeof(t));
 	cancel_flag = l->o.cancel;
+	l->in_acquire = 1;
+	l->maybe_created = 0;
+	l->id_first_send = 0;
 	l->wait_start_ns = clock_boot_ns();
 	if (l->o.timeout_ms >= 0)
 		deadline = l->wait_start_ns + l->o.timeout_ms * NS_PER_MS;
@@ -619,24 +900,39 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 		ret = write_lock(l, C_CREATE, NULL,
 		                 clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS, err);
 		creates++;
-		if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
-			/* our ID is in the store: ours (a retried create may have applied first) */
+		if (ret == W_APPLIED) {
 			ret = acquired(l, "created");
 			goto out;
+		}
+		if (ret == W_NOT_APPLIED) { /* an earlier create of ours applied */
+			ret = adopt(l, "created", err);
+			if (ret != LOCK_LOST)
+				goto out;
+			ret = W_OTHER;
 		}
 		if (ret < 0) {
 			if (lock_error_is_store(err))
 				goto out;
-			/* transient: treat like a held lock we could not see, back off */
-			log_verbose("acquire attempt failed: %s", err->msg);
+			if (cancelled()) {
+				ret = LOCK_CANCELLED;
+				goto out;
+			}
+			trouble_fail(l, &t, err);
+		} else if (l->write_err.kind) {
+			trouble_fail(l, &t,
+			             &l->write_err); /* the PUT failed; its read-back did not */
+		} else {
+			trouble_ok(l, &t);
 		}
 		if (ret == W_OTHER) {
 			lock_view_free(&v);
 			v = l->last_holder; /* read_back() left the holder there */
 			lock_view_init(&l->last_holder);
+		} else if (ret == W_ABSENT) {
+			lock_view_free(&v);
+			if (!t.errors && creates < 1000)
+				continue; /* freed between our 412 and our read: again at once */
 		}
-		if (ret == W_ABSENT && creates < 1000)
-			continue; /* freed between our PUT and our read: try again at once */
 
 		/* wait: poll until free, changed, or its lease runs out */
 		for (;;) {
@@ -655,6 +951,10 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 				goto held;
 			}
 			now = clock_boot_ns();
+			if (t.since && now - t.since >= patience_ms(l) * NS_PER_MS) {
+				ret = unavailable(l, &t, err);
+				goto held;
+			}
 			if (v.present) {
 				const char *hid = v.li.id ? v.li.id : "";
 				int new_holder = strcmp(last_id, hid) != 0 || !last_print;
@@ -680,18 +980,18 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 						report_foreign(l, &v);
 				}
 				if (!l->o.no_wait &&
-				    (new_holder || now - last_print >= print_every)) {
+				    (new_holder || now - last_print >= PRINT_EVERY_NS)) {
 					progress(l, &v, now);
 					last_print = now;
 					snprintf(last_id, sizeof(last_id), "%s", hid);
 				}
 			}
-			if (l->o.no_wait) {
+			if (l->o.no_wait && v.present && !t.errors) {
 				ret = LOCK_HELD;
 				goto held;
 			}
 			if (deadline && now >= deadline) {
-				ret = LOCK_HELD;
+				ret = t.errors ? unavailable(l, &t, err) : LOCK_HELD;
 				goto held;
 			}
 			/* B4: takeover of a tflock holder silent for its whole lease */
@@ -718,12 +1018,25 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 					lock_view_free(&l->last_holder);
 					l->last_holder = v;
 					lock_view_init(&v);
-					ret = acquired(l, "taken over");
+					if (ret == W_NOT_APPLIED) {
+						ret = adopt(l, "taken over", err);
+						if (ret == LOCK_LOST)
+							continue;
+					} else {
+						ret = acquired(l, "taken over");
+					}
 					goto out;
 				}
-				if (ret == W_ABSENT)
+				if (ret == W_ABSENT) {
+					if (l->write_err.kind)
+						trouble_fail(l, &t, &l->write_err);
 					break; /* create again */
+				}
 				if (ret == W_OTHER) {
+					if (l->write_err.kind)
+						trouble_fail(l, &t, &l->write_err);
+					else
+						trouble_ok(l, &t);
 					lock_view_free(&v);
 					v = l->last_holder;
 					lock_view_init(&l->last_holder);
@@ -731,34 +1044,27 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 				}
 				if (lock_error_is_store(err))
 					goto out;
-				errors++;
+				trouble_fail(l, &t, err);
 			}
 			poll = jitter_down_pct(lock_poll_ms(l), 20, rand_u64_default, NULL);
 			if (v.holder_lease_ms > 0 && poll > v.holder_lease_ms / 4)
 				poll = v.holder_lease_ms / 4;
-			if (errors) {
-				int64_t b = backoff_full_jitter(
-				        (unsigned)(errors < 10 ? errors : 10), lock_poll_ms(l),
-				        l->o.lease_ms / 4, rand_u64_default, NULL);
-				if (b > poll)
-					poll = b;
-			}
+			poll = trouble_delay(l, &t, poll);
 			if (deadline && clock_boot_ns() + poll * NS_PER_MS > deadline)
 				poll = (deadline - clock_boot_ns()) / NS_PER_MS;
 			sleep_ms(poll);
+			if (cancelled())
+				continue;
 			ret = poll_lock(l, &v, err);
 			if (ret) {
 				if (lock_error_is_store(err))
 					goto out;
-				if (err->kind == ERR_HTTP &&
-				    (err->http_status == 429 || err->http_status == 503))
-					errors += 2;
-				else
-					errors++;
-				log_verbose("polling %s failed: %s", l->url, err->msg);
+				if (ret != ERR_CANCELLED)
+					trouble_fail(l, &t, err);
 				continue;
 			}
-			errors = 0;
+			if (v.present) /* an absent lock says nothing: the create will */
+				trouble_ok(l, &t);
 			if (!v.present)
 				break; /* free: create at once */
 		}
@@ -768,6 +1074,9 @@ held:
 	l->last_holder = v;
 	lock_view_init(&v);
 out:
+	if (ret == LOCK_CANCELLED)
+		cancel_cleanup(l);
+	l->in_acquire = 0;
 	close_section(l);
 	lock_view_free(&v);
 	return ret;
@@ -878,13 +1187,15 @@ int lock_release(struct lock *l, struct tf_error *err)
 		ret = err_set(err, ERR_INTERNAL, "release of %s did not converge", l->url);
 		goto out;
 	}
-	/* No conditional DELETE (Ceph RGW 16): renew, then an unconditional DELETE that
-	 * lands within (L - m)/2 of that renewal's send — before anyone could take over. */
+	/* No conditional DELETE (Ceph RGW 16): renew, then an unconditional DELETE sent
+	 * within B of that renewal's send and abandoned by then. Nobody can take over
+	 * before send + L; the store executing a request within T = L - m - B of its
+	 * sending (B5's assumption) makes the DELETE land before that. */
 	ret = lock_renew(l, err);
 	if (ret)
 		goto out; /* LOCK_LOST, or failed: the lease bounds the leak */
 	{
-		int64_t window_ms = (l->o.lease_ms - lock_margin_ms(l)) / 2;
+		int64_t window_ms = lock_delete_budget_ms(l);
 		int64_t left =
 		        (l->renew_send_ns + window_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
 		if (left <= 0) {
@@ -896,6 +1207,11 @@ int lock_release(struct lock *l, struct tf_error *err)
 			              l->url, d);
 			goto out;
 		}
+		if (left > lock_request_timeout_ms(l))
+			left = lock_request_timeout_ms(l);
+		log_event("release-delete %s renew_send=%lld budget_ms=%lld transit_ms=%lld",
+		          l->url, (long long)l->renew_send_ns, (long long)window_ms,
+		          (long long)lock_delete_transit_ms(l));
 		ret = delete_once(l, NULL, (long)left, &r, err);
 		if (ret == 0 || r.status == 404) {
 			ret = released(l);

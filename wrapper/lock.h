@@ -31,7 +31,16 @@
 #include "lockinfo.h"
 #include "s3.h"
 
-enum { LOCK_OK = 0, LOCK_HELD = 1, LOCK_LOST = 2, LOCK_CANCELLED = 3 };
+/* Outcomes callers branch on. LOCK_UNAVAILABLE: the store, not a holder, kept us
+ * from the lock (every request failing for the patience budget, or at the
+ * waiting limit while the store was failing); err says what failed. */
+enum { LOCK_OK = 0, LOCK_HELD = 1, LOCK_LOST = 2, LOCK_CANCELLED = 3, LOCK_UNAVAILABLE = 4 };
+
+/* PROTOCOL B5: on a store that ignores conditional DELETE the release DELETE is
+ * sent within B = (L - m)/4 of a renewal's send and the store must execute it
+ * within T = L - m - B of its sending; a lease below this many (protocol)
+ * seconds leaves T too short to rely on, and is refused there. */
+#define LOCK_MIN_LEASE_NO_COND_DELETE 20L
 
 struct lock_store {
 	int known;       /* learned by the self-test (or known: AWS) */
@@ -40,10 +49,12 @@ struct lock_store {
 };
 
 struct lock_opts {
-	int64_t lease_ms;   /* our lease, scaled for tests */
-	long lease_s;       /* our lease as declared in the body (unscaled seconds) */
-	double time_scale;  /* multiplies every internal duration (tests) */
-	int64_t timeout_ms; /* waiting limit; -1 none */
+	int64_t lease_ms;    /* our lease, scaled for tests */
+	long lease_s;        /* our lease as declared in the body (unscaled seconds) */
+	double time_scale;   /* multiplies every internal duration (tests) */
+	int64_t timeout_ms;  /* waiting limit; -1 none */
+	int64_t patience_ms; /* give up (LOCK_UNAVAILABLE) when every request failed this
+	                        long; 0: 60 s scaled */
 	int no_wait;
 	const char *operation;
 	const char *who;
@@ -81,6 +92,10 @@ struct lock {
 	struct lockinfo mine;
 	char etag[128]; /* current ETag of our lock, normalised */
 	int held;
+	int in_acquire;            /* requests may be abandoned on a cancelling signal */
+	int maybe_created;         /* a create of ours may have applied, unconfirmed */
+	int64_t id_first_send;     /* send of the first write carrying our ID (B2, B4) */
+	struct tf_error write_err; /* the last conditional write's own failure */
 	int64_t renew_send_ns;
 	int64_t wait_start_ns, acquired_ns, released_ns;
 	/* statistics for reports */
@@ -108,6 +123,11 @@ int64_t lock_heartbeat_ms(const struct lock *l);
 int64_t lock_margin_ms(const struct lock *l);
 int64_t lock_request_timeout_ms(const struct lock *l);
 int64_t lock_poll_ms(const struct lock *l);
+/* B5 without conditional DELETE: the DELETE is sent within this of the renewal's
+ * send (B), and the store is assumed to execute it within lock_delete_transit_ms
+ * (T = L - m - B) of its sending. */
+int64_t lock_delete_budget_ms(const struct lock *l);
+int64_t lock_delete_transit_ms(const struct lock *l);
 
 /* B6: probe the store once (skipped for AWS, which is known). */
 int lock_selftest(struct lock *l, int force, struct tf_error *err);

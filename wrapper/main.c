@@ -496,7 +496,6 @@ static int cmd_check_git(struct config *c)
 	po.expect_commit = c->expect_commit;
 	po.allow_dirty = c->allow_dirty;
 	po.allow_older = c->allow_older;
-	po.no_hook = 1;
 	ret = preapply_check(&l, &po, &gi, &active, &err);
 	if (ret == PREAPPLY_REFUSED) {
 		log_error("%s", err.msg);
@@ -622,6 +621,8 @@ static int run_nested(struct config *c, struct reentry *re, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	ro.on_lost = on_lost_of(c);
 	ro.lost_exit_code = (int)c->lost_exit_code;
+	ro.refused_exit_code = EXIT_REFUSED;
+	ro.unavailable_exit_code = EXIT_UNAVAILABLE;
 	ro.unsafe_keep_running = c->unsafe_keep_running;
 	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
 	ro.grace_ms = config_scaled(c, c->grace_ms);
@@ -653,6 +654,8 @@ static int cmd_run(struct config *c, char **argv)
 	struct preapply_opts po;
 	struct gitinfo gi;
 	int git_active = 0;
+	char *hook_path = NULL, *hook_argv[2], *henv[8];
+	size_t hn = 0;
 
 	err_clear(&err);
 	memset(&gi, 0, sizeof(gi));
@@ -726,10 +729,19 @@ static int cmd_run(struct config *c, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	l.o.cancel = &cancel_sig;
+	http_set_abort(&cancel_sig); /* requests while acquiring end on a signal */
 
-	if (lock_selftest(&l, 0, &err))
-		die(EXIT_UNAVAILABLE, "%s", err.msg);
+	if (lock_selftest(&l, 0, &err)) {
+		if (cancel_sig)
+			die(128 + (int)cancel_sig, "interrupted during the store self-test");
+		die(err.kind == ERR_USAGE ? EXIT_USAGE : EXIT_UNAVAILABLE, "%s", err.msg);
+	}
 	ret = lock_acquire(&l, &err);
+	http_set_abort(NULL);
+	if (ret == LOCK_UNAVAILABLE) {
+		write_reports(c, &l, NULL, &tf, err.msg, "unavailable", EXIT_UNAVAILABLE);
+		die(EXIT_UNAVAILABLE, "not acquired: %s", err.msg);
+	}
 	if (ret == LOCK_HELD) {
 		char who[512], *msg;
 		if (err.msg[0] && err.kind == ERR_USAGE)
@@ -767,18 +779,7 @@ static int cmd_run(struct config *c, char **argv)
 	po.expect_commit = c->expect_commit;
 	po.allow_dirty = c->allow_dirty;
 	po.allow_older = c->allow_older;
-	{
-		char *henv[8];
-		size_t hn = 0;
-		henv[hn++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
-		henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
-		hn += store_env(c, henv + hn);
-		henv[hn] = NULL;
-		po.hook_env = henv;
-		ret = preapply_check(&l, &po, &gi, &git_active, &err);
-		for (size_t i = 0; i < hn; i++)
-			free(henv[i]);
-	}
+	ret = preapply_check(&l, &po, &gi, &git_active, &err);
 	if (ret) {
 		struct tf_error rerr;
 		int code = ret == PREAPPLY_REFUSED ? EXIT_REFUSED : exit_for_error(&err);
@@ -836,6 +837,20 @@ static int cmd_run(struct config *c, char **argv)
 		ro.before_release = record_applied;
 		ro.before_release_arg = &gi;
 	}
+	if (git_active && (hook_path = preapply_hook(&gi))) {
+		hook_argv[0] = hook_path;
+		hook_argv[1] = NULL;
+		ro.hook_argv = hook_argv;
+		henv[hn++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+		henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+		hn += store_env(c, henv + hn);
+		henv[hn] = NULL;
+		ro.hook_env = henv;
+		log_verbose("running the pre-apply hook %s under the lock", hook_path);
+	}
+	ro.pending_signal = &cancel_sig;
+	ro.refused_exit_code = EXIT_REFUSED;
+	ro.unavailable_exit_code = EXIT_UNAVAILABLE;
 
 	ret = run_child(&l, argv, &ro, &rr);
 	cleanup_unregister(hook);
@@ -848,6 +863,9 @@ static int cmd_run(struct config *c, char **argv)
 out:
 	for (int i = 0; i < n; i++)
 		free(extra[i]);
+	for (size_t i = 0; i < hn; i++)
+		free(henv[i]);
+	free(hook_path);
 	reentry_free(&re);
 	gitinfo_free(&gi);
 	free(ident);

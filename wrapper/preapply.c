@@ -30,30 +30,6 @@ static const char *expected(const struct preapply_opts *o)
 	return e && *e ? e : NULL;
 }
 
-static int run_hook(const char *hook, const struct gitinfo *gi, char *const *extra,
-                    struct tf_error *err)
-{
-	char *argv[] = { (char *)(uintptr_t)hook, NULL };
-	char **env = child_env_build(extra);
-	struct child ch;
-	sigset_t none;
-	int st = 0, ret;
-	sigemptyset(&none);
-	ret = child_spawn(&ch, argv, env, 0, &none, err);
-	child_env_free(env);
-	if (ret)
-		return ret;
-	while (waitpid(ch.pid, &st, 0) < 0 && errno == EINTR)
-		;
-	(void)gi;
-	if (child_exit_code(st) != 0) {
-		err_set(err, ERR_NONE, "the pre-apply hook %s refused (exit %d)", hook,
-		        child_exit_code(st));
-		return PREAPPLY_REFUSED;
-	}
-	return 0;
-}
-
 int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
                    struct tf_error *err)
 {
@@ -62,7 +38,6 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 	struct s3_reply r;
 	char *key = NULL, last[64] = "", last_who[256] = "", last_at[64] = "";
 	int ret;
-	struct stat st;
 
 	*active = 0;
 	if (o->mode == GIT_CHECK_OFF || (o->mode == GIT_CHECK_AUTO && !o->is_apply))
@@ -140,17 +115,17 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 			         "last",
 			         gi->head, last);
 	}
-	if (!o->no_hook) {
-		char *hook = xasprintf("%s/pre-apply", gi->hooks_dir);
-		if (stat(hook, &st) == 0 && (st.st_mode & S_IXUSR)) {
-			log_verbose("running the pre-apply hook %s", hook);
-			ret = run_hook(hook, gi, o->hook_env, err);
-			free(hook);
-			return ret;
-		}
-		free(hook);
-	}
 	return 0;
+}
+
+char *preapply_hook(const struct gitinfo *gi)
+{
+	struct stat st;
+	char *hook = xasprintf("%s/pre-apply", gi->hooks_dir);
+	if (stat(hook, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IXUSR))
+		return hook;
+	free(hook);
+	return NULL;
 }
 
 int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err)

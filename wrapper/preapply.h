@@ -5,9 +5,11 @@
  * it): the working tree must be clean, HEAD must be the commit CI expects, and
  * HEAD must not be older than the commit last applied to this state, which
  * tflock records next to the lock (<state key>.applied.tflock) after each
- * successful apply, only while holding the lock. Then the repository's own
- * pre-apply hook runs, if it has one (core.hooksPath or .git/hooks/pre-apply).
- * Each refusal is overridable with an explicit flag.
+ * successful apply, only while holding the lock. The repository's own pre-apply
+ * hook (core.hooksPath or .git/hooks/pre-apply), if it has one, is found by
+ * preapply_hook() and run by the caller under the held lock like the command
+ * itself (renewed, bounded by the lease, signals forwarded: run.h). Each refusal
+ * is overridable with an explicit flag.
  *
  * Returns 0 to go on, PREAPPLY_REFUSED with err->msg saying why, or a negative
  * error.
@@ -28,13 +30,13 @@ struct preapply_opts {
 	const char *expect_commit; /* NULL: GITHUB_SHA / CI_COMMIT_SHA when set */
 	int allow_dirty;
 	int allow_older;
-	char *const *hook_env; /* extra NAME=value for the hook */
-	int no_hook;           /* built-in checks only (tflock check-git) */
 };
 
 /* active: whether the check applies at all (mode, repository, command). */
 int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
                    struct tf_error *err);
+/* The repository's executable pre-apply hook (malloc'd path), or NULL. */
+char *preapply_hook(const struct gitinfo *gi);
 /* Record HEAD as the last applied commit (we hold the lock). */
 int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err);
 

@@ -139,27 +139,248 @@ static void kill_child_tree(pid_t pid, pid_t pgid)
 		kill(pid, SIGKILL);
 }
 
+/* What one supervised process (the hook, or the command) needs across loop turns. */
+struct stage {
+	const char *name; /* for messages: the command's argv[0], or "the pre-apply hook" */
+	struct child ch;
+	int done;
+	int status, code;
+	int64_t exit_ns;
+	int sent_lease_int, sent_lease_kill, sent_lost_action, sent_max_hold;
+};
+
+struct run_ctx {
+	struct lock *l; /* NULL when nested */
+	const struct run_opts *o;
+	struct run_result *res;
+	struct hb *h;
+	int sfd, efd, tty, own_group, nested;
+	int64_t L, m, max_hold_at;
+	const char *url;
+};
+
+/*
+ * Run one process to its end under the held lock: forward signals, enforce the
+ * lease (B4) and --max-hold, act on a lost lock, then wait (bounded by --grace)
+ * for the descendants reparented to us. Returns 0 when it ran (st filled), or a
+ * negative error when it could not be started (err filled).
+ */
+static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *st,
+                     struct tf_error *err)
+{
+	const struct run_opts *o = x->o;
+	struct run_result *res = x->res;
+	struct hb *h = x->h;
+	int ret;
+
+	ret = child_spawn(&st->ch, argv, env, x->own_group, &o->orig_mask, err);
+	if (ret)
+		return ret;
+	log_event("child-start pid=%d pgid=%d name=%s", (int)st->ch.pid, (int)st->ch.pgid, argv[0]);
+	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)st->ch.pid,
+	            x->own_group ? ", own process group" : ", foreground group", x->url);
+
+	for (;;) {
+		struct pollfd pfd[2] = { { x->sfd, POLLIN, 0 }, { x->efd, POLLIN, 0 } };
+		int64_t now = clock_boot_ns(), next = now + 60000 * NS_PER_MS, renew_send;
+		int lost;
+		char msg[768];
+		int timeout;
+		int64_t L = x->L, m = x->m;
+
+		if (x->nested && !h->lost) {
+			/* follow the outer tflock: its state file, refreshed on each renewal */
+			const char *ost = reentry_outer_state(o->nested);
+			long long stamp = reentry_outer_stamp(o->nested);
+			if (stamp > h->renew_send_ns)
+				h->renew_send_ns = stamp;
+			if (!strcmp(ost, "held") && stamp && now - stamp > L * NS_PER_MS) {
+				h->lost = 1;
+				snprintf(h->msg, sizeof(h->msg),
+				         "the outer tflock has not renewed its lock for a whole "
+				         "lease");
+			} else if (strcmp(ost, "held")) {
+				h->lost = 1;
+				snprintf(h->msg, sizeof(h->msg), "the outer tflock's lock is %s",
+				         !strcmp(ost, "gone") ? "gone (the outer tflock exited)"
+				                              : ost);
+			}
+			if (now + 100 * NS_PER_MS < next)
+				next = now + 100 * NS_PER_MS;
+		}
+		pthread_mutex_lock(&h->mu);
+		renew_send = h->renew_send_ns;
+		lost = h->lost;
+		snprintf(msg, sizeof(msg), "%s", h->msg);
+		pthread_mutex_unlock(&h->mu);
+
+		if (lost && !res->lost) {
+			res->lost = 1;
+			log_error("LOST the lock %s while '%s' runs: %s", x->url, st->name, msg);
+			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", msg);
+		}
+		if (res->lost && !st->sent_lost_action && !st->done) {
+			st->sent_lost_action = 1;
+			if (o->on_lost == ON_LOST_INTERRUPT) {
+				log_error("interrupting '%s' (SIGINT): it no longer holds the lock",
+				          st->name);
+				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+			} else if (o->on_lost == ON_LOST_KILL) {
+				log_error("killing '%s': it no longer holds the lock", st->name);
+				kill_child_tree(st->ch.pid, st->ch.pgid);
+			}
+		}
+		/* the lease bounds the child, whatever --on-lost says */
+		if (!st->done && !o->unsafe_keep_running && !x->nested) {
+			int64_t int_at = renew_send + (L / 2) * NS_PER_MS;
+			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
+			if (!st->sent_lease_int && now >= int_at) {
+				char d[32];
+				st->sent_lease_int = 1;
+				res->interrupted_for_lease = 1;
+				dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
+				log_error("no successful renewal of %s for %s (half the lease): "
+				          "interrupting '%s' (SIGINT)",
+				          x->url, d, st->name);
+				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
+				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+			}
+			if (!st->sent_lease_kill && now >= kill_at) {
+				st->sent_lease_kill = 1;
+				res->killed_for_lease = 1;
+				log_error("lease of %s about to expire without renewal: killing "
+				          "'%s' and its process group",
+				          x->url, st->name);
+				log_event("lease-kill renew_send=%lld", (long long)renew_send);
+				kill_child_tree(st->ch.pid, st->ch.pgid);
+			}
+			if (!st->sent_lease_int && int_at < next)
+				next = int_at;
+			if (!st->sent_lease_kill && kill_at < next)
+				next = kill_at;
+		}
+		if (!st->done && x->max_hold_at) {
+			if (!st->sent_max_hold && now >= x->max_hold_at) {
+				st->sent_max_hold = 1;
+				log_error("'%s' reached --max-hold: interrupting it (SIGINT)",
+				          st->name);
+				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+			} else if (st->sent_max_hold == 1 &&
+			           now >= x->max_hold_at +
+			                           (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
+				st->sent_max_hold = 2;
+				log_error("'%s' still running after --max-hold: killing its "
+				          "process group",
+				          st->name);
+				kill_child_tree(st->ch.pid, st->ch.pgid);
+			}
+			if (st->sent_max_hold == 0 && x->max_hold_at < next)
+				next = x->max_hold_at;
+			else if (st->sent_max_hold == 1)
+				next = now + 100 * NS_PER_MS;
+		}
+		if (st->done) {
+			/* wait for descendants still running (reparented to us) */
+			pid_t p;
+			int ws;
+			while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0)
+				;
+			if (p < 0 && errno == ECHILD)
+				break;
+			if (now >= st->exit_ns + o->grace_ms * NS_PER_MS) {
+				log_warn("processes started by '%s' are still running after %lld "
+				         "ms; releasing anyway",
+				         st->name, (long long)o->grace_ms);
+				break;
+			}
+			next = now + 50 * NS_PER_MS;
+			if (next > st->exit_ns + o->grace_ms * NS_PER_MS)
+				next = st->exit_ns + o->grace_ms * NS_PER_MS;
+		}
+
+		timeout = (int)((next - now) / NS_PER_MS) + 1;
+		if (timeout < 0)
+			timeout = 0;
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(x->efd, &v, sizeof(v)) < 0) {
+				/* nonblocking: spurious wake */
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(x->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				if (sig == SIGCHLD) {
+					pid_t p;
+					int ws;
+					while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0) {
+						if (p == st->ch.pid && !st->done) {
+							st->done = 1;
+							st->exit_ns = clock_boot_ns();
+							st->status = ws;
+							st->code = child_exit_code(ws);
+							log_verbose("'%s' exited with status %d",
+							            st->name, st->code);
+							log_event("child-exit code=%d name=%s",
+							          st->code, argv[0]);
+						}
+					}
+					continue;
+				}
+				if (sig == SIGPIPE)
+					continue;
+				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+				    sig == SIGQUIT)
+					res->self_signal = sig;
+				if (st->done)
+					continue;
+				if (x->tty && si.ssi_code == SI_KERNEL) {
+					/* typed at the terminal: the child, in the foreground group,
+					 * got it from the kernel already */
+					log_debug("signal %d from the terminal: not forwarded",
+					          sig);
+					continue;
+				}
+				log_verbose("forwarding signal %d to '%s'", sig, st->name);
+				log_event("forward signal=%d code=%d", sig, (int)si.ssi_code);
+				send_child(st->ch.pid, st->ch.pgid, sig);
+				res->signals_forwarded++;
+			}
+		}
+	}
+	return 0;
+}
+
 int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res)
 {
 	sigset_t mask;
-	int sfd = -1, efd = -1, ret, own_group, tty;
-	struct child ch;
+	struct run_ctx x;
+	struct stage cmd, hook;
 	struct hb h;
 	pthread_t tid;
-	int hb_started = 0, child_done = 0;
-	int nested = l == NULL;
-	int64_t L = nested ? o->nested_lease_ms : l->o.lease_ms;
-	int64_t m = nested ? 0 : lock_margin_ms(l);
-	const char *url = nested ? "the outer tflock's lock" : l->url;
-	int64_t max_hold_at = 0, child_exit_ns = 0;
-	int sent_lease_int = 0, sent_lease_kill = 0, sent_lost_action = 0, sent_max_hold = 0;
+	int hb_started = 0, ret;
 	char **env = NULL;
 	struct tf_error err;
 
 	memset(res, 0, sizeof(*res));
 	res->child_status = -1;
 	memset(&h, 0, sizeof(h));
+	memset(&x, 0, sizeof(x));
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&hook, 0, sizeof(hook));
 	err_clear(&err);
+	x.l = l;
+	x.o = o;
+	x.res = res;
+	x.h = &h;
+	x.nested = l == NULL;
+	x.L = x.nested ? o->nested_lease_ms : l->o.lease_ms;
+	x.m = x.nested ? 0 : lock_margin_ms(l);
+	x.url = x.nested ? "the outer tflock's lock" : l->url;
+	x.sfd = x.efd = -1;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -171,30 +392,30 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sfd < 0 || efd < 0) {
+	x.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	x.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (x.sfd < 0 || x.efd < 0) {
 		snprintf(res->outcome, sizeof(res->outcome), "internal error: %s", strerror(errno));
 		res->child_code = 70;
+		goto release;
+	}
+	/* a signal that came while acquiring (its handler ran before the mask): the
+	 * caller passes it on, so nothing starts */
+	if (o->pending_signal && *o->pending_signal) {
+		int sig = (int)*o->pending_signal;
+		res->self_signal = sig;
+		res->child_code = 128 + sig;
+		log_error("stopped by signal %d before '%s' started", sig, argv[0]);
+		snprintf(res->outcome, sizeof(res->outcome), "stopped by signal %d before '%s'",
+		         sig, argv[0]);
 		goto release;
 	}
 	/* descendants that outlive the child are reparented to us, so we can wait for
 	 * them before releasing (B7) */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	tty = isatty(STDIN_FILENO);
-	own_group = !tty;
-	env = child_env_build(o->extra_env);
-	ret = child_spawn(&ch, argv, env, own_group, &o->orig_mask, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		res->exec_failed = 1;
-		res->child_code = ret == ERR_NOT_FOUND ? 127 : 126;
-		goto release;
-	}
-	log_event("child-start pid=%d pgid=%d", (int)ch.pid, (int)ch.pgid);
-	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)ch.pid,
-	            own_group ? ", own process group" : ", foreground group", url);
+	x.tty = isatty(STDIN_FILENO);
+	x.own_group = !x.tty;
 
 	pthread_mutex_init(&h.mu, NULL);
 	{
@@ -206,8 +427,8 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	}
 	h.l = l;
 	h.outer = o->outer;
-	h.wake_fd = efd;
-	if (nested) {
+	h.wake_fd = x.efd;
+	if (x.nested) {
 		h.renew_send_ns = clock_boot_ns();
 	} else {
 		h.renew_send_ns = l->renew_send_ns;
@@ -218,183 +439,55 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 			          "command");
 	}
 	if (o->max_hold_ms > 0)
-		max_hold_at =
-		        (nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
+		x.max_hold_at =
+		        (x.nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
 
-	for (;;) {
-		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { efd, POLLIN, 0 } };
-		int64_t now = clock_boot_ns(), next = now + 60000 * NS_PER_MS, renew_send;
-		int lost, failing;
-		char msg[768];
-		int timeout;
-
-		if (nested && !h.lost) {
-			/* follow the outer tflock: its state file, refreshed on each renewal */
-			const char *st = reentry_outer_state(o->nested);
-			long long stamp = reentry_outer_stamp(o->nested);
-			if (stamp > h.renew_send_ns)
-				h.renew_send_ns = stamp;
-			if (!strcmp(st, "held") && stamp && now - stamp > L * NS_PER_MS) {
-				h.lost = 1;
-				snprintf(h.msg, sizeof(h.msg),
-				         "the outer tflock has not renewed its lock for a whole "
-				         "lease");
-			} else if (strcmp(st, "held")) {
-				h.lost = 1;
-				snprintf(h.msg, sizeof(h.msg), "the outer tflock's lock is %s",
-				         !strcmp(st, "gone") ? "gone (the outer tflock exited)"
-				                             : st);
-			}
-			if (now + 100 * NS_PER_MS < next)
-				next = now + 100 * NS_PER_MS;
+	/* the pre-apply hook runs under the lock exactly as the command does:
+	 * renewed, bounded by the lease, signals forwarded */
+	if (o->hook_argv) {
+		char **henv = child_env_build(o->hook_env);
+		hook.name = "the pre-apply hook";
+		ret = supervise(&x, (char **)o->hook_argv, henv, &hook, &err);
+		child_env_free(henv);
+		if (ret) {
+			log_error("%s", err.msg);
+			res->hook_refused = 1;
+			res->child_code = o->refused_exit_code;
+			snprintf(res->outcome, sizeof(res->outcome), "pre-apply hook failed: %s",
+			         err.msg);
+			goto stop;
 		}
-		pthread_mutex_lock(&h.mu);
-		renew_send = h.renew_send_ns;
-		lost = h.lost;
-		failing = h.failing;
-		snprintf(msg, sizeof(msg), "%s", h.msg);
-		pthread_mutex_unlock(&h.mu);
-		(void)failing;
-
-		if (lost && !res->lost) {
-			res->lost = 1;
-			log_error("LOST the lock %s while '%s' runs: %s", url, argv[0], msg);
-			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", msg);
+		res->hook_code = hook.code;
+		if (res->self_signal || res->lost || res->interrupted_for_lease ||
+		    res->killed_for_lease) {
+			res->child_code = res->self_signal ? 128 + res->self_signal : hook.code;
+			log_error("the pre-apply hook was stopped: '%s' is not started", argv[0]);
+			goto stop;
 		}
-		if (res->lost && !sent_lost_action && !child_done) {
-			sent_lost_action = 1;
-			if (o->on_lost == ON_LOST_INTERRUPT) {
-				log_error("interrupting '%s' (SIGINT): it no longer holds the lock",
-				          argv[0]);
-				send_child(ch.pid, ch.pgid, SIGINT);
-			} else if (o->on_lost == ON_LOST_KILL) {
-				log_error("killing '%s': it no longer holds the lock", argv[0]);
-				kill_child_tree(ch.pid, ch.pgid);
-			}
-		}
-		/* the lease bounds the child, whatever --on-lost says */
-		if (!child_done && !o->unsafe_keep_running && !nested) {
-			int64_t int_at = renew_send + (L / 2) * NS_PER_MS;
-			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
-			if (!sent_lease_int && now >= int_at) {
-				char d[32];
-				sent_lease_int = 1;
-				res->interrupted_for_lease = 1;
-				dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
-				log_error("no successful renewal of %s for %s (half the lease): "
-				          "interrupting '%s' (SIGINT)",
-				          url, d, argv[0]);
-				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
-				send_child(ch.pid, ch.pgid, SIGINT);
-			}
-			if (!sent_lease_kill && now >= kill_at) {
-				sent_lease_kill = 1;
-				res->killed_for_lease = 1;
-				log_error("lease of %s about to expire without renewal: killing "
-				          "'%s' and its process group",
-				          url, argv[0]);
-				log_event("lease-kill renew_send=%lld", (long long)renew_send);
-				kill_child_tree(ch.pid, ch.pgid);
-			}
-			if (!sent_lease_int && int_at < next)
-				next = int_at;
-			if (!sent_lease_kill && kill_at < next)
-				next = kill_at;
-		}
-		if (!child_done && max_hold_at) {
-			if (!sent_max_hold && now >= max_hold_at) {
-				sent_max_hold = 1;
-				log_error("'%s' reached --max-hold: interrupting it (SIGINT)",
-				          argv[0]);
-				send_child(ch.pid, ch.pgid, SIGINT);
-			} else if (sent_max_hold == 1 &&
-			           now >= max_hold_at +
-			                           (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
-				sent_max_hold = 2;
-				log_error("'%s' still running after --max-hold: killing its "
-				          "process group",
-				          argv[0]);
-				kill_child_tree(ch.pid, ch.pgid);
-			}
-			if (sent_max_hold == 0 && max_hold_at < next)
-				next = max_hold_at;
-			else if (sent_max_hold == 1)
-				next = now + 100 * NS_PER_MS;
-		}
-		if (child_done) {
-			/* wait for descendants still running (reparented to us) */
-			pid_t p;
-			int st;
-			while ((p = waitpid(-1, &st, REAP_FLAGS)) > 0)
-				;
-			if (p < 0 && errno == ECHILD)
-				break;
-			if (now >= child_exit_ns + o->grace_ms * NS_PER_MS) {
-				log_warn("processes started by '%s' are still running after %lld "
-				         "ms; releasing anyway",
-				         argv[0], (long long)o->grace_ms);
-				break;
-			}
-			next = now + 50 * NS_PER_MS;
-			if (next > child_exit_ns + o->grace_ms * NS_PER_MS)
-				next = child_exit_ns + o->grace_ms * NS_PER_MS;
-		}
-
-		timeout = (int)((next - now) / NS_PER_MS) + 1;
-		if (timeout < 0)
-			timeout = 0;
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
-			break;
-		if (pfd[1].revents & POLLIN) {
-			uint64_t v;
-			if (read(efd, &v, sizeof(v)) < 0) {
-				/* nonblocking: spurious wake */
-			}
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					pid_t p;
-					int st;
-					while ((p = waitpid(-1, &st, REAP_FLAGS)) > 0) {
-						if (p == ch.pid && !child_done) {
-							child_done = 1;
-							child_exit_ns = clock_boot_ns();
-							res->child_status = st;
-							res->child_code = child_exit_code(st);
-							log_verbose("'%s' exited with status %d",
-							            argv[0], res->child_code);
-							log_event("child-exit code=%d",
-							          res->child_code);
-						}
-					}
-					continue;
-				}
-				if (sig == SIGPIPE)
-					continue;
-				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
-				    sig == SIGQUIT)
-					res->self_signal = sig;
-				if (child_done)
-					continue;
-				if (tty && si.ssi_code == SI_KERNEL) {
-					/* typed at the terminal: the child, in the foreground group,
-					 * got it from the kernel already */
-					log_debug("signal %d from the terminal: not forwarded",
-					          sig);
-					continue;
-				}
-				log_verbose("forwarding signal %d to '%s'", sig, argv[0]);
-				log_event("forward signal=%d code=%d", sig, (int)si.ssi_code);
-				send_child(ch.pid, ch.pgid, sig);
-				res->signals_forwarded++;
-			}
+		if (hook.code != 0) {
+			res->hook_refused = 1;
+			res->child_code = o->refused_exit_code;
+			log_error("the pre-apply hook %s refused (exit %d)", o->hook_argv[0],
+			          hook.code);
+			snprintf(res->outcome, sizeof(res->outcome),
+			         "refused by the pre-apply hook (exit %d)", hook.code);
+			goto stop;
 		}
 	}
 
-release:
+	env = child_env_build(o->extra_env);
+	cmd.name = argv[0];
+	ret = supervise(&x, argv, env, &cmd, &err);
+	if (ret) {
+		log_error("%s", err.msg);
+		res->exec_failed = 1;
+		res->child_code = ret == ERR_NOT_FOUND ? 127 : 126;
+		goto stop;
+	}
+	res->child_status = cmd.status;
+	res->child_code = cmd.code;
+
+stop:
 	if (hb_started) {
 		pthread_mutex_lock(&h.mu);
 		h.stop = 1;
@@ -405,20 +498,24 @@ release:
 			res->lost = 1;
 			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", h.msg);
 		}
-		pthread_cond_destroy(&h.cv);
-		pthread_mutex_destroy(&h.mu);
 	}
-	if (nested) {
-		if (!res->lost)
+	pthread_cond_destroy(&h.cv);
+	pthread_mutex_destroy(&h.mu);
+release:
+	if (x.nested) {
+		if (!res->lost && !res->outcome[0])
 			snprintf(res->outcome, sizeof(res->outcome),
 			         "done (re-entered the outer lock)");
 	} else if (!res->lost) {
-		if (o->before_release && res->child_code == 0 && !res->exec_failed)
+		size_t used = strlen(res->outcome); /* what stopped the run, if anything */
+		if (o->before_release && res->child_code == 0 && !res->exec_failed &&
+		    !res->hook_refused && res->child_status != -1)
 			o->before_release(l, o->before_release_arg);
 		err_clear(&err);
 		ret = lock_release(l, &err);
 		if (ret == 0) {
-			snprintf(res->outcome, sizeof(res->outcome), "released");
+			snprintf(res->outcome + used, sizeof(res->outcome) - used, "%sreleased",
+			         used ? "; " : "");
 		} else if (ret == LOCK_LOST) {
 			res->lost = 1;
 			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", err.msg);
@@ -431,11 +528,14 @@ release:
 	}
 	reentry_set_state(o->outer, res->lost ? "lost" : "released");
 	child_env_free(env);
-	if (sfd >= 0)
-		close(sfd);
-	if (efd >= 0)
-		close(efd);
-	if (res->lost)
+	if (x.sfd >= 0)
+		close(x.sfd);
+	if (x.efd >= 0)
+		close(x.efd);
+	/* the lease cut the run short: its status is tflock's doing, not the command's */
+	if (res->lost || res->interrupted_for_lease || res->killed_for_lease)
 		return o->lost_exit_code;
+	if (res->release_failed && res->child_code == 0)
+		return o->unavailable_exit_code;
 	return res->child_code;
 }

@@ -27,7 +27,9 @@ enum on_lost { ON_LOST_INTERRUPT, ON_LOST_KILL, ON_LOST_REPORT };
 
 struct run_opts {
 	enum on_lost on_lost;
-	int lost_exit_code;
+	int lost_exit_code;        /* also when the lease cut the command short */
+	int refused_exit_code;     /* the pre-apply hook refused */
+	int unavailable_exit_code; /* the command succeeded but the release failed */
 	int unsafe_keep_running;
 	int64_t max_hold_ms;     /* 0: none */
 	int64_t grace_ms;        /* wait for the child's descendants after it exits */
@@ -36,6 +38,13 @@ struct run_opts {
 	struct reentry *outer;   /* outer run: publish held/lost for nested tflocks */
 	struct reentry *nested;  /* nested run: l is NULL; follow the outer's state */
 	int64_t nested_lease_ms; /* nested: the outer's state is stale after this */
+	/* the repository's pre-apply hook, run first under the lock exactly as the
+	 * command (renewed, bounded by the lease, signals forwarded); NULL: none */
+	char *const *hook_argv;
+	char *const *hook_env; /* NAME=value added to the hook's environment */
+	/* set by a signal handler before run_child() blocked signals: such a signal
+	 * stops the run before anything starts */
+	volatile sig_atomic_t *pending_signal;
 	/* called while the lock is still held, after the command exited 0 */
 	void (*before_release)(struct lock *l, void *arg);
 	void *before_release_arg;
@@ -45,6 +54,8 @@ struct run_result {
 	int child_status; /* raw waitpid status; -1 when it never ran */
 	int child_code;   /* exit code or 128+signal */
 	int exec_failed;  /* 126/127 in child_code */
+	int hook_refused; /* the pre-apply hook exited non-zero (or could not run) */
+	int hook_code;
 	int lost;
 	int release_failed;
 	int self_signal; /* a signal tflock was asked to stop with, 0 if none */

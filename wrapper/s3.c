@@ -468,6 +468,7 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	hr.nheaders = n;
 	hr.body = req->body;
 	hr.body_len = req->body_len;
+	hr.abortable = req->abortable;
 	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
 	if (req->deadline_ns) {
 		int64_t left = (req->deadline_ns - clock_boot_ns()) / 1000000;
@@ -511,14 +512,20 @@ int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_repl
 	int is_read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	int attempts = req->no_retry ? 1 : c->max_attempts;
 	int ret = 0;
+	int64_t first_send = 0;
 	for (int attempt = 0; attempt < attempts; attempt++) {
 		int retry;
 		err_clear(err);
 		s3_reply_free(reply);
 		ret = one_attempt(c, req, reply, err);
+		if (!first_send)
+			first_send = reply->t_send;
+		reply->t_first_send = first_send;
 		if (ret == 0)
 			return 0;
-		if (ret == ERR_CONNECT)
+		if (ret == ERR_CANCELLED || (req->abortable && http_aborting()))
+			retry = 0;
+		else if (ret == ERR_CONNECT)
 			retry = 1; /* never sent: safe for writes too */
 		else if (!is_read)
 			retry = 0; /* outcome unknown or answered: the caller decides */

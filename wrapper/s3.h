@@ -45,7 +45,9 @@ struct s3_reply {
 	long status;
 	char etag[128]; /* normalised: quotes and W/ stripped */
 	struct buf body;
-	int64_t t_send; /* CLOCK_BOOTTIME ns of the last attempt's send */
+	int64_t t_send;       /* CLOCK_BOOTTIME ns of the last attempt's send */
+	int64_t t_first_send; /* of the first attempt's: a write that applied was sent
+	                         no earlier (PROTOCOL B4 counts a lease from it) */
 	int64_t t_recv;
 	const char *date; /* server Date header (owned by the reply) */
 	struct http_response http;
@@ -81,6 +83,7 @@ struct s3_request {
 	int64_t deadline_ns; /* CLOCK_BOOTTIME; 0: none beyond attempts */
 	long timeout_ms;     /* 0: the client's */
 	int no_retry;        /* one attempt, whatever happens */
+	int abortable;       /* stop when a signal asks us to (http_set_abort) */
 };
 
 int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,

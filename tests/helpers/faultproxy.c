@@ -59,6 +59,10 @@
  *            drop-after      forward, read the server's whole response (it
  *                            committed), then close the client connection
  *                            without answering: the response is lost
+ *            garbage-after   forward, let the server commit, then answer a
+ *                            line that is not HTTP ("XTTP/1.1 200 OK" and a
+ *                            blank line) and close: a garbled reply to a
+ *                            request that applied
  *            status N        answer N (200..599) without forwarding, with
  *                            the body <Error><Code>C</Code><Message>injected
  *                            by faultproxy</Message></Error> where C is
@@ -188,6 +192,7 @@ enum action {
 	A_STALL_AFTER,
 	A_HANG,
 	A_COND_DELETE,
+	A_GARBAGE_AFTER,
 };
 
 static const struct {
@@ -206,6 +211,7 @@ static const struct {
 	{ "stall-after", A_STALL_AFTER, 1, 0, 3600000 },
 	{ "hang", A_HANG, 0, 0, 0 },
 	{ "cond-delete", A_COND_DELETE, 0, 0, 0 },
+	{ "garbage-after", A_GARBAGE_AFTER, 0, 0, 0 },
 };
 
 struct rule {
@@ -1683,6 +1689,14 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 	case A_STATUS_AFTER:
 		keep = send_injected(c->fd, (int)d->arg, is_head, keep, lr) == 0 && keep;
 		break;
+	case A_GARBAGE_AFTER: {
+		static const char junk[] = "XTTP/1.1 200 OK\r\n\r\n";
+		send_all(c->fd, junk, sizeof(junk) - 1, deadline_in(SEND_TIMEOUT_MS));
+		close_clean(c);
+		snprintf(lr->client, sizeof(lr->client), "garbage");
+		keep = 0;
+		break;
+	}
 	case A_STALL_AFTER:
 		sleep_ms(d->arg);
 		/* fall through */
@@ -1789,7 +1803,8 @@ static void usage(FILE *f)
 	      "                  [--idle-exit SECONDS]\n"
 	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M], one per line; actions: "
 	      "pass, drop,\n"
-	      "drop-after, status N, status-after N, reset, stall MS, stall-after MS, hang,\n"
+	      "drop-after, garbage-after, status N, status-after N, reset, stall MS, stall-after "
+	      "MS, hang,\n"
 	      "cond-delete.\n",
 	      f);
 }

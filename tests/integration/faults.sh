@@ -61,7 +61,7 @@ case_run r2 "release: the renewal before the DELETE is lost after commit" "PUT $
 export TFLOCK_KEY=r3/terraform.tfstate
 proxy_rules "DELETE $L reset count=1"
 "$TFLOCK" --lease 20s -- true 2>"$TEST_TMP/r3.err"
-is 0 $? "release: DELETE reset (never applied): the command's status is kept"
+is 69 $? "release: DELETE reset (never applied): a failed release is not 0 (69)"
 like "$(cat "$TEST_TMP/r3.err")" "release .*FAILED.*expires" "and the failed release is reported loudly with the lease bound"
 ok "r3: the lock was left to expire, not deleted blindly again" test "$(lockst)" = 200
 "$TFLOCK" --lease 20s --timeout 30s -- true 2>/dev/null

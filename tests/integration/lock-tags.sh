@@ -16,7 +16,7 @@ tagset() { # the Key=Value pairs of a Tagging document, sorted, one per line
 
 # the holder reads its own lock's tags right after acquiring, and again after two renewals
 ev=$TEST_TMP/events
-TFLOCK_EVENT_LOG=$ev "$TFLOCK" --lease 5s --lock-tags 'team=infra,purpose=tf lock,owner=ci@example.org' -- \
+TFLOCK_EVENT_LOG=$ev "$TFLOCK" --lease 20s --lock-tags 'team=infra,purpose=tf lock,owner=ci@example.org' -- \
 	bash -c ". '$top_srcdir/tests/integration/lib.sh' >/dev/null; trap - EXIT
 		s3 GET '/$bucket/$TFLOCK_KEY.tflock?tagging=' | sed '\$d' >'$TEST_TMP/t0'
 		for i in \$(seq 1 400); do [ \$(grep -c ' renewed ' '$ev' 2>/dev/null || true) -ge 2 ] && break; sleep 0.05; done

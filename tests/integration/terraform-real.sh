@@ -63,10 +63,10 @@ exec 3>"$TEST_TMP/console.in"
 has_lock() { [ "$(s3_status GET "/$bucket/real/terraform.tfstate.tflock")" = 200 ]; }
 wait_for "terraform console holds the lock" 60 has_lock
 ok "terraform console holds the state lock" has_lock
-"$TFLOCK" --lease 5s --timeout 3s -- true 2>"$TEST_TMP/w.err"
+"$TFLOCK" --lease 20s --timeout 60s -- true 2>"$TEST_TMP/w.err"
 is 75 $? "tflock waits on terraform's lock and gives up at --timeout (never takes it over)"
 like "$(cat "$TEST_TMP/w.err")" "terraform force-unlock" "naming the force-unlock command"
-ok "terraform's lock is still there after 6 of tflock's leases" has_lock
+ok "terraform's lock is still there after 3 of tflock's leases" has_lock
 exec 3>&-
 wait "$c"
 "$TFLOCK" -- terraform apply -auto-approve >/dev/null 2>&1

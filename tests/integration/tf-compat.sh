@@ -42,8 +42,8 @@ like "$(cat "$TEST_TMP/e2")" "alice@laptop" "naming Terraform's holder"
 like "$(cat "$TEST_TMP/e2")" "terraform force-unlock $tfid" "with the exact force-unlock command"
 like "$(cat "$TEST_TMP/e2")" "tflock unlock $tfid" "and the tflock unlock command"
 # watch it for well over a lease: a lock without a lease is never taken over
-"$TFLOCK" --lease 5s --timeout 20s -- true 2>"$TEST_TMP/e3"
-is 75 $? "tflock waiting 4 leases on a plain Terraform lock gives up with 75"
+"$TFLOCK" --lease 20s --timeout 60s -- true 2>"$TEST_TMP/e3"
+is 75 $? "tflock waiting 3 leases on a plain Terraform lock gives up with 75"
 is "$tfbody" "$(lock_body "$bucket" "$TFLOCK_KEY")" "and never took the plain Terraform lock over"
 "$TFLOCK" status >"$TEST_TMP/st" 2>&1
 like "$(cat "$TEST_TMP/st")" "not a tflock lock" "status says it is a plain lock"
