@@ -4,6 +4,7 @@
  * cases with a pinned pid probe, then the real probe and namespace reader.
  */
 #include "liveness.h"
+#include "buf.h"
 #include "tap/basic.h"
 
 #include <errno.h>
@@ -110,10 +111,13 @@ static void test_table(void)
 		memset(&h, 0, sizeof(h));
 		h.v = 1;
 		h.pid = cases[i].pid;
-		h.boot_id = (char *)cases[i].boot;
-		h.pidns = (char *)cases[i].pidns;
-		h.ci_job = (char *)cases[i].job;
+		h.boot_id = xstrdup(cases[i].boot);
+		h.pidns = xstrdup(cases[i].pidns);
+		h.ci_job = xstrdup(cases[i].job);
 		got = liveness_judge(&h, &self, fake_probe, &p, &why);
+		free(h.boot_id);
+		free(h.pidns);
+		free(h.ci_job);
 		is_string(liveness_name(cases[i].want), liveness_name(got), "%s", cases[i].name);
 		is_int(cases[i].probed, p.calls, "%s: probe asked %d time(s)", cases[i].name,
 		       cases[i].probed);

@@ -112,8 +112,8 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/identity", outer.dir);
 		f = fopen(path, "r");
 		if (f) {
-			size_t n = fread(idt, 1, sizeof(idt) - 1, f);
-			idt[n] = '\0';
+			size_t got = fread(idt, 1, sizeof(idt) - 1, f);
+			idt[got] = '\0';
 			fclose(f);
 		}
 		snprintf(want, sizeof(want), "\npidns %s\n", ns);
