@@ -47,8 +47,12 @@ void ci_detect(struct ci_identity *id)
 			                    attempt);
 		else
 			id->url = xasprintf("%s/%s/actions/runs/%s", server, repo, run);
-		id->job = xasprintf("%s/%s/%s", run, attempt ? attempt : "1",
-		                    env("GITHUB_JOB") ? env("GITHUB_JOB") : "job");
+		/* unique among jobs running at the same time: see ci.h */
+		if (env("GITHUB_RUN_ID") && env("GITHUB_JOB") && env("RUNNER_NAME") && *host)
+			id->job = xasprintf("%s/%s/%s/%s@%s", run, attempt ? attempt : "1",
+			                    env("GITHUB_JOB"), env("RUNNER_NAME"), host);
+		else
+			id->job = xstrdup("");
 		id->who = xasprintf("%s@%s", actor, id->url);
 	} else if (env_true("GITLAB_CI")) {
 		const char *actor = env("GITLAB_USER_LOGIN") ? env("GITLAB_USER_LOGIN") : "gitlab";

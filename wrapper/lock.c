@@ -9,6 +9,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "dur.h"
+#include "liveness.h"
 #include "log.h"
 #include "report.h"
 
@@ -159,6 +160,7 @@ int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
 	l->mine.tf.boot_id = read_boot_id();
 	l->mine.tf.ci = xstrdup(o->ci ? o->ci : "");
 	l->mine.tf.ci_job = xstrdup(o->ci_job ? o->ci_job : "");
+	l->mine.tf.pidns = liveness_read_pidns();
 	return 0;
 }
 

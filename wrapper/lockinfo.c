@@ -254,6 +254,7 @@ int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 		member(out, "boot", t->boot_id, 0);
 		member(out, "ci", t->ci, 0);
 		member(out, "job", t->ci_job, 0);
+		member(out, "pidns", t->pidns, 0);
 		buf_addc(out, '}');
 	}
 	buf_addc(out, '}');
@@ -656,7 +657,7 @@ static const struct {
 	{ "TFLOCK", "Tflock", F_TFLOCK },
 };
 
-enum tfield { T_NONE, T_V, T_LEASE, T_SEQ, T_PID, T_HOST, T_BOOT, T_CI, T_JOB };
+enum tfield { T_NONE, T_V, T_LEASE, T_SEQ, T_PID, T_HOST, T_BOOT, T_CI, T_JOB, T_PIDNS };
 
 static const struct {
 	const char *folded, *name;
@@ -664,7 +665,7 @@ static const struct {
 } tfields[] = {
 	{ "V", "v", T_V },       { "LEASE", "lease", T_LEASE }, { "SEQ", "seq", T_SEQ },
 	{ "PID", "pid", T_PID }, { "HOST", "host", T_HOST },    { "BOOT", "boot", T_BOOT },
-	{ "CI", "ci", T_CI },    { "JOB", "job", T_JOB },
+	{ "CI", "ci", T_CI },    { "JOB", "job", T_JOB },       { "PIDNS", "pidns", T_PIDNS },
 };
 
 struct state {
@@ -674,10 +675,10 @@ struct state {
 	int created_seen;      /* a non-null Created string was read */
 	char nul_field[16];    /* first field whose value holds \u0000 */
 	/* the (last) Tflock part; within it, the last of duplicate keys wins */
-	int tf_seen;               /* a non-null Tflock value was read */
-	char tf_problem[200];      /* Tflock not an object */
-	int have[T_JOB + 1];       /* field present (non-null) */
-	char prob[T_JOB + 1][300]; /* what is wrong with the field's last value */
+	int tf_seen;                 /* a non-null Tflock value was read */
+	char tf_problem[200];        /* Tflock not an object */
+	int have[T_PIDNS + 1];       /* field present (non-null) */
+	char prob[T_PIDNS + 1][300]; /* what is wrong with the field's last value */
 };
 
 static void first_msg(char *dst, size_t size, const char *fmt, ...)
@@ -785,6 +786,7 @@ static void tflock_reset(struct lockinfo *li, struct state *st)
 	free(li->tf.boot_id);
 	free(li->tf.ci);
 	free(li->tf.ci_job);
+	free(li->tf.pidns);
 	memset(&li->tf, 0, sizeof(li->tf));
 	li->has_tflock = 0;
 	st->tf_problem[0] = '\0';
@@ -938,7 +940,8 @@ static int read_tflock(struct jp *j, struct state *st)
 			char **dst = f == T_HOST   ? &li->tf.host
 			             : f == T_BOOT ? &li->tf.boot_id
 			             : f == T_CI   ? &li->tf.ci
-			                           : &li->tf.ci_job;
+			             : f == T_JOB  ? &li->tf.ci_job
+			                           : &li->tf.pidns;
 			st->have[f] = 1;
 			if (*j->p == '"') {
 				char fname[24];
@@ -1034,6 +1037,7 @@ void lockinfo_free(struct lockinfo *li)
 	free(li->tf.boot_id);
 	free(li->tf.ci);
 	free(li->tf.ci_job);
+	free(li->tf.pidns);
 	lockinfo_init(li);
 }
 
@@ -1059,6 +1063,7 @@ static int classify(struct lockinfo *li, struct tf_error *err, int cls, const ch
 	fill_empty(&li->tf.boot_id);
 	fill_empty(&li->tf.ci);
 	fill_empty(&li->tf.ci_job);
+	fill_empty(&li->tf.pidns);
 	if (err) {
 		va_list ap;
 		err_clear(err);
@@ -1147,7 +1152,7 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 		return classify(out, err, LOCKINFO_FOREIGN, "%s", st.tf_problem);
 	if (!st.have[T_V])
 		return classify(out, err, LOCKINFO_FOREIGN, "Tflock part has no protocol version");
-	for (int f = T_V; f <= T_JOB; f++)
+	for (int f = T_V; f <= T_PIDNS; f++)
 		if (st.prob[f][0])
 			return classify(out, err, LOCKINFO_FOREIGN, "%s", st.prob[f]);
 	if (!st.have[T_LEASE] || !st.have[T_SEQ] || !st.have[T_PID])

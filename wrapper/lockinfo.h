@@ -30,8 +30,9 @@
  *                      valid RFC 3339 time, every present LockInfo field a string)
  *                      with a Tflock part tflock understands: v == 1, lease a whole
  *                      number of seconds in [LOCKINFO_LEASE_MIN, LOCKINFO_LEASE_MAX],
- *                      seq and pid non-negative whole numbers, host/boot/ci/job
- *                      strings when present; and nothing a tflock writer never
+ *                      seq and pid non-negative whole numbers, host/boot/ci/job/
+ *                      pidns strings when present (bodies of older tflock
+ *                      versions have no pidns and stay TFLOCK); and nothing a tflock writer never
  *                      produces (invalid UTF-8, \u0000 in a field, no Created).
  *   LOCKINFO_FOREIGN   a body Terraform can use but that tflock must not take over:
  *                      a plain Terraform/OpenTofu lock, an unknown v, a lease out of
@@ -77,6 +78,8 @@ struct lockinfo_tflock {        /* tflock's extension, key "Tflock" */
 	char *boot_id; /* /proc/sys/kernel/random/boot_id; key "boot" */
 	char *ci;      /* CI identity: job URL or "" */
 	char *ci_job;  /* CI job id or ""; key "job" */
+	char *pidns;   /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
+	                  tflock wrote none (parsed as "") */
 };
 
 struct lockinfo {

@@ -24,6 +24,7 @@
 #include "dur.h"
 #include "lock.h"
 #include "gitinfo.h"
+#include "liveness.h"
 #include "log.h"
 #include "preapply.h"
 #include "reentry.h"
@@ -355,9 +356,9 @@ out:
 
 /*
  * `tflock release`: the cleanup step (if: always(), after_script). Releases the
- * lock only when it was left by this job and its holder is provably gone: the
- * same boot and its pid no longer alive, or the same CI job. Never a live
- * holder's, never another job's.
+ * lock only when its holder is provably gone (PROTOCOL B8, liveness.h): its pid
+ * is dead in our PID namespace on our boot, or it was left by this very CI job.
+ * Never a live holder's, never another job's.
  */
 static int cmd_release(struct config *c)
 {
@@ -366,60 +367,62 @@ static int cmd_release(struct config *c)
 	struct lock l;
 	struct lock_view v;
 	struct tf_error err;
-	char bid[64] = "";
-	int ret = 0, same_boot, pid_gone, same_job;
-	FILE *f;
+	struct liveness_self self;
+	char *bid = liveness_read_boot_id(), *pidns = liveness_read_pidns();
+	const char *why = "";
+	char who[512];
+	enum liveness gone;
+	int ret = 0;
 
 	err_clear(&err);
 	ci_detect(&ci);
 	lock_view_init(&v);
 	setup_lock(&l, s3, c, "release", "tflock release", NULL);
-	if ((f = fopen("/proc/sys/kernel/random/boot_id", "r"))) {
-		if (!fgets(bid, sizeof(bid), f))
-			bid[0] = '\0';
-		fclose(f);
-		bid[strcspn(bid, "\n")] = '\0';
-	}
 	if (lock_read(&l, &v, &err))
 		die(exit_for_error(&err), "%s", err.msg);
 	if (!v.present) {
-		log_info("%s is free: nothing to release", l.url);
+		log_info("'%s' is free: nothing to release", l.url);
 		goto out;
 	}
 	if (v.klass != LOCKINFO_TFLOCK) {
-		log_info("%s is held by a lock tflock did not write (%s): not ours to release",
+		log_info("'%s' is held by a lock tflock did not write (%s): not ours to release",
 		         l.url, v.li.who ? v.li.who : "?");
 		goto out;
 	}
-	same_boot = v.li.tf.boot_id && *v.li.tf.boot_id && !strcmp(v.li.tf.boot_id, bid);
-	pid_gone = same_boot && v.li.tf.pid > 0 && kill((pid_t)v.li.tf.pid, 0) != 0;
-	same_job = *ci.job && v.li.tf.ci_job && !strcmp(v.li.tf.ci_job, ci.job);
-	if (same_boot && !pid_gone) {
-		log_error("%s is held by a live tflock on this machine (pid %ld): not released",
+	self.boot_id = bid;
+	self.pidns = pidns;
+	self.ci_job = ci.job;
+	gone = liveness_judge(&v.li.tf, &self, liveness_probe_kill, NULL, &why);
+	lock_describe_holder(&v, who, sizeof(who));
+	if (gone == LIVENESS_ALIVE_HERE) {
+		log_error("'%s' is held by a live tflock on this machine (pid %ld): not released; "
+		          "let it finish, or stop it and run tflock release again",
 		          l.url, v.li.tf.pid);
 		ret = (int)c->conflict_exit_code;
 		goto out;
 	}
-	if (!pid_gone && !same_job) {
-		char who[512];
-		lock_describe_holder(&v, who, sizeof(who));
-		log_info("%s is held by %s, not left by this job: not released", l.url, who);
+	if (gone == LIVENESS_UNKNOWN) {
+		log_info("'%s' is held by %s, not provably gone (%s%s): not released; if you know "
+		         "its run has ended: tflock unlock %s",
+		         l.url, who, why, *ci.job ? "; not left by this CI job" : "", v.li.id);
 		goto out;
 	}
 	if (lock_selftest(&l, 0, &err))
 		die(EXIT_UNAVAILABLE, "%s", err.msg);
 	ret = lock_unlock_id(&l, v.li.id, &err);
 	if (ret == 0) {
-		log_info("released %s left by %s (%s)", l.url, v.li.who ? v.li.who : "?",
-		         pid_gone ? "its process is gone" : "this CI job");
+		log_info("released '%s' left by %s (%s)", l.url, v.li.who ? v.li.who : "?",
+		         gone == LIVENESS_GONE_PID ? "its process is gone" : "this CI job");
 	} else if (ret == LOCK_HELD) {
-		log_info("%s changed meanwhile: not released", l.url);
+		log_info("'%s' changed meanwhile: not released", l.url);
 		ret = 0;
 	} else {
 		log_error("%s", err.msg);
 		ret = exit_for_error(&err);
 	}
 out:
+	free(bid);
+	free(pidns);
 	ci_identity_free(&ci);
 	lock_view_free(&v);
 	lock_free(&l);

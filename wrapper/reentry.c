@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "liveness.h"
 
 void reentry_init(struct reentry *r)
 {
@@ -73,14 +73,25 @@ static unsigned long long proc_start_time(pid_t pid)
 	return st;
 }
 
-static void boot_id(char *out, size_t size)
-{
-	if (read_file("/proc/sys/kernel/random/boot_id", out, size))
-		out[0] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-}
-
 static const char *field(const char *text, const char *name, char *out, size_t size);
+
+/* The outer tflock named in an identity file, seen from this process (PROTOCOL
+ * B8's pid rule: same boot, same PID namespace, then kill(pid, 0)). */
+static enum liveness outer_liveness(const char *idt, pid_t *pid, const char **why)
+{
+	char v[128], boot[128], ns[128];
+	char *bid = liveness_read_boot_id(), *pidns = liveness_read_pidns();
+	struct liveness_self self = { bid, pidns, "" };
+	enum liveness l;
+	*pid = (pid_t)atoi(field(idt, "pid", v, sizeof(v)) ? v : "0");
+	field(idt, "boot", boot, sizeof(boot));
+	field(idt, "pidns", ns, sizeof(ns));
+	l = liveness_of_pid(boot, ns, *pid > 1 ? (long)*pid : 0, &self, liveness_probe_kill, NULL,
+	                    why);
+	free(bid);
+	free(pidns);
+	return l;
+}
 
 static void remove_run_dir(const char *dir)
 {
@@ -101,13 +112,15 @@ static void sweep(const char *base)
 {
 	DIR *d = opendir(base);
 	struct dirent *de;
-	char bid[64];
-	boot_id(bid, sizeof(bid));
-	if (!d)
+	char *bid = liveness_read_boot_id();
+	if (!d) {
+		free(bid);
 		return;
+	}
 	while ((de = readdir(d))) {
 		char dir[4096], path[4200], idt[2048], v[128];
 		struct stat st;
+		const char *why;
 		pid_t pid;
 		if (strncmp(de->d_name, "tflock-run.", 11))
 			continue;
@@ -117,20 +130,26 @@ static void sweep(const char *base)
 		snprintf(path, sizeof(path), "%s/identity", dir);
 		if (read_file(path, idt, sizeof(idt)))
 			continue; /* being created right now, or not ours to judge */
-		pid = (pid_t)atoi(field(idt, "pid", v, sizeof(v)) ? v : "0");
-		if (field(idt, "boot", v, sizeof(v)) && !strcmp(v, bid) && pid > 1 &&
-		    (kill(pid, 0) == 0 || errno != ESRCH) && field(idt, "start", v, sizeof(v)) &&
-		    strtoull(v, NULL, 10) == proc_start_time(pid))
-			continue; /* its tflock is alive */
+		/* remove only what is provably dead: left on an earlier boot, or
+		 * its pid gone or reused in our PID namespace on this boot */
+		if (field(idt, "boot", v, sizeof(v)) && *bid && !strcmp(v, bid)) {
+			enum liveness l = outer_liveness(idt, &pid, &why);
+			if (l == LIVENESS_UNKNOWN && pid > 1)
+				continue; /* another namespace, or an older tflock's */
+			if (l == LIVENESS_ALIVE_HERE && field(idt, "start", v, sizeof(v)) &&
+			    strtoull(v, NULL, 10) == proc_start_time(pid))
+				continue; /* its tflock is alive */
+		}
 		remove_run_dir(dir);
 	}
 	closedir(d);
+	free(bid);
 }
 
 int reentry_create(struct reentry *r, const char *ident, const char *lock_id, struct tf_error *err)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
-	char *tmpl, bid[64];
+	char *tmpl, *bid, *pidns;
 	struct buf b = BUF_INIT;
 	unsigned char rnd[32];
 	struct stat st;
@@ -161,9 +180,12 @@ int reentry_create(struct reentry *r, const char *ident, const char *lock_id, st
 	for (int i = 0; i < 32; i++)
 		snprintf(r->token + 2 * i, 3, "%02x", rnd[i]);
 	secure_zero(rnd, sizeof(rnd));
-	boot_id(bid, sizeof(bid));
-	buf_addf(&b, "pid %d\nstart %llu\nboot %s\nid %s\nlock %s\n", (int)getpid(),
-	         proc_start_time(getpid()), bid, lock_id, ident);
+	bid = liveness_read_boot_id();
+	pidns = liveness_read_pidns();
+	buf_addf(&b, "pid %d\nstart %llu\nboot %s\npidns %s\nid %s\nlock %s\n", (int)getpid(),
+	         proc_start_time(getpid()), bid, pidns, lock_id, ident);
+	free(bid);
+	free(pidns);
 	if (write_file_atomic(r->dir, "token", r->token) ||
 	    write_file_atomic(r->dir, "identity", b.data) ||
 	    write_file_atomic(r->dir, "state", "held 0\n")) {
@@ -217,7 +239,9 @@ static const char *field(const char *text, const char *name, char *out, size_t s
 int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_size)
 {
 	const char *dir = getenv("TFLOCK_HELD_DIR"), *token = getenv("TFLOCK_HELD_TOKEN");
-	char path[4096], tok[128], idt[2048], v[1024], bid[64];
+	char path[4096], tok[128], idt[2048], v[1024];
+	const char *lwhy = "";
+	enum liveness l;
 	struct stat st;
 	pid_t pid;
 
@@ -244,14 +268,16 @@ int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_si
 		snprintf(why, why_size, "no identity in %s", dir);
 		return 0;
 	}
-	pid = (pid_t)atoi(field(idt, "pid", v, sizeof(v)) ? v : "0");
-	boot_id(bid, sizeof(bid));
-	if (pid <= 1 || kill(pid, 0)) {
+	/* trust only an outer tflock seen alive: same boot, same PID namespace,
+	 * its pid present (PROTOCOL B8's rule, the other way round) */
+	l = outer_liveness(idt, &pid, &lwhy);
+	if (pid <= 1 || l == LIVENESS_GONE_PID) {
 		snprintf(why, why_size, "the outer tflock (pid %d) is gone", (int)pid);
 		return 0;
 	}
-	if (!field(idt, "boot", v, sizeof(v)) || strcmp(v, bid)) {
-		snprintf(why, why_size, "the outer tflock ran on another boot");
+	if (l != LIVENESS_ALIVE_HERE) {
+		snprintf(why, why_size, "the outer tflock (pid %d) cannot be checked: %s", (int)pid,
+		         lwhy);
 		return 0;
 	}
 	if (!field(idt, "start", v, sizeof(v)) || strtoull(v, NULL, 10) != proc_start_time(pid)) {

@@ -10,6 +10,7 @@ static const char *const vars[] = {
 	"GITHUB_ACTIONS",     "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID",
 	"GITHUB_RUN_ATTEMPT", "GITHUB_ACTOR",      "GITHUB_JOB",        "GITLAB_CI",
 	"GITLAB_USER_LOGIN",  "CI_JOB_URL",        "CI_JOB_ID",         "CI",
+	"RUNNER_NAME",
 };
 
 static void clear(void)
@@ -58,8 +59,13 @@ int main(void)
 	setenv("GITHUB_JOB", "plan", 1);
 	ci_detect(&id);
 	is_int(CI_GITHUB, id.kind, "GitHub detected");
+	is_string("", id.job, "no RUNNER_NAME: no job identity (matrix legs would share it)");
+	ci_identity_free(&id);
+	setenv("RUNNER_NAME", "GitHub Actions 7", 1);
+	ci_detect(&id);
 	is_string("https://github.com/o/r/actions/runs/123", id.url, "default server url");
-	is_string("123/1/plan", id.job, "job without attempt");
+	snprintf(want, sizeof(want), "123/1/plan/GitHub Actions 7@%s", host);
+	is_string(want, id.job, "job without attempt: run/1/job/runner@host");
 	is_string("octocat@https://github.com/o/r/actions/runs/123", id.who, "who");
 	ci_identity_free(&id);
 	setenv("GITHUB_SERVER_URL", "https://ghe.example.com", 1);
@@ -67,7 +73,8 @@ int main(void)
 	ci_detect(&id);
 	is_string("https://ghe.example.com/o/r/actions/runs/123/attempts/2", id.url,
 	          "enterprise server and attempt");
-	is_string("123/2/plan", id.job, "job with attempt");
+	snprintf(want, sizeof(want), "123/2/plan/GitHub Actions 7@%s", host);
+	is_string(want, id.job, "job with attempt");
 	ci_identity_free(&id);
 	setenv("GITLAB_CI", "true", 1);
 	ci_detect(&id);
@@ -80,8 +87,46 @@ int main(void)
 	ci_detect(&id);
 	is_int(CI_GITHUB, id.kind, "GITHUB_ACTIONS=1");
 	is_string("github@https://github.com/unknown/actions/runs/0", id.who, "fallbacks");
-	is_string("0/1/job", id.job, "fallback job");
+	is_string("", id.job, "no run, job or runner: no job identity");
 	ci_identity_free(&id);
+
+	/* two legs of one matrix job: same run, attempt and job, other runners */
+	{
+		char leg_a[512];
+		clear();
+		setenv("GITHUB_ACTIONS", "true", 1);
+		setenv("GITHUB_RUN_ID", "9876", 1);
+		setenv("GITHUB_RUN_ATTEMPT", "1", 1);
+		setenv("GITHUB_JOB", "plan", 1);
+		setenv("RUNNER_NAME", "runner-a", 1);
+		ci_detect(&id);
+		snprintf(leg_a, sizeof(leg_a), "%s", id.job);
+		ci_identity_free(&id);
+		setenv("RUNNER_NAME", "runner-b", 1);
+		ci_detect(&id);
+		ok(*leg_a && *id.job && strcmp(leg_a, id.job) != 0,
+		   "matrix legs on two runners get two job identities (%s, %s)", leg_a, id.job);
+		ci_identity_free(&id);
+		setenv("RUNNER_NAME", "runner-a", 1);
+		ci_detect(&id);
+		is_string(leg_a, id.job, "the same leg's later step gets the same identity");
+		ci_identity_free(&id);
+		setenv("GITHUB_RUN_ATTEMPT", "2", 1);
+		ci_detect(&id);
+		ok(strcmp(leg_a, id.job) != 0, "a re-run attempt is another job");
+		ci_identity_free(&id);
+		/* GitLab: parallel:matrix legs differ in CI_JOB_ID */
+		clear();
+		setenv("GITLAB_CI", "true", 1);
+		setenv("CI_JOB_ID", "501", 1);
+		ci_detect(&id);
+		snprintf(leg_a, sizeof(leg_a), "%s", id.job);
+		ci_identity_free(&id);
+		setenv("CI_JOB_ID", "502", 1);
+		ci_detect(&id);
+		ok(strcmp(leg_a, id.job) != 0, "GitLab legs get two job identities");
+		ci_identity_free(&id);
+	}
 
 	/* GitLab */
 	clear();

@@ -41,6 +41,7 @@ static void fill_tflock(struct lockinfo *li)
 	li->tf.boot_id = xstrdup("3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718");
 	li->tf.ci = xstrdup("https://ci.example.com/g/p/-/jobs/991");
 	li->tf.ci_job = xstrdup("991");
+	li->tf.pidns = xstrdup("pid:[4026531836]");
 }
 
 static void test_to_json(void)
@@ -70,8 +71,9 @@ static void test_to_json(void)
 	          "\"Path\":\"bucket/env:/prod/terraform.tfstate\","
 	          "\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":123,\"host\":\"build-7\","
 	          "\"boot\":\"3f6e1c2a-9b8d-4e7f-a1b2-c3d4e5f60718\","
-	          "\"ci\":\"https://ci.example.com/g/p/-/jobs/991\",\"job\":\"991\"}}",
-	          out.data, "to_json: Tflock last, keys v lease seq pid host boot ci job");
+	          "\"ci\":\"https://ci.example.com/g/p/-/jobs/991\",\"job\":\"991\","
+	          "\"pidns\":\"pid:[4026531836]\"}}",
+	          out.data, "to_json: Tflock last, keys v lease seq pid host boot ci job pidns");
 	ok(!strchr(out.data, '\n') && !strchr(out.data, ' '), "to_json: no space, no newline");
 
 	/* Go's escaping, byte by byte */
@@ -134,7 +136,7 @@ static int li_equal(const struct lockinfo *a, const struct lockinfo *b)
 	        (a->tf.v == b->tf.v && a->tf.lease == b->tf.lease && a->tf.seq == b->tf.seq &&
 	         a->tf.pid == b->tf.pid && same(a->tf.host, b->tf.host) &&
 	         same(a->tf.boot_id, b->tf.boot_id) && same(a->tf.ci, b->tf.ci) &&
-	         same(a->tf.ci_job, b->tf.ci_job)));
+	         same(a->tf.ci_job, b->tf.ci_job) && same(a->tf.pidns, b->tf.pidns)));
 }
 
 /* A random valid UTF-8 string without NUL: ASCII (controls and HTML characters
@@ -215,8 +217,8 @@ static void test_round_trip(void)
 	   "round trip: largest values read exactly");
 
 	for (int i = 0; i < 500; i++) {
-		char **f[] = { &a.operation, &a.info,       &a.who,   &a.version,  &a.path,
-			       &a.tf.host,   &a.tf.boot_id, &a.tf.ci, &a.tf.ci_job };
+		char **f[] = { &a.operation, &a.info,       &a.who,   &a.version,   &a.path,
+			       &a.tf.host,   &a.tf.boot_id, &a.tf.ci, &a.tf.ci_job, &a.tf.pidns };
 		for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
 			free(*f[k]);
 			*f[k] = random_utf8(&seed);
@@ -432,7 +434,8 @@ static int printable_line(const char *s)
 static int all_strings_set(const struct lockinfo *li)
 {
 	return li->id && li->operation && li->info && li->who && li->version && li->created &&
-	       li->path && li->tf.host && li->tf.boot_id && li->tf.ci && li->tf.ci_job;
+	       li->path && li->tf.host && li->tf.boot_id && li->tf.ci && li->tf.ci_job &&
+	       li->tf.pidns;
 }
 
 static void test_corpus(void)
@@ -647,6 +650,65 @@ static void test_details(void)
 	lockinfo_free(&li);
 }
 
+/* The PID namespace key (PROTOCOL B1, B8): written, read back, and optional, so
+ * that bodies of older tflock versions stay TFLOCK with pidns "". */
+static void test_pidns(void)
+{
+	struct lockinfo a, b;
+	struct tf_error err;
+	struct buf out;
+	const char *old =
+	        "{\"ID\":\"abc\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\","
+	        "\"Who\":\"w\",\"Version\":\"1\",\"Created\":\"2025-03-04T12:34:56Z\","
+	        "\"Path\":\"b/k\",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":3,"
+	        "\"pid\":12345,\"host\":\"h\",\"boot\":\"bb\",\"ci\":\"\",\"job\":\"77\"}}";
+
+	buf_init(&out);
+	lockinfo_init(&b);
+	fill(&a);
+	fill_tflock(&a);
+	is_int(0, lockinfo_to_json(&a, &out), "pidns: body written");
+	ok(strstr(out.data, ",\"pidns\":\"pid:[4026531836]\"}}") != NULL,
+	   "pidns: written as the Tflock part's last key");
+	is_int(LOCKINFO_TFLOCK, lockinfo_parse(out.data, out.len, &b, &err),
+	       "pidns: round trip is TFLOCK");
+	is_string("pid:[4026531836]", b.tf.pidns, "pidns: read back as written");
+
+	is_int(LOCKINFO_TFLOCK, parse_str(old, &b, &err),
+	       "pidns: an older tflock's body without pidns is still TFLOCK");
+	is_string("", b.tf.pidns, "pidns: absent key reads as \"\"");
+	is_string("77", b.tf.ci_job, "pidns: the other fields of the older body are read");
+	ok(b.tf.pid == 12345 && !strcmp(b.tf.boot_id, "bb"), "pidns: pid and boot read");
+
+	/* rewriting the older body keeps Terraform's seven keys byte for byte */
+	is_int(0, lockinfo_to_json(&b, &out), "pidns: older body written again");
+	ok(strstr(out.data, ",\"Tflock\"") - out.data == strstr(old, ",\"Tflock\"") - old &&
+	           !strncmp(out.data, old, (size_t)(strstr(old, ",\"Tflock\"") - old)),
+	   "pidns: the seven LockInfo keys unchanged");
+
+	is_int(LOCKINFO_TFLOCK,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"PIDNS\":\"pid:[1]\",\"pidns\":\"pid:[2]\"}}",
+	                 &b, &err),
+	       "pidns: key matched case-insensitively");
+	is_string("pid:[2]", b.tf.pidns, "pidns: the last duplicate wins");
+	is_int(LOCKINFO_TFLOCK,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"pidns\":null}}",
+	                 &b, &err),
+	       "pidns: null is as absent");
+	is_string("", b.tf.pidns, "pidns: null reads as \"\"");
+	is_int(LOCKINFO_FOREIGN,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"pidns\":4026531836}}",
+	                 &b, &err),
+	       "pidns: a number is FOREIGN, as for the other strings");
+	is_string("tflock pidns is a number, not a string", err.msg, "pidns: message says why");
+	lockinfo_free(&a);
+	lockinfo_free(&b);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -656,6 +718,7 @@ int main(void)
 	test_parse_time();
 	test_new_id();
 	test_details();
+	test_pidns();
 	test_corpus();
 	return 0;
 }

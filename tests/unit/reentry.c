@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "reentry.h"
 #include "tap/basic.h"
 
@@ -61,11 +63,63 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/token", stale);
 	write_text(path, "abc");
 
+	/* on this boot a run directory is swept only when its tflock is provably
+	 * gone: dead pid in our PID namespace; another namespace's, or one with no
+	 * namespace (an older tflock's), is kept */
+	{
+		char *bid = liveness_read_boot_id(), *ns = liveness_read_pidns(), text[512];
+		const char *dirs[] = { "tflock-run.deadhere", "tflock-run.otherns",
+			               "tflock-run.oldformat" };
+		pid_t dead = fork();
+		int st;
+		if (dead < 0)
+			bail("fork: %s", strerror(errno));
+		if (dead == 0)
+			_exit(0);
+		waitpid(dead, &st, 0);
+		for (int i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/%s", base, dirs[i]);
+			mkdir(path, 0700);
+			snprintf(path, sizeof(path), "%s/%s/identity", base, dirs[i]);
+			if (i == 2)
+				snprintf(text, sizeof(text),
+				         "pid %d\nstart 1\nboot %s\nid x\nlock y\n", (int)dead,
+				         bid);
+			else
+				snprintf(text, sizeof(text),
+				         "pid %d\nstart 1\nboot %s\npidns %s\nid x\nlock y\n",
+				         (int)dead, bid, i == 0 ? ns : "pid:[1]");
+			write_text(path, text);
+		}
+		free(bid);
+		free(ns);
+	}
+
 	reentry_init(&outer);
 	err_clear(&err);
 	if (!is_int(0, reentry_create(&outer, IDENT, "lock-id-1", &err), "create run directory"))
 		bail("reentry_create: %s", err.msg);
 	ok(access(stale, F_OK) != 0, "stale run directory swept");
+	snprintf(path, sizeof(path), "%s/tflock-run.deadhere", base);
+	ok(access(path, F_OK) != 0, "run directory of a dead pid in our namespace swept");
+	snprintf(path, sizeof(path), "%s/tflock-run.otherns", base);
+	ok(access(path, F_OK) == 0, "run directory from another PID namespace kept");
+	snprintf(path, sizeof(path), "%s/tflock-run.oldformat", base);
+	ok(access(path, F_OK) == 0, "run directory without a PID namespace kept");
+	{
+		char idt[2048] = "", *ns = liveness_read_pidns(), want[128];
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/identity", outer.dir);
+		f = fopen(path, "r");
+		if (f) {
+			size_t got = fread(idt, 1, sizeof(idt) - 1, f);
+			idt[got] = '\0';
+			fclose(f);
+		}
+		snprintf(want, sizeof(want), "\npidns %s\n", ns);
+		ok(*ns && strstr(idt, want) != NULL, "identity records our PID namespace (%s)", ns);
+		free(ns);
+	}
 	ok(!strncmp(outer.dir, base, strlen(base)), "directory under TMPDIR: %s", outer.dir);
 	{
 		struct stat st;
@@ -168,12 +222,30 @@ int main(void)
 				fclose(f);
 			}
 			bid[strcspn(bid, "\n")] = '\0';
-			snprintf(buf, sizeof(buf), "pid %d\nstart 1\nboot %s\nid y\nlock %s\n",
-			         (int)getpid(), bid, IDENT);
+			char *ns = liveness_read_pidns();
+			snprintf(buf, sizeof(buf),
+			         "pid %d\nstart 1\nboot %s\npidns %s\nid y\nlock %s\n",
+			         (int)getpid(), bid, ns, IDENT);
 			write_text(path, buf);
 			is_int(0, check_with(fdir, "tok", IDENT, why, sizeof(why), &nested),
 			       "pid reuse");
 			ok(strstr(why, "no longer") != NULL, "why: %s", why);
+			/* our live pid and boot, but no namespace (an older outer tflock) or
+			 * another one: that pid may be any process, so not trusted */
+			snprintf(buf, sizeof(buf), "pid %d\nstart 1\nboot %s\nid y\nlock %s\n",
+			         (int)getpid(), bid, IDENT);
+			write_text(path, buf);
+			is_int(0, check_with(fdir, "tok", IDENT, why, sizeof(why), &nested),
+			       "identity without a PID namespace");
+			ok(strstr(why, "no PID namespace") != NULL, "why: %s", why);
+			snprintf(buf, sizeof(buf),
+			         "pid %d\nstart 1\nboot %s\npidns pid:[1]\nid y\nlock %s\n",
+			         (int)getpid(), bid, IDENT);
+			write_text(path, buf);
+			is_int(0, check_with(fdir, "tok", IDENT, why, sizeof(why), &nested),
+			       "outer in another PID namespace");
+			ok(strstr(why, "another PID namespace") != NULL, "why: %s", why);
+			free(ns);
 		}
 		unlink(path);
 		is_int(0, check_with(fdir, "tok", IDENT, why, sizeof(why), &nested), "no identity");
@@ -197,6 +269,13 @@ int main(void)
 	reentry_free(NULL);
 	ok(1, "reentry_free(NULL) is safe");
 
+	for (int i = 0; i < 2; i++) {
+		const char *kept = i == 0 ? "tflock-run.otherns" : "tflock-run.oldformat";
+		snprintf(path, sizeof(path), "%s/%s/identity", base, kept);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", base, kept);
+		rmdir(path);
+	}
 	unsetenv("TFLOCK_HELD_DIR");
 	unsetenv("TFLOCK_HELD_TOKEN");
 	is_int(0, rmdir(base), "temp dir empty and removed");
