@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "dur.h"
 #include "log.h"
+#include "s3.h"
 #include "sigv4.h"
 #include "version.h"
 
@@ -383,6 +385,49 @@ int64_t config_scaled(const struct config *c, int64_t ms)
 	return v < 1 ? 1 : (int64_t)v;
 }
 
+/* what S3 would refuse, as a usage error naming where the value came from */
+static int check_store_names(struct config *c, struct tf_error *err)
+{
+	char where[96], *state_key, *lock_key;
+	int ret;
+	if (s3_check_bucket(c->bucket, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_BUCKET), c->src[O_BUCKET], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	if (c->region && s3_check_region(c->region, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_REGION), c->src[O_REGION], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	if (c->endpoint && s3_check_endpoint(c->endpoint, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_ENDPOINT), c->src[O_ENDPOINT], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	/* the lock object's key as the lock is taken (PROTOCOL A1: workspace prefix) */
+	state_key = backend_state_key(c->key, c->workspace ? c->workspace : "default",
+	                              c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
+	lock_key = xasprintf("%s.tflock", state_key);
+	ret = s3_check_key(lock_key, err);
+	if (ret) {
+		/* quote its ends, cut on UTF-8 character boundaries */
+		size_t n = strlen(lock_key), head = 40, tail = n - 16;
+		while (head && ((unsigned char)lock_key[head] & 0xc0) == 0x80)
+			head--;
+		while (tail < n && ((unsigned char)lock_key[tail] & 0xc0) == 0x80)
+			tail++;
+		ret = err_set(err, ERR_USAGE,
+		              "%s: the lock key '%.*s...%s' is %zu bytes, over S3's limit of "
+		              "%d bytes for a key (UTF-8): use a shorter state key",
+		              origin(def_of(O_KEY), c->src[O_KEY], where, sizeof(where)), (int)head,
+		              lock_key, lock_key + tail, n, S3_MAX_KEY);
+	}
+	free(lock_key);
+	free(state_key);
+	return ret;
+}
+
 int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 {
 	if (c->quiet && c->verbose)
@@ -395,6 +440,8 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return err_set(err, ERR_USAGE, "no state key: pass --key (or TFLOCK_KEY)");
 	if (c->key[0] == '/')
 		return err_set(err, ERR_USAGE, "state key '%s' must not start with '/'", c->key);
+	if (check_store_names(c, err))
+		return ERR_USAGE;
 	if (c->no_wait && c->src[O_TIMEOUT] >= SRC_ENV && c->timeout_ms > 0)
 		return err_set(err, ERR_USAGE, "--no-wait and --timeout contradict each other");
 	if (c->on_lost && strcmp(c->on_lost, "interrupt") && strcmp(c->on_lost, "kill") &&

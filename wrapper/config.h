@@ -5,6 +5,10 @@
  *
  *     flag  >  TFLOCK_* variable  >  backend config  >  AWS_* variable  >  default
  *
+ * config_finish() also checks what S3 would refuse, wherever the value came
+ * from (s3.h: endpoint port, bucket name, region syntax, the lock key's length
+ * of at most 1024 bytes), so such input is a usage error before any request.
+ *
  * config_set() keeps a value only if its source ranks at least as high as the
  * one already recorded, so layers can be applied in any order. Every value
  * remembers where it came from (config_dump() prints them for -v, secrets
@@ -118,7 +122,7 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
                      struct tf_error *err);
 int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
                struct tf_error *err);
-/* Check combinations and fill derived values. */
+/* Check combinations and what S3 would refuse, fill derived values. */
 int config_finish(struct config *c, unsigned cmd, struct tf_error *err);
 void config_dump(const struct config *c);
 const char *config_source_name(enum cfg_source s);

@@ -254,7 +254,7 @@ int main(void)
 	err_clear(&err);
 	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no bucket");
 	ok(strstr(err.msg, "no bucket") != NULL, "message: %s", err.msg);
-	config_set(&c, O_BUCKET, "b", SRC_FLAG, &err);
+	config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
 	err_clear(&err);
 	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no key");
 	ok(strstr(err.msg, "no state key") != NULL, "message: %s", err.msg);
@@ -295,6 +295,102 @@ int main(void)
 	is_string("--lock-tags: 'team' is not KEY=VALUE", err.msg, "message names the option");
 	ok(c.lock_tagging == NULL, "and leaves no tagging behind");
 	config_free(&c);
+
+	/* what S3 would refuse: a usage error naming where the value came from */
+	{
+		static const struct {
+			enum cfg_opt opt;
+			const char *value;
+			enum cfg_source src;
+			const char *msg; /* expected start of the message */
+		} bad[] = {
+			{ O_BUCKET, "a/b", SRC_FLAG, "--bucket: bucket 'a/b' has '/'" },
+			{ O_BUCKET, "Upper", SRC_ENV, "TFLOCK_BUCKET: bucket 'Upper' has 'U'" },
+			{ O_BUCKET, "ab", SRC_BACKEND,
+			  "bucket (terraform backend): bucket 'ab' is too short" },
+			{ O_REGION, "us east 1", SRC_FLAG, "--region: region 'us east 1' is not" },
+			{ O_REGION, "../x", SRC_AWS_ENV,
+			  "region (environment (AWS_*)): region '../x' is not" },
+			{ O_ENDPOINT, "http://127.0.0.1:99999", SRC_FLAG,
+			  "--endpoint: endpoint 'http://127.0.0.1:99999': port '99999' is not a "
+			  "number in 1..65535" },
+			{ O_ENDPOINT, "http://127.0.0.1:0", SRC_ENV, "TFLOCK_ENDPOINT: endpoint" },
+			{ O_ENDPOINT, "http://h:abc/", SRC_BACKEND,
+			  "endpoint (terraform backend): endpoint 'http://h:abc/': port 'abc'" },
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			config_init(&c);
+			config_set(&c, O_BUCKET, "bkt", SRC_DEFAULT, &err);
+			config_set(&c, O_KEY, "k", SRC_DEFAULT, &err);
+			config_set(&c, bad[i].opt, bad[i].value, bad[i].src, &err);
+			err_clear(&err);
+			is_int(ERR_USAGE, config_finish(&c, CMD_STATUS, &err), "'%s' refused",
+			       bad[i].value);
+			ok(!strncmp(err.msg, bad[i].msg, strlen(bad[i].msg)), "message: %s",
+			   err.msg);
+			config_free(&c);
+		}
+	}
+	{
+		/* the lock key as locked: workspace prefix included, bytes not characters */
+		char key[1100];
+		memset(key, 'k', sizeof(key));
+		config_init(&c);
+		config_set(&c, O_BUCKET, "my.bucket", SRC_FLAG, &err);
+		key[1017] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "a lock key of 1024 bytes: fine");
+		key[1017] = 'k';
+		key[1018] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "a lock key of 1025 bytes");
+		ok(strstr(err.msg, "TFLOCK_KEY: the lock key 'kkkk") &&
+		           strstr(err.msg, "kkk.tflock' is 1025 bytes, over S3's limit of 1024"),
+		   "message: %s", err.msg);
+		key[1010] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "1010 bytes + .tflock: fine");
+		config_set(&c, O_WORKSPACE, "ws", SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err),
+		       "with workspace ws: env:/ws/ + 1010 + .tflock is 1025 bytes");
+		ok(strstr(err.msg, "'env:/ws/kkk") != NULL, "message: %s", err.msg);
+		config_free(&c);
+		config_init(&c);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		for (int i = 0; i < 509; i++)
+			memcpy(key + 2 * i, "\xc3\xa9", 2); /* U+00E9, 2 bytes in UTF-8 */
+		key[1018] = '\0';
+		config_set(&c, O_KEY, key, SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err),
+		       "509 two-byte characters + .tflock (516 characters) are 1025 bytes");
+		ok(strstr(err.msg, "'\xc3\xa9") && strstr(err.msg, "\xc3\xa9...\xc3\xa9") &&
+		           strstr(err.msg, "1025 bytes"),
+		   "the message quotes whole characters: %s", err.msg);
+		config_free(&c);
+	}
+	{
+		/* names S3-compatible stores use are fine */
+		static const char *const buckets[] = { "my.bucket.name", "123", "a-b.c-d",
+			                               "tf-state-01" };
+		static const char *const regions[] = { "default", "garage", "us-gov-west-1",
+			                               "US-EAST-1" };
+		for (size_t i = 0; i < 4; i++) {
+			config_init(&c);
+			config_set(&c, O_BUCKET, buckets[i], SRC_FLAG, &err);
+			config_set(&c, O_REGION, regions[i], SRC_FLAG, &err);
+			config_set(&c, O_ENDPOINT, "https://[::1]:9000/base/", SRC_FLAG, &err);
+			config_set(&c, O_KEY, "a/../b/./c", SRC_FLAG, &err);
+			err_clear(&err);
+			is_int(0, config_finish(&c, CMD_RUN, &err), "bucket %s, region %s: fine",
+			       buckets[i], regions[i]);
+			config_free(&c);
+		}
+	}
 
 	/* the tag list itself */
 	{
