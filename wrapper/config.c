@@ -132,6 +132,8 @@ const char *config_source_name(enum cfg_source s)
 		return "environment (TFLOCK_*)";
 	case SRC_BACKEND:
 		return "terraform backend";
+	case SRC_HELD:
+		return "the outer tflock, TFLOCK_HELD_*";
 	case SRC_AWS_ENV:
 		return "environment (AWS_*)";
 	case SRC_DEFAULT:
@@ -171,6 +173,9 @@ void config_free(struct config *c)
 	free(c->role_arn);
 	free(c->session_name);
 	free(c->external_id);
+	free(c->held_endpoint);
+	free(c->held_region);
+	c->held_endpoint = c->held_region = NULL;
 	free(c->lock_tagging);
 	c->lock_tagging = NULL;
 	for (size_t i = 0; i < NDEFS; i++) {
@@ -182,12 +187,23 @@ void config_free(struct config *c)
 	}
 }
 
+/* the TFLOCK_HELD_* variable an outer tflock passes for opt, or NULL */
+static const char *held_var(enum cfg_opt opt)
+{
+	return opt == O_ENDPOINT     ? "TFLOCK_HELD_S3_ENDPOINT"
+	       : opt == O_REGION     ? "TFLOCK_HELD_REGION"
+	       : opt == O_PATH_STYLE ? "TFLOCK_HELD_PATH_STYLE"
+	                             : NULL;
+}
+
 static const char *origin(const struct opt_def *d, enum cfg_source src, char *tmp, size_t n)
 {
 	if (src == SRC_FLAG)
 		snprintf(tmp, n, "--%s", d->name);
 	else if (src == SRC_ENV && d->env)
 		snprintf(tmp, n, "%s", d->env);
+	else if (src == SRC_HELD && held_var(d->id))
+		snprintf(tmp, n, "%s (from the outer tflock)", held_var(d->id));
 	else
 		snprintf(tmp, n, "%s (%s)", d->name, config_source_name(src));
 	return tmp;
@@ -297,6 +313,15 @@ int config_from_env(struct config *c, struct tf_error *err)
 		config_set(c, O_PROFILE, v, SRC_AWS_ENV, err);
 	if ((v = getenv("TF_WORKSPACE")) && *v)
 		config_set(c, O_WORKSPACE, v, SRC_AWS_ENV, err);
+	/* the outer tflock's store: used by config_finish() unless told otherwise */
+	free(c->held_endpoint);
+	free(c->held_region);
+	v = getenv("TFLOCK_HELD_S3_ENDPOINT");
+	c->held_endpoint = v && *v ? xstrdup(v) : NULL;
+	v = getenv("TFLOCK_HELD_REGION");
+	c->held_region = v && *v ? xstrdup(v) : NULL;
+	v = getenv("TFLOCK_HELD_PATH_STYLE");
+	c->held_path_style = v && !strcmp(v, "true");
 	if ((v = getenv("TFLOCK_TIME_SCALE")) && *v) {
 		char *end;
 		double s = strtod(v, &end);
@@ -385,6 +410,23 @@ int64_t config_scaled(const struct config *c, int64_t ms)
 	return v < 1 ? 1 : (int64_t)v;
 }
 
+/* The outer tflock's store, as one set, unless this run was given an endpoint
+ * of its own (flag, TFLOCK_*, backend): its region and addressing then belong
+ * to that endpoint, not to the outer's. */
+static int apply_held_store(struct config *c, struct tf_error *err)
+{
+	int ret = 0;
+	if (c->src[O_ENDPOINT] >= SRC_HELD)
+		return 0;
+	if (c->held_endpoint)
+		ret = config_set(c, O_ENDPOINT, c->held_endpoint, SRC_HELD, err);
+	if (!ret && c->held_region)
+		ret = config_set(c, O_REGION, c->held_region, SRC_HELD, err);
+	if (!ret && c->held_path_style)
+		ret = config_set(c, O_PATH_STYLE, "true", SRC_HELD, err);
+	return ret;
+}
+
 /* what S3 would refuse, as a usage error naming where the value came from */
 static int check_store_names(struct config *c, struct tf_error *err)
 {
@@ -432,6 +474,8 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 {
 	if (c->quiet && c->verbose)
 		return err_set(err, ERR_USAGE, "--quiet and --verbose contradict each other");
+	if (apply_held_store(c, err))
+		return ERR_USAGE;
 	if (!c->bucket)
 		return err_set(err, ERR_USAGE,
 		               "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory "

@@ -392,6 +392,91 @@ int main(void)
 		}
 	}
 
+	/* a nested run: the outer tflock's store unless told otherwise */
+	{
+		struct held_case {
+			const char *desc;
+			enum cfg_source endpoint_src; /* SRC_UNSET: no endpoint of its own */
+			enum cfg_source region_src;
+			const char *endpoint, *region; /* expected */
+			int path_style;
+			enum cfg_source got_endpoint_src, got_region_src;
+		} cases[] = {
+			{ "nothing of its own: the outer's store", SRC_UNSET, SRC_UNSET,
+			  "http://outer:1", "eu-outer-1", 1, SRC_HELD, SRC_HELD },
+			{ "AWS_ENDPOINT_URL ranks below the outer's", SRC_AWS_ENV, SRC_AWS_ENV,
+			  "http://outer:1", "eu-outer-1", 1, SRC_HELD, SRC_HELD },
+			{ "its own --region wins, the outer's endpoint stays", SRC_UNSET, SRC_FLAG,
+			  "http://outer:1", "eu-own-1", 1, SRC_HELD, SRC_FLAG },
+			{ "TFLOCK_ENDPOINT: its own store, none of the outer's settings", SRC_ENV,
+			  SRC_UNSET, "http://own:2", NULL, 0, SRC_ENV, SRC_UNSET },
+			{ "a backend endpoint: its own store", SRC_BACKEND, SRC_BACKEND,
+			  "http://own:2", "eu-own-1", 0, SRC_BACKEND, SRC_BACKEND },
+			{ "--endpoint: its own store", SRC_FLAG, SRC_UNSET, "http://own:2", NULL, 0,
+			  SRC_FLAG, SRC_UNSET },
+		};
+		clear_env();
+		setenv("TFLOCK_HELD_S3_ENDPOINT", "http://outer:1", 1);
+		setenv("TFLOCK_HELD_REGION", "eu-outer-1", 1);
+		setenv("TFLOCK_HELD_PATH_STYLE", "true", 1);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct held_case *hc = &cases[i];
+			config_init(&c);
+			err_clear(&err);
+			is_int(0, config_from_env(&c, &err), "%s: env read", hc->desc);
+			config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+			config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+			if (hc->endpoint_src != SRC_UNSET)
+				config_set(&c, O_ENDPOINT,
+				           hc->endpoint_src == SRC_AWS_ENV ? "http://127.0.0.1:9"
+				                                           : "http://own:2",
+				           hc->endpoint_src, &err);
+			if (hc->region_src != SRC_UNSET)
+				config_set(&c, O_REGION,
+				           hc->region_src == SRC_AWS_ENV ? "us-west-2" : "eu-own-1",
+				           hc->region_src, &err);
+			is_int(0, config_finish(&c, CMD_RUN, &err), "%s: finishes", hc->desc);
+			is_string(hc->endpoint, c.endpoint, "%s: endpoint", hc->desc);
+			is_string(hc->region, c.region, "%s: region", hc->desc);
+			is_int(hc->path_style, c.path_style, "%s: path style", hc->desc);
+			is_int(hc->got_endpoint_src, c.src[O_ENDPOINT], "%s: endpoint's source",
+			       hc->desc);
+			is_int(hc->got_region_src, c.src[O_REGION], "%s: region's source",
+			       hc->desc);
+			config_free(&c);
+		}
+		is_string("the outer tflock, TFLOCK_HELD_*", config_source_name(SRC_HELD),
+		          "the source's name, as -v shows it");
+		/* an outer on AWS itself passes a region only */
+		unsetenv("TFLOCK_HELD_S3_ENDPOINT");
+		unsetenv("TFLOCK_HELD_PATH_STYLE");
+		config_init(&c);
+		config_from_env(&c, &err);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "outer on AWS: finishes");
+		ok(c.endpoint == NULL && c.src[O_ENDPOINT] == SRC_UNSET,
+		   "outer on AWS: no endpoint");
+		is_string("eu-outer-1", c.region, "outer on AWS: its region");
+		config_free(&c);
+		/* a bad endpoint passed down is named as such */
+		setenv("TFLOCK_HELD_S3_ENDPOINT", "http://outer:0", 1);
+		config_init(&c);
+		config_from_env(&c, &err);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "a bad outer endpoint");
+		{
+			const char *want =
+			        "TFLOCK_HELD_S3_ENDPOINT (from the outer tflock): endpoint";
+			ok(!strncmp(err.msg, want, strlen(want)), "message: %s", err.msg);
+		}
+		config_free(&c);
+		unsetenv("TFLOCK_HELD_S3_ENDPOINT");
+		unsetenv("TFLOCK_HELD_REGION");
+	}
+
 	/* the tag list itself */
 	{
 		static const struct {
