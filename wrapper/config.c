@@ -653,11 +653,15 @@ void config_usage(unsigned cmd)
 	printf("  %-32s %s\n", "-V, --version", "show the version");
 	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, "
 	       "0/false/no.\n"
-	       "Precedence: flag > TFLOCK_* > terraform backend > AWS_* > default.\n"
+	       "Precedence: flag > TFLOCK_* > terraform backend > outer tflock (TFLOCK_HELD_*)\n"
+	       "  > AWS_* > default; a nested tflock uses its outer tflock's store unless given\n"
+	       "  an endpoint of its own.\n"
 	       "\nExit codes: the command's own status when it ran (128+N if killed by signal N);\n"
 	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
 	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
-	       "  64 usage or configuration error, 70 internal error,\n"
+	       "  64 usage or configuration error (also a bucket name, region, endpoint port or\n"
+	       "     lock key over 1024 bytes that S3 would refuse),\n"
+	       "  70 internal error, or a store reply tflock cannot use (a body over 1 MB),\n"
 	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, "
 	       "hook),\n"
 	       "  126 command not executable, 127 command not found.\n");
