@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "buf.h"
 #include "dur.h"
 #include "log.h"
+#include "s3.h"
 #include "sigv4.h"
 #include "version.h"
 
@@ -130,6 +132,8 @@ const char *config_source_name(enum cfg_source s)
 		return "environment (TFLOCK_*)";
 	case SRC_BACKEND:
 		return "terraform backend";
+	case SRC_HELD:
+		return "the outer tflock, TFLOCK_HELD_*";
 	case SRC_AWS_ENV:
 		return "environment (AWS_*)";
 	case SRC_DEFAULT:
@@ -169,6 +173,9 @@ void config_free(struct config *c)
 	free(c->role_arn);
 	free(c->session_name);
 	free(c->external_id);
+	free(c->held_endpoint);
+	free(c->held_region);
+	c->held_endpoint = c->held_region = NULL;
 	free(c->lock_tagging);
 	c->lock_tagging = NULL;
 	for (size_t i = 0; i < NDEFS; i++) {
@@ -180,12 +187,23 @@ void config_free(struct config *c)
 	}
 }
 
+/* the TFLOCK_HELD_* variable an outer tflock passes for opt, or NULL */
+static const char *held_var(enum cfg_opt opt)
+{
+	return opt == O_ENDPOINT     ? "TFLOCK_HELD_S3_ENDPOINT"
+	       : opt == O_REGION     ? "TFLOCK_HELD_REGION"
+	       : opt == O_PATH_STYLE ? "TFLOCK_HELD_PATH_STYLE"
+	                             : NULL;
+}
+
 static const char *origin(const struct opt_def *d, enum cfg_source src, char *tmp, size_t n)
 {
 	if (src == SRC_FLAG)
 		snprintf(tmp, n, "--%s", d->name);
 	else if (src == SRC_ENV && d->env)
 		snprintf(tmp, n, "%s", d->env);
+	else if (src == SRC_HELD && held_var(d->id))
+		snprintf(tmp, n, "%s (from the outer tflock)", held_var(d->id));
 	else
 		snprintf(tmp, n, "%s (%s)", d->name, config_source_name(src));
 	return tmp;
@@ -295,6 +313,15 @@ int config_from_env(struct config *c, struct tf_error *err)
 		config_set(c, O_PROFILE, v, SRC_AWS_ENV, err);
 	if ((v = getenv("TF_WORKSPACE")) && *v)
 		config_set(c, O_WORKSPACE, v, SRC_AWS_ENV, err);
+	/* the outer tflock's store: used by config_finish() unless told otherwise */
+	free(c->held_endpoint);
+	free(c->held_region);
+	v = getenv("TFLOCK_HELD_S3_ENDPOINT");
+	c->held_endpoint = v && *v ? xstrdup(v) : NULL;
+	v = getenv("TFLOCK_HELD_REGION");
+	c->held_region = v && *v ? xstrdup(v) : NULL;
+	v = getenv("TFLOCK_HELD_PATH_STYLE");
+	c->held_path_style = v && !strcmp(v, "true");
 	if ((v = getenv("TFLOCK_TIME_SCALE")) && *v) {
 		char *end;
 		double s = strtod(v, &end);
@@ -383,10 +410,72 @@ int64_t config_scaled(const struct config *c, int64_t ms)
 	return v < 1 ? 1 : (int64_t)v;
 }
 
+/* The outer tflock's store, as one set, unless this run was given an endpoint
+ * of its own (flag, TFLOCK_*, backend): its region and addressing then belong
+ * to that endpoint, not to the outer's. */
+static int apply_held_store(struct config *c, struct tf_error *err)
+{
+	int ret = 0;
+	if (c->src[O_ENDPOINT] >= SRC_HELD)
+		return 0;
+	if (c->held_endpoint)
+		ret = config_set(c, O_ENDPOINT, c->held_endpoint, SRC_HELD, err);
+	if (!ret && c->held_region)
+		ret = config_set(c, O_REGION, c->held_region, SRC_HELD, err);
+	if (!ret && c->held_path_style)
+		ret = config_set(c, O_PATH_STYLE, "true", SRC_HELD, err);
+	return ret;
+}
+
+/* what S3 would refuse, as a usage error naming where the value came from */
+static int check_store_names(struct config *c, struct tf_error *err)
+{
+	char where[96], *state_key, *lock_key;
+	int ret;
+	if (s3_check_bucket(c->bucket, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_BUCKET), c->src[O_BUCKET], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	if (c->region && s3_check_region(c->region, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_REGION), c->src[O_REGION], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	if (c->endpoint && s3_check_endpoint(c->endpoint, err)) {
+		err_prefix(err, "%s",
+		           origin(def_of(O_ENDPOINT), c->src[O_ENDPOINT], where, sizeof(where)));
+		return ERR_USAGE;
+	}
+	/* the lock object's key as the lock is taken (PROTOCOL A1: workspace prefix) */
+	state_key = backend_state_key(c->key, c->workspace ? c->workspace : "default",
+	                              c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
+	lock_key = xasprintf("%s.tflock", state_key);
+	ret = s3_check_key(lock_key, err);
+	if (ret) {
+		/* quote its ends, cut on UTF-8 character boundaries */
+		size_t n = strlen(lock_key), head = 40, tail = n - 16;
+		while (head && ((unsigned char)lock_key[head] & 0xc0) == 0x80)
+			head--;
+		while (tail < n && ((unsigned char)lock_key[tail] & 0xc0) == 0x80)
+			tail++;
+		ret = err_set(err, ERR_USAGE,
+		              "%s: the lock key '%.*s...%s' is %zu bytes, over S3's limit of "
+		              "%d bytes for a key (UTF-8): use a shorter state key",
+		              origin(def_of(O_KEY), c->src[O_KEY], where, sizeof(where)), (int)head,
+		              lock_key, lock_key + tail, n, S3_MAX_KEY);
+	}
+	free(lock_key);
+	free(state_key);
+	return ret;
+}
+
 int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 {
 	if (c->quiet && c->verbose)
 		return err_set(err, ERR_USAGE, "--quiet and --verbose contradict each other");
+	if (apply_held_store(c, err))
+		return ERR_USAGE;
 	if (!c->bucket)
 		return err_set(err, ERR_USAGE,
 		               "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory "
@@ -395,6 +484,8 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return err_set(err, ERR_USAGE, "no state key: pass --key (or TFLOCK_KEY)");
 	if (c->key[0] == '/')
 		return err_set(err, ERR_USAGE, "state key '%s' must not start with '/'", c->key);
+	if (check_store_names(c, err))
+		return ERR_USAGE;
 	if (c->no_wait && c->src[O_TIMEOUT] >= SRC_ENV && c->timeout_ms > 0)
 		return err_set(err, ERR_USAGE, "--no-wait and --timeout contradict each other");
 	if (c->on_lost && strcmp(c->on_lost, "interrupt") && strcmp(c->on_lost, "kill") &&
@@ -562,11 +653,15 @@ void config_usage(unsigned cmd)
 	printf("  %-32s %s\n", "-V, --version", "show the version");
 	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, "
 	       "0/false/no.\n"
-	       "Precedence: flag > TFLOCK_* > terraform backend > AWS_* > default.\n"
+	       "Precedence: flag > TFLOCK_* > terraform backend > outer tflock (TFLOCK_HELD_*)\n"
+	       "  > AWS_* > default; a nested tflock uses its outer tflock's store unless given\n"
+	       "  an endpoint of its own.\n"
 	       "\nExit codes: the command's own status when it ran (128+N if killed by signal N);\n"
 	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
 	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
-	       "  64 usage or configuration error, 70 internal error,\n"
+	       "  64 usage or configuration error (also a bucket name, region, endpoint port or\n"
+	       "     lock key over 1024 bytes that S3 would refuse),\n"
+	       "  70 internal error, or a store reply tflock cannot use (a body over 1 MB),\n"
 	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, "
 	       "hook),\n"
 	       "  126 command not executable, 127 command not found.\n");

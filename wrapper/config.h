@@ -3,7 +3,20 @@
  * flags, TFLOCK_* environment variables and values read from the Terraform
  * backend, with the precedence written down once:
  *
- *     flag  >  TFLOCK_* variable  >  backend config  >  AWS_* variable  >  default
+ *     flag  >  TFLOCK_* variable  >  backend config  >  outer tflock  >  AWS_* variable
+ *           >  default
+ *
+ * "outer tflock": a tflock run by the command of another tflock gets the outer
+ * run's store settings in TFLOCK_HELD_S3_ENDPOINT, TFLOCK_HELD_REGION and
+ * TFLOCK_HELD_PATH_STYLE (the outer removes the TFLOCK_* option variables from
+ * its command's environment). config_finish() uses them, as one set, when the
+ * endpoint was not given by a flag, a TFLOCK_* variable or the backend: a
+ * nested run reaches the outer run's store, never AWS's default endpoint
+ * behind the user's back.
+ *
+ * config_finish() also checks what S3 would refuse, wherever the value came
+ * from (s3.h: endpoint port, bucket name, region syntax, the lock key's length
+ * of at most 1024 bytes), so such input is a usage error before any request.
  *
  * config_set() keeps a value only if its source ranks at least as high as the
  * one already recorded, so layers can be applied in any order. Every value
@@ -20,7 +33,15 @@
 
 #include "error.h"
 
-enum cfg_source { SRC_UNSET = 0, SRC_DEFAULT, SRC_AWS_ENV, SRC_BACKEND, SRC_ENV, SRC_FLAG };
+enum cfg_source {
+	SRC_UNSET = 0,
+	SRC_DEFAULT,
+	SRC_AWS_ENV,
+	SRC_HELD, /* the outer tflock's TFLOCK_HELD_* */
+	SRC_BACKEND,
+	SRC_ENV,
+	SRC_FLAG
+};
 
 enum cfg_cmd {
 	CMD_RUN = 1 << 0,
@@ -101,6 +122,9 @@ struct config {
 	int use_fips, use_dualstack, skip_s3_checksum;
 	char *shared_credentials_file, *shared_config_file, *sts_endpoint;
 	char *role_arn, *session_name, *external_id;
+	/* the outer tflock's store (TFLOCK_HELD_*), applied by config_finish() */
+	char *held_endpoint, *held_region;
+	int held_path_style;
 	enum cfg_source src[O_MAX];
 	/* derived */
 	char *lock_tagging; /* lock_tags as an x-amz-tagging value ("k=v&k2=v2"), or NULL */
@@ -109,7 +133,8 @@ struct config {
 
 void config_init(struct config *c);
 void config_free(struct config *c);
-/* Apply TFLOCK_* variables and AWS_* fallbacks (region, endpoint, profile). */
+/* Apply TFLOCK_* variables and AWS_* fallbacks (region, endpoint, profile);
+ * note the outer tflock's TFLOCK_HELD_* store settings. */
 int config_from_env(struct config *c, struct tf_error *err);
 /* Parse flags for subcommand cmd; *optind_out is the index of the first
  * non-option (the child command for CMD_RUN). Returns 1 for --help/--version
@@ -118,7 +143,8 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
                      struct tf_error *err);
 int config_set(struct config *c, enum cfg_opt opt, const char *value, enum cfg_source src,
                struct tf_error *err);
-/* Check combinations and fill derived values. */
+/* Use the outer tflock's store unless told otherwise, check combinations and
+ * what S3 would refuse, fill derived values. */
 int config_finish(struct config *c, unsigned cmd, struct tf_error *err);
 void config_dump(const struct config *c);
 const char *config_source_name(enum cfg_source s);

@@ -11,8 +11,6 @@
 #include "log.h"
 #include "version.h"
 
-#define HTTP_MAX_BODY (1024 * 1024) /* replies we read are small; cap what we keep */
-
 struct http_client {
 	CURL *curl;
 	int used; /* a connection may be cached from an earlier request */
@@ -118,6 +116,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (r->body.len + n > HTTP_MAX_BODY) {
 		size_t room = HTTP_MAX_BODY - r->body.len;
 		buf_add(&r->body, ptr, room);
+		r->body_over_cap = 1;
 		return n; /* keep draining, drop the excess */
 	}
 	buf_add(&r->body, ptr, n);
@@ -189,6 +188,8 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	curl_easy_reset(h); /* keeps the connection cache: keep-alive, TLS once */
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	/* the path goes out exactly as signed: no removal of "." and ".." segments */
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -275,6 +276,12 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (trace)
 			log_verbose("< %ld (%s %s)", resp->status, req->method, req->url);
+		/* a 2xx body is the payload: a cut one must not pass for the whole */
+		if (resp->body_over_cap && resp->status >= 200 && resp->status <= 299)
+			ret = err_set(err, ERR_TRANSPORT,
+			              "%s %s: the reply body is more than %d bytes (tflock's "
+			              "limit for a reply)",
+			              req->method, req->url, HTTP_MAX_BODY);
 		goto out;
 	}
 

@@ -11,7 +11,9 @@
  *                  retry
  *   ERR_TIMEOUT    timed out, possibly after sending: outcome unknown
  *   ERR_TRANSPORT  failed after possibly sending (reset, short or garbled reply):
- *                  unknown
+ *                  unknown; also a 2xx reply whose body is over HTTP_MAX_BODY (the
+ *                  message says "more than HTTP_MAX_BODY bytes"). Other replies
+ *                  keep the first HTTP_MAX_BODY bytes of their body, body_over_cap set.
  *   ERR_CANCELLED  an abortable request given up because the abort flag was set
  *                  (http_set_abort): outcome unknown for a write
  * "Nothing was sent" is decided by whether libcurl got as far as writing the
@@ -19,6 +21,8 @@
  * reply to a request that went out is ERR_TRANSPORT, however libcurl names it,
  * and a TLS handshake that timed out before the request was written is
  * ERR_CONNECT.
+ * The path of the URL is sent exactly as given ("." and ".." segments are not
+ * removed), as it was signed.
  * The response owns its memory; http_response_free() releases it (NULL-safe).
  * Header names in responses are lowercased; values trimmed.
  * Request timestamps are CLOCK_BOOTTIME nanoseconds: t_send is taken just before
@@ -64,7 +68,10 @@ struct http_response {
 	size_t nheaders;
 	int64_t t_send; /* CLOCK_BOOTTIME ns */
 	int64_t t_recv;
+	int body_over_cap; /* the body was longer than HTTP_MAX_BODY: cut there */
 };
+
+#define HTTP_MAX_BODY (1024 * 1024) /* replies are small; bytes of a body kept */
 
 struct http_client;
 

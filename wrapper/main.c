@@ -8,6 +8,8 @@
  */
 #include "version.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -987,6 +989,21 @@ int main(int argc, char **argv)
 	char **sub_argv;
 	int sub_argc;
 
+	/* Before anything opens a file or a socket: a descriptor 0, 1 or 2 closed at
+	 * start (`tflock ... 2>&-`) would be reused by the next open (a libcurl socket)
+	 * and log lines, status output or the command's own output would go there. */
+	for (int fd = 0; fd <= 2; fd++) {
+		int nul;
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nul = open("/dev/null", O_RDWR);
+		if (nul < 0)
+			return EXIT_INTERNAL; /* nowhere to say so: stderr may be closed */
+		if (nul != fd) {
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
 	config_init(&c);
 	err_clear(&err);
 	if (argc > 1) {

@@ -70,6 +70,40 @@ static const char *partition_suffix(const char *region)
 	return "amazonaws.com";
 }
 
+/* host[:port] of an endpoint URL: a host, and a port (when given) of 1..65535 */
+static int check_host_port(const char *hp, const char *url, struct tf_error *err)
+{
+	const char *port = NULL;
+	long n = 0;
+	if (hp[0] == '[') {
+		const char *close = strchr(hp, ']');
+		if (!close || close == hp + 1 || (close[1] && close[1] != ':'))
+			return err_set(err, ERR_USAGE, "endpoint '%s': '%s' is not a host[:port]",
+			               url, hp);
+		if (close[1])
+			port = close + 2;
+	} else {
+		port = strchr(hp, ':');
+		if (port == hp)
+			return err_set(err, ERR_USAGE, "endpoint '%s' has no host", url);
+		if (port)
+			port++;
+	}
+	if (!port)
+		return 0;
+	for (const char *q = port; *q; q++) {
+		if (!isdigit((unsigned char)*q) || q - port >= 5) {
+			n = -1;
+			break;
+		}
+		n = n * 10 + (*q - '0');
+	}
+	if (n < 1 || n > 65535)
+		return err_set(err, ERR_USAGE,
+		               "endpoint '%s': port '%s' is not a number in 1..65535", url, port);
+	return 0;
+}
+
 static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error *err)
 {
 	const char *p;
@@ -94,6 +128,8 @@ static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error 
 		return err_set(err, ERR_USAGE, "endpoint '%s' must not contain user information",
 		               url);
 	c->host = xstrndup(p, hl);
+	if (check_host_port(c->host, url, err))
+		return ERR_USAGE;
 	p += hl;
 	if (*p == '?' || *p == '#')
 		return err_set(err, ERR_USAGE, "endpoint '%s' must not have a query", url);
@@ -103,6 +139,85 @@ static int parse_endpoint(struct s3_client *c, const char *url, struct tf_error 
 			pl--;
 		c->base_path = xstrndup(p, pl);
 	}
+	return 0;
+}
+
+int s3_check_endpoint(const char *url, struct tf_error *err)
+{
+	struct s3_client c;
+	int ret;
+	memset(&c, 0, sizeof(c));
+	ret = parse_endpoint(&c, url, err);
+	free(c.scheme);
+	free(c.host);
+	free(c.base_path);
+	return ret;
+}
+
+/* a character of a name for a message: itself when printable, else \xNN */
+static const char *show_char(unsigned char ch, char out[8])
+{
+	if (ch > 0x20 && ch < 0x7f)
+		snprintf(out, 8, "'%c'", ch);
+	else
+		snprintf(out, 8, "\\x%02x", ch);
+	return out;
+}
+
+int s3_check_bucket(const char *name, struct tf_error *err)
+{
+	size_t n = strlen(name), dots = 0, digits = 0;
+	char ch[8];
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!islower(c) && !isdigit(c) && c != '.' && c != '-')
+			return err_set(err, ERR_USAGE,
+			               "bucket '%s' has %s: S3 bucket names are made of lowercase "
+			               "letters, digits, '.' and '-'",
+			               name, show_char(c, ch));
+		dots += c == '.';
+		digits += isdigit(c) != 0;
+	}
+	if (n < 3 || n > 63)
+		return err_set(
+		        err, ERR_USAGE,
+		        "bucket '%s' is too %s (%zu characters): S3 bucket names have 3 to 63",
+		        name, n < 3 ? "short" : "long", n);
+	if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+		return err_set(err, ERR_USAGE,
+		               "bucket '%s': S3 bucket names start and end with a letter or digit",
+		               name);
+	if (strstr(name, ".."))
+		return err_set(err, ERR_USAGE,
+		               "bucket '%s': S3 bucket names have no two adjacent periods", name);
+	if (dots == 3 && digits + dots == n)
+		return err_set(err, ERR_USAGE, "bucket '%s': S3 bucket names are not IP addresses",
+		               name);
+	return 0;
+}
+
+int s3_check_region(const char *region, struct tf_error *err)
+{
+	size_t n = strlen(region);
+	int ok = n >= 1 && n <= 63 && isalnum((unsigned char)region[0]) &&
+	         isalnum((unsigned char)region[n - 1]);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)region[i]) || region[i] == '-';
+	if (!ok)
+		return err_set(err, ERR_USAGE,
+		               "region '%s' is not a region name: letters, digits and '-' (at "
+		               "most 63), like us-east-1",
+		               region);
+	return 0;
+}
+
+int s3_check_key(const char *key, struct tf_error *err)
+{
+	size_t n = strlen(key);
+	if (n > S3_MAX_KEY)
+		return err_set(err, ERR_USAGE,
+		               "'%.40s...%s' is %zu bytes: S3 keys are at most %d bytes (UTF-8)",
+		               key, key + n - 12, n, S3_MAX_KEY);
 	return 0;
 }
 

@@ -53,6 +53,24 @@ struct s3_reply {
 	struct http_response http;
 };
 
+/* What S3 accepts, checked before any request. Each returns 0, or ERR_USAGE
+ * with a message naming the value and the rule it breaks (callers prefix where
+ * the value came from).
+ *   endpoint  http:// or https://, a host, a port (when given) in 1..65535, no
+ *             user information, query or fragment
+ *   bucket    S3's naming rules: 3..63 lowercase letters, digits, '.' and '-',
+ *             starting and ending with a letter or digit, no "..", not an IPv4
+ *             address (dots are fine: RGW and MinIO users have such buckets)
+ *   region    a host label, as the AWS SDKs require: letters, digits and '-',
+ *             1..63, starting and ending with a letter or digit ("us-east-1",
+ *             also custom stores' "default" or "garage")
+ *   key       at most S3_MAX_KEY bytes */
+#define S3_MAX_KEY 1024
+int s3_check_endpoint(const char *url, struct tf_error *err);
+int s3_check_bucket(const char *name, struct tf_error *err);
+int s3_check_region(const char *region, struct tf_error *err);
+int s3_check_key(const char *key, struct tf_error *err);
+
 /* Creates the client and resolves credentials (ERR_CREDENTIALS etc.). */
 int s3_client_new(const struct s3_config *cfg, struct s3_client **out, struct tf_error *err);
 void s3_client_free(struct s3_client *c);

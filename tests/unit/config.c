@@ -254,7 +254,7 @@ int main(void)
 	err_clear(&err);
 	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no bucket");
 	ok(strstr(err.msg, "no bucket") != NULL, "message: %s", err.msg);
-	config_set(&c, O_BUCKET, "b", SRC_FLAG, &err);
+	config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
 	err_clear(&err);
 	is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "no key");
 	ok(strstr(err.msg, "no state key") != NULL, "message: %s", err.msg);
@@ -295,6 +295,187 @@ int main(void)
 	is_string("--lock-tags: 'team' is not KEY=VALUE", err.msg, "message names the option");
 	ok(c.lock_tagging == NULL, "and leaves no tagging behind");
 	config_free(&c);
+
+	/* what S3 would refuse: a usage error naming where the value came from */
+	{
+		static const struct {
+			enum cfg_opt opt;
+			const char *value;
+			enum cfg_source src;
+			const char *msg; /* expected start of the message */
+		} bad[] = {
+			{ O_BUCKET, "a/b", SRC_FLAG, "--bucket: bucket 'a/b' has '/'" },
+			{ O_BUCKET, "Upper", SRC_ENV, "TFLOCK_BUCKET: bucket 'Upper' has 'U'" },
+			{ O_BUCKET, "ab", SRC_BACKEND,
+			  "bucket (terraform backend): bucket 'ab' is too short" },
+			{ O_REGION, "us east 1", SRC_FLAG, "--region: region 'us east 1' is not" },
+			{ O_REGION, "../x", SRC_AWS_ENV,
+			  "region (environment (AWS_*)): region '../x' is not" },
+			{ O_ENDPOINT, "http://127.0.0.1:99999", SRC_FLAG,
+			  "--endpoint: endpoint 'http://127.0.0.1:99999': port '99999' is not a "
+			  "number in 1..65535" },
+			{ O_ENDPOINT, "http://127.0.0.1:0", SRC_ENV, "TFLOCK_ENDPOINT: endpoint" },
+			{ O_ENDPOINT, "http://h:abc/", SRC_BACKEND,
+			  "endpoint (terraform backend): endpoint 'http://h:abc/': port 'abc'" },
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			config_init(&c);
+			config_set(&c, O_BUCKET, "bkt", SRC_DEFAULT, &err);
+			config_set(&c, O_KEY, "k", SRC_DEFAULT, &err);
+			config_set(&c, bad[i].opt, bad[i].value, bad[i].src, &err);
+			err_clear(&err);
+			is_int(ERR_USAGE, config_finish(&c, CMD_STATUS, &err), "'%s' refused",
+			       bad[i].value);
+			ok(!strncmp(err.msg, bad[i].msg, strlen(bad[i].msg)), "message: %s",
+			   err.msg);
+			config_free(&c);
+		}
+	}
+	{
+		/* the lock key as locked: workspace prefix included, bytes not characters */
+		char key[1100];
+		memset(key, 'k', sizeof(key));
+		config_init(&c);
+		config_set(&c, O_BUCKET, "my.bucket", SRC_FLAG, &err);
+		key[1017] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "a lock key of 1024 bytes: fine");
+		key[1017] = 'k';
+		key[1018] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "a lock key of 1025 bytes");
+		ok(strstr(err.msg, "TFLOCK_KEY: the lock key 'kkkk") &&
+		           strstr(err.msg, "kkk.tflock' is 1025 bytes, over S3's limit of 1024"),
+		   "message: %s", err.msg);
+		key[1010] = '\0';
+		config_set(&c, O_KEY, key, SRC_ENV, &err);
+		err_clear(&err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "1010 bytes + .tflock: fine");
+		config_set(&c, O_WORKSPACE, "ws", SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err),
+		       "with workspace ws: env:/ws/ + 1010 + .tflock is 1025 bytes");
+		ok(strstr(err.msg, "'env:/ws/kkk") != NULL, "message: %s", err.msg);
+		config_free(&c);
+		config_init(&c);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		for (int i = 0; i < 509; i++)
+			memcpy(key + 2 * i, "\xc3\xa9", 2); /* U+00E9, 2 bytes in UTF-8 */
+		key[1018] = '\0';
+		config_set(&c, O_KEY, key, SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err),
+		       "509 two-byte characters + .tflock (516 characters) are 1025 bytes");
+		ok(strstr(err.msg, "'\xc3\xa9") && strstr(err.msg, "\xc3\xa9...\xc3\xa9") &&
+		           strstr(err.msg, "1025 bytes"),
+		   "the message quotes whole characters: %s", err.msg);
+		config_free(&c);
+	}
+	{
+		/* names S3-compatible stores use are fine */
+		static const char *const buckets[] = { "my.bucket.name", "123", "a-b.c-d",
+			                               "tf-state-01" };
+		static const char *const regions[] = { "default", "garage", "us-gov-west-1",
+			                               "US-EAST-1" };
+		for (size_t i = 0; i < 4; i++) {
+			config_init(&c);
+			config_set(&c, O_BUCKET, buckets[i], SRC_FLAG, &err);
+			config_set(&c, O_REGION, regions[i], SRC_FLAG, &err);
+			config_set(&c, O_ENDPOINT, "https://[::1]:9000/base/", SRC_FLAG, &err);
+			config_set(&c, O_KEY, "a/../b/./c", SRC_FLAG, &err);
+			err_clear(&err);
+			is_int(0, config_finish(&c, CMD_RUN, &err), "bucket %s, region %s: fine",
+			       buckets[i], regions[i]);
+			config_free(&c);
+		}
+	}
+
+	/* a nested run: the outer tflock's store unless told otherwise */
+	{
+		struct held_case {
+			const char *desc;
+			enum cfg_source endpoint_src; /* SRC_UNSET: no endpoint of its own */
+			enum cfg_source region_src;
+			const char *endpoint, *region; /* expected */
+			int path_style;
+			enum cfg_source got_endpoint_src, got_region_src;
+		} cases[] = {
+			{ "nothing of its own: the outer's store", SRC_UNSET, SRC_UNSET,
+			  "http://outer:1", "eu-outer-1", 1, SRC_HELD, SRC_HELD },
+			{ "AWS_ENDPOINT_URL ranks below the outer's", SRC_AWS_ENV, SRC_AWS_ENV,
+			  "http://outer:1", "eu-outer-1", 1, SRC_HELD, SRC_HELD },
+			{ "its own --region wins, the outer's endpoint stays", SRC_UNSET, SRC_FLAG,
+			  "http://outer:1", "eu-own-1", 1, SRC_HELD, SRC_FLAG },
+			{ "TFLOCK_ENDPOINT: its own store, none of the outer's settings", SRC_ENV,
+			  SRC_UNSET, "http://own:2", NULL, 0, SRC_ENV, SRC_UNSET },
+			{ "a backend endpoint: its own store", SRC_BACKEND, SRC_BACKEND,
+			  "http://own:2", "eu-own-1", 0, SRC_BACKEND, SRC_BACKEND },
+			{ "--endpoint: its own store", SRC_FLAG, SRC_UNSET, "http://own:2", NULL, 0,
+			  SRC_FLAG, SRC_UNSET },
+		};
+		clear_env();
+		setenv("TFLOCK_HELD_S3_ENDPOINT", "http://outer:1", 1);
+		setenv("TFLOCK_HELD_REGION", "eu-outer-1", 1);
+		setenv("TFLOCK_HELD_PATH_STYLE", "true", 1);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct held_case *hc = &cases[i];
+			config_init(&c);
+			err_clear(&err);
+			is_int(0, config_from_env(&c, &err), "%s: env read", hc->desc);
+			config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+			config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+			if (hc->endpoint_src != SRC_UNSET)
+				config_set(&c, O_ENDPOINT,
+				           hc->endpoint_src == SRC_AWS_ENV ? "http://127.0.0.1:9"
+				                                           : "http://own:2",
+				           hc->endpoint_src, &err);
+			if (hc->region_src != SRC_UNSET)
+				config_set(&c, O_REGION,
+				           hc->region_src == SRC_AWS_ENV ? "us-west-2" : "eu-own-1",
+				           hc->region_src, &err);
+			is_int(0, config_finish(&c, CMD_RUN, &err), "%s: finishes", hc->desc);
+			is_string(hc->endpoint, c.endpoint, "%s: endpoint", hc->desc);
+			is_string(hc->region, c.region, "%s: region", hc->desc);
+			is_int(hc->path_style, c.path_style, "%s: path style", hc->desc);
+			is_int(hc->got_endpoint_src, c.src[O_ENDPOINT], "%s: endpoint's source",
+			       hc->desc);
+			is_int(hc->got_region_src, c.src[O_REGION], "%s: region's source",
+			       hc->desc);
+			config_free(&c);
+		}
+		is_string("the outer tflock, TFLOCK_HELD_*", config_source_name(SRC_HELD),
+		          "the source's name, as -v shows it");
+		/* an outer on AWS itself passes a region only */
+		unsetenv("TFLOCK_HELD_S3_ENDPOINT");
+		unsetenv("TFLOCK_HELD_PATH_STYLE");
+		config_init(&c);
+		config_from_env(&c, &err);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+		is_int(0, config_finish(&c, CMD_RUN, &err), "outer on AWS: finishes");
+		ok(c.endpoint == NULL && c.src[O_ENDPOINT] == SRC_UNSET,
+		   "outer on AWS: no endpoint");
+		is_string("eu-outer-1", c.region, "outer on AWS: its region");
+		config_free(&c);
+		/* a bad endpoint passed down is named as such */
+		setenv("TFLOCK_HELD_S3_ENDPOINT", "http://outer:0", 1);
+		config_init(&c);
+		config_from_env(&c, &err);
+		config_set(&c, O_BUCKET, "bkt", SRC_FLAG, &err);
+		config_set(&c, O_KEY, "k", SRC_FLAG, &err);
+		err_clear(&err);
+		is_int(ERR_USAGE, config_finish(&c, CMD_RUN, &err), "a bad outer endpoint");
+		{
+			const char *want =
+			        "TFLOCK_HELD_S3_ENDPOINT (from the outer tflock): endpoint";
+			ok(!strncmp(err.msg, want, strlen(want)), "message: %s", err.msg);
+		}
+		config_free(&c);
+		unsetenv("TFLOCK_HELD_S3_ENDPOINT");
+		unsetenv("TFLOCK_HELD_REGION");
+	}
 
 	/* the tag list itself */
 	{

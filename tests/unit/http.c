@@ -407,6 +407,74 @@ static void test_trace(void)
 	http_client_free(c);
 }
 
+/* the path goes out as given; a 2xx body over the cap is an error saying so */
+static void test_paths_and_caps(void)
+{
+	struct http_client *c = http_client_new();
+	struct http_response r;
+	struct tf_error e;
+	struct server s;
+	char url[256], routes[1024], *log, *big, *exact;
+	const size_t big_len = 10 * 1024 * 1024;
+
+	big = malloc(big_len);
+	if (!big)
+		bail("out of memory");
+	memset(big, 'x', big_len);
+	wblob("big", big, big_len);
+	wblob("exact", big, HTTP_MAX_BODY);
+	free(big);
+	exact = path_in("exact");
+	snprintf(routes, sizeof(routes),
+	         "GET /big 200 %s\n"
+	         "PUT /big 200 %s\n"
+	         "GET /exact 200 %s\n"
+	         "GET /err 500 %s\n"
+	         "GET /a/ 200 -\n"
+	         "PUT /a/ 200 -\n",
+	         path_in("big"), path_in("big"), exact, path_in("big"));
+	stub_start(&s, "caps", routes);
+	http_response_init(&r);
+
+	snprintf(url, sizeof(url), "%s/a/../b/./c/..%%2F/d/.", s.url);
+	is_int(0, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e), "GET with dot segments: answered");
+	snprintf(url, sizeof(url), "%s/a/./x/../../y", s.url);
+	is_int(0, req(c, "PUT", url, "b", 1, NULL, 0, &r, &e), "PUT with dot segments: answered");
+
+	snprintf(url, sizeof(url), "%s/exact", s.url);
+	is_int(0, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e), "a body of exactly the cap: fine");
+	is_int(HTTP_MAX_BODY, (long long)r.body.len, "... all of it");
+	is_int(0, r.body_over_cap, "... not over the cap");
+
+	snprintf(url, sizeof(url), "%s/big", s.url);
+	is_int(ERR_TRANSPORT, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e),
+	       "GET: a 10 MB body is an error");
+	ok(strstr(e.msg, "more than 1048576 bytes") != NULL, "saying it is more than the cap: %s",
+	   e.msg);
+	ok(strstr(e.msg, "GET ") && strstr(e.msg, "/big"), "naming the request");
+	is_int(200, r.status, "the status is still known");
+	is_int(1, r.body_over_cap, "body_over_cap is set");
+	is_int(ERR_TRANSPORT, req(c, "PUT", url, "b", 1, NULL, 0, &r, &e),
+	       "PUT answered 200 with 10 MB: outcome unknown, not success");
+	ok(err_outcome_unknown(&e), "... err_outcome_unknown() says so");
+
+	snprintf(url, sizeof(url), "%s/err", s.url);
+	is_int(0, req(c, "GET", url, NULL, 0, NULL, 0, &r, &e),
+	       "a 500 with a 10 MB body: answered (the status is what counts)");
+	is_int(500, r.status, "... 500");
+	is_int(HTTP_MAX_BODY, (long long)r.body.len, "... the first 1 MB of its body kept");
+	is_int(1, r.body_over_cap, "... marked as cut");
+
+	log = server_stop(&s, NULL);
+	contains(log, "=== 1 GET /a/../b/./c/..%2F/d/.\n",
+	         "GET: the path reached the server with its dot segments");
+	contains(log, "=== 2 PUT /a/./x/../../y\n",
+	         "PUT: the path reached the server with its dot segments");
+	free(log);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
 int main(void)
 {
 	static const char *const proxy_vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
@@ -426,6 +494,7 @@ int main(void)
 	test_failures();
 	test_proxies();
 	test_trace();
+	test_paths_and_caps();
 
 	fixture_done();
 	return 0;

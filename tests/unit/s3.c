@@ -186,5 +186,164 @@ int main(void)
 	}
 	s3_client_free(NULL);
 	ok(1, "s3_client_free(NULL) is safe");
+
+	/* a key's dot segments are part of it: kept in the URL and in what is signed */
+	{
+		struct s3_config cfg;
+		char *url, *host = NULL, *path = NULL;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.bucket = "my-bucket";
+		cfg.endpoint = "http://127.0.0.1:9000";
+		c = NULL;
+		err_clear(&err);
+		is_int(0, s3_client_new(&cfg, &c, &err), "client for dot segments");
+		if (c) {
+			url = s3_url_for(c, "../a/../b/./c.tflock", NULL, &host, &path);
+			is_string("http://127.0.0.1:9000/my-bucket/../a/../b/./c.tflock", url,
+			          "dot segments stay in the URL");
+			is_string("/my-bucket/../a/../b/./c.tflock", path,
+			          "and in the canonical path that is signed");
+			free(url);
+			free(host);
+			free(path);
+			s3_client_free(c);
+		}
+	}
+
+	/* what S3 would refuse */
+	{
+		static const char *const good_endpoints[] = {
+			"http://127.0.0.1:1",        "https://s3.example.com",
+			"http://127.0.0.1:65535/",   "https://[::1]:9000/base",
+			"http://[fd00::1]",          "HTTPS://minio.example.com:443/s3/",
+			"http://localhost:9000/x/y",
+		};
+		static const char *const bad_endpoints[] = {
+			"http://127.0.0.1:99999",
+			"http://127.0.0.1:0",
+			"http://127.0.0.1:abc",
+			"http://127.0.0.1:",
+			"http://127.0.0.1:65536",
+			"http://h:-1",
+			"http://h:1a",
+			"http://[::1]:x",
+			"http://[::1",
+			"http://[]:80",
+			"http://:80",
+			"http://h:000000080",
+			"ftp://h",
+			"h:80",
+		};
+		static const char *const good_buckets[] = {
+			"abc",
+			"my.bucket.name",
+			"123",
+			"a-b.c-d",
+			"tf-state-01",
+			"1.2.3",
+			"xn--ab",
+			"a.1.2.3",
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 63 */
+		};
+		static const char *const bad_buckets[] = {
+			"a/b",
+			"ABC",
+			"Bucket",
+			"ab",
+			"-ab",
+			"ab-",
+			".ab",
+			"ab.",
+			"a..b",
+			"192.168.1.2",
+			"b_c",
+			"a b",
+			"caf\xc3\xa9",
+			"",
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 64 */
+		};
+		static const char *const good_regions[] = {
+			"us-east-1",  "eu-central-1",   "us-gov-west-1",
+			"cn-north-1", "us-isob-east-1", "default",
+			"garage",     "US-EAST-1",      "a",
+		};
+		static const char *const bad_regions[] = {
+			"us east 1",
+			"../x",
+			"eu/west",
+			"-us",
+			"us-",
+			"us_east",
+			"us.east",
+			"",
+			"r\xc3\xa9gion",
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 64 */
+		};
+		char key[1100];
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+		for (size_t i = 0; i < N(good_endpoints); i++) {
+			err_clear(&err);
+			is_int(0, s3_check_endpoint(good_endpoints[i], &err),
+			       "endpoint %s: fine (%s)", good_endpoints[i], err.msg);
+		}
+		for (size_t i = 0; i < N(bad_endpoints); i++) {
+			err_clear(&err);
+			is_int(ERR_USAGE, s3_check_endpoint(bad_endpoints[i], &err),
+			       "endpoint %s: refused: %s", bad_endpoints[i], err.msg);
+		}
+		err_clear(&err);
+		s3_check_endpoint("http://127.0.0.1:99999/x", &err);
+		is_string("endpoint 'http://127.0.0.1:99999/x': port '99999' is not a number in "
+		          "1..65535",
+		          err.msg, "the port message");
+		for (size_t i = 0; i < N(good_buckets); i++) {
+			err_clear(&err);
+			is_int(0, s3_check_bucket(good_buckets[i], &err), "bucket %s: fine (%s)",
+			       good_buckets[i], err.msg);
+		}
+		for (size_t i = 0; i < N(bad_buckets); i++) {
+			err_clear(&err);
+			is_int(ERR_USAGE, s3_check_bucket(bad_buckets[i], &err),
+			       "bucket '%s': refused: %s", bad_buckets[i], err.msg);
+		}
+		err_clear(&err);
+		s3_check_bucket("a\x01"
+		                "b",
+		                &err);
+		ok(strstr(err.msg, "has \\x01:") != NULL,
+		   "a control character is shown escaped: %s", err.msg);
+		for (size_t i = 0; i < N(good_regions); i++) {
+			err_clear(&err);
+			is_int(0, s3_check_region(good_regions[i], &err), "region %s: fine (%s)",
+			       good_regions[i], err.msg);
+		}
+		for (size_t i = 0; i < N(bad_regions); i++) {
+			err_clear(&err);
+			is_int(ERR_USAGE, s3_check_region(bad_regions[i], &err),
+			       "region '%s': refused: %s", bad_regions[i], err.msg);
+		}
+		memset(key, 'k', sizeof(key));
+		key[S3_MAX_KEY] = '\0';
+		err_clear(&err);
+		is_int(0, s3_check_key(key, &err), "a key of 1024 bytes: fine");
+		key[S3_MAX_KEY] = 'k';
+		key[S3_MAX_KEY + 1] = '\0';
+		err_clear(&err);
+		is_int(ERR_USAGE, s3_check_key(key, &err), "a key of 1025 bytes: refused");
+		ok(strstr(err.msg, "1025 bytes") && strstr(err.msg, "at most 1024 bytes"),
+		   "message: %s", err.msg);
+#undef N
+	}
+	{
+		/* the client checks the port too */
+		struct s3_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.bucket = "my-bucket";
+		cfg.endpoint = "http://127.0.0.1:0";
+		c = NULL;
+		err_clear(&err);
+		is_int(ERR_USAGE, s3_client_new(&cfg, &c, &err), "a client with port 0: refused");
+		ok(c == NULL, "no client");
+	}
 	return 0;
 }
