@@ -53,7 +53,9 @@ static const struct opt_def defs[] = {
 	{ O_PROFILE, "profile", 0, "TFLOCK_PROFILE", T_STR, F(profile), NET, "NAME",
 	  "AWS shared-config profile", 0, 0 },
 	{ O_LEASE, "lease", 0, "TFLOCK_LEASE", T_DUR, F(lease_ms), CMD_RUN | CMD_UNLOCK, "DUR",
-	  "lease: a holder silent this long is taken over (default 2m, 5s..1h)", 5, 3600 },
+	  "lease: a holder silent this long is taken over (default 2m, 5s..1h; at least 20s "
+	  "where the store ignores conditional DELETE)",
+	  5, 3600 },
 	{ O_TIMEOUT, "timeout", 0, "TFLOCK_TIMEOUT", T_DUR, F(timeout_ms), CMD_RUN, "DUR",
 	  "give up waiting after DUR (default: wait without limit)", 0, 366 * 86400 },
 	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
@@ -658,7 +660,9 @@ void config_usage(unsigned cmd)
 	       "  an endpoint of its own.\n"
 	       "\nExit codes: the command's own status when it ran (128+N if killed by signal N);\n"
 	       "  75 lock held by someone else (timeout, --no-wait; status: held),\n"
-	       "  76 lock lost while held, 69 store unusable (credentials, bucket, self-test),\n"
+	       "  76 lock lost while held, or the lease cut the command short,\n"
+	       "  69 store unusable (credentials, bucket, self-test; kept failing while\n"
+	       "     acquiring; the release failed after the command succeeded),\n"
 	       "  64 usage or configuration error (also a bucket name, region, endpoint port or\n"
 	       "     lock key over 1024 bytes that S3 would refuse),\n"
 	       "  70 internal error, or a store reply tflock cannot use (a body over 1 MB),\n"

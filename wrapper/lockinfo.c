@@ -255,6 +255,8 @@ int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 		member(out, "ci", t->ci, 0);
 		member(out, "job", t->ci_job, 0);
 		member(out, "pidns", t->pidns, 0);
+		if (t->lease_ms > 0)
+			buf_addf(out, ",\"lease_ms\":%ld", t->lease_ms);
 		buf_addc(out, '}');
 	}
 	buf_addc(out, '}');
@@ -657,15 +659,35 @@ static const struct {
 	{ "TFLOCK", "Tflock", F_TFLOCK },
 };
 
-enum tfield { T_NONE, T_V, T_LEASE, T_SEQ, T_PID, T_HOST, T_BOOT, T_CI, T_JOB, T_PIDNS };
+enum tfield {
+	T_NONE,
+	T_V,
+	T_LEASE,
+	T_SEQ,
+	T_PID,
+	T_HOST,
+	T_BOOT,
+	T_CI,
+	T_JOB,
+	T_PIDNS,
+	T_LEASE_MS,
+	T_LAST = T_LEASE_MS
+};
 
 static const struct {
 	const char *folded, *name;
 	enum tfield f;
 } tfields[] = {
-	{ "V", "v", T_V },       { "LEASE", "lease", T_LEASE }, { "SEQ", "seq", T_SEQ },
-	{ "PID", "pid", T_PID }, { "HOST", "host", T_HOST },    { "BOOT", "boot", T_BOOT },
-	{ "CI", "ci", T_CI },    { "JOB", "job", T_JOB },       { "PIDNS", "pidns", T_PIDNS },
+	{ "V", "v", T_V },
+	{ "LEASE", "lease", T_LEASE },
+	{ "SEQ", "seq", T_SEQ },
+	{ "PID", "pid", T_PID },
+	{ "HOST", "host", T_HOST },
+	{ "BOOT", "boot", T_BOOT },
+	{ "CI", "ci", T_CI },
+	{ "JOB", "job", T_JOB },
+	{ "PIDNS", "pidns", T_PIDNS },
+	{ "LEASE_MS", "lease_ms", T_LEASE_MS },
 };
 
 struct state {
@@ -675,10 +697,10 @@ struct state {
 	int created_seen;      /* a non-null Created string was read */
 	char nul_field[16];    /* first field whose value holds \u0000 */
 	/* the (last) Tflock part; within it, the last of duplicate keys wins */
-	int tf_seen;                 /* a non-null Tflock value was read */
-	char tf_problem[200];        /* Tflock not an object */
-	int have[T_PIDNS + 1];       /* field present (non-null) */
-	char prob[T_PIDNS + 1][300]; /* what is wrong with the field's last value */
+	int tf_seen;                /* a non-null Tflock value was read */
+	char tf_problem[200];       /* Tflock not an object */
+	int have[T_LAST + 1];       /* field present (non-null) */
+	char prob[T_LAST + 1][300]; /* what is wrong with the field's last value */
 };
 
 static void first_msg(char *dst, size_t size, const char *fmt, ...)
@@ -829,6 +851,16 @@ static int read_tflock_number(struct jp *j, struct state *st, enum tfield f, con
 			         "tflock lease %s s is out of range (%ld to %ld s)", tok,
 			         LOCKINFO_LEASE_MIN, LOCKINFO_LEASE_MAX);
 		break;
+	case T_LEASE_MS:
+		tf->lease_ms = isint && !big && !neg && v >= 1 &&
+		                               v <= (unsigned long long)LOCKINFO_LEASE_MS_MAX
+		                       ? (long)v
+		                       : 0;
+		if (!tf->lease_ms)
+			snprintf(prob, sizeof(st->prob[f]),
+			         "tflock lease_ms %s is not a whole number of ms in 1..%ld", tok,
+			         LOCKINFO_LEASE_MS_MAX);
+		break;
 	default: /* seq, pid */
 		if (!isint || big || neg || (f == T_PID && v > INT_MAX)) {
 			snprintf(prob, sizeof(st->prob[f]),
@@ -925,7 +957,8 @@ static int read_tflock(struct jp *j, struct state *st)
 		} else if (*j->p == 'n') { /* null leaves the field as it was */
 			if (jp_literal(j))
 				goto out;
-		} else if (f == T_V || f == T_LEASE || f == T_SEQ || f == T_PID) {
+		} else if (f == T_V || f == T_LEASE || f == T_SEQ || f == T_PID ||
+		           f == T_LEASE_MS) {
 			if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
 				if (read_tflock_number(j, st, f, name))
 					goto out;
@@ -1152,7 +1185,7 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 		return classify(out, err, LOCKINFO_FOREIGN, "%s", st.tf_problem);
 	if (!st.have[T_V])
 		return classify(out, err, LOCKINFO_FOREIGN, "Tflock part has no protocol version");
-	for (int f = T_V; f <= T_PIDNS; f++)
+	for (int f = T_V; f <= T_LAST; f++)
 		if (st.prob[f][0])
 			return classify(out, err, LOCKINFO_FOREIGN, "%s", st.prob[f]);
 	if (!st.have[T_LEASE] || !st.have[T_SEQ] || !st.have[T_PID])

@@ -80,7 +80,12 @@ struct lockinfo_tflock {        /* tflock's extension, key "Tflock" */
 	char *ci_job;  /* CI job id or ""; key "job" */
 	char *pidns;   /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
 	                  tflock wrote none (parsed as "") */
+	long lease_ms; /* the lease the holder really keeps, in ms, when it differs from
+	                  lease (TFLOCK_TIME_SCALE, tests); 0: lease seconds. Key
+	                  "lease_ms", written only when non-zero; 1..LOCKINFO_LEASE_MS_MAX */
 };
+
+#define LOCKINFO_LEASE_MS_MAX (LOCKINFO_LEASE_MAX * 1000L * 1000L)
 
 struct lockinfo {
 	char *id, *operation, *info, *who, *version, *created, *path;

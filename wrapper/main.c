@@ -180,6 +180,11 @@ static void print_status_text(const struct lock *l, const struct lock_view *v, i
 		printf("  Lease:     %lds (tflock protocol v%d, seq %llu, pid %ld on %s)\n",
 		       v->li.tf.lease, v->li.tf.v, v->li.tf.seq, v->li.tf.pid,
 		       v->li.tf.host ? v->li.tf.host : "?");
+		if (v->li.tf.lease_ms > 0)
+			printf("  Scaled:    the holder runs with a time scale: its lease is "
+			       "really "
+			       "%ld ms\n",
+			       v->li.tf.lease_ms);
 		if (v->li.tf.ci && *v->li.tf.ci)
 			printf("  CI job:    %s\n", v->li.tf.ci);
 	} else if (v->klass == LOCKINFO_FOREIGN) {
@@ -225,8 +230,11 @@ static void print_status_json(const struct lock *l, const struct lock_view *v, i
 		json_str(&b, "info", v->li.info, 1);
 		json_str(&b, "etag", v->etag, 1);
 		if (v->klass == LOCKINFO_TFLOCK)
-			buf_addf(&b, ",\"lease_seconds\":%ld,\"seq\":%llu,\"pid\":%ld",
-			         v->li.tf.lease, v->li.tf.seq, v->li.tf.pid);
+			buf_addf(
+			        &b,
+			        ",\"lease_seconds\":%ld,\"lease_ms\":%lld,\"seq\":%llu,\"pid\":%ld",
+			        v->li.tf.lease, (long long)v->holder_lease_ms, v->li.tf.seq,
+			        v->li.tf.pid);
 		if (v->klass != LOCKINFO_TFLOCK)
 			json_str(&b, "why", v->why, 1);
 		if (stale_known)

@@ -9,6 +9,9 @@
 #   kill -> takeover                    (target: <= L + one poll = L + 250 ms)
 #   holder's last renewal send -> takeover   (protocol: must be >= L)
 # Plain Terraform has no lease: its lock stays until someone runs force-unlock.
+# The runs go through faultproxy's cond-delete (a store that honours conditional
+# DELETE, as AWS S3 does): on a store that ignores it, as RGW 16 does, tflock
+# refuses leases below 20 s (docs/PROTOCOL.md B5).
 #
 # Environment: BENCH_P4_LEASES ("5 10 20"), plus lib.sh's.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +77,9 @@ takeover() {
 }
 
 echo "P4 takeover after SIGKILL of the holder (TFLOCK_TIME_SCALE=1, default poll 250 ms)"
+proxy_start "$BENCH_TMP/proxy"
+echo "DELETE * cond-delete" >"$BENCH_TMP/proxy/proxy.rules"
+BENCH_ENDPOINT=$PX_URL
 pids=()
 for l in $LEASES; do
 	takeover "$l" &

@@ -751,7 +751,7 @@ ok "the cache directory does not make the checkout dirty for tflock's git check"
 is 404 "$(lockst)" "the lock is released"
 is 2 "$(grep -c '^terraform apply .*TF_CLI_ARGS_apply=-lock=false' "$G/tf.log")" \
 	"terraform ran with -lock=false: tflock read the backend terraform init set up"
-is 2 "$(grep -cE "tflock: (error: )?s3://$bucket/$KEY.tflock is (free|held)" "$G/deploy.out")" \
+is 2 "$(grep -cE "tflock: (error: )?'?s3://$bucket/$KEY.tflock'? is (free|held)" "$G/deploy.out")" \
 	"after_script ran tflock release in TF_ROOT, once per job"
 
 gl_jobs "$G/norepo.out" deploy:staging -- TFLOCK_REPO=

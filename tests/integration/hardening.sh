@@ -116,6 +116,24 @@ like "$(cat "$TEST_TMP/st2.err")" "the store fails while acquiring" "reads faili
 touch "$TEST_TMP/st2.done"
 wait "$bg"
 
+# a 404 that is not S3's NoSuchKey (a proxy's or a misrouted server's page) is a
+# failure, not "free": no create storm against a lock someone holds
+export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
+TFLOCK_KEY=st3/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/st3h.events "$TFLOCK" --lease 20s -- \
+	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/st3.done' ] && exit 0; sleep 0.05; done" \
+	2>/dev/null &
+bg=$!
+wait_for "st3 holder" 20 grep -q ' acquired ' "$TEST_TMP/st3h.events"
+export TFLOCK_ENDPOINT=$PROXY_URL
+proxy_rules "GET st3/$L status 404"
+TFLOCK_KEY=st3/terraform.tfstate "$TFLOCK" --lease 20s --timeout 30s -- true 2>"$TEST_TMP/st3.err"
+is 69 $? "a 404 without NoSuchKey while held: exit 69 at the limit"
+puts=$(plog st3 | awk '$2 == "PUT"' | wc -l)
+ok "a 404 without NoSuchKey: not taken for a free lock (at most 3 creates, saw $puts)" test "$puts" -le 3
+like "$(cat "$TEST_TMP/st3.err")" "Injected404" "a 404 without NoSuchKey: the failure is named"
+touch "$TEST_TMP/st3.done"
+wait "$bg"
+
 # --- 3. the self-test survives transient failures and leaves no scratch object
 scratch() { s3 GET "/$bucket?prefix=$1/" | grep -o '<Key>[^<]*selftest[^<]*</Key>' | wc -l; }
 proxy_rules "PUT selftest status 503 count=2"
@@ -230,7 +248,35 @@ ok "B5 beyond T: the late DELETE removed the new holder's lock, which it reports
 	grep -q ' lost ' "$TEST_TMP/rx-b.events"
 is 76 "$(cat "$TEST_TMP/rx-b.rc")" "B5 beyond T: the new holder exits 76"
 
-# --- 8. exit codes: a release that fails is not 0
+# --- 8. a time scale is never silent: a waiter counts the holder's own lease
+# The holder runs unscaled (lease 20 s, renewals every 5 s) and stays silent for
+# 4 s while the waiter, scaled by 0.1, would count 20 s as 2 s by its own scale.
+export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
+TFLOCK_TIME_SCALE=1 TFLOCK_KEY=ts/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/tsh.events \
+	"$TFLOCK" --lease 20s -- bash -c "for i in \$(seq 1 600); do grep -q 'waiting for' '$TEST_TMP/tsw.err' 2>/dev/null && break; sleep 0.05; done; sleep 4" \
+	2>/dev/null &
+bg=$!
+wait_for "ts holder" 20 grep -q ' acquired ' "$TEST_TMP/tsh.events"
+TFLOCK_KEY=ts/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/tsw.events "$TFLOCK" --lease 20s -- true \
+	2>"$TEST_TMP/tsw.err"
+is 0 $? "scale: the scaled waiter got the lock in the end"
+wait "$bg"
+is 0 $? "scale: the unscaled holder's command ran to its end"
+ok_not "scale: the waiter never took the unscaled holder's lock over" grep -q ' takeover ' "$TEST_TMP/tsw.events"
+ok "scale: the waiter acquired after the holder released" \
+	test "$(ev_ns tsw acquired)" -gt "$(ev_ns tsh released)"
+# and a scaled holder's body says what it really keeps
+TFLOCK_KEY=ts2/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/ts2.events "$TFLOCK" --lease 20s -- \
+	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/ts2.done' ] && exit 0; sleep 0.05; done" 2>/dev/null &
+bg=$!
+wait_for "ts2 holder" 20 grep -q ' acquired ' "$TEST_TMP/ts2.events"
+TFLOCK_KEY=ts2/terraform.tfstate "$TFLOCK" status --json >"$TEST_TMP/ts2.json" 2>/dev/null
+touch "$TEST_TMP/ts2.done"
+wait "$bg"
+like "$(cat "$TEST_TMP/ts2.json")" "\"lease_seconds\":20,\"lease_ms\":$(awk -v s="$scale" 'BEGIN { printf "%d", 20000 * s }')," \
+	"scale: status shows the declared lease and the real one"
+
+# --- 9. exit codes: a release that fails is not 0
 proxy_rules "DELETE rf/$L status 500"
 TFLOCK_ENDPOINT=$PROXY_URL TFLOCK_KEY=rf/terraform.tfstate "$TFLOCK" --lease 20s -- true 2>"$TEST_TMP/rf.err"
 is 69 $? "a failed release after a successful command: exit 69"

@@ -91,4 +91,9 @@ is "" "$(stub_requests)" "none of these sent a request"
 # the largest lock key S3 takes (1024 bytes) is looked at normally
 TFLOCK_KEY=$(long 1017 m) "$TFLOCK" status >/dev/null 2>"$TEST_TMP/max.err"
 is 0 $? "a lock key of exactly 1024 bytes is accepted (status: free)"
+# and locked and released: the self-test's scratch key (25 bytes longer than the
+# state key) is cut to fit
+TFLOCK_KEY=$(long 1017 m) "$TFLOCK" -- true 2>"$TEST_TMP/maxrun.err"
+is 0 $? "a run on a lock key of exactly 1024 bytes succeeds (self-test and all)"
+is 404 "$(s3_status GET "/$bucket/$(long 1017 m).tflock")" "... and released it"
 done_testing

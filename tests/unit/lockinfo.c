@@ -709,9 +709,52 @@ static void test_pidns(void)
 	buf_free(&out);
 }
 
+/* lease_ms (PROTOCOL B1): the lease a scaled holder really keeps, written only
+ * when set, read back, and a bad value makes the body FOREIGN. */
+static void test_lease_ms(void)
+{
+	struct lockinfo a, b;
+	struct tf_error err;
+	struct buf out;
+
+	buf_init(&out);
+	lockinfo_init(&b);
+	fill(&a);
+	fill_tflock(&a);
+	is_int(0, lockinfo_to_json(&a, &out), "lease_ms: body without it written");
+	ok(strstr(out.data, "lease_ms") == NULL, "lease_ms: not written when 0 (unscaled)");
+	a.tf.lease_ms = 2000;
+	is_int(0, lockinfo_to_json(&a, &out), "lease_ms: body with it written");
+	ok(strstr(out.data, ",\"lease_ms\":2000}}") != NULL, "lease_ms: written last: %s",
+	   out.data);
+	is_int(LOCKINFO_TFLOCK, lockinfo_parse(out.data, out.len, &b, &err),
+	       "lease_ms: round trip is TFLOCK");
+	ok(b.tf.lease_ms == 2000 && b.tf.lease == a.tf.lease,
+	   "lease_ms: read back beside the declared lease");
+	is_int(LOCKINFO_FOREIGN,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"lease_ms\":0}}",
+	                 &b, &err),
+	       "lease_ms: 0 is FOREIGN (never taken over)");
+	is_int(LOCKINFO_FOREIGN,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"lease_ms\":1.5}}",
+	                 &b, &err),
+	       "lease_ms: a fraction is FOREIGN");
+	is_int(LOCKINFO_FOREIGN,
+	       parse_str(BODY_HEAD ",\"Tflock\":{\"v\":1,\"lease\":120,\"seq\":7,\"pid\":9,"
+	                           "\"lease_ms\":\"2000\"}}",
+	                 &b, &err),
+	       "lease_ms: a string is FOREIGN");
+	lockinfo_free(&a);
+	lockinfo_free(&b);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_lease_ms();
 	test_to_json();
 	test_round_trip();
 	test_format_created();
