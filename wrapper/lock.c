@@ -1127,6 +1127,50 @@ int lock_renew(struct lock *l, struct tf_error *err)
 	return err_set(err, ERR_INTERNAL, "renewal of %s kept reading back as not applied", l->url);
 }
 
+int64_t lock_check_ms(const struct lock *l)
+{
+	int64_t every = scaled(l, 3000);
+	return lock_heartbeat_ms(l) > every ? every : 0;
+}
+
+int lock_check(struct lock *l, struct tf_error *err)
+{
+	struct lock_view v;
+	int ret;
+	lock_view_init(&v);
+	snprintf(v.etag, sizeof(v.etag), "%s", l->etag);
+	v.present = 1;
+	ret = poll_lock(l, &v, err); /* GET If-None-Match: "<our etag>" */
+	if (ret)
+		goto out;
+	if (!v.present) {
+		l->held = 0;
+		log_event("lost %s id=%s (deleted)", l->url, l->mine.id);
+		ret = err_set(err, ERR_NONE,
+		              "%s was deleted by someone else (terraform force-unlock?)", l->url);
+		ret = LOCK_LOST;
+	} else if (strcmp(v.etag, l->etag)) {
+		if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
+			/* one of our own writes landed late: still ours */
+			snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
+		} else {
+			char who[512];
+			l->held = 0;
+			lock_describe_holder(&v, who, sizeof(who));
+			log_event("lost %s id=%s (now %s)", l->url, l->mine.id,
+			          v.li.id ? v.li.id : "");
+			err_set(err, ERR_NONE, "%s is now held by %s", l->url, who);
+			lock_view_free(&l->last_holder);
+			l->last_holder = v;
+			lock_view_init(&v);
+			ret = LOCK_LOST;
+		}
+	}
+out:
+	lock_view_free(&v);
+	return ret;
+}
+
 /* ---- release (B5) ---- */
 
 static int delete_once(struct lock *l, const char *if_match, long timeout_ms, struct s3_reply *r,

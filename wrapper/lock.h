@@ -136,6 +136,12 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err);
 int lock_acquire(struct lock *l, struct tf_error *err);
 /* B4: renew once (PUT If-Match). 0, LOCK_LOST, or a negative transient error. */
 int lock_renew(struct lock *l, struct tf_error *err);
+/* B4: between renewals, one conditional GET (If-None-Match: our ETag): 0 when
+ * the lock is unchanged, LOCK_LOST when it was removed (force-unlock) or holds
+ * another ID, or a negative transient error (the next renewal decides). */
+int lock_check(struct lock *l, struct tf_error *err);
+/* How often the holder checks between renewals (0: renewals are often enough). */
+int64_t lock_check_ms(const struct lock *l);
 /* B5: release. 0, LOCK_LOST, or negative (lock left to expire; err says so). */
 int lock_release(struct lock *l, struct tf_error *err);
 

@@ -612,11 +612,65 @@ static enum on_lost on_lost_of(const struct config *c)
 	                                                       : ON_LOST_REPORT;
 }
 
-/* B7: run under the lock an outer tflock holds; no S3 writes at all. */
-static int run_nested(struct config *c, struct reentry *re, char **argv)
+static const char *env_get(const char *name)
 {
-	struct run_opts ro;
-	struct run_result rr;
+	return getenv(name);
+}
+
+/*
+ * What terraform will do with the lock tflock holds, decided before anything is
+ * taken: TF_CLI_ARGS* read as terraform reads them (-lock, -lock-timeout), the
+ * commands in front of it, and console, which locks without a -lock flag. Dies
+ * with 64 where the run could only fail on tflock's own lock.
+ */
+static void check_command(const struct config *c, struct tfcmd *tf)
+{
+	int eff;
+	(void)c;
+	if (tfcmd_apply_env(tf, env_get) < 0)
+		die(EXIT_USAGE,
+		    "TF_CLI_ARGS or %s cannot be parsed as terraform parses it (an "
+		    "open quote or a final backslash)",
+		    tf->cli_args_var);
+	if (tf->setsid_nowait)
+		die(EXIT_USAGE,
+		    "setsid without -w returns before '%s' ends: tflock would release the lock "
+		    "while it still runs; use 'setsid -w'",
+		    tf->program);
+	if (tf->prefix && !tf->is_terraform)
+		log_verbose("'%s' runs '%s': not terraform, nothing injected", tf->prefix,
+		            tf->program);
+	if (!tf->is_terraform || !backend_found)
+		return;
+	if (tf->prefix)
+		log_verbose("looked through '%s' to '%s %s'", tf->prefix, tf->program,
+		            tf->sub ? tf->sub : "");
+	eff = tfcmd_effective_lock(tf);
+	if (tf->locks_without_flag && eff != TFCMD_LOCK_FALSE)
+		die(EXIT_USAGE,
+		    "'%s %s' takes the state lock itself and has no -lock flag, so it cannot run "
+		    "while tflock holds that lock: run it without tflock (it only reads the "
+		    "state), or with a %s that accepts '%s -lock=false'",
+		    tf->program, tf->sub, tf->is_tofu ? "tofu" : "version", tf->sub);
+	if (!tf->inject_lock || eff == TFCMD_LOCK_FALSE || eff == TFCMD_LOCK_TRUE)
+		return;
+	if (tf->env_cleared)
+		die(EXIT_USAGE,
+		    "'env -i' in front of %s clears the environment, so tflock's %s=-lock=false "
+		    "cannot reach it and it would fail on the lock tflock holds: drop -i, or "
+		    "pass -lock=false to %s yourself",
+		    tf->program, tf->cli_args_var, tf->program);
+	if (tf->env_sets && !strcmp(tf->env_sets, tf->cli_args_var))
+		die(EXIT_USAGE,
+		    "'env %s=...' in front of %s replaces tflock's %s=-lock=false, so it would "
+		    "fail on the lock tflock holds: add -lock=false to that value",
+		    tf->env_sets, tf->program, tf->cli_args_var);
+}
+
+/* B7: take the siblings' local lock under the outer tflock's (make -j4 runs one
+ * at a time); dies with 75/76/70 when that cannot be had. */
+static void nested_enter(const struct config *c, struct reentry *re)
+{
 	int ret;
 	long long wait_ms = c->no_wait           ? 0
 	                    : c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms)
@@ -631,6 +685,16 @@ static int run_nested(struct config *c, struct reentry *re, char **argv)
 		    reentry_outer_state(re));
 	if (ret < 0)
 		die(EXIT_INTERNAL, "cannot lock %s/siblings", re->dir);
+}
+
+/* B7: run a command that is not terraform under the lock an outer tflock holds;
+ * no S3 at all. (A nested terraform goes through cmd_run, minus the lock writes.) */
+static int run_nested(struct config *c, struct reentry *re, char **argv)
+{
+	struct run_opts ro;
+	struct run_result rr;
+	int ret;
+	nested_enter(c, re);
 	memset(&ro, 0, sizeof(ro));
 	ro.on_lost = on_lost_of(c);
 	ro.lost_exit_code = (int)c->lost_exit_code;
@@ -661,12 +725,12 @@ static int cmd_run(struct config *c, char **argv)
 	struct run_result rr;
 	struct sigaction sa;
 	char *info, *extra[16], *ident;
-	int ret, hook, n = 0;
+	int ret, hook = -1, n = 0;
 	sigset_t none;
 	struct reentry re;
 	struct preapply_opts po;
 	struct gitinfo gi;
-	int git_active = 0;
+	int git_active = 0, nested = 0;
 	char *hook_path = NULL, *hook_argv[2], *henv[8];
 	size_t hn = 0;
 
@@ -676,19 +740,27 @@ static int cmd_run(struct config *c, char **argv)
 	rr.child_status = -1;
 	reentry_init(&re);
 	ident = lock_ident(c);
+	tfcmd_parse(&tf, argv);
 	if (getenv("TFLOCK_HELD_DIR")) {
 		char why[512];
 		if (reentry_check(&re, ident, why, sizeof(why))) {
-			ret = run_nested(c, &re, argv);
-			reentry_free(&re);
-			free(ident);
-			return ret;
+			if (!tf.is_terraform || !backend_found) {
+				ret = run_nested(c, &re, argv);
+				reentry_free(&re);
+				tfcmd_free(&tf);
+				free(ident);
+				return ret;
+			}
+			/* a nested terraform: exactly as a direct run (injection, git
+			 * checks, reports), minus the lock's own writes */
+			nested = 1;
+		} else {
+			log_verbose("not re-entering an outer lock: %s", why);
+			unsetenv("TFLOCK_HELD_DIR");
+			unsetenv("TFLOCK_HELD_TOKEN");
 		}
-		log_verbose("not re-entering an outer lock: %s", why);
-		unsetenv("TFLOCK_HELD_DIR");
-		unsetenv("TFLOCK_HELD_TOKEN");
 	}
-	tfcmd_parse(&tf, argv);
+	check_command(c, &tf);
 	ci_detect(&ci);
 	if (tf.lock_timeout) {
 		/* terraform would refuse the run after we acquired: refuse it now */
@@ -742,6 +814,12 @@ static int cmd_run(struct config *c, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	l.o.cancel = &cancel_sig;
+	if (nested) {
+		nested_enter(c, &re);
+		l.wait_start_ns = l.acquired_ns = clock_boot_ns();
+		log_verbose("re-entered %s, held by the outer tflock", l.url);
+		goto held;
+	}
 	http_set_abort(&cancel_sig); /* requests while acquiring end on a signal */
 
 	if (lock_selftest(&l, 0, &err)) {
@@ -783,6 +861,7 @@ static int cmd_run(struct config *c, char **argv)
 	}
 	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
 
+held:
 	/* the pre-apply checks run under the lock: the record cannot change meanwhile */
 	memset(&po, 0, sizeof(po));
 	po.mode = git_mode(c);
@@ -798,9 +877,10 @@ static int cmd_run(struct config *c, char **argv)
 		int code = ret == PREAPPLY_REFUSED ? EXIT_REFUSED : exit_for_error(&err);
 		err_clear(&rerr);
 		log_error("%s", err.msg);
-		if (lock_release(&l, &rerr))
+		if (!nested && lock_release(&l, &rerr))
 			log_error("%s", rerr.msg);
-		cleanup_unregister(hook);
+		if (hook >= 0)
+			cleanup_unregister(hook);
 		ret = code;
 		goto out;
 	}
@@ -811,17 +891,20 @@ static int cmd_run(struct config *c, char **argv)
 	ro.unsafe_keep_running = c->unsafe_keep_running;
 	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
 	ro.grace_ms = config_scaled(c, c->grace_ms);
-	extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
-	extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
-	extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
-	n += store_env(c, extra + n);
+	if (!nested) { /* a nested run's child inherits the outer's TFLOCK_HELD_* */
+		extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+		extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+		extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
+		n += store_env(c, extra + n);
+	}
 	if (backend_found && tf.is_terraform) {
 		/* B7: terraform must not lock again what we hold; only for subcommands
 		 * that define -lock, appended to what the user set */
 		char *var = NULL, *val = NULL;
-		if (tf.lock_flag == TFCMD_LOCK_TRUE)
-			log_warn("the command passes -lock=true: terraform will try to take the "
-			         "lock tflock holds and fail");
+		if (tf.lock_flag == TFCMD_LOCK_TRUE || tf.env_lock_flag == TFCMD_LOCK_TRUE)
+			log_warn("%s passes -lock=true: terraform will try to take the lock "
+			         "tflock holds and fail",
+			         tf.lock_flag == TFCMD_LOCK_TRUE ? "the command" : "TF_CLI_ARGS");
 		if (tfcmd_lock_injection(&tf, &var, &val, NULL) == 1) {
 			const char *cur = getenv(var);
 			char *name = var;
@@ -836,7 +919,10 @@ static int cmd_run(struct config *c, char **argv)
 		free(var);
 		free(val);
 	}
-	if (reentry_create(&re, ident, l.mine.id, &err) == 0) {
+	if (nested) {
+		ro.nested = &re;
+		ro.nested_lease_ms = config_scaled(c, c->lease_ms);
+	} else if (reentry_create(&re, ident, l.mine.id, &err) == 0) {
 		n += reentry_env(&re, extra + n, 2);
 		ro.outer = &re;
 	} else {
@@ -846,7 +932,7 @@ static int cmd_run(struct config *c, char **argv)
 	ro.extra_env = extra;
 	sigemptyset(&none);
 	ro.orig_mask = none;
-	if (git_active && po.is_apply) {
+	if (git_active && po.is_apply && !nested) {
 		ro.before_release = record_applied;
 		ro.before_release_arg = &gi;
 	}
@@ -854,9 +940,11 @@ static int cmd_run(struct config *c, char **argv)
 		hook_argv[0] = hook_path;
 		hook_argv[1] = NULL;
 		ro.hook_argv = hook_argv;
-		henv[hn++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
-		henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
-		hn += store_env(c, henv + hn);
+		if (!nested) {
+			henv[hn++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
+			henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
+			hn += store_env(c, henv + hn);
+		}
 		henv[hn] = NULL;
 		ro.hook_env = henv;
 		log_verbose("running the pre-apply hook %s under the lock", hook_path);
@@ -865,12 +953,25 @@ static int cmd_run(struct config *c, char **argv)
 	ro.refused_exit_code = EXIT_REFUSED;
 	ro.unavailable_exit_code = EXIT_UNAVAILABLE;
 
-	ret = run_child(&l, argv, &ro, &rr);
-	cleanup_unregister(hook);
-	summary(&l, &rr, argv);
+	ret = run_child(nested ? NULL : &l, argv, &ro, &rr);
+	if (hook >= 0)
+		cleanup_unregister(hook);
+	/* under the outer's lock, as a direct run records it before releasing */
+	if (nested && git_active && po.is_apply && rr.child_code == 0 && !rr.lost &&
+	    !rr.exec_failed && !rr.hook_refused)
+		record_applied(&l, &gi);
+	if (nested) {
+		if (rr.lost)
+			log_error("%s: '%s' exited %d", rr.outcome, argv[0], rr.child_code);
+		else
+			log_verbose("%s: '%s' exited %d", rr.outcome, argv[0], rr.child_code);
+	} else {
+		summary(&l, &rr, argv);
+	}
 	write_reports(c, &l, &rr, &tf, rr.outcome,
 	              rr.lost             ? "lost"
 	              : rr.release_failed ? "release-failed"
+	              : nested            ? "re-entered"
 	                                  : "released",
 	              ret);
 out:
@@ -898,6 +999,19 @@ out:
 		raise(rr.self_signal);
 	}
 	return ret;
+}
+
+/* Does the directory (after -chdir) have a usable s3 backend from `terraform init`? */
+static int backend_present(const char *chdir)
+{
+	struct backend b;
+	struct tf_error err;
+	int ret;
+	err_clear(&err);
+	backend_init(&b);
+	ret = backend_load(chdir, &b, &err);
+	backend_free(&b);
+	return ret == 0;
 }
 
 static void set_from_backend(struct config *c, enum cfg_opt opt, const char *v)
@@ -1055,8 +1169,12 @@ int main(int argc, char **argv)
 		memset(&tf0, 0, sizeof(tf0));
 		if (cmd == CMD_RUN && optind_out < sub_argc)
 			tfcmd_parse(&tf0, sub_argv + optind_out);
-		if (!(cmd == CMD_RUN && getenv("TFLOCK_HELD_DIR") && !c.bucket && !c.key) &&
-		    (!c.bucket || !c.key || tf0.is_terraform))
+		int nested = cmd == CMD_RUN && getenv("TFLOCK_HELD_DIR") && !c.bucket && !c.key;
+		/* a nested terraform with an initialised backend is checked like a direct
+		 * run (and re-enters only when that backend is the outer's lock) */
+		if (nested && tf0.is_terraform && backend_present(tf0.chdir))
+			nested = 0;
+		if (!nested && (!c.bucket || !c.key || tf0.is_terraform))
 			apply_backend(&c, cmd, cmd == CMD_RUN ? &tf0 : NULL);
 		tfcmd_free(&tf0);
 	}

@@ -58,7 +58,8 @@ static void *hb_main(void *arg)
 {
 	struct hb *h = arg;
 	struct lock *l = h->l;
-	int64_t hb_ms = lock_heartbeat_ms(l);
+	int64_t hb_ms = lock_heartbeat_ms(l), check_ms = lock_check_ms(l);
+	int64_t last_check = h->renew_send_ns;
 	unsigned fails = 0;
 
 	pthread_mutex_lock(&h->mu);
@@ -66,13 +67,23 @@ static void *hb_main(void *arg)
 		int64_t wait_ms;
 		struct timespec ts;
 		struct tf_error err;
-		int ret;
+		int ret, check = 0;
 		if (!fails)
 			wait_ms = (h->renew_send_ns + hb_ms * NS_PER_MS - clock_boot_ns()) /
 			          NS_PER_MS;
 		else /* renewal failing: try again soon, with jitter, never slower than H/4 */
 			wait_ms = backoff_full_jitter(fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
 			                              rand_u64_default, NULL);
+		/* B4: between renewals a cheap conditional GET notices a force-unlock or
+		 * a takeover within seconds, not at the next renewal */
+		if (check_ms && !fails) {
+			int64_t to_check =
+			        (last_check + check_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
+			if (to_check < wait_ms) {
+				wait_ms = to_check;
+				check = 1;
+			}
+		}
 		if (wait_ms > 0) {
 			abs_monotonic_in(wait_ms, &ts);
 			while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &ts) != ETIMEDOUT)
@@ -82,7 +93,24 @@ static void *hb_main(void *arg)
 		}
 		pthread_mutex_unlock(&h->mu);
 		err_clear(&err);
+		if (check) {
+			ret = lock_check(l, &err);
+			last_check = clock_boot_ns();
+			pthread_mutex_lock(&h->mu);
+			if (ret == LOCK_LOST) {
+				reentry_set_state(h->outer, "lost");
+				h->lost = 1;
+				snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
+				wake(h);
+				break;
+			}
+			if (ret)
+				log_verbose("checking %s failed: %s (the next renewal decides)",
+				            l->url, err.msg);
+			continue;
+		}
 		ret = lock_renew(l, &err);
+		last_check = clock_boot_ns();
 		pthread_mutex_lock(&h->mu);
 		if (ret == 0) {
 			h->renew_send_ns = l->renew_send_ns;

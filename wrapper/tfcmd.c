@@ -1,5 +1,6 @@
 #include "tfcmd.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@ static const struct {
 	{ "workspace delete", "state-replace-provider", 1, 0 },
 	{ "env new", "workspace-new", 1, 0 }, /* the legacy alias of workspace new */
 	{ "env delete", "state-replace-provider", 1, 0 },
+	/* console takes the state lock itself and has no -lock in Terraform (checked
+	 * against 1.11.4: of the commands without -lock, only console locks) */
 	{ "console", "OperationTypeInvalid", 0, 0 },
 	{ "graph", "OperationTypeInvalid", 0, 0 },
 };
@@ -117,20 +120,141 @@ char *tfcmd_cli_args_var(const char *sub)
 	return v;
 }
 
-void tfcmd_parse(struct tfcmd *t, char *const argv[])
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	return b ? b + 1 : path;
+}
+
+/* Is a an option word "-x"/"--name" among the names (each "x" or "-name")? With
+ * a value: "-x V", "-xV", "--name=V", "--name V". Returns how many argv words
+ * the option takes (1 or 2), or 0 when a is not one of them. */
+static int option_words(char *const argv[], int i, const char *with_value, const char *flags)
+{
+	const char *a = argv[i];
+	char name[32];
+	const char *p;
+	if (a[0] != '-' || !a[1])
+		return 0;
+	if (a[1] == '-') { /* long */
+		size_t n = strcspn(a + 2, "=");
+		if (n + 2 >= sizeof(name))
+			return 0;
+		snprintf(name, sizeof(name), " -%.*s ", (int)n, a + 2);
+		if (strstr(flags, name))
+			return 1;
+		if (strstr(with_value, name))
+			return a[2 + n] == '=' ? 1 : argv[i + 1] ? 2 : 0;
+		return 0;
+	}
+	snprintf(name, sizeof(name), " %c ", a[1]);
+	if (strstr(with_value, name))
+		return a[2] ? 1 : argv[i + 1] ? 2 : 0;
+	for (p = a + 1; *p; p++) { /* bundled flags: -fw */
+		snprintf(name, sizeof(name), " %c ", *p);
+		if (!strstr(flags, name))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Step over one command that runs another (with its options): returns the
+ * index of the command it runs, or -1 when argv[i] is not such a command or
+ * its form runs nothing (ionice -p, a missing operand). Options as in coreutils
+ * and util-linux.
+ */
+static int skip_prefix(struct tfcmd *t, char *const argv[], int i)
+{
+	const char *name = base_name(argv[i]);
+	int j = i + 1, k;
+	static const struct {
+		const char *name, *with_value, *flags;
+		int operand; /* words after the options before the command (timeout's DURATION) */
+	} pre[] = {
+		{ "env", " u C -unset -chdir ", " i 0 v -ignore-environment -null -debug ", 0 },
+		{ "timeout", " k s -kill-after -signal ",
+		  " v -foreground -preserve-status -verbose ", 1 },
+		{ "nice", " n -adjustment ", " ", 0 },
+		{ "ionice", " c n -class -classdata ", " t -ignore ", 0 },
+		{ "stdbuf", " i o e -input -output -error ", " ", 0 },
+		{ "time", " o f -output -format ", " p v a q -portability -verbose -append -quiet ",
+		  0 },
+		{ "setsid", " ", " c f w -ctty -fork -wait ", 0 },
+		{ "nohup", " ", " ", 0 },
+	};
+	for (k = 0; k < (int)(sizeof(pre) / sizeof(pre[0])); k++)
+		if (!strcmp(name, pre[k].name))
+			break;
+	if (k == (int)(sizeof(pre) / sizeof(pre[0])))
+		return -1;
+	if (!strcmp(name, "setsid"))
+		t->setsid_nowait = 1;
+	while (argv[j] && argv[j][0] == '-' && argv[j][1]) {
+		int w;
+		if (!strcmp(argv[j], "--")) {
+			j++;
+			break;
+		}
+		/* nice -10: an adjustment written as a bare number */
+		if (!strcmp(name, "nice") &&
+		    ((argv[j][1] >= '0' && argv[j][1] <= '9') ||
+		     (argv[j][1] == '-' && argv[j][2] >= '0' && argv[j][2] <= '9'))) {
+			j++;
+			continue;
+		}
+		w = option_words(argv, j, pre[k].with_value, pre[k].flags);
+		if (!w)
+			return -1; /* an option we do not know: do not guess */
+		if (!strcmp(name, "env") &&
+		    (!strcmp(argv[j], "-i") || !strcmp(argv[j], "--ignore-environment")))
+			t->env_cleared = 1;
+		if (!strcmp(name, "setsid") && (strchr(argv[j], 'w') && argv[j][1] != '-'))
+			t->setsid_nowait = 0;
+		if (!strcmp(argv[j], "--wait"))
+			t->setsid_nowait = 0;
+		j += w;
+	}
+	if (!strcmp(name, "env")) {
+		if (argv[j] && !strcmp(argv[j], "-")) { /* "env -": as -i */
+			t->env_cleared = 1;
+			j++;
+		}
+		for (; argv[j] && strchr(argv[j], '=') && argv[j][0] != '='; j++)
+			if (!strncmp(argv[j], "TF_CLI_ARGS", 11) && t->nenv_kv < 8) {
+				t->env_kv[t->nenv_kv++] = xstrdup(argv[j]);
+				if (!t->env_sets)
+					t->env_sets = xstrndup(argv[j], strcspn(argv[j], "="));
+			}
+	}
+	j += pre[k].operand;
+	for (int o = j - pre[k].operand; o < j; o++)
+		if (!argv[o])
+			return -1;
+	return argv[j] ? j : -1;
+}
+
+void tfcmd_parse(struct tfcmd *t, char *const argv_in[])
 {
 	const char *base;
+	char *const *argv = argv_in;
 	int i = 1;
 
 	memset(t, 0, sizeof(*t));
-	t->lock_flag = TFCMD_LOCK_UNSET;
+	t->lock_flag = t->env_lock_flag = t->sub_lock_flag = TFCMD_LOCK_UNSET;
 	if (!argv || !argv[0]) {
 		t->program = xstrdup("");
 		t->operation = xstrdup("OperationTypeInvalid");
 		return;
 	}
-	base = strrchr(argv[0], '/');
-	base = base ? base + 1 : argv[0];
+	/* look through env, timeout, nice ... to the command they run */
+	for (int at = 0, next; (next = skip_prefix(t, argv_in, at)) > 0; at = next) {
+		if (!t->prefix)
+			t->prefix = xstrdup(base_name(argv_in[at]));
+		t->argi = next;
+	}
+	argv = argv_in + t->argi;
+	base = base_name(argv[0]);
 	t->program = xstrdup(base);
 	t->is_tofu = !strcmp(base, "tofu");
 	t->is_terraform = !strcmp(base, "terraform") || t->is_tofu;
@@ -190,6 +314,7 @@ void tfcmd_parse(struct tfcmd *t, char *const argv[])
 	}
 	if (!t->operation)
 		t->operation = xstrdup("OperationTypeInvalid");
+	t->locks_without_flag = t->sub && !strcmp(t->sub, "console");
 }
 
 void tfcmd_free(struct tfcmd *t)
@@ -202,8 +327,12 @@ void tfcmd_free(struct tfcmd *t)
 	free(t->operation);
 	free(t->lock_timeout);
 	free(t->cli_args_var);
+	free(t->prefix);
+	free(t->env_sets);
+	for (int i = 0; i < t->nenv_kv; i++)
+		free(t->env_kv[i]);
 	memset(t, 0, sizeof(*t));
-	t->lock_flag = TFCMD_LOCK_UNSET;
+	t->lock_flag = t->env_lock_flag = t->sub_lock_flag = TFCMD_LOCK_UNSET;
 }
 
 /*
@@ -295,7 +424,7 @@ int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value, c
 	*var_name = NULL;
 	*value = NULL;
 	if (!t->is_terraform || !t->sub || !t->cli_args_var || !t->inject_lock ||
-	    t->lock_flag != TFCMD_LOCK_UNSET)
+	    t->lock_flag != TFCMD_LOCK_UNSET || t->env_lock_flag != TFCMD_LOCK_UNSET)
 		return 0;
 	for (const char *p = existing; p && *p; p++)
 		if (!strchr(" \t\r\n", *p))
@@ -310,4 +439,82 @@ int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value, c
 		 * swallow an appended flag: put it first, where it is always read */
 		*value = xasprintf("-lock=false %s", existing);
 	return 1;
+}
+
+/* The last -lock and -lock-timeout among a value's words. */
+struct flag_scan {
+	int lock;
+	char *timeout;
+	int want_value;
+};
+
+static void scan_word(const char *word, void *arg)
+{
+	struct flag_scan *f = arg;
+	int lf;
+	if (f->want_value) {
+		free(f->timeout);
+		f->timeout = xstrdup(word);
+		f->want_value = 0;
+		return;
+	}
+	lf = lock_flag_of(word);
+	if (lf != TFCMD_LOCK_UNSET)
+		f->lock = lf;
+	if (!strncmp(word, "-lock-timeout=", 14) || !strncmp(word, "--lock-timeout=", 15)) {
+		free(f->timeout);
+		f->timeout = xstrdup(strchr(word, '=') + 1);
+	} else if (!strcmp(word, "-lock-timeout") || !strcmp(word, "--lock-timeout")) {
+		f->want_value = 1;
+	}
+}
+
+/* A variable's value as the terraform child will see it: an env prefix's
+ * assignment, nothing after env -i, else the environment. */
+static const char *child_value(const struct tfcmd *t, const char *name,
+                               const char *(*get)(const char *name))
+{
+	size_t n = strlen(name);
+	const char *v = NULL;
+	for (int i = 0; i < t->nenv_kv; i++)
+		if (!strncmp(t->env_kv[i], name, n) && t->env_kv[i][n] == '=')
+			v = t->env_kv[i] + n + 1;
+	if (v || t->env_cleared)
+		return v;
+	return get(name);
+}
+
+int tfcmd_apply_env(struct tfcmd *t, const char *(*get)(const char *name))
+{
+	struct flag_scan spec = { TFCMD_LOCK_UNSET, NULL, 0 }, gen = { TFCMD_LOCK_UNSET, NULL, 0 };
+	const char *vs, *vg;
+	int ret = 0;
+
+	if (!t->is_terraform || !t->sub || !t->cli_args_var)
+		return 0;
+	vs = child_value(t, t->cli_args_var, get);
+	vg = child_value(t, "TF_CLI_ARGS", get);
+	if ((vs && shell_words(vs, scan_word, &spec) < 0) ||
+	    (vg && shell_words(vg, scan_word, &gen) < 0)) {
+		ret = -1;
+		goto out;
+	}
+	t->sub_lock_flag = spec.lock;
+	t->env_lock_flag = gen.lock;
+	/* terraform's order: TF_CLI_ARGS_<sub>, then TF_CLI_ARGS, then the command line */
+	if (!t->lock_timeout && (gen.timeout || spec.timeout))
+		t->lock_timeout = xstrdup(gen.timeout ? gen.timeout : spec.timeout);
+out:
+	free(spec.timeout);
+	free(gen.timeout);
+	return ret;
+}
+
+int tfcmd_effective_lock(const struct tfcmd *t)
+{
+	if (t->lock_flag != TFCMD_LOCK_UNSET)
+		return t->lock_flag;
+	if (t->env_lock_flag != TFCMD_LOCK_UNSET)
+		return t->env_lock_flag;
+	return t->sub_lock_flag;
 }

@@ -293,9 +293,142 @@ static void test_free(void)
 	tfcmd_free(&t);
 }
 
+/* Commands in front of terraform, looked through with their options. */
+static void test_prefixes(void)
+{
+	static const struct {
+		const char *cmd;
+		int terraform, argi, cleared, nowait;
+		const char *prefix, *sub;
+	} cases[] = {
+		{ "timeout 30m terraform apply", 1, 2, 0, 0, "timeout", "apply" },
+		{ "timeout -k 5 -s INT 30m terraform apply", 1, 6, 0, 0, "timeout", "apply" },
+		{ "timeout --kill-after=5 --foreground 30m tofu plan", 1, 4, 0, 0, "timeout",
+		  "plan" },
+		{ "env X=1 Y=2 terraform apply", 1, 3, 0, 0, "env", "apply" },
+		{ "env -u HOME -- terraform apply", 1, 4, 0, 0, "env", "apply" },
+		{ "env -i terraform apply", 1, 2, 1, 0, "env", "apply" },
+		{ "env - terraform apply", 1, 2, 1, 0, "env", "apply" },
+		{ "nice -n 5 terraform apply", 1, 3, 0, 0, "nice", "apply" },
+		{ "nice -5 terraform apply", 1, 2, 0, 0, "nice", "apply" },
+		{ "nice --adjustment=5 terraform apply", 1, 2, 0, 0, "nice", "apply" },
+		{ "ionice -c 2 -n 7 terraform apply", 1, 5, 0, 0, "ionice", "apply" },
+		{ "ionice -c2 terraform apply", 1, 2, 0, 0, "ionice", "apply" },
+		{ "stdbuf -oL -e0 terraform apply", 1, 3, 0, 0, "stdbuf", "apply" },
+		{ "time -p terraform apply", 1, 2, 0, 0, "time", "apply" },
+		{ "/usr/bin/time -o /tmp/t terraform apply", 1, 3, 0, 0, "time", "apply" },
+		{ "setsid -w terraform apply", 1, 2, 0, 0, "setsid", "apply" },
+		{ "setsid -fw terraform apply", 1, 2, 0, 0, "setsid", "apply" },
+		{ "setsid terraform apply", 1, 1, 0, 1, "setsid", "apply" },
+		{ "nohup terraform apply", 1, 1, 0, 0, "nohup", "apply" },
+		{ "env X=1 timeout 5m nice terraform apply", 1, 5, 0, 0, "env", "apply" },
+		{ "timeout 30m ./deploy.sh", 0, 2, 0, 0, "timeout", NULL },
+		{ "ionice -p 42", 0, 0, 0, 0, NULL, NULL },                /* runs nothing */
+		{ "timeout --bogus 5 terraform", 0, 0, 0, 0, NULL, NULL }, /* unknown option */
+		{ "env", 0, 0, 0, 0, NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tfcmd t;
+		parse(&t, cases[i].cmd);
+		ok(t.is_terraform == cases[i].terraform && t.argi == cases[i].argi &&
+		           t.env_cleared == cases[i].cleared &&
+		           t.setsid_nowait == cases[i].nowait &&
+		           ((!t.prefix && !cases[i].prefix) ||
+		            (t.prefix && cases[i].prefix && !strcmp(t.prefix, cases[i].prefix))) &&
+		           ((!t.sub && !cases[i].sub) ||
+		            (t.sub && cases[i].sub && !strcmp(t.sub, cases[i].sub))),
+		   "prefix: %s (terraform %d, argi %d, prefix %s)", cases[i].cmd, t.is_terraform,
+		   t.argi, t.prefix ? t.prefix : "-");
+		tfcmd_free(&t);
+	}
+	{
+		struct tfcmd t;
+		parse(&t, "env TF_CLI_ARGS_apply=-x TF_CLI_ARGS=-y terraform apply");
+		ok(t.env_sets && !strcmp(t.env_sets, "TF_CLI_ARGS_apply") && t.nenv_kv == 2,
+		   "env prefix: the TF_CLI_ARGS* it sets are recorded");
+		tfcmd_free(&t);
+	}
+}
+
+static const char *fake_env_vals[4];
+static const char *fake_get(const char *name)
+{
+	if (!strcmp(name, "TF_CLI_ARGS"))
+		return fake_env_vals[0];
+	if (!strcmp(name, "TF_CLI_ARGS_apply"))
+		return fake_env_vals[1];
+	return NULL;
+}
+
+/* TF_CLI_ARGS and TF_CLI_ARGS_<sub> read in terraform's order. */
+static void test_env(void)
+{
+	static const struct {
+		const char *gen, *spec, *cmd;
+		int ret, eff;
+		const char *timeout;
+	} cases[] = {
+		{ NULL, NULL, "terraform apply", 0, TFCMD_LOCK_UNSET, NULL },
+		{ "-lock=true", NULL, "terraform apply", 0, TFCMD_LOCK_TRUE, NULL },
+		{ "-lock=false", NULL, "terraform apply", 0, TFCMD_LOCK_FALSE, NULL },
+		{ NULL, "-lock=false", "terraform apply", 0, TFCMD_LOCK_FALSE, NULL },
+		{ "-lock=true", "-lock=false", "terraform apply", 0, TFCMD_LOCK_TRUE, NULL },
+		{ "-lock=true", NULL, "terraform apply -lock=false", 0, TFCMD_LOCK_FALSE, NULL },
+		{ NULL, "-lock-timeout=3s", "terraform apply", 0, TFCMD_LOCK_UNSET, "3s" },
+		{ "-lock-timeout 5s", "-lock-timeout=3s", "terraform apply", 0, TFCMD_LOCK_UNSET,
+		  "5s" },
+		{ "-lock-timeout=5s", NULL, "terraform apply -lock-timeout=1m", 0, TFCMD_LOCK_UNSET,
+		  "1m" },
+		{ "'-lock-timeout=9s'", NULL, "terraform apply", 0, TFCMD_LOCK_UNSET, "9s" },
+		{ "-lock-timeout='x", NULL, "terraform apply", -1, TFCMD_LOCK_UNSET, NULL },
+		{ "-lock=true", NULL, "env -i terraform apply", 0, TFCMD_LOCK_UNSET, NULL },
+		{ NULL, "-lock=true", "env TF_CLI_ARGS_apply=-lock=false terraform apply", 0,
+		  TFCMD_LOCK_FALSE, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tfcmd t;
+		int ret;
+		fake_env_vals[0] = cases[i].gen;
+		fake_env_vals[1] = cases[i].spec;
+		parse(&t, cases[i].cmd);
+		ret = tfcmd_apply_env(&t, fake_get);
+		ok(ret == cases[i].ret && tfcmd_effective_lock(&t) == cases[i].eff &&
+		           ((!t.lock_timeout && !cases[i].timeout) ||
+		            (t.lock_timeout && cases[i].timeout &&
+		             !strcmp(t.lock_timeout, cases[i].timeout))),
+		   "env: TF_CLI_ARGS=%s TF_CLI_ARGS_apply=%s %s -> ret %d, lock %d, timeout %s",
+		   cases[i].gen ? cases[i].gen : "-", cases[i].spec ? cases[i].spec : "-",
+		   cases[i].cmd, ret, tfcmd_effective_lock(&t),
+		   t.lock_timeout ? t.lock_timeout : "-");
+		tfcmd_free(&t);
+	}
+	{
+		struct tfcmd t;
+		char *var = NULL, *val = NULL;
+		fake_env_vals[0] = "-lock=false";
+		fake_env_vals[1] = NULL;
+		parse(&t, "terraform apply");
+		tfcmd_apply_env(&t, fake_get);
+		is_int(0, tfcmd_lock_injection(&t, &var, &val, NULL),
+		       "TF_CLI_ARGS=-lock=false: nothing to inject");
+		tfcmd_free(&t);
+	}
+	{
+		struct tfcmd t;
+		parse(&t, "terraform console");
+		ok(t.locks_without_flag && !t.defines_lock, "console: locks without a -lock flag");
+		tfcmd_free(&t);
+		parse(&t, "terraform graph");
+		ok(!t.locks_without_flag, "graph: does not lock (checked against 1.11.4)");
+		tfcmd_free(&t);
+	}
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_prefixes();
+	test_env();
 	test_program();
 	test_subcommands();
 	test_cli_args_var();
