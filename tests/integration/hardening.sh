@@ -22,6 +22,16 @@ ev_ns() { awk -v n="$2" '$3 == n { print $1; exit }' "$TEST_TMP/$1.events"; }
 # proxy log lines for a key: "ns METHOD action upstream client"
 plog() { awk -v p="/$1/$L" 'index($4, p) { print $1, $3, $7, $8, $9 }' "$PROXY_LOG"; }
 scale=$TFLOCK_TIME_SCALE
+# hold KEY — a holder straight on the gateway (lease 20s) whose command runs until
+# $TEST_TMP/KEY.done exists, events in $TEST_TMP/KEYh.events; sets bg
+hold() {
+	TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT TFLOCK_KEY=$1/terraform.tfstate \
+		TFLOCK_EVENT_LOG=$TEST_TMP/${1}h.events "$TFLOCK" --lease 20s -- \
+		bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/$1.done' ] && exit 0; sleep 0.05; done" \
+		2>/dev/null &
+	bg=$!
+	wait_for "$1 holder" 20 grep -q ' acquired ' "$TEST_TMP/${1}h.events"
+}
 
 # --- 1. the pre-apply hook runs under the lease: renewed, waiters kept out, signals forwarded
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
@@ -102,12 +112,7 @@ ok "storm: said at a human pace: at most 3 warnings" \
 	test "$(grep -c 'the store fails' "$TEST_TMP/st1.err")" -le 3
 
 # reads failing while someone holds it: 500s and resets are reported, and end as 69
-export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
-TFLOCK_KEY=st2/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/st2h.events "$TFLOCK" --lease 20s -- \
-	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/st2.done' ] && exit 0; sleep 0.05; done" \
-	2>/dev/null &
-bg=$!
-wait_for "st2 holder" 20 grep -q ' acquired ' "$TEST_TMP/st2h.events"
+hold st2
 export TFLOCK_ENDPOINT=$PROXY_URL
 proxy_rules "GET st2/$L status 500 after=1" "GET st2/$L reset"
 TFLOCK_KEY=st2/terraform.tfstate "$TFLOCK" --lease 20s --timeout 30s -- true 2>"$TEST_TMP/st2.err"
@@ -118,12 +123,7 @@ wait "$bg"
 
 # a 404 that is not S3's NoSuchKey (a proxy's or a misrouted server's page) is a
 # failure, not "free": no create storm against a lock someone holds
-export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
-TFLOCK_KEY=st3/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/st3h.events "$TFLOCK" --lease 20s -- \
-	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/st3.done' ] && exit 0; sleep 0.05; done" \
-	2>/dev/null &
-bg=$!
-wait_for "st3 holder" 20 grep -q ' acquired ' "$TEST_TMP/st3h.events"
+hold st3
 export TFLOCK_ENDPOINT=$PROXY_URL
 proxy_rules "GET st3/$L status 404"
 TFLOCK_KEY=st3/terraform.tfstate "$TFLOCK" --lease 20s --timeout 30s -- true 2>"$TEST_TMP/st3.err"
@@ -152,11 +152,7 @@ ok_not "self-test: no wrong hint about versioned buckets" grep -q 'versioned' "$
 
 # --- 4. a signal while a read hangs is acted on at once (scale 1: a 10 s request timeout)
 export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
-TFLOCK_KEY=sg/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/sgh.events "$TFLOCK" --lease 20s -- \
-	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/sg.done' ] && exit 0; sleep 0.05; done" \
-	2>/dev/null &
-bg=$!
-wait_for "sg holder" 20 grep -q ' acquired ' "$TEST_TMP/sgh.events"
+hold sg
 proxy_rules "GET sg/$L hang"
 TFLOCK_ENDPOINT=$PROXY_URL TFLOCK_TIME_SCALE=1 TFLOCK_KEY=sg/terraform.tfstate \
 	"$TFLOCK" --lease 600s -- true 2>"$TEST_TMP/sg.err" &
@@ -266,10 +262,7 @@ ok_not "scale: the waiter never took the unscaled holder's lock over" grep -q ' 
 ok "scale: the waiter acquired after the holder released" \
 	test "$(ev_ns tsw acquired)" -gt "$(ev_ns tsh released)"
 # and a scaled holder's body says what it really keeps
-TFLOCK_KEY=ts2/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/ts2.events "$TFLOCK" --lease 20s -- \
-	bash -c "for i in \$(seq 1 600); do [ -e '$TEST_TMP/ts2.done' ] && exit 0; sleep 0.05; done" 2>/dev/null &
-bg=$!
-wait_for "ts2 holder" 20 grep -q ' acquired ' "$TEST_TMP/ts2.events"
+hold ts2
 TFLOCK_KEY=ts2/terraform.tfstate "$TFLOCK" status --json >"$TEST_TMP/ts2.json" 2>/dev/null
 touch "$TEST_TMP/ts2.done"
 wait "$bg"

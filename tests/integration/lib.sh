@@ -166,3 +166,39 @@ echo "exit \$($NOW) \$1" >>"$TEST_TMP/intervals"
 RMW
 	chmod +x "$TEST_TMP/rmw"
 }
+
+# mkbackend DIR [SED] — the backend file `terraform init` writes
+# (DIR/terraform.tfstate, shape from tests/corpus/backend), pointed at $bucket on
+# the local gateway; SED edits it further
+mkbackend() {
+	mkdir -p "$1"
+	sed -e "s|\"bucket\": \"acme-tfstate\"|\"bucket\": \"$bucket\"|" \
+		-e "s|\"region\": \"eu-west-1\"|\"region\": \"us-east-1\"|" \
+		-e "s|\"use_path_style\": null|\"use_path_style\": true|" \
+		-e "s|\"endpoints\": null|\"endpoints\": {\"s3\": \"$TFLOCK_TEST_S3_ENDPOINT\", \"sts\": null, \"iam\": null, \"dynamodb\": null, \"sso\": null}|" \
+		${2:+-e "$2"} "$top_srcdir/tests/corpus/backend/tf111-minimal.tfstate" >"$1/terraform.tfstate"
+}
+
+# real_tf_main KEY [EXTRA] — a main.tf (in the current directory) for the real
+# terraform binary: the s3 backend on the local gateway for $bucket/KEY with the
+# lock file, then EXTRA (HCL) and an output
+real_tf_main() {
+	cat >main.tf <<TF
+terraform {
+  backend "s3" {
+    bucket                      = "$bucket"
+    key                         = "$1"
+    region                      = "us-east-1"
+    endpoints                   = { s3 = "$TFLOCK_TEST_S3_ENDPOINT" }
+    use_path_style              = true
+    use_lockfile                = true
+    skip_credentials_validation = true
+    skip_region_validation      = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+  }
+}
+${2:-}
+output "x" { value = "hello" }
+TF
+}

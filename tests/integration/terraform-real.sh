@@ -17,23 +17,7 @@ export TF_CLI_CONFIG_FILE=$TEST_TMP/terraformrc
 diag "$(terraform version 2>&1 | head -1)"
 proj=$TEST_TMP/proj
 mkdir -p "$proj" && cd "$proj" || bail "cd"
-cat >main.tf <<TF
-terraform {
-  backend "s3" {
-    bucket                      = "$bucket"
-    key                         = "real/terraform.tfstate"
-    region                      = "us-east-1"
-    endpoints                   = { s3 = "$TFLOCK_TEST_S3_ENDPOINT" }
-    use_path_style              = true
-    use_lockfile                = true
-    skip_credentials_validation = true
-    skip_region_validation      = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
-  }
-}
-output "x" { value = "hello" }
-TF
+real_tf_main real/terraform.tfstate
 terraform init -input=false >"$TEST_TMP/init.out" 2>&1
 is 0 $? "terraform init against the local gateway"
 

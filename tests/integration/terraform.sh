@@ -13,16 +13,6 @@ bucket=$(new_bucket)
 tflock_env "$bucket"
 unset TFLOCK_BUCKET TFLOCK_ENDPOINT TFLOCK_KEY
 corpus=$top_srcdir/tests/corpus/backend
-
-# the backend state file terraform init writes (shape from tests/corpus/backend)
-mkbackend() { # DIR [extra sed]
-	mkdir -p "$1"
-	sed -e "s|\"bucket\": \"acme-tfstate\"|\"bucket\": \"$bucket\"|" \
-		-e "s|\"region\": \"eu-west-1\"|\"region\": \"us-east-1\"|" \
-		-e "s|\"use_path_style\": null|\"use_path_style\": true|" \
-		-e "s|\"endpoints\": null|\"endpoints\": {\"s3\": \"$TFLOCK_TEST_S3_ENDPOINT\", \"sts\": null, \"iam\": null, \"dynamodb\": null, \"sso\": null}|" \
-		${2:+-e "$2"} "$corpus/tf111-minimal.tfstate" >"$1/terraform.tfstate"
-}
 proj=$TEST_TMP/proj
 mkbackend "$proj/.terraform"
 ok "the backend file names the local gateway" grep -q "$TFLOCK_TEST_S3_ENDPOINT" "$proj/.terraform/terraform.tfstate"

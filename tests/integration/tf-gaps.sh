@@ -12,18 +12,9 @@ rgw_require
 bucket=$(new_bucket)
 tflock_env "$bucket"
 unset TFLOCK_BUCKET TFLOCK_ENDPOINT TFLOCK_KEY
-corpus=$top_srcdir/tests/corpus/backend
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 unset GITHUB_SHA CI_COMMIT_SHA
 
-mkbackend() { # DIR
-	mkdir -p "$1"
-	sed -e "s|\"bucket\": \"acme-tfstate\"|\"bucket\": \"$bucket\"|" \
-		-e "s|\"region\": \"eu-west-1\"|\"region\": \"us-east-1\"|" \
-		-e "s|\"use_path_style\": null|\"use_path_style\": true|" \
-		-e "s|\"endpoints\": null|\"endpoints\": {\"s3\": \"$TFLOCK_TEST_S3_ENDPOINT\", \"sts\": null, \"iam\": null, \"dynamodb\": null, \"sso\": null}|" \
-		"$corpus/tf111-minimal.tfstate" >"$1/terraform.tfstate"
-}
 proj=$TEST_TMP/proj
 mkbackend "$proj/.terraform"
 LK=network/terraform.tfstate.tflock
@@ -210,24 +201,7 @@ export TF_CLI_CONFIG_FILE=$TEST_TMP/terraformrc
 real=$TEST_TMP/real
 mkdir -p "$real/bin" && ln -s "$realtf" "$real/bin/terraform"
 cd "$real" || bail "cd"
-cat >main.tf <<TF
-terraform {
-  backend "s3" {
-    bucket                      = "$bucket"
-    key                         = "real/terraform.tfstate"
-    region                      = "us-east-1"
-    endpoints                   = { s3 = "$TFLOCK_TEST_S3_ENDPOINT" }
-    use_path_style              = true
-    use_lockfile                = true
-    skip_credentials_validation = true
-    skip_region_validation      = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
-  }
-}
-resource "terraform_data" "n" { input = "x" }
-output "x" { value = "hello" }
-TF
+real_tf_main real/terraform.tfstate 'resource "terraform_data" "n" { input = "x" }'
 export PATH=$real/bin:$PATH
 terraform init -input=false >"$TEST_TMP/init.out" 2>&1
 is 0 $? "real: terraform init against the local gateway"
