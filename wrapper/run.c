@@ -19,6 +19,7 @@
 #include "child.h"
 #include "dur.h"
 #include "log.h"
+#include "sentinel.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -171,6 +172,7 @@ static void kill_child_tree(pid_t pid, pid_t pgid)
 struct stage {
 	const char *name; /* for messages: the command's argv[0], or "the pre-apply hook" */
 	struct child ch;
+	struct sentinel sent; /* tells a whole-tree signal from one for tflock alone */
 	int done;
 	int status, code;
 	int64_t exit_ns;
@@ -204,6 +206,8 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 	ret = child_spawn(&st->ch, argv, env, x->own_group, &o->orig_mask, err);
 	if (ret)
 		return ret;
+	if (sentinel_start(&st->sent, x->own_group ? st->ch.pgid : 0))
+		log_debug("no sentinel: every signal will be forwarded");
 	log_event("child-start pid=%d pgid=%d name=%s", (int)st->ch.pid, (int)st->ch.pgid, argv[0]);
 	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)st->ch.pid,
 	            x->own_group ? ", own process group" : ", foreground group", x->url);
@@ -311,6 +315,7 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 			/* wait for descendants still running (reparented to us) */
 			pid_t p;
 			int ws;
+			sentinel_stop(&st->sent);
 			while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0)
 				;
 			if (p < 0 && errno == ECHILD)
@@ -345,6 +350,8 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 					pid_t p;
 					int ws;
 					while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0) {
+						if (p == sentinel_pid(&st->sent))
+							sentinel_reaped(&st->sent);
 						if (p == st->ch.pid && !st->done) {
 							st->done = 1;
 							st->exit_ns = clock_boot_ns();
@@ -372,6 +379,15 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 					          sig);
 					continue;
 				}
+				if (sentinel_saw(&st->sent, sig, (pid_t)si.ssi_pid)) {
+					/* its sender signalled the command's group too */
+					log_verbose("signal %d from pid %d reached '%s' too: not "
+					            "forwarded",
+					            sig, (int)si.ssi_pid, st->name);
+					log_event("not-forwarded signal=%d from=%d", sig,
+					          (int)si.ssi_pid);
+					continue;
+				}
 				log_verbose("forwarding signal %d to '%s'", sig, st->name);
 				log_event("forward signal=%d code=%d", sig, (int)si.ssi_code);
 				send_child(st->ch.pid, st->ch.pgid, sig);
@@ -379,6 +395,7 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 			}
 		}
 	}
+	sentinel_stop(&st->sent);
 	return 0;
 }
 

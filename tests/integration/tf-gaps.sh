@@ -188,7 +188,38 @@ ok "force-unlock: noticed before the next renewal was due (between heartbeats)" 
 	test "$lost_ns" -lt $((last_send + hb_ns))
 diag "force-unlock noticed $(((lost_ns - t_del) / 1000000)) ms after the delete ($renews renewals before)"
 
-# --- 7. the real terraform binary, where there is one
+# --- 7. a signal to the whole process tree reaches the command once
+# (systemd's control-group kill, some runners: every process gets it)
+tree_pids() {
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+tree_run() { # NAME — a tf-like command under tflock, in the background (sets tp)
+	TFLOCK_EVENT_LOG=$TEST_TMP/$1.events "$TFLOCK" --bucket "$bucket" --key "$1/terraform.tfstate" \
+		--endpoint "$TFLOCK_TEST_S3_ENDPOINT" -- \
+		"$TESTCHILD" --log "$TEST_TMP/$1.log" touch="$TEST_TMP/$1.run" tf-like 2>"$TEST_TMP/$1.err" &
+	tp=$!
+	wait_for "$1 command" 20 grep -q '^state ' "$TEST_TMP/$1.log"
+}
+tree_run tw
+kill -TERM $(tree_pids "$tp")
+wait "$tp"
+is 1 $? "whole-tree SIGTERM: tflock exits with the command's graceful status (1)"
+is 1 "$(grep -c '^signal .* SIGTERM' "$TEST_TMP/tw.log")" "whole-tree SIGTERM: the command got it exactly once"
+ok_not "whole-tree SIGTERM: no second interrupt (terraform's 'exit at once')" grep -q '^immediate' "$TEST_TMP/tw.log"
+ok "whole-tree SIGTERM: tflock saw the tree got it and did not forward" grep -q ' not-forwarded signal=15' "$TEST_TMP/tw.events"
+tree_run t1
+kill -TERM "$tp"
+wait "$tp"
+is 1 $? "SIGTERM to tflock alone: forwarded, the command stops gracefully"
+is 1 "$(grep -c '^signal .* SIGTERM' "$TEST_TMP/t1.log")" "SIGTERM to tflock alone: the command got it once (forwarded)"
+tree_run tg
+kill -TERM -- -"$(awk '/^start / { sub("pgid=", "", $4); print $4; exit }' "$TEST_TMP/tg.log")" "$tp"
+wait "$tp"
+is 1 "$(grep -c '^signal .* SIGTERM' "$TEST_TMP/tg.log")" "SIGTERM to tflock and the command's process group: once"
+
+# --- 8. the real terraform binary, where there is one
 if ! command -v /usr/local/bin/terraform >/dev/null && ! command -v /usr/bin/terraform >/dev/null; then
 	skip "no terraform binary on this machine: real re-entry not run"
 	done_testing
