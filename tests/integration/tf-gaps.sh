@@ -203,7 +203,12 @@ tree_run() { # NAME — a tf-like command under tflock, in the background (sets 
 	wait_for "$1 command" 20 grep -q '^state ' "$TEST_TMP/$1.log"
 }
 tree_run tw
-kill -TERM $(tree_pids "$tp")
+# every process of the tree, the command first (so its first SIGTERM is handled
+# before the others go out: a second one could not merge with it while pending)
+cpid=$(awk '/^start / { sub("pid=", "", $3); print $3; exit }' "$TEST_TMP/tw.log")
+kill -TERM "$cpid"
+wait_for "the command got SIGTERM" 20 grep -q '^signal .* SIGTERM' "$TEST_TMP/tw.log"
+kill -TERM $(tree_pids "$tp" | grep -vx "$cpid")
 wait "$tp"
 is 1 $? "whole-tree SIGTERM: tflock exits with the command's graceful status (1)"
 is 1 "$(grep -c '^signal .* SIGTERM' "$TEST_TMP/tw.log")" "whole-tree SIGTERM: the command got it exactly once"
