@@ -150,6 +150,21 @@ is 69 $? "self-test: a store failing every round: exit 69"
 like "$(cat "$TEST_TMP/sf3.err" | tail -n 1)" "self-test failed [0-9]+ times" "self-test: says how often it failed"
 ok_not "self-test: no wrong hint about versioned buckets" grep -q 'versioned' "$TEST_TMP/sf3.err"
 
+# a store that stalls for 4 s right at the start (the proxy frozen: connections
+# are accepted by the kernel, nothing is answered) does not fail the run
+proxy_rules
+kill -STOP "$PROXY_PID"
+(sleep 4 && kill -CONT "$PROXY_PID") &
+thaw=$!
+TFLOCK_ENDPOINT=$PROXY_URL TFLOCK_KEY=hic/terraform.tfstate TFLOCK_EVENT_LOG=$TEST_TMP/hic.events \
+	"$TFLOCK" -- true 2>"$TEST_TMP/hic.err"
+rc=$?
+wait "$thaw"
+kill -CONT "$PROXY_PID" 2>/dev/null
+is 0 "$rc" "a store frozen for 4 s at start-up: the run still succeeds"
+ok "... acquired after the freeze" grep -q ' acquired ' "$TEST_TMP/hic.events"
+like "$(cat "$TEST_TMP/hic.err")" "retrying" "... and the retries were said"
+
 # --- 4. a signal while a read hangs is acted on at once (scale 1: a 10 s request timeout)
 export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
 hold sg
