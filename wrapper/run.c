@@ -195,7 +195,7 @@ struct run_ctx {
  * for the descendants reparented to us. Returns 0 when it ran (st filled), or a
  * negative error when it could not be started (err filled).
  */
-static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *st,
+static int supervise(struct run_ctx *x, char *const *argv, char **env, struct stage *st,
                      struct tf_error *err)
 {
 	const struct run_opts *o = x->o;
@@ -492,7 +492,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	if (o->hook_argv) {
 		char **henv = child_env_build(o->hook_env);
 		hook.name = "the pre-apply hook";
-		ret = supervise(&x, (char **)o->hook_argv, henv, &hook, &err);
+		ret = supervise(&x, o->hook_argv, henv, &hook, &err);
 		child_env_free(henv);
 		if (ret) {
 			log_error("%s", err.msg);

@@ -13,8 +13,27 @@
 
 TFLOCK=${TFLOCK:-$top_builddir/tflock}
 test_name=$(basename "$0" .sh)
-TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tflock-$test_name.XXXXXX")
-trap 'rm -rf "$TEST_TMP"' EXIT
+# On exit: when a check failed, the tail of every *.err the test kept (tflock's
+# stderr, mostly) goes to the log, then the scratch directory is removed.
+test_cleanup() {
+	local f
+	if [ "${_tap_failed:-0}" -gt 0 ]; then
+		for f in "$TEST_TMP"/*.err; do
+			[ -s "$f" ] || continue
+			diag "--- ${f##*/} (last 20 lines)"
+			tail -n 20 "$f" | sed 's/^/#   /'
+		done
+	fi
+	rm -rf "$TEST_TMP"
+}
+if [ -n "${TEST_TMP:-}" ] && [ -d "$TEST_TMP" ] && [ "${TEST_TMP_OWNER:-}" != "$$" ]; then
+	: # a helper script a test runs (a stand-in, a child): the test's own directory
+else
+	TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tflock-$test_name.XXXXXX")
+	TEST_TMP_OWNER=$$
+	export TEST_TMP TEST_TMP_OWNER
+	trap test_cleanup EXIT
+fi
 
 rgw_require() {
 	local run=${TFLOCK_TEST_RGW_RUN:?}
@@ -116,7 +135,7 @@ proxy_start() {
 	"$FAULTPROXY" --upstream "$TFLOCK_TEST_S3_ENDPOINT" --port-file "$TEST_TMP/proxy.port" \
 		--log "$PROXY_LOG" --rules "$PROXY_RULES" --idle-exit 300 2>"$TEST_TMP/proxy.err" &
 	PROXY_PID=$!
-	trap 'kill $PROXY_PID 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
+	trap 'kill $PROXY_PID 2>/dev/null; test_cleanup' EXIT
 	wait_for "proxy port" 20 test -s "$TEST_TMP/proxy.port" || bail "faultproxy did not start"
 	PROXY_URL=http://127.0.0.1:$(cat "$TEST_TMP/proxy.port")
 }
