@@ -249,14 +249,18 @@ void buf_add_json_string(struct buf *b, const char *str, int go_html)
 		} else if (c < 0x20 || (go_html ? c == '<' || c == '>' || c == '&' : c == 0x7F)) {
 			snprintf(u, sizeof(u), "\\u00%c%c", hex[c >> 4], hex[c & 15]);
 			esc = u;
+		} else if (!go_html && c == '[' && i >= 2 && s[i - 1] == '#' && s[i - 2] == '#') {
+			esc = "\\u005b"; /* no "##[" in our JSON: a runner's legacy command */
 		} else if (c >= 0x80) {
 			uint32_t cp = 0;
 			len = utf8_decode(s + i, n - i, &cp);
 			if (!len) {
 				len = 1;
 				esc = "\\ufffd";
-			} else if (cp == 0x2028 || cp == 0x2029) {
-				esc = cp == 0x2028 ? "\\u2028" : "\\u2029";
+			} else if (cp == 0x2028 || cp == 0x2029 ||
+			           (!go_html && utf8_is_control(cp))) {
+				snprintf(u, sizeof(u), "\\u%04x", (unsigned)cp);
+				esc = u;
 			}
 		}
 		if (esc) {
@@ -268,6 +272,12 @@ void buf_add_json_string(struct buf *b, const char *str, int go_html)
 	}
 	buf_add(b, s + start, n - start);
 	buf_addc(b, '"');
+}
+
+int utf8_is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+	       cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 int hex_value(int c)

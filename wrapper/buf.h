@@ -43,12 +43,22 @@ char *buf_detach(struct buf *b, size_t *len);
  * set when cp is not NULL; 0 for a malformed, overlong, surrogate or
  * out-of-range sequence (the rules of Go's utf8.DecodeRune). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether code point cp must never reach a terminal, a log or a CI runner as is:
+ * C0 controls (NUL..US), DEL, C1 controls (U+0080..U+009F), the bidi controls
+ * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and the line and
+ * paragraph separators U+2028/U+2029. The one list sanitize.c, the JSON writer
+ * and the lock-body stripper share. */
+int utf8_is_control(uint32_t cp);
 /* The value of a hexadecimal digit (either case), or -1. */
 int hex_value(int c);
 /* s (NULL is "") as a JSON string literal. UTF-8 is kept; every byte of an
- * invalid sequence becomes \ufffd; '"', '\\', controls and U+2028/U+2029 are
+ * invalid sequence becomes \ufffd; '"', '\\', C0 controls and U+2028/U+2029 are
  * escaped. go_html: escape <, > and & too and leave DEL, byte for byte as Go's
- * encoding/json writes (the lock body); otherwise DEL is escaped instead. */
+ * encoding/json writes (the lock body). Otherwise (tflock's own JSON: report,
+ * status --json) every utf8_is_control() code point is escaped as \uNNNN (DEL,
+ * C1, bidi controls too), and the '[' of "##[" as \u005b, so that a JSON line
+ * read by a CI runner can hold no raw control and no legacy "##[command]"; a
+ * JSON decoder gets the original string back. Each character is escaped once. */
 void buf_add_json_string(struct buf *b, const char *s, int go_html);
 
 /* Allocation helpers that abort on failure. */

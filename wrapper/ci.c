@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sanitize.h"
 
 static const char *env(const char *name)
 {
@@ -68,6 +69,10 @@ void ci_detect(struct ci_identity *id)
 		id->who = xasprintf("%s@%s", u, host);
 		free(u);
 	}
+	/* these go into the lock body, which other people's terraform shows raw, and
+	 * `tflock release` matches job against the body: the same stripped text both
+	 * ways (sanitize.h) */
+	sanitize_strip_all(id->who, id->url, id->job, (char *)NULL);
 }
 
 void ci_identity_free(struct ci_identity *id)

@@ -25,6 +25,10 @@
  *           one after the other on one runner do share it: the earlier one has
  *           ended by then, so what it left is left behind.
  *   Other CI and people: "".
+ *
+ * who, url and job come from CI variables and the user and host names: control
+ * and bidi characters (utf8_is_control()) are removed from them (sanitize_strip()),
+ * since they are written into the lock body.
  */
 #ifndef TFLOCK_CI_H
 #define TFLOCK_CI_H

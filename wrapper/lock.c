@@ -12,6 +12,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "report.h"
+#include "sanitize.h"
 
 /* Results of write_lock() (B2). */
 enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
@@ -152,6 +153,9 @@ int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
 	l->mine.tf.ci = xstrdup(o->ci ? o->ci : "");
 	l->mine.tf.ci_job = xstrdup(o->ci_job ? o->ci_job : "");
 	l->mine.tf.pidns = liveness_read_pidns();
+	/* B1: other people's plain terraform shows these raw ("Lock Info") */
+	sanitize_strip_all(l->mine.operation, l->mine.info, l->mine.who, l->mine.version,
+	                   l->mine.tf.host, l->mine.tf.ci, l->mine.tf.ci_job, (char *)NULL);
 	return 0;
 }
 
@@ -193,9 +197,16 @@ static const char *if_match_value(const struct lock *l, const char *etag, char *
 	return tmp;
 }
 
+/* Visible characters of each field in a one-line description (callers give
+ * 512 bytes; sanitize_to() cuts what still does not fit). */
+#define DESCRIBE_WHO_MAX 128
+#define DESCRIBE_OP_MAX 64
+#define DESCRIBE_ID_MAX 96
+
 void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
 {
 	const struct lockinfo *li = &v->li;
+	struct buf b = BUF_INIT;
 	struct timespec created;
 	char since[64] = "", ago[32] = "";
 	if (li->created && lockinfo_parse_time(li->created, &created) == 0) {
@@ -211,9 +222,16 @@ void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
 			         ago);
 		}
 	}
-	snprintf(out, size, "%s (%s%s%s, ID %s)", li->who && *li->who ? li->who : "unknown holder",
-	         li->operation && *li->operation ? li->operation : "no operation",
-	         *since ? ", " : "", since, li->id && *li->id ? li->id : "none");
+	/* every field is the holder's text: escaped and cut here, once (sanitize.h) */
+	sanitize_text(&b, li->who && *li->who ? li->who : "unknown holder", DESCRIBE_WHO_MAX);
+	buf_adds(&b, " (");
+	sanitize_text(&b, li->operation && *li->operation ? li->operation : "no operation",
+	              DESCRIBE_OP_MAX);
+	buf_addf(&b, "%s%s, ID ", *since ? ", " : "", since);
+	sanitize_text(&b, li->id && *li->id ? li->id : "none", DESCRIBE_ID_MAX);
+	buf_addc(&b, ')');
+	sanitize_to(out, size, b.data, 0);
+	buf_free(&b);
 }
 
 /* Fill a view from a 200 reply. */
@@ -695,18 +713,19 @@ static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 
 static void report_foreign(struct lock *l, const struct lock_view *v)
 {
-	char who[512];
+	char who[512], why[512], id[512];
 	lock_describe_holder(v, who, sizeof(who));
+	sanitize_to(why, sizeof(why), v->why, SANITIZE_FIELD_MAX);
+	sanitize_to(id, sizeof(id), v->li.id, DESCRIBE_ID_MAX);
 	if (v->klass == LOCKINFO_MALFORMED)
 		log_warn("%s holds a body tflock and Terraform cannot use (%s); it is never "
 		         "removed automatically: if nobody holds it, delete the object by hand",
-		         l->url, v->why);
+		         l->url, why);
 	else
 		log_warn("%s is held by %s, a lock without a tflock lease (%s); it is never taken "
 		         "over automatically: if its run is gone, run 'tflock unlock %s' or "
 		         "'terraform force-unlock %s'",
-		         l->url, who, *v->why ? v->why : "plain Terraform/OpenTofu lock",
-		         v->li.id ? v->li.id : "", v->li.id ? v->li.id : "");
+		         l->url, who, *why ? why : "plain Terraform/OpenTofu lock", id, id);
 }
 
 static int poll_lock(struct lock *l, struct lock_view *v, struct tf_error *err)

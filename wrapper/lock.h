@@ -152,7 +152,8 @@ int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err);
 int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err);
 
 /* One human line about a holder: "alice@host (OperationTypeApply, since 12:03:11
- * UTC, 4m ago)". */
+ * UTC, 4m ago, ID x)". The holder's fields are escaped for a terminal and cut
+ * (sanitize_text()); the line fits size, ending in "…" when cut. */
 void lock_describe_holder(const struct lock_view *v, char *out, size_t size);
 
 /* Is this error a sign the store is unusable (exit 69)? */

@@ -1,5 +1,6 @@
 #include "log.h"
 #include "buf.h"
+#include "sanitize.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,13 +18,24 @@ static struct {
 	void *arg;
 } hooks[MAX_HOOKS];
 
+/* The message as one line of the log: the sink every log function ends in, so
+ * every %s argument, foreign or not, passes sanitize_text() here (idempotent:
+ * a field a caller already escaped, cut or not, comes through unchanged). */
+static void add_message(struct buf *b, const char *fmt, va_list ap)
+{
+	struct buf msg = BUF_INIT;
+	buf_vaddf(&msg, fmt, ap);
+	sanitize_text(b, msg.data, 0);
+	buf_free(&msg);
+}
+
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	struct buf b = BUF_INIT;
 	buf_adds(&b, "tflock: ");
 	if (prefix)
 		buf_adds(&b, prefix);
-	buf_vaddf(&b, fmt, ap);
+	add_message(&b, fmt, ap);
 	buf_addc(&b, '\n');
 	/* one write so concurrent processes do not interleave within a line */
 	fwrite(b.data, 1, b.len, stderr);
@@ -93,7 +105,7 @@ void log_event(const char *fmt, ...)
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	buf_addf(&b, "%lld %ld ", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, (long)getpid());
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	add_message(&b, fmt, ap);
 	va_end(ap);
 	buf_addc(&b, '\n');
 	if (write(fd, b.data, b.len) < 0) {

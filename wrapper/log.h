@@ -8,6 +8,13 @@
  * exits with the given code. Hooks let a die() after the lock is taken still
  * release it. Secrets never reach these functions: callers redact first
  * (log_redact_header() helps with HTTP headers).
+ *
+ * Every message is one line: the formatted text passes sanitize_text() (no
+ * length limit) before it is written, so a %s argument holding a lock body's
+ * field, an S3 error message or git data cannot put a control character, an
+ * escape sequence, a line break or a "##[" into the log. Callers still cut
+ * foreign fields to a length (sanitize_to(), SANITIZE_FIELD_MAX); the escaping
+ * is idempotent, so what they already escaped is not escaped again.
  */
 #ifndef TFLOCK_LOG_H
 #define TFLOCK_LOG_H
@@ -32,7 +39,8 @@ void cleanup_unregister(int handle);
 void cleanup_run(void);
 
 /* Machine-readable event for tests and reports: when TFLOCK_EVENT_LOG names a
- * file, appends "<CLOCK_BOOTTIME ns> <pid> <event text>\n" with one write. */
+ * file, appends "<CLOCK_BOOTTIME ns> <pid> <event text>\n" with one write (the
+ * text escaped as the log's messages are). */
 void log_event(const char *fmt, ...) LOG_PRINTF(1, 2);
 
 void die(int code, const char *fmt, ...) LOG_PRINTF(2, 3) __attribute__((noreturn));

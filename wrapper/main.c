@@ -33,6 +33,7 @@
 #include "report.h"
 #include "run.h"
 #include "s3.h"
+#include "sanitize.h"
 #include "tfcmd.h"
 
 static volatile sig_atomic_t cancel_sig;
@@ -159,47 +160,69 @@ static void release_on_die(void *arg)
 		log_error("while stopping: %s", err.msg);
 }
 
+/* "  Label:     value\n" with the value (foreign: from the lock body) escaped and cut. */
+static void status_field(struct buf *b, const char *label, const char *value, size_t max)
+{
+	buf_addf(b, "  %-10s ", label);
+	sanitize_text(b, value, max);
+	buf_addc(b, '\n');
+}
+
 static void print_status_text(const struct lock *l, const struct lock_view *v, int stale_known,
                               int stale)
 {
+	struct buf b = BUF_INIT;
 	char who[512];
+	sanitize_text(&b, l->url, 0);
 	if (!v->present) {
-		printf("%s: free\n", l->url);
-		return;
+		buf_adds(&b, ": free\n");
+		goto out;
 	}
 	lock_describe_holder(v, who, sizeof(who));
-	printf("%s: held by %s\n", l->url, who);
-	printf("  ID:        %s\n", v->li.id ? v->li.id : "");
-	printf("  Operation: %s\n", v->li.operation ? v->li.operation : "");
-	printf("  Who:       %s\n", v->li.who ? v->li.who : "");
-	printf("  Version:   %s\n", v->li.version ? v->li.version : "");
-	printf("  Created:   %s\n", v->li.created ? v->li.created : "");
-	printf("  Path:      %s\n", v->li.path ? v->li.path : "");
-	printf("  Info:      %s\n", v->li.info ? v->li.info : "");
+	buf_addf(&b, ": held by %s\n", who);
+	status_field(&b, "ID:", v->li.id, SANITIZE_FIELD_MAX);
+	status_field(&b, "Operation:", v->li.operation, SANITIZE_FIELD_MAX);
+	status_field(&b, "Who:", v->li.who, SANITIZE_FIELD_MAX);
+	status_field(&b, "Version:", v->li.version, SANITIZE_FIELD_MAX);
+	status_field(&b, "Created:", v->li.created, SANITIZE_FIELD_MAX);
+	status_field(&b, "Path:", v->li.path, SANITIZE_FIELD_MAX);
+	status_field(&b, "Info:", v->li.info, SANITIZE_TEXT_MAX);
 	if (v->klass == LOCKINFO_TFLOCK) {
-		printf("  Lease:     %lds (tflock protocol v%d, seq %llu, pid %ld on %s)\n",
-		       v->li.tf.lease, v->li.tf.v, v->li.tf.seq, v->li.tf.pid,
-		       v->li.tf.host ? v->li.tf.host : "?");
+		buf_addf(&b, "  Lease:     %lds (tflock protocol v%d, seq %llu, pid %ld on ",
+		         v->li.tf.lease, v->li.tf.v, v->li.tf.seq, v->li.tf.pid);
+		sanitize_text(&b, v->li.tf.host ? v->li.tf.host : "?", SANITIZE_FIELD_MAX);
+		buf_adds(&b, ")\n");
 		if (v->li.tf.lease_ms > 0)
-			printf("  Scaled:    the holder runs with a time scale: its lease is "
-			       "really "
-			       "%ld ms\n",
-			       v->li.tf.lease_ms);
+			buf_addf(&b,
+			         "  Scaled:    the holder runs with a time scale: its lease is "
+			         "really %ld ms\n",
+			         v->li.tf.lease_ms);
 		if (v->li.tf.ci && *v->li.tf.ci)
-			printf("  CI job:    %s\n", v->li.tf.ci);
+			status_field(&b, "CI job:", v->li.tf.ci, SANITIZE_FIELD_MAX);
 	} else if (v->klass == LOCKINFO_FOREIGN) {
-		printf("  Kind:      not a tflock lock (%s): never taken over automatically\n",
-		       *v->why ? v->why : "plain Terraform/OpenTofu lock");
+		buf_adds(&b, "  Kind:      not a tflock lock (");
+		sanitize_text(&b, *v->why ? v->why : "plain Terraform/OpenTofu lock",
+		              SANITIZE_TEXT_MAX);
+		buf_adds(&b, "): never taken over automatically\n");
 	} else {
-		printf("  Kind:      MALFORMED (%s): Terraform cannot use it either\n", v->why);
+		buf_adds(&b, "  Kind:      MALFORMED (");
+		sanitize_text(&b, v->why, SANITIZE_TEXT_MAX);
+		buf_adds(&b, "): Terraform cannot use it either\n");
 	}
 	if (stale_known)
-		printf("  Stale:     %s\n",
-		       stale ? "yes: unchanged for its whole lease (holder gone)"
-		             : "no: renewed while watched");
-	if (v->li.id && *v->li.id)
-		printf("  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n",
-		       v->li.id, v->li.id);
+		buf_addf(&b, "  Stale:     %s\n",
+		         stale ? "yes: unchanged for its whole lease (holder gone)"
+		               : "no: renewed while watched");
+	if (v->li.id && *v->li.id) {
+		struct buf id = BUF_INIT;
+		sanitize_text(&id, v->li.id, SANITIZE_FIELD_MAX);
+		buf_addf(&b, "  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n",
+		         id.data, id.data);
+		buf_free(&id);
+	}
+out:
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
 }
 
 static void json_str(struct buf *b, const char *k, const char *v, int comma)

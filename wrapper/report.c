@@ -11,52 +11,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "sanitize.h"
 
 static const char *str(const char *s)
 {
 	return s ? s : "";
-}
-
-/* ------------------------------------------------------------------ UTF-8 */
-
-#define UTF8_BAD 0xFFFFFFFFu
-
-/*
- * Decode one code point from s (n > 0 bytes left). Returns the bytes used and
- * sets *cp; a malformed, overlong, surrogate or out-of-range sequence uses one
- * byte and gives UTF8_BAD, so callers can escape or replace that byte.
- */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len = utf8_decode(s, n, cp);
-	if (len)
-		return len;
-	*cp = UTF8_BAD;
-	return 1;
-}
-
-/* Characters that can make text look other than it is: C1 controls, bidi controls. */
-static int invisible_control(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* Append s with invalid UTF-8 replaced by U+FFFD. */
-static void add_utf8_clean(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-	while (n) {
-		uint32_t cp;
-		size_t k = utf8_next(p, n, &cp);
-		if (cp == UTF8_BAD)
-			buf_adds(b, "\xEF\xBF\xBD");
-		else
-			buf_add(b, p, k);
-		p += k;
-		n -= k;
-	}
 }
 
 /* ------------------------------------------------------------------ numbers */
@@ -372,31 +331,11 @@ int report_write_json(const struct report *r, const char *path, struct tf_error 
 
 /* ------------------------------------------------------------------ display */
 
-/* For a terminal: controls and invalid bytes shown escaped, the rest as is. */
+/* For a terminal: the base flavour of sanitize.h, no length limit (the outcome
+ * quotes fields that were cut when it was made). */
 static void add_display(struct buf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-	while (n) {
-		uint32_t cp;
-		size_t k = utf8_next(p, n, &cp);
-		if (cp == UTF8_BAD)
-			buf_addf(b, "\\x%02x", p[0]);
-		else if (cp == '\n')
-			buf_adds(b, "\\n");
-		else if (cp == '\r')
-			buf_adds(b, "\\r");
-		else if (cp == '\t')
-			buf_adds(b, "\\t");
-		else if (cp < 0x20 || cp == 0x7F)
-			buf_addf(b, "\\x%02x", (unsigned)cp);
-		else if (invisible_control(cp))
-			buf_addf(b, "\\u%04x", (unsigned)cp);
-		else
-			buf_add(b, p, k);
-		p += k;
-		n -= k;
-	}
+	sanitize_text(b, s, 0);
 }
 
 static void add_child_result(struct buf *b, const struct report *r)
@@ -464,31 +403,11 @@ void report_summary_line(const struct report *r, char *out, size_t size)
 
 /* ------------------------------------------------------------------ GitHub */
 
-/*
- * Markdown table cell text: every character with a meaning in GitHub-flavoured
- * Markdown inline or table syntax is backslash-escaped (CommonMark allows a
- * backslash before any ASCII punctuation), so `<`, `&` cannot start HTML or an
- * entity and `|` cannot end the cell. Line breaks and other controls become
- * spaces: a row stays one line.
- */
+/* Markdown table cell text (sanitize_markdown()): one line, no markup of its own.
+ * Holder fields are cut to SANITIZE_FIELD_MAX, the rest is tflock's. */
 static void add_md(struct buf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-	while (n) {
-		uint32_t cp;
-		size_t k = utf8_next(p, n, &cp);
-		if (cp == UTF8_BAD)
-			buf_adds(b, "\xEF\xBF\xBD");
-		else if (cp < 0x20 || cp == 0x7F || invisible_control(cp))
-			buf_addc(b, ' ');
-		else if (cp < 0x80 && strchr("\\`*_[]<>|~&", (int)cp))
-			buf_addc(b, '\\'), buf_addc(b, (char)cp);
-		else
-			buf_add(b, p, k);
-		p += k;
-		n -= k;
-	}
+	sanitize_markdown(b, s, 0);
 }
 
 static void md_row(struct buf *b, const char *name, const char *value)
@@ -544,11 +463,11 @@ static void github_summary(const struct report *r, struct buf *b)
 		            "--- |\n");
 		for (size_t i = 0; i < shown; i++) {
 			buf_adds(b, "| ");
-			add_md(b, r->holders[i].who);
+			sanitize_markdown(b, r->holders[i].who, SANITIZE_FIELD_MAX);
 			buf_adds(b, " | ");
-			add_md(b, r->holders[i].operation);
+			sanitize_markdown(b, r->holders[i].operation, SANITIZE_FIELD_MAX);
 			buf_adds(b, " | ");
-			add_md(b, r->holders[i].id);
+			sanitize_markdown(b, r->holders[i].id, SANITIZE_FIELD_MAX);
 			buf_adds(b, " |\n");
 		}
 		if (shown < r->nholders)
@@ -558,23 +477,13 @@ static void github_summary(const struct report *r, struct buf *b)
 	buf_free(&v);
 }
 
-/* One step output: name=value, or a heredoc with a delimiter the value lacks. */
+/* One step output, always a heredoc whose random delimiter the value lacks. */
 static void github_output(struct buf *b, const char *name, const char *value)
 {
-	struct buf clean = BUF_INIT;
-
-	add_utf8_clean(&clean, value);
-	if (!strpbrk(clean.data, "\r\n")) {
-		buf_addf(b, "%s=%s\n", name, clean.data);
-	} else {
-		char delim[64], rnd[33];
-		do {
-			random_hex(rnd, 16);
-			snprintf(delim, sizeof(delim), "ghadelimiter_%s", rnd);
-		} while (strstr(clean.data, delim));
-		buf_addf(b, "%s<<%s\n%s\n%s\n", name, delim, clean.data, delim);
-	}
-	buf_free(&clean);
+	char rnd[33];
+	do
+		random_hex(rnd, 16);
+	while (sanitize_heredoc(b, name, value, rnd));
 }
 
 static void github_outputs(const struct report *r, struct buf *b)
@@ -592,47 +501,28 @@ static void github_outputs(const struct report *r, struct buf *b)
 	buf_free(&v);
 }
 
-/* Workflow command escaping: data (% CR LF), properties (also : and ,). */
-static void add_wf(struct buf *b, const char *s, int property)
-{
-	struct buf clean = BUF_INIT;
-
-	add_utf8_clean(&clean, s);
-	for (const char *p = clean.data; *p; p++) {
-		if (*p == '%')
-			buf_adds(b, "%25");
-		else if (*p == '\r')
-			buf_adds(b, "%0D");
-		else if (*p == '\n')
-			buf_adds(b, "%0A");
-		else if (property && *p == ':')
-			buf_adds(b, "%3A");
-		else if (property && *p == ',')
-			buf_adds(b, "%2C");
-		else
-			buf_addc(b, *p);
-	}
-	buf_free(&clean);
-}
-
 static void wf_command(struct buf *b, const char *cmd, const char *title, const char *msg)
 {
 	buf_addf(b, "::%s title=", cmd);
-	add_wf(b, title, 1);
+	sanitize_workflow(b, title, 1);
 	buf_adds(b, "::");
-	add_wf(b, msg, 0);
+	sanitize_workflow(b, msg, 0);
 	buf_addc(b, '\n');
 }
 
+/* A holder for an annotation: its fields escaped and cut here, so that the
+ * message sanitize_workflow() escapes next is already clean (no-op there). */
 static void add_holder(struct buf *b, const struct report_holder *h)
 {
-	buf_adds(b, h->who && *h->who ? h->who : "an unknown holder");
+	sanitize_text(b, h->who && *h->who ? h->who : "an unknown holder", SANITIZE_FIELD_MAX);
 	if ((h->operation && *h->operation) || (h->id && *h->id)) {
 		buf_adds(b, " (");
 		if (h->operation && *h->operation)
-			buf_adds(b, h->operation);
-		if (h->id && *h->id)
-			buf_addf(b, "%sID %s", h->operation && *h->operation ? ", " : "", h->id);
+			sanitize_text(b, h->operation, SANITIZE_FIELD_MAX);
+		if (h->id && *h->id) {
+			buf_adds(b, h->operation && *h->operation ? ", ID " : "ID ");
+			sanitize_text(b, h->id, SANITIZE_FIELD_MAX);
+		}
 		buf_addc(b, ')');
 	}
 }
@@ -751,26 +641,11 @@ static void emit(FILE *out, const struct buf *b)
 void report_gitlab_section_start_at(const char *name, const char *title, time_t now, FILE *out)
 {
 	struct buf b = BUF_INIT;
-	const unsigned char *p;
-	size_t n;
 
 	buf_addf(&b, "\033[0Ksection_start:%lld:", (long long)now);
 	add_section_name(&b, name);
 	buf_adds(&b, "[collapsed=true]\r\033[0K");
-	p = (const unsigned char *)str(title);
-	n = strlen((const char *)p);
-	while (n) {
-		uint32_t cp;
-		size_t k = utf8_next(p, n, &cp);
-		if (cp == UTF8_BAD)
-			buf_adds(&b, "\xEF\xBF\xBD");
-		else if (cp < 0x20 || cp == 0x7F || invisible_control(cp))
-			buf_addc(&b, ' ');
-		else
-			buf_add(&b, p, k);
-		p += k;
-		n -= k;
-	}
+	sanitize_text(&b, title, SANITIZE_TEXT_MAX);
 	buf_addc(&b, '\n');
 	emit(out, &b);
 	buf_free(&b);

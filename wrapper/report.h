@@ -7,10 +7,13 @@
  * during the call. A NULL string counts as "". Nothing here is secret, but much
  * of it comes from other people: a holder's Who/Operation/ID come from the lock
  * object in the bucket, the outcome and command quote them. So every string is
- * escaped for where it goes (JSON, Markdown, workflow commands, output files,
- * a terminal), and invalid UTF-8 is replaced by U+FFFD (JSON, Markdown, output
- * files) or shown as \xNN (the human line): no value can add a JSON key, a
- * table row, a workflow command or a step output of its own.
+ * escaped here, for where it goes, by sanitize.h's one set of rules: JSON
+ * (buf_add_json_string(), invalid UTF-8 as U+FFFD), Markdown
+ * (sanitize_markdown()), workflow commands (sanitize_workflow()), output files
+ * (sanitize_heredoc()), a terminal (sanitize_text()); controls, bidi controls
+ * and invalid bytes are shown as \xNN / \uNNNN / \n everywhere but JSON. No
+ * value can add a JSON key, a table row, a workflow command, a step output or
+ * a line of its own.
  *
  * Errors: report_write_json() and report_github() return 0 or ERR_SYSTEM with
  * err filled ("cannot write report \"PATH\": REASON"). report_github() tries
@@ -74,14 +77,15 @@ int report_write_json(const struct report *r, const char *path, struct tf_error 
  * 0):
  *  - appends a Markdown table to the file $GITHUB_STEP_SUMMARY names;
  *  - appends the step outputs lock-id, waited-seconds, held-seconds, outcome
- *    and outcome-kind to $GITHUB_OUTPUT, each as "name=value", or when the
- *    value holds a CR or LF as "name<<DELIM", the value, "DELIM", with a
- *    random DELIM that does not occur in the value;
+ *    and outcome-kind to $GITHUB_OUTPUT, each as "name<<DELIM", the value
+ *    (escaped: one line), "DELIM", with a random 128-bit DELIM
+ *    ("ghadelimiter_<32 hex>") that does not occur in the value;
  *  - prints workflow commands on stdout (where the runner reads them):
  *    "::error title=...::" when the lock was lost or its release failed,
  *    "::warning title=...::" when we took over a stale lock and when we waited
- *    for other holders. Data is escaped % CR LF -> %25 %0D %0A, properties
- *    also : , -> %3A %2C, so each command is exactly one line.
+ *    for other holders. Data is escaped as for a terminal, then % CR LF ->
+ *    %25 %0D %0A, properties also : , -> %3A %2C, so each command is exactly
+ *    one line.
  * An unset or empty variable skips its destination.
  */
 int report_github(const struct report *r, struct tf_error *err);
@@ -91,9 +95,9 @@ int report_github(const struct report *r, struct tf_error *err);
  *   "\e[0Ksection_start:<unix time>:<name>[collapsed=true]\r\e[0K<title>\n"
  *   "\e[0Ksection_end:<unix time>:<name>\r\e[0K\n"
  * GitLab accepts names of [A-Za-z0-9_.-] only: other bytes become '_' (an
- * empty name becomes "section"). Control characters in the title become
- * spaces. out NULL means stdout; out is flushed. The _at variants take the
- * time as an argument (tests).
+ * empty name becomes "section"). The title is escaped (sanitize_text(): no
+ * control, CR or ESC of its own). out NULL means stdout; out is flushed. The
+ * _at variants take the time as an argument (tests).
  */
 void report_gitlab_section_start(const char *name, const char *title, FILE *out);
 void report_gitlab_section_end(const char *name, FILE *out);
@@ -103,13 +107,14 @@ void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
 /*
  * One human line, no newline, e.g.
  *   s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats; 'terraform apply' exited 0
- * Control characters and invalid UTF-8 are shown escaped (\n, \xNN, \uNNNN),
- * so the line is safe for a terminal. Truncated to fit size (never inside a
+ * Control characters and invalid UTF-8 are shown escaped (\n, \xNN, \uNNNN,
+ * sanitize_text()), so the line is safe for a terminal. Truncated to fit size (never inside a
  * UTF-8 sequence); always NUL-terminated when size > 0.
  */
-/* s as a JSON string literal, appended to b: UTF-8 kept, invalid bytes become
- * U+FFFD, controls, DEL and U+2028/U+2029 escaped; NULL is "". (The lock body
- * has its own Go-exact writer in lockinfo.c.) */
+/* s as a JSON string literal, appended to b: buf_add_json_string(b, s, 0) (UTF-8
+ * kept, invalid bytes become U+FFFD, controls, DEL, C1, bidi controls and
+ * U+2028/U+2029 \u-escaped, no "##["); NULL is "". (The lock body has its own
+ * Go-exact writer in lockinfo.c.) */
 void report_json_string(struct buf *b, const char *s);
 void report_summary_line(const struct report *r, char *buf, size_t size);
 

@@ -36,10 +36,18 @@ is 0 $? "the waiter ran after the holder"
 wait "$h"
 is 1 "$("$J" "$TEST_TMP/r2.json" holders_seen | grep -o '"who"' | wc -l)" "report: one holder seen while waiting"
 ok "report: waited more than zero seconds" awk -v w="$("$J" "$TEST_TMP/r2.json" waited_seconds)" 'BEGIN { exit !(w > 0) }'
-like "$(cat "$TEST_TMP/output")" "lock-id=[0-9a-f-]{36}" "GITHUB_OUTPUT: lock-id"
-like "$(cat "$TEST_TMP/output")" "outcome=released" "GITHUB_OUTPUT: outcome"
-like "$(cat "$TEST_TMP/output")" "waited-seconds=[0-9.]+" "GITHUB_OUTPUT: waited-seconds"
-like "$(cat "$TEST_TMP/output")" "held-seconds=[0-9.]+" "GITHUB_OUTPUT: held-seconds"
+# gh_value FILE NAME — an output's value as the runner reads it ("NAME<<DELIM"
+# heredocs, which tflock always writes, or "NAME=VALUE")
+gh_value() {
+	awk -v want="$2" '
+		d != "" { if ($0 == d) d = ""; else if (n == want) print; next }
+		(i = index($0, "<<")) { n = substr($0, 1, i - 1); d = substr($0, i + 2); next }
+		(i = index($0, "=")) && substr($0, 1, i - 1) == want { print substr($0, i + 1) }' "$1"
+}
+like "$(gh_value "$TEST_TMP/output" lock-id)" "^[0-9a-f-]{36}$" "GITHUB_OUTPUT: lock-id"
+is released "$(gh_value "$TEST_TMP/output" outcome)" "GITHUB_OUTPUT: outcome"
+like "$(gh_value "$TEST_TMP/output" waited-seconds)" "^[0-9.]+$" "GITHUB_OUTPUT: waited-seconds"
+like "$(gh_value "$TEST_TMP/output" held-seconds)" "^[0-9.]+$" "GITHUB_OUTPUT: held-seconds"
 like "$(cat "$TEST_TMP/summary")" "\|" "the step summary has a table"
 like "$(cat "$TEST_TMP/stdout")" "^::warning" "a warning annotation for the wait"
 
@@ -55,7 +63,7 @@ id3=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$T
 wait "$h"
 is 76 $? "a lost lock exits 76"
 is lost "$("$J" "$TEST_TMP/r3.json" outcome_kind)" "report: outcome_kind lost"
-like "$(cat "$TEST_TMP/output3")" "outcome<<|outcome=LOST" "GITHUB_OUTPUT: outcome says LOST"
+like "$(gh_value "$TEST_TMP/output3" outcome)" "^LOST" "GITHUB_OUTPUT: outcome says LOST"
 like "$(cat "$TEST_TMP/stdout3")" "^::error" "an ::error:: annotation"
 unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY GITHUB_OUTPUT
 

@@ -76,6 +76,21 @@ int main(void)
 		buf_reset(&b);
 		buf_add_json_string(&b, NULL, 0);
 		is_string("\"\"", b.data, "NULL is the empty string");
+		buf_reset(&b);
+		/* tflock's own JSON: C1, bidi controls and "##[" escaped; Go's form keeps them */
+		buf_add_json_string(&b, "\xc2\x9b\xe2\x80\xae\xd8\x9c ##[x] #[", 0);
+		is_string("\"\\u009b\\u202e\\u061c ##\\u005bx] #[\"", b.data,
+		          "plain: C1, bidi and the [ of ##[ escaped");
+		buf_reset(&b);
+		buf_add_json_string(&b, "\xc2\x9b\xe2\x80\xae ##[x]", 1);
+		is_string("\"\xc2\x9b\xe2\x80\xae ##[x]\"", b.data, "go_html: kept, as Go writes");
+		buf_reset(&b);
+		ok(utf8_is_control(0x1b) && utf8_is_control(0x7f) && utf8_is_control(0x85) &&
+		           utf8_is_control(0x202e) && utf8_is_control(0x2069) &&
+		           utf8_is_control(0x2028) && !utf8_is_control(' ') &&
+		           !utf8_is_control(0xa0) && !utf8_is_control(0x2030) &&
+		           !utf8_is_control(0xe9),
+		   "utf8_is_control: controls and bidi, not text");
 		buf_free(&b);
 	}
 	return 0;

@@ -150,6 +150,19 @@ int main(void)
 	ci_identity_free(&id);
 	ci_identity_free(NULL);
 	ok(1, "ci_identity_free(NULL) is safe");
+
+	/* CI variables go into the lock body: controls and bidi stripped */
+	clear();
+	setenv("GITLAB_CI", "true", 1);
+	setenv("GITLAB_USER_LOGIN", "eve\x1b]0;t\x07\n::add-mask::x", 1);
+	setenv("CI_JOB_URL", "https://g.example/j\xe2\x80\xae/1\r", 1);
+	setenv("CI_JOB_ID", "7\x7f\xc2\x85", 1);
+	ci_detect(&id);
+	is_string("eve]0;t::add-mask::x@https://g.example/j/1", id.who,
+	          "who: controls and bidi stripped");
+	is_string("https://g.example/j/1", id.url, "url: stripped");
+	is_string("7", id.job, "job: DEL and C1 stripped");
+	ci_identity_free(&id);
 	clear();
 	return 0;
 }

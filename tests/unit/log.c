@@ -1,5 +1,8 @@
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tap/basic.h"
@@ -9,6 +12,31 @@ static void check(const char *in, const char *want, const char *what)
 	char *out = log_redact_header(in, strlen(in));
 	is_string(want, out, "%s", what);
 	free(out);
+}
+
+/* What one log call writes to stderr. */
+static char *logged(void (*fn)(const char *, ...), const char *arg)
+{
+	char path[] = "/tmp/tflock-log-test.XXXXXX", *text;
+	int fd = mkstemp(path), saved = dup(2);
+	long n;
+	FILE *f;
+	fflush(stderr);
+	dup2(fd, 2);
+	fn("held by %s: waiting", arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fdopen(fd, "r");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	if (fread(text, 1, (size_t)n, f) != (size_t)n)
+		text[0] = '\0';
+	fclose(f);
+	unlink(path);
+	return text;
 }
 
 static int order[8], norder;
@@ -56,6 +84,18 @@ int main(void)
 	free(out);
 	out = log_redact_header("Authorization: secret\r\n", 21);
 	is_string("Authorization: [redacted]", out, "redacted within len");
+	free(out);
+
+	/* every message is one escaped line: the sink's net (sanitize_text) */
+	out = logged(log_warn,
+	             "\x1b[2J\x1b]0;pwned\x07\n::add-mask::x\r##[error]y\xe2\x80\xae\xff");
+	is_string("tflock: warning: held by \\x1b[2J\\x1b]0;pwned\\x07\\n::add-mask::x\\r"
+	          "##\\x5berror]y\\u202e\\xff: waiting\n",
+	          out, "log: a foreign argument's controls, ##[ and bidi shown escaped, one line");
+	free(out);
+	out = logged(log_info, "alice@laptop (OperationTypeApply) \xe2\x80\x94 \\x1b");
+	is_string("tflock: held by alice@laptop (OperationTypeApply) \xe2\x80\x94 \\x1b: waiting\n",
+	          out, "log: plain text, UTF-8 and an already escaped field unchanged");
 	free(out);
 
 	/* cleanup hooks: reverse order, unregistered ones skipped, each at most once */

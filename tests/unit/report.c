@@ -698,13 +698,23 @@ static void test_github_released(void)
 	is_string(want, text, "github released: summary table appended, exact bytes");
 	free(text);
 	text = slurp(f.output, NULL);
-	is_string("earlier=1\n"
-	          "lock-id=0f0e0d0c-0b0a-4909-8807-060504030201\n"
-	          "waited-seconds=80.25\n"
-	          "held-seconds=242\n"
-	          "outcome=released\n"
-	          "outcome-kind=released\n",
-	          text, "github released: outputs appended as name=value, exact bytes");
+	{
+		struct kv kv[16];
+		int n = gh_parse(text ? text : "", kv, 16);
+		is_int(6, n, "github released: five outputs appended after the earlier one");
+		ok(n == 6 && !strcmp(kv_get(kv, n, "earlier"), "1") &&
+		           !strcmp(kv_get(kv, n, "lock-id"),
+		                   "0f0e0d0c-0b0a-4909-8807-060504030201") &&
+		           !strcmp(kv_get(kv, n, "waited-seconds"), "80.25") &&
+		           !strcmp(kv_get(kv, n, "held-seconds"), "242") &&
+		           !strcmp(kv_get(kv, n, "outcome"), "released") &&
+		           !strcmp(kv_get(kv, n, "outcome-kind"), "released"),
+		   "github released: the values as the runner reads them");
+		ok(text && !strncmp(text, "earlier=1\nlock-id<<ghadelimiter_", 32) &&
+		           !strstr(text, "outcome=") && count_char(text, '\n') == 1 + 5 * 3,
+		   "github released: every output is a heredoc (three lines each)");
+		kv_free(kv, n > 0 ? n : 0);
+	}
 	free(text);
 	text = slurp(f.out, NULL);
 	is_string("::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
@@ -751,9 +761,9 @@ static void test_github_lost_injection(void)
 
 	text = slurp(f.out, NULL);
 	is_string("::error title=tflock%3A lock lost::s3://b/k.tflock: LOST: taken over by "
-	          "mallory%0A::error::pwned %250A%0D::set-output name=x::y\n"
+	          "mallory\\n::error::pwned %250A\\r::set-output name=x::y\n"
 	          "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
-	          "for the lock, held by mallory%0A::warning::fake, with: colons "
+	          "for the lock, held by mallory\\n::warning::fake, with: colons "
 	          "(OperationTypeApply, ID 33333333)\n",
 	          text, "github lost: ::error:: and ::warning:: escaped, exact bytes");
 	is_int(2, text ? count_char(text, '\n') : -1,
@@ -766,8 +776,9 @@ static void test_github_lost_injection(void)
 	is_int(5, n, "github lost: the runner's reading finds exactly five outputs");
 	is_string("0f0e0d0c-0b0a-4909-8807-060504030201", n > 0 ? kv_get(kv, n, "lock-id") : NULL,
 	          "github lost: lock-id intact");
-	is_string(outcome, n > 0 ? kv_get(kv, n, "outcome") : NULL,
-	          "github lost: multi-line outcome round-trips exactly");
+	is_string("LOST: taken over by mallory\\n::error::pwned %0A\\r::set-output name=x::y",
+	          n > 0 ? kv_get(kv, n, "outcome") : NULL,
+	          "github lost: the outcome is one line, its controls shown escaped");
 	is_string("lost", n > 0 ? kv_get(kv, n, "outcome-kind") : NULL,
 	          "github lost: outcome-kind");
 	{
@@ -787,11 +798,11 @@ static void test_github_lost_injection(void)
 	kv_free(kv, n > 0 ? n : 0);
 
 	text = slurp(f.summary, NULL);
-	ok(text && strstr(text, "| Outcome | LOST: taken over by mallory ::error::pwned %0A "
-	                        "::set-output name=x::y |\n"),
+	ok(text && strstr(text, "| Outcome | LOST: taken over by mallory\\\\n::error::pwned %0A"
+	                        "\\\\r::set-output name=x::y |\n"),
 	   "github lost: outcome row stays one line");
-	ok(text && strstr(text, "| mallory ::warning::fake, with: colons | OperationTypeApply | "
-	                        "33333333 |\n"),
+	ok(text && strstr(text, "| mallory\\\\n::warning::fake, with: colons | "
+	                        "OperationTypeApply | 33333333 |\n"),
 	   "github lost: holder row stays one line");
 	ok(text && strstr(text, "### tflock: lost\n") &&
 	           strstr(text, "| tflock exit code | 75 |\n"),
@@ -807,9 +818,9 @@ static void test_github_lost_injection(void)
 	is_int(5, n, "github heredoc: still five outputs");
 	is_string("0f0e0d0c-0b0a-4909-8807-060504030201", n > 0 ? kv_get(kv, n, "lock-id") : NULL,
 	          "github heredoc: injected lock-id line stays inside the value");
-	is_string("LOST: x\nEOF\nlock-id=evil\nghadelimiter_\n",
+	is_string("LOST: x\\nEOF\\nlock-id=evil\\nghadelimiter_\\n",
 	          n > 0 ? kv_get(kv, n, "outcome") : NULL,
-	          "github heredoc: value with a trailing newline round-trips");
+	          "github heredoc: a value with newlines stays one line, escaped");
 	ok(first_delim && text && !strstr(text, first_delim),
 	   "github heredoc: the delimiter differs between runs");
 	free(text);
@@ -824,8 +835,8 @@ static void test_github_lost_injection(void)
 	ok(text && strstr(text, "\noutcome<<ghadelimiter_") && !strstr(text, "outcome=LOST"),
 	   "github outputs: a value with CR uses the heredoc form");
 	n = gh_parse(text ? text : "", kv, 16);
-	is_string("LOST: a\rb", n > 0 ? kv_get(kv, n, "outcome") : NULL,
-	          "github outputs: the CR value round-trips");
+	is_string("LOST: a\\rb", n > 0 ? kv_get(kv, n, "outcome") : NULL,
+	          "github outputs: the CR is shown escaped");
 	free(text);
 	kv_free(kv, n > 0 ? n : 0);
 	gh_teardown(&f);
@@ -851,10 +862,10 @@ static void test_github_markdown_injection(void)
 	gh_run(&r, &f, &err);
 	text = slurp(f.summary, NULL);
 	ok(text && strstr(text, "| x\\|y \\<img src=x onerror=alert(1)\\> \\[a\\](http://e) "
-	                        "\\`c\\` \\*b\\* \\_i\\_ \\~s\\~ \\&amp; \\\\ | Op \\[31m evil | "
-	                        "\xef\xbf\xbd"
-	                        "id |\n"),
-	   "github summary: Markdown and HTML escaped, controls and bidi overrides blanked");
+	                        "\\`c\\` \\*b\\* \\_i\\_ \\~s\\~ \\&amp; \\\\ | "
+	                        "Op\\\\x1b\\[31m\\\\u202eevil | \\\\xffid |\n"),
+	   "github summary: Markdown and HTML escaped, controls and bidi overrides shown "
+	   "escaped");
 	if (text && !strstr(text, "x\\|y"))
 		diag("%s", text);
 	free(text);
@@ -1036,8 +1047,8 @@ static void test_gitlab(void)
 	s.title = "title\r\x1b[0Kfake\nline";
 	got = run_to_string(do_start, &s, &len);
 	is_string("\x1b[0Ksection_start:1700000000:my_section____x_[collapsed=true]\r\x1b[0K"
-	          "title  [0Kfake line\n",
-	          got, "gitlab: name limited to [A-Za-z0-9_.-], title controls blanked");
+	          "title\\r\\x1b[0Kfake\\nline\n",
+	          got, "gitlab: name limited to [A-Za-z0-9_.-], title controls shown escaped");
 	free(got);
 	got = run_to_string(do_end, &s, &len);
 	is_string("\x1b[0Ksection_end:1700000000:my_section____x_\r\x1b[0K\n", got,
