@@ -7,16 +7,23 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sanitize.h"
 
 enum verdict { V_PASS, V_WARN, V_FAIL, V_UNKNOWN };
 static const char *const vname[] = { "PASS", "WARN", "FAIL", "UNKNOWN" };
 
 static int fails;
 
+/* detail and fix may quote the store (error text, caller identity): escaped */
 static void line(enum verdict v, const char *what, const char *detail, const char *fix)
 {
-	printf("%-7s %s: %s%s%s\n", vname[v], what, detail, fix && *fix ? " — " : "",
-	       fix ? fix : "");
+	struct buf d = BUF_INIT, f = BUF_INIT;
+	sanitize_text(&d, detail ? detail : "", SANITIZE_TEXT_MAX);
+	sanitize_text(&f, fix ? fix : "", SANITIZE_TEXT_MAX);
+	printf("%-7s %s: %s%s%s\n", vname[v], what, d.data ? d.data : "", f.len ? " — " : "",
+	       f.data ? f.data : "");
+	buf_free(&d);
+	buf_free(&f);
 	if (v == V_FAIL)
 		fails++;
 }
