@@ -528,6 +528,7 @@ static int cmd_check_git(struct config *c)
 	memset(&gi, 0, sizeof(gi));
 	setup_lock(&l, s3, c, "check-git", "tflock check-git", NULL);
 	po.mode = GIT_CHECK_ON;
+	po.origin = "tflock check-git";
 	po.is_apply = 1;
 	po.expect_commit = c->expect_commit;
 	po.allow_dirty = c->allow_dirty;
@@ -612,11 +613,13 @@ static void summary(const struct lock *l, const struct run_result *r, char *cons
 	dur_format(((l->released_ns ? l->released_ns : clock_boot_ns()) - l->acquired_ns) / 1000000,
 	           held, sizeof(held));
 	if (r->lost || r->release_failed)
-		log_error("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
-		          r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
+		          r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		          argv[0], r->child_code);
 	else
-		log_info("%s %s: waited %s, held %s, %u heartbeats; '%s' exited %d", l->url,
-		         r->outcome, waited, held, l->heartbeats, argv[0], r->child_code);
+		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
+		         r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		         argv[0], r->child_code);
 }
 
 /* What a nested tflock compares with its outer: the same store, bucket and key. */

@@ -49,7 +49,8 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 		return 0;
 	}
 	if (ret == ERR_NOT_FOUND) {
-		err_set(err, ERR_NONE, "--git-check on, but %s is not in a git repository", dir);
+		err_set(err, ERR_NONE, "%s: %s is not in a git repository",
+		        o->origin ? o->origin : "--git-check on", dir);
 		return PREAPPLY_REFUSED;
 	}
 	if (ret)

@@ -30,6 +30,7 @@ struct preapply_opts {
 	const char *expect_commit; /* NULL: GITHUB_SHA / CI_COMMIT_SHA when set */
 	int allow_dirty;
 	int allow_older;
+	const char *origin; /* what asked for the check, for messages; NULL: --git-check on */
 };
 
 /* active: whether the check applies at all (mode, repository, command). */

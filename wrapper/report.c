@@ -373,7 +373,7 @@ void report_summary_line(const struct report *r, char *out, size_t size)
 	if (r->acquired) {
 		buf_adds(&b, ", held ");
 		add_duration(&b, r->held_s);
-		buf_addf(&b, ", %u heartbeat%s", r->heartbeats, r->heartbeats == 1 ? "" : "s");
+		buf_addf(&b, ", %u renewal%s", r->heartbeats, r->heartbeats == 1 ? "" : "s");
 		if (r->heartbeat_failures)
 			buf_addf(&b, " (%u failed)", r->heartbeat_failures);
 		if (r->took_over)

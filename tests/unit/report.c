@@ -1109,7 +1109,7 @@ static void test_summary_line(void)
 
 	r.heartbeat_failures = 0;
 	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats; "
+	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 renewals; "
 	          "'terraform apply' exited 0",
 	          line, "summary: released");
 
@@ -1117,7 +1117,7 @@ static void test_summary_line(void)
 	r.took_over = 1;
 	r.child_status_code = 1;
 	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats (2 failed), "
+	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 renewals (2 failed), "
 	          "took over a stale lock; 'terraform apply' exited 1",
 	          line, "summary: failures, takeover, non-zero exit");
 
@@ -1131,7 +1131,7 @@ static void test_summary_line(void)
 	r.child_signal = 2;
 	r.child_status_code = 130;
 	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock LOST: taken over by bob; waited 0s, held 3.5s, 1 heartbeat; "
+	is_string("s3://b/k.tflock LOST: taken over by bob; waited 0s, held 3.5s, 1 renewal; "
 	          "'terraform apply' was killed by signal 2 (exit 130)",
 	          line, "summary: lost, one heartbeat, killed by a signal");
 
@@ -1152,7 +1152,7 @@ static void test_summary_line(void)
 	r.heartbeat_failures = 0;
 	report_summary_line(&r, line, sizeof(line));
 	is_string("s3://b/k.tflock LOST: x\\n\\x1b[31mred\\xff\\u202e; waited 1m20s, held 4m2s, "
-	          "9 heartbeats; the command exited 0",
+	          "9 renewals; the command exited 0",
 	          line, "summary: controls, invalid UTF-8 and bidi overrides escaped");
 
 	/* truncation */
