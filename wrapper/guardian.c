@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h" /* xstrdup() */
 #include "child.h"
 #include "http.h" /* clock_boot_ns() */
 #include "log.h"
@@ -182,6 +183,8 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	int ctl[2] = { -1, -1 }, st[2] = { -1, -1 }, ret = 0;
 	char exe[4096], a_ctl[16], a_st[16], a_mode[32], a_lease[32], a_margin[32], a_send[32],
 	        a_mask[32], a_level[16];
+	char a_name[] = GUARDIAN_ARGV0, a_proto[] = GUARDIAN_PROTO, a_dash[] = "--";
+	char *a_ev = NULL;
 	const char *evlog = getenv("TFLOCK_EVENT_LOG");
 	char **gargv = NULL;
 	size_t n = 0, k = 0;
@@ -221,6 +224,7 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	snprintf(a_send, sizeof(a_send), "%lld", (long long)o->renew_send_ns);
 	snprintf(a_mask, sizeof(a_mask), "%llx", (unsigned long long)bits);
 	snprintf(a_level, sizeof(a_level), "%d", log_level);
+	a_ev = xstrdup(evlog && *evlog ? evlog : "-");
 	while (argv[n])
 		n++;
 	gargv = calloc(n + 13, sizeof(char *));
@@ -228,8 +232,8 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian: out of memory");
 		goto fail;
 	}
-	gargv[k++] = (char *)GUARDIAN_ARGV0;
-	gargv[k++] = (char *)GUARDIAN_PROTO;
+	gargv[k++] = a_name;
+	gargv[k++] = a_proto;
 	gargv[k++] = a_ctl;
 	gargv[k++] = a_st;
 	gargv[k++] = a_mode;
@@ -237,9 +241,9 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	gargv[k++] = a_margin;
 	gargv[k++] = a_send;
 	gargv[k++] = a_mask;
-	gargv[k++] = (char *)(evlog && *evlog ? evlog : "-");
+	gargv[k++] = a_ev;
 	gargv[k++] = a_level;
-	gargv[k++] = (char *)"--";
+	gargv[k++] = a_dash;
 	for (size_t i = 0; i < n; i++)
 		gargv[k++] = argv[i];
 	gargv[k] = NULL;
@@ -274,6 +278,8 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	g->st_fd = st[0];
 	free(gargv);
 	gargv = NULL;
+	free(a_ev);
+	a_ev = NULL;
 
 	do
 		len = read(g->st_fd, &m, sizeof(m));
@@ -305,6 +311,7 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	return ret;
 fail:
 	free(gargv);
+	free(a_ev);
 	for (int i = 0; i < 2; i++) {
 		if (ctl[i] >= 0)
 			close(ctl[i]);

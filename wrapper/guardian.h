@@ -50,10 +50,10 @@
 #define GUARDIAN_ARGV0 "tflock-guardian"
 
 struct guardian_opts {
-	int own_group;           /* the command in a group of its own; else in ours */
-	int64_t lease_ms;        /* L; 0: no lease deadline */
-	int64_t margin_ms;       /* m */
-	int64_t renew_send_ns;   /* the last successful renewal's send (CLOCK_BOOTTIME) */
+	int own_group;             /* the command in a group of its own; else in ours */
+	int64_t lease_ms;          /* L; 0: no lease deadline */
+	int64_t margin_ms;         /* m */
+	int64_t renew_send_ns;     /* the last successful renewal's send (CLOCK_BOOTTIME) */
 	const sigset_t *orig_mask; /* the mask to restore in the command */
 };
 
@@ -64,9 +64,9 @@ struct guardian {
 	int exited, status;      /* the command's raw wait status, once it exited */
 	int64_t exit_ns;
 	int lease_int, lease_kill; /* the guardian interrupted / killed for the lease */
-	int gone;                /* every descendant reaped */
-	int eof;                 /* status pipe closed (the guardian exited) */
-	int64_t sent_renewal;    /* last send time handed over */
+	int gone;                  /* every descendant reaped */
+	int eof;                   /* status pipe closed (the guardian exited) */
+	int64_t sent_renewal;      /* last send time handed over */
 	int kill_sent;
 };
 

@@ -126,14 +126,14 @@ static void *hb_main(void *arg)
 
 /* What one supervised process (the hook, or the command) needs across loop turns. */
 struct stage {
-	const char *name; /* for messages: the command's argv[0], or "the pre-apply hook" */
+	const char *name;  /* for messages: the command's argv[0], or "the pre-apply hook" */
 	struct guardian g; /* the command runs under its guardian (PROTOCOL B9) */
 	int done;
 	int status, code;
 	int64_t exit_ns;
 	int sent_lease_int, sent_lease_kill, sent_lost_action, sent_max_hold;
-	int killing;      /* the whole tree is being killed */
-	pid_t stuck;      /* a descendant we could not kill (said once) */
+	int killing; /* the whole tree is being killed */
+	pid_t stuck; /* a descendant we could not kill (said once) */
 };
 
 /*
@@ -195,7 +195,7 @@ struct run_ctx {
  * for the descendants reparented to us. Returns 0 when it ran (st filled), or a
  * negative error when it could not be started (err filled).
  */
-static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *st,
+static int supervise(struct run_ctx *x, char *const *argv, char **env, struct stage *st,
                      struct tf_error *err)
 {
 	const struct run_opts *o = x->o;
@@ -278,7 +278,8 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 			log_error("no successful renewal of %s for half the lease: the guardian "
 			          "interrupted '%s' (SIGINT)",
 			          x->url, st->name);
-			log_event("lease-interrupt renew_send=%lld by=guardian", (long long)renew_send);
+			log_event("lease-interrupt renew_send=%lld by=guardian",
+			          (long long)renew_send);
 		}
 		if (st->g.lease_kill && !st->sent_lease_kill) {
 			st->sent_lease_kill = 1;
@@ -365,14 +366,16 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 			if (reap_children(st))
 				break;
 			if (!st->killing && now >= grace_end) {
-				log_warn("processes started by '%s' are still running after %lld ms: "
+				log_warn("processes started by '%s' are still running after %lld "
+				         "ms: "
 				         "killing them",
 				         st->name, (long long)o->grace_ms);
 				kill_child_tree(st);
 			} else if (!st->killing && lease_applies && now >= kill_at) {
-				log_error("lease of %s about to expire without renewal: killing what "
-				          "'%s' left running",
-				          x->url, st->name);
+				log_error(
+				        "lease of %s about to expire without renewal: killing what "
+				        "'%s' left running",
+				        x->url, st->name);
 				res->killed_for_lease = 1;
 				kill_child_tree(st);
 			}
@@ -381,9 +384,10 @@ static int supervise(struct run_ctx *x, char **argv, char **env, struct stage *s
 				/* orphans that came to us: every child of ours but a live guardian */
 				guardian_kill_round(0, st->g.pid, &stuck);
 				if (stuck && stuck != st->stuck)
-					log_error("cannot kill process %d, started by '%s': the lock "
-					          "is kept while it runs",
-					          (int)stuck, st->name);
+					log_error(
+					        "cannot kill process %d, started by '%s': the lock "
+					        "is kept while it runs",
+					        (int)stuck, st->name);
 				st->stuck = stuck;
 				next = now + 10 * NS_PER_MS;
 			} else {
@@ -532,7 +536,7 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	if (o->hook_argv) {
 		char **henv = child_env_build(o->hook_env);
 		hook.name = "the pre-apply hook";
-		ret = supervise(&x, (char **)o->hook_argv, henv, &hook, &err);
+		ret = supervise(&x, o->hook_argv, henv, &hook, &err);
 		child_env_free(henv);
 		if (ret) {
 			log_error("%s", err.msg);

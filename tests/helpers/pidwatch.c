@@ -62,8 +62,9 @@ static long long start_ns(long pid)
 	p = fgets(buf, sizeof(buf), fp) ? strrchr(buf, ')') : NULL;
 	fclose(fp);
 	/* after "(comm)": state is field 3, starttime field 22 */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-	                        "%*d %*d %*d %*d %llu",
+	if (!p || sscanf(p + 1,
+	                 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+	                 "%*d %*d %*d %*d %llu",
 	                 &ticks) != 1)
 		return -1;
 	return (long long)(ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK)));
@@ -81,8 +82,7 @@ static void add(long pid, long long logged_ns)
 	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 	st = fd >= 0 ? start_ns(pid) : -1;
 	/* a process starts before it logs, and within a tick or so of it */
-	if (fd >= 0 && (st < 0 || st > logged_ns + 20000000LL ||
-	                st < logged_ns - 2000000000LL)) {
+	if (fd >= 0 && (st < 0 || st > logged_ns + 20000000LL || st < logged_ns - 2000000000LL)) {
 		close(fd);
 		fd = -1;
 	}

@@ -692,8 +692,8 @@ static void check_action(const char *a)
 		die("unknown action \"%s\"", a);
 	if (IS("exit"))
 		parse_num("exit", v, 255);
-	else if (IS("sleep") || IS("run") || IS("graceful") || IS("spawn") ||
-	         IS("spawn-setsid") || IS("daemon"))
+	else if (IS("sleep") || IS("run") || IS("graceful") || IS("spawn") || IS("spawn-setsid") ||
+	         IS("daemon"))
 		parse_num(a, v, 86400000);
 	else if (IS("flood") || IS("flood-err"))
 		parse_num(a, v, 1000000000);

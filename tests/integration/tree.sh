@@ -19,8 +19,16 @@ tflock_env "$bucket"
 PIDWATCH=$top_builddir/tests/helpers/pidwatch
 ROUNDS=${TFLOCK_TEST_TREE_ROUNDS:-20}
 TREE=(spawn=600000 spawn-setsid=600000 daemon=600000)
-# watchers still running and pids left alive are killed when the test ends
-trap 'for f in "$TEST_TMP"/*.watch; do [ -f "$f" ] && awk "\$1 == \"alive\" { print \$3 }" "$f"; done | xargs -r kill -KILL 2>/dev/null; rm -rf "$TEST_TMP"' EXIT
+# pids left alive (an old tflock's survivors) and the proxy are killed when the
+# test ends (set again after proxy_start, which sets its own)
+cleanup() {
+	for f in "$TEST_TMP"/*.watch; do
+		[ -f "$f" ] && awk '$1 == "alive" { print $3 }' "$f"
+	done | xargs -r kill -KILL 2>/dev/null
+	[ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
+	rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
 
 # watch NAME — start pidwatch on $TEST_TMP/NAME.log
 watch() {
@@ -89,6 +97,7 @@ ok "in at least one round the whole tree (4 processes) was up when tflock was ki
 #    gets SIGINT at half the lease, then the whole tree is killed, before the
 #    waiter takes over
 proxy_start
+trap cleanup EXIT
 export TFLOCK_KEY=tree/hang.tfstate
 proxy_rules "PUT tree/hang.tfstate.tflock hang after=1"
 watch h
