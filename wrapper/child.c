@@ -71,7 +71,7 @@ int child_exit_code(int status)
 	return 70;
 }
 
-static void close_fds_above(int keep)
+void child_close_fds(int keep1, int keep2)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (d) {
@@ -80,7 +80,7 @@ static void close_fds_above(int keep)
 		int fds[1024], n = 0;
 		while ((de = readdir(d)) && n < 1024) {
 			int fd = atoi(de->d_name);
-			if (fd > 2 && fd != keep && fd != dfd)
+			if (fd > 2 && fd != keep1 && fd != keep2 && fd != dfd)
 				fds[n++] = fd;
 		}
 		closedir(d);
@@ -88,7 +88,7 @@ static void close_fds_above(int keep)
 			close(fds[i]);
 	} else {
 		for (int fd = 3; fd < 1024; fd++)
-			if (fd != keep)
+			if (fd != keep1 && fd != keep2)
 				close(fd);
 	}
 }
@@ -96,6 +96,13 @@ static void close_fds_above(int keep)
 int child_spawn(struct child *c, char *const argv[], char *const envp[], int own_group,
                 const sigset_t *orig_mask, struct tf_error *err)
 {
+	return child_spawn_group(c, argv, envp, own_group ? 0 : -1, orig_mask, err);
+}
+
+int child_spawn_group(struct child *c, char *const argv[], char *const envp[], pid_t group,
+                      const sigset_t *orig_mask, struct tf_error *err)
+{
+	int own_group = group == 0;
 	int pfd[2], e = 0;
 	pid_t parent = getpid(), pid;
 	ssize_t n;
@@ -116,13 +123,13 @@ int child_spawn(struct child *c, char *const argv[], char *const envp[], int own
 		sa.sa_handler = SIG_DFL;
 		for (int s = 1; s < NSIG; s++)
 			sigaction(s, &sa, NULL); /* fails harmlessly for SIGKILL/SIGSTOP */
-		if (own_group)
-			setpgid(0, 0);
+		if (group >= 0)
+			setpgid(0, group);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent) /* tflock died before PDEATHSIG was armed */
 			_exit(128 + SIGKILL);
 		close(pfd[0]);
-		close_fds_above(pfd[1]);
+		child_close_fds(pfd[1], -1);
 		sigprocmask(SIG_SETMASK, orig_mask, NULL);
 		execvpe(argv[0], argv, envp);
 		e = errno;
@@ -131,8 +138,8 @@ int child_spawn(struct child *c, char *const argv[], char *const envp[], int own
 		}
 		_exit(e == ENOENT ? 127 : 126);
 	}
-	if (own_group)
-		setpgid(pid, pid); /* also in the parent: no race with the first signal */
+	if (group >= 0) /* also in the parent: no race with the first signal */
+		setpgid(pid, own_group ? pid : group);
 	close(pfd[1]);
 	do
 		n = read(pfd[0], &e, sizeof(e));

@@ -9,6 +9,14 @@
  * learns errno: ERR_NOT_FOUND (exit 127) or ERR_SYSTEM (exit 126) with a message
  * naming the command. The child _exit()s on failure, never exit().
  *
+ * child_spawn_group(): the same with the group chosen: group < 0 stays in ours,
+ * 0 makes a new one (own_group), > 0 joins that existing group of our session
+ * (the guardian puts a command that owns the terminal into tflock's foreground
+ * group, PROTOCOL B9); pgid is recorded only for a group of the child's own.
+ *
+ * child_close_fds(): close every descriptor above 2 but keep1 and keep2 (-1:
+ * none); for a child between fork and exec, or a freshly exec'd helper.
+ *
  * child_env_build(): the child's environment: the current one without the
  * TFLOCK_* option variables, plus the given NAME=value entries. Caller frees
  * with child_env_free().
@@ -29,6 +37,9 @@ struct child {
 
 int child_spawn(struct child *c, char *const argv[], char *const envp[], int own_group,
                 const sigset_t *orig_mask, struct tf_error *err);
+int child_spawn_group(struct child *c, char *const argv[], char *const envp[], pid_t group,
+                      const sigset_t *orig_mask, struct tf_error *err);
+void child_close_fds(int keep1, int keep2);
 char **child_env_build(char *const *extra);
 void child_env_free(char **env);
 /* Exit status for a waitpid() status: code, or 128+signal. */

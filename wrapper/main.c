@@ -26,6 +26,7 @@
 #include "dur.h"
 #include "lock.h"
 #include "gitinfo.h"
+#include "guardian.h"
 #include "liveness.h"
 #include "log.h"
 #include "preapply.h"
@@ -1137,6 +1138,8 @@ int main(int argc, char **argv)
 	char **sub_argv;
 	int sub_argc;
 
+	if (argc > 0 && !strcmp(argv[0], GUARDIAN_ARGV0)) /* tflock's own helper (B9) */
+		return guardian_main(argc, argv);
 	/* Before anything opens a file or a socket: a descriptor 0, 1 or 2 closed at
 	 * start (`tflock ... 2>&-`) would be reused by the next open (a libcurl socket)
 	 * and log lines, status output or the command's own output would go there. */

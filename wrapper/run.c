@@ -18,6 +18,7 @@
 #include "backoff.h"
 #include "child.h"
 #include "dur.h"
+#include "guardian.h"
 #include "log.h"
 #include "sentinel.h"
 
@@ -120,6 +121,7 @@ static void *hb_main(void *arg)
 				log_info("renewal of %s works again", l->url);
 			fails = 0;
 			h->failing = 0;
+			wake(h); /* the main loop hands the send time to the guardian (B9) */
 			log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url,
 			          l->etag);
 		} else if (ret == LOCK_LOST) {
@@ -151,33 +153,63 @@ static void *hb_main(void *arg)
  */
 #define REAP_FLAGS (WNOHANG | __WNOTHREAD)
 
-static void send_child(pid_t pid, pid_t pgid, int sig)
-{
-	if (pgid > 0)
-		kill(-pgid, sig);
-	else if (pid > 0)
-		kill(pid, sig);
-}
-
-/* Kill the whole group, and with it the descendants that stayed in it. */
-static void kill_child_tree(pid_t pid, pid_t pgid)
-{
-	if (pgid > 0)
-		kill(-pgid, SIGKILL);
-	if (pid > 0)
-		kill(pid, SIGKILL);
-}
-
 /* What one supervised process (the hook, or the command) needs across loop turns. */
 struct stage {
-	const char *name; /* for messages: the command's argv[0], or "the pre-apply hook" */
-	struct child ch;
+	const char *name;     /* for messages: the command's argv[0], or "the pre-apply hook" */
+	struct guardian g;    /* the command runs under its guardian (PROTOCOL B9) */
 	struct sentinel sent; /* tells a whole-tree signal from one for tflock alone */
 	int done;
 	int status, code;
 	int64_t exit_ns;
 	int sent_lease_int, sent_lease_kill, sent_lost_action, sent_max_hold;
+	int killing; /* the whole tree is being killed */
+	pid_t stuck; /* a descendant we could not kill (said once) */
 };
+
+/*
+ * The command is the guardian's child, not ours: signals and kills go through
+ * the guardian, which alone may signal pids it has not reaped (B9).
+ */
+static void send_child(struct stage *st, int sig)
+{
+	guardian_signal(&st->g, sig);
+}
+
+/* Kill the whole tree: the guardian kills the command's group and every
+ * descendant; our own sweep (reap_children) catches orphans if it died first. */
+static void kill_child_tree(struct stage *st)
+{
+	guardian_kill(&st->g);
+	st->killing = 1;
+}
+
+/* Reap our children: the guardian, and orphans reparented to us when the
+ * guardian died first. Returns 1 when we have no child left. */
+static int reap_children(struct stage *st)
+{
+	pid_t p;
+	int ws;
+	while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0) {
+		if (p == sentinel_pid(&st->sent))
+			sentinel_reaped(&st->sent);
+		if (p != st->g.pid)
+			continue;
+		st->g.pid = 0;
+		guardian_read(&st->g); /* what it said before it exited */
+		if (!st->g.gone) {
+			log_error("the guardian of '%s' died (status %d): killing what is left "
+			          "of its process tree",
+			          st->name, ws);
+			st->killing = 1;
+		}
+		if (!st->g.exited) { /* the command died of its parent-death signal */
+			st->g.exited = 1;
+			st->g.status = SIGKILL;
+			st->g.exit_ns = clock_boot_ns();
+		}
+	}
+	return p < 0 && errno == ECHILD;
+}
 
 struct run_ctx {
 	struct lock *l; /* NULL when nested */
@@ -203,17 +235,35 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 	struct hb *h = x->h;
 	int ret;
 
-	ret = child_spawn(&st->ch, argv, env, x->own_group, &o->orig_mask, err);
-	if (ret)
-		return ret;
-	if (sentinel_start(&st->sent, x->own_group ? st->ch.pgid : 0))
+	{
+		struct guardian_opts go;
+		memset(&go, 0, sizeof(go));
+		go.own_group = x->own_group;
+		/* nested: the outer's guardian bounds us; --unsafe-keep-running: no lease
+		 * kill (the tree still dies with tflock) */
+		go.lease_ms = x->nested || o->unsafe_keep_running ? 0 : x->L;
+		go.margin_ms = x->m;
+		pthread_mutex_lock(&h->mu);
+		go.renew_send_ns = h->renew_send_ns;
+		pthread_mutex_unlock(&h->mu);
+		go.orig_mask = &o->orig_mask;
+		ret = guardian_spawn(&st->g, argv, env, &go, err);
+		if (ret)
+			return ret;
+		st->g.sent_renewal = go.renew_send_ns;
+	}
+	log_event("child-start pid=%d pgid=%d name=%s guardian=%d", (int)st->g.cmd_pid,
+	          (int)st->g.cmd_pgid, argv[0], (int)st->g.pid);
+	log_verbose("started '%s' (pid %d%s, guardian %d) holding %s", argv[0], (int)st->g.cmd_pid,
+	            x->own_group ? ", own process group" : ", foreground group", (int)st->g.pid,
+	            x->url);
+	if (sentinel_start(&st->sent, x->own_group ? st->g.cmd_pgid : 0))
 		log_debug("no sentinel: every signal will be forwarded");
-	log_event("child-start pid=%d pgid=%d name=%s", (int)st->ch.pid, (int)st->ch.pgid, argv[0]);
-	log_verbose("started '%s' (pid %d%s) holding %s", argv[0], (int)st->ch.pid,
-	            x->own_group ? ", own process group" : ", foreground group", x->url);
 
 	for (;;) {
-		struct pollfd pfd[2] = { { x->sfd, POLLIN, 0 }, { x->efd, POLLIN, 0 } };
+		struct pollfd pfd[3] = { { x->sfd, POLLIN, 0 },
+			                 { x->efd, POLLIN, 0 },
+			                 { st->g.st_fd, POLLIN, 0 } };
 		int64_t now = clock_boot_ns(), next = now + 60000 * NS_PER_MS, renew_send;
 		int lost;
 		char msg[768];
@@ -245,6 +295,35 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 		lost = h->lost;
 		snprintf(msg, sizeof(msg), "%s", h->msg);
 		pthread_mutex_unlock(&h->mu);
+		if (!x->nested)
+			guardian_renewed(&st->g, renew_send);
+		guardian_read(&st->g);
+		if (st->g.exited && !st->done) {
+			st->done = 1;
+			st->exit_ns = st->g.exit_ns ? st->g.exit_ns : now;
+			st->status = st->g.status;
+			st->code = child_exit_code(st->g.status);
+			log_verbose("'%s' exited with status %d", st->name, st->code);
+			log_event("child-exit code=%d name=%s", st->code, argv[0]);
+		}
+		if (st->g.lease_int && !st->sent_lease_int) {
+			st->sent_lease_int = 1;
+			res->interrupted_for_lease = 1;
+			log_error("no successful renewal of %s for half the lease: the guardian "
+			          "interrupted '%s' (SIGINT)",
+			          x->url, st->name);
+			log_event("lease-interrupt renew_send=%lld by=guardian",
+			          (long long)renew_send);
+		}
+		if (st->g.lease_kill && !st->sent_lease_kill) {
+			st->sent_lease_kill = 1;
+			res->killed_for_lease = 1;
+			st->killing = 1;
+			log_error("lease of %s about to expire without renewal: the guardian "
+			          "killed '%s' and everything it started",
+			          x->url, st->name);
+			log_event("lease-kill renew_send=%lld by=guardian", (long long)renew_send);
+		}
 
 		if (lost && !res->lost) {
 			res->lost = 1;
@@ -256,10 +335,10 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 			if (o->on_lost == ON_LOST_INTERRUPT) {
 				log_error("interrupting '%s' (SIGINT): it no longer holds the lock",
 				          st->name);
-				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+				send_child(st, SIGINT);
 			} else if (o->on_lost == ON_LOST_KILL) {
 				log_error("killing '%s': it no longer holds the lock", st->name);
-				kill_child_tree(st->ch.pid, st->ch.pgid);
+				kill_child_tree(st);
 			}
 		}
 		/* the lease bounds the child, whatever --on-lost says */
@@ -275,16 +354,16 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 				          "interrupting '%s' (SIGINT)",
 				          x->url, d, st->name);
 				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
-				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+				guardian_interrupt(&st->g); /* the guardian's own, at most once */
 			}
 			if (!st->sent_lease_kill && now >= kill_at) {
 				st->sent_lease_kill = 1;
 				res->killed_for_lease = 1;
 				log_error("lease of %s about to expire without renewal: killing "
-				          "'%s' and its process group",
+				          "'%s' and everything it started",
 				          x->url, st->name);
 				log_event("lease-kill renew_send=%lld", (long long)renew_send);
-				kill_child_tree(st->ch.pid, st->ch.pgid);
+				kill_child_tree(st);
 			}
 			if (!st->sent_lease_int && int_at < next)
 				next = int_at;
@@ -296,15 +375,15 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 				st->sent_max_hold = 1;
 				log_error("'%s' reached --max-hold: interrupting it (SIGINT)",
 				          st->name);
-				send_child(st->ch.pid, st->ch.pgid, SIGINT);
+				send_child(st, SIGINT);
 			} else if (st->sent_max_hold == 1 &&
 			           now >= x->max_hold_at +
 			                           (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
 				st->sent_max_hold = 2;
-				log_error("'%s' still running after --max-hold: killing its "
-				          "process group",
+				log_error("'%s' still running after --max-hold: killing it and "
+				          "everything it started",
 				          st->name);
-				kill_child_tree(st->ch.pid, st->ch.pgid);
+				kill_child_tree(st);
 			}
 			if (st->sent_max_hold == 0 && x->max_hold_at < next)
 				next = x->max_hold_at;
@@ -312,29 +391,53 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 				next = now + 100 * NS_PER_MS;
 		}
 		if (st->done) {
-			/* wait for descendants still running (reparented to us) */
-			pid_t p;
-			int ws;
-			sentinel_stop(&st->sent);
-			while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0)
-				;
-			if (p < 0 && errno == ECHILD)
+			/* wait for the descendants still running (the guardian's, or ours if
+			 * it died); when --grace ends, or the lease would, kill them; the lock
+			 * is released only once every one is gone (B9) */
+			int64_t grace_end = st->exit_ns + o->grace_ms * NS_PER_MS;
+			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
+			int lease_applies = !o->unsafe_keep_running && !x->nested;
+			sentinel_stop(&st->sent); /* not a descendant to wait for */
+			if (reap_children(st))
 				break;
-			if (now >= st->exit_ns + o->grace_ms * NS_PER_MS) {
+			if (!st->killing && now >= grace_end) {
 				log_warn("processes started by '%s' are still running after %lld "
-				         "ms; releasing anyway",
+				         "ms: "
+				         "killing them",
 				         st->name, (long long)o->grace_ms);
-				break;
+				kill_child_tree(st);
+			} else if (!st->killing && lease_applies && now >= kill_at) {
+				log_error(
+				        "lease of %s about to expire without renewal: killing what "
+				        "'%s' left running",
+				        x->url, st->name);
+				res->killed_for_lease = 1;
+				kill_child_tree(st);
 			}
-			next = now + 50 * NS_PER_MS;
-			if (next > st->exit_ns + o->grace_ms * NS_PER_MS)
-				next = st->exit_ns + o->grace_ms * NS_PER_MS;
+			if (st->killing) {
+				pid_t stuck;
+				/* orphans that came to us: every child of ours but a live guardian */
+				guardian_kill_round(0, st->g.pid, &stuck);
+				if (stuck && stuck != st->stuck)
+					log_error(
+					        "cannot kill process %d, started by '%s': the lock "
+					        "is kept while it runs",
+					        (int)stuck, st->name);
+				st->stuck = stuck;
+				next = now + 10 * NS_PER_MS;
+			} else {
+				next = now + 50 * NS_PER_MS;
+				if (next > grace_end)
+					next = grace_end;
+				if (lease_applies && next > kill_at)
+					next = kill_at;
+			}
 		}
 
 		timeout = (int)((next - now) / NS_PER_MS) + 1;
 		if (timeout < 0)
 			timeout = 0;
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents & POLLIN) {
 			uint64_t v;
@@ -347,22 +450,7 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 			while (read(x->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				int sig = (int)si.ssi_signo;
 				if (sig == SIGCHLD) {
-					pid_t p;
-					int ws;
-					while ((p = waitpid(-1, &ws, REAP_FLAGS)) > 0) {
-						if (p == sentinel_pid(&st->sent))
-							sentinel_reaped(&st->sent);
-						if (p == st->ch.pid && !st->done) {
-							st->done = 1;
-							st->exit_ns = clock_boot_ns();
-							st->status = ws;
-							st->code = child_exit_code(ws);
-							log_verbose("'%s' exited with status %d",
-							            st->name, st->code);
-							log_event("child-exit code=%d name=%s",
-							          st->code, argv[0]);
-						}
-					}
+					reap_children(st);
 					continue;
 				}
 				if (sig == SIGPIPE)
@@ -390,12 +478,13 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 				}
 				log_verbose("forwarding signal %d to '%s'", sig, st->name);
 				log_event("forward signal=%d code=%d", sig, (int)si.ssi_code);
-				send_child(st->ch.pid, st->ch.pgid, sig);
+				send_child(st, sig);
 				res->signals_forwarded++;
 			}
 		}
 	}
 	sentinel_stop(&st->sent);
+	guardian_close(&st->g);
 	return 0;
 }
 

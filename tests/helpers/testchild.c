@@ -32,7 +32,7 @@
  *                                decimal: 0 kill(2), 128 kernel/tty, -6 tkill)
  *   graceful NS                  tf-like: first SIGINT/SIGTERM, stopping
  *   immediate NS                 tf-like: second one during the graceful stop
- *   grandchild NS pid=PID pgid=PGID ppid=PPID
+ *   grandchild NS pid=PID pgid=PGID ppid=PPID [kind=setsid|daemon]
  *   grandchild-exit NS pid=PID
  *   wait-file-timeout NS PATH
  *   die NS NAME                  just before raising a signal on itself
@@ -66,6 +66,12 @@
  *   spawn=MS        fork a grandchild that keeps stdout/stderr and the log,
  *                   gets default signal handling, sleeps MS ms, logs
  *                   grandchild-exit and exits 0; testchild does not wait for it
+ *   spawn-setsid=MS the same, but the grandchild calls setsid() first (a new
+ *                   session and group: a group kill of ours misses it)
+ *   daemon=MS       a double-forked daemon: a child calls setsid() and forks
+ *                   the grandchild, then exits (testchild reaps it), so the
+ *                   grandchild is an orphan from the start; it ignores SIGHUP,
+ *                   SIGINT and SIGTERM, then sleeps MS ms as above
  *   flood=N         write N lines "testchild flood line I of N on fd 1" to
  *                   standard output (a closed pipe kills it with SIGPIPE)
  *   flood-err=N     the same on standard error
@@ -510,7 +516,9 @@ static void flood(int fd, long long n)
 	}
 }
 
-static void spawn(long long ms)
+enum spawn_kind { SPAWN_PLAIN, SPAWN_SETSID, SPAWN_DAEMON };
+
+static void spawn(long long ms, enum spawn_kind kind)
 {
 	pid_t pid;
 
@@ -518,8 +526,21 @@ static void spawn(long long ms)
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
-	if (pid > 0)
+	if (pid > 0) {
+		if (kind == SPAWN_DAEMON) { /* the intermediate child exits at once */
+			int st;
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+		}
 		return;
+	}
+	if (kind != SPAWN_PLAIN)
+		setsid();
+	if (kind == SPAWN_DAEMON) {
+		pid = fork();
+		if (pid != 0)
+			_exit(pid < 0 ? 1 : 0);
+	}
 
 	/* grandchild: default signal handling, own sleep, then a log line */
 	{
@@ -531,12 +552,21 @@ static void spawn(long long ms)
 		sigemptyset(&sa.sa_mask);
 		for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
 			sigaction(caught[i], &sa, NULL);
+		if (kind == SPAWN_DAEMON) {
+			sa.sa_handler = SIG_IGN;
+			sigaction(SIGHUP, &sa, NULL);
+			sigaction(SIGINT, &sa, NULL);
+			sigaction(SIGTERM, &sa, NULL);
+		}
 		close(sig_pipe[0]);
 		close(sig_pipe[1]);
 
-		logf_line("grandchild %llu pid=%ld pgid=%ld ppid=%ld",
+		logf_line("grandchild %llu pid=%ld pgid=%ld ppid=%ld%s",
 		          (unsigned long long)boot_ns(), (long)getpid(), (long)getpgrp(),
-		          (long)getppid());
+		          (long)getppid(),
+		          kind == SPAWN_SETSID   ? " kind=setsid"
+		          : kind == SPAWN_DAEMON ? " kind=daemon"
+		                                 : "");
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += ms / 1000;
 		until.tv_nsec += (ms % 1000) * 1000000;
@@ -614,7 +644,11 @@ static void run_action(const char *a)
 	} else if (IS("graceful")) {
 		graceful_ms = parse_num("graceful", v, 86400000);
 	} else if (IS("spawn")) {
-		spawn(parse_num("spawn", v, 86400000));
+		spawn(parse_num("spawn", v, 86400000), SPAWN_PLAIN);
+	} else if (IS("spawn-setsid")) {
+		spawn(parse_num("spawn-setsid", v, 86400000), SPAWN_SETSID);
+	} else if (IS("daemon")) {
+		spawn(parse_num("daemon", v, 86400000), SPAWN_DAEMON);
 	} else if (IS("flood")) {
 		flood(STDOUT_FILENO, parse_num("flood", v, 1000000000));
 	} else if (IS("flood-err")) {
@@ -658,7 +692,8 @@ static void check_action(const char *a)
 		die("unknown action \"%s\"", a);
 	if (IS("exit"))
 		parse_num("exit", v, 255);
-	else if (IS("sleep") || IS("run") || IS("graceful") || IS("spawn"))
+	else if (IS("sleep") || IS("run") || IS("graceful") || IS("spawn") || IS("spawn-setsid") ||
+	         IS("daemon"))
 		parse_num(a, v, 86400000);
 	else if (IS("flood") || IS("flood-err"))
 		parse_num(a, v, 1000000000);
