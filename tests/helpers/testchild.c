@@ -14,6 +14,8 @@
  * CLOCK_BOOTTIME in nanoseconds. Log lines, in order:
  *
  *   start NS pid=PID pgid=PGID ppid=PPID
+ *   parent ARGV0 ppid=PPID       the parent's argv[0] and its own parent (from /proc),
+ *                                so a test can see through tflock's guardian
  *   argv I ARG                   one per argument, I from 0
  *   env NAME=VALUE               variables named TFLOCK_*, TF_CLI_ARGS*, AWS_*,
  *                                in environment order; the values of
@@ -385,6 +387,30 @@ static void log_start(int argc, char **argv)
 
 	logf_line("start %llu pid=%ld pgid=%ld ppid=%ld", (unsigned long long)boot_ns(),
 	          (long)getpid(), (long)getpgrp(), (long)getppid());
+	{
+		char path[64], comm[64] = "?", stat[512];
+		long pp = 0;
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)getppid());
+		if ((f = fopen(path, "r"))) {
+			size_t n = fread(comm, 1, sizeof(comm) - 1, f);
+			comm[n] = '\0'; /* argv[0] ends at the first NUL */
+			if (!n)
+				snprintf(comm, sizeof(comm), "?");
+			for (char *c = comm; *c; c++)
+				if (*c == ' ')
+					*c = '_';
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)getppid());
+		if ((f = fopen(path, "r"))) {
+			/* pid (comm) state ppid ...: ppid follows the last ')' */
+			if (fgets(stat, sizeof(stat), f) && strrchr(stat, ')'))
+				sscanf(strrchr(stat, ')') + 1, " %*c %ld", &pp);
+			fclose(f);
+		}
+		logf_line("parent %s ppid=%ld", comm, pp);
+	}
 	for (int i = 0; i < argc; i++) {
 		escape(argv[i], esc, sizeof(esc));
 		logf_line("argv %d %s", i, esc);
