@@ -29,7 +29,7 @@ is 0 $? "unlock --force removes a lock proven stale"
 is 404 "$(lockst)" "the lock is gone"
 
 # --max-hold: SIGINT first, then the kill
-TFLOCK_EVENT_LOG=$TEST_TMP/m.events "$TFLOCK" --lease 20s --max-hold 1s -- "$TESTCHILD" --log "$TEST_TMP/m.log" \
+TFLOCK_EVENT_LOG=$TEST_TMP/m.events "$TFLOCK" --lease 20s --max-hold 10s -- "$TESTCHILD" --log "$TEST_TMP/m.log" \
 	tf-like graceful=600000 run=600000 </dev/null 2>"$TEST_TMP/m.err"
 rc=$?
 is 137 "$rc" "--max-hold: a command that does not stop on SIGINT is killed (137)"

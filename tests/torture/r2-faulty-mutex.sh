@@ -36,7 +36,10 @@ for k in $(seq 1 "$K"); do
 			TFLOCK_ENDPOINT=$PROXY_URL "$TFLOCK" -q --lease 20s -- "$TEST_TMP/rmw" "$k.$m" 2>>"$TEST_TMP/err.$k"
 			rc=$?
 			# 69: the command ran, its release failed (a DELETE fault); the lease frees it
-			[ $rc = 0 ] || [ $rc = 69 ] || fails=$((fails + 1))
+			[ $rc = 0 ] || [ $rc = 69 ] || {
+				fails=$((fails + 1))
+				echo "cycle $k.$m exited $rc" >>"$TEST_TMP/failed-cycles"
+			}
 			[ $rc = 69 ] && echo "$k.$m" >>"$TEST_TMP/release-failed"
 		done
 		echo "$fails" >"$TEST_TMP/fails.$k"
@@ -46,6 +49,7 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 is 0 "$(cat "$TEST_TMP"/fails.* | awk '{ s += $1 } END { print s }')" \
 	"every wrapped cycle succeeded despite the faults (or only its release failed: 69)"
+[ -s "$TEST_TMP/failed-cycles" ] && diag "$(cat "$TEST_TMP/failed-cycles")" && tail -n 5 "$TEST_TMP"/err.* | sed 's/^/# /'
 rf=$(cat "$TEST_TMP/release-failed" 2>/dev/null | wc -l)
 rfl=$(cat "$TEST_TMP"/err.* | grep -c 'release.* FAILED\|renewal of .* failed')
 diag "$rf cycle(s) ended 69 (release failed under injected faults)"
