@@ -1115,6 +1115,19 @@ out:
 int lock_renew(struct lock *l, struct tf_error *err)
 {
 	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
+	/* B4: past send + L - m a waiter may be taking over with If-Match on the same
+	 * ETag; a store whose If-Match is not atomic (RGW) could then let both writes
+	 * apply. A holder never writes once its lease ran out: it has lost the lock. */
+	if (l->renew_send_ns &&
+	    clock_boot_ns() >= l->renew_send_ns + (l->o.lease_ms - lock_margin_ms(l)) * NS_PER_MS) {
+		l->held = 0;
+		log_event("lost %s id=%s (lease ran out)", l->url, l->mine.id);
+		err_set(err, ERR_NONE,
+		        "%s: no successful renewal for a whole lease; it may be taken over, so "
+		        "it is not written again",
+		        l->url);
+		return LOCK_LOST;
+	}
 	for (int tries = 0; tries < 3; tries++) {
 		int ret;
 		log_event("renewing %s seq=%llu", l->url, l->mine.tf.seq + 1);

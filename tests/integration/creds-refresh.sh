@@ -58,7 +58,7 @@ lockst() { s3_status GET "/$bucket/$1/$L"; }
 hold() {
 	local key=$1
 	export TFLOCK_KEY=$key/terraform.tfstate
-	AWS_PROFILE=$key TFLOCK_EVENT_LOG=$TEST_TMP/$key.events "$TFLOCK" -v --lease 20s -- \
+	AWS_PROFILE=$key TFLOCK_EVENT_LOG=$TEST_TMP/$key.events "$TFLOCK" -v --lease 60s -- \
 		bash -c "for i in \$(seq 1 400); do [ \$(grep -c ' renewed ' '$TEST_TMP/$key.events' 2>/dev/null || true) -ge 4 ] && exit 0; sleep 0.05; done; exit 9" \
 		2>"$TEST_TMP/$key.err"
 }
@@ -112,7 +112,7 @@ is 76 "$rc" "short: the lease cut the command short (interrupted): 76, not its o
 err=$(cat "$TEST_TMP/short.err")
 like "$err" 'renewal of .* failed: the credentials from profile short \(credential_process\) expired and cannot be refreshed' \
 	"short: renewals fail saying the credentials expired"
-like "$err" 'no successful renewal of .*: interrupting' "short: the lease bound interrupts the command"
+like "$err" 'no successful renewal of .*: (interrupting|the guardian interrupted)' "short: the lease bound interrupts the command"
 ok "short: the command got SIGINT" grep -q '^signal .* SIGINT' "$TEST_TMP/short.log"
 like "$err" 'release .*FAILED' "short: the failed release is reported"
 ok "short: acquired before the keys expired" grep -q ' acquired ' "$TEST_TMP/short.events"

@@ -36,7 +36,9 @@ for k in $(seq 1 "$K"); do
 			TFLOCK_ENDPOINT=$PROXY_URL "$TFLOCK" -q --lease 20s -- "$TEST_TMP/rmw" "$k.$m" 2>>"$TEST_TMP/err.$k"
 			rc=$?
 			# 69: the command ran, its release failed (a DELETE fault); the lease frees it
-			[ $rc = 0 ] || [ $rc = 69 ] || {
+			# 76: renewals failed for a lease under the faults and a waiter took over;
+			#     said, and the counter and the intervals below prove no overlap
+			[ $rc = 0 ] || [ $rc = 69 ] || [ $rc = 76 ] || {
 				fails=$((fails + 1))
 				echo "cycle $k.$m exited $rc" >>"$TEST_TMP/failed-cycles"
 			}
@@ -48,16 +50,25 @@ for k in $(seq 1 "$K"); do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 is 0 "$(cat "$TEST_TMP"/fails.* | awk '{ s += $1 } END { print s }')" \
-	"every wrapped cycle succeeded despite the faults (or only its release failed: 69)"
+	"every wrapped cycle succeeded despite the faults (or its release failed: 69, or it lost the lock: 76)"
 [ -s "$TEST_TMP/failed-cycles" ] && diag "$(cat "$TEST_TMP/failed-cycles")" && tail -n 5 "$TEST_TMP"/err.* | sed 's/^/# /'
 rf=$(cat "$TEST_TMP/release-failed" 2>/dev/null | wc -l)
 rfl=$(cat "$TEST_TMP"/err.* | grep -c 'release.* FAILED\|renewal of .* failed')
 diag "$rf cycle(s) ended 69 (release failed under injected faults)"
 ok "each exit 69 said why its release failed ($rf exits, $rfl messages)" test "$rfl" -ge "$rf"
-is "$((K * M))" "$(s3 GET "/$bucket/counter" | sed '$d')" "the counter is exact ($K x $M cycles)"
-overlaps=$(sort -k2,2n "$TEST_TMP/intervals" | awk '
-	$1 == "enter" { if (inside) bad++; inside = 1 }
-	$1 == "exit" { inside = 0 } END { print bad + 0 }')
+# a cycle cut short by the lease (76) may die inside its read-modify-write:
+# the counter lies between the completed and the started ones, and such an
+# interval ends at its enter (its tree is dead before anyone may take over, B9)
+counter=$(s3 GET "/$bucket/counter" | sed '$d')
+enters=$(grep -c '^enter' "$TEST_TMP/intervals")
+exits=$(grep -c '^exit' "$TEST_TMP/intervals")
+diag "counter $counter, read-modify-writes started $enters, completed $exits"
+ok "the counter is exact: no update lost ($exits <= $counter <= $enters)" \
+	test "$exits" -le "$counter" -a "$counter" -le "$enters"
+is "$((K * M))" "$enters" "every cycle ran its command ($K x $M)"
+overlaps=$(awk '$1 == "enter" { s[$3] = $2 } $1 == "exit" { e[$3] = $2 }
+	END { for (k in s) print s[k], (k in e ? e[k] : s[k]) }' "$TEST_TMP/intervals" | sort -n |
+	awk '{ if (NR > 1 && $1 < last) bad++; if ($2 > last) last = $2 } END { print bad + 0 }')
 is 0 "$overlaps" "no two holders' intervals overlap"
 injected=$(grep -vc 'action=pass' "$PROXY_LOG")
 ok "faults were really injected ($injected requests)" test "$injected" -ge 20
