@@ -213,7 +213,7 @@ wait "$tp"
 is 1 $? "whole-tree SIGTERM: tflock exits with the command's graceful status (1)"
 is 1 "$(grep -c '^signal .* SIGTERM' "$TEST_TMP/tw.log")" "whole-tree SIGTERM: the command got it exactly once"
 ok_not "whole-tree SIGTERM: no second interrupt (terraform's 'exit at once')" grep -q '^immediate' "$TEST_TMP/tw.log"
-ok "whole-tree SIGTERM: tflock saw the tree got it and did not forward" grep -q ' not-forwarded signal=15' "$TEST_TMP/tw.events"
+ok_not "whole-tree SIGTERM: tflock did not forward it (the tree had it)" grep -q ' forward signal=15' "$TEST_TMP/tw.events"
 tree_run t1
 kill -TERM "$tp"
 wait "$tp"
