@@ -1,19 +1,29 @@
 #!/bin/bash
-# install-deps.sh — install, from Debian 12's packages, everything tflock's build,
-# tests and demo need. Idempotent: installs only what is missing. Run as root.
+# install-deps.sh — install, from Debian 12's packages, what tflock's build and
+# tests need; with --demo only what the demo needs (the build and the local
+# gateway). Idempotent: installs only what is missing. Run as root.
+#
+#   build:  gcc make autoconf automake pkg-config and the -dev packages of
+#           libcurl, OpenSSL, cJSON and libgit2
+#   gateway (demo and tests): ceph-mon ceph-osd radosgw curl openssl
+#   tests only: valgrind; Go (checks lock bodies with Terraform's own JSON
+#           decoding); cppcheck; clang (the fuzzers, the second warnings
+#           build); clang-format; rsync; Node.js and npm where the machine has
+#           no npm (the CI-template validators, installed from the npm registry
+#           into the build tree)
 set -euo pipefail
 
 pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl git openssl
 	libcurl4-openssl-dev libssl-dev libcjson-dev libgit2-dev
 	ceph-mon ceph-osd radosgw
-	valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync
 )
+if [ "${1:-}" != --demo ]; then
+	pkgs+=(valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync)
+	# node and npm come with some machine images; Debian's packages otherwise
+	command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+fi
 [ -n "${TFLOCK_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$TFLOCK_EXTRA_PKGS" && pkgs+=("${extra[@]}")
-
-# node and npm (for the CI-template validators) come with some machine images;
-# Debian's packages otherwise
-command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -33,14 +33,29 @@ trap '"$src/tests/helpers/rgw-stop" "$run"' EXIT
 # shellcheck disable=SC1091
 . "$run/env"
 export TFLOCK_TEST_RGW_RUN=$run
+# make check's output (a line per check, thousands) goes to a log; what is
+# shown is what needs a look — failures and skips with their reasons — and a
+# summary at the end
+log=$b/check.log
+echo "run.sh: make check in $b (a quarter of an hour on 2 cores; every line: tail -f $log)"
 set +e
-make -j2 check "$@"
-rc=$?
+make -j2 check "$@" 2>&1 | tee "$log" | grep --line-buffered -E '^(FAIL|ERROR|XPASS|SKIP):'
+rc=${PIPESTATUS[0]}
 set -e
-if [ $rc != 0 ]; then
-	for f in $(grep -l -E '^:test-result: (FAIL|ERROR|XPASS)' $(find tests -name '*.trs') 2>/dev/null); do
-		echo "==== ${f%.trs}.log" >&2
-		tail -n 40 "${f%.trs}.log" >&2
-	done
-fi
+trs=$(find tests -name '*.trs' 2>/dev/null)
+scripts=0 pass=0 fail=0 skip=0 bad=()
+for f in $trs; do
+	scripts=$((scripts + 1))
+	p=$(grep -c -E '^:test-result: (PASS|XFAIL)' "$f")
+	s=$(grep -c -E '^:test-result: SKIP' "$f")
+	n=$(grep -c -E '^:test-result: (FAIL|ERROR|XPASS)' "$f")
+	pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + n))
+	[ "$n" = 0 ] || bad+=("${f%.trs}.log")
+done
+for f in "${bad[@]}"; do
+	echo "==== $b/$f (last 40 lines)" >&2
+	tail -n 40 "$f" >&2
+done
+echo "run.sh: $scripts test programs, $((pass + fail + skip)) checks: $pass passed, $fail failed, $skip skipped${bad[0]:+; failing: ${bad[*]}}"
+echo "run.sh: make check exited $rc; the whole output is in $log"
 exit $rc

@@ -57,7 +57,9 @@ static const struct opt_def defs[] = {
 	  "where the store ignores conditional DELETE)",
 	  5, 3600 },
 	{ O_TIMEOUT, "timeout", 0, "TFLOCK_TIMEOUT", T_DUR, F(timeout_ms), CMD_RUN, "DUR",
-	  "give up waiting after DUR (default: wait without limit)", 0, 366 * 86400 },
+	  "give up waiting after DUR (default: a terraform -lock-timeout on the command, else no "
+	  "limit)",
+	  0, 366 * 86400 },
 	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
 	  "fail at once if the lock is held", 0, 0 },
 	{ O_CONFLICT_EXIT_CODE, "conflict-exit-code", 0, "TFLOCK_CONFLICT_EXIT_CODE", T_INT,
@@ -612,6 +614,40 @@ void config_dump(const struct config *c)
 	}
 }
 
+/* One option for --help, within 80 columns: the flag in a 28-column margin (its
+ * own line when longer), the text word-wrapped beside it, the environment twin
+ * last. */
+static void usage_option(const char *flag, const char *help, const char *env)
+{
+	enum { MARGIN = 30, WIDTH = 80 };
+	char *text = env ? xasprintf("%s [%s]", help, env) : xstrdup(help);
+	const char *w = text;
+	int col;
+	if (strlen(flag) + 2 > MARGIN - 2) {
+		printf("  %s\n%*s", flag, MARGIN, "");
+	} else {
+		printf("  %-*s", MARGIN - 2, flag);
+	}
+	col = MARGIN;
+	while (*w) {
+		size_t n = strcspn(w, " ");
+		if (col > MARGIN && col + 1 + (int)n > WIDTH) {
+			printf("\n%*s", MARGIN, "");
+			col = MARGIN;
+		} else if (col > MARGIN) {
+			putchar(' ');
+			col++;
+		}
+		printf("%.*s", (int)n, w);
+		col += (int)n;
+		w += n;
+		while (*w == ' ')
+			w++;
+	}
+	putchar('\n');
+	free(text);
+}
+
 void config_usage(unsigned cmd)
 {
 	const char *sub = cmd == CMD_STATUS      ? "status"
@@ -633,7 +669,14 @@ void config_usage(unsigned cmd)
 		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait "
 		       "while\n"
 		       "someone else holds it, keep it alive while COMMAND runs, release it "
-		       "after.\n\n");
+		       "after.\n"
+		       "Where terraform init ran, bucket, key, region and the rest come from\n"
+		       ".terraform/ by themselves (TF_DATA_DIR, -chdir and the workspace "
+		       "honoured).\n\n"
+		       "Example:  tflock -- terraform apply -auto-approve\n"
+		       "          tflock --bucket B --key env/prod.tfstate --timeout 10m -- "
+		       "./deploy.sh\n"
+		       "\n");
 	printf("Options (each also as the environment variable shown):\n");
 	for (size_t i = 0; i < NDEFS; i++) {
 		const struct opt_def *d = &defs[i];
@@ -646,15 +689,12 @@ void config_usage(unsigned cmd)
 		else
 			snprintf(flag, sizeof(flag), "    --%s%s%s", d->name, d->arg ? " " : "",
 			         d->arg ? d->arg : "");
-		printf("  %-32s %s", flag, d->help);
-		if (d->env)
-			printf(" [%s]", d->env);
-		printf("\n");
+		usage_option(flag, d->help, d->env);
 	}
-	printf("  %-32s %s\n", "-h, --help", "show this help");
-	printf("  %-32s %s\n", "-V, --version", "show the version");
-	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment: 1/true/yes, "
-	       "0/false/no.\n"
+	usage_option("-h, --help", "show this help", NULL);
+	usage_option("-V, --version", "show the version", NULL);
+	printf("\nDurations: 90 (seconds), 90s, 5m, 1h. Booleans in the environment:\n"
+	       "  1/true/yes, 0/false/no.\n"
 	       "Precedence: flag > TFLOCK_* > terraform backend > outer tflock (TFLOCK_HELD_*)\n"
 	       "  > AWS_* > default; a nested tflock uses its outer tflock's store unless given\n"
 	       "  an endpoint of its own.\n"
@@ -666,7 +706,7 @@ void config_usage(unsigned cmd)
 	       "  64 usage or configuration error (also a bucket name, region, endpoint port or\n"
 	       "     lock key over 1024 bytes that S3 would refuse),\n"
 	       "  70 internal error, or a store reply tflock cannot use (a body over 1 MB),\n"
-	       "  77 refused by the pre-apply check (dirty tree, unexpected or older commit, "
-	       "hook),\n"
+	       "  77 refused by the pre-apply check (dirty tree, unexpected or older\n"
+	       "     commit, hook),\n"
 	       "  126 command not executable, 127 command not found.\n");
 }

@@ -1,9 +1,12 @@
 #include "gitinfo.h"
 
+#include <fcntl.h>
 #include <git2.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -26,6 +29,84 @@ static char *strip_userinfo(const char *url)
 	return xasprintf("%.*s%s", (int)(scheme + 3 - url), url, at + 1);
 }
 
+/* the zip local file header of a saved plan: "PK\3\4", the name at offset 30
+ * with its length at 26; terraform writes the "tfplan" entry first */
+static int is_plan_file(const char *file)
+{
+	unsigned char h[36];
+	ssize_t n;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	n = read(fd, h, sizeof(h));
+	close(fd);
+	return n == (ssize_t)sizeof(h) && !memcmp(h, "PK\3\4", 4) && h[26] == 6 && h[27] == 0 &&
+	       !memcmp(h + 30, "tfplan", 6);
+}
+
+static int under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	while (n && dir[n - 1] == '/')
+		n--;
+	return n && !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+int gitinfo_tf_own(const char *workdir, const char *path, const char *data_dir)
+{
+	const char *base = strrchr(path, '/'), *p;
+	char *file;
+	int own;
+	base = base ? base + 1 : path;
+	for (p = path; p; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (!strncmp(p, ".terraform/", 11) || !strcmp(p, ".terraform"))
+			return 1;
+	}
+	if (data_dir && under(path, data_dir))
+		return 1;
+	if (!strcmp(base, "crash.log") || !strcmp(base, "errored.tfstate") ||
+	    !strcmp(base, ".terraform.tfstate.lock.info"))
+		return 1;
+	if (!strncmp(base, "crash.", 6) && strlen(base) > 10 &&
+	    !strcmp(base + strlen(base) - 4, ".log"))
+		return 1;
+	file = xasprintf("%s%s", workdir ? workdir : "", path);
+	own = is_plan_file(file);
+	free(file);
+	return own;
+}
+
+/* TF_DATA_DIR as a path relative to the repository's workdir (NULL when unset,
+ * absent or outside it); it is relative to terraform's working directory dir */
+static char *data_dir_in(const char *workdir, const char *dir)
+{
+	const char *d = getenv("TF_DATA_DIR");
+	char *joined, real[PATH_MAX], wreal[PATH_MAX], *rel = NULL;
+	size_t n;
+	if (!d || !*d || !workdir || !realpath(workdir, wreal))
+		return NULL;
+	joined = d[0] == '/' ? xstrdup(d) : xasprintf("%s/%s", dir, d);
+	n = strlen(wreal);
+	if (realpath(joined, real) && !strncmp(real, wreal, n) && real[n] == '/' && real[n + 1])
+		rel = xstrdup(real + n + 1);
+	free(joined);
+	return rel;
+}
+
+static void add_dirty(struct gitinfo *g, const char *path)
+{
+	size_t len = strlen(g->dirty_paths), room = sizeof(g->dirty_paths) - len;
+	g->dirty++;
+	if (len >= 3 && !strcmp(g->dirty_paths + len - 3, "..."))
+		return;
+	if (strlen(path) + (len ? 2 : 0) + 4 < room && g->dirty <= 5)
+		snprintf(g->dirty_paths + len, room, "%s%s", len ? ", " : "", path);
+	else
+		snprintf(g->dirty_paths + len, room, "%s...", len ? ", " : "");
+}
+
 int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 {
 	git_buf root = { NULL, 0, 0 };
@@ -36,6 +117,7 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	git_status_options so;
 	const git_oid *oid;
 	char hex[GIT_OID_HEXSZ + 1];
+	char *data_dir = NULL;
 	int ret = 0;
 
 	memset(g, 0, sizeof(*g));
@@ -94,6 +176,7 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 		              git_msg());
 		goto out;
 	}
+	data_dir = data_dir_in(g->workdir, dir);
 	for (size_t i = 0; i < git_status_list_entrycount(st); i++) {
 		const git_status_entry *e = git_status_byindex(st, i);
 		const char *path = NULL;
@@ -103,11 +186,17 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 			path = e->index_to_workdir->new_file.path;
 		else if (e->head_to_index)
 			path = e->head_to_index->new_file.path;
-		g->dirty = 1;
-		snprintf(g->dirty_example, sizeof(g->dirty_example), "%s", path ? path : "?");
-		break;
+		/* terraform's own files, but only while untracked: a committed one
+		 * that changed is a change like any other */
+		if (path && e->status == GIT_STATUS_WT_NEW &&
+		    gitinfo_tf_own(g->workdir, path, data_dir)) {
+			g->tf_own++;
+			continue;
+		}
+		add_dirty(g, path ? path : "?");
 	}
 out:
+	free(data_dir);
 	git_status_list_free(st);
 	git_config_free(cfg);
 	git_reference_free(head);

@@ -58,9 +58,11 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 	*active = 1;
 	if (gi->dirty && !o->allow_dirty) {
 		err_set(err, ERR_NONE,
-		        "the working tree %s is dirty (%s): commit or stash first, or pass "
-		        "--allow-dirty",
-		        gi->workdir ? gi->workdir : dir, gi->dirty_example);
+		        "the working tree %s is dirty (%d path%s: %s%s): commit or stash first, "
+		        "or pass --allow-dirty",
+		        gi->workdir ? gi->workdir : dir, gi->dirty, gi->dirty == 1 ? "" : "s",
+		        gi->dirty_paths,
+		        gi->tf_own ? "; terraform's own files are not counted" : "");
 		return PREAPPLY_REFUSED;
 	}
 	if (want && (strlen(want) < 7 || strncmp(gi->head, want, strlen(want)))) {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # run-all.sh — run every tflock benchmark BENCH_REPS times and print, for every
 # figure, the median and the spread (min–max over the repetitions) beside its
-# baseline and target, as markdown ready to paste into README.md.
+# baseline and target, as markdown for docs/BENCHMARKS.md (the README has a summary).
 #
 #   tests/bench/run-all.sh                  5 repetitions (~3.5 min each)
 #   BENCH_REPS=3 tests/bench/run-all.sh | tee tests/bench/RESULTS.md

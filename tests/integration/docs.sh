@@ -5,6 +5,9 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 help=$("$TFLOCK" --help)
+# an option's text wraps onto lines indented past the flag column: join them
+joined=$(printf '%s\n' "$help" | awk '/^ {20,}[^ -]/ { sub(/^ +/, " "); line = line $0; next }
+	{ if (NR > 1) print line; line = $0 } END { print line }')
 readme=$(cat "$top_srcdir/README.md")
 man=$(sed 's/\\-/-/g; s/\\f[BIR]//g' "$top_srcdir/tflock.1")
 n=0
@@ -15,8 +18,20 @@ while read -r opt env; do
 	if [ -n "$env" ]; then
 		ok "$env is in README.md" grep -q -- "$env" "$top_srcdir/README.md"
 	fi
-done < <(printf '%s\n' "$help" | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\).*\[\(TFLOCK_[A-Z_]*\)\]$/\2 \3/p; s/^ *\(-., \)\{0,1\}--\([a-z-]*\) .*[^]]$/\2/p' | grep -v '^help$\|^version$')
+done < <(printf '%s\n' "$joined" | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\).*\[\(TFLOCK_[A-Z_]*\)\]$/\2 \3/p; s/^ *\(-., \)\{0,1\}--\([a-z-]*\) .*[^]]$/\2/p' | grep -v '^help$\|^version$')
 ok "options were found in --help ($n)" test "$n" -ge 25
+is "" "$(printf '%s\n' "$help" | awk 'length($0) > 80')" "--help fits 80 columns"
+like "$help" "Example: +tflock -- terraform apply" "--help has an example"
+like "$help" "\\.terraform/" "--help says .terraform/ is read by itself"
+for sec in EXAMPLES FILES "SEE ALSO" CREDENTIALS "EXIT STATUS"; do
+	ok "the man page has $sec" grep -q "^\.SH $sec" "$top_srcdir/tflock.1"
+done
+for topic in -lock-timeout "workspace new" "--json" "--watch" "AWS_WEB_IDENTITY_TOKEN_FILE" "share/doc/tflock"; do
+	ok "the man page covers $topic" bash -c 'printf "%s" "$1" | grep -q -- "$2"' _ "$man" "$topic"
+done
+if command -v groff >/dev/null; then
+	is "" "$(groff -man -Tutf8 -ww -z "$top_srcdir/tflock.1" 2>&1)" "groff renders the man page without a warning"
+fi
 for code in 64 69 70 75 76 77 126 127; do
 	ok "exit code $code is in --help" bash -c 'printf "%s" "$1" | grep -q "$2"' _ "$help" "$code"
 	ok "exit code $code is in README.md" bash -c 'printf "%s" "$1" | grep -q "| $2\|$2 /\|/ $2"' _ "$readme" "$code"

@@ -35,7 +35,7 @@ like "$(record)" "\"branch\":\"main\"" "with its branch"
 echo 'junk' >>main.tf
 "$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e2"
 is 77 $? "a dirty working tree is refused (77)"
-like "$(cat "$TEST_TMP/e2")" "dirty \(main.tf\)" "naming a changed file"
+like "$(cat "$TEST_TMP/e2")" "dirty \(1 path: main.tf\)" "naming a changed file"
 "$TFLOCK" --allow-dirty -- terraform apply -auto-approve 2>/dev/null
 is 0 $? "--allow-dirty overrides"
 git checkout -q main.tf
@@ -46,6 +46,28 @@ echo scratch >untracked.txt
 "$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e3"
 is 77 $? "an untracked file makes the tree dirty too"
 rm untracked.txt
+
+# files terraform writes itself (not ignored here) are not the user's changes
+# (no backend file in them: this test names its bucket and key in the environment)
+mkdir -p .terraform/modules .terraform/providers tfdata
+echo '{}' >.terraform/modules/modules.json
+echo 'x' >.terraform/providers/p
+echo '{}' >tfdata/modules.json
+echo '{}' >errored.tfstate
+echo 'panic' >crash.log
+printf 'PK\003\004\024\0\0\0\010\0%016d\006\0\0\0tfplan' 0 >prod.tfplan
+TF_DATA_DIR=tfdata "$TFLOCK" -- terraform apply -auto-approve prod.tfplan 2>"$TEST_TMP/e3b"
+is 0 $? "terraform's own files (.terraform/, TF_DATA_DIR, a saved plan, crash.log, errored.tfstate) do not make the tree dirty"
+echo scratch >notes.txt
+TF_DATA_DIR=tfdata "$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e3c"
+is 77 $? "a change of the user's beside them still does"
+like "$(cat "$TEST_TMP/e3c")" "dirty \(1 path: notes.txt; terraform's own files are not counted\)" \
+	"naming only that path, and saying terraform's own files were not counted"
+"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e3d"
+is 77 $? "without TF_DATA_DIR, tfdata/ is the user's"
+like "$(cat "$TEST_TMP/e3d")" "dirty \(2 paths: (notes.txt, tfdata/modules.json|tfdata/modules.json, notes.txt);" \
+	"and both are named"
+rm -rf .terraform tfdata errored.tfstate crash.log prod.tfplan notes.txt
 
 "$TFLOCK" --expect-commit "$c1" -- terraform apply -auto-approve 2>"$TEST_TMP/e4"
 is 77 $? "HEAD is not the commit CI expects: refused"

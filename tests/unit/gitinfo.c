@@ -133,16 +133,67 @@ int main(void)
 	write_text("new.tf", "# new\n");
 	is_int(0, gitinfo_read(repo, &g, &err), "read with an untracked file");
 	ok(g.dirty, "untracked file is dirty");
-	is_string("new.tf", g.dirty_example, "names the untracked file");
+	is_string("new.tf", g.dirty_paths, "names the untracked file");
 	gitinfo_free(&g);
 	snprintf(path, sizeof(path), "%s/new.tf", repo);
 	unlink(path);
+
+	/* files terraform writes itself are not the user's changes */
+	sh("mkdir -p .terraform/providers sub/.terraform tfdata && "
+	   "echo x >.terraform/terraform.tfstate && echo x >.terraform/providers/p && "
+	   "echo x >sub/.terraform/terraform.tfstate && echo x >errored.tfstate && "
+	   "echo x >.terraform.tfstate.lock.info && echo x >tfdata/terraform.tfstate");
+	/* a saved plan: a zip whose first entry is "tfplan"; another zip counts */
+	sh("printf 'PK\\003\\004\\024\\0\\0\\0\\010\\0%%016d\\006\\0\\0\\0tfplan' 0 >prod.plan && "
+	   "printf 'PK\\003\\004\\024\\0\\0\\0\\010\\0%%016d\\006\\0\\0\\0readme' 0 >other.zip");
+	setenv("TF_DATA_DIR", "../tfdata", 1);
+	snprintf(path, sizeof(path), "%s/sub", repo);
+	is_int(0, gitinfo_read(path, &g, &err), "read with terraform's own files");
+	is_int(1, g.dirty, "only the zip that is not a plan counts");
+	is_string("other.zip", g.dirty_paths, "named");
+	is_int(7, g.tf_own, "seven of terraform's own files seen and not counted");
+	gitinfo_free(&g);
+	setenv("TF_DATA_DIR", "elsewhere", 1); /* TF_DATA_DIR is relative to dir: sub/elsewhere */
+	is_int(0, gitinfo_read(path, &g, &err), "read with TF_DATA_DIR elsewhere");
+	is_int(2, g.dirty, "then tfdata/ is the user's");
+	is_string("other.zip, tfdata/terraform.tfstate", g.dirty_paths, "both named");
+	gitinfo_free(&g);
+	unsetenv("TF_DATA_DIR");
+	write_text(".terraform.lock.hcl", "# providers\n");
+	is_int(0, gitinfo_read(repo, &g, &err), "read with an uncommitted dependency lock file");
+	ok(strstr(g.dirty_paths, ".terraform.lock.hcl") != NULL,
+	   "the dependency lock file counts (it is meant to be committed): %s", g.dirty_paths);
+	gitinfo_free(&g);
+	sh("rm -rf .terraform sub/.terraform tfdata errored.tfstate .terraform.tfstate.lock.info "
+	   "prod.plan other.zip .terraform.lock.hcl");
+	/* a committed file in a .terraform directory that changed is a change */
+	sh("mkdir -p .terraform && echo a >.terraform/modules.json && git add -f .terraform && "
+	   "git commit -q -m tfdir && echo b >.terraform/modules.json");
+	is_int(0, gitinfo_read(repo, &g, &err), "read with a committed .terraform file changed");
+	is_string(".terraform/modules.json", g.dirty_paths, "a tracked file changed counts");
+	gitinfo_free(&g);
+	sh("git rm -q -r --cached .terraform && git commit -q -m untrack && rm -rf .terraform");
+	/* many paths: the first five, then "..." */
+	sh("for i in 1 2 3 4 5 6 7; do echo $i >n$i.tf; done");
+	is_int(0, gitinfo_read(repo, &g, &err), "read with seven untracked files");
+	is_int(7, g.dirty, "seven counted");
+	is_string("n1.tf, n2.tf, n3.tf, n4.tf, n5.tf, ...", g.dirty_paths, "five named, then ...");
+	gitinfo_free(&g);
+	sh("rm -f n?.tf");
+
+	ok(gitinfo_tf_own(NULL, "crash.log", NULL), "crash.log is terraform's");
+	ok(gitinfo_tf_own(NULL, "env/crash.20261205.log", NULL), "so is crash.<stamp>.log");
+	ok(!gitinfo_tf_own(NULL, "crash.tf", NULL), "crash.tf is not");
+	ok(!gitinfo_tf_own(NULL, "my.terraform/x", NULL),
+	   "nor is a directory merely ending in .terraform");
+	ok(gitinfo_tf_own(NULL, "data/x", "data/"), "anything in the data directory");
+	ok(!gitinfo_tf_own(NULL, "database/x", "data"), "but not in a sibling sharing its prefix");
 
 	/* modified */
 	write_text("main.tf", "# changed\n");
 	is_int(0, gitinfo_read(repo, &g, &err), "read with a modified file");
 	ok(g.dirty, "modified file is dirty");
-	is_string("main.tf", g.dirty_example, "names the modified file");
+	is_string("main.tf", g.dirty_paths, "names the modified file");
 	gitinfo_free(&g);
 
 	/* staged */
