@@ -47,7 +47,7 @@
  * Rules: one per line; blank lines and everything from a word starting with
  * '#' are ignored.
  *
- *   METHOD PATTERN ACTION [ARG] [count=N] [after=M]
+ *   METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C]
  *
  *   METHOD   GET, PUT, DELETE, HEAD, POST...; ANY (or *) matches every method
  *   PATTERN  a substring the request target (path and query, as sent) must
@@ -99,6 +99,9 @@
  *            is used up
  *   after=M  let the first M requests that reach this rule go on to the next
  *            rules before it starts applying
+ *   cond=C   match only requests with (C = if-match or if-none-match) or
+ *            without (C = none) that conditional header, e.g. a holder's
+ *            conditional GETs but not its plain reads of the same key
  *
  * The first rule that matches the method and the pattern and is neither used
  * up nor still skipping decides. A request "reaches" a rule when no earlier
@@ -222,6 +225,7 @@ struct rule {
 	long arg;
 	long count; /* 0: unlimited */
 	long after;
+	int cond; /* 0 any, 1 If-Match, 2 If-None-Match, 3 neither */
 };
 
 /* counters of rules, kept across re-reads */
@@ -864,7 +868,8 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 		goto out;
 	}
 	if (n < 3) {
-		snprintf(err, errlen, "want METHOD PATTERN ACTION [ARG] [count=N] [after=M]");
+		snprintf(err, errlen,
+		         "want METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C]");
 		goto out;
 	}
 	for (const char *q = words[0]; *q; q++)
@@ -901,6 +906,18 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 				snprintf(err, errlen, "bad \"%s\" (after=M, M >= 0)", words[i]);
 				goto out;
 			}
+		} else if (!strncmp(words[i], "cond=", 5)) {
+			const char *c = words[i] + 5;
+			ru->cond = !strcmp(c, "if-match")        ? 1
+			           : !strcmp(c, "if-none-match") ? 2
+			           : !strcmp(c, "none")          ? 3
+			                                         : -1;
+			if (ru->cond < 0) {
+				snprintf(err, errlen,
+				         "bad \"%s\" (cond=if-match, if-none-match or none)",
+				         words[i]);
+				goto out;
+			}
 		} else {
 			snprintf(err, errlen, "unexpected \"%s\"", words[i]);
 			goto out;
@@ -930,9 +947,13 @@ static void rule_free(struct rule *ru)
 	memset(ru, 0, sizeof(*ru));
 }
 
-static int rule_matches(const struct rule *ru, const char *method, const char *target)
+static int rule_matches(const struct rule *ru, const char *method, const char *target,
+                        const char *if_match, const char *if_none_match)
 {
 	if (strcmp(ru->method, "ANY") && strcmp(ru->method, "*") && strcmp(ru->method, method))
+		return 0;
+	if ((ru->cond == 1 && !if_match) || (ru->cond == 2 && !if_none_match) ||
+	    (ru->cond == 3 && (if_match || if_none_match)))
 		return 0;
 	return !strcmp(ru->pattern, "*") || strstr(target, ru->pattern);
 }
@@ -974,7 +995,8 @@ static void rules_check(void)
 }
 
 /* read the rules afresh and decide what to do with a request */
-static void rules_decide(const char *method, const char *target, struct decision *d)
+static void rules_decide(const char *method, const char *target, const char *if_match,
+                         const char *if_none_match, struct decision *d)
 {
 	FILE *f;
 	char *line = NULL, err[256];
@@ -1006,7 +1028,7 @@ static void rules_decide(const char *method, const char *target, struct decision
 				occurrence++;
 		seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
 		seen[nseen++] = xstrdup(ru.key);
-		if (!rule_matches(&ru, method, target)) {
+		if (!rule_matches(&ru, method, target, if_match, if_none_match)) {
 			rule_free(&ru);
 			continue;
 		}
@@ -1774,7 +1796,7 @@ static void *conn_main(void *arg)
 			           rq.method && !strcmp(rq.method, "HEAD"), 0, &lr);
 			keep = 0;
 		} else {
-			rules_decide(rq.method, rq.target, &d);
+			rules_decide(rq.method, rq.target, rq.if_match, rq.if_none_match, &d);
 			snprintf(lr.action, sizeof(lr.action), "%s", d.label);
 			keep = handle(c, &r, &rq, &d, &lr);
 		}

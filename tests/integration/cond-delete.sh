@@ -70,7 +70,7 @@ is 1 "$(proxied DELETE "^/$bucket/c2/$L\$" if-match=-)" "c2: the DELETE is uncon
 # The holder's checks between renewals (B4) would notice the change first on a
 # slow machine; they are answered 304 here, as when the change lands after the
 # last check, so the release is what meets it.
-proxy_rules "GET */c3/$L status 304" "DELETE * cond-delete"
+proxy_rules "GET /c3/$L status 304 cond=if-none-match" "DELETE * cond-delete"
 export TFLOCK_KEY=c3/terraform.tfstate
 "$TFLOCK" --lease 3600s -- "$TESTCHILD" --log "$TEST_TMP/c3h.log" touch="$TEST_TMP/c3.run" \
 	wait-file="$TEST_TMP/c3.go" 2>"$TEST_TMP/c3.err" &
@@ -80,10 +80,15 @@ cat >"$TEST_TMP/other" <<EOF
 {"ID":"2c9a1b7e-0000-4000-8000-000000000003","Operation":"OperationTypeApply","Info":"","Who":"other@elsewhere","Version":"1.11.4","Created":"2026-11-22T06:00:00.000000000Z","Path":"$bucket/$TFLOCK_KEY"}
 EOF
 S3_BODY_FILE=$TEST_TMP/other s3_status PUT "/$bucket/$TFLOCK_KEY.tflock" >/dev/null
+# one check after the change, answered 304, before the command ends
+checks=$(proxied GET "^/$bucket/c3/$L\$" action=status:304)
+wait_for "a check after the change" 30 test "$(proxied GET "^/$bucket/c3/$L\$" action=status:304)" -gt "$checks"
 touch "$TEST_TMP/c3.go"
 wait "$h"
 is 76 $? "c3: the lock was replaced during the run: LOST (76)"
 like "$(cat "$TEST_TMP/c3.err")" "LOST.*other@elsewhere" "c3: names who holds it now"
+ok "c3: the holder's checks after the change were answered 304 (by the proxy)" \
+	test "$(proxied GET "^/$bucket/c3/$L\$" action=status:304)" -gt "$checks"
 is 1 "$(proxied DELETE "^/$bucket/c3/$L\$" client=412)" "c3: the release's conditional DELETE was refused (412)"
 is "$(cat "$TEST_TMP/other")" "$(lock_body "$bucket" "$TFLOCK_KEY")" "c3: the other holder's lock is untouched"
 

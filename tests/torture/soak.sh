@@ -59,14 +59,26 @@ contender() { # K
 }
 
 killer() {
-	local victims v
+	local victims v id h
 	while running; do
 		sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 + (r % 250) / 100 }')"
 		mapfile -t victims < <(pgrep -f -- "--lease 20s -- $TEST_TMP/cmd" || true)
 		[ ${#victims[@]} -gt 0 ] || continue
+		# a random tflock, the holder two times in three (its tree must die before
+		# anyone takes over), else a waiter; its cycle id is the command's last
+		# argument, and the holder's has entered its read-modify-write
 		v=${victims[RANDOM % ${#victims[@]}]}
-		# a random tflock: a holder (its tree must die before anyone takes over) or a waiter
-		echo "kill $("$NOW") $v" >>"$TEST_TMP/kills"
+		if [ $((RANDOM % 3)) != 0 ]; then
+			for h in "${victims[@]}"; do
+				id=$(tr '\0' '\n' 2>/dev/null <"/proc/$h/cmdline" | tail -n 1)
+				if [ -n "$id" ] && grep -q " $id\$" "$TEST_TMP/intervals" 2>/dev/null; then
+					v=$h
+					break
+				fi
+			done
+		fi
+		id=$(tr '\0' '\n' 2>/dev/null <"/proc/$v/cmdline" | tail -n 1)
+		echo "kill $("$NOW") $v ${id:-?}" >>"$TEST_TMP/kills"
 		kill -KILL "$v" 2>/dev/null
 	done
 }
@@ -105,7 +117,7 @@ tf_contender() { # real terraform applies on the same lock, zero configuration
 diag "soak: $PROCS contenders for ${SECS}s on s3://$bucket/$TFLOCK_KEY through the fault proxy"
 pids=()
 for k in $(seq 1 "$PROCS"); do
-	contender "$k" &
+	contender "$k" 2>/dev/null & # (bash's "Killed" notes; tflock's stderr is in err.K)
 	pids+=($!)
 done
 if command -v terraform >/dev/null; then
@@ -138,18 +150,23 @@ overlaps=$(awk '$1 == "enter" { s[$3] = $2 } $1 == "exit" { e[$3] = $2 }
 	awk '{ if (NR > 1 && $1 < last) bad++; if ($2 > last) last = $2 } END { print bad + 0 }')
 left=$([ "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" = 404 ] && echo 0 || echo 1)
 procs=$(pgrep -f -- "$TEST_TMP/trees" | wc -l)
-# kill -> the next acquired event of anyone
+# a holder kill: the victim's cycle had entered its read-modify-write (so it held
+# the lock); kill -> the next acquired event of anyone is its takeover time
 cat "$TEST_TMP"/ev/* 2>/dev/null | awk '$3 == "acquired" { print $1 }' | sort -n >"$TEST_TMP/acq"
+awk 'NR == FNR { if ($1 == "enter") held[$3] = 1; next } ($4 in held)' \
+	"$TEST_TMP/intervals" "$TEST_TMP/kills" >"$TEST_TMP/holder-kills" 2>/dev/null
+holder_kills=$(wc -l <"$TEST_TMP/holder-kills")
 takeover=$(awk 'NR == FNR { a[++na] = $1; next } { t = $2; for (i = 1; i <= na; i++) if (a[i] > t) { print (a[i] - t) / 1e9; break } }' \
-	"$TEST_TMP/acq" "$TEST_TMP/kills" 2>/dev/null | sort -n |
-	awk '{ v[NR] = $1 } END { if (NR) printf "%.2f s max, %.2f s median (%d kills)", v[NR], v[int((NR + 1) / 2)], NR; else print "none" }')
+	"$TEST_TMP/acq" "$TEST_TMP/holder-kills" 2>/dev/null | sort -n |
+	awk '{ v[NR] = $1 } END { if (NR) printf "%.2f s max, %.2f s median", v[NR], v[int((NR + 1) / 2)]; else print "none" }')
 
 printf 'soak figures (%s s, %s contenders%s):\n' "$SECS" "$PROCS" "$(command -v terraform >/dev/null && echo ' + real terraform')"
 printf '  cycles: %s (%s ok, %s failed otherwise; killed and fault-broken releases aside)\n' "$n_cycles" "$n_ok" "$n_fail"
-printf '  faults injected: %s\n  kills: %s\n  lost updates: %s (counter %s, completed read-modify-writes %s)\n' \
-	"$injected" "$kills" "$lost" "$counter" "$exits"
-printf '  overlapping holds: %s\n  locks left: %s\n  processes left: %s\n  kill -> next acquired: %s\n' \
-	"$overlaps" "$left" "$procs" "$takeover"
+printf '  faults injected: %s\n  kills: %s (%s of them holders)\n  lost updates: %s (counter %s, completed read-modify-writes %s)\n' \
+	"$injected" "$kills" "$holder_kills" "$lost" "$counter" "$exits"
+printf '  overlapping holds: %s\n  locks left: %s\n  processes left: %s\n' "$overlaps" "$left" "$procs"
+printf '  holder killed -> next holder acquired: %s (lease %s s)\n' "$takeover" \
+	"$(awk -v s="${TFLOCK_TIME_SCALE:-0.1}" 'BEGIN { print 20 * s }')"
 is 0 "$lost" "no lost update"
 is 0 "$overlaps" "no two holds at once"
 is 0 "$left" "no lock left"
