@@ -92,10 +92,12 @@ static const struct opt_def defs[] = {
 	{ O_GRACE, "grace", 0, "TFLOCK_GRACE", T_DUR, F(grace_ms), CMD_RUN, "DUR",
 	  "after the command exits, wait this long for its leftover processes (default 10s)", 0,
 	  3600 },
-	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check), CMD_RUN,
-	  "on|off|auto",
-	  "pre-apply git checks (default auto: for terraform apply/destroy in a git repository)", 0,
-	  0 },
+	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check),
+	  CMD_RUN | CMD_CHECK_GIT, "on|off|auto|strict",
+	  "pre-apply git checks (default auto: for terraform apply/destroy in a git repository; "
+	  "strict: also refuse when it cannot tell whether HEAD is older than the last applied "
+	  "commit)",
+	  0, 0 },
 	{ O_EXPECT_COMMIT, "expect-commit", 0, "TFLOCK_EXPECT_COMMIT", T_STR, F(expect_commit),
 	  CMD_RUN | CMD_CHECK_GIT, "SHA",
 	  "refuse unless HEAD is this commit (default: GITHUB_SHA / CI_COMMIT_SHA)", 0, 0 },
@@ -497,8 +499,9 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return err_set(err, ERR_USAGE,
 		               "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
 	if (c->git_check && strcmp(c->git_check, "on") && strcmp(c->git_check, "off") &&
-	    strcmp(c->git_check, "auto"))
-		return err_set(err, ERR_USAGE, "--git-check: '%s' is not one of on, off, auto",
+	    strcmp(c->git_check, "auto") && strcmp(c->git_check, "strict"))
+		return err_set(err, ERR_USAGE,
+		               "--git-check: '%s' is not one of on, off, auto, strict",
 		               c->git_check);
 	free(c->lock_tagging);
 	c->lock_tagging = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -95,6 +96,26 @@ static char *data_dir_in(const char *workdir, const char *dir)
 	return rel;
 }
 
+static int is_dep_lock(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return !strcmp(base ? base + 1 : path, ".terraform.lock.hcl");
+}
+
+/* path (relative to the workdir) is the pre-apply hook in an in-tree hooks dir */
+static int is_hook(const struct gitinfo *g, const char *path)
+{
+	size_t n = g->workdir ? strlen(g->workdir) : 0, h;
+	const char *rel;
+	if (!n || !g->hooks_dir || strncmp(g->hooks_dir, g->workdir, n))
+		return 0;
+	rel = g->hooks_dir + n;
+	h = strlen(rel);
+	while (h && rel[h - 1] == '/')
+		h--;
+	return h && !strncmp(path, rel, h) && !strcmp(path + h, "/pre-apply");
+}
+
 static void add_dirty(struct gitinfo *g, const char *path)
 {
 	size_t len = strlen(g->dirty_paths), room = sizeof(g->dirty_paths) - len;
@@ -133,6 +154,7 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 	}
 	if (git_repository_workdir(repo))
 		g->workdir = xstrdup(git_repository_workdir(repo));
+	g->shallow = git_repository_is_shallow(repo) == 1;
 	if (git_repository_head(&head, repo) != 0) {
 		ret = err_set(err, ERR_USAGE, "git repository %s has no commit at HEAD: %s",
 		              root.ptr, git_msg());
@@ -186,10 +208,14 @@ int gitinfo_read(const char *dir, struct gitinfo *g, struct tf_error *err)
 			path = e->index_to_workdir->new_file.path;
 		else if (e->head_to_index)
 			path = e->head_to_index->new_file.path;
-		/* terraform's own files, but only while untracked: a committed one
-		 * that changed is a change like any other */
-		if (path && e->status == GIT_STATUS_WT_NEW &&
-		    gitinfo_tf_own(g->workdir, path, data_dir)) {
+		/* terraform's own files, but only while untracked (a committed one that
+		 * changed is a change like any other); the dependency lock file that
+		 * terraform init rewrites; the pre-apply hook hooks/install.sh put in
+		 * an in-tree core.hooksPath */
+		if (path && ((e->status == GIT_STATUS_WT_NEW &&
+		              (gitinfo_tf_own(g->workdir, path, data_dir) || is_hook(g, path))) ||
+		             (!(e->status & ~(GIT_STATUS_WT_NEW | GIT_STATUS_WT_MODIFIED)) &&
+		              is_dep_lock(path)))) {
 			g->tf_own++;
 			continue;
 		}
@@ -241,7 +267,7 @@ enum git_rel gitinfo_relation(const char *dir, const char *a, const char *b)
 		rel = REL_DESCENDANT;
 	else if (git_graph_descendant_of(repo, &ob, &oa) == 1)
 		rel = REL_ANCESTOR;
-	else
+	else if (git_repository_is_shallow(repo) != 1)
 		rel = REL_DIVERGED;
 out:
 	git_commit_free(ca);
@@ -250,4 +276,26 @@ out:
 	git_buf_dispose(&root);
 	git_libgit2_shutdown();
 	return rel;
+}
+
+void gitinfo_commit_date(const char *dir, const char *sha, char out[32])
+{
+	git_buf root = { NULL, 0, 0 };
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_oid oid;
+	out[0] = '\0';
+	git_libgit2_init();
+	if (!git_repository_discover(&root, dir, 0, NULL) &&
+	    !git_repository_open(&repo, root.ptr) && !git_oid_fromstr(&oid, sha) &&
+	    !git_commit_lookup(&c, repo, &oid)) {
+		time_t t = (time_t)git_commit_time(c);
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+	}
+	git_commit_free(c);
+	git_repository_free(repo);
+	git_buf_dispose(&root);
+	git_libgit2_shutdown();
 }

@@ -23,6 +23,7 @@ struct gitinfo {
 	char *branch;          /* NULL when detached */
 	char *remote;          /* origin URL without credentials, or NULL */
 	char *hooks_dir;       /* core.hooksPath or <gitdir>/hooks */
+	int shallow;           /* a shallow clone: history is cut off */
 	int dirty;             /* how many paths make it dirty */
 	int tf_own;            /* terraform's own files seen and not counted */
 	char dirty_paths[512]; /* the first of them, ", "-separated ("..." if cut) */
@@ -37,11 +38,16 @@ void gitinfo_free(struct gitinfo *g);
  * TF_DATA_DIR, relative to workdir; NULL for none), a crash log (crash.log,
  * crash.*.log), errored.tfstate, the local backend's .terraform.tfstate.lock.info,
  * or a saved plan (a zip archive whose first entry is "tfplan", as `terraform
- * plan -out` writes). The dependency lock file .terraform.lock.hcl is meant to
- * be committed and counts. */
+ * plan -out` writes). */
 int gitinfo_tf_own(const char *workdir, const char *path, const char *data_dir);
 /* How commit a relates to commit b: REL_DESCENDANT when a is newer than b,
- * REL_ANCESTOR when a is older, REL_UNKNOWN when one is not in the repository. */
+ * REL_ANCESTOR when a is older, REL_DIVERGED when neither (both lines of
+ * history known), REL_UNKNOWN when one is not in the repository or, in a
+ * shallow clone, when no path joins them (the history between them may be
+ * what is missing). */
 enum git_rel gitinfo_relation(const char *dir, const char *a, const char *b);
+/* The committer date of commit sha as "YYYY-MM-DD HH:MM UTC" in out; "" when
+ * the commit is not in the repository. */
+void gitinfo_commit_date(const char *dir, const char *sha, char out[32]);
 
 #endif

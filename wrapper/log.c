@@ -160,6 +160,8 @@ static const char *const secret_headers[] = {
 	"x-amz-copy-source-server-side-encryption-customer-key",
 	"x-aws-ec2-metadata-token",
 	"x-amz-sso_bearer_token",
+	"private-token",
+	"job-token",
 	NULL,
 };
 

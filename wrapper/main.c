@@ -511,7 +511,9 @@ static enum preapply_mode git_mode(const struct config *c)
 {
 	if (!c->git_check || !strcmp(c->git_check, "auto"))
 		return GIT_CHECK_AUTO;
-	return !strcmp(c->git_check, "on") ? GIT_CHECK_ON : GIT_CHECK_OFF;
+	return !strcmp(c->git_check, "on")       ? GIT_CHECK_ON
+	       : !strcmp(c->git_check, "strict") ? GIT_CHECK_STRICT
+	                                         : GIT_CHECK_OFF;
 }
 
 /* `tflock check-git`: the built-in pre-apply checks, reading (never writing) the
@@ -528,7 +530,7 @@ static int cmd_check_git(struct config *c)
 	memset(&po, 0, sizeof(po));
 	memset(&gi, 0, sizeof(gi));
 	setup_lock(&l, s3, c, "check-git", "tflock check-git", NULL);
-	po.mode = GIT_CHECK_ON;
+	po.mode = git_mode(c) == GIT_CHECK_STRICT ? GIT_CHECK_STRICT : GIT_CHECK_ON;
 	po.origin = "tflock check-git";
 	po.is_apply = 1;
 	po.expect_commit = c->expect_commit;
@@ -758,7 +760,7 @@ static int cmd_run(struct config *c, char **argv)
 	struct preapply_opts po;
 	struct gitinfo gi;
 	int git_active = 0, nested = 0;
-	char *hook_path = NULL, *hook_argv[2], *henv[8];
+	char *hook_path = NULL, *hook_argv[2], *henv[16];
 	size_t hn = 0;
 
 	err_clear(&err);
@@ -972,6 +974,16 @@ held:
 			henv[hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
 			hn += store_env(c, henv + hn);
 		}
+		/* the user's overrides reach the hook, which runs `tflock check-git`
+		 * (TFLOCK_* options are removed from a child's environment) */
+		if (c->allow_older)
+			henv[hn++] = xstrdup("TFLOCK_HELD_ALLOW_OLDER=true");
+		if (c->allow_dirty)
+			henv[hn++] = xstrdup("TFLOCK_HELD_ALLOW_DIRTY=true");
+		if (c->expect_commit && *c->expect_commit)
+			henv[hn++] = xasprintf("TFLOCK_HELD_EXPECT_COMMIT=%s", c->expect_commit);
+		if (c->git_check && *c->git_check)
+			henv[hn++] = xasprintf("TFLOCK_HELD_GIT_CHECK=%s", c->git_check);
 		henv[hn] = NULL;
 		ro.hook_env = henv;
 		log_verbose("running the pre-apply hook %s under the lock", hook_path);

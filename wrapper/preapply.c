@@ -2,6 +2,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,8 @@
 
 #include "buf.h"
 #include "child.h"
+#include "gitapi.h"
+#include "http.h"
 #include "log.h"
 
 static char *record_key(const struct lock *l)
@@ -28,6 +32,155 @@ static const char *expected(const struct preapply_opts *o)
 	if (!e || !*e)
 		e = getenv("CI_COMMIT_SHA");
 	return e && *e ? e : NULL;
+}
+
+/*
+ * Fetch the history that tells how HEAD and the last applied commit relate: a
+ * CI clone is often shallow (depth 1). `git fetch` from origin, both commits
+ * with 500 commits of history each in a shallow clone (whole history
+ * otherwise), within budget_ms (the lock is held meanwhile). git's output is
+ * not shown (a remote's text); its exit status is.
+ */
+static int fetch_history(const struct gitinfo *gi, const char *head, const char *last,
+                         long budget_ms, char *why, size_t whylen)
+{
+	const char *argv[16];
+	int n = 0, status = 0;
+	int64_t deadline = clock_boot_ns() + (int64_t)budget_ms * 1000000;
+	pid_t pid, w;
+	argv[n++] = "git";
+	argv[n++] = "-C";
+	argv[n++] = gi->workdir;
+	argv[n++] = "fetch";
+	argv[n++] = "--quiet";
+	argv[n++] = "--no-tags";
+	argv[n++] = "--no-write-fetch-head";
+	argv[n++] = "--no-recurse-submodules";
+	if (gi->shallow)
+		argv[n++] = "--depth=500";
+	argv[n++] = "origin";
+	argv[n++] = last;
+	argv[n++] = head;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "cannot start git: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("GIT_TERMINAL_PROMPT", "0", 1);
+		setenv("GIT_ASKPASS", "true", 1);
+		setenv("GCM_INTERACTIVE", "never", 1);
+		execvp("git", (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (clock_boot_ns() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(why, whylen, "git fetch from origin took longer than %lds",
+			         budget_ms / 1000);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		snprintf(why, whylen, "git is not installed");
+	else
+		snprintf(why, whylen, "git fetch from origin failed (exit %d)",
+		         w == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return -1;
+}
+
+/*
+ * HEAD must not be provably older than the commit applied last (an ancestor of
+ * it): that apply would roll the infrastructure back. When the clone cannot
+ * tell, fetch the history, then ask the CI's API; still unknown: refuse only
+ * under --git-check strict, else warn and go on. Another line of history is
+ * a warning with both commits and their dates.
+ */
+static int older_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi,
+                       const char *dir, const char *last, const char *last_who, const char *last_at,
+                       struct tf_error *err)
+{
+	enum git_rel rel = gitinfo_relation(dir, gi->head, last);
+	char fetch_why[160] = "", api_why[256] = "", dh[32], dl[32];
+	const char *by = "";
+	(void)l;
+	if (rel == REL_UNKNOWN && gi->workdir) {
+		long budget = o->fetch_budget_ms > 0 ? o->fetch_budget_ms : 30000;
+		log_info("the commit applied last (%.12s) is not in this clone's history%s: "
+		         "fetching it from origin",
+		         last, gi->shallow ? " (a shallow clone)" : "");
+		if (fetch_history(gi, gi->head, last, budget, fetch_why, sizeof(fetch_why)) == 0) {
+			rel = gitinfo_relation(dir, gi->head, last);
+			by = " (history fetched from origin)";
+			if (rel == REL_UNKNOWN)
+				snprintf(fetch_why, sizeof(fetch_why),
+				         "fetched 500 commits of history and found no path between "
+				         "them");
+		}
+	}
+	if (rel == REL_UNKNOWN) {
+		rel = gitapi_relation(gi->head, last, api_why, sizeof(api_why));
+		if (rel != REL_UNKNOWN)
+			by = getenv("GITHUB_ACTIONS") ? " (GitHub's compare API)"
+			                              : " (GitLab's API)";
+	}
+	gitinfo_commit_date(dir, gi->head, dh);
+	gitinfo_commit_date(dir, last, dl);
+	switch (rel) {
+	case REL_ANCESTOR:
+		err_set(err, ERR_NONE,
+		        "commit %.12s%s%s%s is older than %.12s%s%s%s, applied last (%s%s%s)%s: "
+		        "applying it would roll the infrastructure back; pass --allow-older to do "
+		        "it anyway",
+		        gi->head, *dh ? " (" : "", dh, *dh ? ")" : "", last, *dl ? " (" : "", dl,
+		        *dl ? ")" : "", last_who, *last_at ? " at " : "", last_at, by);
+		return PREAPPLY_REFUSED;
+	case REL_DIVERGED:
+		log_warn("commit %.12s%s%s%s is on another line of history than %.12s%s%s%s, "
+		         "applied last by %s%s%s%s: make sure it includes what that apply "
+		         "changed",
+		         gi->head, *dh ? " (" : "", dh, *dh ? ")" : "", last, *dl ? " (" : "", dl,
+		         *dl ? ")" : "", last_who, *last_at ? " at " : "", last_at, by);
+		return 0;
+	case REL_UNKNOWN:
+		if (o->mode == GIT_CHECK_STRICT) {
+			err_set(err, ERR_NONE,
+			        "cannot tell whether commit %.12s is older than %.12s, applied "
+			        "last "
+			        "(%s%s%s): %s; %s; --git-check strict refuses: fetch the full "
+			        "history (fetch-depth: 0 / GIT_DEPTH: 0), or pass --allow-older",
+			        gi->head, last, last_who, *last_at ? " at " : "", last_at,
+			        *fetch_why ? fetch_why : "not in this clone's history", api_why);
+			return PREAPPLY_REFUSED;
+		}
+		log_warn("cannot tell whether commit %.12s is older than %.12s, applied last "
+		         "(%s%s%s): %s; %s. Going on: an older commit would roll the "
+		         "infrastructure back, so fetch the full history (fetch-depth: 0 / "
+		         "GIT_DEPTH: 0) or give a token; --git-check strict refuses instead",
+		         gi->head, last, last_who, *last_at ? " at " : "", last_at,
+		         *fetch_why ? fetch_why : "not in this clone's history", api_why);
+		return 0;
+	default:
+		if (*by)
+			log_verbose("commit %.12s is not older than %.12s, applied last%s",
+			            gi->head, last, by);
+		return 0;
+	}
 }
 
 int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
@@ -95,29 +248,8 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 	err_clear(err);
 	s3_reply_free(&r);
 	free(key);
-	if (*last && !o->allow_older) {
-		enum git_rel rel = gitinfo_relation(dir, gi->head, last);
-		if (rel == REL_ANCESTOR) {
-			err_set(err, ERR_NONE,
-			        "commit %.12s is older than %.12s, applied last (%s%s%s): applying "
-			        "it would roll the infrastructure back; pass --allow-older to do "
-			        "it anyway",
-			        gi->head, last, last_who, *last_at ? " at " : "", last_at);
-			return PREAPPLY_REFUSED;
-		}
-		if (rel == REL_UNKNOWN) {
-			err_set(err, ERR_NONE,
-			        "the commit applied last (%.12s) is not in this clone's history, "
-			        "so tflock cannot tell whether %.12s is older: fetch the full "
-			        "history (fetch-depth: 0), or pass --allow-older",
-			        last, gi->head);
-			return PREAPPLY_REFUSED;
-		}
-		if (rel == REL_DIVERGED)
-			log_warn("commit %.12s is on another line of history than %.12s, applied "
-			         "last",
-			         gi->head, last);
-	}
+	if (*last && !o->allow_older)
+		return older_check(l, o, gi, dir, last, last_who, last_at, err);
 	return 0;
 }
 

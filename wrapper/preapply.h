@@ -3,7 +3,8 @@
  *
  * Runs after the lock is acquired (so the record it reads cannot change under
  * it): the working tree must be clean, HEAD must be the commit CI expects, and
- * HEAD must not be older than the commit last applied to this state, which
+ * HEAD must not be provably older (an ancestor of) the commit last applied to
+ * this state, which
  * tflock records next to the lock (<state key>.applied.tflock) after each
  * successful apply, only while holding the lock. The repository's own pre-apply
  * hook (core.hooksPath or .git/hooks/pre-apply), if it has one, is found by
@@ -21,7 +22,9 @@
 #include "lock.h"
 
 enum { PREAPPLY_REFUSED = 1 };
-enum preapply_mode { GIT_CHECK_OFF, GIT_CHECK_ON, GIT_CHECK_AUTO };
+/* STRICT: ON, and refuse when the clone and the CI's API cannot tell whether
+ * HEAD is older than the last applied commit (ON warns and goes on). */
+enum preapply_mode { GIT_CHECK_OFF, GIT_CHECK_ON, GIT_CHECK_AUTO, GIT_CHECK_STRICT };
 
 struct preapply_opts {
 	enum preapply_mode mode;
@@ -30,7 +33,8 @@ struct preapply_opts {
 	const char *expect_commit; /* NULL: GITHUB_SHA / CI_COMMIT_SHA when set */
 	int allow_dirty;
 	int allow_older;
-	const char *origin; /* what asked for the check, for messages; NULL: --git-check on */
+	const char *origin;   /* what asked for the check, for messages; NULL: --git-check on */
+	long fetch_budget_ms; /* how long fetching missing history may take (0: 30 s) */
 };
 
 /* active: whether the check applies at all (mode, repository, command). */

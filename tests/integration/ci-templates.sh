@@ -816,9 +816,14 @@ is 404 "$(s3_status GET "/$bucket/$HKEY.tflock")" "the lock is released after a 
 PRE_APPLY_BRANCHES="release/* ma*" hook_apply hk3
 is 0 $? "a matching pattern lets it run"
 echo scratch >"$R/infra/untracked.txt"
-hook_apply hk4 --allow-dirty
-is 77 $? "with --allow-dirty tflock's own check passes, the hook's check-git still refuses a dirty tree"
-like "$(cat "$TEST_TMP/hk4.out")" "pre-apply hook .* refused" "tflock names the hook as the refuser"
+hook_apply hk4
+is 77 $? "a dirty tree is refused"
+hook_apply hk4b --allow-dirty
+is 0 $? "the --allow-dirty given to tflock reaches the hook's check-git: the apply runs"
+like "$(cat "$TEST_TMP/hk4b.out")" "git checks pass" "(the hook's check ran, with the override)"
+PRE_APPLY_BRANCHES="release/*" hook_apply hk4c --allow-dirty
+is 77 $? "the hook's own policy still refuses"
+like "$(cat "$TEST_TMP/hk4c.out")" "pre-apply hook .* refused" "tflock names the hook as the refuser"
 rm -f "$R/infra/untracked.txt"
 # no initialised backend where the hook runs: the store comes from TFLOCK_HELD_LOCK
 mkdir -p "$R/elsewhere"

@@ -95,12 +95,96 @@ git commit -qam three
 "$TFLOCK" -- terraform apply -auto-approve 2>/dev/null
 is 0 $? "a descendant of the last applied commit applies"
 
-# a commit the clone does not know (shallow history)
-printf '{"commit":"%s","who":"x","at":"2026-01-01T00:00:00Z"}' 0123456789012345678901234567890123456789 >"$TEST_TMP/rec"
-S3_BODY_FILE=$TEST_TMP/rec s3_status PUT "/$bucket/$TFLOCK_KEY.applied.tflock" >/dev/null
+# a last applied commit nobody can place (not here, no origin, no API): a loud
+# warning and the apply goes on; --git-check strict refuses
+unlike_file() { ! grep -q "$1" "$2"; }
+set_last() { # COMMIT
+	printf '{"commit":"%s","who":"x","at":"2026-01-01T00:00:00Z"}' "$1" >"$TEST_TMP/rec"
+	S3_BODY_FILE=$TEST_TMP/rec s3_status PUT "/$bucket/$TFLOCK_KEY.applied.tflock" >/dev/null
+}
+set_last 0123456789012345678901234567890123456789
 "$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e7"
-is 77 $? "a last-applied commit missing from this clone is refused"
-like "$(cat "$TEST_TMP/e7")" "fetch the full history" "with the fix"
+is 0 $? "a last-applied commit nobody can place: the apply goes on"
+like "$(cat "$TEST_TMP/e7")" "cannot tell whether commit ${c2:0:0}[0-9a-f]{12} is older than 012345678901.*--git-check strict refuses" \
+	"with a warning that says what to do"
+set_last 0123456789012345678901234567890123456789
+"$TFLOCK" --git-check strict -- terraform apply -auto-approve 2>"$TEST_TMP/e7s"
+is 77 $? "--git-check strict refuses it"
+like "$(cat "$TEST_TMP/e7s")" "fetch the full history \(fetch-depth: 0" "naming the fix"
+
+# another line of history: a warning with both commits and their dates
+git checkout -q -b side "$c1"
+echo 'output "s" { value = 9 }' >>main.tf
+git commit -qam side
+side=$(git rev-parse HEAD)
+git checkout -q main
+set_last "$side"
+"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/e7d"
+is 0 $? "a commit on another line of history than the last applied goes on"
+like "$(cat "$TEST_TMP/e7d")" "on another line of history than ${side:0:12} \([0-9-]+ [0-9:]+ UTC\)" \
+	"with a warning naming both commits and their dates"
+
+# a shallow clone (CI's depth 1) fetches the missing history from origin
+git clone -q --bare "$repo" "$TEST_TMP/origin.git"
+git clone -q --depth 1 "file://$TEST_TMP/origin.git" "$TEST_TMP/shallow"
+cd "$TEST_TMP/shallow" || bail "no shallow clone"
+{
+	head=$(git rev-parse HEAD)
+	set_last "$c2" # an ancestor of HEAD, beyond the shallow clone's one commit
+	"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/s1"
+	is 0 $? "shallow clone, last applied an ancestor not in it: fetched, the apply goes on"
+	like "$(cat "$TEST_TMP/s1")" "not in this clone's history \(a shallow clone\): fetching it from origin" "(said)"
+	ok "no warning: the fetched history told" unlike_file "cannot tell" "$TEST_TMP/s1"
+	# a newer commit lands in origin after this clone was made
+	git -C "$repo" checkout -q main
+	echo 'output "n" { value = 5 }' >>"$repo/main.tf"
+	git -C "$repo" commit -qam newer
+	newer=$(git -C "$repo" rev-parse HEAD)
+	git -C "$repo" push -q "$TEST_TMP/origin.git" main
+	set_last "$newer"
+	"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/s2"
+	is 77 $? "shallow clone whose HEAD is older than the last applied (in origin): refused"
+	like "$(cat "$TEST_TMP/s2")" "${head:0:12} .*is older than ${newer:0:12}.*history fetched from origin" \
+		"saying so, and how it knows"
+}
+cd "$repo" || bail "no repo"
+
+# the CI's API, when the clone cannot tell and a token is at hand (stand-ins)
+start_api() { # ROUTE...
+	rm -f "$TEST_TMP/api.port"
+	"$STUB_HTTP" --port-file "$TEST_TMP/api.port" --log "$TEST_TMP/api.log" "$@" &
+	api=$!
+	wait_for "the API stand-in" 20 test -s "$TEST_TMP/api.port"
+	api_url=http://127.0.0.1:$(cat "$TEST_TMP/api.port")
+}
+head=$(git rev-parse HEAD)
+unknown=abcdefabcdefabcdefabcdefabcdefabcdefabcd
+printf '{"status":"behind","ahead_by":0,"behind_by":3}' >"$TEST_TMP/behind.json"
+start_api "GET /repos/acme/infra/compare/$unknown...$head 200 $TEST_TMP/behind.json"
+set_last "$unknown"
+GITHUB_ACTIONS=true GITHUB_API_URL=$api_url GITHUB_REPOSITORY=acme/infra GITHUB_TOKEN=ghs_sEcReT \
+	"$TFLOCK" -v -- terraform apply -auto-approve 2>"$TEST_TMP/a1"
+is 77 $? "GitHub's compare API says HEAD is behind the last applied: refused"
+like "$(cat "$TEST_TMP/a1")" "is older than ${unknown:0:12}.*GitHub's compare API" "saying how it knows"
+like "$(cat "$TEST_TMP/api.log")" "Authorization: Bearer ghs_sEcReT" "the token was sent to the API"
+ok "and never printed" unlike_file ghs_sEcReT "$TEST_TMP/a1"
+kill "$api" 2>/dev/null
+wait "$api" 2>/dev/null
+printf '{"id":"%s"}' "$head" >"$TEST_TMP/mb.json"
+start_api "GET /projects/42/repository/merge_base 200 $TEST_TMP/mb.json"
+set_last "$unknown"
+GITLAB_CI=true CI_API_V4_URL=$api_url/ CI_PROJECT_ID=42 GITLAB_TOKEN=glpat-sEcReT \
+	"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/a2"
+is 77 $? "GitLab's merge base is HEAD (HEAD is older): refused"
+like "$(cat "$TEST_TMP/api.log")" "PRIVATE-TOKEN: glpat-sEcReT" "with the token in PRIVATE-TOKEN"
+like "$(cat "$TEST_TMP/api.log")" "refs%5B%5D=$unknown&refs%5B%5D=$head" "asking for the merge base of both"
+kill "$api" 2>/dev/null
+wait "$api" 2>/dev/null
+set_last "$unknown"
+GITHUB_ACTIONS=true GITHUB_API_URL=http://api.example.com GITHUB_REPOSITORY=acme/infra GITHUB_TOKEN=ghs_sEcReT \
+	"$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/a3"
+is 0 $? "a token is never sent to a plain-http API (warned, went on)"
+like "$(cat "$TEST_TMP/a3")" "not https: the token is not sent there" "saying why"
 
 # the repository's own pre-apply hook
 "$TFLOCK" --allow-older -- terraform apply -auto-approve 2>/dev/null
@@ -123,6 +207,12 @@ chmod +x "$TEST_TMP/hooks/pre-apply"
 git config core.hooksPath "$TEST_TMP/hooks"
 "$TFLOCK" -- terraform apply -auto-approve 2>/dev/null
 is 0 $? "core.hooksPath is honoured (its hook passes)"
+# the shipped hook gets the overrides given to tflock (it runs tflock check-git)
+cp "$top_srcdir/hooks/pre-apply" "$TEST_TMP/hooks/pre-apply"
+git checkout -q "$c1"
+PRE_APPLY_TFLOCK=$TFLOCK "$TFLOCK" --allow-older -- terraform apply -auto-approve 2>"$TEST_TMP/e10"
+is 0 $? "the shipped pre-apply hook honours the --allow-older given to tflock"
+git checkout -q main
 cd /
 "$TFLOCK" --git-check on -- true 2>"$TEST_TMP/e9"
 is 77 $? "--git-check on outside a repository refuses"

@@ -159,13 +159,27 @@ int main(void)
 	is_string("other.zip, tfdata/terraform.tfstate", g.dirty_paths, "both named");
 	gitinfo_free(&g);
 	unsetenv("TF_DATA_DIR");
+	sh("rm -rf .terraform sub/.terraform tfdata errored.tfstate .terraform.tfstate.lock.info "
+	   "prod.plan other.zip");
 	write_text(".terraform.lock.hcl", "# providers\n");
 	is_int(0, gitinfo_read(repo, &g, &err), "read with an uncommitted dependency lock file");
-	ok(strstr(g.dirty_paths, ".terraform.lock.hcl") != NULL,
-	   "the dependency lock file counts (it is meant to be committed): %s", g.dirty_paths);
+	is_int(0, g.dirty, "terraform init's dependency lock file does not count");
 	gitinfo_free(&g);
-	sh("rm -rf .terraform sub/.terraform tfdata errored.tfstate .terraform.tfstate.lock.info "
-	   "prod.plan other.zip .terraform.lock.hcl");
+	sh("git add .terraform.lock.hcl && git commit -q -m lock");
+	write_text(".terraform.lock.hcl", "# providers, more hashes\n");
+	is_int(0, gitinfo_read(repo, &g, &err), "read with the dependency lock file updated");
+	is_int(0, g.dirty, "nor does its update by init");
+	gitinfo_free(&g);
+	sh("git rm -q -f .terraform.lock.hcl && git commit -q -m unlock");
+	/* the hook hooks/install.sh puts into an in-tree core.hooksPath */
+	sh("git config core.hooksPath ci/hooks && mkdir -p ci/hooks && echo x >ci/hooks/pre-apply "
+	   "&& "
+	   "echo y >ci/hooks/other");
+	is_int(0, gitinfo_read(repo, &g, &err), "read with a hook in an in-tree hooks path");
+	is_string("ci/hooks/other", g.dirty_paths,
+	          "the pre-apply hook does not count, another file does");
+	gitinfo_free(&g);
+	sh("git config --unset core.hooksPath && rm -rf ci");
 	/* a committed file in a .terraform directory that changed is a change */
 	sh("mkdir -p .terraform && echo a >.terraform/modules.json && git add -f .terraform && "
 	   "git commit -q -m tfdir && echo b >.terraform/modules.json");

@@ -1,0 +1,173 @@
+#include "gitapi.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "http.h"
+#include "sanitize.h"
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* https, or http to loopback (the tests' stand-in): nowhere else gets a token */
+static int token_may_go_to(const char *url)
+{
+	return !strncmp(url, "https://", 8) || !strncmp(url, "http://127.0.0.1:", 17) ||
+	       !strncmp(url, "http://localhost:", 17) || !strncmp(url, "http://[::1]:", 13);
+}
+
+/* the length of an API base URL without trailing slashes */
+static int base_len(const char *url)
+{
+	size_t n = strlen(url);
+	while (n && url[n - 1] == '/')
+		n--;
+	return (int)n;
+}
+
+static int is_sha(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+	return n == 40 && !s[n];
+}
+
+/* GET url with one auth header; the parsed JSON body of a 200, else NULL */
+static cJSON *get_json(const char *url, const char *auth_name, const char *auth_value, char *why,
+                       size_t whylen)
+{
+	struct http_client *c = http_client_new();
+	struct http_header h[4] = { { auth_name, auth_value },
+		                    { "Accept", "application/json" },
+		                    { "User-Agent", "tflock" },
+		                    { "X-GitHub-Api-Version", "2022-11-28" } };
+	struct http_request req;
+	struct http_response resp;
+	struct tf_error err;
+	cJSON *j = NULL;
+	char shown[256];
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.headers = h;
+	req.nheaders = 4;
+	req.timeout_ms = 10000;
+	http_response_init(&resp);
+	err_clear(&err);
+	if (!c) {
+		snprintf(why, whylen, "cannot create an HTTP client");
+	} else if (http_do(c, &req, &resp, &err)) {
+		sanitize_to(shown, sizeof(shown), err.msg, 200);
+		snprintf(why, whylen, "%s", shown);
+	} else if (resp.status != 200) {
+		sanitize_to(shown, sizeof(shown), resp.body.data ? resp.body.data : "", 120);
+		snprintf(why, whylen, "HTTP %ld (%s)", resp.status, shown);
+	} else if (!(j = cJSON_ParseWithLength(resp.body.data, resp.body.len))) {
+		snprintf(why, whylen, "a reply that is not JSON");
+	}
+	http_response_free(&resp);
+	http_client_free(c);
+	return j;
+}
+
+static enum git_rel github(const char *head, const char *last, char *why, size_t whylen)
+{
+	const char *api = env("GITHUB_API_URL") ? env("GITHUB_API_URL") : "https://api.github.com";
+	const char *repo = env("GITHUB_REPOSITORY");
+	const char *tok = env("GITHUB_TOKEN") ? env("GITHUB_TOKEN") : env("GH_TOKEN");
+	enum git_rel rel = REL_UNKNOWN;
+	const cJSON *st;
+	char *url, *auth;
+	cJSON *j;
+	if (!repo || !tok) {
+		snprintf(why, whylen,
+		         "no GITHUB_TOKEN (or GH_TOKEN) in the environment to ask GitHub");
+		return REL_UNKNOWN;
+	}
+	if (!token_may_go_to(api)) {
+		snprintf(why, whylen, "GITHUB_API_URL is not https: the token is not sent there");
+		return REL_UNKNOWN;
+	}
+	url = xasprintf("%.*s/repos/%s/compare/%s...%s", base_len(api), api, repo, last, head);
+	auth = xasprintf("Bearer %s", tok);
+	j = get_json(url, "Authorization", auth, why, whylen);
+	st = cJSON_GetObjectItemCaseSensitive(j, "status");
+	if (cJSON_IsString(st)) {
+		if (!strcmp(st->valuestring, "ahead"))
+			rel = REL_DESCENDANT;
+		else if (!strcmp(st->valuestring, "behind"))
+			rel = REL_ANCESTOR;
+		else if (!strcmp(st->valuestring, "identical"))
+			rel = REL_SAME;
+		else if (!strcmp(st->valuestring, "diverged"))
+			rel = REL_DIVERGED;
+		else
+			snprintf(why, whylen, "GitHub's compare gave an unknown status");
+	} else if (j) {
+		snprintf(why, whylen, "GitHub's compare gave no status");
+	}
+	cJSON_Delete(j);
+	free(auth);
+	free(url);
+	return rel;
+}
+
+static enum git_rel gitlab(const char *head, const char *last, char *why, size_t whylen)
+{
+	const char *api = env("CI_API_V4_URL"), *project = env("CI_PROJECT_ID");
+	const char *tok = env("GITLAB_TOKEN");
+	enum git_rel rel = REL_UNKNOWN;
+	const cJSON *id;
+	char *url;
+	cJSON *j;
+	if (!api || !project || !tok) {
+		snprintf(why, whylen, "no GITLAB_TOKEN in the environment to ask GitLab");
+		return REL_UNKNOWN;
+	}
+	if (!token_may_go_to(api)) {
+		snprintf(why, whylen, "CI_API_V4_URL is not https: the token is not sent there");
+		return REL_UNKNOWN;
+	}
+	if (strspn(project, "0123456789") != strlen(project)) {
+		snprintf(why, whylen, "CI_PROJECT_ID is not a number");
+		return REL_UNKNOWN;
+	}
+	url = xasprintf("%.*s/projects/%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s",
+	                base_len(api), api, project, last, head);
+	j = get_json(url, "PRIVATE-TOKEN", tok, why, whylen);
+	id = cJSON_GetObjectItemCaseSensitive(j, "id");
+	if (cJSON_IsString(id)) {
+		if (!strcmp(id->valuestring, head) && !strcmp(id->valuestring, last))
+			rel = REL_SAME;
+		else if (!strcmp(id->valuestring, head))
+			rel = REL_ANCESTOR;
+		else if (!strcmp(id->valuestring, last))
+			rel = REL_DESCENDANT;
+		else
+			rel = REL_DIVERGED;
+	} else if (j) {
+		snprintf(why, whylen, "GitLab's merge_base gave no commit id");
+	}
+	cJSON_Delete(j);
+	free(url);
+	return rel;
+}
+
+enum git_rel gitapi_relation(const char *head, const char *last, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "not on GitHub Actions or GitLab CI");
+	if (!is_sha(head) || !is_sha(last)) {
+		snprintf(why, whylen, "not two full commit ids");
+		return REL_UNKNOWN;
+	}
+	if (env("GITHUB_ACTIONS"))
+		return github(head, last, why, whylen);
+	if (env("GITLAB_CI"))
+		return gitlab(head, last, why, whylen);
+	return REL_UNKNOWN;
+}
