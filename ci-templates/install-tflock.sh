@@ -54,7 +54,15 @@ new_scratch() {
 # the source tree: this script's own, TFLOCK_SRC, or a fetched ref
 resolve_src() {
 	if [ -n "${TFLOCK_REF:-}" ]; then
-		local repo=${TFLOCK_REPOSITORY:-}
+		local repo=${TFLOCK_REPOSITORY:-} rest
+		# inside a composite action github.action_repository is empty: the
+		# action's own repository is in its path, .../_actions/OWNER/NAME/REF/...
+		if [ -z "$repo" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
+			case $GITHUB_ACTION_PATH in */_actions/*/*/*)
+				rest=${GITHUB_ACTION_PATH#*/_actions/}
+				repo=$(printf '%s' "$rest" | cut -d/ -f1-2) ;;
+			esac
+		fi
 		[ -n "$repo" ] || die "TFLOCK_REF is set but TFLOCK_REPOSITORY is not: name the repository to fetch it from"
 		case $repo in
 		*://* | /* | *@*:*) ;;

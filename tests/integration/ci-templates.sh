@@ -464,6 +464,14 @@ mkdir -p "$TEST_TMP/rt-ref"
 is "$TEST_TMP/rt-ref/tflock-src|$kref" \
 	"$(yq_eval "$TEST_TMP/gh-ref/steps.json" 'd => d.source.outputs.src + "|" + d.source.outputs.key')" \
 	"with ref: and repository: the action fetches that tag and keys the cache on its sources"
+# ref: without repository: the action's own repository, read from its path
+# (github.action_repository is empty inside a composite action)
+mkdir -p "$TEST_TMP/rt-ref2"
+GITHUB_OUTPUT=$TEST_TMP/ref2.out GITHUB_SERVER_URL=file://$TEST_TMP/srv RUNNER_TEMP=$TEST_TMP/rt-ref2 \
+	GITHUB_ACTION_PATH=$TEST_TMP/runner/_actions/owner/tflock/v1/ci-templates/github \
+	TFLOCK_REF=v9.9.9 TFLOCK_REPOSITORY="" bash "$CT/install-tflock.sh" source >"$TEST_TMP/ref2.log" 2>&1
+is 0 $? "ref: alone fetches from the action's own repository (owner/tflock, from its path)"
+like "$(cat "$TEST_TMP/ref2.log")" "fetching v9.9.9 from file://$TEST_TMP/srv/owner/tflock.git" "(said)"
 
 # ---- 3. the action's steps, run against the local S3 server -----------------
 rgw_require
@@ -622,9 +630,12 @@ gh_inputs g2 "$TESTCHILD 'unbalanced"
 gh_run g2
 is 64 $? "unbalanced quotes are refused (64)"
 gh_inputs g3 "$TESTCHILD
-$TESTCHILD"
+--log $TEST_TMP/g3.log
+touch=$TEST_TMP/g3.ran
+"
 gh_run g3
-is 64 $? "a multi-line command is refused (64)"
+is 0 $? "a folded or multi-line command (command: >) runs, its lines as words"
+ok "(it ran with all its words)" test -e "$TEST_TMP/g3.ran"
 gh_inputs g4 "   "
 gh_run g4
 is 64 $? "an empty command is refused (64)"
