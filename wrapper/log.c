@@ -143,13 +143,41 @@ void cleanup_run(void)
 	}
 }
 
+/* "tflock: MSG" (escaped), as die() has always printed it */
+static void log_plain(const char *msg)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "tflock: ");
+	sanitize_text(&b, msg, 0);
+	buf_addc(&b, '\n');
+	fwrite(b.data, 1, b.len, stderr);
+	fflush(stderr);
+	buf_free(&b);
+}
+
+static die_report_fn die_report;
+static pid_t die_report_pid;
+
+void die_report_set(die_report_fn fn)
+{
+	die_report = fn;
+	die_report_pid = getpid();
+}
+
 void die(int code, const char *fmt, ...)
 {
 	va_list ap;
+	struct buf msg = BUF_INIT;
+	die_report_fn fn = die_report;
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
+	log_plain(msg.data);
 	cleanup_run();
+	die_report = NULL; /* once, and never in a forked child */
+	if (fn && getpid() == die_report_pid)
+		fn(code, msg.data);
+	buf_free(&msg);
 	exit(code);
 }
 

@@ -44,6 +44,11 @@ void cleanup_run(void);
 void log_event(const char *fmt, ...) LOG_PRINTF(1, 2);
 
 void die(int code, const char *fmt, ...) LOG_PRINTF(2, 3) __attribute__((noreturn));
+/* Called by die() after the cleanup hooks, with the exit code and the message
+ * (unescaped: the callee escapes at its sinks), so that every exit can be
+ * reported (the --report file, CI outputs); only in the process that set it. */
+typedef void (*die_report_fn)(int code, const char *msg);
+void die_report_set(die_report_fn fn);
 
 /* Header line "Name: value" → a copy with the value replaced by "[redacted]" when
  * the header carries a secret (authorization, x-amz-security-token, SSE-C keys,

@@ -565,15 +565,24 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	struct tf_error err;
 	char cmd[512], started[48];
 	struct timespec now;
-	int64_t end = l->released_ns ? l->released_ns : clock_boot_ns();
-	if (!c->report && !(getenv("GITHUB_ACTIONS") && !strcmp(getenv("GITHUB_ACTIONS"), "true")))
+	static const struct lock none; /* an exit before the lock was set up */
+	const char *report_path = c && c->report ? c->report : getenv("TFLOCK_REPORT");
+	int64_t end;
+	if (!l)
+		l = &none;
+	end = l->released_ns ? l->released_ns : clock_boot_ns();
+	if (!report_path &&
+	    !(getenv("GITHUB_ACTIONS") && !strcmp(getenv("GITHUB_ACTIONS"), "true")))
 		return;
+	if (report_path && !*report_path)
+		report_path = NULL;
 	memset(&rep, 0, sizeof(rep));
 	err_clear(&err);
-	snprintf(cmd, sizeof(cmd), "%s%s%s", tf->program, tf->sub ? " " : "",
-	         tf->sub ? tf->sub : "");
+	snprintf(cmd, sizeof(cmd), "%s%s%s", tf && tf->program ? tf->program : "",
+	         tf && tf->sub ? " " : "", tf && tf->sub ? tf->sub : "");
 	clock_gettime(CLOCK_REALTIME, &now);
-	now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / 1000000000;
+	if (l->wait_start_ns)
+		now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / 1000000000;
 	now.tv_nsec = 0;
 	lockinfo_format_created(&now, started);
 	for (unsigned i = 0; i < l->nseen && i < 16; i++) {
@@ -581,12 +590,14 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 		hs[i].operation = l->seen[i].operation;
 		hs[i].id = l->seen[i].id;
 	}
-	rep.lock_url = l->url;
+	rep.lock_url = l->url ? l->url : "";
 	rep.lock_id = l->acquired_ns ? l->mine.id : "";
 	rep.command = cmd;
 	rep.acquired = l->acquired_ns != 0;
 	rep.took_over = l->took_over;
-	rep.waited_s = ((l->acquired_ns ? l->acquired_ns : end) - l->wait_start_ns) / 1e9;
+	rep.waited_s = l->wait_start_ns
+	                       ? ((l->acquired_ns ? l->acquired_ns : end) - l->wait_start_ns) / 1e9
+	                       : 0;
 	rep.held_s = l->acquired_ns ? (end - l->acquired_ns) / 1e9 : 0;
 	rep.heartbeats = l->heartbeats;
 	rep.heartbeat_failures = l->heartbeat_failures;
@@ -602,11 +613,54 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	rep.outcome = outcome;
 	rep.outcome_kind = kind;
 	rep.started_utc = started;
-	if (c->report && report_write_json(&rep, c->report, &err))
+	if (report_path && report_write_json(&rep, report_path, &err))
 		log_error("%s", err.msg);
 	err_clear(&err);
 	if (report_github(&rep, &err))
 		log_warn("GitHub Actions report: %s", err.msg);
+}
+
+/* What an exit of `tflock run` reports, however it comes (die() included): the
+ * --report file, and on GitHub the outputs, summary and an annotation. */
+static struct {
+	const struct config *c;
+	const struct lock *l; /* NULL until set up */
+	const struct tfcmd *tf;
+	int reported;
+} xr;
+
+static const char *kind_of_exit(int code)
+{
+	switch (code) {
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_UNAVAILABLE:
+		return "unavailable";
+	case EXIT_REFUSED:
+		return "refused";
+	default:
+		break;
+	}
+	if (code > 128 && code <= 128 + 64)
+		return "cancelled"; /* a signal to tflock before the command ran */
+	if (xr.c && code == (int)xr.c->conflict_exit_code)
+		return "held";
+	if (xr.c && code == (int)xr.c->lost_exit_code)
+		return "lost";
+	return "error";
+}
+
+static void report_exit(int code, const char *msg, const char *kind)
+{
+	if (xr.reported)
+		return;
+	xr.reported = 1;
+	write_reports(xr.c, xr.l, NULL, xr.tf, msg, kind ? kind : kind_of_exit(code), code);
+}
+
+static void report_on_die(int code, const char *msg)
+{
+	report_exit(code, msg, NULL);
 }
 
 static void summary(const struct lock *l, const struct run_result *r, char *const argv[])
@@ -770,6 +824,7 @@ static int cmd_run(struct config *c, char **argv)
 	reentry_init(&re);
 	ident = lock_ident(c);
 	tfcmd_parse(&tf, argv);
+	xr.tf = &tf;
 	if (getenv("TFLOCK_HELD_DIR")) {
 		char why[512];
 		if (reentry_check(&re, ident, why, sizeof(why))) {
@@ -817,6 +872,7 @@ static int cmd_run(struct config *c, char **argv)
 	}
 	s3 = open_store(c);
 	setup_lock(&l, s3, c, c->operation ? c->operation : tf.operation, info, &ci);
+	xr.l = &l;
 
 	/* A3's trap: for a non-default workspace whose state object does not exist
 	 * yet, terraform takes the lock itself (even with -lock=false) and would
@@ -859,7 +915,7 @@ static int cmd_run(struct config *c, char **argv)
 	ret = lock_acquire(&l, &err);
 	http_set_abort(NULL);
 	if (ret == LOCK_UNAVAILABLE) {
-		write_reports(c, &l, NULL, &tf, err.msg, "unavailable", EXIT_UNAVAILABLE);
+		report_exit(EXIT_UNAVAILABLE, err.msg, "unavailable");
 		die(EXIT_UNAVAILABLE, "not acquired: %s", err.msg);
 	}
 	if (ret == LOCK_HELD) {
@@ -868,14 +924,17 @@ static int cmd_run(struct config *c, char **argv)
 			die(c->conflict_exit_code, "%s", err.msg);
 		lock_describe_holder(&l.last_holder, who, sizeof(who));
 		msg = xasprintf("not acquired: held by %s", who);
-		write_reports(c, &l, NULL, &tf, msg, "held", (int)c->conflict_exit_code);
+		report_exit((int)c->conflict_exit_code, msg, "held");
 		free(msg);
 		die(c->conflict_exit_code, "%s is held by %s: %s", l.url, who,
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
 	}
 	if (ret == LOCK_CANCELLED) {
-		log_error("interrupted while waiting for %s", l.url);
+		char *msg = xasprintf("interrupted while waiting for %s", l.url);
+		log_error("%s", msg);
 		ret = 128 + (int)cancel_sig;
+		report_exit(ret, msg, "cancelled");
+		free(msg);
 		goto out;
 	}
 	if (ret)
@@ -886,6 +945,8 @@ static int cmd_run(struct config *c, char **argv)
 		log_error("interrupted right after acquiring %s: released it", l.url);
 		cleanup_unregister(hook);
 		ret = 128 + (int)cancel_sig;
+		report_exit(ret, "interrupted right after acquiring the lock: released it",
+		            "cancelled");
 		goto out;
 	}
 	log_info("acquired %s%s", l.url, l.took_over ? " (taken over from a dead holder)" : "");
@@ -911,6 +972,7 @@ held:
 		if (hook >= 0)
 			cleanup_unregister(hook);
 		ret = code;
+		report_exit(code, err.msg, NULL);
 		goto out;
 	}
 
@@ -1007,6 +1069,7 @@ held:
 	} else {
 		summary(&l, &rr, argv);
 	}
+	xr.reported = 1;
 	write_reports(c, &l, &rr, &tf, rr.outcome,
 	              rr.lost             ? "lost"
 	              : rr.release_failed ? "release-failed"
@@ -1190,6 +1253,12 @@ int main(int argc, char **argv)
 	sub_argv = argv + first;
 	sub_argc = argc - first;
 	sub_argv[0] = argv[0];
+	if (cmd == CMD_RUN && !getenv("TFLOCK_HELD_DIR")) {
+		/* every exit of a run is reported, a usage error too (issue 16.2);
+		 * a nested run leaves that to the outer tflock */
+		xr.c = &c;
+		die_report_set(report_on_die);
+	}
 
 	ret = config_from_args(&c, cmd, sub_argc, sub_argv, &optind_out, &err);
 	if (ret == 1) {

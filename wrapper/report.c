@@ -527,6 +527,19 @@ static void add_holder(struct buf *b, const struct report_holder *h)
 	}
 }
 
+/* The exits that end a run before or without its command: one annotation each,
+ * the message (tflock's own, naming the cause and the fix) as its text. */
+static const struct {
+	const char *kind, *level, *title;
+} exit_notes[] = {
+	{ "usage", "error", "tflock: usage or configuration error" },
+	{ "unavailable", "error", "tflock: the store is unusable" },
+	{ "refused", "error", "tflock: refused by the pre-apply check" },
+	{ "held", "error", "tflock: not acquired, the lock is held" },
+	{ "cancelled", "warning", "tflock: cancelled before the command ran" },
+	{ "error", "error", "tflock: internal error" },
+};
+
 static void github_annotations(const struct report *r, struct buf *b)
 {
 	const char *kind = str(r->outcome_kind);
@@ -539,6 +552,16 @@ static void github_annotations(const struct report *r, struct buf *b)
 		           !strcmp(kind, "lost") ? "tflock: lock lost"
 		                                 : "tflock: lock release failed",
 		           m.data);
+	}
+	for (size_t i = 0; i < sizeof(exit_notes) / sizeof(exit_notes[0]); i++) {
+		if (strcmp(kind, exit_notes[i].kind))
+			continue;
+		buf_reset(&m);
+		if (r->lock_url && *r->lock_url)
+			buf_addf(&m, "%s: ", r->lock_url);
+		buf_adds(&m, r->outcome && *r->outcome ? r->outcome : exit_notes[i].title);
+		buf_addf(&m, " (exit %d)", r->exit_code);
+		wf_command(b, exit_notes[i].level, exit_notes[i].title, m.data);
 	}
 	if (r->took_over) {
 		buf_reset(&m);

@@ -51,7 +51,8 @@ struct report {
 	int exit_code;            /* tflock's own exit status */
 	const char *outcome;      /* "released", "LOST: ...", "release FAILED: ...",
 				     "not acquired: held by ..." */
-	const char *outcome_kind; /* released | lost | release-failed | held | error */
+	const char *outcome_kind; /* released | re-entered | lost | release-failed | held |
+				     refused | cancelled | unavailable | usage | error */
 	const char *started_utc;  /* RFC 3339 */
 };
 

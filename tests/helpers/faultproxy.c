@@ -99,6 +99,8 @@
  *            is used up
  *   after=M  let the first M requests that reach this rule go on to the next
  *            rules before it starts applying
+ *   tag=T    nothing but a different text: a rule written again with a new
+ *            tag starts with fresh counters (count=N applies anew)
  *   cond=C   match only requests with (C = if-match or if-none-match) or
  *            without (C = none) that conditional header, e.g. a holder's
  *            conditional GETs but not its plain reads of the same key
@@ -906,6 +908,8 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 				snprintf(err, errlen, "bad \"%s\" (after=M, M >= 0)", words[i]);
 				goto out;
 			}
+		} else if (!strncmp(words[i], "tag=", 4)) {
+			/* part of the rule's text (its counters' key), nothing more */
 		} else if (!strncmp(words[i], "cond=", 5)) {
 			const char *c = words[i] + 5;
 			ru->cond = !strcmp(c, "if-match")        ? 1

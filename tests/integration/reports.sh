@@ -67,6 +67,62 @@ like "$(gh_value "$TEST_TMP/output3" outcome)" "^LOST" "GITHUB_OUTPUT: outcome s
 like "$(cat "$TEST_TMP/stdout3")" "^::error" "an ::error:: annotation"
 unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY GITHUB_OUTPUT
 
+# every exit is reported: a usage error, a store that cannot be used, a refusal,
+# a lock held with --no-wait, a cancel while waiting; each with the report file,
+# the outputs (outcome-kind one of the documented words) and one annotation
+# exit_case NAME WANT-EXIT WANT-KIND WANT-LEVEL [ENV...] -- TFLOCK-ARGS...
+exit_case() {
+	local name=$1 want=$2 kind=$3 level=$4 rc
+	shift 4
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	: >"$TEST_TMP/$name.out"
+	: >"$TEST_TMP/$name.summary"
+	env GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$TEST_TMP/$name.summary" \
+		GITHUB_OUTPUT="$TEST_TMP/$name.out" TFLOCK_REPORT="$TEST_TMP/$name.json" "${envs[@]}" \
+		"$TFLOCK" "$@" >"$TEST_TMP/$name.stdout" 2>"$TEST_TMP/$name.err"
+	rc=$?
+	is "$want" "$rc" "$name: exits $want"
+	is "$kind" "$(gh_value "$TEST_TMP/$name.out" outcome-kind)" "$name: outcome-kind $kind"
+	is "$kind" "$("$J" "$TEST_TMP/$name.json" outcome_kind 2>/dev/null)" "$name: the report file says $kind"
+	is "$want" "$("$J" "$TEST_TMP/$name.json" exit_code 2>/dev/null)" "$name: and the exit code"
+	is 1 "$(grep -c "^::$level title=tflock%3A " "$TEST_TMP/$name.stdout")" "$name: one ::$level:: annotation"
+	like "$(cat "$TEST_TMP/$name.summary")" "\|" "$name: a step summary"
+}
+exit_case usage 64 usage error -- --lease 1s -- true
+like "$(grep '^::error' "$TEST_TMP/usage.stdout")" "lease" "usage: the annotation names what was wrong"
+exit_case usage-early 64 usage error -- --no-such-option -- true
+exit_case unavailable 69 unavailable error TFLOCK_ENDPOINT=http://127.0.0.1:9 TFLOCK_TIME_SCALE=0.01 -- -- true
+(
+	cd "$TEST_TMP" && git init -q rep && cd rep && echo x >f && git add f &&
+		git -c user.name=t -c user.email=t@e commit -qm x && echo y >>f
+) || bail "no repository"
+cd "$TEST_TMP/rep" || bail "cd"
+exit_case refused 77 refused error -- --git-check on -- true
+like "$(grep '^::error' "$TEST_TMP/refused.stdout")" "dirty \(1 path: f\).*--allow-dirty" \
+	"refused: the annotation names the cause and the fix"
+cd "$TEST_TMP" || bail "cd"
+"$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/x.log" touch="$TEST_TMP/x.run" wait-file="$TEST_TMP/x.go" 2>/dev/null &
+h=$!
+wait_for "holder x" 20 test -e "$TEST_TMP/x.run"
+exit_case held 75 held error -- --no-wait -- true
+like "$(grep '^::error' "$TEST_TMP/held.stdout")" "not acquired: held by" "held: the annotation says by whom"
+# a cancel while waiting
+: >"$TEST_TMP/cn.out"
+GITHUB_ACTIONS=true GITHUB_OUTPUT=$TEST_TMP/cn.out TFLOCK_REPORT=$TEST_TMP/cn.json \
+	"$TFLOCK" -- true >"$TEST_TMP/cn.stdout" 2>"$TEST_TMP/cn.err" &
+c=$!
+wait_for "the waiter waits" 20 grep -q "waiting for" "$TEST_TMP/cn.err"
+kill -TERM "$c"
+wait "$c"
+is 143 $? "cancelled while waiting: 128+SIGTERM"
+is cancelled "$(gh_value "$TEST_TMP/cn.out" outcome-kind)" "cancelled: outcome-kind cancelled"
+is cancelled "$("$J" "$TEST_TMP/cn.json" outcome_kind 2>/dev/null)" "cancelled: the report file says so"
+is 1 "$(grep -c '^::warning title=tflock%3A cancelled' "$TEST_TMP/cn.stdout")" "cancelled: one ::warning:: annotation"
+touch "$TEST_TMP/x.go"
+wait "$h"
+
 # GitLab: the wait is inside a collapsible section
 "$TFLOCK" -- "$TESTCHILD" --log "$TEST_TMP/g.log" touch="$TEST_TMP/g.run" wait-file="$TEST_TMP/g.go" 2>/dev/null &
 h=$!

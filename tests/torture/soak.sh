@@ -87,8 +87,13 @@ faults() {
 	local rules=("PUT $L drop-after count=2" "GET $L status 503 count=5" "PUT $L status 500 count=2"
 		"PUT $L stall 150 count=3" "DELETE $L reset count=1" "GET $L stall-after 100 count=4"
 		"PUT $L status-after 500 count=1" "")
+	local w=0 r
 	while running; do
-		proxy_rules "${rules[RANDOM % ${#rules[@]}]}"
+		# a new tag each time: the proxy keys a rule's counters by its text, so
+		# a rule written again unchanged would stay used up
+		w=$((w + 1))
+		r=${rules[RANDOM % ${#rules[@]}]}
+		proxy_rules "${r:+$r tag=$w}"
 		sleep 3
 	done
 	proxy_rules
