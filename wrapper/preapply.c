@@ -45,6 +45,7 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
                          long budget_ms, char *why, size_t whylen)
 {
 	const char *argv[16];
+	char *args[16];
 	int n = 0, status = 0;
 	int64_t deadline = clock_boot_ns() + (int64_t)budget_ms * 1000000;
 	pid_t pid, w;
@@ -62,9 +63,14 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
 	argv[n++] = last;
 	argv[n++] = head;
 	argv[n] = NULL;
+	for (int i = 0; i < n; i++)
+		args[i] = xstrdup(argv[i]); /* execvp takes char *const[] */
+	args[n] = NULL;
 	pid = fork();
 	if (pid < 0) {
 		snprintf(why, whylen, "cannot start git: %s", strerror(errno));
+		for (int i = 0; i < n; i++)
+			free(args[i]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -77,9 +83,11 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
 		setenv("GIT_TERMINAL_PROMPT", "0", 1);
 		setenv("GIT_ASKPASS", "true", 1);
 		setenv("GCM_INTERACTIVE", "never", 1);
-		execvp("git", (char *const *)argv);
+		execvp("git", args);
 		_exit(127);
 	}
+	for (int i = 0; i < n; i++)
+		free(args[i]);
 	for (;;) {
 		struct timespec ts = { 0, 50 * 1000000 };
 		w = waitpid(pid, &status, WNOHANG);
