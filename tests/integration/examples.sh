@@ -421,8 +421,11 @@ pj() { node -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1],
 ok "iam/tflock-policy.json is valid JSON" quiet pj 'd => 1'
 is 2012-10-17 "$(pj 'd => d.Version')" "policy language version 2012-10-17"
 acts() { pj "d => { const s = d.Statement.find(s => [].concat(s.Resource).some(r => $1)); return s ? [].concat(s.Action).sort().join(' ') : 'none'; }"; }
-is "s3:DeleteObject s3:GetObject s3:PutObject" "$(acts 'r.endsWith("/*.tflock")')" \
-	"GetObject, PutObject, DeleteObject on BUCKET/*.tflock (lock, applied record, self-test)"
+is "s3:DeleteObject s3:GetObject s3:PutObject" "$(acts 'r.endsWith("/network/terraform.tfstate*.tflock")')" \
+	"GetObject, PutObject, DeleteObject on this state's KEY*.tflock only (lock, applied record, self-test)"
+is "s3:GetBucketPublicAccessBlock s3:GetBucketVersioning s3:GetEncryptionConfiguration s3:GetLifecycleConfiguration" \
+	"$(pj 'd => [].concat((d.Statement.find(s => s.Sid === "LetDoctorReadTheBucketSettings") || {}).Action || []).sort().join(" ")')" \
+	"the bucket settings tflock doctor reads, in a statement of their own"
 is "s3:GetObject s3:PutObject" "$(acts 'r.endsWith("/network/terraform.tfstate")')" \
 	"GetObject, PutObject on the state key, no DeleteObject"
 is "s3:ListBucket" "$(acts 'r === "arn:aws:s3:::example-terraform-state"')" "ListBucket on the bucket itself"
