@@ -90,8 +90,14 @@ static const struct opt_def defs[] = {
 	{ O_MAX_HOLD, "max-hold", 0, "TFLOCK_MAX_HOLD", T_DUR, F(max_hold_ms), CMD_RUN, "DUR",
 	  "interrupt, then kill, a command still running after DUR", 1, 30 * 86400 },
 	{ O_GRACE, "grace", 0, "TFLOCK_GRACE", T_DUR, F(grace_ms), CMD_RUN, "DUR",
-	  "after the command exits, wait this long for its leftover processes (default 10s)", 0,
-	  3600 },
+	  "how long the command's processes may run on after the first signal, or its "
+	  "leftover processes after it exits; then they are killed (default 10s)",
+	  0, 3600 },
+	{ O_TERM_GRACE, "term-grace", 0, "TFLOCK_TERM_GRACE", T_DUR, F(term_grace_ms), CMD_RUN,
+	  "DUR",
+	  "a SIGTERM after the first signal (a CI's \"now\") cuts the grace to DUR "
+	  "(default 1s)",
+	  0, 3600 },
 	{ O_GIT_CHECK, "git-check", 0, "TFLOCK_GIT_CHECK", T_STR, F(git_check),
 	  CMD_RUN | CMD_CHECK_GIT, "on|off|auto|strict",
 	  "pre-apply git checks (default auto: for terraform apply/destroy in a git repository; "
@@ -157,6 +163,7 @@ void config_init(struct config *c)
 	c->conflict_exit_code = EXIT_HELD;
 	c->lost_exit_code = EXIT_LOST;
 	c->grace_ms = 10000;
+	c->term_grace_ms = 1000;
 	c->time_scale = 1.0;
 	for (int i = 0; i < O_MAX; i++)
 		c->src[i] = SRC_DEFAULT;

@@ -77,6 +77,7 @@ enum cfg_opt {
 	O_UNSAFE_KEEP_RUNNING,
 	O_MAX_HOLD,
 	O_GRACE,
+	O_TERM_GRACE,
 	O_GIT_CHECK,
 	O_EXPECT_COMMIT,
 	O_ALLOW_DIRTY,
@@ -109,9 +110,10 @@ struct config {
 	char *on_lost;   /* interrupt | kill | report */
 	long lost_exit_code;
 	int unsafe_keep_running;
-	int64_t max_hold_ms; /* 0: none */
-	int64_t grace_ms;    /* wait for the command's descendants */
-	char *git_check;     /* on | off | auto */
+	int64_t max_hold_ms;   /* 0: none */
+	int64_t grace_ms;      /* after a cancel's first signal, or the command's exit */
+	int64_t term_grace_ms; /* after a later SIGTERM */
+	char *git_check;       /* on | off | auto */
 	char *expect_commit;
 	int allow_dirty;
 	int allow_older;

@@ -175,6 +175,18 @@ int guardian_kill_round(pid_t pgid, pid_t spare, pid_t *stuck)
 	return k;
 }
 
+/* The command is reaped, its group may be gone: a forwarded signal goes to
+ * what it left running, our direct children (reparented to us, unreaped, so
+ * their pids cannot have been reused). */
+static void signal_children(int sig)
+{
+	pid_t kids[4096];
+	int n = list_children(kids, 4096, 0);
+	for (int i = 0; i < n; i++)
+		kill(kids[i], sig);
+	log_event("guardian-signal-left signal=%d n=%d", sig, n);
+}
+
 /* ---- tflock's side ---- */
 
 int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
@@ -549,6 +561,8 @@ int guardian_main(int argc, char **argv)
 						s.renew_send_ns = m->b;
 					else if (m->type == M_SIGNAL && !s.cmd_reaped)
 						kill(c.pgid > 0 ? -c.pgid : c.pid, m->a);
+					else if (m->type == M_SIGNAL)
+						signal_children(m->a);
 					else if (m->type == M_INTERRUPT)
 						s.int_asked = 1;
 					else if (m->type == M_KILL)

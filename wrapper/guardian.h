@@ -18,7 +18,8 @@
  * The guardian obeys only its control pipe (the write end is tflock's alone,
  * O_CLOEXEC): guardian_renewed() hands it each successful renewal's send time,
  * guardian_signal() a signal to forward (to the command's group, or the command,
- * while it is not reaped), guardian_interrupt() the lease SIGINT (sent at most
+ * while it is not reaped; after that to the guardian's direct children, what the
+ * command left running), guardian_interrupt() the lease SIGINT (sent at most
  * once, however many ask), guardian_kill() "kill the whole tree now". On its own
  * it sends SIGINT at send + L/2 and kills the tree at send + L - m (not when
  * o->lease_ms is 0: nested runs, --unsafe-keep-running), and kills it at once

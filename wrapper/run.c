@@ -219,7 +219,41 @@ struct run_ctx {
 	int sfd, efd, tty, own_group, nested;
 	int64_t L, m, max_hold_at;
 	const char *url;
+	int64_t cancel_ns;  /* the first terminating signal (CLOCK_BOOTTIME), 0: none */
+	int64_t cancel_end; /* then: when the command's tree is killed */
 };
+
+/*
+ * A cancel (CI runners: GitHub sends SIGINT, SIGTERM 7.5 s later and SIGKILL
+ * 2.5 s after that): the command and everything it started get --grace from
+ * the first terminating signal, and a SIGTERM after it, the CI's "now", cuts
+ * what is left to --term-grace. At the deadline the whole tree is killed; the
+ * lock is released once it is gone (B9), so inside the CI's window.
+ */
+static void cancel_deadline(struct run_ctx *x, int sig)
+{
+	int64_t now = clock_boot_ns(), ms, end;
+	const char *why;
+	if (!x->cancel_ns) {
+		x->cancel_ns = now;
+		ms = x->o->grace_ms;
+		why = "grace";
+	} else if (sig == SIGTERM) {
+		ms = x->o->term_grace_ms;
+		why = "term-grace";
+	} else {
+		return;
+	}
+	end = now + ms * NS_PER_MS;
+	if (x->cancel_end && end >= x->cancel_end)
+		return;
+	x->cancel_end = end;
+	log_event("cancel-deadline at=%lld from=%lld signal=%d %s_ms=%lld", (long long)end,
+	          (long long)now, sig, why, (long long)ms);
+	log_verbose("signal %d: the command and what it started have %lld ms (--%s) before "
+	            "they are killed",
+	            sig, (long long)ms, why);
+}
 
 /*
  * Run one process to its end under the held lock: forward signals, enforce the
@@ -390,6 +424,20 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 			else if (st->sent_max_hold == 1)
 				next = now + 100 * NS_PER_MS;
 		}
+		if (x->cancel_end && !st->killing) {
+			if (now >= x->cancel_end) {
+				char d[32];
+				dur_format((now - x->cancel_ns) / NS_PER_MS, d, sizeof(d));
+				log_error(
+				        "cancelled %s ago: killing '%s' and everything it started",
+				        d, st->name);
+				log_event("cancel-kill");
+				res->killed_for_grace = 1;
+				kill_child_tree(st);
+			} else if (x->cancel_end < next) {
+				next = x->cancel_end;
+			}
+		}
 		if (st->done) {
 			/* wait for the descendants still running (the guardian's, or ours if
 			 * it died); when --grace ends, or the lease would, kill them; the lock
@@ -456,9 +504,13 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 				if (sig == SIGPIPE)
 					continue;
 				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
-				    sig == SIGQUIT)
+				    sig == SIGQUIT) {
 					res->self_signal = sig;
-				if (st->done)
+					cancel_deadline(x, sig);
+				}
+				/* once the command exited, a signal goes to what it left
+				 * running (the guardian's children: a wrapper's terraform) */
+				if (st->done && (!st->g.pid || st->g.gone || st->killing))
 					continue;
 				if (x->tty && si.ssi_code == SI_KERNEL) {
 					/* typed at the terminal: the child, in the foreground group,
@@ -476,8 +528,10 @@ static int supervise(struct run_ctx *x, char *const *argv, char **env, struct st
 					          (int)si.ssi_pid);
 					continue;
 				}
-				log_verbose("forwarding signal %d to '%s'", sig, st->name);
-				log_event("forward signal=%d code=%d", sig, (int)si.ssi_code);
+				log_verbose("forwarding signal %d to %s'%s'", sig,
+				            st->done ? "what is left of " : "", st->name);
+				log_event("forward signal=%d code=%d%s", sig, (int)si.ssi_code,
+				          st->done ? " to=left" : "");
 				send_child(st, sig);
 				res->signals_forwarded++;
 			}
@@ -620,6 +674,11 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	}
 	res->child_status = cmd.status;
 	res->child_code = cmd.code;
+	if (res->killed_for_grace)
+		snprintf(res->outcome, sizeof(res->outcome),
+		         "cancelled by signal %d: '%s' and what it started were killed when the "
+		         "grace ran out",
+		         res->self_signal, argv[0]);
 
 stop:
 	if (hb_started) {

@@ -31,8 +31,13 @@ struct run_opts {
 	int refused_exit_code;     /* the pre-apply hook refused */
 	int unavailable_exit_code; /* the command succeeded but the release failed */
 	int unsafe_keep_running;
-	int64_t max_hold_ms;     /* 0: none */
-	int64_t grace_ms;        /* wait for the child's descendants after it exits */
+	int64_t max_hold_ms; /* 0: none */
+	/* a cancel (the first SIGINT, SIGTERM, SIGHUP or SIGQUIT) gives the command
+	 * and everything it started grace_ms, and a SIGTERM after it cuts what is
+	 * left to term_grace_ms; then the whole tree is killed. Without a cancel,
+	 * grace_ms is how long descendants may outlive the command. */
+	int64_t grace_ms;
+	int64_t term_grace_ms;
 	char **extra_env;        /* NAME=value added to the child's environment */
 	sigset_t orig_mask;      /* the mask to restore in the child */
 	struct reentry *outer;   /* outer run: publish held/lost for nested tflocks */
@@ -61,7 +66,8 @@ struct run_result {
 	int self_signal; /* a signal tflock was asked to stop with, 0 if none */
 	unsigned signals_forwarded;
 	int interrupted_for_lease, killed_for_lease;
-	char outcome[1024]; /* "released", "LOST to ...", "release FAILED ..." */
+	int killed_for_grace; /* a cancel's grace ran out: tflock killed the tree */
+	char outcome[1024];   /* "released", "LOST to ...", "release FAILED ..." */
 };
 
 /* Runs argv under the held lock l and releases it; or, nested (l NULL), under

@@ -25,6 +25,10 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	if (write(report_fd, rec, sizeof(rec)) < 0) {
 		/* tflock is gone: nothing to report to */
 	}
+	/* reported, and out of the way: a sender that signals one pid at a time
+	 * and waits for each to exit (GitLab's docker executor) moves on at once */
+	if (sig == SIGTERM)
+		_exit(0);
 }
 
 static void sentinel_main(int fd, pid_t pgid, pid_t parent)
@@ -109,14 +113,19 @@ static void drain(struct sentinel *s)
 		s->seen[i].sig = rec[0];
 		s->seen[i].from = (pid_t)rec[1];
 		s->seen[i].ns = clock_boot_ns();
+		s->seen[i].used = 0;
 	}
 }
 
-static int match(const struct sentinel *s, int sig, pid_t from, int64_t since)
+/* A report counts for one signal of tflock's: the same sender's next one is new. */
+static int match(struct sentinel *s, int sig, pid_t from, int64_t since)
 {
 	for (unsigned i = 0; i < s->nseen; i++)
-		if (s->seen[i].sig == sig && s->seen[i].from == from && s->seen[i].ns >= since)
+		if (s->seen[i].sig == sig && s->seen[i].from == from && s->seen[i].ns >= since &&
+		    !s->seen[i].used) {
+			s->seen[i].used = 1;
 			return 1;
+		}
 	return 0;
 }
 
@@ -124,8 +133,8 @@ int sentinel_saw(struct sentinel *s, int sig, pid_t from)
 {
 	int64_t now = clock_boot_ns(), until = now + SENTINEL_WAIT_MS * NS_PER_MS;
 	int64_t since = now - SENTINEL_WINDOW_MS * NS_PER_MS;
-	if (s->fd < 0)
-		return 0;
+	if (s->fd < 0) /* stopped: what it reported before still counts */
+		return match(s, sig, from, since);
 	for (;;) {
 		struct pollfd pfd = { s->fd, POLLIN, 0 };
 		int64_t left;
@@ -154,6 +163,7 @@ void sentinel_reaped(struct sentinel *s)
 
 void sentinel_stop(struct sentinel *s)
 {
+	drain(s); /* what it reported so far is kept */
 	if (s->pid > 0) {
 		int st;
 		kill(s->pid, SIGKILL);
@@ -162,6 +172,6 @@ void sentinel_stop(struct sentinel *s)
 	}
 	if (s->fd >= 0)
 		close(s->fd);
-	memset(s, 0, sizeof(*s));
+	s->pid = 0;
 	s->fd = -1;
 }

@@ -8,9 +8,15 @@
  * data loss". The sentinel is a tiny process in the command's process group
  * (so a group kill of the command, or a whole-tree kill, reaches it too) that
  * reports every INT, TERM, HUP, QUIT, USR1 and USR2 it gets, with its sender's
- * pid, through a pipe. When tflock gets signal S from sender P, it forwards S
- * unless the sentinel got S from the same P within a short window (before, or
- * up to SENTINEL_WAIT_MS after): then the tree got it, the command included.
+ * pid, through a pipe, and exits after a TERM (so a sender that signals pid by
+ * pid and waits for each to exit, as GitLab's docker executor does in
+ * decreasing pid order, does not wait on it). When tflock gets signal S from
+ * sender P, it forwards S unless the sentinel got S from the same P within
+ * SENTINEL_WINDOW_MS before (or up to SENTINEL_WAIT_MS after): then the tree
+ * got it, the command included. Each report counts for one signal of tflock's,
+ * so the same sender's next S is forwarded. The window is long because such a
+ * pid-by-pid sender reaches tflock (the oldest, lowest pid) last, after up to
+ * several seconds on each process between.
  * A signal tflock itself sends to the group (lease, --on-lost) comes from
  * tflock's pid and is never taken for an outside one.
  *
@@ -20,7 +26,8 @@
  * the command's group) every signal is forwarded, as before.
  *
  * struct sentinel is owned by the caller; sentinel_stop() kills and reaps the
- * process and closes the pipe (safe on a stopped or never started one).
+ * process and closes the pipe (safe on a stopped or never started one), and
+ * keeps what it reported: sentinel_saw() still answers from that.
  */
 #ifndef TFLOCK_SENTINEL_H
 #define TFLOCK_SENTINEL_H
@@ -28,8 +35,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SENTINEL_WAIT_MS 50     /* how long to wait for the sentinel's report */
-#define SENTINEL_WINDOW_MS 1000 /* a report this old still counts */
+#define SENTINEL_WAIT_MS 50      /* how long to wait for the sentinel's report */
+#define SENTINEL_WINDOW_MS 60000 /* a report this old still counts */
 
 struct sentinel {
 	pid_t pid; /* 0: none */
@@ -38,6 +45,7 @@ struct sentinel {
 		int sig;
 		pid_t from;
 		int64_t ns; /* CLOCK_BOOTTIME of the report's reading */
+		int used;   /* matched one of tflock's signals already */
 	} seen[16];
 	unsigned nseen;
 };

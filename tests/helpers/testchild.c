@@ -81,6 +81,14 @@
  *   wait-file=PATH  poll every 10 ms until PATH exists (at most 600 s, then
  *                   log wait-file-timeout and exit 3)
  *   touch=PATH      create PATH (empty) if it does not exist
+ *   wrap            a wrapper like setup-terraform's node one: run the command
+ *                   after "--" (execvp) as a child in our process group, with
+ *                   default signal handling, and wait for it; meanwhile
+ *                   SIGINT, SIGTERM, SIGHUP and SIGQUIT kill us at once (a
+ *                   process with no handlers), leaving the child running.
+ *                   Logs "wrap NS pid=CHILD" and, if we live to see it,
+ *                   "wrap-exit NS STATUS"; exits with the child's status
+ *                   (128+signal when it was killed)
  *
  * Exit status 64 on a usage error.
  */
@@ -637,6 +645,44 @@ static void touch(const char *path)
 	close(fd);
 }
 
+static char **wrap_argv; /* after "--" */
+
+static void wrap(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid < 0)
+		die("wrap: fork: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	if (pid == 0) {
+		for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+			sigaction(caught[i], &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close(sig_pipe[0]);
+		close(sig_pipe[1]);
+		execvp(wrap_argv[0], wrap_argv);
+		_exit(127);
+	}
+	logf_line("wrap %llu pid=%ld", (unsigned long long)boot_ns(), (long)pid);
+	/* no handlers from here on: a signal kills us, not our child */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("wrap: waitpid: %s", strerror(errno));
+	logf_line("wrap-exit %llu %d", (unsigned long long)boot_ns(), st);
+	do_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
 static void run_action(const char *a)
 {
 	const char *eq = strchr(a, '=');
@@ -646,6 +692,10 @@ static void run_action(const char *a)
 #define IS(name) (klen == strlen(name) && strncmp(a, name, klen) == 0)
 	if (IS("tf-like") && !v) {
 		tf_like = 1;
+		return;
+	}
+	if (IS("wrap") && !v) {
+		wrap();
 		return;
 	}
 	if (!v)
@@ -714,6 +764,11 @@ static void check_action(const char *a)
 #define IS(name) (klen == strlen(name) && strncmp(a, name, klen) == 0)
 	if (IS("tf-like") && !v)
 		return;
+	if (IS("wrap") && !v) {
+		if (!wrap_argv || !wrap_argv[0])
+			die("wrap: no command after \"--\"");
+		return;
+	}
 	if (!v)
 		die("unknown action \"%s\"", a);
 	if (IS("exit"))
@@ -751,6 +806,14 @@ int main(int argc, char **argv)
 		die("--log needs a file name");
 	}
 
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			wrap_argv = argv + i + 1;
+			argv[i] = NULL;
+			argc = i;
+			break;
+		}
+	}
 	/* Check the whole script before running any of it. */
 	for (int i = first; i < argc; i++)
 		check_action(argv[i]);
