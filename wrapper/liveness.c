@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -90,12 +91,43 @@ const char *liveness_name(enum liveness l)
 	return "unknown";
 }
 
+/* Is pid a zombie (exited, not yet reaped: it holds and renews nothing)? Only
+ * when /proc is our PID namespace's (its "self" is our pid), else 0. */
+static int zombie(pid_t pid)
+{
+	char path[64], b[512], *p;
+	ssize_t n;
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/self");
+	n = readlink(path, b, sizeof(b) - 1);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	if (strtol(b, NULL, 10) != (long)getpid())
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = (ssize_t)fread(b, 1, sizeof(b) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	p = strrchr(b, ')'); /* "PID (COMM) STATE ...", COMM may hold ')' */
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 int liveness_probe_kill(long pid, void *arg)
 {
 	(void)arg;
 	if (pid <= 0 || pid != (long)(pid_t)pid)
 		return EINVAL;
-	return kill((pid_t)pid, 0) == 0 ? 0 : errno;
+	if (kill((pid_t)pid, 0) != 0)
+		return errno;
+	/* a zombie is gone: whether it is the holder (killed, its parent gone too
+	 * and init slow to reap) or the pid's next owner (then the holder died) */
+	return zombie((pid_t)pid) ? ESRCH : 0;
 }
 
 /* "pid:[4026531836]", the link /proc/self/ns/pid points to: the namespace's

@@ -26,7 +26,9 @@
  * liveness_read_pidns() and liveness_read_boot_id() read this process's values
  * (malloc'd strings, "" when unreadable: an empty value never matches).
  * liveness_probe_kill() is the real probe: 0 when kill(pid, 0) succeeds,
- * else errno.
+ * else errno; a zombie (exited, not reaped yet: a killed holder whose parent
+ * died with it, under an init slow to reap) counts as ESRCH, read from /proc
+ * only when /proc is our PID namespace's.
  */
 #ifndef TFLOCK_LIVENESS_H
 #define TFLOCK_LIVENESS_H
