@@ -572,7 +572,8 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 		l = &none;
 	end = l->released_ns ? l->released_ns : clock_boot_ns();
 	if (!report_path &&
-	    !(getenv("GITHUB_ACTIONS") && !strcmp(getenv("GITHUB_ACTIONS"), "true")))
+	    !(getenv("GITHUB_ACTIONS") && !strcmp(getenv("GITHUB_ACTIONS"), "true")) &&
+	    !(getenv("GITLAB_CI") && !strcmp(getenv("GITLAB_CI"), "true")))
 		return;
 	if (report_path && !*report_path)
 		report_path = NULL;
@@ -618,6 +619,9 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	err_clear(&err);
 	if (report_github(&rep, &err))
 		log_warn("GitHub Actions report: %s", err.msg);
+	err_clear(&err);
+	if (report_gitlab(&rep, &err))
+		log_warn("GitLab CI report: %s", err.msg);
 }
 
 /* What an exit of `tflock run` reports, however it comes (die() included): the

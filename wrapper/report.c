@@ -501,12 +501,19 @@ static void github_outputs(const struct report *r, struct buf *b)
 	buf_free(&v);
 }
 
-static void wf_command(struct buf *b, const char *cmd, const char *title, const char *msg)
+/* One workflow command; fix (or NULL) follows the message on a line of its own,
+ * the runner's %0A. */
+static void wf_command(struct buf *b, const char *cmd, const char *title, const char *msg,
+                       const char *fix)
 {
 	buf_addf(b, "::%s title=", cmd);
 	sanitize_workflow(b, title, 1);
 	buf_adds(b, "::");
 	sanitize_workflow(b, msg, 0);
+	if (fix) {
+		buf_adds(b, "%0AFix: ");
+		sanitize_workflow(b, fix, 0);
+	}
 	buf_addc(b, '\n');
 }
 
@@ -527,41 +534,67 @@ static void add_holder(struct buf *b, const struct report_holder *h)
 	}
 }
 
-/* The exits that end a run before or without its command: one annotation each,
- * the message (tflock's own, naming the cause and the fix) as its text. */
-static const struct {
-	const char *kind, *level, *title;
-} exit_notes[] = {
-	{ "usage", "error", "tflock: usage or configuration error" },
-	{ "unavailable", "error", "tflock: the store is unusable" },
-	{ "refused", "error", "tflock: refused by the pre-apply check" },
-	{ "held", "error", "tflock: not acquired, the lock is held" },
-	{ "cancelled", "warning", "tflock: cancelled before the command ran" },
-	{ "error", "error", "tflock: internal error" },
+/* Every outcome but a plain success (released, re-entered): its level, the
+ * title naming the cause, and the fix, one line of what to do next. One table
+ * serves GitHub's annotation and GitLab's log section; the message between
+ * them is tflock's outcome (note_message()). */
+struct exit_note {
+	const char *kind, *level, *title, *fix;
 };
+
+static const struct exit_note exit_notes[] = {
+	{ "usage", "error", "tflock: usage or configuration error",
+	  "correct the option, TFLOCK_* variable or backend setting the message names "
+	  "(tflock --help lists them)" },
+	{ "unavailable", "error", "tflock: the store is unusable",
+	  "run tflock doctor with the same settings: it checks credentials, bucket, region "
+	  "and permissions and says what to change" },
+	{ "refused", "error", "tflock: refused by the pre-apply check",
+	  "commit the changes, check out the expected commit or run the newer pipeline; "
+	  "--allow-dirty, --allow-older or --git-check off override the check" },
+	{ "held", "error", "tflock: not acquired, the lock is held",
+	  "wait longer (a larger --timeout, no --no-wait); if the holder's run is gone, "
+	  "tflock status shows its ID and tflock unlock ID frees the lock" },
+	{ "cancelled", "warning", "tflock: cancelled before the command ran",
+	  "nothing to clean up: the command did not run and this run holds no lock; run the "
+	  "job again when you want it" },
+	{ "lost", "error", "tflock: lock lost",
+	  "the command may have stopped halfway: check the state (terraform plan) before "
+	  "running again; tflock status shows who holds the lock now" },
+	{ "release-failed", "error", "tflock: lock release failed",
+	  "the lock expires after its lease; tflock release in the job's cleanup step (or "
+	  "tflock unlock with this run's lock ID) frees it sooner" },
+	{ "error", "error", "tflock: internal error",
+	  "run again with -v to see every request; if the message does not name the cause, "
+	  "report it as a tflock bug" },
+};
+
+static const struct exit_note *exit_note_of(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(exit_notes) / sizeof(exit_notes[0]); i++)
+		if (!strcmp(str(kind), exit_notes[i].kind))
+			return &exit_notes[i];
+	return NULL;
+}
+
+/* "LOCK: OUTCOME (exit N)", unescaped: each sink escapes it once. */
+static void note_message(struct buf *m, const struct report *r, const struct exit_note *n)
+{
+	if (r->lock_url && *r->lock_url)
+		buf_addf(m, "%s: ", r->lock_url);
+	buf_adds(m, r->outcome && *r->outcome ? r->outcome : n->title);
+	buf_addf(m, " (exit %d)", r->exit_code);
+}
 
 static void github_annotations(const struct report *r, struct buf *b)
 {
-	const char *kind = str(r->outcome_kind);
+	const struct exit_note *n = exit_note_of(r->outcome_kind);
 	const char *url = r->lock_url && *r->lock_url ? r->lock_url : "the lock";
 	struct buf m = BUF_INIT;
 
-	if (!strcmp(kind, "lost") || !strcmp(kind, "release-failed")) {
-		buf_addf(&m, "%s: %s", url, r->outcome && *r->outcome ? r->outcome : kind);
-		wf_command(b, "error",
-		           !strcmp(kind, "lost") ? "tflock: lock lost"
-		                                 : "tflock: lock release failed",
-		           m.data);
-	}
-	for (size_t i = 0; i < sizeof(exit_notes) / sizeof(exit_notes[0]); i++) {
-		if (strcmp(kind, exit_notes[i].kind))
-			continue;
-		buf_reset(&m);
-		if (r->lock_url && *r->lock_url)
-			buf_addf(&m, "%s: ", r->lock_url);
-		buf_adds(&m, r->outcome && *r->outcome ? r->outcome : exit_notes[i].title);
-		buf_addf(&m, " (exit %d)", r->exit_code);
-		wf_command(b, exit_notes[i].level, exit_notes[i].title, m.data);
+	if (n) {
+		note_message(&m, r, n);
+		wf_command(b, n->level, n->title, m.data, n->fix);
 	}
 	if (r->took_over) {
 		buf_reset(&m);
@@ -571,7 +604,7 @@ static void github_annotations(const struct report *r, struct buf *b)
 			add_holder(&m, &r->holders[r->nholders - 1]);
 		}
 		buf_adds(&m, " after it stopped renewing its lease");
-		wf_command(b, "warning", "tflock: took over a stale lock", m.data);
+		wf_command(b, "warning", "tflock: took over a stale lock", m.data, NULL);
 	}
 	if (r->nholders && r->holders) {
 		size_t shown = r->nholders < NOTE_MAX_HOLDERS ? r->nholders : NOTE_MAX_HOLDERS;
@@ -586,7 +619,7 @@ static void github_annotations(const struct report *r, struct buf *b)
 		}
 		if (shown < r->nholders)
 			buf_addf(&m, "; and %zu more", r->nholders - shown);
-		wf_command(b, "warning", "tflock: waited for the lock", m.data);
+		wf_command(b, "warning", "tflock: waited for the lock", m.data, NULL);
 	}
 	buf_free(&m);
 }
@@ -653,6 +686,26 @@ static void add_section_name(struct buf *b, const char *name)
 	}
 }
 
+/* The markers into b; collapsed 0 leaves the section open in the job log. */
+static void add_section_start(struct buf *b, const char *name, const char *title, int collapsed,
+                              time_t now)
+{
+	buf_addf(b, "\033[0Ksection_start:%lld:", (long long)now);
+	add_section_name(b, name);
+	if (collapsed)
+		buf_adds(b, "[collapsed=true]");
+	buf_adds(b, "\r\033[0K");
+	sanitize_text(b, title, SANITIZE_TEXT_MAX);
+	buf_addc(b, '\n');
+}
+
+static void add_section_end(struct buf *b, const char *name, time_t now)
+{
+	buf_addf(b, "\033[0Ksection_end:%lld:", (long long)now);
+	add_section_name(b, name);
+	buf_adds(b, "\r\033[0K\n");
+}
+
 static void emit(FILE *out, const struct buf *b)
 {
 	if (!out)
@@ -664,12 +717,7 @@ static void emit(FILE *out, const struct buf *b)
 void report_gitlab_section_start_at(const char *name, const char *title, time_t now, FILE *out)
 {
 	struct buf b = BUF_INIT;
-
-	buf_addf(&b, "\033[0Ksection_start:%lld:", (long long)now);
-	add_section_name(&b, name);
-	buf_adds(&b, "[collapsed=true]\r\033[0K");
-	sanitize_text(&b, title, SANITIZE_TEXT_MAX);
-	buf_addc(&b, '\n');
+	add_section_start(&b, name, title, 1, now);
 	emit(out, &b);
 	buf_free(&b);
 }
@@ -677,9 +725,7 @@ void report_gitlab_section_start_at(const char *name, const char *title, time_t 
 void report_gitlab_section_end_at(const char *name, time_t now, FILE *out)
 {
 	struct buf b = BUF_INIT;
-	buf_addf(&b, "\033[0Ksection_end:%lld:", (long long)now);
-	add_section_name(&b, name);
-	buf_adds(&b, "\r\033[0K\n");
+	add_section_end(&b, name, now);
 	emit(out, &b);
 	buf_free(&b);
 }
@@ -692,4 +738,44 @@ void report_gitlab_section_start(const char *name, const char *title, FILE *out)
 void report_gitlab_section_end(const char *name, FILE *out)
 {
 	report_gitlab_section_end_at(name, time(NULL), out);
+}
+
+int report_gitlab_at(const struct report *r, time_t now, FILE *out, struct tf_error *err)
+{
+	const struct exit_note *n;
+	struct buf b = BUF_INIT, m = BUF_INIT, name = BUF_INIT;
+	int ret = 0;
+
+	if (!r)
+		return err_set(err, ERR_INTERNAL, "report_gitlab: no report");
+	if (!(n = exit_note_of(r->outcome_kind)))
+		return 0;
+	if (!out)
+		out = stderr;
+	buf_addf(&name, "tflock_%s", n->kind);
+	add_section_start(&b, name.data, n->title, strcmp(n->level, "error") != 0, now);
+	note_message(&m, r, n);
+	sanitize_text(&b, m.data, 0);
+	buf_adds(&b, "\nFix: ");
+	sanitize_text(&b, n->fix, 0);
+	buf_addc(&b, '\n');
+	add_section_end(&b, name.data, now);
+	if (fwrite(b.data, 1, b.len, out) != b.len || fflush(out) != 0)
+		ret = err_set(err, ERR_SYSTEM, "cannot write the GitLab log section: %s",
+		              strerror(errno));
+	buf_free(&name);
+	buf_free(&m);
+	buf_free(&b);
+	return ret;
+}
+
+int report_gitlab(const struct report *r, struct tf_error *err)
+{
+	const char *ci = getenv("GITLAB_CI");
+
+	if (!r)
+		return err_set(err, ERR_INTERNAL, "report_gitlab: no report");
+	if (!ci || strcmp(ci, "true"))
+		return 0;
+	return report_gitlab_at(r, time(NULL), stderr, err);
 }

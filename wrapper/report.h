@@ -15,9 +15,10 @@
  * value can add a JSON key, a table row, a workflow command, a step output or
  * a line of its own.
  *
- * Errors: report_write_json() and report_github() return 0 or ERR_SYSTEM with
- * err filled ("cannot write report \"PATH\": REASON"). report_github() tries
- * every destination even after one fails and reports the first failure.
+ * Errors: report_write_json(), report_github() and report_gitlab() return 0 or
+ * ERR_SYSTEM with err filled ("cannot write report \"PATH\": REASON").
+ * report_github() tries every destination even after one fails and reports the
+ * first failure.
  */
 #ifndef TFLOCK_REPORT_H
 #define TFLOCK_REPORT_H
@@ -82,11 +83,13 @@ int report_write_json(const struct report *r, const char *path, struct tf_error 
  *    (escaped: one line), "DELIM", with a random 128-bit DELIM
  *    ("ghadelimiter_<32 hex>") that does not occur in the value;
  *  - prints workflow commands on stdout (where the runner reads them):
- *    "::error title=...::" when the lock was lost or its release failed,
- *    "::warning title=...::" when we took over a stale lock and when we waited
- *    for other holders. Data is escaped as for a terminal, then % CR LF ->
- *    %25 %0D %0A, properties also : , -> %3A %2C, so each command is exactly
- *    one line.
+ *    one "::error title=...::" (or "::warning", for cancelled) for every
+ *    outcome kind but released and re-entered: the title names the cause, the
+ *    message is "LOCK: OUTCOME (exit N)", then, after a %0A, "Fix: " and what
+ *    to do (the same table as report_gitlab()); "::warning title=...::" when
+ *    we took over a stale lock and when we waited for other holders. Data is
+ *    escaped as for a terminal, then % CR LF -> %25 %0D %0A, properties also
+ *    : , -> %3A %2C, so each command is exactly one line.
  * An unset or empty variable skips its destination.
  */
 int report_github(const struct report *r, struct tf_error *err);
@@ -104,6 +107,25 @@ void report_gitlab_section_start(const char *name, const char *title, FILE *out)
 void report_gitlab_section_end(const char *name, FILE *out);
 void report_gitlab_section_start_at(const char *name, const char *title, time_t now, FILE *out);
 void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
+
+/*
+ * On GitLab CI (GITLAB_CI "true"; otherwise a no-op returning 0), for every
+ * outcome kind but released and re-entered, one log section on stderr, the
+ * counterpart of report_github()'s annotation, from the same table:
+ *   section_start (name "tflock_<kind>", not collapsed for an error, collapsed
+ *                  for a warning (cancelled); title naming the cause, e.g.
+ *                  "tflock: not acquired, the lock is held")
+ *   LOCK: OUTCOME (exit N)
+ *   Fix: what to do next
+ *   section_end
+ * Both body lines are escaped with sanitize_text() (one line each, no CR or
+ * ESC of their own), so foreign text in the outcome can neither end the
+ * section nor start one. Written with one fwrite and flushed.
+ * report_gitlab_at() does the same whatever GITLAB_CI says, at time now, to out
+ * (NULL: stderr).
+ */
+int report_gitlab(const struct report *r, struct tf_error *err);
+int report_gitlab_at(const struct report *r, time_t now, FILE *out, struct tf_error *err);
 
 /*
  * One human line, no newline, e.g.

@@ -38,8 +38,9 @@ for kind in tflock plain; do
 	S3_BODY_FILE=$TEST_TMP/$kind.json s3_status PUT "/$bucket/$kind/terraform.tfstate.tflock" >/dev/null
 done
 
-# tflock's own GitLab section lines (ESC and CR of its own): taken out before checking
-own_section=$'^\e\\[0Ksection_(start|end):[0-9]+:tflock_wait(\\[collapsed=true\\])?\r\e\\[0K(tflock: waiting for the state lock)?$'
+# tflock's own GitLab section lines (ESC and CR of its own): the wait's and the
+# outcome's (held); taken out before checking. The outcome's body lines stay in.
+own_section=$'^\e\\[0Ksection_(start|end):[0-9]+:tflock_(wait|held)(\\[collapsed=true\\])?\r\e\\[0K(tflock: waiting for the state lock|tflock: not acquired, the lock is held)?$'
 
 # check_clean NAME FILE... — the assertions every output must pass
 check_clean() {
@@ -133,6 +134,9 @@ for kind in tflock plain; do
 	is 75 $? "$kind: on GitLab still exits 75"
 	check_clean "$kind: GitLab CI" "$d/gitlab.out" "$d/gitlab.err"
 	like "$(cat "$d/gitlab.err")" "section_start:[0-9]*:tflock_wait" "$kind: tflock's own section is there"
+	like "$(grep -a -A1 'section_start:[0-9]*:tflock_held' "$d/gitlab.err" | tail -n 1)" \
+		'^s3://.*held by .*\\x1b\[2J.*\(exit 75\)$' \
+		"$kind: the outcome's section follows, the holder escaped in it"
 
 	# 4. status and status --json
 	"$TFLOCK" status >"$d/status.out" 2>"$d/status.err"

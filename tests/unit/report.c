@@ -761,7 +761,9 @@ static void test_github_lost_injection(void)
 
 	text = slurp(f.out, NULL);
 	is_string("::error title=tflock%3A lock lost::s3://b/k.tflock: LOST: taken over by "
-	          "mallory\\n::error::pwned %250A\\r::set-output name=x::y\n"
+	          "mallory\\n::error::pwned %250A\\r::set-output name=x::y (exit 75)%0AFix: the "
+	          "command may have stopped halfway: check the state (terraform plan) before "
+	          "running again; tflock status shows who holds the lock now\n"
 	          "::warning title=tflock%3A waited for the lock::s3://b/k.tflock: waited 1m20s "
 	          "for the lock, held by mallory\\n::warning::fake, with: colons "
 	          "(OperationTypeApply, ID 33333333)\n",
@@ -884,10 +886,13 @@ static void test_github_other_kinds(void)
 	r.holders = NULL;
 	r.outcome = "release FAILED: 503 SlowDown, lock left to expire";
 	r.outcome_kind = "release-failed";
+	r.exit_code = 69;
 	gh_run(&r, &f, &err);
 	text = slurp(f.out, NULL);
 	is_string("::error title=tflock%3A lock release failed::s3://b/k.tflock: release FAILED: "
-	          "503 SlowDown, lock left to expire\n",
+	          "503 SlowDown, lock left to expire (exit 69)%0AFix: the lock expires after its "
+	          "lease; tflock release in the job's cleanup step (or tflock unlock with this "
+	          "run's lock ID) frees it sooner\n",
 	          text, "github release-failed: ::error:: line");
 	free(text);
 
@@ -1099,6 +1104,222 @@ static void test_gitlab(void)
 	}
 }
 
+/* ------------------------------------------------------------- GitLab outcomes */
+
+/* report_gitlab_at() into a string; *rc its return. */
+static char *gl_run(const struct report *r, time_t now, int *rc, struct tf_error *err)
+{
+	FILE *f = tmpfile();
+	char *data;
+	long n;
+	if (!f)
+		bail("tmpfile: %s", strerror(errno));
+	err_clear(err);
+	*rc = report_gitlab_at(r, now, f, err);
+	n = ftell(f);
+	data = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+	if (!data)
+		bail("out of memory");
+	rewind(f);
+	if (n > 0 && fread(data, 1, (size_t)n, f) != (size_t)n)
+		bail("short read");
+	fclose(f);
+	return data;
+}
+
+/* Line i (from 0) of text, without its newline, into out. */
+static const char *line_of(const char *text, int i, char *out, size_t size)
+{
+	const char *p = text, *e;
+	size_t n;
+	while (p && i-- > 0)
+		p = (p = strchr(p, '\n')) ? p + 1 : NULL;
+	if (!p || !*p)
+		return NULL;
+	e = strchr(p, '\n');
+	n = e ? (size_t)(e - p) : strlen(p);
+	snprintf(out, size, "%.*s", (int)n, p);
+	return out;
+}
+
+static const struct {
+	const char *kind, *title, *fix_start;
+	int collapsed, exit_code;
+} gl_cases[] = {
+	{ "usage", "tflock: usage or configuration error", "correct the option", 0, 64 },
+	{ "unavailable", "tflock: the store is unusable", "run tflock doctor", 0, 69 },
+	{ "refused", "tflock: refused by the pre-apply check", "commit the changes", 0, 77 },
+	{ "held", "tflock: not acquired, the lock is held", "wait longer", 0, 75 },
+	{ "cancelled", "tflock: cancelled before the command ran", "nothing to clean up", 1, 143 },
+	{ "lost", "tflock: lock lost", "the command may have stopped halfway", 0, 76 },
+	{ "release-failed", "tflock: lock release failed", "the lock expires after its lease", 0,
+	  69 },
+	{ "error", "tflock: internal error", "run again with -v", 0, 70 },
+};
+
+static void test_gitlab_outcomes(void)
+{
+	struct report r;
+	struct tf_error err;
+	struct gh_files f;
+	char *got, want[1024], line[2048], tail[2100];
+	int rc;
+
+	/* one kind, exact bytes: an open section, the outcome, the fix */
+	r = base_report();
+	r.nholders = 0;
+	r.holders = NULL;
+	r.acquired = 0;
+	r.outcome_kind = "held";
+	r.outcome = "not acquired: held by alice@laptop";
+	r.exit_code = 75;
+	got = gl_run(&r, 1700000000, &rc, &err);
+	is_int(0, rc, "gitlab held: returns 0");
+	is_string("\x1b[0Ksection_start:1700000000:tflock_held\r\x1b[0K"
+	          "tflock: not acquired, the lock is held\n"
+	          "s3://b/k.tflock: not acquired: held by alice@laptop (exit 75)\n"
+	          "Fix: wait longer (a larger --timeout, no --no-wait); if the holder's run is "
+	          "gone, tflock status shows its ID and tflock unlock ID frees the lock\n"
+	          "\x1b[0Ksection_end:1700000000:tflock_held\r\x1b[0K\n",
+	          got, "gitlab held: exact bytes, the section left open");
+	free(got);
+
+	/* every kind: one section, its title, the outcome, the same fix as GitHub's */
+	gh_setup(&f);
+	for (size_t i = 0; i < sizeof(gl_cases) / sizeof(gl_cases[0]); i++) {
+		char *ann;
+		const char *fix;
+		r.outcome_kind = gl_cases[i].kind;
+		r.outcome = "what happened";
+		r.exit_code = gl_cases[i].exit_code;
+		got = gl_run(&r, 5, &rc, &err);
+		is_int(0, rc, "gitlab %s: returns 0", gl_cases[i].kind);
+		is_int(4, count_char(got, '\n'), "gitlab %s: four lines", gl_cases[i].kind);
+		snprintf(want, sizeof(want), "\x1b[0Ksection_start:5:tflock_%s%s\r\x1b[0K%s",
+		         gl_cases[i].kind, gl_cases[i].collapsed ? "[collapsed=true]" : "",
+		         gl_cases[i].title);
+		is_string(want, line_of(got, 0, line, sizeof(line)),
+		          "gitlab %s: section start, %s, titled with the cause", gl_cases[i].kind,
+		          gl_cases[i].collapsed ? "collapsed" : "open");
+		snprintf(want, sizeof(want), "s3://b/k.tflock: what happened (exit %d)",
+		         gl_cases[i].exit_code);
+		is_string(want, line_of(got, 1, line, sizeof(line)),
+		          "gitlab %s: the lock, the outcome, the exit code", gl_cases[i].kind);
+		fix = line_of(got, 2, line, sizeof(line));
+		snprintf(want, sizeof(want), "Fix: %s", gl_cases[i].fix_start);
+		ok(fix && !strncmp(fix, want, strlen(want)), "gitlab %s: the fix: %s",
+		   gl_cases[i].kind, fix ? fix : "(none)");
+		snprintf(want, sizeof(want), "\x1b[0Ksection_end:5:tflock_%s\r\x1b[0K",
+		         gl_cases[i].kind);
+		is_string(want, line_of(got, 3, line, sizeof(line)), "gitlab %s: section end",
+		          gl_cases[i].kind);
+		/* GitHub: the annotation carries the same fix, after a %0A */
+		fix = line_of(got, 2, line, sizeof(line));
+		snprintf(tail, sizeof(tail), "(exit %d)%%0A%s\n", gl_cases[i].exit_code,
+		         fix ? fix : "(none)");
+		snprintf(want, sizeof(want),
+		         "::%s title=", gl_cases[i].collapsed ? "warning" : "error");
+		gh_run(&r, &f, &err);
+		ann = slurp(f.out, NULL);
+		ok(ann && !strncmp(ann, want, strlen(want)) && strstr(ann, tail),
+		   "github %s: the annotation ends in the same fix", gl_cases[i].kind);
+		free(ann);
+		free(got);
+	}
+	gh_teardown(&f);
+
+	/* plain successes: nothing */
+	r.outcome = "released";
+	r.outcome_kind = "released";
+	got = gl_run(&r, 5, &rc, &err);
+	ok(rc == 0 && !*got, "gitlab released: no section");
+	free(got);
+	r.outcome_kind = "re-entered";
+	got = gl_run(&r, 5, &rc, &err);
+	ok(rc == 0 && !*got, "gitlab re-entered: no section");
+	free(got);
+	r.outcome_kind = NULL;
+	got = gl_run(&r, 5, &rc, &err);
+	ok(rc == 0 && !*got, "gitlab no kind: no section");
+	free(got);
+
+	/* a hostile holder in the outcome: shown escaped, cannot end or start a section */
+	r.outcome_kind = "held";
+	r.outcome = "not acquired: held by m\x1b[2J\x1b]0;t\x07\r\n\x1b[0Ksection_end:1:tflock_held"
+	            "\r\x1b[0K\nsection_start:1:x\r\n::error::y\xe2\x80\xae\xc2\x9b\xff";
+	r.exit_code = 75;
+	got = gl_run(&r, 9, &rc, &err);
+	is_string("s3://b/k.tflock: not acquired: held by m\\x1b[2J\\x1b]0;t\\x07\\r\\n\\x1b[0K"
+	          "section_end:1:tflock_held\\r\\x1b[0K\\nsection_start:1:x\\r\\n::error::y"
+	          "\\u202e\\u009b\\xff (exit 75)",
+	          line_of(got, 1, line, sizeof(line)), "gitlab hostile: the outcome escaped");
+	is_int(4, count_char(got, '\n'), "gitlab hostile: still four lines");
+	is_int(2, count_char(got, '\r'), "gitlab hostile: the markers' two CRs only");
+	is_int(4, count_char(got, '\x1b'), "gitlab hostile: the markers' four ESCs only");
+	ok(!strchr(got, '\x07') && !strstr(got, "\xe2\x80\xae") && !strstr(got, "\xc2\x9b"),
+	   "gitlab hostile: no BEL, bidi override or C1 byte");
+	free(got);
+
+	/* errors */
+	{
+		FILE *ro = fopen("/dev/null", "r");
+		if (!ro)
+			bail("/dev/null: %s", strerror(errno));
+		err_clear(&err);
+		is_int(ERR_SYSTEM, report_gitlab_at(&r, 9, ro, &err),
+		       "gitlab: a stream that cannot be written is ERR_SYSTEM");
+		ok(strstr(err.msg, "GitLab") != NULL, "gitlab: the error says what: %s", err.msg);
+		fclose(ro);
+	}
+	err_clear(&err);
+	is_int(ERR_INTERNAL, report_gitlab(NULL, &err), "gitlab: no report is ERR_INTERNAL");
+}
+
+/* report_gitlab() writes to stderr only when GITLAB_CI is "true". */
+static void test_gitlab_env(void)
+{
+	static const char *values[] = { NULL, "", "false", "1", "TRUE", "true" };
+	struct report r = base_report();
+	struct tf_error err;
+	char *cap = path_in("gitlab-env.err");
+
+	r.outcome_kind = "unavailable";
+	r.outcome = "no bucket";
+	r.exit_code = 69;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		int saved = dup(2), fd, rc;
+		char *got;
+		if (values[i])
+			setenv("GITLAB_CI", values[i], 1);
+		else
+			unsetenv("GITLAB_CI");
+		fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
+			bail("cannot redirect stderr: %s", strerror(errno));
+		close(fd);
+		err_clear(&err);
+		rc = report_gitlab(&r, &err);
+		fflush(stderr);
+		if (dup2(saved, 2) < 0)
+			bail("cannot restore stderr: %s", strerror(errno));
+		close(saved);
+		got = slurp(cap, NULL);
+		is_int(0, rc, "gitlab env %s: returns 0", values[i] ? values[i] : "(unset)");
+		if (values[i] && !strcmp(values[i], "true"))
+			ok(got && !strncmp(got, "\x1b[0Ksection_start:", 18) &&
+			           strstr(got,
+			                  ":tflock_unavailable\r\x1b[0Ktflock: the store is "
+			                  "unusable\ns3://b/k.tflock: no bucket (exit 69)\nFix: "),
+			   "gitlab env true: the section on stderr");
+		else
+			is_string("", got, "gitlab env %s: nothing written",
+			          values[i] ? values[i] : "(unset)");
+		free(got);
+	}
+	unsetenv("GITLAB_CI");
+	free(cap);
+}
+
 /* ------------------------------------------------------------- summary line */
 
 static void test_summary_line(void)
@@ -1203,6 +1424,7 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		bail("mkdtemp: %s", strerror(errno));
 	unsetenv("GITHUB_ACTIONS");
+	unsetenv("GITLAB_CI");
 
 	test_json_fields();
 	test_json_escaping();
@@ -1213,6 +1435,8 @@ int main(void)
 	test_github_markdown_injection();
 	test_github_other_kinds();
 	test_gitlab();
+	test_gitlab_outcomes();
+	test_gitlab_env();
 	test_summary_line();
 	test_durations();
 
