@@ -224,6 +224,7 @@ function ghRun(argv) {
 	const log = (s) => fs.appendFileSync(path.join(dir, 'log'), s + '\n');
 	const ctx = {
 		github: { action_path: actionPath, action_repository: process.env.GHRUN_ACTION_REPOSITORY || '',
+			token: process.env.GHRUN_GITHUB_TOKEN || '',
 			workspace: process.cwd(), server_url: process.env.GITHUB_SERVER_URL || 'https://github.com' },
 		runner: { os: 'Linux', arch: 'X64', temp: process.env.RUNNER_TEMP || '/tmp',
 			tool_cache: process.env.RUNNER_TOOL_CACHE || '' },
@@ -344,7 +345,7 @@ ok_not "action-validator rejects a broken copy (the validator really checks)" \
 	bash -c '"$1" "$2" >/dev/null 2>&1' - "$AV" "$TEST_TMP/bad/action.yml"
 
 is composite "$(yq_eval "$ACTION" 'd => d.runs.using')" "the action is a composite action"
-is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,ref,repository" \
+is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,ref,repository,github-token" \
 	"$(yq_eval "$ACTION" 'd => Object.keys(d.inputs).join(",")')" "it declares the documented inputs"
 is true "$(yq_eval "$ACTION" 'd => d.inputs.command.required')" "command is required"
 is "" "$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.run && s.run.includes("${{")).map(s => s.id).join(",")')" \
@@ -645,6 +646,41 @@ gh_run h
 is "0 $TEST_TMP/work dir/infra" "$? $(cat "$TEST_TMP/h.pwd" 2>/dev/null)" \
 	"working-directory is where the command runs; a quoted '>' is an argument, not a redirection"
 
+# 3h. github-token: the workflow's token reaches tflock as GITHUB_TOKEN, unless
+# the job has a token of its own; never printed
+# tokcase NAME [NAME=VALUE...]: run the action with a stand-in github.token and
+# the job's environment plus these; the command records GITHUB_TOKEN and
+# GH_TOKEN as tflock passed them on
+tokcase() {
+	(
+		unset GITHUB_TOKEN GH_TOKEN
+		export GHRUN_GITHUB_TOKEN=ghs_standin0token
+		for v in "${@:2}"; do export "${v?}"; done
+		gh_run "$1"
+	)
+}
+tokcmd() { printf "sh -c 'printf \"%%s|%%s\" \"\${GITHUB_TOKEN-unset}\" \"\${GH_TOKEN-unset}\" >%s'" "$TEST_TMP/$1.tok"; }
+gh_inputs t1 "$(tokcmd t1)"
+tokcase t1
+is "0 ghs_standin0token|unset" "$? $(cat "$TEST_TMP/t1.tok" 2>/dev/null)" \
+	"github-token: by default the workflow's token reaches tflock as GITHUB_TOKEN"
+ok_not "github-token: the step's output never shows it" grep -q ghs_standin0token "$TEST_TMP/t1.out"
+gh_inputs t2 "$(tokcmd t2)"
+tokcase t2 GITHUB_TOKEN=the-jobs-own
+is "0 the-jobs-own|unset" "$? $(cat "$TEST_TMP/t2.tok" 2>/dev/null)" \
+	"github-token: a GITHUB_TOKEN the job set wins"
+gh_inputs t3 "$(tokcmd t3)"
+tokcase t3 GH_TOKEN=gh-cli-token
+is "0 unset|gh-cli-token" "$? $(cat "$TEST_TMP/t3.tok" 2>/dev/null)" \
+	"github-token: with GH_TOKEN set, no GITHUB_TOKEN is added"
+gh_inputs t4 "$(tokcmd t4)" '"github-token":""'
+tokcase t4
+is "0 unset|unset" "$? $(cat "$TEST_TMP/t4.tok" 2>/dev/null)" "github-token: \"\" passes none"
+gh_inputs t5 "$(tokcmd t5)" '"github-token":"ghs_given"'
+tokcase t5
+is "0 ghs_given|unset" "$? $(cat "$TEST_TMP/t5.tok" 2>/dev/null)" "github-token: a token given as input is used"
+is 404 "$(lockst)" "released"
+
 # 3i. zero configuration: after terraform init, the backend names the lock
 mk_standin "$TEST_TMP/standin-gh" "$TEST_TMP/gh-tf.log"
 mkdir -p "$TEST_TMP/zc/infra"
@@ -772,6 +808,45 @@ is 2 "$(grep -cE "tflock: (error: )?'?s3://$bucket/$KEY.tflock'? is (free|held)"
 gl_jobs "$G/norepo.out" deploy:staging -- TFLOCK_REPO=
 ok_not "without TFLOCK_REPO, TFLOCK_SRC or TFLOCK_BIN the job fails" test $? = 0
 like "$(cat "$G/norepo.out")" "set TFLOCK_REPO" "saying what to set"
+
+# after_script is a shell of its own: it must release with the binary
+# before_script chose, whichever way it came. A decoy build that sorts first in
+# the cache (no .key, so never pruned) and loggers in place of tflock tell which
+# binary ran.
+mk_logger() { # mk_logger PATH LOG: a tflock that logs its arguments, then runs the real one
+	mkdir -p "$(dirname "$1")"
+	rm -f "$1" # never write through a seeded build's symlink to the tflock under test
+	printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$2" "$TFLOCK" >"$1"
+	chmod +x "$1"
+}
+mk_logger "$G/proj/.tflock-cache/0-decoy/bin/tflock" "$G/decoy.log"
+# TFLOCK_BIN: a binary of the image's, nowhere in the cache
+mk_logger "$G/image-bin/tflock" "$G/image-bin.log"
+gl_jobs "$G/bin.out" deploy:staging -- TFLOCK_REPO= TFLOCK_BIN="$G/image-bin/tflock"
+rc=$?
+is 0 $rc "TFLOCK_BIN: the job passes"
+[ $rc = 0 ] || tail -n 30 "$G/bin.out" | sed 's/^/# /'
+is 1 "$(grep -c '^release$' "$G/image-bin.log" 2>/dev/null)" \
+	"TFLOCK_BIN: after_script ran tflock release with TFLOCK_BIN's binary"
+like "$(cat "$G/bin.out")" "tflock: (error: )?'?s3://$bucket/$KEY.tflock'? is (free|held)" \
+	"TFLOCK_BIN: and release reported on the lock"
+# TFLOCK_SRC: a source tree, its build found in the cache (a key of its own:
+# gitlab-ci-local's cache of the jobs above holds the same sources' build)
+src_tree "$G/src"
+echo '# a tree of its own' >>"$G/src/Makefile.am"
+ksrc=$(keyof "$G/src")
+mk_logger "$G/proj/.tflock-cache/$ksrc/bin/tflock" "$G/src-bin.log"
+printf '%s\n' "$ksrc" >"$G/proj/.tflock-cache/$ksrc/.key"
+gl_jobs "$G/src.out" deploy:staging -- TFLOCK_REPO= TFLOCK_SRC="$G/src"
+rc=$?
+is 0 $rc "TFLOCK_SRC: the job passes"
+[ $rc = 0 ] || tail -n 30 "$G/src.out" | sed 's/^/# /'
+like "$(cat "$G/src.out")" "found in the cache: not building" "TFLOCK_SRC: the build came from the cache"
+is 1 "$(grep -c '^release$' "$G/src-bin.log" 2>/dev/null)" \
+	"TFLOCK_SRC: after_script ran tflock release with that build"
+is 0 "$(cat "$G/decoy.log" 2>/dev/null | grep -c '^release$')" \
+	"neither after_script took the decoy that sorts first in the cache"
+is 404 "$(lockst)" "the lock is released"
 
 # ---- 5. the pre-apply hook and its installer ----------------------------------
 HK=$top_srcdir/hooks

@@ -37,4 +37,22 @@ for code in 64 69 70 75 76 77 126 127; do
 	ok "exit code $code is in README.md" bash -c 'printf "%s" "$1" | grep -q "| $2\|$2 /\|/ $2"' _ "$readme" "$code"
 	ok "exit code $code is in the man page" bash -c 'printf "%s" "$1" | grep -q "$2"' _ "$man" "$code"
 done
+
+# Every tflock release the CI templates and the docs pin (uses: .../ci-templates/
+# github@REF, a YAML TFLOCK_REF: REF) is configure.ac's version as a tag, or a
+# full commit SHA; an all-caps placeholder (@REF) is not a pin
+version=$(sed -n 's/^AC_INIT(\[tflock\], *\[\([^]]*\)\].*/\1/p' "$top_srcdir/configure.ac")
+like "$version" '^[0-9]+\.[0-9]+\.[0-9]+$' "configure.ac names the version ($version)"
+pins=$(cd "$top_srcdir" && find README.md docs examples ci-templates -type f \( -name '*.md' -o -name '*.yml' \) |
+	LC_ALL=C sort | xargs grep -HnoE \
+		"ci-templates/github@[A-Za-z0-9][^[:space:]\"'\`)]*|^[[:space:]]*TFLOCK_REF:[[:space:]]*[A-Za-z0-9][^[:space:]#]*" |
+	sed -E 's/:[[:space:]]*(ci-templates\/github@|TFLOCK_REF:[[:space:]]*)/ /' | grep -vE ' [A-Z]+$')
+npins=0
+while read -r where ref; do
+	npins=$((npins + 1))
+	ok "$where pins v$version or a full commit SHA ($ref)" \
+		bash -c '[ "$1" = "v$2" ] || [[ $1 =~ ^[0-9a-f]{40}$ ]]' _ "$ref" "$version"
+done <<<"$pins"
+ok "the pins were found ($npins: the action in README and the example workflow, TFLOCK_REF in README and the GitLab example)" \
+	test "$npins" -ge 5
 done_testing
