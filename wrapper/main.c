@@ -790,11 +790,11 @@ static int run_nested(struct config *c, struct reentry *re, char **argv)
 	ro.unsafe_keep_running = c->unsafe_keep_running;
 	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
 	ro.grace_ms = config_scaled(c, c->grace_ms);
+	ro.term_grace_ms = config_scaled(c, c->term_grace_ms);
 	ro.nested = re;
 	ro.nested_lease_ms = config_scaled(c, c->lease_ms);
 	sigemptyset(&ro.orig_mask);
 	ret = run_child(NULL, argv, &ro, &rr);
-	ro.term_grace_ms = config_scaled(c, c->term_grace_ms);
 	if (rr.lost)
 		log_error("%s: '%s' exited %d", rr.outcome, argv[0], rr.child_code);
 	else
@@ -987,11 +987,11 @@ held:
 	ro.unsafe_keep_running = c->unsafe_keep_running;
 	ro.max_hold_ms = c->max_hold_ms ? config_scaled(c, c->max_hold_ms) : 0;
 	ro.grace_ms = config_scaled(c, c->grace_ms);
+	ro.term_grace_ms = config_scaled(c, c->term_grace_ms);
 	if (!nested) { /* a nested run's child inherits the outer's TFLOCK_HELD_* */
 		extra[n++] = xasprintf("TFLOCK_HELD_ID=%s", l.mine.id);
 		extra[n++] = xasprintf("TFLOCK_HELD_LOCK=%s", l.url);
 		extra[n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(s3));
-	ro.term_grace_ms = config_scaled(c, c->term_grace_ms);
 		n += store_env(c, extra + n);
 	}
 	if (backend_found && tf.is_terraform) {
