@@ -79,14 +79,19 @@ static enum git_rel github(const char *head, const char *last, char *why, size_t
 {
 	const char *api = env("GITHUB_API_URL") ? env("GITHUB_API_URL") : "https://api.github.com";
 	const char *repo = env("GITHUB_REPOSITORY");
-	const char *tok = env("GITHUB_TOKEN") ? env("GITHUB_TOKEN") : env("GH_TOKEN");
+	/* TFLOCK_GITHUB_TOKEN first: the action's, kept from the command (child.c
+	 * removes TFLOCK_* from its environment) */
+	const char *tok = env("TFLOCK_GITHUB_TOKEN") ? env("TFLOCK_GITHUB_TOKEN")
+	                  : env("GITHUB_TOKEN")      ? env("GITHUB_TOKEN")
+	                                             : env("GH_TOKEN");
 	enum git_rel rel = REL_UNKNOWN;
 	const cJSON *st;
 	char *url, *auth;
 	cJSON *j;
 	if (!repo || !tok) {
 		snprintf(why, whylen,
-		         "no GITHUB_TOKEN (or GH_TOKEN) in the environment to ask GitHub");
+		         "no TFLOCK_GITHUB_TOKEN, GITHUB_TOKEN or GH_TOKEN in the environment to "
+		         "ask GitHub");
 		return REL_UNKNOWN;
 	}
 	if (!token_may_go_to(api)) {

@@ -646,39 +646,45 @@ gh_run h
 is "0 $TEST_TMP/work dir/infra" "$? $(cat "$TEST_TMP/h.pwd" 2>/dev/null)" \
 	"working-directory is where the command runs; a quoted '>' is an argument, not a redirection"
 
-# 3h. github-token: the workflow's token reaches tflock as GITHUB_TOKEN, unless
-# the job has a token of its own; never printed
+# 3h. github-token: the workflow's token reaches tflock alone, as
+# TFLOCK_GITHUB_TOKEN; the command never sees it; never printed
 # tokcase NAME [NAME=VALUE...]: run the action with a stand-in github.token and
-# the job's environment plus these; the command records GITHUB_TOKEN and
-# GH_TOKEN as tflock passed them on
+# the job's environment plus these. The command records GITHUB_TOKEN and
+# GH_TOKEN as it sees them, and TFLOCK_GITHUB_TOKEN as tflock has it (read from
+# /proc: the command's parent is the guardian, whose parent is tflock)
 tokcase() {
 	(
-		unset GITHUB_TOKEN GH_TOKEN
+		unset GITHUB_TOKEN GH_TOKEN TFLOCK_GITHUB_TOKEN
 		export GHRUN_GITHUB_TOKEN=ghs_standin0token
 		for v in "${@:2}"; do export "${v?}"; done
 		gh_run "$1"
 	)
 }
-tokcmd() { printf "sh -c 'printf \"%%s|%%s\" \"\${GITHUB_TOKEN-unset}\" \"\${GH_TOKEN-unset}\" >%s'" "$TEST_TMP/$1.tok"; }
+cat >"$TEST_TMP/tok.sh" <<'TOK'
+t=$(awk '/^PPid:/ { print $2 }' "/proc/$PPID/status")
+printf '%s|%s|%s|%s' "${GITHUB_TOKEN-unset}" "${GH_TOKEN-unset}" "${TFLOCK_GITHUB_TOKEN-unset}" \
+	"$(tr '\0' '\n' <"/proc/$t/environ" | sed -n 's/^TFLOCK_GITHUB_TOKEN=//p')" >"$1"
+TOK
+tokcmd() { printf 'sh %s %s' "$TEST_TMP/tok.sh" "$TEST_TMP/$1.tok"; }
 gh_inputs t1 "$(tokcmd t1)"
 tokcase t1
-is "0 ghs_standin0token|unset" "$? $(cat "$TEST_TMP/t1.tok" 2>/dev/null)" \
-	"github-token: by default the workflow's token reaches tflock as GITHUB_TOKEN"
+is "0 unset|unset|unset|ghs_standin0token" "$? $(cat "$TEST_TMP/t1.tok" 2>/dev/null)" \
+	"github-token: by default tflock has the workflow's token, the command nothing"
 ok_not "github-token: the step's output never shows it" grep -q ghs_standin0token "$TEST_TMP/t1.out"
 gh_inputs t2 "$(tokcmd t2)"
 tokcase t2 GITHUB_TOKEN=the-jobs-own
-is "0 the-jobs-own|unset" "$? $(cat "$TEST_TMP/t2.tok" 2>/dev/null)" \
-	"github-token: a GITHUB_TOKEN the job set wins"
+is "0 the-jobs-own|unset|unset|ghs_standin0token" "$? $(cat "$TEST_TMP/t2.tok" 2>/dev/null)" \
+	"github-token: a GITHUB_TOKEN the job set reaches the command as before; tflock uses the input"
 gh_inputs t3 "$(tokcmd t3)"
 tokcase t3 GH_TOKEN=gh-cli-token
-is "0 unset|gh-cli-token" "$? $(cat "$TEST_TMP/t3.tok" 2>/dev/null)" \
-	"github-token: with GH_TOKEN set, no GITHUB_TOKEN is added"
+is "0 unset|gh-cli-token|unset|ghs_standin0token" "$? $(cat "$TEST_TMP/t3.tok" 2>/dev/null)" \
+	"github-token: GH_TOKEN set by the job is left alone"
 gh_inputs t4 "$(tokcmd t4)" '"github-token":""'
 tokcase t4
-is "0 unset|unset" "$? $(cat "$TEST_TMP/t4.tok" 2>/dev/null)" "github-token: \"\" passes none"
+is "0 unset|unset|unset|" "$? $(cat "$TEST_TMP/t4.tok" 2>/dev/null)" "github-token: \"\" passes none"
 gh_inputs t5 "$(tokcmd t5)" '"github-token":"ghs_given"'
 tokcase t5
-is "0 ghs_given|unset" "$? $(cat "$TEST_TMP/t5.tok" 2>/dev/null)" "github-token: a token given as input is used"
+is "0 unset|unset|unset|ghs_given" "$? $(cat "$TEST_TMP/t5.tok" 2>/dev/null)" "github-token: a token given as input is used"
 is 404 "$(lockst)" "released"
 
 # 3i. zero configuration: after terraform init, the backend names the lock

@@ -168,6 +168,11 @@ is 77 $? "GitHub's compare API says HEAD is behind the last applied: refused"
 like "$(cat "$TEST_TMP/a1")" "is older than ${unknown:0:12}.*GitHub's compare API" "saying how it knows"
 like "$(cat "$TEST_TMP/api.log")" "Authorization: Bearer ghs_sEcReT" "the token was sent to the API"
 ok "and never printed" unlike_file ghs_sEcReT "$TEST_TMP/a1"
+set_last "$unknown"
+GITHUB_ACTIONS=true GITHUB_API_URL=$api_url GITHUB_REPOSITORY=acme/infra GITHUB_TOKEN=ghs_jobs \
+	TFLOCK_GITHUB_TOKEN=ghs_tflocks "$TFLOCK" -- terraform apply -auto-approve 2>"$TEST_TMP/a1b"
+is 77 $? "TFLOCK_GITHUB_TOKEN (the action's): refused the same way"
+like "$(tail -n 20 "$TEST_TMP/api.log")" "Authorization: Bearer ghs_tflocks" "TFLOCK_GITHUB_TOKEN is preferred over GITHUB_TOKEN"
 kill "$api" 2>/dev/null
 wait "$api" 2>/dev/null
 printf '{"id":"%s"}' "$head" >"$TEST_TMP/mb.json"
