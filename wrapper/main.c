@@ -571,8 +571,8 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	if (!l)
 		l = &none;
 	end = l->released_ns ? l->released_ns : clock_boot_ns();
-	/* no early return on "not in CI": report_github() and report_gitlab()
-	 * decide that themselves, with the same test ("true" or "1") */
+	/* no early return when not in CI: report_github() and report_gitlab()
+	 * each decide that for their own CI */
 	if (report_path && !*report_path)
 		report_path = NULL;
 	memset(&rep, 0, sizeof(rep));
