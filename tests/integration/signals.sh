@@ -47,7 +47,9 @@ is 404 "$(lockst)" "the lock is released"
 
 # 3. GitHub Actions cancel: SIGINT, then SIGTERM, then SIGKILL (scaled down);
 #    a terraform-like command stops gracefully on the first SIGINT
-"$TFLOCK" -q -- "$TESTCHILD" --log "$TEST_TMP/3.log" tf-like graceful=300 run=600000 </dev/null 2>/dev/null &
+# (a long --grace and --term-grace: this is about forwarding, not the deadlines,
+# which are scaled down here and covered by ci-cancel.sh)
+"$TFLOCK" -q --grace 600s --term-grace 600s -- "$TESTCHILD" --log "$TEST_TMP/3.log" tf-like graceful=300 run=600000 </dev/null 2>/dev/null &
 t=$!
 wait_for "child 3 ready" 20 ready "$TEST_TMP/3.log"
 kill -INT "$t"
@@ -57,7 +59,7 @@ is 1 "$(nsig "$TEST_TMP/3.log" SIGINT)" "it got exactly one SIGINT"
 ok "and never the 'exit immediately' second one" bash -c "! grep -q '^immediate' '$TEST_TMP/3.log'"
 is 404 "$(lockst)" "the lock is released"
 # a command that ignores SIGINT gets the SIGTERM that follows
-TFLOCK_EVENT_LOG=$TEST_TMP/3b.events "$TFLOCK" -q -- "$TESTCHILD" --log "$TEST_TMP/3b.log" ignore=SIGINT run=600000 </dev/null 2>/dev/null &
+TFLOCK_EVENT_LOG=$TEST_TMP/3b.events "$TFLOCK" -q --grace 600s --term-grace 600s -- "$TESTCHILD" --log "$TEST_TMP/3b.log" ignore=SIGINT run=600000 </dev/null 2>/dev/null &
 t=$!
 wait_for "child 3b ready" 20 ready "$TEST_TMP/3b.log"
 kill -INT "$t"
