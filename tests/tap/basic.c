@@ -1,9 +1,11 @@
 #include "basic.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static unsigned long planned, current, failed;
@@ -124,6 +126,34 @@ int is_blob(const void *wanted, const void *seen, size_t len, const char *fmt, .
 	va_start(ap, fmt);
 	report(success, fmt, ap);
 	va_end(ap);
+	return success;
+}
+
+int ok_returns(int (*fn)(void *), void *arg, const char *fmt, ...)
+{
+	va_list ap;
+	int status = 0, success, fork_errno;
+	pid_t pid;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	fork_errno = errno;
+	if (pid == 0)
+		_exit(fn(arg) == 0 ? 0 : 1); /* _exit: no atexit report, no stdio flush */
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	success = pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	va_start(ap, fmt);
+	report(success, fmt, ap);
+	va_end(ap);
+	if (pid < 0)
+		diag("fork: %s", strerror(fork_errno));
+	else if (WIFSIGNALED(status))
+		diag("the call died of signal %d (%s)", WTERMSIG(status),
+		     strsignal(WTERMSIG(status)));
+	else if (!success)
+		diag("the call's child exited %d (1: its check failed)", WEXITSTATUS(status));
 	return success;
 }
 

@@ -23,6 +23,14 @@ int is_int(long long wanted, long long seen, const char *fmt, ...) TAP_PRINTF(3,
 int is_string(const char *wanted, const char *seen, const char *fmt, ...) TAP_PRINTF(3, 4);
 int is_blob(const void *wanted, const void *seen, size_t len, const char *fmt, ...)
         TAP_PRINTF(4, 5);
+/*
+ * For a contract whose only way to fail is a crash ("foo_free(NULL) is safe"):
+ * run fn(arg) in a forked child; pass when fn returns 0 and the child exits
+ * cleanly, fail (naming the signal or status) when fn returns non-zero, the
+ * child dies of a signal or exits otherwise (a sanitizer's or valgrind's error
+ * exit). The crash stays in the child: the program goes on to its next check.
+ */
+int ok_returns(int (*fn)(void *), void *arg, const char *fmt, ...) TAP_PRINTF(3, 4);
 void skip(const char *reason, ...) TAP_PRINTF(1, 2);
 void diag(const char *fmt, ...) TAP_PRINTF(1, 2);
 void bail(const char *fmt, ...) TAP_PRINTF(1, 2) __attribute__((noreturn));

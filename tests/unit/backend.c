@@ -231,6 +231,16 @@ static void test_go_duration(void)
 
 /* ---------------------------------------------------------------- loading */
 
+/* For ok_returns: a freed backend freed again, then NULL; still what backend_init makes. */
+static int backend_free_again(void *arg)
+{
+	struct backend *b = arg, fresh;
+	backend_free(b);
+	backend_free(NULL);
+	backend_init(&fresh);
+	return memcmp(b, &fresh, sizeof(fresh)) != 0;
+}
+
 static void test_minimal(void)
 {
 	struct backend b;
@@ -263,9 +273,8 @@ static void test_minimal(void)
 	backend_free(&b);
 	ok(b.bucket == NULL && b.state_key == NULL && b.use_lockfile == -1,
 	   "backend_free leaves it empty");
-	backend_free(&b);
-	backend_free(NULL);
-	ok(1, "backend_free twice and on NULL is safe");
+	ok_returns(backend_free_again, &b,
+	           "backend_free twice and on NULL returns and leaves it as backend_init does");
 	free(want_dd);
 	free(want_sf);
 	free(dir);

@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* For ok_returns: an empty buf freed and wiped again, and NULL; still empty. */
+static int buf_free_again(void *arg)
+{
+	struct buf *b = arg;
+	buf_free(b);
+	buf_wipe(b);
+	buf_free(NULL);
+	buf_wipe(NULL);
+	return !(b->data == buf_empty && b->len == 0 && b->cap == 0);
+}
+
 int main(void)
 {
 	struct buf b = BUF_INIT;
@@ -29,9 +40,9 @@ int main(void)
 	is_string("", b.data, "detach leaves the buf empty");
 	free(p);
 	buf_free(&b);
-	buf_free(NULL);
-	buf_wipe(&b);
-	ok(1, "free of an empty buf and of NULL is safe");
+	ok(b.data == buf_empty && b.len == 0 && b.cap == 0, "free leaves the buf empty (BUF_INIT)");
+	ok_returns(buf_free_again, &b,
+	           "free and wipe of an empty buf and of NULL return, still empty");
 	p = xasprintf("%s=%d", "k", 7);
 	is_string("k=7", p, "xasprintf formats");
 	free(p);

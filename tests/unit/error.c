@@ -3,6 +3,13 @@
 #include "error.h"
 #include "tap/basic.h"
 
+static int err_null_calls(void *unused)
+{
+	err_prefix(NULL, "x");
+	err_clear(NULL);
+	return 0;
+}
+
 int main(void)
 {
 	struct tf_error e;
@@ -17,9 +24,7 @@ int main(void)
 	is_int(ERR_USAGE, e.kind, "kind stored");
 	is_string("bad thing 42", e.msg, "message formatted");
 	is_int(ERR_SYSTEM, err_set(NULL, ERR_SYSTEM, "x"), "NULL error still returns kind");
-	err_prefix(NULL, "x");
-	err_clear(NULL);
-	ok(1, "NULL-safe prefix and clear");
+	ok_returns(err_null_calls, NULL, "err_prefix(NULL, ...) and err_clear(NULL) return");
 
 	err_prefix(&e, "--lease");
 	is_string("--lease: bad thing 42", e.msg, "prefix prepended");

@@ -276,6 +276,16 @@ static void test_args_lock_flag(void)
 		       cases[i].value ? cases[i].value : "unset");
 }
 
+/* For ok_returns: a freed tfcmd freed again, then NULL; still empty. */
+static int tfcmd_free_again(void *arg)
+{
+	struct tfcmd *t = arg;
+	tfcmd_free(t);
+	tfcmd_free(NULL);
+	return !(t->program == NULL && t->sub == NULL && t->cli_args_var == NULL &&
+	         t->lock_timeout == NULL && t->lock_flag == TFCMD_LOCK_UNSET);
+}
+
 static void test_free(void)
 {
 	struct tfcmd t;
@@ -283,9 +293,7 @@ static void test_free(void)
 	tfcmd_free(&t);
 	ok(t.program == NULL && t.sub == NULL && t.cli_args_var == NULL && t.lock_timeout == NULL,
 	   "tfcmd_free empties it");
-	tfcmd_free(&t);
-	tfcmd_free(NULL);
-	ok(1, "tfcmd_free twice and on NULL is safe");
+	ok_returns(tfcmd_free_again, &t, "tfcmd_free twice and on NULL returns, still empty");
 	tfcmd_parse(&t, NULL);
 	ok(!t.is_terraform && t.sub == NULL && t.program &&
 	           !strcmp(t.operation, "OperationTypeInvalid"),
