@@ -618,8 +618,7 @@ static int get_legacy(const cJSON *cfg, const char *name, char **field, const st
 
 static int load_assume_role(struct backend *b, const cJSON *cfg, struct tf_error *err)
 {
-	const char *top = "backend.config.";
-	const cJSON *o, *d;
+	const cJSON *o;
 	int ret;
 
 	/* assume_role { ... } (Terraform >= 1.6, OpenTofu), else the legacy
@@ -634,6 +633,8 @@ static int load_assume_role(struct backend *b, const cJSON *cfg, struct tf_error
 		    (ret = get_duration(o, "duration", w, &b->assume_role_duration_s, b, err)))
 			return ret;
 	} else {
+		const char *top = "backend.config.";
+		const cJSON *d;
 		if ((ret = get_str(cfg, "role_arn", top, &b->role_arn, b, err)) ||
 		    (ret = get_str(cfg, "session_name", top, &b->session_name, b, err)) ||
 		    (ret = get_str(cfg, "external_id", top, &b->external_id, b, err)))

@@ -106,7 +106,6 @@ static void check_identity(struct s3_client *s3)
 {
 	struct creds_identity id;
 	struct tf_error err;
-	char d[1024];
 
 	if (!s3_client_has_sts(s3)) {
 		line(V_UNKNOWN, "identity",
@@ -116,6 +115,7 @@ static void check_identity(struct s3_client *s3)
 	}
 	err_clear(&err);
 	if (s3_client_caller_identity(s3, &id, &err) == 0) {
+		char d[1024];
 		snprintf(d, sizeof(d), "%s (account %s)", id.arn, id.account ? id.account : "?");
 		line(V_PASS, "identity", d, NULL);
 		creds_identity_free(&id);
@@ -167,7 +167,9 @@ int doctor_run(const struct doctor_input *in)
 		struct s3_request req;
 		memset(&req, 0, sizeof(req));
 		req.method = "HEAD";
-		st = s3_request(in->s3, &req, &r, &err) == 0 ? r.status : r.status;
+		/* success or not, the reply's status decides (an HTTP error sets it too) */
+		(void)s3_request(in->s3, &req, &r, &err);
+		st = r.status;
 		if (st == 200) {
 			snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
 			         s3_client_describe(in->s3));

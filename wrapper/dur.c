@@ -178,7 +178,7 @@ int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err)
 	while (*p) {
 		uint64_t whole, frac = 0, scale = 1, part;
 		const char *fstart = NULL;
-		int nd, nf = 0, sig = 0, u;
+		int nd, u;
 		const char *ustart;
 
 		nd = digits(&p, &whole);
@@ -189,6 +189,7 @@ int dur_parse(const char *s, int64_t *out_ms, struct tf_error *err)
 			               *p == '.' ? "a digit must come before the decimal point"
 			                         : "a number must come before each unit");
 		if (*p == '.') {
+			int nf = 0, sig = 0;
 			fstart = ++p;
 			while (*p >= '0' && *p <= '9') {
 				if (*p != '0')
@@ -280,7 +281,6 @@ int num_parse(const char *s, long min, long max, long *out, struct tf_error *err
 	for (; *p >= '0' && *p <= '9'; p++) {
 		unsigned d = (unsigned)(*p - '0');
 		if (v > (lim - d) / 10) {
-			v = lim;
 			while (*p >= '0' && *p <= '9')
 				p++;
 			if (*p)

@@ -66,7 +66,7 @@ static unsigned long long proc_start_time(pid_t pid)
 	if (!p)
 		return 0;
 	p++;
-	for (int field = 3; field < 22 && p; field++)
+	for (int n = 3; n < 22 && p; n++) /* to field 22, starttime */
 		p = strchr(p + 1, ' ');
 	if (p)
 		st = strtoull(p + 1, NULL, 10);
@@ -295,7 +295,7 @@ int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_si
 	return 1;
 }
 
-int reentry_lock_siblings(struct reentry *r, long long timeout_ms, volatile int *cancel)
+int reentry_lock_siblings(struct reentry *r, long long timeout_ms, const volatile int *cancel)
 {
 	char path[4096];
 	struct timespec start, now, step = { 0, 20 * 1000000 };

@@ -47,7 +47,7 @@ int reentry_env(const struct reentry *r, char **out, int max);
 int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_size);
 /* Nested: wait for the sibling flock; timeout_ms < 0 waits forever, 0 tries once.
  * Returns 0, 1 when it timed out, negative on error. */
-int reentry_lock_siblings(struct reentry *r, long long timeout_ms, volatile int *cancel);
+int reentry_lock_siblings(struct reentry *r, long long timeout_ms, const volatile int *cancel);
 /* Nested: the outer's state, "held" / "lost" / "released" / "gone" (outer died). */
 const char *reentry_outer_state(struct reentry *r);
 /* Nested: CLOCK_BOOTTIME ns when the outer last refreshed its state (0: unknown). */

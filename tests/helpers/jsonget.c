@@ -13,7 +13,7 @@
 int main(int argc, char **argv)
 {
 	FILE *f;
-	char *data = NULL, *path, *tok, *save = NULL;
+	char *data = NULL;
 	size_t len = 0, cap = 0, n;
 	cJSON *root, *cur;
 	char chunk[4096];
@@ -50,7 +50,11 @@ int main(int argc, char **argv)
 	}
 	cur = root;
 	if (argc == 3) {
-		path = strdup(argv[2]);
+		char *path = strdup(argv[2]), *tok, *save = NULL;
+		if (!path) {
+			fputs("jsonget: out of memory\n", stderr);
+			return 3;
+		}
 		for (tok = strtok_r(path, ".", &save); tok && cur;
 		     tok = strtok_r(NULL, ".", &save)) {
 			if (cJSON_IsArray(cur) && isdigit((unsigned char)tok[0]))

@@ -396,7 +396,7 @@ static void log_start(int argc, char **argv)
 	logf_line("start %llu pid=%ld pgid=%ld ppid=%ld", (unsigned long long)boot_ns(),
 	          (long)getpid(), (long)getpgrp(), (long)getppid());
 	{
-		char path[64], comm[64] = "?", stat[512];
+		char path[64], comm[64] = "?";
 		long pp = 0;
 		FILE *f;
 		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)getppid());
@@ -412,6 +412,7 @@ static void log_start(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)getppid());
 		if ((f = fopen(path, "r"))) {
+			char stat[512];
 			/* pid (comm) state ppid ...: ppid follows the last ')' */
 			if (fgets(stat, sizeof(stat), f) && strrchr(stat, ')'))
 				sscanf(strrchr(stat, ')') + 1, " %*c %ld", &pp);
