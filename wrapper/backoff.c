@@ -1,7 +1,8 @@
 #include "backoff.h"
 
 #include <sys/random.h>
-#include <time.h>
+
+#include "clock.h"
 
 uint64_t rand_u64_default(void *arg)
 {
@@ -10,11 +11,8 @@ uint64_t rand_u64_default(void *arg)
 	(void)arg;
 	if (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v))
 		return v;
-	if (!state) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		state = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ 0x9e3779b97f4a7c15ULL;
-	}
+	if (!state)
+		state = (uint64_t)clock_mono_ns() ^ 0x9e3779b97f4a7c15ULL;
 	/* xorshift64* */
 	state ^= state >> 12;
 	state ^= state << 25;

@@ -35,7 +35,7 @@ void ci_detect(struct ci_identity *id)
 	char host[256] = "";
 	memset(id, 0, sizeof(*id));
 	gethostname(host, sizeof(host) - 1);
-	if (env_true("GITHUB_ACTIONS")) {
+	if (ci_on_github()) {
 		const char *server =
 		        env("GITHUB_SERVER_URL") ? env("GITHUB_SERVER_URL") : "https://github.com";
 		const char *repo = env("GITHUB_REPOSITORY") ? env("GITHUB_REPOSITORY") : "unknown";
@@ -83,4 +83,50 @@ void ci_identity_free(struct ci_identity *id)
 	free(id->url);
 	free(id->job);
 	memset(id, 0, sizeof(*id));
+}
+
+int ci_on_github(void)
+{
+	return env_true("GITHUB_ACTIONS");
+}
+
+const char *ci_github_step_summary(void)
+{
+	return env("GITHUB_STEP_SUMMARY");
+}
+
+const char *ci_github_output(void)
+{
+	return env("GITHUB_OUTPUT");
+}
+
+int ci_gitlab_sections(void)
+{
+	const char *v = env("GITLAB_CI");
+	return v && !strcmp(v, "true");
+}
+
+const char *ci_commit_sha(void)
+{
+	return env("GITHUB_SHA") ? env("GITHUB_SHA") : env("CI_COMMIT_SHA");
+}
+
+void ci_api_get(struct ci_api *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (env("GITHUB_ACTIONS")) {
+		out->kind = CI_GITHUB;
+		out->url = env("GITHUB_API_URL") ? env("GITHUB_API_URL") : "https://api.github.com";
+		out->project = env("GITHUB_REPOSITORY");
+		out->token = env("TFLOCK_GITHUB_TOKEN") ? env("TFLOCK_GITHUB_TOKEN")
+		             : env("GITHUB_TOKEN")      ? env("GITHUB_TOKEN")
+		                                        : env("GH_TOKEN");
+	} else if (env("GITLAB_CI")) {
+		out->kind = CI_GITLAB;
+		out->url = env("CI_API_V4_URL");
+		out->project = env("CI_PROJECT_ID");
+		out->token = env("GITLAB_TOKEN");
+	} else {
+		out->kind = CI_NONE;
+	}
 }

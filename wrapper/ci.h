@@ -29,6 +29,17 @@
  * who, url and job come from CI variables and the user and host names: control
  * and bidi characters (utf8_is_control()) are removed from them (sanitize_strip()),
  * since they are written into the lock body.
+ *
+ * This module is the only one in wrapper/ that reads CI variables; the others
+ * take what they need from the accessors below. Each reads the environment when
+ * called (nothing is cached, so what a test sets is seen at once). A returned
+ * string points into the environment, unescaped: the caller neither frees nor
+ * keeps it past a change of the environment, and escapes it for where it goes
+ * (sanitize.h). NULL means unset or empty; nothing here fails or allocates.
+ * Which values count as "on" differs by use, exactly as it always has:
+ *   ci_detect(), ci_on_github()  GITHUB_ACTIONS, GITLAB_CI, CI: "true" or "1"
+ *   ci_gitlab_sections()         GITLAB_CI: exactly "true" (what GitLab sets)
+ *   ci_api_get()                 GITHUB_ACTIONS, GITLAB_CI: any non-empty value
  */
 #ifndef TFLOCK_CI_H
 #define TFLOCK_CI_H
@@ -44,5 +55,35 @@ struct ci_identity {
 
 void ci_detect(struct ci_identity *id);
 void ci_identity_free(struct ci_identity *id);
+
+/* On GitHub Actions: GITHUB_ACTIONS is "true" or "1" (ci_detect()'s rule). */
+int ci_on_github(void);
+/* GitHub's file commands: the files $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT name. */
+const char *ci_github_step_summary(void);
+const char *ci_github_output(void);
+
+/* GitLab's collapsible log sections are written: GITLAB_CI is exactly "true". */
+int ci_gitlab_sections(void);
+
+/* The commit this job was started for: GITHUB_SHA, else CI_COMMIT_SHA. */
+const char *ci_commit_sha(void);
+
+/*
+ * What asking the forge's API how two commits relate needs (gitapi.c). kind is
+ * CI_GITHUB when GITHUB_ACTIONS is set, else CI_GITLAB when GITLAB_CI is, else
+ * CI_NONE with the rest NULL.
+ *   GitHub  url GITHUB_API_URL (default "https://api.github.com"), project
+ *           GITHUB_REPOSITORY ("owner/repo"), token TFLOCK_GITHUB_TOKEN (the
+ *           action's, kept from the command), else GITHUB_TOKEN, else GH_TOKEN
+ *   GitLab  url CI_API_V4_URL (no default), project CI_PROJECT_ID, token
+ *           GITLAB_TOKEN
+ * url is not checked here (gitapi.c sends a token only over https or to
+ * loopback). A token is a secret: never logged, never in a message.
+ */
+struct ci_api {
+	enum ci_kind kind;
+	const char *url, *project, *token;
+};
+void ci_api_get(struct ci_api *out);
 
 #endif

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "version.h"
 
@@ -45,13 +45,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 {
 	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	return http_aborting(); /* non-zero: CURLE_ABORTED_BY_CALLBACK */
-}
-
-int64_t clock_boot_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 struct http_client *http_client_new(void)

@@ -25,8 +25,9 @@
  * removed), as it was signed.
  * The response owns its memory; http_response_free() releases it (NULL-safe).
  * Header names in responses are lowercased; values trimmed.
- * Request timestamps are CLOCK_BOOTTIME nanoseconds: t_send is taken just before
- * the transfer starts, t_recv when the response is complete.
+ * Request timestamps are CLOCK_BOOTTIME nanoseconds (clock_boot_ns(), clock.h):
+ * t_send is taken just before the transfer starts, t_recv when the response is
+ * complete.
  */
 #ifndef TFLOCK_HTTP_H
 #define TFLOCK_HTTP_H
@@ -36,6 +37,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "clock.h" /* not http's: kept until every user of clock_boot_ns() includes clock.h */
 #include "error.h"
 
 struct http_header { /* a request header; the caller owns the strings */
@@ -93,8 +95,5 @@ void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_response_header(const struct http_response *r, const char *name);
-
-/* Monotonic clock that keeps counting during suspend (CLOCK_BOOTTIME), ns. */
-int64_t clock_boot_ns(void);
 
 #endif

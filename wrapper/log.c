@@ -1,5 +1,6 @@
 #include "log.h"
 #include "buf.h"
+#include "clock.h"
 #include "sanitize.h"
 
 #include <fcntl.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 int log_level = 1;
@@ -93,7 +93,6 @@ void log_event(const char *fmt, ...)
 {
 	static int fd = -2;
 	struct buf b = BUF_INIT;
-	struct timespec ts;
 	va_list ap;
 	if (fd == -2) {
 		const char *path = getenv("TFLOCK_EVENT_LOG");
@@ -102,8 +101,7 @@ void log_event(const char *fmt, ...)
 	}
 	if (fd < 0)
 		return;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	buf_addf(&b, "%lld %ld ", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, (long)getpid());
+	buf_addf(&b, "%lld %ld ", (long long)clock_boot_ns(), (long)getpid());
 	va_start(ap, fmt);
 	add_message(&b, fmt, ap);
 	va_end(ap);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ci.h"
+#include "clock.h"
 #include "sanitize.h"
 
 static const char *str(const char *s)
@@ -108,11 +110,7 @@ static void random_hex(char *out, size_t nbytes)
 		/* No random source: still unique enough for a temporary name, and the
 		 * output delimiter is checked against the value anyway. */
 		static unsigned counter;
-		struct timespec ts;
-		uint64_t x;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-		    ((uint64_t)getpid() << 12) ^ ++counter;
+		uint64_t x = (uint64_t)clock_mono_ns() ^ ((uint64_t)getpid() << 12) ^ ++counter;
 		for (size_t i = got; i < nbytes; i++) {
 			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 			r[i] = (unsigned char)(x >> 56);
@@ -329,15 +327,9 @@ int report_write_json(const struct report *r, const char *path, struct tf_error 
 	return ret;
 }
 
-/* ------------------------------------------------------------------ display */
+/* ------------------------------------------------------------------ GitHub */
 
-/* For a terminal: the base flavour of sanitize.h, no length limit (the outcome
- * quotes fields that were cut when it was made). */
-static void add_display(struct buf *b, const char *s)
-{
-	sanitize_text(b, s, 0);
-}
-
+/* How the command ended, for the job summary. */
 static void add_child_result(struct buf *b, const struct report *r)
 {
 	if (!r->child_ran)
@@ -348,60 +340,6 @@ static void add_child_result(struct buf *b, const struct report *r)
 	else
 		buf_addf(b, "exited %d", r->child_status_code);
 }
-
-void report_summary_line(const struct report *r, char *out, size_t size)
-{
-	struct buf b = BUF_INIT;
-	const char *outcome;
-	size_t n;
-
-	if (!out || !size)
-		return;
-	if (!r) {
-		out[0] = '\0';
-		return;
-	}
-	outcome = r->outcome && *r->outcome             ? r->outcome
-	          : r->outcome_kind && *r->outcome_kind ? r->outcome_kind
-	                                                : "finished";
-
-	add_display(&b, r->lock_url && *r->lock_url ? r->lock_url : "the lock");
-	buf_addc(&b, ' ');
-	add_display(&b, outcome);
-	buf_adds(&b, strchr(outcome, ':') ? "; waited " : ": waited ");
-	add_duration(&b, r->waited_s);
-	if (r->acquired) {
-		buf_adds(&b, ", held ");
-		add_duration(&b, r->held_s);
-		buf_addf(&b, ", %u renewal%s", r->heartbeats, r->heartbeats == 1 ? "" : "s");
-		if (r->heartbeat_failures)
-			buf_addf(&b, " (%u failed)", r->heartbeat_failures);
-		if (r->took_over)
-			buf_adds(&b, ", took over a stale lock");
-	}
-	buf_adds(&b, "; ");
-	if (r->command && *r->command) {
-		buf_addc(&b, '\'');
-		add_display(&b, r->command);
-		buf_adds(&b, "' ");
-	} else {
-		buf_adds(&b, "the command ");
-	}
-	add_child_result(&b, r);
-
-	n = b.len;
-	if (n > size - 1) {
-		n = size - 1;
-		/* never end inside a UTF-8 sequence */
-		while (n && ((unsigned char)b.data[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(out, b.data, n);
-	out[n] = '\0';
-	buf_free(&b);
-}
-
-/* ------------------------------------------------------------------ GitHub */
 
 /* Markdown table cell text (sanitize_markdown()): one line, no markup of its own.
  * Holder fields are cut to SANITIZE_FIELD_MAX, the rest is tflock's. */
@@ -624,12 +562,6 @@ static void github_annotations(const struct report *r, struct buf *b)
 	buf_free(&m);
 }
 
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
 /* Keep the first failure in err; later ones are dropped. */
 static void keep_first(int rc, const struct tf_error *e, int *ret, struct tf_error *err)
 {
@@ -642,22 +574,22 @@ static void keep_first(int rc, const struct tf_error *e, int *ret, struct tf_err
 
 int report_github(const struct report *r, struct tf_error *err)
 {
-	const char *gha = getenv("GITHUB_ACTIONS"), *path;
+	const char *path;
 	struct buf b = BUF_INIT;
 	struct tf_error e;
 	int ret = 0;
 
 	if (!r)
 		return err_set(err, ERR_INTERNAL, "report_github: no report");
-	if (!gha || (strcmp(gha, "true") && strcmp(gha, "1")))
+	if (!ci_on_github())
 		return 0;
 
-	if ((path = env_nonempty("GITHUB_STEP_SUMMARY"))) {
+	if ((path = ci_github_step_summary())) {
 		github_summary(r, &b);
 		keep_first(append_file(path, "$GITHUB_STEP_SUMMARY", &b, &e), &e, &ret, err);
 		buf_reset(&b);
 	}
-	if ((path = env_nonempty("GITHUB_OUTPUT"))) {
+	if ((path = ci_github_output())) {
 		github_outputs(r, &b);
 		keep_first(append_file(path, "$GITHUB_OUTPUT", &b, &e), &e, &ret, err);
 		buf_reset(&b);
@@ -771,11 +703,9 @@ int report_gitlab_at(const struct report *r, time_t now, FILE *out, struct tf_er
 
 int report_gitlab(const struct report *r, struct tf_error *err)
 {
-	const char *ci = getenv("GITLAB_CI");
-
 	if (!r)
 		return err_set(err, ERR_INTERNAL, "report_gitlab: no report");
-	if (!ci || strcmp(ci, "true"))
+	if (!ci_gitlab_sections())
 		return 0;
 	return report_gitlab_at(r, time(NULL), stderr, err);
 }

@@ -1,7 +1,7 @@
 /*
  * report — what happened, told once the run is over: a JSON document, the
  * GitHub Actions job summary, step outputs and annotations, GitLab log
- * sections, and one human line.
+ * sections.
  *
  * The caller fills struct report; every pointer in it is borrowed and only read
  * during the call. A NULL string counts as "". Nothing here is secret, but much
@@ -75,8 +75,8 @@ struct report {
 int report_write_json(const struct report *r, const char *path, struct tf_error *err);
 
 /*
- * On GitHub Actions (GITHUB_ACTIONS "true" or "1"; otherwise a no-op returning
- * 0):
+ * On GitHub Actions (ci_on_github(): GITHUB_ACTIONS "true" or "1"; otherwise a
+ * no-op returning 0):
  *  - appends a Markdown table to the file $GITHUB_STEP_SUMMARY names;
  *  - appends the step outputs lock-id, waited-seconds, held-seconds, outcome
  *    and outcome-kind to $GITHUB_OUTPUT, each as "name<<DELIM", the value
@@ -109,9 +109,10 @@ void report_gitlab_section_start_at(const char *name, const char *title, time_t 
 void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
 
 /*
- * On GitLab CI (GITLAB_CI "true"; otherwise a no-op returning 0), for every
- * outcome kind but released and re-entered, one log section on stderr, the
- * counterpart of report_github()'s annotation, from the same table:
+ * On GitLab CI (ci_gitlab_sections(): GITLAB_CI exactly "true"; otherwise a
+ * no-op returning 0), for every outcome kind but released and re-entered, one
+ * log section on stderr, the counterpart of report_github()'s annotation, from
+ * the same table:
  *   section_start (name "tflock_<kind>", not collapsed for an error, collapsed
  *                  for a warning (cancelled); title naming the cause, e.g.
  *                  "tflock: not acquired, the lock is held")
@@ -127,19 +128,11 @@ void report_gitlab_section_end_at(const char *name, time_t now, FILE *out);
 int report_gitlab(const struct report *r, struct tf_error *err);
 int report_gitlab_at(const struct report *r, time_t now, FILE *out, struct tf_error *err);
 
-/*
- * One human line, no newline, e.g.
- *   s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 heartbeats; 'terraform apply' exited 0
- * Control characters and invalid UTF-8 are shown escaped (\n, \xNN, \uNNNN,
- * sanitize_text()), so the line is safe for a terminal. Truncated to fit size (never inside a
- * UTF-8 sequence); always NUL-terminated when size > 0.
- */
 /* s as a JSON string literal, appended to b: buf_add_json_string(b, s, 0) (UTF-8
  * kept, invalid bytes become U+FFFD, controls, DEL, C1, bidi controls and
  * U+2028/U+2029 \u-escaped, no "##["); NULL is "". (The lock body has its own
  * Go-exact writer in lockinfo.c.) */
 void report_json_string(struct buf *b, const char *s);
-void report_summary_line(const struct report *r, char *buf, size_t size);
 
 /* Durations as the reports show them: "0.4s", "42s", "1m20s", "1h2m3s". */
 void report_format_duration(double seconds, char *buf, size_t size);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "s3err.h"
 #include "sigv4.h"
@@ -586,7 +587,7 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	hr.abortable = req->abortable;
 	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
 	if (req->deadline_ns) {
-		int64_t left = (req->deadline_ns - clock_boot_ns()) / 1000000;
+		int64_t left = (req->deadline_ns - clock_boot_ns()) / NS_PER_MS;
 		if (left <= 0) {
 			ret = err_set(err, ERR_TIMEOUT,
 			              "%s s3://%s/%s: deadline passed before sending", req->method,
@@ -655,11 +656,12 @@ int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_repl
 			if (ret == ERR_HTTP && (reply->status == 429 || reply->status == 503))
 				delay += 500; /* SlowDown: be slower than the others */
 			if (req->deadline_ns &&
-			    clock_boot_ns() + delay * 1000000 >= req->deadline_ns)
+			    clock_boot_ns() + delay * NS_PER_MS >= req->deadline_ns)
 				break;
 			log_debug("s3: retrying %s after %s (in %lld ms)", req->method, err->msg,
 			          (long long)delay);
-			usleep((useconds_t)delay * 1000);
+			clock_sleep_ms(
+			        delay); /* a signal cuts it short: abortable requests then stop */
 		}
 	}
 	return ret;
@@ -700,38 +702,4 @@ int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct
               struct tf_error *err)
 {
 	return simple(c, "DELETE", key, "If-Match", if_match, r, err);
-}
-
-int s3_create_bucket(struct s3_client *c, struct tf_error *err)
-{
-	struct s3_reply r;
-	struct s3_request req;
-	struct buf body = BUF_INIT;
-	int ret;
-	memset(&req, 0, sizeof(req));
-	req.method = "PUT";
-	if (strcmp(c->region, "us-east-1")) {
-		buf_addf(&body,
-		         "<CreateBucketConfiguration "
-		         "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-		         "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
-		         c->region);
-		req.body = body.data;
-		req.body_len = body.len;
-	}
-	s3_reply_init(&r);
-	ret = s3_request(c, &req, &r, err);
-	s3_reply_free(&r);
-	buf_free(&body);
-	return ret;
-}
-
-int s3_delete_bucket(struct s3_client *c, struct tf_error *err)
-{
-	struct s3_reply r;
-	int ret;
-	s3_reply_init(&r);
-	ret = simple(c, "DELETE", NULL, NULL, NULL, &r, err);
-	s3_reply_free(&r);
-	return ret;
 }

@@ -114,8 +114,6 @@ int s3_head(struct s3_client *c, const char *key, const char *if_none_match, str
             struct tf_error *err);
 int s3_delete(struct s3_client *c, const char *key, const char *if_match, struct s3_reply *r,
               struct tf_error *err);
-int s3_create_bucket(struct s3_client *c, struct tf_error *err);
-int s3_delete_bucket(struct s3_client *c, struct tf_error *err);
 
 /* Strip surrounding quotes and a W/ prefix into out. */
 void s3_etag_normalise(const char *in, char *out, size_t size);

@@ -1320,82 +1320,7 @@ static void test_gitlab_env(void)
 	free(cap);
 }
 
-/* ------------------------------------------------------------- summary line */
-
-static void test_summary_line(void)
-{
-	struct report r = base_report();
-	char line[512], small[16];
-	const char *full;
-
-	r.heartbeat_failures = 0;
-	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 renewals; "
-	          "'terraform apply' exited 0",
-	          line, "summary: released");
-
-	r.heartbeat_failures = 2;
-	r.took_over = 1;
-	r.child_status_code = 1;
-	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock released: waited 1m20s, held 4m2s, 9 renewals (2 failed), "
-	          "took over a stale lock; 'terraform apply' exited 1",
-	          line, "summary: failures, takeover, non-zero exit");
-
-	r = base_report();
-	r.outcome = "LOST: taken over by bob";
-	r.outcome_kind = "lost";
-	r.waited_s = 0;
-	r.held_s = 3.5;
-	r.heartbeats = 1;
-	r.heartbeat_failures = 0;
-	r.child_signal = 2;
-	r.child_status_code = 130;
-	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock LOST: taken over by bob; waited 0s, held 3.5s, 1 renewal; "
-	          "'terraform apply' was killed by signal 2 (exit 130)",
-	          line, "summary: lost, one heartbeat, killed by a signal");
-
-	r = base_report();
-	r.acquired = 0;
-	r.child_ran = 0;
-	r.waited_s = 300;
-	r.outcome = "not acquired: held by alice@laptop";
-	r.outcome_kind = "held";
-	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock not acquired: held by alice@laptop; waited 5m0s; "
-	          "'terraform apply' did not run",
-	          line, "summary: not acquired");
-
-	r = base_report();
-	r.outcome = "LOST: x\n\x1b[31mred\xff\xe2\x80\xae";
-	r.command = NULL;
-	r.heartbeat_failures = 0;
-	report_summary_line(&r, line, sizeof(line));
-	is_string("s3://b/k.tflock LOST: x\\n\\x1b[31mred\\xff\\u202e; waited 1m20s, held 4m2s, "
-	          "9 renewals; the command exited 0",
-	          line, "summary: controls, invalid UTF-8 and bidi overrides escaped");
-
-	/* truncation */
-	r = base_report();
-	report_summary_line(&r, small, 10);
-	is_string("s3://b/k.", small, "summary: truncated to the buffer, NUL-terminated");
-	r.lock_url = "s3://b/\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
-	report_summary_line(&r, small, 11);
-	is_string("s3://b/\xc3\xa9", small, "summary: never cut inside a UTF-8 sequence");
-	report_summary_line(&r, small, 1);
-	is_string("", small, "summary: size 1 gives the empty string");
-	memcpy(small, "untouched", 10);
-	report_summary_line(&r, small, 0);
-	is_string("untouched", small, "summary: size 0 writes nothing");
-	report_summary_line(NULL, small, sizeof(small));
-	is_string("", small, "summary: NULL report gives the empty string");
-
-	full = "s3://b/k.tflock released";
-	r = base_report();
-	report_summary_line(&r, line, strlen(full) + 1);
-	is_string(full, line, "summary: exact-fit truncation");
-}
+/* ---------------------------------------------------------------- durations */
 
 static void test_durations(void)
 {
@@ -1437,7 +1362,6 @@ int main(void)
 	test_gitlab();
 	test_gitlab_outcomes();
 	test_gitlab_env();
-	test_summary_line();
 	test_durations();
 
 	rm_rf(tmpdir);
