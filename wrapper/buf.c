@@ -1,9 +1,13 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -72,6 +76,12 @@ void secure_free(void *p, size_t n)
 		return;
 	secure_zero(p, n);
 	free(p);
+}
+
+void secure_free_str(char *s)
+{
+	if (s)
+		secure_free(s, strlen(s));
 }
 
 char buf_empty[1];
@@ -171,6 +181,64 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Make room for extra more bytes without leaving a copy of the old ones in freed
+ * memory (buf_grow's realloc would). */
+static void grow_wiped(struct buf *b, size_t extra)
+{
+	struct buf bigger = BUF_INIT;
+	if (b->cap && b->cap - b->len > extra)
+		return;
+	buf_grow(&bigger, b->len + extra);
+	buf_add(&bigger, b->data, b->len);
+	buf_wipe(b);
+	*b = bigger;
+}
+
+int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return err_set(err, ERR_NOT_FOUND, "\"%s\" does not exist", path);
+		return err_set(err, ERR_SYSTEM, "cannot open \"%s\": %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0)
+		memset(&st, 0, sizeof(st)); /* read it anyway, growing as it comes */
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return err_set(err, ERR_SYSTEM, "cannot read \"%s\": is a directory", path);
+	}
+	/* one allocation for a regular file that stays as it is */
+	if (S_ISREG(st.st_mode) && (size_t)st.st_size <= max)
+		grow_wiped(b, (size_t)st.st_size + 1);
+	for (;;) {
+		grow_wiped(b, 1);
+		n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (b->len > max) {
+			close(fd);
+			buf_wipe(b);
+			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path,
+			               max);
+		}
+	}
+	e = errno;
+	close(fd);
+	if (n < 0) {
+		buf_wipe(b);
+		return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(e));
+	}
+	return 0;
+}
+
 char *buf_detach(struct buf *b, size_t *len)
 {
 	char *p;
@@ -227,6 +295,36 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	if (cp)
 		*cp = v;
 	return len;
+}
+
+size_t utf8_encode(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+void buf_add_utf8(struct buf *b, uint32_t cp)
+{
+	char t[4];
+	buf_add(b, t, utf8_encode(cp, t));
 }
 
 void buf_add_json_string(struct buf *b, const char *str, int go_html)

@@ -6,6 +6,10 @@
  * buf, and buf_free(NULL) is a no-op). Allocation failure aborts the program
  * (xmalloc semantics): callers never check for it. buf_wipe() zeroes the bytes
  * before freeing, for buffers that held a secret.
+ *
+ * buf_read_file() is the one whole-file reader: it treats every file as if it
+ * held a secret (credentials, tokens, shared config), so no byte of it is left
+ * behind in freed memory, and it reports failures in a struct tf_error.
  */
 #ifndef TFLOCK_BUF_H
 #define TFLOCK_BUF_H
@@ -13,6 +17,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "error.h"
 
 struct buf {
 	char *data; /* NUL-terminated; "" (static) when nothing is allocated */
@@ -38,11 +44,25 @@ __attribute__((format(printf, 2, 3))) void buf_addf(struct buf *b, const char *f
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Hand the data over to the caller (malloc'd, never NULL) and reset b. */
 char *buf_detach(struct buf *b, size_t *len);
+/*
+ * Read the whole file at path into b, which must be empty. 0 with the bytes in b
+ * (NUL-terminated; the caller wipes b if they are secret). On failure b is wiped
+ * and empty, and err says why, naming the file in quotes: ERR_NOT_FOUND (it does
+ * not exist: ENOENT or ENOTDIR), ERR_SYSTEM (cannot open or read it, or it is a
+ * directory), ERR_USAGE (larger than max bytes). Every buffer the bytes passed
+ * through is wiped before it is freed.
+ */
+int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *err);
 
 /* One UTF-8 code point from s (n > 0 bytes): its length in bytes, with *cp
  * set when cp is not NULL; 0 for a malformed, overlong, surrogate or
  * out-of-range sequence (the rules of Go's utf8.DecodeRune). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Code point cp (at most U+10FFFF; the caller keeps surrogates out) as UTF-8
+ * into out: the number of bytes written, 1 to 4. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+/* Append cp as UTF-8 (see utf8_encode). */
+void buf_add_utf8(struct buf *b, uint32_t cp);
 /* Whether code point cp must never reach a terminal, a log or a CI runner as is:
  * C0 controls (NUL..US), DEL, C1 controls (U+0080..U+009F), the bidi controls
  * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and the line and
@@ -71,5 +91,8 @@ __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...);
 /* Zero n bytes in a way the compiler cannot elide, then free. */
 void secure_free(void *p, size_t n);
 void secure_zero(void *p, size_t n);
+/* The one secret-string wiper: zero the NUL-terminated s, then free it; NULL is a
+ * no-op. For keys, tokens and anything that held one. */
+void secure_free_str(char *s);
 
 #endif

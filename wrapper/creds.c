@@ -32,6 +32,7 @@
 #include "ini.h"
 #include "log.h"
 #include "sigv4.h"
+#include "xml.h"
 
 #define NOT_CONFIGURED 1 /* internal: this source is not set up, try the next one */
 
@@ -556,95 +557,13 @@ static char *strip_slash(const char *u)
 	return xstrndup(u, n);
 }
 
-/* ------------------------------------------------------------------ XML (STS) */
+/* ------------------------------------------------------------------ STS replies */
 
-static int xml_element(const char *b, const char *e, const char *tag, const char **ib,
+/* The content of the element tag in [b, e), when it is there and closed. */
+static int sts_element(const char *b, const char *e, const char *tag, const char **ib,
                        const char **ie)
 {
-	size_t tl = strlen(tag);
-	const char *p = b;
-	while (p < e && (p = memchr(p, '<', (size_t)(e - p))) != NULL) {
-		if ((size_t)(e - p) > tl + 1 && !memcmp(p + 1, tag, tl) &&
-		    strchr("> \t\r\n/", p[1 + tl])) {
-			const char *gt = memchr(p, '>', (size_t)(e - p)), *q;
-			char *close;
-			if (!gt)
-				return 0;
-			if (gt[-1] == '/') {
-				*ib = *ie = gt + 1;
-				return 1;
-			}
-			close = xasprintf("</%s>", tag);
-			q = memmem(gt + 1, (size_t)(e - gt - 1), close, strlen(close));
-			free(close);
-			if (!q)
-				return 0;
-			*ib = gt + 1;
-			*ie = q;
-			return 1;
-		}
-		p++;
-	}
-	return 0;
-}
-
-static char *xml_unescape(const char *b, const char *e)
-{
-	static const struct {
-		const char *name;
-		char c;
-	} ents[] = {
-		{ "lt", '<' }, { "gt", '>' }, { "amp", '&' }, { "quot", '"' }, { "apos", '\'' }
-	};
-	struct buf o;
-	buf_init(&o);
-	for (const char *p = b; p < e; p++) {
-		const char *semi;
-		if (*p != '&' || !(semi = memchr(p, ';', (size_t)(e - p))) || semi - p > 10) {
-			buf_addc(&o, *p);
-			continue;
-		}
-		{
-			size_t n = (size_t)(semi - p - 1);
-			int done = 0;
-			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
-				if (strlen(ents[i].name) == n && !memcmp(p + 1, ents[i].name, n)) {
-					buf_addc(&o, ents[i].c);
-					done = 1;
-				}
-			if (!done && n >= 2 && p[1] == '#') {
-				char tmp[12];
-				long v;
-				char *end;
-				memcpy(tmp, p + 2, n - 1);
-				tmp[n - 1] = '\0';
-				v = (tmp[0] == 'x' || tmp[0] == 'X') ? strtol(tmp + 1, &end, 16)
-				                                     : strtol(tmp, &end, 10);
-				if (!*end && v > 0 && v < 128) {
-					buf_addc(&o, (char)v);
-					done = 1;
-				}
-			}
-			if (!done) {
-				buf_addc(&o, *p);
-				continue;
-			}
-			p = semi;
-		}
-	}
-	return buf_detach(&o, NULL);
-}
-
-static char *xml_text(const char *b, const char *e, const char *tag)
-{
-	const char *ib, *ie;
-	if (!xml_element(b, e, tag, &ib, &ie))
-		return NULL;
-	while (ib < ie && isspace((unsigned char)*ib))
-		ib++;
-	while (ie > ib && isspace((unsigned char)ie[-1]))
-		ie--;
-	return xml_unescape(ib, ie);
+	return xml_find(b, e, tag, ib, ie) && *ie;
 }
 
 static int sts_fail(const struct http_response *resp, const char *what, struct tf_error *err)
@@ -673,8 +592,8 @@ static int sts_parse_creds(const struct http_response *resp, const char *result_
 	char *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
 	time_t t = 0;
 	int rc = 0;
-	if (!xml_element(b, e, result_tag, &rb, &re) ||
-	    !xml_element(rb, re, "Credentials", &cb, &ce))
+	if (!sts_element(b, e, result_tag, &rb, &re) ||
+	    !sts_element(rb, re, "Credentials", &cb, &ce))
 		return err_set(err, ERR_PARSE, "no <%s><Credentials> in the STS reply", result_tag);
 	ak = xml_text(cb, ce, "AccessKeyId");
 	sk = xml_text(cb, ce, "SecretAccessKey");
@@ -900,7 +819,7 @@ int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
 	if (!rc) {
 		b = resp.body.data;
 		e = b + resp.body.len;
-		if (!xml_element(b, e, "GetCallerIdentityResult", &rb, &re)) {
+		if (!sts_element(b, e, "GetCallerIdentityResult", &rb, &re)) {
 			rc = err_set(err, ERR_PARSE,
 			             "%s: no <GetCallerIdentityResult> in the reply", what);
 		} else {

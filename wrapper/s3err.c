@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "xml.h"
 
 /* ------------------------------------------------------ the clean writer */
 
@@ -49,25 +50,7 @@ static void w_cp(struct w *w, uint32_t cp)
 			w->space = 1;
 		return;
 	}
-	if (cp < 0x80) {
-		t[0] = (char)cp;
-		k = 1;
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xC0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3F));
-		k = 2;
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xE0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[2] = (char)(0x80 | (cp & 0x3F));
-		k = 3;
-	} else {
-		t[0] = (char)(0xF0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[3] = (char)(0x80 | (cp & 0x3F));
-		k = 4;
-	}
+	k = utf8_encode(cp, t);
 	if (w->len + (size_t)w->space + k + 1 > w->size) {
 		w->full = 1;
 		return;
@@ -104,101 +87,7 @@ static void w_str(struct w *w, const char *s)
 	w_bytes(w, s, strlen(s));
 }
 
-/* ------------------------------------------------------------ the scanner */
-
-static const char *find(const char *p, const char *end, const char *needle)
-{
-	size_t n = strlen(needle);
-	while ((size_t)(end - p) >= n) {
-		const char *q = memchr(p, needle[0], (size_t)(end - p) - n + 1);
-		if (!q)
-			return NULL;
-		if (!memcmp(q, needle, n))
-			return q;
-		p = q + 1;
-	}
-	return NULL;
-}
-
-/*
- * The next start tag <name ...> or <name/> in [p, end), skipping comments. Sets
- * *content to just after the tag and *empty for a self-closing one. NULL if none.
- */
-static const char *find_open(const char *p, const char *end, const char *name, const char **content,
-                             int *empty)
-{
-	size_t n = strlen(name);
-	while (p < end) {
-		const char *lt = memchr(p, '<', (size_t)(end - p)), *gt;
-		if (!lt)
-			return NULL;
-		if ((size_t)(end - lt) >= 4 && !memcmp(lt, "<!--", 4)) {
-			const char *close = find(lt + 4, end, "-->");
-			if (!close)
-				return NULL;
-			p = close + 3;
-			continue;
-		}
-		p = lt + 1;
-		if ((size_t)(end - p) <= n || memcmp(p, name, n))
-			continue;
-		char c = p[n];
-		if (c != '>' && c != '/' && c != ' ' && c != '\t' && c != '\r' && c != '\n')
-			continue;
-		gt = memchr(p + n, '>', (size_t)(end - (p + n)));
-		if (!gt)
-			return NULL;
-		*empty = gt[-1] == '/';
-		*content = gt + 1;
-		return lt;
-	}
-	return NULL;
-}
-
-/* Decode one entity at p ('&'); returns its length and the code point, or 0. */
-static size_t entity(const char *p, const char *end, uint32_t *cp)
-{
-	static const struct {
-		const char *name;
-		char c;
-	} named[] = { { "&amp;", '&' },
-		      { "&lt;", '<' },
-		      { "&gt;", '>' },
-		      { "&quot;", '"' },
-		      { "&apos;", '\'' } };
-	size_t left = (size_t)(end - p);
-
-	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		size_t n = strlen(named[i].name);
-		if (left >= n && !memcmp(p, named[i].name, n)) {
-			*cp = (uint32_t)named[i].c;
-			return n;
-		}
-	}
-	if (left >= 4 && p[1] == '#') {
-		int hex = p[2] == 'x' || p[2] == 'X';
-		const char *q = p + 2 + hex;
-		uint32_t v = 0;
-		int digits = 0;
-		for (; q < end && digits < 8; q++, digits++) {
-			int d;
-			if (*q >= '0' && *q <= '9')
-				d = *q - '0';
-			else if (hex && *q >= 'a' && *q <= 'f')
-				d = *q - 'a' + 10;
-			else if (hex && *q >= 'A' && *q <= 'F')
-				d = *q - 'A' + 10;
-			else
-				break;
-			v = v * (hex ? 16 : 10) + (uint32_t)d;
-		}
-		if (digits && q < end && *q == ';') {
-			*cp = v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? '?' : v;
-			return (size_t)(q + 1 - p);
-		}
-	}
-	return 0;
-}
+/* ------------------------------------------------------------ the fields */
 
 /* Element text [p, end) into a field: entities decoded, inner tags dropped. */
 static void copy_text(char *dst, size_t size, const char *p, const char *end)
@@ -216,7 +105,7 @@ static void copy_text(char *dst, size_t size, const char *p, const char *end)
 			p = gt + 1;
 			continue;
 		}
-		if (*p == '&' && (k = entity(p, end, &cp)) > 0) {
+		if (*p == '&' && (k = xml_entity(p, end, &cp)) > 0) {
 			w_cp(&w, cp);
 			p += k;
 			continue;
@@ -234,30 +123,21 @@ static void copy_text(char *dst, size_t size, const char *p, const char *end)
 
 static void child(const char *p, const char *end, const char *name, char *dst, size_t size)
 {
-	const char *content;
-	char close[32];
-	int empty;
-
-	if (!find_open(p, end, name, &content, &empty) || empty)
-		return;
-	snprintf(close, sizeof(close), "</%s>", name);
-	const char *stop = find(content, end, close);
-	if (stop)
+	const char *content, *stop;
+	if (xml_find(p, end, name, &content, &stop) && stop && stop > content)
 		copy_text(dst, size, content, stop);
 }
 
 int s3err_parse(const char *body, size_t len, struct s3err *out)
 {
 	const char *end, *content, *stop;
-	int empty;
 
 	memset(out, 0, sizeof(*out));
 	if (!body)
 		return -1;
 	end = body + (len > S3ERR_SCAN_MAX ? S3ERR_SCAN_MAX : len);
-	if (!find_open(body, end, "Error", &content, &empty) || empty)
+	if (!xml_find(body, end, "Error", &content, &stop) || stop == content)
 		return -1;
-	stop = find(content, end, "</Error>");
 	if (!stop)
 		stop = end; /* truncated: take what is there */
 	child(content, stop, "Code", out->code, sizeof(out->code));

@@ -4,6 +4,7 @@
  */
 #include "s3err.h"
 #include "buf.h"
+#include "xml.h"
 #include "tap/basic.h"
 
 #include <stdlib.h>
@@ -401,9 +402,46 @@ static void test_describe(void)
 	is_int('x', small[0], "size 0: nothing written");
 }
 
+/* wrapper/xml: the scanner s3err shares with the STS replies in creds. */
+static void test_xml(void)
+{
+	static const char doc[] = "<R><!-- <A>no</A> --><A x=\"1\">  a &amp;&lt;&#65;&#x42;&#233;"
+	                          "&#0;&bogus; <i>t</i> </A><B/><C>open";
+	const char *end = doc + strlen(doc), *b, *e;
+	char *t;
+	uint32_t cp;
+
+	ok(xml_find(doc, end, "A", &b, &e) && e && !strncmp(b, "  a &amp;", 9),
+	   "xml_find: first element after the comment, attributes allowed");
+	ok(xml_find(doc, end, "B", &b, &e) && b == e, "xml_find: <B/> is empty");
+	ok(xml_find(doc, end, "C", &b, &e) && !e && !strcmp(b, "open"),
+	   "xml_find: no closing tag: content_end NULL");
+	ok(!xml_find(doc, end, "D", &b, &e), "xml_find: absent");
+	ok(!xml_find(doc, end, "R2", &b, &e), "xml_find: a longer name is not a prefix match");
+	t = xml_text(doc, end, "A");
+	is_string("a &<AB\xc3\xa9?&bogus; <i>t</i>", t,
+	          "xml_text: trimmed, entities decoded, unknown ones and tags kept");
+	free(t);
+	ok(xml_text(doc, end, "C") == NULL, "xml_text: unclosed is NULL");
+	t = xml_text(doc, end, "B");
+	is_string("", t, "xml_text: empty element");
+	free(t);
+	is_int(5, xml_entity("&#65;", "&#65;" + 5, &cp), "xml_entity: decimal length");
+	is_int('A', cp, "xml_entity: decimal value");
+	is_int(0, xml_entity("&#65", "&#65" + 4, &cp), "xml_entity: no semicolon");
+	is_int(0, xml_entity("&#123456789;", "&#123456789;" + 12, &cp),
+	       "xml_entity: more than 8 digits");
+	is_int(8, xml_entity("&#xD800;", "&#xD800;" + 8, &cp), "xml_entity: surrogate length");
+	is_int('?', cp, "xml_entity: surrogate is '?'");
+	t = xml_decode("x&amp;amp;y", "x&amp;amp;y" + 11);
+	is_string("x&amp;y", t, "xml_decode: decoded once");
+	free(t);
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_xml();
 	test_real_bodies();
 	test_shapes();
 	test_hostile();
