@@ -14,10 +14,10 @@
 
 #include "buf.h" /* xstrdup() */
 #include "child.h"
-#include "http.h" /* clock_boot_ns() */
+#include "clock.h"
 #include "log.h"
+#include "plan.h"
 
-#define NS_PER_MS 1000000LL
 #define GUARDIAN_PROTO "1"
 
 extern char **environ;
@@ -74,20 +74,20 @@ enum guardian_action guardian_plan(const struct guardian_state *s, int64_t now, 
 		return GA_KILL;
 	}
 	if (s->lease_ns > 0) {
-		int64_t kill_at = s->renew_send_ns + s->lease_ns - s->margin_ns;
-		int64_t int_at = s->renew_send_ns + s->lease_ns / 2;
-		if (now >= kill_at) {
+		/* the same deadlines tflock's own loop counts (plan.h) */
+		struct plan_lease d = plan_lease(s->renew_send_ns, s->lease_ns, s->margin_ns);
+		if (now >= d.kill_at) {
 			*why = GW_LEASE;
 			return GA_KILL;
 		}
-		*next = kill_at;
+		*next = d.kill_at;
 		if (!s->int_sent && !s->cmd_reaped) {
-			if (now >= int_at) {
+			if (now >= d.int_at) {
 				*why = GW_LEASE;
 				return GA_INTERRUPT;
 			}
-			if (int_at < *next)
-				*next = int_at;
+			if (d.int_at < *next)
+				*next = d.int_at;
 		}
 	}
 	if (s->int_asked && !s->int_sent && !s->cmd_reaped) {
@@ -189,76 +189,141 @@ static void signal_children(int sig)
 
 /* ---- tflock's side ---- */
 
+/* The binary's path as the kernel knows it (under valgrind, the client's);
+ * replaced meanwhile: the running image through /proc. */
+static void self_exe(char *exe, size_t size)
+{
+	ssize_t len = readlink("/proc/self/exe", exe, size - 1);
+	if (len <= 0 || len >= (ssize_t)size - 1) {
+		snprintf(exe, size, "/proc/self/exe");
+	} else {
+		exe[len] = '\0';
+		if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
+			snprintf(exe, size, "/proc/self/exe");
+	}
+}
+
+/* The guardian's command line: "tflock-guardian PROTO CTL ST MODE LEASE MARGIN
+ * SEND MASK EVLOG LEVEL -- ARGV..." (guardian_main() reads it back). */
+struct gargs {
+	char name[sizeof(GUARDIAN_ARGV0)], proto[sizeof(GUARDIAN_PROTO)], dash[3];
+	char ctl[16], st[16], mode[32], lease[32], margin[32], send[32], mask[32], level[16];
+	char *ev;    /* malloc'd */
+	char **argv; /* malloc'd; the strings are the fields above and the caller's */
+};
+
+static void gargs_free(struct gargs *a)
+{
+	free(a->argv);
+	free(a->ev);
+	a->argv = NULL;
+	a->ev = NULL;
+}
+
+static int gargs_build(struct gargs *a, char *const argv[], int ctl, int st,
+                       const struct guardian_opts *o)
+{
+	const char *evlog = getenv("TFLOCK_EVENT_LOG");
+	uint64_t bits = 0;
+	size_t n = 0, k = 0;
+
+	for (int s = 1; s < 64 && s < NSIG; s++)
+		if (o->orig_mask && sigismember(o->orig_mask, s) == 1)
+			bits |= 1ULL << s;
+	snprintf(a->name, sizeof(a->name), "%s", GUARDIAN_ARGV0);
+	snprintf(a->proto, sizeof(a->proto), "%s", GUARDIAN_PROTO);
+	snprintf(a->dash, sizeof(a->dash), "--");
+	snprintf(a->ctl, sizeof(a->ctl), "%d", ctl);
+	snprintf(a->st, sizeof(a->st), "%d", st);
+	if (o->own_group)
+		snprintf(a->mode, sizeof(a->mode), "own");
+	else
+		snprintf(a->mode, sizeof(a->mode), "join:%ld", (long)getpgrp());
+	snprintf(a->lease, sizeof(a->lease), "%lld", (long long)o->lease_ms);
+	snprintf(a->margin, sizeof(a->margin), "%lld", (long long)o->margin_ms);
+	snprintf(a->send, sizeof(a->send), "%lld", (long long)o->renew_send_ns);
+	snprintf(a->mask, sizeof(a->mask), "%llx", (unsigned long long)bits);
+	snprintf(a->level, sizeof(a->level), "%d", log_level);
+	a->ev = xstrdup(evlog && *evlog ? evlog : "-");
+	while (argv[n])
+		n++;
+	a->argv = calloc(n + 13, sizeof(char *));
+	if (!a->argv)
+		return -1;
+	a->argv[k++] = a->name;
+	a->argv[k++] = a->proto;
+	a->argv[k++] = a->ctl;
+	a->argv[k++] = a->st;
+	a->argv[k++] = a->mode;
+	a->argv[k++] = a->lease;
+	a->argv[k++] = a->margin;
+	a->argv[k++] = a->send;
+	a->argv[k++] = a->mask;
+	a->argv[k++] = a->ev;
+	a->argv[k++] = a->level;
+	a->argv[k++] = a->dash;
+	for (size_t i = 0; i < n; i++)
+		a->argv[k++] = argv[i];
+	a->argv[k] = NULL;
+	return 0;
+}
+
+/* The guardian's first word: the command runs (0, g filled), or it could not
+ * be started (the guardian is reaped, g's pipes closed, err set). */
+static int await_start(struct guardian *g, const char *argv0, const char *exe, struct tf_error *err)
+{
+	struct gmsg m;
+	ssize_t len;
+	int ret, ws;
+
+	do
+		len = read(g->st_fd, &m, sizeof(m));
+	while (len < 0 && errno == EINTR);
+	if (len == (ssize_t)sizeof(m) && m.type == M_STARTED) {
+		g->cmd_pid = (pid_t)m.a;
+		g->cmd_pgid = (pid_t)m.b;
+		fcntl(g->ctl_fd, F_SETFL, O_NONBLOCK);
+		fcntl(g->st_fd, F_SETFL, O_NONBLOCK);
+		return 0;
+	}
+	if (len == (ssize_t)sizeof(m) && m.type == M_EXEC_FAILED && m.a == ENOENT)
+		ret = err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found", argv0);
+	else if (len == (ssize_t)sizeof(m) && m.type == M_EXEC_FAILED)
+		ret = err_set(err, ERR_SYSTEM, "cannot run '%s': %s", argv0, strerror(m.a));
+	else if (len == (ssize_t)sizeof(m) && m.type == M_SELF_FAILED)
+		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian for '%s' (%s): %s", argv0,
+		              exe, strerror(m.a));
+	else
+		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian for '%s': it exited",
+		              argv0);
+	while (waitpid(g->pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	g->pid = 0;
+	guardian_close(g);
+	return ret;
+}
+
 int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
                    const struct guardian_opts *o, struct tf_error *err)
 {
 	int ctl[2] = { -1, -1 }, st[2] = { -1, -1 }, ret = 0;
-	char exe[4096], a_ctl[16], a_st[16], a_mode[32], a_lease[32], a_margin[32], a_send[32],
-	        a_mask[32], a_level[16];
-	char a_name[] = GUARDIAN_ARGV0, a_proto[] = GUARDIAN_PROTO, a_dash[] = "--";
-	char *a_ev = NULL;
-	const char *evlog = getenv("TFLOCK_EVENT_LOG");
-	char **gargv = NULL;
-	size_t n = 0, k = 0;
-	uint64_t bits = 0;
-	ssize_t len;
-	struct gmsg m;
+	char exe[4096];
+	struct gargs a;
 	pid_t pid;
 
 	memset(g, 0, sizeof(*g));
+	memset(&a, 0, sizeof(a));
 	g->ctl_fd = g->st_fd = -1;
-	/* the binary's path as the kernel knows it (under valgrind, the client's);
-	 * replaced meanwhile: the running image through /proc */
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len <= 0 || len >= (ssize_t)sizeof(exe) - 1) {
-		snprintf(exe, sizeof(exe), "/proc/self/exe");
-	} else {
-		exe[len] = '\0';
-		if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
-			snprintf(exe, sizeof(exe), "/proc/self/exe");
-	}
+	self_exe(exe, sizeof(exe));
 	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0) {
 		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian: pipe: %s",
 		              strerror(errno));
 		goto fail;
 	}
-	for (int s = 1; s < 64 && s < NSIG; s++)
-		if (o->orig_mask && sigismember(o->orig_mask, s) == 1)
-			bits |= 1ULL << s;
-	snprintf(a_ctl, sizeof(a_ctl), "%d", ctl[0]);
-	snprintf(a_st, sizeof(a_st), "%d", st[1]);
-	if (o->own_group)
-		snprintf(a_mode, sizeof(a_mode), "own");
-	else
-		snprintf(a_mode, sizeof(a_mode), "join:%ld", (long)getpgrp());
-	snprintf(a_lease, sizeof(a_lease), "%lld", (long long)o->lease_ms);
-	snprintf(a_margin, sizeof(a_margin), "%lld", (long long)o->margin_ms);
-	snprintf(a_send, sizeof(a_send), "%lld", (long long)o->renew_send_ns);
-	snprintf(a_mask, sizeof(a_mask), "%llx", (unsigned long long)bits);
-	snprintf(a_level, sizeof(a_level), "%d", log_level);
-	a_ev = xstrdup(evlog && *evlog ? evlog : "-");
-	while (argv[n])
-		n++;
-	gargv = calloc(n + 13, sizeof(char *));
-	if (!gargv) {
+	if (gargs_build(&a, argv, ctl[0], st[1], o)) {
 		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian: out of memory");
 		goto fail;
 	}
-	gargv[k++] = a_name;
-	gargv[k++] = a_proto;
-	gargv[k++] = a_ctl;
-	gargv[k++] = a_st;
-	gargv[k++] = a_mode;
-	gargv[k++] = a_lease;
-	gargv[k++] = a_margin;
-	gargv[k++] = a_send;
-	gargv[k++] = a_mask;
-	gargv[k++] = a_ev;
-	gargv[k++] = a_level;
-	gargv[k++] = a_dash;
-	for (size_t i = 0; i < n; i++)
-		gargv[k++] = argv[i];
-	gargv[k] = NULL;
 
 	pid = fork();
 	if (pid < 0) {
@@ -272,7 +337,7 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 		setpgid(0, 0);
 		fcntl(ctl[0], F_SETFD, 0);
 		fcntl(st[1], F_SETFD, 0);
-		execve(exe, gargv, envp);
+		execve(exe, a.argv, envp);
 		memset(&f, 0, sizeof(f));
 		f.type = M_SELF_FAILED;
 		f.a = errno;
@@ -284,46 +349,13 @@ int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
 	setpgid(pid, pid); /* also here: no race with the first kill of our group */
 	close(ctl[0]);
 	close(st[1]);
-	ctl[0] = st[1] = -1;
 	g->pid = pid;
 	g->ctl_fd = ctl[1];
 	g->st_fd = st[0];
-	free(gargv);
-	gargv = NULL;
-	free(a_ev);
-	a_ev = NULL;
-
-	do
-		len = read(g->st_fd, &m, sizeof(m));
-	while (len < 0 && errno == EINTR);
-	if (len == (ssize_t)sizeof(m) && m.type == M_STARTED) {
-		g->cmd_pid = (pid_t)m.a;
-		g->cmd_pgid = (pid_t)m.b;
-		fcntl(g->ctl_fd, F_SETFL, O_NONBLOCK);
-		fcntl(g->st_fd, F_SETFL, O_NONBLOCK);
-		return 0;
-	}
-	if (len == (ssize_t)sizeof(m) && m.type == M_EXEC_FAILED && m.a == ENOENT)
-		ret = err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found", argv[0]);
-	else if (len == (ssize_t)sizeof(m) && m.type == M_EXEC_FAILED)
-		ret = err_set(err, ERR_SYSTEM, "cannot run '%s': %s", argv[0], strerror(m.a));
-	else if (len == (ssize_t)sizeof(m) && m.type == M_SELF_FAILED)
-		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian for '%s' (%s): %s",
-		              argv[0], exe, strerror(m.a));
-	else
-		ret = err_set(err, ERR_SYSTEM, "cannot start the guardian for '%s': it exited",
-		              argv[0]);
-	{
-		int ws;
-		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-			;
-	}
-	g->pid = 0;
-	guardian_close(g);
-	return ret;
+	gargs_free(&a);
+	return await_start(g, argv[0], exe, err);
 fail:
-	free(gargv);
-	free(a_ev);
+	gargs_free(&a);
 	for (int i = 0; i < 2; i++) {
 		if (ctl[i] >= 0)
 			close(ctl[i]);
@@ -409,129 +441,184 @@ static const char *why_name(enum guardian_why w)
 	return w == GW_LEASE ? "lease" : w == GW_ASKED ? "asked" : w == GW_EOF ? "eof" : "none";
 }
 
-int guardian_main(int argc, char **argv)
+/* The guardian process: its state across the turns of its loop. */
+struct gd {
+	struct guardian_state s;
+	struct child c;
+	int ctl, st, sfd;
+	char **cmd;
+	pid_t last_stuck;
+};
+
+/* Out of tflock's group (a group kill of it never reaches us), the reaper of
+ * every orphaned descendant, deaf to the signals a group or terminal sends;
+ * SIGCHLD read from a signalfd. */
+static void gd_setup(struct gd *d, const char *evlog)
 {
 	static const int ignored[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
 		                       SIGPIPE, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU };
-	struct guardian_state s;
-	struct child c;
-	struct tf_error err;
 	struct sigaction sa;
-	sigset_t mask, chld;
-	unsigned long long bits;
-	pid_t join, last_stuck = 0;
-	int ctl, st, sfd;
-	char **cmd;
+	sigset_t chld;
 
-	if (argc < 13 || strcmp(argv[1], GUARDIAN_PROTO) || strcmp(argv[11], "--")) {
-		fprintf(stderr, "tflock: the guardian mode is internal to tflock\n");
-		return 64;
-	}
-	ctl = atoi(argv[2]);
-	st = atoi(argv[3]);
-	join = !strcmp(argv[4], "own") ? 0 : (pid_t)atol(argv[4] + 5);
-	memset(&s, 0, sizeof(s));
-	s.lease_ns = atoll(argv[5]) * NS_PER_MS;
-	s.margin_ns = atoll(argv[6]) * NS_PER_MS;
-	s.renew_send_ns = atoll(argv[7]);
-	bits = strtoull(argv[8], NULL, 16);
-	log_level = atoi(argv[10]);
-	cmd = argv + 12;
-
-	/* out of tflock's group (a group kill of it never reaches us), the reaper of
-	 * every orphaned descendant, deaf to the signals a group or terminal sends */
 	setpgid(0, 0);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		sigaction(ignored[i], &sa, NULL);
-	child_close_fds(ctl, st);
-	fcntl(ctl, F_SETFD, FD_CLOEXEC);
-	fcntl(st, F_SETFD, FD_CLOEXEC);
-	fcntl(ctl, F_SETFL, O_NONBLOCK);
+	child_close_fds(d->ctl, d->st);
+	fcntl(d->ctl, F_SETFD, FD_CLOEXEC);
+	fcntl(d->st, F_SETFD, FD_CLOEXEC);
+	fcntl(d->ctl, F_SETFL, O_NONBLOCK);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (strcmp(argv[9], "-")) {
+	d->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (strcmp(evlog, "-")) {
 		/* opened by the first event, then out of the command's environment */
-		setenv("TFLOCK_EVENT_LOG", argv[9], 1);
-		log_event("guardian-start lease_ms=%lld", (long long)(s.lease_ns / NS_PER_MS));
+		setenv("TFLOCK_EVENT_LOG", evlog, 1);
+		log_event("guardian-start lease_ms=%lld", (long long)(d->s.lease_ns / NS_PER_MS));
 		unsetenv("TFLOCK_EVENT_LOG");
 	}
+}
+
+/* Carry out what guardian_plan() says is due, and a kill round while killing.
+ * Returns when to look again (INT64_MAX: when the pipe or a child speaks). */
+static int64_t gd_act(struct gd *d, int64_t now)
+{
+	struct guardian_state *s = &d->s;
+	enum guardian_action a;
+	enum guardian_why why;
+	int64_t next;
+
+	while ((a = guardian_plan(s, now, &next, &why)) != GA_NONE) {
+		if (a == GA_INTERRUPT) {
+			s->int_sent = 1;
+			log_event("guardian-interrupt why=%s", why_name(why));
+			kill(d->c.pgid > 0 ? -d->c.pgid : d->c.pid, SIGINT);
+			if (why == GW_LEASE)
+				put(d->st, M_LEASE_INT, 0, s->renew_send_ns);
+		} else {
+			s->killing = 1;
+			log_event("guardian-kill why=%s", why_name(why));
+			if (why == GW_LEASE)
+				put(d->st, M_LEASE_KILL, 0, s->renew_send_ns);
+		}
+	}
+	if (s->killing) {
+		pid_t stuck;
+		/* the group only while its leader, the command, is unreaped */
+		guardian_kill_round(s->cmd_reaped ? 0 : d->c.pgid, 0, &stuck);
+		if (stuck && stuck != d->last_stuck)
+			log_warn("cannot kill process %d, started by '%s': %s; the lock is "
+			         "kept while it runs",
+			         (int)stuck, d->cmd[0], strerror(EPERM));
+		d->last_stuck = stuck;
+		next = now + (stuck ? 100 : 10) * NS_PER_MS;
+	}
+	return next;
+}
+
+/* Reap what exited; the command's status goes to tflock. Returns 1 when the
+ * command and every descendant are gone (reported). */
+static int gd_reap(struct gd *d)
+{
+	for (;;) {
+		int ws;
+		pid_t p = waitpid(-1, &ws, WNOHANG);
+		if (p > 0) {
+			if (p == d->c.pid && !d->s.cmd_reaped) {
+				d->s.cmd_reaped = 1;
+				put(d->st, M_EXITED, ws, clock_boot_ns());
+				log_event("guardian-child-exit status=%d", ws);
+			}
+			continue;
+		}
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0 && errno == ECHILD && d->s.cmd_reaped) {
+			log_event("guardian-gone");
+			put(d->st, M_GONE, 0, 0);
+			return 1;
+		}
+		return 0;
+	}
+}
+
+/* What tflock wrote on the control pipe; EOF: tflock is gone. */
+static void gd_read_ctl(struct gd *d)
+{
+	struct guardian_state *s = &d->s;
+	struct gmsg ms[32];
+	ssize_t len;
+
+	while ((len = read(d->ctl, ms, sizeof(ms))) != 0) {
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0)
+			break;
+		for (ssize_t i = 0; i + (ssize_t)sizeof(ms[0]) <= len; i += sizeof(ms[0])) {
+			const struct gmsg *m = &ms[i / (ssize_t)sizeof(ms[0])];
+			if (m->type == M_RENEWED && m->b > s->renew_send_ns)
+				s->renew_send_ns = m->b;
+			else if (m->type == M_SIGNAL && !s->cmd_reaped)
+				kill(d->c.pgid > 0 ? -d->c.pgid : d->c.pid, m->a);
+			else if (m->type == M_SIGNAL)
+				signal_children(m->a);
+			else if (m->type == M_INTERRUPT)
+				s->int_asked = 1;
+			else if (m->type == M_KILL)
+				s->kill_asked = 1;
+		}
+	}
+	if (len == 0) /* tflock is gone */
+		s->eof = 1;
+}
+
+int guardian_main(int argc, char **argv)
+{
+	struct gd d;
+	struct tf_error err;
+	sigset_t mask;
+	unsigned long long bits;
+	pid_t join;
+
+	if (argc < 13 || strcmp(argv[1], GUARDIAN_PROTO) || strcmp(argv[11], "--")) {
+		fprintf(stderr, "tflock: the guardian mode is internal to tflock\n");
+		return 64;
+	}
+	memset(&d, 0, sizeof(d));
+	d.ctl = atoi(argv[2]);
+	d.st = atoi(argv[3]);
+	join = !strcmp(argv[4], "own") ? 0 : (pid_t)atol(argv[4] + 5);
+	d.s.lease_ns = atoll(argv[5]) * NS_PER_MS;
+	d.s.margin_ns = atoll(argv[6]) * NS_PER_MS;
+	d.s.renew_send_ns = atoll(argv[7]);
+	bits = strtoull(argv[8], NULL, 16);
+	log_level = atoi(argv[10]);
+	d.cmd = argv + 12;
+	gd_setup(&d, argv[9]);
 
 	sigemptyset(&mask);
 	for (int i = 1; i < 64 && i < NSIG; i++)
 		if (bits & (1ULL << i))
 			sigaddset(&mask, i);
 	err_clear(&err);
-	if (child_spawn_group(&c, cmd, environ, join, &mask, &err)) {
-		put(st, M_EXEC_FAILED, c.exec_errno ? c.exec_errno : EAGAIN, 0);
+	if (child_spawn_group(&d.c, d.cmd, environ, join, &mask, &err)) {
+		put(d.st, M_EXEC_FAILED, d.c.exec_errno ? d.c.exec_errno : EAGAIN, 0);
 		return 0;
 	}
-	put(st, M_STARTED, (int32_t)c.pid, c.pgid);
-	log_event("guardian-child pid=%d pgid=%d", (int)c.pid, (int)c.pgid);
+	put(d.st, M_STARTED, (int32_t)d.c.pid, d.c.pgid);
+	log_event("guardian-child pid=%d pgid=%d", (int)d.c.pid, (int)d.c.pgid);
 
 	for (;;) {
-		int64_t now = clock_boot_ns(), next;
-		enum guardian_action a;
-		enum guardian_why why;
-		struct pollfd pfd[2];
+		int64_t now = clock_boot_ns(), next = gd_act(&d, now);
+		struct pollfd pfd[2] = { { d.s.eof ? -1 : d.ctl, POLLIN, 0 },
+			                 { d.sfd, POLLIN, 0 } };
 		int timeout;
 
-		while ((a = guardian_plan(&s, now, &next, &why)) != GA_NONE) {
-			if (a == GA_INTERRUPT) {
-				s.int_sent = 1;
-				log_event("guardian-interrupt why=%s", why_name(why));
-				kill(c.pgid > 0 ? -c.pgid : c.pid, SIGINT);
-				if (why == GW_LEASE)
-					put(st, M_LEASE_INT, 0, s.renew_send_ns);
-			} else {
-				s.killing = 1;
-				log_event("guardian-kill why=%s", why_name(why));
-				if (why == GW_LEASE)
-					put(st, M_LEASE_KILL, 0, s.renew_send_ns);
-			}
-		}
-		if (s.killing) {
-			pid_t stuck;
-			/* the group only while its leader, the command, is unreaped */
-			guardian_kill_round(s.cmd_reaped ? 0 : c.pgid, 0, &stuck);
-			if (stuck && stuck != last_stuck)
-				log_warn("cannot kill process %d, started by '%s': %s; the lock is "
-				         "kept while it runs",
-				         (int)stuck, cmd[0], strerror(EPERM));
-			last_stuck = stuck;
-			next = now + (stuck ? 100 : 10) * NS_PER_MS;
-		}
-		for (;;) {
-			int ws;
-			pid_t p = waitpid(-1, &ws, WNOHANG);
-			if (p > 0) {
-				if (p == c.pid && !s.cmd_reaped) {
-					s.cmd_reaped = 1;
-					put(st, M_EXITED, ws, clock_boot_ns());
-					log_event("guardian-child-exit status=%d", ws);
-				}
-				continue;
-			}
-			if (p < 0 && errno == EINTR)
-				continue;
-			if (p < 0 && errno == ECHILD && s.cmd_reaped) {
-				log_event("guardian-gone");
-				put(st, M_GONE, 0, 0);
-				return 0;
-			}
-			break;
-		}
-
-		pfd[0].fd = s.eof ? -1 : ctl;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		pfd[1].fd = sfd;
-		pfd[1].events = POLLIN;
-		pfd[1].revents = 0;
+		if (gd_reap(&d))
+			return 0;
 		now = clock_boot_ns();
 		if (next == INT64_MAX)
 			timeout = -1;
@@ -543,34 +630,10 @@ int guardian_main(int argc, char **argv)
 			timeout = 0; /* nothing sensible to do but go round */
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			while (read(d.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				;
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			struct gmsg ms[32];
-			ssize_t len;
-			while ((len = read(ctl, ms, sizeof(ms))) != 0) {
-				if (len < 0 && errno == EINTR)
-					continue;
-				if (len < 0)
-					break;
-				for (ssize_t i = 0; i + (ssize_t)sizeof(ms[0]) <= len;
-				     i += sizeof(ms[0])) {
-					const struct gmsg *m = &ms[i / (ssize_t)sizeof(ms[0])];
-					if (m->type == M_RENEWED && m->b > s.renew_send_ns)
-						s.renew_send_ns = m->b;
-					else if (m->type == M_SIGNAL && !s.cmd_reaped)
-						kill(c.pgid > 0 ? -c.pgid : c.pid, m->a);
-					else if (m->type == M_SIGNAL)
-						signal_children(m->a);
-					else if (m->type == M_INTERRUPT)
-						s.int_asked = 1;
-					else if (m->type == M_KILL)
-						s.kill_asked = 1;
-				}
-			}
-			if (len == 0) /* tflock is gone */
-				s.eof = 1;
-		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			gd_read_ctl(&d);
 	}
 }

@@ -17,12 +17,17 @@
 
 #include "backoff.h"
 #include "child.h"
+#include "clock.h"
 #include "dur.h"
 #include "guardian.h"
 #include "log.h"
+#include "plan.h"
 #include "sentinel.h"
 
-#define NS_PER_MS 1000000LL
+#define IDLE_NS (60000 * NS_PER_MS) /* nothing due: look again after a minute */
+#define FOLLOW_NS (100 * NS_PER_MS) /* nested: read the outer's state this often */
+
+/* ---- the heartbeat thread: renews, and checks between renewals (B4) ---- */
 
 struct hb {
 	struct reentry *outer;
@@ -45,98 +50,82 @@ static void wake(struct hb *h)
 	}
 }
 
-static void abs_monotonic_in(int64_t ms, struct timespec *ts)
+/* Carry out the request a (called without h->mu; returns with it held).
+ * Returns 1 when the lock is lost: the thread ends. */
+static int hb_request(struct hb *h, struct plan_hb *p, enum plan_hb_action a)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * NS_PER_MS;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
+	struct lock *l = h->l;
+	struct tf_error err;
+	int ret;
+
+	err_clear(&err);
+	ret = a == PLAN_CHECK ? lock_check(l, &err) : lock_renew(l, &err);
+	p->last_check_ns = clock_boot_ns();
+	pthread_mutex_lock(&h->mu);
+	if (ret == LOCK_LOST) {
+		reentry_set_state(h->outer, "lost");
+		h->lost = 1;
+		snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
+		wake(h);
+		return 1;
 	}
+	if (a == PLAN_CHECK) {
+		if (ret)
+			log_verbose("checking %s failed: %s (the next renewal decides)", l->url,
+			            err.msg);
+		return 0;
+	}
+	if (ret == 0) {
+		h->renew_send_ns = l->renew_send_ns;
+		reentry_set_state(h->outer, "held");
+		if (p->fails)
+			log_info("renewal of %s works again", l->url);
+		p->fails = 0;
+		h->failing = 0;
+		wake(h); /* the main loop hands the send time to the guardian (B9) */
+		log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url, l->etag);
+	} else {
+		p->fails++;
+		h->failing = 1;
+		snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
+		log_warn("renewal of %s failed: %s", l->url, err.msg);
+		wake(h);
+	}
+	return 0;
 }
 
 static void *hb_main(void *arg)
 {
 	struct hb *h = arg;
-	struct lock *l = h->l;
-	int64_t hb_ms = lock_heartbeat_ms(l), check_ms = lock_check_ms(l);
-	int64_t last_check = h->renew_send_ns;
-	unsigned fails = 0;
+	int64_t hb_ms = lock_heartbeat_ms(h->l);
+	struct plan_hb p;
 
+	memset(&p, 0, sizeof(p));
+	p.hb_ns = hb_ms * NS_PER_MS;
+	p.check_ns = lock_check_ms(h->l) * NS_PER_MS;
+	p.last_check_ns = h->renew_send_ns;
 	pthread_mutex_lock(&h->mu);
 	while (!h->stop) {
-		int64_t wait_ms;
-		struct timespec ts;
-		struct tf_error err;
-		int ret, check = 0;
-		if (!fails)
-			wait_ms = (h->renew_send_ns + hb_ms * NS_PER_MS - clock_boot_ns()) /
-			          NS_PER_MS;
-		else /* renewal failing: try again soon, with jitter, never slower than H/4 */
-			wait_ms = backoff_full_jitter(fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
-			                              rand_u64_default, NULL);
-		/* B4: between renewals a cheap conditional GET notices a force-unlock or
-		 * a takeover within seconds, not at the next renewal */
-		if (check_ms && !fails) {
-			int64_t to_check =
-			        (last_check + check_ms * NS_PER_MS - clock_boot_ns()) / NS_PER_MS;
-			if (to_check < wait_ms) {
-				wait_ms = to_check;
-				check = 1;
-			}
-		}
+		int64_t now = clock_boot_ns(), at, wait_ms;
+		enum plan_hb_action a;
+		p.send_ns = h->renew_send_ns;
+		/* renewal failing: try again soon, with jitter, never slower than H/4 */
+		p.retry_ns = p.fails ? backoff_full_jitter(p.fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
+		                                           rand_u64_default, NULL) *
+		                               NS_PER_MS
+		                     : 0;
+		a = plan_heartbeat(&p, now, &at);
+		wait_ms = (at - now) / NS_PER_MS;
 		if (wait_ms > 0) {
-			abs_monotonic_in(wait_ms, &ts);
+			struct timespec ts = clock_mono_in(wait_ms);
 			while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &ts) != ETIMEDOUT)
 				;
 			if (h->stop)
 				break;
 		}
 		pthread_mutex_unlock(&h->mu);
-		err_clear(&err);
-		if (check) {
-			ret = lock_check(l, &err);
-			last_check = clock_boot_ns();
-			pthread_mutex_lock(&h->mu);
-			if (ret == LOCK_LOST) {
-				reentry_set_state(h->outer, "lost");
-				h->lost = 1;
-				snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
-				wake(h);
-				break;
-			}
-			if (ret)
-				log_verbose("checking %s failed: %s (the next renewal decides)",
-				            l->url, err.msg);
-			continue;
-		}
-		ret = lock_renew(l, &err);
-		last_check = clock_boot_ns();
-		pthread_mutex_lock(&h->mu);
-		if (ret == 0) {
-			h->renew_send_ns = l->renew_send_ns;
-			reentry_set_state(h->outer, "held");
-			if (fails)
-				log_info("renewal of %s works again", l->url);
-			fails = 0;
-			h->failing = 0;
-			wake(h); /* the main loop hands the send time to the guardian (B9) */
-			log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url,
-			          l->etag);
-		} else if (ret == LOCK_LOST) {
-			reentry_set_state(h->outer, "lost");
-			h->lost = 1;
-			snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
-			wake(h);
+		if (hb_request(h, &p, a))
 			break;
-		} else {
-			fails++;
-			h->failing = 1;
-			snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
-			log_warn("renewal of %s failed: %s", l->url, err.msg);
-			wake(h);
-		}
 	}
 	pthread_mutex_unlock(&h->mu);
 	/* OpenSSL 3 keeps per-thread state (the private DRBG a TLS handshake
@@ -144,6 +133,8 @@ static void *hb_main(void *arg)
 	OPENSSL_thread_stop();
 	return NULL;
 }
+
+/* ---- one supervised process: the hook, or the command ---- */
 
 /*
  * Reaping in the loop: children of this thread only. The child and the
@@ -158,12 +149,22 @@ struct stage {
 	const char *name;     /* for messages: the command's argv[0], or "the pre-apply hook" */
 	struct guardian g;    /* the command runs under its guardian (PROTOCOL B9) */
 	struct sentinel sent; /* tells a whole-tree signal from one for tflock alone */
-	int done;
+	struct plan_run p;    /* the planner's view: what happened, what was done */
 	int status, code;
-	int64_t exit_ns;
-	int sent_lease_int, sent_lease_kill, sent_lost_action, sent_max_hold;
-	int killing; /* the whole tree is being killed */
 	pid_t stuck; /* a descendant we could not kill (said once) */
+};
+
+struct run_ctx {
+	struct lock *l; /* NULL when nested */
+	const struct run_opts *o;
+	struct run_result *res;
+	struct hb h;
+	pthread_t tid;
+	int hb_inited, hb_started;
+	int sfd, efd, tty, own_group, nested;
+	int64_t L, m, max_hold_at;
+	const char *url;
+	struct plan_cancel cancel; /* the first terminating signal, and the deadline it set */
 };
 
 /*
@@ -176,11 +177,11 @@ static void send_child(struct stage *st, int sig)
 }
 
 /* Kill the whole tree: the guardian kills the command's group and every
- * descendant; our own sweep (reap_children) catches orphans if it died first. */
+ * descendant; our own sweep (PLAN_SWEEP) catches orphans if it died first. */
 static void kill_child_tree(struct stage *st)
 {
 	guardian_kill(&st->g);
-	st->killing = 1;
+	st->p.killing = 1;
 }
 
 /* Reap our children: the guardian, and orphans reparented to us when the
@@ -200,7 +201,7 @@ static int reap_children(struct stage *st)
 			log_error("the guardian of '%s' died (status %d): killing what is left "
 			          "of its process tree",
 			          st->name, ws);
-			st->killing = 1;
+			st->p.killing = 1;
 		}
 		if (!st->g.exited) { /* the command died of its parent-death signal */
 			st->g.exited = 1;
@@ -211,17 +212,231 @@ static int reap_children(struct stage *st)
 	return p < 0 && errno == ECHILD;
 }
 
-struct run_ctx {
-	struct lock *l; /* NULL when nested */
-	const struct run_opts *o;
-	struct run_result *res;
-	struct hb *h;
-	int sfd, efd, tty, own_group, nested;
-	int64_t L, m, max_hold_at;
-	const char *url;
-	int64_t cancel_ns;  /* the first terminating signal (CLOCK_BOOTTIME), 0: none */
-	int64_t cancel_end; /* then: when the command's tree is killed */
-};
+/* Start the stage's process under its guardian; fill the planner's constants. */
+static int stage_start(struct run_ctx *x, char *const *argv, char **env, struct stage *st,
+                       struct tf_error *err)
+{
+	const struct run_opts *o = x->o;
+	struct guardian_opts go;
+	int ret;
+
+	memset(&go, 0, sizeof(go));
+	go.own_group = x->own_group;
+	/* nested: the outer's guardian bounds us; --unsafe-keep-running: no lease
+	 * kill (the tree still dies with tflock) */
+	go.lease_ms = x->nested || o->unsafe_keep_running ? 0 : x->L;
+	go.margin_ms = x->m;
+	pthread_mutex_lock(&x->h.mu);
+	go.renew_send_ns = x->h.renew_send_ns;
+	pthread_mutex_unlock(&x->h.mu);
+	go.orig_mask = &o->orig_mask;
+	ret = guardian_spawn(&st->g, argv, env, &go, err);
+	if (ret)
+		return ret;
+	st->g.sent_renewal = go.renew_send_ns;
+	log_event("child-start pid=%d pgid=%d name=%s guardian=%d", (int)st->g.cmd_pid,
+	          (int)st->g.cmd_pgid, argv[0], (int)st->g.pid);
+	log_verbose("started '%s' (pid %d%s, guardian %d) holding %s", argv[0], (int)st->g.cmd_pid,
+	            x->own_group ? ", own process group" : ", foreground group", (int)st->g.pid,
+	            x->url);
+	if (sentinel_start(&st->sent, x->own_group ? st->g.cmd_pgid : 0))
+		log_debug("no sentinel: every signal will be forwarded");
+
+	st->p.lease_ns = x->L * NS_PER_MS;
+	st->p.margin_ns = x->m * NS_PER_MS;
+	st->p.lease_bounds = go.lease_ms > 0;
+	st->p.on_lost = o->on_lost;
+	st->p.max_hold_at = x->max_hold_at;
+	st->p.grace_ns = o->grace_ms * NS_PER_MS;
+	return 0;
+}
+
+/* Nested: follow the outer tflock through its state file, refreshed on each
+ * of its renewals. */
+static void follow_outer(struct run_ctx *x, int64_t now)
+{
+	struct hb *h = &x->h;
+	const char *ost = reentry_outer_state(x->o->nested);
+	long long stamp = reentry_outer_stamp(x->o->nested);
+	if (stamp > h->renew_send_ns)
+		h->renew_send_ns = stamp;
+	if (!strcmp(ost, "held") && stamp && now - stamp > x->L * NS_PER_MS) {
+		h->lost = 1;
+		snprintf(h->msg, sizeof(h->msg),
+		         "the outer tflock has not renewed its lock for a whole lease");
+	} else if (strcmp(ost, "held")) {
+		h->lost = 1;
+		snprintf(h->msg, sizeof(h->msg), "the outer tflock's lock is %s",
+		         !strcmp(ost, "gone") ? "gone (the outer tflock exited)" : ost);
+	}
+}
+
+/* What the guardian reported: the command's exit, and the lease actions it
+ * took on its own clock (B9). */
+static void note_guardian(struct run_ctx *x, struct stage *st, const char *argv0, int64_t now)
+{
+	struct run_result *res = x->res;
+	int64_t renew_send = st->p.send_ns;
+
+	guardian_read(&st->g);
+	if (st->g.exited && !st->p.exited) {
+		st->p.exited = 1;
+		st->p.exit_ns = st->g.exit_ns ? st->g.exit_ns : now;
+		st->status = st->g.status;
+		st->code = child_exit_code(st->g.status);
+		log_verbose("'%s' exited with status %d", st->name, st->code);
+		log_event("child-exit code=%d name=%s", st->code, argv0);
+	}
+	if (st->g.lease_int && !st->p.lease_int_sent) {
+		st->p.lease_int_sent = 1;
+		res->interrupted_for_lease = 1;
+		log_error("no successful renewal of %s for half the lease: the guardian "
+		          "interrupted '%s' (SIGINT)",
+		          x->url, st->name);
+		log_event("lease-interrupt renew_send=%lld by=guardian", (long long)renew_send);
+	}
+	if (st->g.lease_kill && !st->p.lease_kill_sent) {
+		st->p.lease_kill_sent = 1;
+		res->killed_for_lease = 1;
+		st->p.killing = 1;
+		log_error("lease of %s about to expire without renewal: the guardian "
+		          "killed '%s' and everything it started",
+		          x->url, st->name);
+		log_event("lease-kill renew_send=%lld by=guardian", (long long)renew_send);
+	}
+}
+
+/* Fold what happened since the last turn into the planner's view: the outer's
+ * state (nested), the heartbeat's news, the guardian's reports, and, once the
+ * command exited, what is left of its tree. */
+static void stage_observe(struct run_ctx *x, struct stage *st, const char *argv0, int64_t now)
+{
+	struct hb *h = &x->h;
+	struct run_result *res = x->res;
+	char msg[768];
+	int lost;
+
+	st->p.idle_ns = IDLE_NS;
+	if (x->nested && !h->lost) {
+		follow_outer(x, now);
+		st->p.idle_ns = FOLLOW_NS;
+	}
+	pthread_mutex_lock(&h->mu);
+	st->p.send_ns = h->renew_send_ns;
+	lost = h->lost;
+	snprintf(msg, sizeof(msg), "%s", h->msg);
+	pthread_mutex_unlock(&h->mu);
+	if (!x->nested)
+		guardian_renewed(&st->g, st->p.send_ns);
+	note_guardian(x, st, argv0, now);
+	if (lost && !res->lost) {
+		res->lost = 1;
+		log_error("LOST the lock %s while '%s' runs: %s", x->url, st->name, msg);
+		snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", msg);
+	}
+	st->p.lost = res->lost;
+	st->p.cancel = x->cancel;
+	if (st->p.exited) {
+		/* wait for the descendants still running (the guardian's, or ours if
+		 * it died); the lock is released only once every one is gone (B9) */
+		sentinel_stop(&st->sent); /* not a descendant to wait for */
+		st->p.gone = reap_children(st);
+	}
+}
+
+/* Interrupt the command: the lost lock, the lease, or --max-hold. */
+static void stage_interrupt(struct run_ctx *x, struct stage *st, enum plan_action a, int64_t now)
+{
+	int64_t renew_send = st->p.send_ns;
+	char d[32];
+
+	if (a == PLAN_LOST_INTERRUPT) {
+		st->p.lost_acted = 1;
+		log_error("interrupting '%s' (SIGINT): it no longer holds the lock", st->name);
+		send_child(st, SIGINT);
+	} else if (a == PLAN_LEASE_INTERRUPT) {
+		st->p.lease_int_sent = 1;
+		x->res->interrupted_for_lease = 1;
+		dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
+		log_error("no successful renewal of %s for %s (half the lease): "
+		          "interrupting '%s' (SIGINT)",
+		          x->url, d, st->name);
+		log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
+		guardian_interrupt(&st->g); /* the guardian's own, at most once */
+	} else if (a == PLAN_HOLD_INTERRUPT) {
+		st->p.hold_stage = 1;
+		log_error("'%s' reached --max-hold: interrupting it (SIGINT)", st->name);
+		send_child(st, SIGINT);
+	}
+}
+
+/* Kill the command's whole tree, or, once it exited, what it left. */
+static void stage_kill(struct run_ctx *x, struct stage *st, enum plan_action a, int64_t now)
+{
+	struct run_result *res = x->res;
+	char d[32];
+
+	if (a == PLAN_LOST_KILL) {
+		st->p.lost_acted = 1;
+		log_error("killing '%s': it no longer holds the lock", st->name);
+	} else if (a == PLAN_LEASE_KILL) {
+		st->p.lease_kill_sent = 1;
+		res->killed_for_lease = 1;
+		log_error("lease of %s about to expire without renewal: killing "
+		          "'%s' and everything it started",
+		          x->url, st->name);
+		log_event("lease-kill renew_send=%lld", (long long)st->p.send_ns);
+	} else if (a == PLAN_HOLD_KILL) {
+		st->p.hold_stage = 2;
+		log_error("'%s' still running after --max-hold: killing it and "
+		          "everything it started",
+		          st->name);
+	} else if (a == PLAN_CANCEL_KILL) {
+		dur_format((now - x->cancel.first_ns) / NS_PER_MS, d, sizeof(d));
+		log_error("cancelled %s ago: killing '%s' and everything it started", d, st->name);
+		log_event("cancel-kill");
+		res->killed_for_grace = 1;
+	} else if (a == PLAN_LEFT_GRACE_KILL) {
+		log_warn("processes started by '%s' are still running after %lld ms: killing them",
+		         st->name, (long long)x->o->grace_ms);
+	} else if (a == PLAN_LEFT_LEASE_KILL) {
+		log_error("lease of %s about to expire without renewal: killing what "
+		          "'%s' left running",
+		          x->url, st->name);
+		res->killed_for_lease = 1;
+	}
+	kill_child_tree(st);
+}
+
+/* One kill round over our own children: orphans that came to us, every child
+ * of ours but a live guardian. */
+static void stage_sweep(struct stage *st, int64_t now)
+{
+	pid_t stuck;
+	guardian_kill_round(0, st->g.pid, &stuck);
+	if (stuck && stuck != st->stuck)
+		log_error("cannot kill process %d, started by '%s': the lock is kept while it runs",
+		          (int)stuck, st->name);
+	st->stuck = stuck;
+	st->p.swept_ns = now;
+}
+
+/* Carry out every action due at now; returns PLAN_DONE, or PLAN_WAIT with
+ * *next set. */
+static enum plan_action stage_act(struct run_ctx *x, struct stage *st, int64_t now, int64_t *next)
+{
+	enum plan_action a;
+	while ((a = plan_run(&st->p, now, next)) != PLAN_WAIT && a != PLAN_DONE) {
+		if (a == PLAN_SWEEP)
+			stage_sweep(st, now);
+		else if (a == PLAN_LOST_INTERRUPT || a == PLAN_LEASE_INTERRUPT ||
+		         a == PLAN_HOLD_INTERRUPT)
+			stage_interrupt(x, st, a, now);
+		else
+			stage_kill(x, st, a, now);
+	}
+	return a;
+}
 
 /*
  * A cancel (CI runners: GitHub sends SIGINT, SIGTERM 7.5 s later and SIGKILL
@@ -232,27 +447,86 @@ struct run_ctx {
  */
 static void cancel_deadline(struct run_ctx *x, int sig)
 {
-	int64_t now = clock_boot_ns(), ms, end;
+	int64_t now = clock_boot_ns(), ms;
 	const char *why;
-	if (!x->cancel_ns) {
-		x->cancel_ns = now;
-		ms = x->o->grace_ms;
-		why = "grace";
-	} else if (sig == SIGTERM) {
-		ms = x->o->term_grace_ms;
-		why = "term-grace";
-	} else {
+	enum plan_cancel_why w = plan_cancel(&x->cancel, sig, now, x->o->grace_ms * NS_PER_MS,
+	                                     x->o->term_grace_ms * NS_PER_MS);
+	if (w == PLAN_CANCEL_SAME)
 		return;
-	}
-	end = now + ms * NS_PER_MS;
-	if (x->cancel_end && end >= x->cancel_end)
-		return;
-	x->cancel_end = end;
-	log_event("cancel-deadline at=%lld from=%lld signal=%d %s_ms=%lld", (long long)end,
-	          (long long)now, sig, why, (long long)ms);
+	ms = w == PLAN_CANCEL_GRACE ? x->o->grace_ms : x->o->term_grace_ms;
+	why = w == PLAN_CANCEL_GRACE ? "grace" : "term-grace";
+	log_event("cancel-deadline at=%lld from=%lld signal=%d %s_ms=%lld",
+	          (long long)x->cancel.end_ns, (long long)now, sig, why, (long long)ms);
 	log_verbose("signal %d: the command and what it started have %lld ms (--%s) before "
 	            "they are killed",
 	            sig, (long long)ms, why);
+}
+
+/* One signal read from the signalfd: reap, start or cut a cancel, forward. */
+static void stage_signal(struct run_ctx *x, struct stage *st, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	if (sig == SIGCHLD) {
+		reap_children(st);
+		return;
+	}
+	if (sig == SIGPIPE)
+		return;
+	if (plan_is_cancel(sig)) {
+		x->res->self_signal = sig;
+		cancel_deadline(x, sig);
+	}
+	/* once the command exited, a signal goes to what it left running (the
+	 * guardian's children: a wrapper's terraform) */
+	if (st->p.exited && (!st->g.pid || st->g.gone || st->p.killing))
+		return;
+	if (x->tty && si->ssi_code == SI_KERNEL) {
+		/* typed at the terminal: the child, in the foreground group, got it
+		 * from the kernel already */
+		log_debug("signal %d from the terminal: not forwarded", sig);
+		return;
+	}
+	if (sentinel_saw(&st->sent, sig, (pid_t)si->ssi_pid)) {
+		/* its sender signalled the command's group too */
+		log_verbose("signal %d from pid %d reached '%s' too: not forwarded", sig,
+		            (int)si->ssi_pid, st->name);
+		log_event("not-forwarded signal=%d from=%d", sig, (int)si->ssi_pid);
+		return;
+	}
+	log_verbose("forwarding signal %d to %s'%s'", sig, st->p.exited ? "what is left of " : "",
+	            st->name);
+	log_event("forward signal=%d code=%d%s", sig, (int)si->ssi_code,
+	          st->p.exited ? " to=left" : "");
+	send_child(st, sig);
+	x->res->signals_forwarded++;
+}
+
+/* Sleep until next or an event: a signal, the heartbeat's wake-up, a report
+ * of the guardian's. Returns -1 when poll() itself fails. */
+static int stage_wait(struct run_ctx *x, struct stage *st, int64_t now, int64_t next)
+{
+	struct pollfd pfd[3] = { { x->sfd, POLLIN, 0 },
+		                 { x->efd, POLLIN, 0 },
+		                 { st->g.st_fd, POLLIN, 0 } };
+	int timeout = (int)((next - now) / NS_PER_MS) + 1;
+
+	if (timeout < 0)
+		timeout = 0;
+	if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+		return -1;
+	if (pfd[1].revents & POLLIN) {
+		uint64_t v;
+		if (read(x->efd, &v, sizeof(v)) < 0) {
+			/* nonblocking: spurious wake */
+		}
+	}
+	if (pfd[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+		while (read(x->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			stage_signal(x, st, &si);
+	}
+	return 0;
 }
 
 /*
@@ -264,311 +538,28 @@ static void cancel_deadline(struct run_ctx *x, int sig)
 static int supervise(struct run_ctx *x, char *const *argv, char **env, struct stage *st,
                      struct tf_error *err)
 {
-	const struct run_opts *o = x->o;
-	struct run_result *res = x->res;
-	struct hb *h = x->h;
-	int ret;
-
-	{
-		struct guardian_opts go;
-		memset(&go, 0, sizeof(go));
-		go.own_group = x->own_group;
-		/* nested: the outer's guardian bounds us; --unsafe-keep-running: no lease
-		 * kill (the tree still dies with tflock) */
-		go.lease_ms = x->nested || o->unsafe_keep_running ? 0 : x->L;
-		go.margin_ms = x->m;
-		pthread_mutex_lock(&h->mu);
-		go.renew_send_ns = h->renew_send_ns;
-		pthread_mutex_unlock(&h->mu);
-		go.orig_mask = &o->orig_mask;
-		ret = guardian_spawn(&st->g, argv, env, &go, err);
-		if (ret)
-			return ret;
-		st->g.sent_renewal = go.renew_send_ns;
-	}
-	log_event("child-start pid=%d pgid=%d name=%s guardian=%d", (int)st->g.cmd_pid,
-	          (int)st->g.cmd_pgid, argv[0], (int)st->g.pid);
-	log_verbose("started '%s' (pid %d%s, guardian %d) holding %s", argv[0], (int)st->g.cmd_pid,
-	            x->own_group ? ", own process group" : ", foreground group", (int)st->g.pid,
-	            x->url);
-	if (sentinel_start(&st->sent, x->own_group ? st->g.cmd_pgid : 0))
-		log_debug("no sentinel: every signal will be forwarded");
-
+	int ret = stage_start(x, argv, env, st, err);
+	if (ret)
+		return ret;
 	for (;;) {
-		struct pollfd pfd[3] = { { x->sfd, POLLIN, 0 },
-			                 { x->efd, POLLIN, 0 },
-			                 { st->g.st_fd, POLLIN, 0 } };
-		int64_t now = clock_boot_ns(), next = now + 60000 * NS_PER_MS, renew_send;
-		int lost;
-		char msg[768];
-		int timeout;
-		int64_t L = x->L, m = x->m;
-
-		if (x->nested && !h->lost) {
-			/* follow the outer tflock: its state file, refreshed on each renewal */
-			const char *ost = reentry_outer_state(o->nested);
-			long long stamp = reentry_outer_stamp(o->nested);
-			if (stamp > h->renew_send_ns)
-				h->renew_send_ns = stamp;
-			if (!strcmp(ost, "held") && stamp && now - stamp > L * NS_PER_MS) {
-				h->lost = 1;
-				snprintf(h->msg, sizeof(h->msg),
-				         "the outer tflock has not renewed its lock for a whole "
-				         "lease");
-			} else if (strcmp(ost, "held")) {
-				h->lost = 1;
-				snprintf(h->msg, sizeof(h->msg), "the outer tflock's lock is %s",
-				         !strcmp(ost, "gone") ? "gone (the outer tflock exited)"
-				                              : ost);
-			}
-			if (now + 100 * NS_PER_MS < next)
-				next = now + 100 * NS_PER_MS;
-		}
-		pthread_mutex_lock(&h->mu);
-		renew_send = h->renew_send_ns;
-		lost = h->lost;
-		snprintf(msg, sizeof(msg), "%s", h->msg);
-		pthread_mutex_unlock(&h->mu);
-		if (!x->nested)
-			guardian_renewed(&st->g, renew_send);
-		guardian_read(&st->g);
-		if (st->g.exited && !st->done) {
-			st->done = 1;
-			st->exit_ns = st->g.exit_ns ? st->g.exit_ns : now;
-			st->status = st->g.status;
-			st->code = child_exit_code(st->g.status);
-			log_verbose("'%s' exited with status %d", st->name, st->code);
-			log_event("child-exit code=%d name=%s", st->code, argv[0]);
-		}
-		if (st->g.lease_int && !st->sent_lease_int) {
-			st->sent_lease_int = 1;
-			res->interrupted_for_lease = 1;
-			log_error("no successful renewal of %s for half the lease: the guardian "
-			          "interrupted '%s' (SIGINT)",
-			          x->url, st->name);
-			log_event("lease-interrupt renew_send=%lld by=guardian",
-			          (long long)renew_send);
-		}
-		if (st->g.lease_kill && !st->sent_lease_kill) {
-			st->sent_lease_kill = 1;
-			res->killed_for_lease = 1;
-			st->killing = 1;
-			log_error("lease of %s about to expire without renewal: the guardian "
-			          "killed '%s' and everything it started",
-			          x->url, st->name);
-			log_event("lease-kill renew_send=%lld by=guardian", (long long)renew_send);
-		}
-
-		if (lost && !res->lost) {
-			res->lost = 1;
-			log_error("LOST the lock %s while '%s' runs: %s", x->url, st->name, msg);
-			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", msg);
-		}
-		if (res->lost && !st->sent_lost_action && !st->done) {
-			st->sent_lost_action = 1;
-			if (o->on_lost == ON_LOST_INTERRUPT) {
-				log_error("interrupting '%s' (SIGINT): it no longer holds the lock",
-				          st->name);
-				send_child(st, SIGINT);
-			} else if (o->on_lost == ON_LOST_KILL) {
-				log_error("killing '%s': it no longer holds the lock", st->name);
-				kill_child_tree(st);
-			}
-		}
-		/* the lease bounds the child, whatever --on-lost says */
-		if (!st->done && !o->unsafe_keep_running && !x->nested) {
-			int64_t int_at = renew_send + (L / 2) * NS_PER_MS;
-			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
-			if (!st->sent_lease_int && now >= int_at) {
-				char d[32];
-				st->sent_lease_int = 1;
-				res->interrupted_for_lease = 1;
-				dur_format((now - renew_send) / NS_PER_MS, d, sizeof(d));
-				log_error("no successful renewal of %s for %s (half the lease): "
-				          "interrupting '%s' (SIGINT)",
-				          x->url, d, st->name);
-				log_event("lease-interrupt renew_send=%lld", (long long)renew_send);
-				guardian_interrupt(&st->g); /* the guardian's own, at most once */
-			}
-			if (!st->sent_lease_kill && now >= kill_at) {
-				st->sent_lease_kill = 1;
-				res->killed_for_lease = 1;
-				log_error("lease of %s about to expire without renewal: killing "
-				          "'%s' and everything it started",
-				          x->url, st->name);
-				log_event("lease-kill renew_send=%lld", (long long)renew_send);
-				kill_child_tree(st);
-			}
-			if (!st->sent_lease_int && int_at < next)
-				next = int_at;
-			if (!st->sent_lease_kill && kill_at < next)
-				next = kill_at;
-		}
-		if (!st->done && x->max_hold_at) {
-			if (!st->sent_max_hold && now >= x->max_hold_at) {
-				st->sent_max_hold = 1;
-				log_error("'%s' reached --max-hold: interrupting it (SIGINT)",
-				          st->name);
-				send_child(st, SIGINT);
-			} else if (st->sent_max_hold == 1 &&
-			           now >= x->max_hold_at +
-			                           (L / 2 - m > 0 ? L / 2 - m : m) * NS_PER_MS) {
-				st->sent_max_hold = 2;
-				log_error("'%s' still running after --max-hold: killing it and "
-				          "everything it started",
-				          st->name);
-				kill_child_tree(st);
-			}
-			if (st->sent_max_hold == 0 && x->max_hold_at < next)
-				next = x->max_hold_at;
-			else if (st->sent_max_hold == 1)
-				next = now + 100 * NS_PER_MS;
-		}
-		if (x->cancel_end && !st->killing) {
-			if (now >= x->cancel_end) {
-				char d[32];
-				dur_format((now - x->cancel_ns) / NS_PER_MS, d, sizeof(d));
-				log_error(
-				        "cancelled %s ago: killing '%s' and everything it started",
-				        d, st->name);
-				log_event("cancel-kill");
-				res->killed_for_grace = 1;
-				kill_child_tree(st);
-			} else if (x->cancel_end < next) {
-				next = x->cancel_end;
-			}
-		}
-		if (st->done) {
-			/* wait for the descendants still running (the guardian's, or ours if
-			 * it died); when --grace ends, or the lease would, kill them; the lock
-			 * is released only once every one is gone (B9) */
-			int64_t grace_end = st->exit_ns + o->grace_ms * NS_PER_MS;
-			int64_t kill_at = renew_send + (L - m) * NS_PER_MS;
-			int lease_applies = !o->unsafe_keep_running && !x->nested;
-			sentinel_stop(&st->sent); /* not a descendant to wait for */
-			if (reap_children(st))
-				break;
-			if (!st->killing && now >= grace_end) {
-				log_warn("processes started by '%s' are still running after %lld "
-				         "ms: "
-				         "killing them",
-				         st->name, (long long)o->grace_ms);
-				kill_child_tree(st);
-			} else if (!st->killing && lease_applies && now >= kill_at) {
-				log_error(
-				        "lease of %s about to expire without renewal: killing what "
-				        "'%s' left running",
-				        x->url, st->name);
-				res->killed_for_lease = 1;
-				kill_child_tree(st);
-			}
-			if (st->killing) {
-				pid_t stuck;
-				/* orphans that came to us: every child of ours but a live guardian */
-				guardian_kill_round(0, st->g.pid, &stuck);
-				if (stuck && stuck != st->stuck)
-					log_error(
-					        "cannot kill process %d, started by '%s': the lock "
-					        "is kept while it runs",
-					        (int)stuck, st->name);
-				st->stuck = stuck;
-				next = now + 10 * NS_PER_MS;
-			} else {
-				next = now + 50 * NS_PER_MS;
-				if (next > grace_end)
-					next = grace_end;
-				if (lease_applies && next > kill_at)
-					next = kill_at;
-			}
-		}
-
-		timeout = (int)((next - now) / NS_PER_MS) + 1;
-		if (timeout < 0)
-			timeout = 0;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+		int64_t now = clock_boot_ns(), next;
+		stage_observe(x, st, argv[0], now);
+		if (stage_act(x, st, now, &next) == PLAN_DONE || stage_wait(x, st, now, next) < 0)
 			break;
-		if (pfd[1].revents & POLLIN) {
-			uint64_t v;
-			if (read(x->efd, &v, sizeof(v)) < 0) {
-				/* nonblocking: spurious wake */
-			}
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(x->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					reap_children(st);
-					continue;
-				}
-				if (sig == SIGPIPE)
-					continue;
-				if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
-				    sig == SIGQUIT) {
-					res->self_signal = sig;
-					cancel_deadline(x, sig);
-				}
-				/* once the command exited, a signal goes to what it left
-				 * running (the guardian's children: a wrapper's terraform) */
-				if (st->done && (!st->g.pid || st->g.gone || st->killing))
-					continue;
-				if (x->tty && si.ssi_code == SI_KERNEL) {
-					/* typed at the terminal: the child, in the foreground group,
-					 * got it from the kernel already */
-					log_debug("signal %d from the terminal: not forwarded",
-					          sig);
-					continue;
-				}
-				if (sentinel_saw(&st->sent, sig, (pid_t)si.ssi_pid)) {
-					/* its sender signalled the command's group too */
-					log_verbose("signal %d from pid %d reached '%s' too: not "
-					            "forwarded",
-					            sig, (int)si.ssi_pid, st->name);
-					log_event("not-forwarded signal=%d from=%d", sig,
-					          (int)si.ssi_pid);
-					continue;
-				}
-				log_verbose("forwarding signal %d to %s'%s'", sig,
-				            st->done ? "what is left of " : "", st->name);
-				log_event("forward signal=%d code=%d%s", sig, (int)si.ssi_code,
-				          st->done ? " to=left" : "");
-				send_child(st, sig);
-				res->signals_forwarded++;
-			}
-		}
 	}
 	sentinel_stop(&st->sent);
 	guardian_close(&st->g);
 	return 0;
 }
 
-int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res)
-{
-	sigset_t mask;
-	struct run_ctx x;
-	struct stage cmd, hook;
-	struct hb h;
-	pthread_t tid;
-	int hb_started = 0, ret;
-	char **env = NULL;
-	struct tf_error err;
+/* ---- the run ---- */
 
-	memset(res, 0, sizeof(*res));
-	res->child_status = -1;
-	memset(&h, 0, sizeof(h));
-	memset(&x, 0, sizeof(x));
-	memset(&cmd, 0, sizeof(cmd));
-	memset(&hook, 0, sizeof(hook));
-	err_clear(&err);
-	x.l = l;
-	x.o = o;
-	x.res = res;
-	x.h = &h;
-	x.nested = l == NULL;
-	x.L = x.nested ? o->nested_lease_ms : l->o.lease_ms;
-	x.m = x.nested ? 0 : lock_margin_ms(l);
-	x.url = x.nested ? "the outer tflock's lock" : l->url;
-	x.sfd = x.efd = -1;
+/* Block the signals the loop reads and open its descriptors; a signal that
+ * came while acquiring stops the run here. 0, or -1 with res filled. */
+static int run_setup(struct run_ctx *x, char **argv)
+{
+	struct run_result *res = x->res;
+	sigset_t mask;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -580,97 +571,150 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	x.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	x.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (x.sfd < 0 || x.efd < 0) {
+	x->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	x->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (x->sfd < 0 || x->efd < 0) {
 		snprintf(res->outcome, sizeof(res->outcome), "internal error: %s", strerror(errno));
 		res->child_code = 70;
-		goto release;
+		return -1;
 	}
 	/* a signal that came while acquiring (its handler ran before the mask): the
 	 * caller passes it on, so nothing starts */
-	if (o->pending_signal && *o->pending_signal) {
-		int sig = (int)*o->pending_signal;
+	if (x->o->pending_signal && *x->o->pending_signal) {
+		int sig = (int)*x->o->pending_signal;
 		res->self_signal = sig;
 		res->child_code = 128 + sig;
 		log_error("stopped by signal %d before '%s' started", sig, argv[0]);
 		snprintf(res->outcome, sizeof(res->outcome), "stopped by signal %d before '%s'",
 		         sig, argv[0]);
-		goto release;
+		return -1;
 	}
 	/* descendants that outlive the child are reparented to us, so we can wait for
 	 * them before releasing (B7) */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	x->tty = isatty(STDIN_FILENO);
+	x->own_group = !x->tty;
+	return 0;
+}
 
-	x.tty = isatty(STDIN_FILENO);
-	x.own_group = !x.tty;
+/* The heartbeat thread (nested: none, the outer renews); then --max-hold's
+ * deadline. */
+static void hb_start(struct run_ctx *x)
+{
+	struct hb *h = &x->h;
+	pthread_condattr_t ca;
 
-	pthread_mutex_init(&h.mu, NULL);
-	{
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&h.cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	h.l = l;
-	h.outer = o->outer;
-	h.wake_fd = x.efd;
-	if (x.nested) {
-		h.renew_send_ns = clock_boot_ns();
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	x->hb_inited = 1;
+	h->l = x->l;
+	h->outer = x->o->outer;
+	h->wake_fd = x->efd;
+	if (x->nested) {
+		h->renew_send_ns = clock_boot_ns();
 	} else {
-		h.renew_send_ns = l->renew_send_ns;
-		if (pthread_create(&tid, NULL, hb_main, &h) == 0)
-			hb_started = 1;
+		h->renew_send_ns = x->l->renew_send_ns;
+		if (pthread_create(&x->tid, NULL, hb_main, h) == 0)
+			x->hb_started = 1;
 		else
 			log_error("cannot start the heartbeat thread: the lease will bound the "
 			          "command");
 	}
-	if (o->max_hold_ms > 0)
-		x.max_hold_at =
-		        (x.nested ? clock_boot_ns() : l->acquired_ns) + o->max_hold_ms * NS_PER_MS;
+	if (x->o->max_hold_ms > 0)
+		x->max_hold_at = (x->nested ? clock_boot_ns() : x->l->acquired_ns) +
+		                 x->o->max_hold_ms * NS_PER_MS;
+}
 
-	/* the pre-apply hook runs under the lock exactly as the command does:
-	 * renewed, bounded by the lease, signals forwarded */
-	if (o->hook_argv) {
-		char **henv = child_env_build(o->hook_env);
-		hook.name = "the pre-apply hook";
-		ret = supervise(&x, o->hook_argv, henv, &hook, &err);
-		child_env_free(henv);
-		if (ret) {
-			log_error("%s", err.msg);
-			res->hook_refused = 1;
-			res->child_code = o->refused_exit_code;
-			snprintf(res->outcome, sizeof(res->outcome), "pre-apply hook failed: %s",
-			         err.msg);
-			goto stop;
-		}
-		res->hook_code = hook.code;
-		if (res->self_signal || res->lost || res->interrupted_for_lease ||
-		    res->killed_for_lease) {
-			res->child_code = res->self_signal ? 128 + res->self_signal : hook.code;
-			log_error("the pre-apply hook was stopped: '%s' is not started", argv[0]);
-			goto stop;
-		}
-		if (hook.code != 0) {
-			res->hook_refused = 1;
-			res->child_code = o->refused_exit_code;
-			log_error("the pre-apply hook %s refused (exit %d)", o->hook_argv[0],
-			          hook.code);
-			snprintf(res->outcome, sizeof(res->outcome),
-			         "refused by the pre-apply hook (exit %d)", hook.code);
-			goto stop;
+/* Stop the heartbeat thread; a loss it found late is the run's. */
+static void hb_stop(struct run_ctx *x)
+{
+	struct hb *h = &x->h;
+	struct run_result *res = x->res;
+
+	if (x->hb_started) {
+		pthread_mutex_lock(&h->mu);
+		h->stop = 1;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(x->tid, NULL);
+		if (h->lost && !res->lost) {
+			res->lost = 1;
+			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", h->msg);
 		}
 	}
+	if (x->hb_inited) {
+		pthread_cond_destroy(&h->cv);
+		pthread_mutex_destroy(&h->mu);
+	}
+}
 
-	env = child_env_build(o->extra_env);
+/* The pre-apply hook runs under the lock exactly as the command does: renewed,
+ * bounded by the lease, signals forwarded. Returns 1 when the command must not
+ * start (res filled). */
+static int run_hook(struct run_ctx *x, char **argv)
+{
+	const struct run_opts *o = x->o;
+	struct run_result *res = x->res;
+	struct stage hook;
+	struct tf_error err;
+	char **henv;
+	int ret;
+
+	if (!o->hook_argv)
+		return 0;
+	memset(&hook, 0, sizeof(hook));
+	err_clear(&err);
+	henv = child_env_build(o->hook_env);
+	hook.name = "the pre-apply hook";
+	ret = supervise(x, o->hook_argv, henv, &hook, &err);
+	child_env_free(henv);
+	if (ret) {
+		log_error("%s", err.msg);
+		res->hook_refused = 1;
+		res->child_code = o->refused_exit_code;
+		snprintf(res->outcome, sizeof(res->outcome), "pre-apply hook failed: %s", err.msg);
+		return 1;
+	}
+	res->hook_code = hook.code;
+	if (res->self_signal || res->lost || res->interrupted_for_lease || res->killed_for_lease) {
+		res->child_code = res->self_signal ? 128 + res->self_signal : hook.code;
+		log_error("the pre-apply hook was stopped: '%s' is not started", argv[0]);
+		return 1;
+	}
+	if (hook.code != 0) {
+		res->hook_refused = 1;
+		res->child_code = o->refused_exit_code;
+		log_error("the pre-apply hook %s refused (exit %d)", o->hook_argv[0], hook.code);
+		snprintf(res->outcome, sizeof(res->outcome),
+		         "refused by the pre-apply hook (exit %d)", hook.code);
+		return 1;
+	}
+	return 0;
+}
+
+/* The command itself. */
+static void run_cmd(struct run_ctx *x, char **argv)
+{
+	struct run_result *res = x->res;
+	struct stage cmd;
+	struct tf_error err;
+	char **env;
+	int ret;
+
+	memset(&cmd, 0, sizeof(cmd));
+	err_clear(&err);
+	env = child_env_build(x->o->extra_env);
 	cmd.name = argv[0];
-	ret = supervise(&x, argv, env, &cmd, &err);
+	ret = supervise(x, argv, env, &cmd, &err);
+	child_env_free(env);
 	if (ret) {
 		log_error("%s", err.msg);
 		res->exec_failed = 1;
 		res->child_code = ret == ERR_NOT_FOUND ? 127 : 126;
-		goto stop;
+		return;
 	}
 	res->child_status = cmd.status;
 	res->child_code = cmd.code;
@@ -679,23 +723,52 @@ int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_
 		         "cancelled by signal %d: '%s' and what it started were killed when the "
 		         "grace ran out",
 		         res->self_signal, argv[0]);
+}
 
-stop:
-	if (hb_started) {
-		pthread_mutex_lock(&h.mu);
-		h.stop = 1;
-		pthread_cond_signal(&h.cv);
-		pthread_mutex_unlock(&h.mu);
-		pthread_join(tid, NULL);
-		if (h.lost && !res->lost) {
-			res->lost = 1;
-			snprintf(res->outcome, sizeof(res->outcome), "LOST: %s", h.msg);
-		}
+void run_command(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res)
+{
+	struct run_ctx x;
+
+	memset(res, 0, sizeof(*res));
+	res->child_status = -1;
+	memset(&x, 0, sizeof(x));
+	x.l = l;
+	x.o = o;
+	x.res = res;
+	x.nested = l == NULL;
+	x.L = x.nested ? o->nested_lease_ms : l->o.lease_ms;
+	x.m = x.nested ? 0 : lock_margin_ms(l);
+	x.url = x.nested ? "the outer tflock's lock" : l->url;
+	x.sfd = x.efd = -1;
+
+	if (run_setup(&x, argv) == 0) {
+		hb_start(&x);
+		if (run_hook(&x, argv) == 0)
+			run_cmd(&x, argv);
+		hb_stop(&x);
 	}
-	pthread_cond_destroy(&h.cv);
-	pthread_mutex_destroy(&h.mu);
-release:
-	if (x.nested) {
+	if (x.sfd >= 0)
+		close(x.sfd);
+	if (x.efd >= 0)
+		close(x.efd);
+}
+
+/* The lease cut the run short: its status is tflock's doing, not the command's. */
+static int run_exit_code(const struct run_opts *o, const struct run_result *res)
+{
+	if (res->lost || res->interrupted_for_lease || res->killed_for_lease)
+		return o->lost_exit_code;
+	if (res->release_failed && res->child_code == 0)
+		return o->unavailable_exit_code;
+	return res->child_code;
+}
+
+int run_release(struct lock *l, const struct run_opts *o, struct run_result *res)
+{
+	struct tf_error err;
+	int ret;
+
+	if (!l) {
 		if (!res->lost && !res->outcome[0])
 			snprintf(res->outcome, sizeof(res->outcome),
 			         "done (re-entered the outer lock)");
@@ -720,15 +793,11 @@ release:
 		}
 	}
 	reentry_set_state(o->outer, res->lost ? "lost" : "released");
-	child_env_free(env);
-	if (x.sfd >= 0)
-		close(x.sfd);
-	if (x.efd >= 0)
-		close(x.efd);
-	/* the lease cut the run short: its status is tflock's doing, not the command's */
-	if (res->lost || res->interrupted_for_lease || res->killed_for_lease)
-		return o->lost_exit_code;
-	if (res->release_failed && res->child_code == 0)
-		return o->unavailable_exit_code;
-	return res->child_code;
+	return run_exit_code(o, res);
+}
+
+int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res)
+{
+	run_command(l, argv, o, res);
+	return run_release(l, o, res);
 }

@@ -13,6 +13,17 @@
  * The lease bounds the child (PROTOCOL B4): without a successful renewal the
  * child gets SIGINT at last-renewal-send + L/2 and its process group SIGKILL at
  * last-renewal-send + L - m, unless unsafe_keep_running.
+ *
+ * What happens when is decided by the pure planner (plan.h): the heartbeat
+ * thread asks plan_heartbeat() when to renew or check, the main thread's loop
+ * asks plan_run() what is due (the lost lock's action, the lease's SIGINT and
+ * kill, --max-hold's, a cancel's kill, the kill of what the command left) and
+ * until when it may sleep; the loops only sleep, read events (signals, the
+ * heartbeat's wake-ups, the guardian's reports) and carry the decisions out.
+ * The guardian (guardian.h) counts the lease with the same plan_lease().
+ *
+ * run_command() runs the pre-apply hook and the command and never releases;
+ * run_release() is the caller's, once run_command() returned.
  */
 #ifndef TFLOCK_RUN_H
 #define TFLOCK_RUN_H
@@ -21,9 +32,8 @@
 #include <stdint.h>
 
 #include "lock.h"
+#include "plan.h" /* enum on_lost */
 #include "reentry.h"
-
-enum on_lost { ON_LOST_INTERRUPT, ON_LOST_KILL, ON_LOST_REPORT };
 
 struct run_opts {
 	enum on_lost on_lost;
@@ -70,8 +80,19 @@ struct run_result {
 	char outcome[1024];   /* "released", "LOST to ...", "release FAILED ..." */
 };
 
-/* Runs argv under the held lock l and releases it; or, nested (l NULL), under
- * the lock an outer tflock holds. Returns the exit code. */
+/* Runs argv (after o->hook_argv, when set) under the held lock l, or, nested
+ * (l NULL), under the lock an outer tflock holds; fills res. Returns once the
+ * command and every process it started are gone, with the heartbeat stopped;
+ * the lock is still held unless res->lost. Never releases. */
+void run_command(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
+/* After run_command(): unless res->lost, calls o->before_release (the command
+ * succeeded) and releases l (nested, l NULL: nothing to release), filling
+ * res->outcome, res->lost or res->release_failed; publishes the end to nested
+ * tflocks (o->outer). Returns the exit code: o->lost_exit_code when the lock
+ * was lost or the lease cut the command short, o->unavailable_exit_code when
+ * the command succeeded but the release failed, else the command's. */
+int run_release(struct lock *l, const struct run_opts *o, struct run_result *res);
+/* run_command(), then run_release(): for callers that do nothing between. */
 int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
 
 #endif

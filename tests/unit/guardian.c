@@ -12,7 +12,8 @@
 
 #include "child.h"
 #include "guardian.h"
-#include "http.h"
+#include "plan.h"
+#include "clock.h"
 #include "tap/basic.h"
 
 #define MS 1000000LL
@@ -197,6 +198,30 @@ int main(int argc, char **argv)
 			   "plan: %s (action %d why %d next %lld)", cases[i].name, (int)a, (int)why,
 			   (long long)(next == INT64_MAX ? -1 : next - cases[i].s.renew_send_ns));
 		}
+	}
+
+	/* the guardian and tflock's loop count the same lease deadlines (plan.h) */
+	{
+		static const int64_t lm[][2] = {
+			{ 1000, 200 }, { 1001, 100 }, { 120000, 12000 }, { 20, 7 }
+		};
+		int same = 1;
+		for (size_t i = 0; i < sizeof(lm) / sizeof(lm[0]); i++) {
+			const int64_t S = 5000 * MS, L = lm[i][0] * MS, m = lm[i][1] * MS;
+			struct plan_lease d = plan_lease(S, L, m);
+			struct guardian_state gs = { L, m, S, 0, 0, 0, 0, 0, 0 };
+			int64_t next;
+			enum guardian_why why;
+			same &= guardian_plan(&gs, S, &next, &why) == GA_NONE && next == d.int_at;
+			same &= guardian_plan(&gs, d.int_at - 1, &next, &why) == GA_NONE;
+			same &= guardian_plan(&gs, d.int_at, &next, &why) == GA_INTERRUPT;
+			gs.int_sent = 1;
+			same &= guardian_plan(&gs, d.int_at, &next, &why) == GA_NONE &&
+			        next == d.kill_at;
+			same &= guardian_plan(&gs, d.kill_at - 1, &next, &why) == GA_NONE;
+			same &= guardian_plan(&gs, d.kill_at, &next, &why) == GA_KILL;
+		}
+		ok(same, "the guardian's SIGINT and kill fall on plan_lease()'s deadlines");
 	}
 
 	memset(&o, 0, sizeof(o));
