@@ -29,6 +29,7 @@
 #include "error.h"
 #include "http.h"
 #include "lockinfo.h"
+#include "record.h"
 #include "s3.h"
 
 /* Outcomes callers branch on. LOCK_UNAVAILABLE: the store, not a holder, kept us
@@ -83,10 +84,11 @@ struct lock_view {
 
 struct lock {
 	struct s3_client *s3;
-	char *state_key; /* P */
-	char *lock_key;  /* P.tflock */
-	char *path;      /* BUCKET/P (the body's Path) */
-	char *url;       /* s3://BUCKET/P.tflock */
+	struct record *rec; /* the lock record (record_s3: KEY.tflock) */
+	char *state_key;    /* P */
+	char *lock_key;     /* P.tflock */
+	char *path;         /* BUCKET/P (the body's Path) */
+	char *url;          /* s3://BUCKET/P.tflock */
 	struct lock_opts o;
 	struct lock_store store;
 	struct lockinfo mine;

@@ -1,0 +1,445 @@
+/*
+ * lock_acquire.c — acquiring (docs/PROTOCOL.md B3, B4): create the lock record
+ * if absent; else wait, polling at a bounded pace, until it is free, changes, or
+ * its tflock holder stays silent for its whole lease (then take it over with one
+ * conditional write on the version we saw); through a failing store with
+ * backoff, up to the patience budget.
+ */
+#include "lock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "dur.h"
+#include "lock_int.h"
+#include "log.h"
+#include "report.h"
+#include "sanitize.h"
+
+#define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
+
+static void progress(struct lock *l, const struct lock_view *v, int64_t now)
+{
+	char who[512], waited[32], hb[32];
+	int64_t since_change = (now - v->first_seen_ns) / NS_PER_MS;
+	lock_describe_holder(v, who, sizeof(who));
+	dur_format((now - l->wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
+	dur_format(since_change < 0 ? 0 : since_change, hb, sizeof(hb));
+	if (v->klass == LOCKINFO_TFLOCK)
+		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds) — waited %s",
+		         l->url, who, hb, v->li.tf.lease, waited);
+	else
+		log_info("waiting for %s: held by %s — waited %s", l->url, who, waited);
+}
+
+static void report_foreign(struct lock *l, const struct lock_view *v)
+{
+	char who[512], why[512], id[512];
+	lock_describe_holder(v, who, sizeof(who));
+	sanitize_to(why, sizeof(why), v->why, SANITIZE_FIELD_MAX);
+	sanitize_to(id, sizeof(id), v->li.id, DESCRIBE_ID_MAX);
+	if (v->klass == LOCKINFO_MALFORMED)
+		log_warn("%s holds a body tflock and Terraform cannot use (%s); it is never "
+		         "removed automatically: if nobody holds it, delete the object by hand",
+		         l->url, why);
+	else
+		log_warn("%s is held by %s, a lock without a tflock lease (%s); it is never taken "
+		         "over automatically: if its run is gone, run 'tflock unlock %s' or "
+		         "'terraform force-unlock %s'",
+		         l->url, who, *why ? why : "plain Terraform/OpenTofu lock", id, id);
+}
+
+static void close_section(struct lock *l)
+{
+	if (l->in_section) {
+		report_gitlab_section_end("tflock_wait", stderr);
+		l->in_section = 0;
+	}
+}
+
+int lock_acquired(struct lock *l, const char *how)
+{
+	close_section(l);
+	l->held = 1;
+	l->acquired_ns = clock_boot_ns();
+	log_verbose("acquired %s (%s, ID %s)", l->url, how, l->mine.id);
+	log_event("acquired %s id=%s how=%s renew_send=%lld", l->url, l->mine.id, how,
+	          (long long)l->renew_send_ns);
+	return 0;
+}
+
+/*
+ * A failing store while acquiring: the streak of failed requests since the last
+ * answer that said something about the lock. It slows every retry down (backoff
+ * with jitter, SlowDown/503/429 counting double), is reported at a human pace,
+ * and ends the wait as LOCK_UNAVAILABLE when it lasts the patience budget, or
+ * when the waiting limit comes while it lasts (then the store, not a holder, was
+ * the obstacle).
+ */
+struct trouble {
+	unsigned errors;
+	int64_t since, last_print;
+	struct tf_error err;
+};
+
+static void trouble_ok(struct lock *l, struct trouble *t)
+{
+	if (t->errors >= 2)
+		log_info("%s answers again", l->url);
+	t->errors = 0;
+	t->since = 0;
+}
+
+static void trouble_fail(struct lock *l, struct trouble *t, const struct tf_error *e)
+{
+	int64_t now = clock_boot_ns();
+	int slow = e->kind == ERR_HTTP && (e->http_status == 429 || e->http_status == 503);
+	t->errors += slow ? 2 : 1;
+	if (!t->since)
+		t->since = now;
+	t->err = *e;
+	if (t->errors >= 2 && (!t->last_print || now - t->last_print >= PRINT_EVERY_NS)) {
+		char d[32];
+		dur_format((now - t->since) / NS_PER_MS, d, sizeof(d));
+		log_warn("the store fails while acquiring %s (for %s; retrying with backoff): %s",
+		         l->url, d, e->msg);
+		t->last_print = now;
+	} else {
+		log_verbose("acquiring %s: %s", l->url, e->msg);
+	}
+}
+
+static int64_t trouble_delay(const struct lock *l, const struct trouble *t, int64_t poll)
+{
+	if (!t->errors)
+		return poll;
+	return poll + backoff_full_jitter(t->errors < 10 ? t->errors : 10, lock_poll_ms(l),
+	                                  l->o.lease_ms / 4, rand_u64_default, NULL);
+}
+
+static int unavailable(struct lock *l, const struct trouble *t, struct tf_error *err)
+{
+	char d[32];
+	dur_format((clock_boot_ns() - t->since) / NS_PER_MS, d, sizeof(d));
+	*err = t->err;
+	err_prefix(err, "the store at %s kept failing for %s", s3_client_describe(l->s3), d);
+	return LOCK_UNAVAILABLE;
+}
+
+/*
+ * Our ID is in the store with an older seq than we last wrote: one of our
+ * earlier writes of this acquisition applied late (a delayed create or
+ * takeover). It was sent no earlier than the first write carrying our ID, so
+ * the lease counts from that send (B4); a renewal follows at once.
+ */
+static int adopt(struct lock *l, const char *how, struct tf_error *err)
+{
+	struct tf_error rerr;
+	int ret;
+	l->renew_send_ns = l->id_first_send;
+	l->held = 1;
+	log_event("adopt %s id=%s first_send=%lld", l->url, l->mine.id,
+	          (long long)l->id_first_send);
+	err_clear(&rerr);
+	ret = lock_renew(l, &rerr);
+	if (ret == LOCK_LOST) {
+		l->held = 0;
+		*err = rerr;
+		return LOCK_LOST;
+	}
+	if (ret)
+		log_verbose("renewing %s right after acquiring it failed: %s", l->url, rerr.msg);
+	return lock_acquired(l, how);
+}
+
+/*
+ * Stopping while acquiring: a create sent before the signal may have applied
+ * unseen. Look once (not abandoned on the signal, bounded by the request
+ * timeout) and release it if it is ours, so no lock is left behind.
+ */
+static void cancel_cleanup(struct lock *l)
+{
+	struct lock_view v;
+	struct tf_error e;
+	if (!l->maybe_created || l->held)
+		return;
+	l->in_acquire = 0;
+	lock_view_init(&v);
+	err_clear(&e);
+	if (lock_read(l, &v, &e)) {
+		log_warn("a create of %s was sent before the signal and may have applied; "
+		         "reading it back failed (%s): if it did, it is taken over after its "
+		         "lease (%lds)",
+		         l->url, e.msg, l->mine.tf.lease);
+	} else if (v.present && v.li.id && !strcmp(v.li.id, l->mine.id)) {
+		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
+		l->held = 1;
+		if (lock_release(l, &e))
+			log_warn("a create of %s sent before the signal had applied; releasing "
+			         "it failed: %s",
+			         l->url, e.msg);
+		else
+			log_info("released %s: a create sent before the signal had applied",
+			         l->url);
+	}
+	lock_view_free(&v);
+}
+
+/* One acquisition's state. */
+struct acq {
+	struct lock_view v; /* the holder as last seen */
+	struct trouble t;
+	int64_t deadline; /* the waiting limit (CLOCK_BOOTTIME), 0: none */
+	int64_t last_print;
+	int creates;
+	char last_id[64];
+	int ret; /* the outcome, once decided */
+};
+
+/* What the loop does next. */
+enum { A_OUT, A_HELD, A_CREATE, A_WAIT, A_NEXT };
+
+/* Try to create the lock: A_OUT (decided), A_CREATE (freed meanwhile: again at
+ * once), or A_WAIT (someone holds it, or the store failed). */
+static int acq_create(struct lock *l, struct acq *a, struct tf_error *err)
+{
+	int ret;
+	if (lock_cancelled(l)) {
+		a->ret = LOCK_CANCELLED;
+		return A_OUT;
+	}
+	ret = lock_write(l, C_CREATE, NULL, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
+	                 err);
+	a->creates++;
+	if (ret == W_APPLIED) {
+		a->ret = lock_acquired(l, "created");
+		return A_OUT;
+	}
+	if (ret == W_NOT_APPLIED) { /* an earlier create of ours applied */
+		a->ret = adopt(l, "created", err);
+		if (a->ret != LOCK_LOST)
+			return A_OUT;
+		ret = W_OTHER;
+	}
+	if (ret < 0) {
+		a->ret = ret;
+		if (lock_error_is_store(err))
+			return A_OUT;
+		if (lock_cancelled(l)) {
+			a->ret = LOCK_CANCELLED;
+			return A_OUT;
+		}
+		trouble_fail(l, &a->t, err);
+	} else if (l->write_err.kind) {
+		trouble_fail(l, &a->t, &l->write_err); /* the PUT failed; its read-back did not */
+	} else {
+		trouble_ok(l, &a->t);
+	}
+	if (ret == W_OTHER) {
+		lock_view_free(&a->v);
+		a->v = l->last_holder; /* the read-back left the holder there */
+		lock_view_init(&l->last_holder);
+	} else if (ret == W_ABSENT) {
+		lock_view_free(&a->v);
+		if (!a->t.errors && a->creates < 1000)
+			return A_CREATE; /* freed between our 412 and our read: again at once */
+	}
+	return A_WAIT;
+}
+
+/* A holder seen while waiting: counted for reports, described at a human pace. */
+static void acq_note_holder(struct lock *l, struct acq *a, int64_t now)
+{
+	const struct lock_view *v = &a->v;
+	const char *hid = v->li.id ? v->li.id : "";
+	int new_holder = strcmp(a->last_id, hid) != 0 || !a->last_print;
+	if (new_holder) {
+		l->holders_seen++;
+		if (l->nseen < 16) {
+			l->seen[l->nseen].who = xstrdup(v->li.who ? v->li.who : "");
+			l->seen[l->nseen].operation =
+			        xstrdup(v->li.operation ? v->li.operation : "");
+			l->seen[l->nseen].id = xstrdup(hid);
+			l->nseen++;
+		}
+		if (!l->in_section && getenv("GITLAB_CI") && !strcmp(getenv("GITLAB_CI"), "true")) {
+			report_gitlab_section_start("tflock_wait",
+			                            "tflock: waiting for the state lock", stderr);
+			l->in_section = 1;
+		}
+		if (v->klass != LOCKINFO_TFLOCK)
+			report_foreign(l, v);
+	}
+	if (!l->o.no_wait && (new_holder || now - a->last_print >= PRINT_EVERY_NS)) {
+		progress(l, v, now);
+		a->last_print = now;
+		snprintf(a->last_id, sizeof(a->last_id), "%s", hid);
+	}
+}
+
+/* The limits of waiting: A_HELD with the outcome when one is reached, else A_WAIT. */
+static int acq_limits(struct lock *l, struct acq *a, int64_t now, struct tf_error *err)
+{
+	const struct lock_view *v = &a->v;
+	if (lock_cancelled(l)) {
+		a->ret = LOCK_CANCELLED;
+		return A_HELD;
+	}
+	if (v->present && v->li.id && l->o.inherited_id && !strcmp(v->li.id, l->o.inherited_id)) {
+		err_set(err, ERR_USAGE,
+		        "%s is held by the tflock that started this one (ID %s), but this run "
+		        "could not verify it may re-enter: not waiting for our own parent",
+		        l->url, v->li.id);
+		a->ret = LOCK_HELD;
+		return A_HELD;
+	}
+	if (a->t.since && now - a->t.since >= lock_patience_ms(l) * NS_PER_MS) {
+		a->ret = unavailable(l, &a->t, err);
+		return A_HELD;
+	}
+	if (v->present)
+		acq_note_holder(l, a, now);
+	if (l->o.no_wait && v->present && !a->t.errors) {
+		a->ret = LOCK_HELD;
+		return A_HELD;
+	}
+	if (a->deadline && now >= a->deadline) {
+		a->ret = a->t.errors ? unavailable(l, &a->t, err) : LOCK_HELD;
+		return A_HELD;
+	}
+	return A_WAIT;
+}
+
+/* B4: take over a tflock holder silent for its whole lease, with one conditional
+ * write on the version we saw. A_OUT (decided), A_CREATE (it was freed), A_NEXT
+ * (another holder), A_WAIT (the write failed: poll on). */
+static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_error *err)
+{
+	struct lock_view *v = &a->v;
+	char who[512];
+	int ret;
+	lock_describe_holder(v, who, sizeof(who));
+	log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms", v->etag,
+	          (long long)v->first_seen_ns, (long long)v->holder_lease_ms);
+	ret = lock_write(l, C_MATCH, v->etag, now + lock_heartbeat_ms(l) * NS_PER_MS, err);
+	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
+		l->took_over = 1;
+		log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld", l->url,
+		          v->li.id, v->etag, (long long)v->first_seen_ns,
+		          (long long)v->holder_lease_ms);
+		log_warn("took over %s from %s: unchanged for its whole lease (%lds) — its "
+		         "holder is gone",
+		         l->url, who, v->li.tf.lease);
+		lock_view_free(&l->last_holder);
+		l->last_holder = *v;
+		lock_view_init(v);
+		if (ret == W_APPLIED) {
+			a->ret = lock_acquired(l, "taken over");
+			return A_OUT;
+		}
+		a->ret = adopt(l, "taken over", err);
+		return a->ret == LOCK_LOST ? A_NEXT : A_OUT;
+	}
+	if (ret == W_ABSENT) {
+		if (l->write_err.kind)
+			trouble_fail(l, &a->t, &l->write_err);
+		return A_CREATE;
+	}
+	if (ret == W_OTHER) {
+		if (l->write_err.kind)
+			trouble_fail(l, &a->t, &l->write_err);
+		else
+			trouble_ok(l, &a->t);
+		lock_view_free(v);
+		*v = l->last_holder;
+		lock_view_init(&l->last_holder);
+		return A_NEXT;
+	}
+	a->ret = ret;
+	if (lock_error_is_store(err))
+		return A_OUT;
+	trouble_fail(l, &a->t, err);
+	return A_WAIT;
+}
+
+/* Sleep a poll interval (jittered, within the holder's lease and the waiting
+ * limit, slowed by trouble), then poll: A_OUT, A_CREATE (free), A_NEXT. */
+static int acq_poll(struct lock *l, struct acq *a, struct tf_error *err)
+{
+	int64_t poll = jitter_down_pct(lock_poll_ms(l), 20, rand_u64_default, NULL);
+	int ret, broken;
+	if (a->v.holder_lease_ms > 0 && poll > a->v.holder_lease_ms / 4)
+		poll = a->v.holder_lease_ms / 4;
+	poll = trouble_delay(l, &a->t, poll);
+	if (a->deadline && clock_boot_ns() + poll * NS_PER_MS > a->deadline)
+		poll = (a->deadline - clock_boot_ns()) / NS_PER_MS;
+	lock_sleep_ms(l, poll);
+	if (lock_cancelled(l))
+		return A_NEXT;
+	ret = lock_read_rec(l, &a->v, 1, &broken, err);
+	if (ret) {
+		a->ret = ret;
+		if (lock_error_is_store(err))
+			return A_OUT;
+		if (ret != ERR_CANCELLED)
+			trouble_fail(l, &a->t, err);
+		return A_NEXT;
+	}
+	if (!a->v.present)
+		return A_CREATE; /* free: create at once */
+	trouble_ok(l, &a->t);    /* an absent lock says nothing: the create will */
+	return A_NEXT;
+}
+
+/* One turn of waiting: A_OUT, A_HELD (decided, the holder kept for the caller),
+ * A_CREATE, or A_NEXT. */
+static int acq_wait_turn(struct lock *l, struct acq *a, struct tf_error *err)
+{
+	const struct lock_view *v = &a->v;
+	int64_t now = clock_boot_ns();
+	int step = acq_limits(l, a, now, err);
+	if (step != A_WAIT)
+		return step;
+	if (v->present && v->klass == LOCKINFO_TFLOCK && v->holder_lease_ms > 0 &&
+	    now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS) {
+		step = acq_takeover(l, a, now, err);
+		if (step != A_WAIT)
+			return step;
+	}
+	return acq_poll(l, a, err);
+}
+
+int lock_acquire(struct lock *l, struct tf_error *err)
+{
+	struct acq a;
+	int step;
+
+	memset(&a, 0, sizeof(a));
+	lock_view_init(&a.v);
+	l->in_acquire = 1;
+	l->maybe_created = 0;
+	l->id_first_send = 0;
+	l->wait_start_ns = clock_boot_ns();
+	if (l->o.timeout_ms >= 0)
+		a.deadline = l->wait_start_ns + l->o.timeout_ms * NS_PER_MS;
+	for (;;) {
+		step = acq_create(l, &a, err);
+		while (step == A_WAIT || step == A_NEXT)
+			step = acq_wait_turn(l, &a, err);
+		if (step != A_CREATE)
+			break;
+	}
+	if (step == A_HELD) {
+		lock_view_free(&l->last_holder);
+		l->last_holder = a.v;
+		lock_view_init(&a.v);
+	}
+	if (a.ret == LOCK_CANCELLED)
+		cancel_cleanup(l);
+	l->in_acquire = 0;
+	close_section(l);
+	lock_view_free(&a.v);
+	return a.ret;
+}
