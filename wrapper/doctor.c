@@ -142,145 +142,157 @@ static void check_identity(struct s3_client *s3)
 	}
 }
 
-int doctor_run(const struct doctor_input *in)
-{
+/* What later checks need to know from earlier ones. */
+struct doctor_state {
+	int selftest_ok, versioned;
 	struct s3_reply r;
 	struct tf_error err;
-	char d[2048], fix[2048];
+};
+
+/* The bucket is reachable in the right region; also the clock, from its reply.
+ * 0, or -1 when nothing else can be checked. */
+static int check_bucket(const struct doctor_input *in, struct doctor_state *ds)
+{
+	struct s3_request req;
+	char d[2048];
 	long st;
-	int selftest_ok = 0, versioned = 0;
-
-	fails = 0;
-	s3_reply_init(&r);
-	err_clear(&err);
-	if (!in->s3) {
-		line(V_FAIL, "credentials", in->creds_error ? in->creds_error : "none resolved",
-		     "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or web identity");
-		return fails;
+	memset(&req, 0, sizeof(req));
+	req.method = "HEAD";
+	/* success or not, the reply's status decides (an HTTP error sets it too) */
+	(void)s3_request(in->s3, &req, &ds->r, &ds->err);
+	st = ds->r.status;
+	if (st == 200) {
+		snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
+		         s3_client_describe(in->s3));
+		line(V_PASS, "bucket", d, NULL);
+		check_skew(&ds->r);
+		return 0;
 	}
-	snprintf(d, sizeof(d), "from %s", s3_client_creds_source(in->s3));
-	line(V_PASS, "credentials", d, NULL);
-	check_identity(in->s3);
-
-	/* bucket reachable, right region */
-	{
-		struct s3_request req;
-		memset(&req, 0, sizeof(req));
-		req.method = "HEAD";
-		/* success or not, the reply's status decides (an HTTP error sets it too) */
-		(void)s3_request(in->s3, &req, &r, &err);
-		st = r.status;
-		if (st == 200) {
-			snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
-			         s3_client_describe(in->s3));
-			line(V_PASS, "bucket", d, NULL);
-		} else {
-			/* a HEAD reply has no body: a GET of the lock names the S3 error */
-			if (st == 403 || st == 400) {
-				struct s3_reply g;
-				s3_reply_init(&g);
-				err_clear(&err);
-				s3_get(in->s3, in->lock->lock_key, NULL, &g, &err);
-				s3_reply_free(&g);
-			}
-			line(V_FAIL, "bucket", err.msg[0] ? err.msg : "no answer",
-			     st == 404   ? "create it, or fix --bucket"
-			     : st == 403 ? "grant s3:ListBucket and the object permissions "
-			                   "(examples/iam)"
-			                 : NULL);
-			s3_reply_free(&r);
-			return fails;
-		}
-		check_skew(&r);
+	/* a HEAD reply has no body: a GET of the lock names the S3 error */
+	if (st == 403 || st == 400) {
+		struct lock_view v;
+		lock_view_init(&v);
+		err_clear(&ds->err);
+		lock_read(in->lock, &v, &ds->err);
+		lock_view_free(&v);
 	}
+	line(V_FAIL, "bucket", ds->err.msg[0] ? ds->err.msg : "no answer",
+	     st == 404   ? "create it, or fix --bucket"
+	     : st == 403 ? "grant s3:ListBucket and the object permissions (examples/iam)"
+	                 : NULL);
+	return -1;
+}
 
-	/* the store self-test (B6) */
-	err_clear(&err);
-	if (lock_selftest(in->lock, 1, &err) == 0) {
-		selftest_ok = 1;
-		snprintf(d, sizeof(d),
-		         "conditional writes enforced; If-Match takes the %s ETag; conditional "
-		         "DELETE %s",
-		         in->lock->store.etag_quoted ? "quoted" : "unquoted",
-		         in->lock->store.cond_delete
-		                 ? "honoured"
-		                 : "ignored (release renews, then deletes once)");
-		line(V_PASS, "store self-test", d, NULL);
-	} else {
-		line(V_FAIL, "store self-test", err.msg,
+/* the store self-test (B6) */
+static void check_selftest(const struct doctor_input *in, struct doctor_state *ds)
+{
+	char d[512];
+	err_clear(&ds->err);
+	if (lock_selftest(in->lock, 1, &ds->err)) {
+		line(V_FAIL, "store self-test", ds->err.msg,
 		     "use a store that enforces If-None-Match/If-Match (on Ceph RGW 16: a "
 		     "non-versioned bucket)");
+		return;
 	}
+	ds->selftest_ok = 1;
+	snprintf(d, sizeof(d),
+	         "conditional writes enforced; If-Match takes the %s ETag; conditional DELETE %s",
+	         lock_caps(in->lock)->match_quoted ? "quoted" : "unquoted",
+	         lock_caps(in->lock)->cond_delete ? "honoured"
+	                                          : "ignored (release renews, then deletes once)");
+	line(V_PASS, "store self-test", d, NULL);
+}
 
-	/* versioning */
-	err_clear(&err);
-	st = get_sub(in->s3, "versioning", &r, &err);
-	if (st == 200 && !strstr(r.body.data, "VersioningConfiguration")) {
+static void check_versioning(const struct doctor_input *in, struct doctor_state *ds)
+{
+	long st;
+	int selftest_ok = ds->selftest_ok;
+	err_clear(&ds->err);
+	st = get_sub(in->s3, "versioning", &ds->r, &ds->err);
+	if (st != 200) {
+		line(V_UNKNOWN, "versioning", ds->err.msg[0] ? ds->err.msg : "no answer", NULL);
+		return;
+	}
+	if (!strstr(ds->r.body.data, "VersioningConfiguration")) {
 		line(V_UNKNOWN, "versioning", "the store does not answer this API", NULL);
-	} else if (st == 200) {
-		versioned = strstr(r.body.data, "<Status>Enabled</Status>") != NULL;
-		if (s3_client_is_aws(in->s3))
-			line(versioned ? V_PASS : V_WARN, "versioning",
-			     versioned ? "enabled" : "not enabled",
-			     versioned ? NULL : "enable it: a bad state write can then be undone");
-		else if (versioned)
-			line(selftest_ok ? V_PASS : V_FAIL, "versioning",
-			     selftest_ok
-			             ? "enabled, and the store still enforces conditional writes"
-			             : "enabled, and this store then ignores conditional writes",
-			     selftest_ok
-			             ? NULL
-			             : "suspend versioning on this bucket or use another store");
-		else
-			line(V_PASS, "versioning",
-			     "not enabled (not recommended on this store: Ceph RGW 16 ignores "
-			     "conditional writes in versioned buckets)",
-			     NULL);
-	} else {
-		line(V_UNKNOWN, "versioning", err.msg[0] ? err.msg : "no answer", NULL);
+		return;
 	}
+	ds->versioned = strstr(ds->r.body.data, "<Status>Enabled</Status>") != NULL;
+	if (s3_client_is_aws(in->s3))
+		line(ds->versioned ? V_PASS : V_WARN, "versioning",
+		     ds->versioned ? "enabled" : "not enabled",
+		     ds->versioned ? NULL : "enable it: a bad state write can then be undone");
+	else if (ds->versioned)
+		line(selftest_ok ? V_PASS : V_FAIL, "versioning",
+		     selftest_ok ? "enabled, and the store still enforces conditional writes"
+		                 : "enabled, and this store then ignores conditional writes",
+		     selftest_ok ? NULL : "suspend versioning on this bucket or use another store");
+	else
+		line(V_PASS, "versioning",
+		     "not enabled (not recommended on this store: Ceph RGW 16 ignores conditional "
+		     "writes in versioned buckets)",
+		     NULL);
+}
 
-	/* default encryption */
-	err_clear(&err);
-	st = get_sub(in->s3, "encryption", &r, &err);
+static void check_encryption(const struct doctor_input *in, struct doctor_state *ds)
+{
+	long st;
+	err_clear(&ds->err);
+	st = get_sub(in->s3, "encryption", &ds->r, &ds->err);
 	/* some stores answer an unknown subresource with a bucket listing */
-	if (st == 200 && !strstr(r.body.data, "ServerSideEncryptionConfiguration"))
+	if (st == 200 && !strstr(ds->r.body.data, "ServerSideEncryptionConfiguration"))
 		line(V_UNKNOWN, "default encryption", "the store does not answer this API", NULL);
 	else if (st == 200)
 		line(V_PASS, "default encryption", "configured", NULL);
-	else if (st == 404 && strstr(err.s3_code, "ServerSideEncryptionConfigurationNotFound"))
+	else if (st == 404 && strstr(ds->err.s3_code, "ServerSideEncryptionConfigurationNotFound"))
 		line(V_WARN, "default encryption", "not configured",
 		     "enable default encryption (SSE-S3 or SSE-KMS), see examples/bootstrap");
 	else
 		line(V_UNKNOWN, "default encryption",
-		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);
+		     unsupported(st, &ds->err) ? "the store does not answer this API" : ds->err.msg,
+		     NULL);
+}
 
-	/* public access block */
-	err_clear(&err);
-	st = get_sub(in->s3, "publicAccessBlock", &r, &err);
-	if (st == 200 && !strstr(r.body.data, "PublicAccessBlockConfiguration")) {
-		line(V_UNKNOWN, "public access block", "the store does not answer this API", NULL);
-	} else if (st == 200) {
-		int all = strstr(r.body.data, "<BlockPublicAcls>true") &&
-		          strstr(r.body.data, "<IgnorePublicAcls>true") &&
-		          strstr(r.body.data, "<BlockPublicPolicy>true") &&
-		          strstr(r.body.data, "<RestrictPublicBuckets>true");
-		line(all ? V_PASS : V_WARN, "public access block",
-		     all ? "all four settings on" : "not all on",
-		     all ? NULL : "turn on all four public access block settings");
-	} else if (st == 404 && strstr(err.s3_code, "NoSuchPublicAccessBlockConfiguration")) {
+static void check_public_access(const struct doctor_input *in, struct doctor_state *ds)
+{
+	const char *body;
+	long st;
+	int all;
+	err_clear(&ds->err);
+	st = get_sub(in->s3, "publicAccessBlock", &ds->r, &ds->err);
+	body = ds->r.body.data;
+	if (st == 404 && strstr(ds->err.s3_code, "NoSuchPublicAccessBlockConfiguration")) {
 		line(V_WARN, "public access block", "none",
 		     "turn on all four public access block settings");
-	} else {
-		line(V_UNKNOWN, "public access block",
-		     unsupported(st, &err) || st == 404 ? "the store does not answer this API"
-		                                        : err.msg,
-		     NULL);
+		return;
 	}
+	if (st != 200) {
+		line(V_UNKNOWN, "public access block",
+		     unsupported(st, &ds->err) || st == 404 ? "the store does not answer this API"
+		                                            : ds->err.msg,
+		     NULL);
+		return;
+	}
+	if (!strstr(body, "PublicAccessBlockConfiguration")) {
+		line(V_UNKNOWN, "public access block", "the store does not answer this API", NULL);
+		return;
+	}
+	all = strstr(body, "<BlockPublicAcls>true") && strstr(body, "<IgnorePublicAcls>true") &&
+	      strstr(body, "<BlockPublicPolicy>true") &&
+	      strstr(body, "<RestrictPublicBuckets>true");
+	line(all ? V_PASS : V_WARN, "public access block",
+	     all ? "all four settings on" : "not all on",
+	     all ? NULL : "turn on all four public access block settings");
+}
 
-	/* lifecycle for noncurrent lock versions, best filtered by a lock tag */
-	err_clear(&err);
-	st = get_sub(in->s3, "lifecycle", &r, &err);
+/* lifecycle for noncurrent lock versions, best filtered by a lock tag */
+static void check_lifecycle(const struct doctor_input *in, struct doctor_state *ds)
+{
+	char d[2048], fix[2048], tag[1600] = "";
+	long st;
+	int nc, tagged;
+	err_clear(&ds->err);
+	st = get_sub(in->s3, "lifecycle", &ds->r, &ds->err);
 	if (in->lock_tags && *in->lock_tags)
 		snprintf(fix, sizeof(fix),
 		         "add a lifecycle rule filtered by the lock tag %.*s expiring noncurrent "
@@ -291,30 +303,36 @@ int doctor_run(const struct doctor_input *in)
 		         "add a lifecycle rule expiring noncurrent versions of *.tflock (every "
 		         "heartbeat writes one; --lock-tags lets a rule pick them; see "
 		         "examples/bootstrap)");
-	if (st == 200 && !strstr(r.body.data, "LifecycleConfiguration")) {
-		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
-	} else if (st == 200) {
-		char tag[1600] = "";
-		int nc = strstr(r.body.data, "NoncurrentVersionExpiration") != NULL;
-		int tagged = nc && lifecycle_tag_rule(r.body.data, in->lock_tags, tag, sizeof(tag));
-		if (tagged)
-			snprintf(d, sizeof(d),
-			         "a rule filtered by the lock tag %s expires noncurrent versions",
-			         tag);
-		else
-			snprintf(d, sizeof(d), "%s",
-			         nc ? "expires noncurrent versions"
-			            : "no rule for noncurrent versions");
-		line(nc ? V_PASS : (versioned ? V_WARN : V_PASS), "lifecycle", d,
-		     nc || !versioned ? NULL : fix);
-	} else if (st == 404 && strstr(err.s3_code, "NoSuchLifecycleConfiguration")) {
-		line(versioned ? V_WARN : V_PASS, "lifecycle", "no rules", versioned ? fix : NULL);
-	} else {
-		line(V_UNKNOWN, "lifecycle",
-		     unsupported(st, &err) ? "the store does not answer this API" : err.msg, NULL);
+	if (st == 404 && strstr(ds->err.s3_code, "NoSuchLifecycleConfiguration")) {
+		line(ds->versioned ? V_WARN : V_PASS, "lifecycle", "no rules",
+		     ds->versioned ? fix : NULL);
+		return;
 	}
+	if (st != 200) {
+		line(V_UNKNOWN, "lifecycle",
+		     unsupported(st, &ds->err) ? "the store does not answer this API" : ds->err.msg,
+		     NULL);
+		return;
+	}
+	if (!strstr(ds->r.body.data, "LifecycleConfiguration")) {
+		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
+		return;
+	}
+	nc = strstr(ds->r.body.data, "NoncurrentVersionExpiration") != NULL;
+	tagged = nc && lifecycle_tag_rule(ds->r.body.data, in->lock_tags, tag, sizeof(tag));
+	if (tagged)
+		snprintf(d, sizeof(d),
+		         "a rule filtered by the lock tag %s expires noncurrent versions", tag);
+	else
+		snprintf(d, sizeof(d), "%s",
+		         nc ? "expires noncurrent versions" : "no rule for noncurrent versions");
+	line(nc ? V_PASS : (ds->versioned ? V_WARN : V_PASS), "lifecycle", d,
+	     nc || !ds->versioned ? NULL : fix);
+}
 
-	/* the Terraform side */
+/* the Terraform side */
+static void check_backend(const struct doctor_input *in)
+{
 	if (!in->backend_found)
 		line(V_UNKNOWN, "terraform backend", "no initialised backend here (.terraform)",
 		     "run doctor where 'terraform init' ran to check use_lockfile");
@@ -330,7 +348,33 @@ int doctor_run(const struct doctor_input *in)
 		line(V_WARN, "dynamodb_table", in->dynamodb_table,
 		     "clients configured with only the DynamoDB table are not excluded by tflock; "
 		     "remove it once every client uses the lock file");
+}
 
-	s3_reply_free(&r);
+int doctor_run(const struct doctor_input *in)
+{
+	struct doctor_state ds;
+	char d[2048];
+
+	fails = 0;
+	memset(&ds, 0, sizeof(ds));
+	s3_reply_init(&ds.r);
+	err_clear(&ds.err);
+	if (!in->s3) {
+		line(V_FAIL, "credentials", in->creds_error ? in->creds_error : "none resolved",
+		     "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or web identity");
+		return fails;
+	}
+	snprintf(d, sizeof(d), "from %s", s3_client_creds_source(in->s3));
+	line(V_PASS, "credentials", d, NULL);
+	check_identity(in->s3);
+	if (check_bucket(in, &ds) == 0) {
+		check_selftest(in, &ds);
+		check_versioning(in, &ds);
+		check_encryption(in, &ds);
+		check_public_access(in, &ds);
+		check_lifecycle(in, &ds);
+		check_backend(in);
+	}
+	s3_reply_free(&ds.r);
 	return fails;
 }

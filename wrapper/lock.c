@@ -178,6 +178,90 @@ void lock_free(struct lock *l)
 	memset(l, 0, sizeof(*l));
 }
 
+const char *lock_url(const struct lock *l)
+{
+	return l->url;
+}
+
+const char *lock_state_key(const struct lock *l)
+{
+	return l->state_key;
+}
+
+const char *lock_id(const struct lock *l)
+{
+	return l->mine.id;
+}
+
+const char *lock_who(const struct lock *l)
+{
+	return l->mine.who;
+}
+
+int lock_is_held(const struct lock *l)
+{
+	return l->held;
+}
+
+const struct lock_view *lock_last_holder(const struct lock *l)
+{
+	return &l->last_holder;
+}
+
+int64_t lock_renew_send_ns(const struct lock *l)
+{
+	return l->renew_send_ns;
+}
+
+int64_t lock_lease_ms(const struct lock *l)
+{
+	return l->o.lease_ms;
+}
+
+const char *lock_version(const struct lock *l)
+{
+	return l->etag;
+}
+
+const struct record_caps *lock_caps(const struct lock *l)
+{
+	return &l->rec->caps;
+}
+
+const char *lock_store_describe(const struct lock *l)
+{
+	return l->rec->ops->describe_store(l->rec);
+}
+
+void lock_get_stats(const struct lock *l, struct lock_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->wait_start_ns = l->wait_start_ns;
+	st->acquired_ns = l->acquired_ns;
+	st->released_ns = l->released_ns;
+	st->heartbeats = l->heartbeats;
+	st->heartbeat_failures = l->heartbeat_failures;
+	st->holders_seen = l->holders_seen;
+	st->requests = l->rec ? l->rec->requests : 0;
+	st->took_over = l->took_over;
+	st->nseen = l->nseen;
+	for (unsigned i = 0; i < l->nseen && i < LOCK_SEEN_MAX; i++) {
+		st->seen[i].who = l->seen[i].who;
+		st->seen[i].operation = l->seen[i].operation;
+		st->seen[i].id = l->seen[i].id;
+	}
+}
+
+void lock_set_cancel(struct lock *l, volatile sig_atomic_t *flag)
+{
+	l->o.cancel = flag;
+}
+
+void lock_mark_reentered(struct lock *l)
+{
+	l->wait_start_ns = l->acquired_ns = clock_boot_ns();
+}
+
 int lock_error_is_store(const struct tf_error *err)
 {
 	if (err->kind == ERR_CREDENTIALS)

@@ -112,6 +112,39 @@ struct lock {
 	int in_section; /* a GitLab collapsible section is open */
 };
 
+/* What reports and summaries need (times CLOCK_BOOTTIME ns, 0: not yet). The
+ * strings are the lock's; they live until lock_free(). */
+#define LOCK_SEEN_MAX 16
+struct lock_stats {
+	int64_t wait_start_ns, acquired_ns, released_ns;
+	unsigned heartbeats, heartbeat_failures, holders_seen, requests;
+	int took_over;
+	unsigned nseen; /* distinct holders seen while waiting, the first LOCK_SEEN_MAX */
+	struct lock_seen {
+		const char *who, *operation, *id;
+	} seen[LOCK_SEEN_MAX];
+};
+
+/* Accessors. */
+const char *lock_url(const struct lock *l);       /* s3://BUCKET/P.tflock */
+const char *lock_state_key(const struct lock *l); /* P */
+const char *lock_id(const struct lock *l);        /* our ID (in every body we write) */
+const char *lock_who(const struct lock *l);       /* our Who */
+int lock_is_held(const struct lock *l);
+/* The other holder last seen (by acquire, a renewal or a check that lost). */
+const struct lock_view *lock_last_holder(const struct lock *l);
+/* The send of our last successful write: the lease counts from it (B4). */
+int64_t lock_renew_send_ns(const struct lock *l);
+int64_t lock_lease_ms(const struct lock *l);    /* ours, scaled */
+const char *lock_version(const struct lock *l); /* of our record, for logs */
+const struct record_caps *lock_caps(const struct lock *l);
+const char *lock_store_describe(const struct lock *l); /* where requests go */
+void lock_get_stats(const struct lock *l, struct lock_stats *st);
+/* A flag a signal handler sets: waits and abortable requests end (B3). */
+void lock_set_cancel(struct lock *l, volatile sig_atomic_t *flag);
+/* B7: a nested run holds nothing itself; its times count from now. */
+void lock_mark_reentered(struct lock *l);
+
 void lock_view_init(struct lock_view *v);
 void lock_view_free(struct lock_view *v);
 
