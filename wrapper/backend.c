@@ -787,13 +787,95 @@ static void wipe_tree(cJSON *n)
 	}
 }
 
+/* The backend state file's JSON: an object of format version 3. */
+static int parse_state(struct backend *b, const char *data, size_t len, cJSON **root,
+                       struct tf_error *err)
+{
+	const cJSON *ver, *tfv;
+	const char *end = NULL;
+	/* the length includes the NUL read_file() adds: cJSON wants to see it */
+	*root = strlen(data) == len ? cJSON_ParseWithLengthOpts(data, len + 1, &end, 1) : NULL;
+	if (!*root) {
+		size_t at = end && end >= data ? (size_t)(end - data) : 0;
+		return err_set(err, ERR_USAGE, "\"%s\" is not valid JSON (near byte %zu)",
+		               b->state_file, at);
+	}
+	if (!cJSON_IsObject(*root))
+		return err_set(err, ERR_USAGE, "\"%s\" is not a JSON object", b->state_file);
+	tfv = cJSON_GetObjectItemCaseSensitive(*root, "terraform_version");
+	if (cJSON_IsString(tfv) && tfv->valuestring)
+		b->tf_version = xstrdup(tfv->valuestring);
+	ver = cJSON_GetObjectItemCaseSensitive(*root, "version");
+	if (!ver || cJSON_IsNull(ver) || (cJSON_IsNumber(ver) && ver->valuedouble == 0))
+		return err_set(err, ERR_USAGE, "\"%s\" has no format version number",
+		               b->state_file);
+	if (!cJSON_IsNumber(ver) || ver->valuedouble != 3)
+		return err_set(err, ERR_USAGE,
+		               "\"%s\" has an unsupported backend state version (only 3 is "
+		               "known)%s%s",
+		               b->state_file, b->tf_version ? "; it was written by Terraform " : "",
+		               b->tf_version ? b->tf_version : "");
+	return 0;
+}
+
+/* The recorded backend, which must be s3 (not local state, legacy remote state,
+ * a state_store or another backend): its "config" object to *cfg. */
+static int find_s3_backend(struct backend *b, const cJSON *root, const cJSON **cfg,
+                           struct tf_error *err)
+{
+	const cJSON *be = cJSON_GetObjectItemCaseSensitive(root, "backend");
+	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(root, "state_store"), *type;
+	if (ss && !cJSON_IsNull(ss)) {
+		const cJSON *st =
+		        cJSON_IsObject(ss) ? cJSON_GetObjectItemCaseSensitive(ss, "type") : NULL;
+		return err_set(err, ERR_USAGE,
+		               "\"%s\": the working directory uses a state_store (\"%s\"), not an "
+		               "s3 backend; tflock locks only the s3 backend",
+		               b->state_file,
+		               cJSON_IsString(st) && st->valuestring ? st->valuestring : "?");
+	}
+	if (!be || cJSON_IsNull(be)) {
+		if (cJSON_GetObjectItemCaseSensitive(root, "remote"))
+			return err_set(err, ERR_USAGE,
+			               "\"%s\" uses legacy remote state (Terraform 0.8), not an s3 "
+			               "backend",
+			               b->state_file);
+		return err_set(err, ERR_USAGE,
+		               "\"%s\" records no backend (the working directory uses local "
+		               "state); tflock needs an s3 backend, or pass --bucket and --key",
+		               b->state_file);
+	}
+	if (!cJSON_IsObject(be))
+		return err_set(err, ERR_USAGE, "\"%s\": \"backend\" is not an object",
+		               b->state_file);
+	type = cJSON_GetObjectItemCaseSensitive(be, "type");
+	if (type && !cJSON_IsNull(type) && !cJSON_IsString(type))
+		return err_set(err, ERR_USAGE, "\"%s\": backend.type is not a string",
+		               b->state_file);
+	if (!type || cJSON_IsNull(type) || !*type->valuestring)
+		return err_set(err, ERR_USAGE,
+		               "\"%s\" records no backend type (local state); tflock needs an s3 "
+		               "backend, or pass --bucket and --key",
+		               b->state_file);
+	if (strcmp(type->valuestring, "s3"))
+		return err_set(err, ERR_USAGE,
+		               "the working directory uses the \"%.64s\" backend (\"%s\"); tflock "
+		               "locks only the s3 backend",
+		               type->valuestring, b->state_file);
+	b->type = xstrdup("s3");
+	*cfg = cJSON_GetObjectItemCaseSensitive(be, "config");
+	if (!cJSON_IsObject(*cfg))
+		return err_set(err, ERR_USAGE, "\"%s\": backend.config is %s", b->state_file,
+		               *cfg && !cJSON_IsNull(*cfg) ? "not an object" : "missing");
+	return 0;
+}
+
 int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 {
 	char *data = NULL;
 	size_t len = 0;
 	cJSON *root = NULL;
-	const cJSON *ver, *be, *type, *cfg, *tfv;
-	const char *end = NULL;
+	const cJSON *cfg = NULL;
 	int ret;
 
 	backend_init(b);
@@ -801,112 +883,21 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 	b->state_file = xasprintf("%s/terraform.tfstate", b->data_dir);
 
 	ret = read_file(b->state_file, STATE_FILE_MAX, &data, &len, err);
-	if (ret == ERR_NOT_FOUND) {
+	if (ret == ERR_NOT_FOUND)
 		ret = err_set(err, ERR_NOT_FOUND,
 		              "no initialised backend: \"%s\" does not exist; run 'terraform init' "
 		              "or pass --bucket and --key",
 		              b->state_file);
-		goto out;
-	}
-	if (ret)
-		goto out;
-
-	/* the length includes the NUL read_file() adds: cJSON wants to see it */
-	root = strlen(data) == len ? cJSON_ParseWithLengthOpts(data, len + 1, &end, 1) : NULL;
-	if (!root) {
-		size_t at = end && end >= data ? (size_t)(end - data) : 0;
-		ret = err_set(err, ERR_USAGE, "\"%s\" is not valid JSON (near byte %zu)",
-		              b->state_file, at);
-		goto out;
-	}
-	if (!cJSON_IsObject(root)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\" is not a JSON object", b->state_file);
-		goto out;
-	}
-	tfv = cJSON_GetObjectItemCaseSensitive(root, "terraform_version");
-	if (cJSON_IsString(tfv) && tfv->valuestring)
-		b->tf_version = xstrdup(tfv->valuestring);
-	ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-	if (!ver || cJSON_IsNull(ver) || (cJSON_IsNumber(ver) && ver->valuedouble == 0)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\" has no format version number", b->state_file);
-		goto out;
-	}
-	if (!cJSON_IsNumber(ver) || ver->valuedouble != 3) {
-		ret = err_set(
-		        err, ERR_USAGE,
-		        "\"%s\" has an unsupported backend state version (only 3 is known)%s%s",
-		        b->state_file, b->tf_version ? "; it was written by Terraform " : "",
-		        b->tf_version ? b->tf_version : "");
-		goto out;
-	}
-	be = cJSON_GetObjectItemCaseSensitive(root, "backend");
-	if (cJSON_GetObjectItemCaseSensitive(root, "state_store")) {
-		const cJSON *ss = cJSON_GetObjectItemCaseSensitive(root, "state_store");
-		const cJSON *st =
-		        cJSON_IsObject(ss) ? cJSON_GetObjectItemCaseSensitive(ss, "type") : NULL;
-		if (!cJSON_IsNull(ss)) {
-			ret = err_set(
-			        err, ERR_USAGE,
-			        "\"%s\": the working directory uses a state_store (\"%s\"), not "
-			        "an s3 backend; tflock locks only the s3 backend",
-			        b->state_file,
-			        cJSON_IsString(st) && st->valuestring ? st->valuestring : "?");
-			goto out;
-		}
-	}
-	if (!be || cJSON_IsNull(be)) {
-		if (cJSON_GetObjectItemCaseSensitive(root, "remote"))
-			ret = err_set(err, ERR_USAGE,
-			              "\"%s\" uses legacy remote state (Terraform 0.8), not an s3 "
-			              "backend",
-			              b->state_file);
-		else
-			ret = err_set(
-			        err, ERR_USAGE,
-			        "\"%s\" records no backend (the working directory uses local "
-			        "state); tflock needs an s3 backend, or pass --bucket and --key",
-			        b->state_file);
-		goto out;
-	}
-	if (!cJSON_IsObject(be)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\": \"backend\" is not an object",
-		              b->state_file);
-		goto out;
-	}
-	type = cJSON_GetObjectItemCaseSensitive(be, "type");
-	if (type && !cJSON_IsNull(type) && !cJSON_IsString(type)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\": backend.type is not a string",
-		              b->state_file);
-		goto out;
-	}
-	if (!type || cJSON_IsNull(type) || !*type->valuestring) {
-		ret = err_set(err, ERR_USAGE,
-		              "\"%s\" records no backend type (local state); tflock needs an s3 "
-		              "backend, or pass --bucket and --key",
-		              b->state_file);
-		goto out;
-	}
-	if (strcmp(type->valuestring, "s3")) {
-		ret = err_set(
-		        err, ERR_USAGE,
-		        "the working directory uses the \"%.64s\" backend (\"%s\"); tflock locks "
-		        "only the s3 backend",
-		        type->valuestring, b->state_file);
-		goto out;
-	}
-	b->type = xstrdup("s3");
-	cfg = cJSON_GetObjectItemCaseSensitive(be, "config");
-	if (!cJSON_IsObject(cfg)) {
-		ret = err_set(err, ERR_USAGE, "\"%s\": backend.config is %s", b->state_file,
-		              cfg && !cJSON_IsNull(cfg) ? "not an object" : "missing");
-		goto out;
-	}
-	if ((ret = load_config(b, cfg, err)))
-		goto out;
-	if ((ret = load_workspace(b, err)))
-		goto out;
-	b->state_key = backend_state_key(b->key, b->workspace, b->workspace_key_prefix);
-out:
+	if (ret == 0)
+		ret = parse_state(b, data, len, &root, err);
+	if (ret == 0)
+		ret = find_s3_backend(b, root, &cfg, err);
+	if (ret == 0)
+		ret = load_config(b, cfg, err);
+	if (ret == 0)
+		ret = load_workspace(b, err);
+	if (ret == 0)
+		b->state_key = backend_state_key(b->key, b->workspace, b->workspace_key_prefix);
 	/* the file may hold sse_customer_key, secret_key, a web identity token */
 	wipe_tree(root);
 	cJSON_Delete(root);
