@@ -31,6 +31,7 @@
 #include "http.h"
 #include "ini.h"
 #include "log.h"
+#include "rfc3339.h"
 #include "sigv4.h"
 #include "xml.h"
 
@@ -204,76 +205,13 @@ static char *expand_home(const char *p)
 
 /* ------------------------------------------------------------------ time */
 
-static int digits(const char *p, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return -1;
-		*v = *v * 10 + (p[i] - '0');
-	}
-	return 0;
-}
-
 int creds_parse_time(const char *s, time_t *out)
 {
-	int Y, M, D, h, m, sec, oh = 0, om = 0;
-	long off = 0;
-	const char *p;
-	struct tm tm;
-	time_t t;
-
-	if (!s || strlen(s) < 19)
+	struct timespec ts;
+	if (rfc3339_parse(s, RFC3339_AWS, &ts))
 		return -1;
-	if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
-		return -1;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if ((*p == 'Z' || *p == 'z') && !p[1]) {
-		off = 0;
-	} else if (!strcmp(p, "UTC")) {
-		off = 0;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
-	           !digits(p + 1, 2, &oh) && !digits(p + 4, 2, &om)) {
-		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 5 && !digits(p + 1, 2, &oh) &&
-	           !digits(p + 3, 2, &om)) {
-		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-	} else {
-		return -1;
-	}
-	if (oh > 23 || om > 59)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = t - off;
+	*out = ts.tv_sec;
 	return 0;
-}
-
-static void format_time(time_t t, char out[32])
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ------------------------------------------------------------------ resolver */
@@ -1279,7 +1217,7 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	const char *region = prof_val(p, "sso_region"), *start = prof_val(p, "sso_start_url");
 	const char *account = prof_val(p, "sso_account_id"), *role = prof_val(p, "sso_role_name");
 	const char *key, *ep, *token, *expires;
-	char hex[41], expbuf[32];
+	char hex[41], expbuf[RFC3339_MAX];
 	char *home = NULL, *cache = NULL, *endpoint = NULL, *url = NULL, *acc_enc = NULL,
 	     *role_enc = NULL;
 	struct buf file;
@@ -1370,7 +1308,7 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 		goto out;
 	}
 	if (t <= time(NULL)) {
-		format_time(t, expbuf);
+		rfc3339_format(&(struct timespec){ .tv_sec = t }, expbuf);
 		rc = err_set(err, ERR_CREDENTIALS,
 		             "profile \"%s\": the SSO token expired at %s: run \"aws sso login "
 		             "--profile %s\"",

@@ -158,7 +158,8 @@ int creds_sts_configured(const struct creds_config *cfg);
 /* Helpers, pure and exposed for tests. */
 
 /* ISO 8601 / RFC 3339 time as AWS writes it: "2024-01-02T03:04:05Z", with
- * optional fractional seconds and a "Z", "UTC" or "+hh:mm"/"+hhmm" zone.
+ * optional fractional seconds (dropped) and a "Z", "UTC" or "+hh:mm"/"+hhmm"
+ * zone; rfc3339_parse()'s RFC3339_AWS dialect says exactly what is accepted.
  * 0 and *out set, or -1. */
 int creds_parse_time(const char *s, time_t *out);
 /* The default STS endpoint for region (see above); *signing_region is the

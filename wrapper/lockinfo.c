@@ -19,6 +19,8 @@
 
 #include <openssl/rand.h>
 
+#include "rfc3339.h"
+
 #define JSON_MAX_DEPTH 10000 /* Go encoding/json maxNestingDepth */
 #define SNIP 40              /* bytes of a bad value quoted in a message */
 
@@ -28,35 +30,6 @@ static void set_owned(char **dst, char *v)
 {
 	free(*dst);
 	*dst = v;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (at most n bytes available), or 0
- * when s does not start one. Same acceptance as Go's utf8.DecodeRune: no overlong
- * forms, no surrogates, nothing above U+10FFFF.
- */
-
-static void utf8_put(struct buf *b, uint32_t cp)
-{
-	char t[4];
-	if (cp < 0x80) {
-		buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		t[0] = (char)(0xC0 | (cp >> 6));
-		t[1] = (char)(0x80 | (cp & 0x3F));
-		buf_add(b, t, 2);
-	} else if (cp < 0x10000) {
-		t[0] = (char)(0xE0 | (cp >> 12));
-		t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[2] = (char)(0x80 | (cp & 0x3F));
-		buf_add(b, t, 3);
-	} else {
-		t[0] = (char)(0xF0 | (cp >> 18));
-		t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		t[3] = (char)(0x80 | (cp & 0x3F));
-		buf_add(b, t, 4);
-	}
 }
 
 /* Quote up to SNIP bytes of s for a message: printable ASCII as is, the rest \xNN. */
@@ -87,107 +60,14 @@ static void snippet(char *out, size_t size, const char *s, size_t n)
 
 /* ------------------------------------------------------------ time format */
 
-static int is_leap(long y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(long y, int m)
-{
-	static const int d[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	return m == 2 && is_leap(y) ? 29 : d[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-	if (m <= 2)
-		y--;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int digits(const char *s, int n, int *v)
-{
-	int x = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		x = x * 10 + (s[i] - '0');
-	}
-	*v = x;
-	return 0;
-}
-
 int lockinfo_parse_time(const char *s, struct timespec *out)
 {
-	int year, mon, day, hour, min, sec, oh = 0, om = 0;
-	long nsec = 0;
-	int64_t off = 0, t;
-	const char *p;
-
-	if (!s || strlen(s) < 20)
-		return -1;
-	if (digits(s, 4, &year) || s[4] != '-' || digits(s + 5, 2, &mon) || s[7] != '-' ||
-	    digits(s + 8, 2, &day) || s[10] != 'T' || digits(s + 11, 2, &hour) || s[13] != ':' ||
-	    digits(s + 14, 2, &min) || s[16] != ':' || digits(s + 17, 2, &sec))
-		return -1;
-	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 ||
-	    min > 59 || sec > 59)
-		return -1;
-	p = s + 19;
-	if (p[0] == '.' && p[1] >= '0' && p[1] <= '9') {
-		int n = 0;
-		for (p++; *p >= '0' && *p <= '9'; p++, n++)
-			if (n < 9)
-				nsec = nsec * 10 + (*p - '0');
-		for (; n < 9; n++)
-			nsec *= 10;
-	}
-	if (!(p[0] == 'Z' && p[1] == '\0')) {
-		if (strlen(p) != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':' ||
-		    digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		off = (int64_t)(oh * 60 + om) * 60;
-		if (p[0] == '-')
-			off = -off;
-	}
-	t = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - off;
-	if (out) {
-		out->tv_sec = (time_t)t;
-		out->tv_nsec = nsec;
-	}
-	return 0;
+	return rfc3339_parse(s, RFC3339_GO, out);
 }
 
 void lockinfo_format_created(const struct timespec *utc, char out[48])
 {
-	time_t sec = utc->tv_sec + utc->tv_nsec / 1000000000L;
-	long nsec = utc->tv_nsec % 1000000000L;
-	char frac[11] = "";
-	struct tm tm;
-
-	if (nsec < 0) {
-		nsec += 1000000000L;
-		sec--;
-	}
-	if (!gmtime_r(&sec, &tm)) { /* only for absurd years; never a real lock time */
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_mday = 1;
-		tm.tm_year = -1900;
-	}
-	if (nsec) {
-		int last = 9;
-		snprintf(frac, sizeof(frac), ".%09ld", nsec);
-		while (frac[last] == '0')
-			frac[last--] = '\0';
-	}
-	snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	rfc3339_format(utc, out);
 }
 
 /* -------------------------------------------------------------------- ID */
@@ -398,7 +278,7 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 				return jp_fail(j, "in string escape code");
 			}
 			if (out)
-				utf8_put(out, (uint32_t)rr);
+				buf_add_utf8(out, (uint32_t)rr);
 			j->p++;
 			continue;
 		}
@@ -411,7 +291,7 @@ static int jp_string(struct jp *j, struct buf *out, unsigned *flags)
 		size_t len = utf8_decode(j->p, (size_t)(j->end - j->p), NULL);
 		if (len == 0) {
 			if (out)
-				utf8_put(out, 0xFFFD);
+				buf_add_utf8(out, 0xFFFD);
 			j->p++;
 		} else {
 			if (out)
@@ -734,7 +614,7 @@ static int read_string(struct jp *j, struct state *st, const char *name, char **
 			if (v.data[i])
 				buf_addc(&clean, v.data[i]);
 			else
-				utf8_put(&clean, 0xFFFD);
+				buf_add_utf8(&clean, 0xFFFD);
 		buf_free(&v);
 		v = clean;
 		first_msg(st->nul_field, sizeof(st->nul_field), "%s", name);

@@ -121,7 +121,8 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 void lockinfo_new_id(char out[37]);
 
 /* Go's RFC3339Nano in UTC: 2025-03-04T12:34:56.789012345Z, trailing zeros of the
- * fraction dropped, no fraction when it is 0. tv_nsec outside [0, 1e9) is normalised. */
+ * fraction dropped, no fraction when it is 0. tv_nsec outside [0, 1e9) is normalised.
+ * (rfc3339_format(), for the lock body's callers.) */
 void lockinfo_format_created(const struct timespec *utc, char out[48]);
 
 /*
@@ -130,7 +131,8 @@ void lockinfo_format_created(const struct timespec *utc, char out[48]);
  * fraction ".d+" (any number of digits; digits past the 9th are dropped, as Go
  * does), then "Z" or "+HH:MM"/"-HH:MM" (HH < 24, MM < 60). Upper-case T and Z only,
  * real calendar dates (leap years), seconds 00-59. Stores the UTC instant in *out
- * (may be NULL). Returns 0, or -1 for anything else.
+ * (may be NULL). Returns 0, or -1 for anything else. (rfc3339_parse(), dialect
+ * RFC3339_GO.)
  */
 int lockinfo_parse_time(const char *s, struct timespec *out);
 

@@ -220,6 +220,22 @@ static void test_time(void)
 	is_int(-1, creds_parse_time("2030-01-02T03:04:05Zjunk", &t), "trailing junk is rejected");
 	is_int(-1, creds_parse_time("1700000000", &t), "a bare number is rejected");
 	is_int(-1, creds_parse_time(NULL, &t), "NULL is rejected");
+	/* what AWS tools write beyond Go's RFC 3339 (rfc3339.h, RFC3339_AWS) */
+	t = 0;
+	is_int(0, creds_parse_time("2030-01-02t03:04:05z", &t), "lower-case t and z parse");
+	is_int(1893553445, (long long)t, "... to the same second");
+	t = 0;
+	is_int(0, creds_parse_time("2030-01-02 03:04:05Z", &t), "a space for the T parses");
+	is_int(1893553445, (long long)t, "... to the same second");
+	is_int(0, creds_parse_time("2030-02-30T00:00:00Z", &t), "February 30 parses");
+	is_int(1898640000, (long long)t, "... as March 2");
+	is_int(0, creds_parse_time("2030-01-02T03:04:60Z", &t), "second 60 parses");
+	is_int(1893553500, (long long)t, "... as the next minute");
+	is_int(-1, creds_parse_time("2030-01-32T03:04:05Z", &t), "day 32 is rejected");
+	is_int(-1, creds_parse_time("2030-01-02T03:04:61Z", &t), "second 61 is rejected");
+	is_int(-1, creds_parse_time("2030-01-02T03:04:05.Z", &t), "a '.' without digits is rejected");
+	is_int(-1, creds_parse_time("2030-01-02T03:04:05+24:00", &t), "offset 24:00 is rejected");
+	is_int(-1, creds_parse_time("2030-01-02T03:04:05+01", &t), "offset +hh is rejected");
 
 	creds_init(&c);
 	ok(!creds_expiring(&c, 1000, 300), "credentials without expiry never expire");
