@@ -109,11 +109,11 @@ static void *hb_main(void *arg)
 		int64_t now = clock_boot_ns(), at, wait_ms;
 		enum plan_hb_action a;
 		p.send_ns = h->renew_send_ns;
-		/* renewal failing: try again soon, with jitter, never slower than H/4 */
-		p.retry_ns = p.fails ? backoff_full_jitter(p.fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
-		                                           rand_u64_default, NULL) *
-		                               NS_PER_MS
-		                     : 0;
+		p.retry_ns = 0;
+		if (p.fails) /* renewal failing: try again soon, with jitter, never slower than H/4 */
+			p.retry_ns = backoff_full_jitter(p.fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
+			                                 rand_u64_default, NULL) *
+			             NS_PER_MS;
 		a = plan_heartbeat(&p, now, &at);
 		wait_ms = (at - now) / NS_PER_MS;
 		if (wait_ms > 0) {
