@@ -660,8 +660,8 @@ int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_repl
 				break;
 			log_debug("s3: retrying %s after %s (in %lld ms)", req->method, err->msg,
 			          (long long)delay);
-			clock_sleep_ms(
-			        delay); /* a signal cuts it short: abortable requests then stop */
+			/* a signal ends the wait early; an abortable request then stops */
+			clock_sleep_ms(delay);
 		}
 	}
 	return ret;
