@@ -1,0 +1,164 @@
+#include "outcome.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "dur.h"
+#include "clock.h"
+#include "lockinfo.h"
+#include "log.h"
+#include "report.h"
+
+int outcome_exit_for_error(const struct tf_error *err)
+{
+	if (err->kind == ERR_USAGE)
+		return EXIT_USAGE;
+	if (err->kind == ERR_CREDENTIALS || lock_error_is_store(err) ||
+	    !strcmp(err->s3_code, "SelfTestFailed"))
+		return EXIT_UNAVAILABLE;
+	if (err->kind == ERR_CONNECT)
+		return EXIT_UNAVAILABLE;
+	return EXIT_INTERNAL;
+}
+
+/* --report FILE and, on GitHub Actions, the step summary, outputs and
+ * annotations. r is NULL when the command never ran (not acquired). */
+static void write_reports(const struct config *c, const struct lock *l, const struct run_result *r,
+                          const struct tfcmd *tf, const char *outcome, const char *kind,
+                          int exit_code)
+{
+	struct report rep;
+	struct report_holder hs[16];
+	struct tf_error err;
+	char cmd[512], started[48];
+	struct timespec now = clock_wall();
+	static const struct lock none; /* an exit before the lock was set up */
+	const char *report_path = c && c->report ? c->report : getenv("TFLOCK_REPORT");
+	int64_t end;
+	if (!l)
+		l = &none;
+	end = l->released_ns ? l->released_ns : clock_boot_ns();
+	/* no early return when not in CI: report_github() and report_gitlab()
+	 * each decide that for their own CI */
+	if (report_path && !*report_path)
+		report_path = NULL;
+	memset(&rep, 0, sizeof(rep));
+	err_clear(&err);
+	snprintf(cmd, sizeof(cmd), "%s%s%s", tf && tf->program ? tf->program : "",
+	         tf && tf->sub ? " " : "", tf && tf->sub ? tf->sub : "");
+	if (l->wait_start_ns)
+		now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / NS_PER_S;
+	now.tv_nsec = 0;
+	lockinfo_format_created(&now, started);
+	for (unsigned i = 0; i < l->nseen && i < 16; i++) {
+		hs[i].who = l->seen[i].who;
+		hs[i].operation = l->seen[i].operation;
+		hs[i].id = l->seen[i].id;
+	}
+	rep.lock_url = l->url ? l->url : "";
+	rep.lock_id = l->acquired_ns ? l->mine.id : "";
+	rep.command = cmd;
+	rep.acquired = l->acquired_ns != 0;
+	rep.took_over = l->took_over;
+	rep.waited_s = l->wait_start_ns
+	                       ? ((l->acquired_ns ? l->acquired_ns : end) - l->wait_start_ns) / 1e9
+	                       : 0;
+	rep.held_s = l->acquired_ns ? (end - l->acquired_ns) / 1e9 : 0;
+	rep.heartbeats = l->heartbeats;
+	rep.heartbeat_failures = l->heartbeat_failures;
+	rep.requests = l->requests;
+	rep.holders = hs;
+	rep.nholders = l->nseen < 16 ? l->nseen : 16;
+	rep.child_ran = r && r->child_status != -1;
+	rep.child_status_code = r ? r->child_code : 0;
+	rep.child_signal = r && r->child_status != -1 && WIFSIGNALED(r->child_status)
+	                           ? WTERMSIG(r->child_status)
+	                           : 0;
+	rep.exit_code = exit_code;
+	rep.outcome = outcome;
+	rep.outcome_kind = kind;
+	rep.started_utc = started;
+	if (report_path && report_write_json(&rep, report_path, &err))
+		log_error("%s", err.msg);
+	err_clear(&err);
+	if (report_github(&rep, &err))
+		log_warn("GitHub Actions report: %s", err.msg);
+	err_clear(&err);
+	if (report_gitlab(&rep, &err))
+		log_warn("GitLab CI report: %s", err.msg);
+}
+
+static const char *kind_of_exit(const struct outcome *o, int code)
+{
+	switch (code) {
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_UNAVAILABLE:
+		return "unavailable";
+	case EXIT_REFUSED:
+		return "refused";
+	default:
+		break;
+	}
+	if (code > 128 && code <= 128 + 64)
+		return "cancelled"; /* a signal to tflock before the command ran */
+	if (o->c && code == (int)o->c->conflict_exit_code)
+		return "held";
+	if (o->c && code == (int)o->c->lost_exit_code)
+		return "lost";
+	return "error";
+}
+
+void outcome_exit(struct outcome *o, int code, const char *msg, const char *kind)
+{
+	if (o->reported)
+		return;
+	o->reported = 1;
+	write_reports(o->c, o->l, NULL, o->tf, msg, kind ? kind : kind_of_exit(o, code), code);
+}
+
+/* die()'s reporter has no argument: the context outcome_arm() was given */
+static struct outcome *armed;
+
+static void report_on_die(int code, const char *msg)
+{
+	if (armed)
+		outcome_exit(armed, code, msg, NULL);
+}
+
+void outcome_arm(struct outcome *o, const struct config *c)
+{
+	o->c = c;
+	armed = o;
+	die_report_set(report_on_die);
+}
+
+void outcome_report_run(struct outcome *o, const struct config *c, const struct lock *l,
+                        const struct run_result *r, int nested, int exit_code)
+{
+	o->reported = 1;
+	write_reports(c, l, r, o->tf, r->outcome,
+	              r->lost             ? "lost"
+	              : r->release_failed ? "release-failed"
+	              : nested            ? "re-entered"
+	                                  : "released",
+	              exit_code);
+}
+
+void outcome_summary(const struct lock *l, const struct run_result *r, char *const argv[])
+{
+	char waited[32], held[32];
+	dur_format((l->acquired_ns - l->wait_start_ns) / 1000000, waited, sizeof(waited));
+	dur_format(((l->released_ns ? l->released_ns : clock_boot_ns()) - l->acquired_ns) / 1000000,
+	           held, sizeof(held));
+	if (r->lost || r->release_failed)
+		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
+		          r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		          argv[0], r->child_code);
+	else
+		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
+		         r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		         argv[0], r->child_code);
+}

@@ -1,0 +1,180 @@
+#include "status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "outcome.h"
+#include "report.h"
+#include "sanitize.h"
+
+/* "  Label:     value\n" with the value (foreign: from the lock body) escaped and cut. */
+static void status_field(struct buf *b, const char *label, const char *value, size_t max)
+{
+	buf_addf(b, "  %-10s ", label);
+	sanitize_text(b, value, max);
+	buf_addc(b, '\n');
+}
+
+/* The lines after the holder's fields: what kind of lock it is, and why. */
+static void status_kind(struct buf *b, const struct lock_view *v)
+{
+	if (v->klass == LOCKINFO_TFLOCK) {
+		buf_addf(b, "  Lease:     %lds (tflock protocol v%d, seq %llu, pid %ld on ",
+		         v->li.tf.lease, v->li.tf.v, v->li.tf.seq, v->li.tf.pid);
+		sanitize_text(b, v->li.tf.host ? v->li.tf.host : "?", SANITIZE_FIELD_MAX);
+		buf_adds(b, ")\n");
+		if (v->li.tf.lease_ms > 0)
+			buf_addf(b,
+			         "  Scaled:    the holder runs with a time scale: its lease is "
+			         "really %ld ms\n",
+			         v->li.tf.lease_ms);
+		if (v->li.tf.ci && *v->li.tf.ci)
+			status_field(b, "CI job:", v->li.tf.ci, SANITIZE_FIELD_MAX);
+	} else if (v->klass == LOCKINFO_FOREIGN) {
+		buf_adds(b, "  Kind:      not a tflock lock (");
+		sanitize_text(b, *v->why ? v->why : "plain Terraform/OpenTofu lock",
+		              SANITIZE_TEXT_MAX);
+		buf_adds(b, "): never taken over automatically\n");
+	} else {
+		buf_adds(b, "  Kind:      MALFORMED (");
+		sanitize_text(b, v->why, SANITIZE_TEXT_MAX);
+		buf_adds(b, "): Terraform cannot use it either\n");
+	}
+}
+
+static void print_status_text(const struct lock *l, const struct lock_view *v, int stale_known,
+                              int stale)
+{
+	struct buf b = BUF_INIT;
+	char who[512];
+	sanitize_text(&b, l->url, 0);
+	if (!v->present) {
+		buf_adds(&b, ": free\n");
+		goto out;
+	}
+	lock_describe_holder(v, who, sizeof(who));
+	buf_addf(&b, ": held by %s\n", who);
+	status_field(&b, "ID:", v->li.id, SANITIZE_FIELD_MAX);
+	status_field(&b, "Operation:", v->li.operation, SANITIZE_FIELD_MAX);
+	status_field(&b, "Who:", v->li.who, SANITIZE_FIELD_MAX);
+	status_field(&b, "Version:", v->li.version, SANITIZE_FIELD_MAX);
+	status_field(&b, "Created:", v->li.created, SANITIZE_FIELD_MAX);
+	status_field(&b, "Path:", v->li.path, SANITIZE_FIELD_MAX);
+	status_field(&b, "Info:", v->li.info, SANITIZE_TEXT_MAX);
+	status_kind(&b, v);
+	if (stale_known)
+		buf_addf(&b, "  Stale:     %s\n",
+		         stale ? "yes: unchanged for its whole lease (holder gone)"
+		               : "no: renewed while watched");
+	if (v->li.id && *v->li.id) {
+		struct buf id = BUF_INIT;
+		sanitize_text(&id, v->li.id, SANITIZE_FIELD_MAX);
+		buf_addf(&b, "  Unlock:    tflock unlock %s   (or: terraform force-unlock %s)\n",
+		         id.data, id.data);
+		buf_free(&id);
+	}
+out:
+	fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+}
+
+static void json_str(struct buf *b, const char *k, const char *v, int comma)
+{
+	buf_addf(b, "%s\"%s\":", comma ? "," : "", k);
+	report_json_string(b, v);
+}
+
+static void print_status_json(const struct lock *l, const struct lock_view *v, int stale_known,
+                              int stale)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "{");
+	json_str(&b, "lock", l->url, 0);
+	buf_addf(&b, ",\"held\":%s", v->present ? "true" : "false");
+	if (v->present) {
+		json_str(&b, "kind",
+		         v->klass == LOCKINFO_TFLOCK    ? "tflock"
+		         : v->klass == LOCKINFO_FOREIGN ? "foreign"
+		                                        : "malformed",
+		         1);
+		json_str(&b, "id", v->li.id, 1);
+		json_str(&b, "operation", v->li.operation, 1);
+		json_str(&b, "who", v->li.who, 1);
+		json_str(&b, "version", v->li.version, 1);
+		json_str(&b, "created", v->li.created, 1);
+		json_str(&b, "path", v->li.path, 1);
+		json_str(&b, "info", v->li.info, 1);
+		json_str(&b, "etag", v->etag, 1);
+		if (v->klass == LOCKINFO_TFLOCK)
+			buf_addf(
+			        &b,
+			        ",\"lease_seconds\":%ld,\"lease_ms\":%lld,\"seq\":%llu,\"pid\":%ld",
+			        v->li.tf.lease, (long long)v->holder_lease_ms, v->li.tf.seq,
+			        v->li.tf.pid);
+		if (v->klass != LOCKINFO_TFLOCK)
+			json_str(&b, "why", v->why, 1);
+		if (stale_known)
+			buf_addf(&b, ",\"stale\":%s", stale ? "true" : "false");
+	}
+	buf_adds(&b, "}\n");
+	fputs(b.data, stdout);
+	buf_free(&b);
+}
+
+int status_watch_stale(struct lock *l, struct lock_view *v, int *stale, struct tf_error *err)
+{
+	char etag[128];
+	int64_t lease_ns;
+	*stale = 0;
+	if (!v->present || v->klass != LOCKINFO_TFLOCK)
+		return 0;
+	snprintf(etag, sizeof(etag), "%s", v->etag);
+	lease_ns = v->holder_lease_ms * NS_PER_MS;
+	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...", l->url,
+	         v->li.tf.lease);
+	for (;;) {
+		int64_t step = lock_poll_ms(l);
+		int ret = lock_read(l, v, err);
+		if (ret)
+			return ret;
+		if (!v->present || strcmp(etag, v->etag))
+			return 0; /* changed: alive (or released) */
+		if (clock_boot_ns() - v->first_seen_ns >= lease_ns) {
+			*stale = 1;
+			return 0;
+		}
+		clock_sleep_ms(step);
+	}
+}
+
+int status_main(const struct config *c, const struct target *t)
+{
+	struct s3_client *s3 = target_open_store(c);
+	struct lock_opts o;
+	struct lock l;
+	struct lock_view v;
+	struct tf_error err;
+	int stale = 0, ret;
+	err_clear(&err);
+	target_lock_opts(t, c, &o);
+	target_lock(&l, s3, t, c, &o);
+	lock_view_init(&v);
+	if (lock_read(&l, &v, &err))
+		die(outcome_exit_for_error(&err), "%s", err.msg);
+	if (c->watch && status_watch_stale(&l, &v, &stale, &err))
+		die(outcome_exit_for_error(&err), "%s", err.msg);
+	if (c->json)
+		print_status_json(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		                  stale);
+	else
+		print_status_text(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		                  stale);
+	ret = v.present ? (int)c->conflict_exit_code : 0;
+	lock_view_free(&v);
+	lock_free(&l);
+	s3_client_free(s3);
+	return ret;
+}
