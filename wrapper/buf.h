@@ -49,8 +49,8 @@ char *buf_detach(struct buf *b, size_t *len);
  * (NUL-terminated; the caller wipes b if they are secret). On failure b is wiped
  * and empty, and err says why, naming the file in quotes: ERR_NOT_FOUND (it does
  * not exist: ENOENT or ENOTDIR), ERR_SYSTEM (cannot open or read it, or it is a
- * directory), ERR_USAGE (larger than max bytes). Every buffer the bytes passed
- * through is wiped before it is freed.
+ * directory), ERR_USAGE (larger than max bytes); err may be NULL. Every buffer
+ * the bytes passed through is wiped before it is freed.
  */
 int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *err);
 

@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 
 extern char **environ;
 
@@ -99,8 +103,9 @@ int child_spawn(struct child *c, char *const argv[], char *const envp[], int own
 	return child_spawn_group(c, argv, envp, own_group ? 0 : -1, orig_mask, err);
 }
 
-int child_spawn_group(struct child *c, char *const argv[], char *const envp[], pid_t group,
-                      const sigset_t *orig_mask, struct tf_error *err)
+/* child_spawn_group(), with the child's stdout on out_fd when out_fd >= 0. */
+static int spawn(struct child *c, char *const argv[], char *const envp[], pid_t group,
+                 const sigset_t *orig_mask, int out_fd, struct tf_error *err)
 {
 	int own_group = group == 0;
 	int pfd[2], e = 0;
@@ -129,10 +134,15 @@ int child_spawn_group(struct child *c, char *const argv[], char *const envp[], p
 		if (getppid() != parent) /* tflock died before PDEATHSIG was armed */
 			_exit(128 + SIGKILL);
 		close(pfd[0]);
+		if (out_fd >= 0 && (out_fd == STDOUT_FILENO ? fcntl(out_fd, F_SETFD, 0)
+		                                            : dup2(out_fd, STDOUT_FILENO)) < 0)
+			e = errno;
 		child_close_fds(pfd[1], -1);
 		sigprocmask(SIG_SETMASK, orig_mask, NULL);
-		execvpe(argv[0], argv, envp);
-		e = errno;
+		if (!e) {
+			execvpe(argv[0], argv, envp);
+			e = errno;
+		}
 		if (write(pfd[1], &e, sizeof(e)) < 0) {
 			/* nothing more we can do */
 		}
@@ -156,6 +166,71 @@ int child_spawn_group(struct child *c, char *const argv[], char *const envp[], p
 			return err_set(err, ERR_NOT_FOUND, "cannot run '%s': command not found",
 			               argv[0]);
 		return err_set(err, ERR_SYSTEM, "cannot run '%s': %s", argv[0], strerror(e));
+	}
+	return 0;
+}
+
+int child_spawn_group(struct child *c, char *const argv[], char *const envp[], pid_t group,
+                      const sigset_t *orig_mask, struct tf_error *err)
+{
+	return spawn(c, argv, envp, group, orig_mask, -1, err);
+}
+
+/* Read fd into out until EOF, the deadline, or more than max bytes. */
+static enum child_capture_end read_output(int fd, long timeout_ms, size_t max, struct buf *out)
+{
+	int64_t deadline = clock_boot_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = (deadline - clock_boot_ns() + NS_PER_MS - 1) / NS_PER_MS; /* ms */
+		ssize_t n;
+		int prc;
+		if (left <= 0)
+			return CHILD_CAPTURE_TIMED_OUT;
+		prc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (prc < 0 && errno == EINTR)
+			continue;
+		if (prc == 0)
+			return CHILD_CAPTURE_TIMED_OUT;
+		buf_grow(out, 4096);
+		n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return CHILD_CAPTURE_EXITED; /* EOF (or a broken pipe): reap it */
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+		if (out->len > max)
+			return CHILD_CAPTURE_TOO_MUCH;
+	}
+}
+
+int child_capture(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
+                  size_t max, struct buf *out, struct child_capture *res, struct tf_error *err)
+{
+	struct child c;
+	int fds[2], rc;
+	pid_t waited;
+
+	memset(res, 0, sizeof(*res));
+	if (pipe2(fds, O_CLOEXEC))
+		return err_set(err, ERR_SYSTEM, "pipe: %s", strerror(errno));
+	rc = spawn(&c, argv, envp, -1, mask, fds[1], err);
+	close(fds[1]);
+	if (rc) {
+		close(fds[0]);
+		res->exec_errno = c.exec_errno;
+		return rc;
+	}
+	res->end = read_output(fds[0], timeout_ms, max, out);
+	close(fds[0]);
+	if (res->end != CHILD_CAPTURE_EXITED)
+		kill(c.pid, SIGKILL);
+	while ((waited = waitpid(c.pid, &res->status, 0)) < 0 && errno == EINTR)
+		;
+	if (waited < 0) {
+		res->wait_errno = errno;
+		res->end = CHILD_CAPTURE_LOST;
 	}
 	return 0;
 }

@@ -20,6 +20,16 @@
  * child_env_build(): the child's environment: the current one without the
  * TFLOCK_* option variables, plus the given NAME=value entries. Caller frees
  * with child_env_free().
+ *
+ * child_capture(): run a helper and read what it writes: spawned as
+ * child_spawn_group() does it (our own process group, the given mask), but
+ * with its stdout into a pipe that is read into out (which must be empty;
+ * stdin and stderr are ours). It is killed with SIGKILL when it has not closed
+ * its stdout within timeout_ms, or once it has written more than max bytes,
+ * and it is always reaped before child_capture() returns. The output may be a
+ * secret: the caller wipes out. Returns 0 with *res saying how it ended, or the
+ * errors of child_spawn_group() (pipe, fork, exec; res->exec_errno is set when
+ * exec failed).
  */
 #ifndef TFLOCK_CHILD_H
 #define TFLOCK_CHILD_H
@@ -27,6 +37,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include "buf.h"
 #include "error.h"
 
 struct child {
@@ -44,5 +55,22 @@ char **child_env_build(char *const *extra);
 void child_env_free(char **env);
 /* Exit status for a waitpid() status: code, or 128+signal. */
 int child_exit_code(int status);
+
+enum child_capture_end {
+	CHILD_CAPTURE_EXITED,    /* it closed its stdout and was reaped: see status */
+	CHILD_CAPTURE_TIMED_OUT, /* its stdout still open after timeout_ms: killed and reaped */
+	CHILD_CAPTURE_TOO_MUCH,  /* it wrote more than max bytes: killed and reaped */
+	CHILD_CAPTURE_LOST,      /* waitpid failed (someone else reaped it): wait_errno says why */
+};
+
+struct child_capture {
+	enum child_capture_end end;
+	int status;     /* the waitpid() status, unless LOST */
+	int wait_errno; /* LOST: waitpid's errno */
+	int exec_errno; /* when child_capture() failed because exec did */
+};
+
+int child_capture(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
+                  size_t max, struct buf *out, struct child_capture *res, struct tf_error *err);
 
 #endif

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "child.h"
 #include "http.h"
 #include "ini.h"
 #include "log.h"
@@ -63,12 +64,6 @@ static int is_true(const char *v)
 	return v && !strcasecmp(v, "true");
 }
 
-static void wipe_str(char *s)
-{
-	if (s)
-		secure_free(s, strlen(s));
-}
-
 void creds_init(struct creds *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -78,9 +73,9 @@ void creds_free(struct creds *c)
 {
 	if (!c)
 		return;
-	wipe_str(c->access_key);
-	wipe_str(c->secret_key);
-	wipe_str(c->session_token);
+	secure_free_str(c->access_key);
+	secure_free_str(c->secret_key);
+	secure_free_str(c->session_token);
 	creds_init(c);
 }
 
@@ -143,41 +138,6 @@ static void trim_trailing_space(struct buf *b)
 {
 	while (b->len && isspace((unsigned char)b->data[b->len - 1]))
 		b->data[--b->len] = '\0';
-}
-
-/* Read a whole (small) file that may hold a secret; the caller wipes b. */
-static int slurp(const char *path, struct buf *b, size_t max, struct tf_error *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return err_set(err, ERR_NOT_FOUND, "\"%s\" does not exist", path);
-		return err_set(err, ERR_SYSTEM, "cannot open \"%s\": %s", path, strerror(errno));
-	}
-	for (;;) {
-		ssize_t n;
-		buf_grow(b, 4096);
-		n = read(fd, b->data + b->len, b->cap - b->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path,
-			               strerror(e));
-		}
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-		if (b->len > max) {
-			close(fd);
-			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path,
-			               max);
-		}
-	}
-	close(fd);
-	return 0;
 }
 
 static char *home_dir(void)
@@ -396,7 +356,7 @@ static void hdr_add(struct hdrs *hs, const char *name, const char *value)
 static void hdrs_free(struct hdrs *hs)
 {
 	for (size_t i = 0; i < 2 * hs->n; i++) {
-		wipe_str(hs->owned[i]);
+		secure_free_str(hs->owned[i]);
 		hs->owned[i] = NULL;
 	}
 	hs->n = 0;
@@ -543,10 +503,10 @@ static int sts_parse_creds(const struct http_response *resp, const char *result_
 		rc = err_set(err, ERR_PARSE, "the STS reply has a bad Expiration \"%.40s\"", exp);
 	else
 		creds_set(out, ak, sk, tok, t);
-	wipe_str(ak);
-	wipe_str(sk);
-	wipe_str(tok);
-	wipe_str(exp);
+	secure_free_str(ak);
+	secure_free_str(sk);
+	secure_free_str(tok);
+	secure_free_str(exp);
 	return rc;
 }
 
@@ -701,7 +661,7 @@ static int sts_post(struct resolver *r, const char *action, const struct sigv4_p
 	if (resp->status != 200)
 		rc = sts_fail(resp, what, err);
 out:
-	wipe_str(body);
+	secure_free_str(body);
 	hdrs_free(&hs);
 	sigv4_result_free(&sig);
 	free(url);
@@ -832,7 +792,7 @@ static int web_identity(struct resolver *r, const char *token_file, const char *
 	int rc;
 
 	buf_init(&token);
-	rc = slurp(token_file, &token, SECRET_FILE_MAX, err);
+	rc = buf_read_file(&token, token_file, SECRET_FILE_MAX, err);
 	if (rc) {
 		err_prefix(err, "%s: web identity token file", context);
 		rc = ERR_USAGE;
@@ -1017,7 +977,7 @@ static int container_fetch(struct resolver *r, struct creds *out, struct tf_erro
 	if (rc)
 		return rc; /* NOT_CONFIGURED or ERR_USAGE */
 	if (tfile) {
-		rc = slurp(tfile, &tok, SECRET_FILE_MAX, err);
+		rc = buf_read_file(&tok, tfile, SECRET_FILE_MAX, err);
 		if (rc) {
 			err_prefix(err,
 			           "container credentials: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
@@ -1281,7 +1241,7 @@ static int sso_fetch(struct resolver *r, const struct prof *p, struct creds *out
 	}
 	sha1_hex(key, hex);
 	cache = xasprintf("%s/.aws/sso/cache/%s.json", home, hex);
-	rc = slurp(cache, &file, SECRET_FILE_MAX, err);
+	rc = buf_read_file(&file, cache, SECRET_FILE_MAX, err);
 	if (rc == ERR_NOT_FOUND) {
 		rc = err_set(err, ERR_CREDENTIALS,
 		             "profile \"%s\": no cached SSO token (\"%s\"): run \"aws sso login "
@@ -1382,121 +1342,66 @@ out:
 
 /* ------------------------------------------------------------------ credential_process */
 
-static void close_from(int lowfd)
+/* How the process ended, as an error; 0 when it exited 0. */
+static int process_status(const struct child_capture *res, const char *what, struct tf_error *err)
 {
-#ifdef CLOSE_RANGE_CLOEXEC
-	if (close_range((unsigned int)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	{
-		long max = sysconf(_SC_OPEN_MAX);
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (int fd = lowfd; fd < max; fd++)
-			close(fd);
+	int st = res->status;
+	switch (res->end) {
+	case CHILD_CAPTURE_LOST: /* reaped by someone else: its exit status is unknown */
+		return err_set(err, ERR_SYSTEM, "%s: cannot get its exit status: %s", what,
+		               strerror(res->wait_errno));
+	case CHILD_CAPTURE_TIMED_OUT:
+		return err_set(err, ERR_TIMEOUT, "%s: no output after %d s; killed it", what,
+		               PROCESS_TIMEOUT_MS / 1000);
+	case CHILD_CAPTURE_TOO_MUCH:
+		return err_set(err, ERR_PARSE, "%s: more than %d bytes of output", what,
+		               PROCESS_MAX_OUTPUT);
+	case CHILD_CAPTURE_EXITED:
+		break;
 	}
+	if (WIFSIGNALED(st))
+		return err_set(err, ERR_CREDENTIALS, "%s: killed by signal %d", what, WTERMSIG(st));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return err_set(err, ERR_CREDENTIALS,
+		               "%s: exited with status 127 (command not found, or /bin/sh missing)",
+		               what);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return err_set(err, ERR_CREDENTIALS, "%s: exited with status %d", what,
+		               WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return 0;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Run cmd with /bin/sh -c (stdin and stderr ours, the signal mask empty) and
+ * read its JSON from stdout. */
 static int process_fetch(const struct prof *p, const char *cmd, struct creds *out,
                          struct tf_error *err)
 {
-	int fds[2], status = 0, rc = 0, timed_out = 0, too_big = 0, wait_errno;
-	long long deadline;
-	struct buf o;
-	char *what;
-	pid_t pid, waited;
+	char sh[] = "/bin/sh", dash_c[] = "-c", *command = xstrdup(cmd);
+	char *argv[] = { sh, dash_c, command, NULL };
+	char *what = xasprintf("profile \"%s\": credential_process", p->name);
+	struct child_capture res;
+	struct buf o = BUF_INIT;
+	sigset_t none;
+	int rc;
 
-	buf_init(&o);
-	if (pipe2(fds, O_CLOEXEC))
-		return err_set(err, ERR_SYSTEM, "credential_process: pipe: %s", strerror(errno));
+	sigemptyset(&none);
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(fds[0]);
-		close(fds[1]);
-		return err_set(err, ERR_SYSTEM, "credential_process: fork: %s", strerror(e));
-	}
-	if (pid == 0) {
-		sigset_t none;
-		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD };
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		if (dup2(fds[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		close_from(3);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	deadline = mono_ms() + PROCESS_TIMEOUT_MS;
-	for (;;) {
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		long long left = deadline - mono_ms();
-		ssize_t n;
-		int prc;
-		if (left <= 0) {
-			timed_out = 1;
-			break;
+	rc = child_capture(argv, environ, &none, PROCESS_TIMEOUT_MS, PROCESS_MAX_OUTPUT, &o, &res,
+	                   err);
+	if (rc) {
+		err_prefix(err, "%s", what);
+		if (res.exec_errno) { /* as when the shell exits 127: the command's failure */
+			rc = ERR_CREDENTIALS;
+			if (err)
+				err->kind = rc;
 		}
-		prc = poll(&pfd, 1, (int)left);
-		if (prc < 0 && errno == EINTR)
-			continue;
-		if (prc == 0) {
-			timed_out = 1;
-			break;
-		}
-		buf_grow(&o, 4096);
-		n = read(fds[0], o.data + o.len, o.cap - o.len - 1);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			break;
-		o.len += (size_t)n;
-		o.data[o.len] = '\0';
-		if (o.len > PROCESS_MAX_OUTPUT) {
-			too_big = 1;
-			break;
-		}
+	} else {
+		rc = process_status(&res, what, err);
+		if (!rc)
+			rc = json_creds(o.data, o.len, "SessionToken", 1, out, what, err);
 	}
-	close(fds[0]);
-	if (timed_out || too_big)
-		kill(pid, SIGKILL);
-	while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	wait_errno = errno;
-	what = xasprintf("profile \"%s\": credential_process", p->name);
-	if (waited < 0) /* reaped by someone else: its exit status is unknown */
-		rc = err_set(err, ERR_SYSTEM, "%s: cannot get its exit status: %s", what,
-		             strerror(wait_errno));
-	else if (timed_out)
-		rc = err_set(err, ERR_TIMEOUT, "%s: no output after %d s; killed it", what,
-		             PROCESS_TIMEOUT_MS / 1000);
-	else if (too_big)
-		rc = err_set(err, ERR_PARSE, "%s: more than %d bytes of output", what,
-		             PROCESS_MAX_OUTPUT);
-	else if (WIFSIGNALED(status))
-		rc = err_set(err, ERR_CREDENTIALS, "%s: killed by signal %d", what,
-		             WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		rc = err_set(err, ERR_CREDENTIALS,
-		             "%s: exited with status 127 (command not found, or /bin/sh missing)",
-		             what);
-	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		rc = err_set(err, ERR_CREDENTIALS, "%s: exited with status %d", what,
-		             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	else
-		rc = json_creds(o.data, o.len, "SessionToken", 1, out, what, err);
 	free(what);
+	free(command);
 	buf_wipe(&o);
 	return rc;
 }

@@ -86,11 +86,12 @@
  *        connecting, a reset or a 5xx is retried once. A 403/404/405 on the
  *        token falls back to IMDSv1 unless AWS_EC2_METADATA_V1_DISABLED=true.
  *        AWS_EC2_METADATA_DISABLED=true skips it.
- *   credential_process: run with /bin/sh -c, stdin and stderr inherited, other
- *        descriptors closed; stdout (at most 64 KiB) must be JSON with
- *        "Version": 1, AccessKeyId, SecretAccessKey, optional SessionToken and
- *        Expiration; killed after 60 s. A non-zero exit is ERR_CREDENTIALS, bad
- *        JSON or a Version other than 1 is ERR_PARSE.
+ *   credential_process: run with /bin/sh -c (child_capture()), stdin and stderr
+ *        inherited, other descriptors closed, the signal mask empty; stdout (at
+ *        most 64 KiB) must be JSON with "Version": 1, AccessKeyId,
+ *        SecretAccessKey, optional SessionToken and Expiration; killed after
+ *        60 s. A non-zero exit is ERR_CREDENTIALS, bad JSON or a Version other
+ *        than 1 is ERR_PARSE.
  *
  * Secrets: nothing here logs a key, token or reply body; every buffer that
  * held one (HTTP bodies, request bodies, files, process output, parsed JSON,

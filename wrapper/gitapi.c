@@ -117,7 +117,7 @@ static enum git_rel github(const char *head, const char *last, char *why, size_t
 		snprintf(why, whylen, "GitHub's compare gave no status");
 	}
 	cJSON_Delete(j);
-	free(auth);
+	secure_free_str(auth); /* holds the token */
 	free(url);
 	return rel;
 }

@@ -10,6 +10,8 @@
 
 #include "buf.h"
 
+#define PROC_FILE_MAX 65536 /* a /proc file this reads is a line, a few hundred bytes */
+
 static int empty(const char *s)
 {
 	return !s || !*s;
@@ -95,27 +97,23 @@ const char *liveness_name(enum liveness l)
  * when /proc is our PID namespace's (its "self" is our pid), else 0. */
 static int zombie(pid_t pid)
 {
-	char path[64], b[512], *p;
+	char path[64], self[32], *p;
+	struct buf stat = BUF_INIT;
 	ssize_t n;
-	FILE *f;
-	snprintf(path, sizeof(path), "/proc/self");
-	n = readlink(path, b, sizeof(b) - 1);
+	int z;
+	n = readlink("/proc/self", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 0;
-	b[n] = '\0';
-	if (strtol(b, NULL, 10) != (long)getpid())
+	self[n] = '\0';
+	if (strtol(self, NULL, 10) != (long)getpid())
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (buf_read_file(&stat, path, PROC_FILE_MAX, NULL))
 		return 0;
-	n = (ssize_t)fread(b, 1, sizeof(b) - 1, f);
-	fclose(f);
-	if (n <= 0)
-		return 0;
-	b[n] = '\0';
-	p = strrchr(b, ')'); /* "PID (COMM) STATE ...", COMM may hold ')' */
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	p = strrchr(stat.data, ')'); /* "PID (COMM) STATE ...", COMM may hold ')' */
+	z = p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	buf_free(&stat);
+	return z;
 }
 
 int liveness_probe_kill(long pid, void *arg)
@@ -146,13 +144,11 @@ char *liveness_read_pidns(void)
 
 char *liveness_read_boot_id(void)
 {
-	char b[64] = "";
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (f) {
-		if (!fgets(b, sizeof(b), f))
-			b[0] = '\0';
-		fclose(f);
-	}
-	b[strcspn(b, "\n")] = '\0';
-	return xstrdup(b);
+	struct buf b = BUF_INIT;
+	char *id;
+	if (buf_read_file(&b, "/proc/sys/kernel/random/boot_id", PROC_FILE_MAX, NULL))
+		return xstrdup("");
+	id = xstrndup(b.data, strcspn(b.data, "\n"));
+	buf_free(&b);
+	return id;
 }

@@ -9,9 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "http.h" /* clock_boot_ns */
-
-#define NS_PER_MS 1000000LL
+#include "child.h"
+#include "clock.h"
 
 static const int reported[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
@@ -36,9 +35,7 @@ static void sentinel_main(int fd, pid_t pgid, pid_t parent)
 	struct sigaction sa;
 	sigset_t set;
 	report_fd = fd;
-	for (int i = 3; i < 1024; i++) /* hold nothing of tflock's (pipes, sockets) */
-		if (i != fd)
-			close(i);
+	child_close_fds(fd, -1); /* hold nothing of tflock's (pipes, sockets) */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);

@@ -574,8 +574,7 @@ void sigv4_result_free(struct sigv4_result *r)
 {
 	if (!r)
 		return;
-	if (r->canonical_request)
-		secure_free(r->canonical_request, strlen(r->canonical_request) + 1);
+	secure_free_str(r->canonical_request);
 	free(r->string_to_sign);
 	free(r->signed_headers);
 	free(r->authorization);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "tap/basic.h"
 
 static const char *env_get(char **env, const char *name)
@@ -26,6 +28,85 @@ static int env_count(char **env, const char *name)
 	for (char **e = env; e && *e; e++)
 		k += !strncmp(*e, name, n) && (*e)[n] == '=';
 	return k;
+}
+
+/* child_capture of "/bin/sh -c script" */
+static int capture(const char *script, const sigset_t *mask, long timeout_ms, size_t max,
+                   struct buf *out, struct child_capture *res, struct tf_error *err)
+{
+	char sh[] = "/bin/sh", c[] = "-c", *cmd = strdup(script);
+	char *argv[] = { sh, c, cmd, NULL };
+	int rc;
+	buf_free(out);
+	err_clear(err);
+	rc = child_capture(argv, environ, mask, timeout_ms, max, out, res, err);
+	free(cmd);
+	return rc;
+}
+
+static void test_capture(const sigset_t *mask)
+{
+	struct child_capture res;
+	struct tf_error err;
+	struct buf out = BUF_INIT;
+	sigset_t blocked;
+	int64_t t0;
+	int fd;
+	char script[128];
+
+	is_int(0, capture("printf 'one\\ntwo'; exit 0", mask, 5000, 100, &out, &res, &err),
+	       "capture: spawned");
+	is_int(CHILD_CAPTURE_EXITED, res.end, "capture: exited");
+	is_int(0, child_exit_code(res.status), "capture: status 0");
+	is_string("one\ntwo", out.data, "capture: stdout read");
+
+	is_int(0, capture("echo partial; exit 3", mask, 5000, 100, &out, &res, &err),
+	       "capture: exit 3 spawned");
+	is_int(CHILD_CAPTURE_EXITED, res.end, "capture: exit 3 ends as exited");
+	is_int(3, child_exit_code(res.status), "capture: status 3");
+
+	is_int(0, capture("head -c 5000 /dev/zero", mask, 5000, 1000, &out, &res, &err),
+	       "capture: flood spawned");
+	is_int(CHILD_CAPTURE_TOO_MUCH, res.end, "capture: more than max is TOO_MUCH");
+	ok(out.len > 1000, "capture: ... after reading past max (%zu)", out.len);
+
+	t0 = clock_boot_ns();
+	is_int(0, capture("exec sleep 30", mask, 200, 100, &out, &res, &err),
+	       "capture: sleeper spawned");
+	is_int(CHILD_CAPTURE_TIMED_OUT, res.end, "capture: silent past the timeout is TIMED_OUT");
+	ok(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL,
+	   "capture: ... killed with SIGKILL and reaped");
+	ok(clock_boot_ns() - t0 < 10 * NS_PER_S, "capture: ... at once, not after 30 s");
+
+	/* only 0, 1, 2: an inheritable descriptor of ours is closed */
+	fd = open("/dev/null", O_RDONLY);
+	snprintf(script, sizeof(script), "test -e /proc/self/fd/%d && echo open || echo closed",
+	         fd);
+	is_int(0, capture(script, mask, 5000, 100, &out, &res, &err), "capture: fd check spawned");
+	is_string("closed\n", out.data, "capture: our other descriptors are closed");
+	close(fd);
+
+	/* the mask given, not ours */
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+	is_int(0, capture("grep SigBlk /proc/self/status", mask, 5000, 1000, &out, &res, &err),
+	       "capture: mask check spawned");
+	is_string("SigBlk:\t0000000000000000\n", out.data,
+	          "capture: the signal mask given (empty)");
+	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+
+	{
+		char *argv[] = { (char[]){ "/nonexistent/tflock-helper" }, NULL };
+		err_clear(&err);
+		buf_free(&out);
+		is_int(ERR_NOT_FOUND,
+		       child_capture(argv, environ, mask, 5000, 100, &out, &res, &err),
+		       "capture: exec failure is child_spawn's error");
+		is_int(ENOENT, res.exec_errno, "capture: exec_errno ENOENT");
+		ok(strstr(err.msg, "tflock-helper") != NULL, "capture: message: %s", err.msg);
+	}
+	buf_free(&out);
 }
 
 static int run_wait(char *const argv[], char *const envp[], const sigset_t *mask, int *code)
@@ -183,6 +264,8 @@ int main(void)
 		is_int(ch.pid, waitpid(ch.pid, &st, 0), "waitpid");
 		is_int(0, child_exit_code(st), "exit 0");
 	}
+
+	test_capture(&mask);
 
 	rmdir(dir);
 	ok(access(dir, F_OK) != 0, "temp dir removed");

@@ -233,7 +233,8 @@ static void test_time(void)
 	is_int(1893553500, (long long)t, "... as the next minute");
 	is_int(-1, creds_parse_time("2030-01-32T03:04:05Z", &t), "day 32 is rejected");
 	is_int(-1, creds_parse_time("2030-01-02T03:04:61Z", &t), "second 61 is rejected");
-	is_int(-1, creds_parse_time("2030-01-02T03:04:05.Z", &t), "a '.' without digits is rejected");
+	is_int(-1, creds_parse_time("2030-01-02T03:04:05.Z", &t),
+	       "a '.' without digits is rejected");
 	is_int(-1, creds_parse_time("2030-01-02T03:04:05+24:00", &t), "offset 24:00 is rejected");
 	is_int(-1, creds_parse_time("2030-01-02T03:04:05+01", &t), "offset +hh is rejected");
 
