@@ -52,4 +52,31 @@ void proxy_start(struct server *s, const char *name, const struct server *upstre
 /* SIGTERM, wait, and return its log (malloc'd); *len its size when len. */
 char *server_stop(struct server *s, size_t *len);
 
+/* relay — a loopback TCP forwarder on a port that stays the same while the
+ * server behind it changes: for a client whose endpoint is fixed before the
+ * canned answers can be written (they may depend on what the client itself
+ * generates, such as a lock's ID). A thread accepts connections and joins
+ * each to the current target for its whole life, byte for byte both ways;
+ * when either side closes, both are closed. Each accepted connection's time
+ * (CLOCK_BOOTTIME, ns, taken right after accept()) is kept, in order: a client
+ * that sends one request per connection and waits for each answer sent
+ * request i + 1 after connection i was accepted. */
+struct relay {
+	int port;
+	char url[64]; /* http://127.0.0.1:PORT */
+	/* private to fixture.c */
+	int lfd, wake[2];
+	void *impl;
+};
+
+/* Listen on 127.0.0.1:0 and start the thread; bails on failure. */
+void relay_start(struct relay *r);
+/* Send new connections to s (or refuse them while s is NULL); closes the
+ * connections to the previous target and forgets their accept times. */
+void relay_to(struct relay *r, const struct server *s);
+/* Accept times since the last relay_to(), up to max; returns how many. */
+size_t relay_accepts(struct relay *r, long long *out, size_t max);
+/* Stop the thread and close everything. */
+void relay_stop(struct relay *r);
+
 #endif
