@@ -109,16 +109,17 @@ static int add_pid(pid_t *out, int n, int max, long pid, pid_t spare)
  * /proc/PID/task/TID/children, the processes whose parent is this process. */
 static int list_children(pid_t *out, int max, pid_t spare)
 {
-	char path[300], buf[4096];
+	char path[300];
 	int fd, n = 0;
-	ssize_t r;
-	long cur = -1;
 	DIR *d;
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
+		char buf[4096];
+		ssize_t r;
+		long cur = -1;
 		while ((r = read(fd, buf, sizeof(buf))) > 0) {
 			for (ssize_t i = 0; i < r; i++) {
 				if (buf[i] >= '0' && buf[i] <= '9') {
@@ -306,7 +307,7 @@ static int await_start(struct guardian *g, const char *argv0, const char *exe, s
 int guardian_spawn(struct guardian *g, char *const argv[], char *const envp[],
                    const struct guardian_opts *o, struct tf_error *err)
 {
-	int ctl[2] = { -1, -1 }, st[2] = { -1, -1 }, ret = 0;
+	int ctl[2] = { -1, -1 }, st[2] = { -1, -1 }, ret;
 	char exe[4096];
 	struct gargs a;
 	pid_t pid;
@@ -394,10 +395,9 @@ void guardian_kill(struct guardian *g)
 void guardian_read(struct guardian *g)
 {
 	struct gmsg ms[32];
-	ssize_t len;
 
 	while (g->st_fd >= 0) {
-		len = read(g->st_fd, ms, sizeof(ms));
+		ssize_t len = read(g->st_fd, ms, sizeof(ms));
 		if (len < 0 && errno == EINTR)
 			continue;
 		if (len < 0)
@@ -626,8 +626,8 @@ int guardian_main(int argc, char **argv)
 			timeout = 0;
 		else
 			timeout = (int)((next - now) / NS_PER_MS) + 1;
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
-			timeout = 0; /* nothing sensible to do but go round */
+		if (poll(pfd, 2, timeout) < 0)
+			continue; /* EINTR, or nothing sensible to do but go round */
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(d.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
