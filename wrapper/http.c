@@ -164,21 +164,32 @@ static const char *ca_bundle(void)
 	return ca ? ca : env_set("SSL_CERT_FILE");
 }
 
-int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
-            struct tf_error *err)
+/* A read (GET, HEAD) may reuse a kept-alive connection; everything else is a write. */
+static int http_is_read(const char *method)
 {
-	CURL *h = c->curl;
-	struct curl_slist *hdrs = NULL;
-	char ua[64], errbuf[CURL_ERROR_SIZE] = "";
-	long timeout = req->timeout_ms > 0 ? req->timeout_ms : 10000;
-	long ctimeout = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-	                                            : (timeout < 3000 ? timeout : 3000);
-	CURLcode rc;
-	int ret = 0;
+	return !strcmp(method, "GET") || !strcmp(method, "HEAD");
+}
 
-	http_response_free(resp);
-	http_response_init(resp);
-	curl_easy_reset(h); /* keeps the connection cache: keep-alive, TLS once */
+/* The request's total timeout in ms: 10 s unless it names one. */
+static long http_timeout(const struct http_request *req)
+{
+	return req->timeout_ms > 0 ? req->timeout_ms : 10000;
+}
+
+/* The connect timeout in ms: the request's, else min(total, 3 s). */
+static long http_connect_timeout(const struct http_request *req, long timeout)
+{
+	if (req->connect_timeout_ms > 0)
+		return req->connect_timeout_ms;
+	return timeout < 3000 ? timeout : 3000;
+}
+
+/* Where the request goes, how long it may take, where the reply lands, and
+ * which connections it may use. errbuf must outlive the transfer. */
+static void http_set_transfer(CURL *h, const struct http_request *req, struct http_response *resp,
+                              char *errbuf)
+{
+	long timeout = http_timeout(req);
 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	/* the path goes out exactly as signed: no removal of "." and ".." segments */
@@ -190,7 +201,7 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 #endif
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, http_connect_timeout(req, timeout));
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
@@ -207,8 +218,14 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	 * write it would apply a write twice behind the caller's back (B2). Writes
 	 * therefore always go on a fresh connection, where libcurl never resends:
 	 * a lost reply reaches the caller as an unknown outcome. */
-	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+	if (!http_is_read(req->method))
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+}
+
+/* What the environment and the request ask of the way there: the CAs, no
+ * proxy, the abort flag watched while the transfer runs. */
+static void http_set_route(CURL *h, const struct http_request *req)
+{
 	/* verification stays on (libcurl's default); only where the CAs come from changes */
 	if (ca_bundle())
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
@@ -220,6 +237,16 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	}
+}
+
+/* The header lines sent: our User-Agent, libcurl's Expect and Accept
+ * suppressed, then the request's own. The caller frees the list with
+ * curl_slist_free_all(); the lines may hold secrets. */
+static struct curl_slist *http_header_list(const struct http_request *req)
+{
+	struct curl_slist *hdrs = NULL;
+	char ua[64];
+
 	snprintf(ua, sizeof(ua), "User-Agent: tflock/%s", TFLOCK_VERSION);
 	hdrs = curl_slist_append(hdrs, ua);
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -229,8 +256,13 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 		hdrs = curl_slist_append(hdrs, line);
 		secure_free(line, strlen(line));
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	return hdrs;
+}
 
+/* The method, and the body for a method other than GET and HEAD (PUT and POST
+ * always send one, empty if need be). */
+static void http_set_method(CURL *h, const struct http_request *req)
+{
 	if (!strcmp(req->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (!strcmp(req->method, "GET")) {
@@ -242,79 +274,43 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		}
 	}
+}
 
-	if (trace) {
-		log_verbose("> %s %s", req->method, req->url);
-		for (size_t i = 0; i < req->nheaders; i++) {
-			char *line =
-			        xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
-			char *red = log_redact_header(line, strlen(line));
-			log_debug(">   %s", red);
-			free(red);
-			secure_free(line, strlen(line));
-		}
+/* The trace of a request about to go: its line, then its headers redacted. */
+static void http_trace_request(const struct http_request *req)
+{
+	log_verbose("> %s %s", req->method, req->url);
+	for (size_t i = 0; i < req->nheaders; i++) {
+		char *line = xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
+		char *red = log_redact_header(line, strlen(line));
+		log_debug(">   %s", red);
+		free(red);
+		secure_free(line, strlen(line));
 	}
+}
 
-	resp->t_send = clock_boot_ns();
-	if (req->abortable && http_aborting()) {
-		ret = err_set(err, ERR_CANCELLED, "%s %s not sent: asked to stop", req->method,
-		              req->url);
-		goto out;
-	}
-	rc = curl_easy_perform(h);
-	resp->t_recv = clock_boot_ns();
-	c->used = 1;
+/* A reply arrived: its status; ERR_TRANSPORT when a 2xx body was cut at
+ * HTTP_MAX_BODY, else 0. */
+static int http_reply(CURL *h, const struct http_request *req, struct http_response *resp,
+                      struct tf_error *err)
+{
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (trace)
+		log_verbose("< %ld (%s %s)", resp->status, req->method, req->url);
+	/* a 2xx body is the payload: a cut one must not pass for the whole */
+	if (resp->body_over_cap && resp->status >= 200 && resp->status <= 299)
+		return err_set(err, ERR_TRANSPORT,
+		               "%s %s: the reply body is more than %d bytes (tflock's "
+		               "limit for a reply)",
+		               req->method, req->url, HTTP_MAX_BODY);
+	return 0;
+}
 
-	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && resp->status)) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (trace)
-			log_verbose("< %ld (%s %s)", resp->status, req->method, req->url);
-		/* a 2xx body is the payload: a cut one must not pass for the whole */
-		if (resp->body_over_cap && resp->status >= 200 && resp->status <= 299)
-			ret = err_set(err, ERR_TRANSPORT,
-			              "%s %s: the reply body is more than %d bytes (tflock's "
-			              "limit for a reply)",
-			              req->method, req->url, HTTP_MAX_BODY);
-		goto out;
-	}
-
-	{
-		/* a proxy that refused the tunnel (CONNECT answered with an error):
-		 * nothing reached the server */
-		long tunnel = 0;
-		curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &tunnel);
-		if (tunnel && (tunnel < 200 || tunnel > 299)) {
-			ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
-			              *errbuf ? errbuf : curl_easy_strerror(rc));
-			err->http_status = tunnel; /* the proxy's answer: not a hiccup */
-			goto failed;
-		}
-	}
-	{
-		/* libcurl stamps "pretransfer" once connect, proxy tunnel and TLS are
-		 * done, right before it writes the request: unstamped, the server cannot
-		 * have seen it, whatever the error; stamped, the outcome is unknown */
-		curl_off_t pre = 0;
-		int sent;
-		curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
-		sent = pre > 0;
-		if (rc == CURLE_ABORTED_BY_CALLBACK) {
-			ret = err_set(err, ERR_CANCELLED, "%s %s abandoned: asked to stop",
-			              req->method, req->url);
-			goto failed;
-		}
-		if (sent > 0 && rc == CURLE_OPERATION_TIMEDOUT) {
-			ret = err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s",
-			              req->method, req->url, timeout,
-			              *errbuf ? errbuf : curl_easy_strerror(rc));
-			goto failed;
-		}
-		if (sent > 0) {
-			ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
-			              *errbuf ? errbuf : curl_easy_strerror(rc));
-			goto failed;
-		}
-	}
+/* A failure before libcurl wrote the request: the server cannot have seen it.
+ * why is libcurl's message. */
+static int http_fail_unsent(const struct http_request *req, CURLcode rc, const char *why,
+                            struct tf_error *err)
+{
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -325,21 +321,88 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url,
-		              *errbuf ? errbuf : curl_easy_strerror(rc));
-		break;
+		return err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url, why);
 	case CURLE_OPERATION_TIMEDOUT: /* nothing written: connect or TLS handshake */
-		ret = err_set(err, ERR_CONNECT, "cannot connect to %s (timed out): %s", req->url,
-		              *errbuf ? errbuf : curl_easy_strerror(rc));
-		break;
+		return err_set(err, ERR_CONNECT, "cannot connect to %s (timed out): %s", req->url,
+		               why);
 	default:
-		ret = err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url,
-		              *errbuf ? errbuf : curl_easy_strerror(rc));
-		break;
+		return err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url, why);
 	}
-failed:
+}
+
+/* No reply: which error kind this failure is (see http.h). */
+static int http_fail_kind(CURL *h, const struct http_request *req, CURLcode rc, const char *why,
+                          struct tf_error *err)
+{
+	long tunnel = 0;
+	curl_off_t pre = 0;
+
+	/* a proxy that refused the tunnel (CONNECT answered with an error):
+	 * nothing reached the server */
+	curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+	if (tunnel && (tunnel < 200 || tunnel > 299)) {
+		int ret = err_set(err, ERR_CONNECT, "cannot connect to %s: %s", req->url, why);
+		err->http_status = tunnel; /* the proxy's answer: not a hiccup */
+		return ret;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return err_set(err, ERR_CANCELLED, "%s %s abandoned: asked to stop", req->method,
+		               req->url);
+	/* libcurl stamps "pretransfer" once connect, proxy tunnel and TLS are
+	 * done, right before it writes the request: unstamped, the server cannot
+	 * have seen it, whatever the error; stamped, the outcome is unknown */
+	curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	if (pre <= 0)
+		return http_fail_unsent(req, rc, why, err);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return err_set(err, ERR_TIMEOUT, "%s %s timed out after %ld ms: %s", req->method,
+		               req->url, http_timeout(req), why);
+	return err_set(err, ERR_TRANSPORT, "%s %s failed: %s", req->method, req->url, why);
+}
+
+/* No reply: the error, traced when tracing. errbuf is libcurl's message, if any. */
+static int http_failure(CURL *h, const struct http_request *req, CURLcode rc, const char *errbuf,
+                        struct tf_error *err)
+{
+	int ret = http_fail_kind(h, req, rc, *errbuf ? errbuf : curl_easy_strerror(rc), err);
 	if (trace)
 		log_verbose("< failed: %s", err ? err->msg : curl_easy_strerror(rc));
+	return ret;
+}
+
+int http_do(struct http_client *c, const struct http_request *req, struct http_response *resp,
+            struct tf_error *err)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	int ret;
+
+	http_response_free(resp);
+	http_response_init(resp);
+	curl_easy_reset(h); /* keeps the connection cache: keep-alive, TLS once */
+	http_set_transfer(h, req, resp, errbuf);
+	http_set_route(h, req);
+	hdrs = http_header_list(req);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	http_set_method(h, req);
+	if (trace)
+		http_trace_request(req);
+
+	resp->t_send = clock_boot_ns();
+	if (req->abortable && http_aborting()) {
+		ret = err_set(err, ERR_CANCELLED, "%s %s not sent: asked to stop", req->method,
+		              req->url);
+		goto out;
+	}
+	rc = curl_easy_perform(h);
+	resp->t_recv = clock_boot_ns();
+	c->used = 1;
+	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && resp->status))
+		ret = http_reply(h, req, resp, err);
+	else
+		ret = http_failure(h, req, rc, errbuf, err);
 out:
 	curl_slist_free_all(hdrs); /* header lines may hold secrets: curl copies them */
 	return ret;
