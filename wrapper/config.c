@@ -346,6 +346,8 @@ int config_from_env(struct config *c, struct tf_error *err)
 	return 0;
 }
 
+static void config_usage(unsigned cmd);
+
 int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int *optind_out,
                      struct tf_error *err)
 {
@@ -658,7 +660,8 @@ static void usage_option(const char *flag, const char *help, const char *env)
 	free(text);
 }
 
-void config_usage(unsigned cmd)
+/* --help: the synopsis and the options cmd takes, on stdout. */
+static void config_usage(unsigned cmd)
 {
 	const char *sub = cmd == CMD_STATUS      ? "status"
 	                  : cmd == CMD_UNLOCK    ? "unlock"

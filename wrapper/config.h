@@ -158,8 +158,6 @@ int64_t config_scaled(const struct config *c, int64_t ms);
  * *out (malloc'd), or ERR_USAGE naming the tag and what is wrong with it. */
 int config_lock_tagging(const char *list, char **out, struct tf_error *err);
 
-void config_usage(unsigned cmd);
-
 /* Exit codes (README, --help and the man page list the same). */
 enum {
 	EXIT_HELD = 75,        /* not acquired: held (timeout, --no-wait, unlock of another ID) */

@@ -43,13 +43,3 @@ void err_prefix(struct tf_error *e, const char *fmt, ...)
 		e->msg[n] = '\0';
 	}
 }
-
-int err_outcome_unknown(const struct tf_error *e)
-{
-	if (!e)
-		return 0;
-	if (e->kind == ERR_TRANSPORT || e->kind == ERR_TIMEOUT || e->kind == ERR_CANCELLED)
-		return 1;
-	/* a 5xx may or may not have been applied (RGW answers 500 to racing If-Match losers) */
-	return e->kind == ERR_HTTP && e->http_status >= 500;
-}

@@ -42,7 +42,5 @@ int err_set(struct tf_error *e, int kind, const char *fmt, ...)
 void err_clear(struct tf_error *e);
 /* Prepend context: "context: old msg". */
 void err_prefix(struct tf_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Is the outcome of a request with this error unknown (it may have been applied)? */
-int err_outcome_unknown(const struct tf_error *e);
 
 #endif

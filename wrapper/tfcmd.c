@@ -395,22 +395,6 @@ static int shell_words(const char *s, void (*fn)(const char *word, void *arg), v
 	return ret;
 }
 
-static void last_lock_flag(const char *word, void *arg)
-{
-	int lf = lock_flag_of(word);
-	if (lf != TFCMD_LOCK_UNSET)
-		*(int *)arg = lf;
-}
-
-int tfcmd_args_lock_flag(const char *value)
-{
-	int lf = TFCMD_LOCK_UNSET;
-
-	if (value)
-		shell_words(value, last_lock_flag, &lf);
-	return lf;
-}
-
 static void ignore_word(const char *word, void *arg)
 {
 	(void)word;

@@ -19,8 +19,8 @@
  * Terraform and OpenTofu insert right after the subcommand, before the user's
  * own arguments and before the words of TF_CLI_ARGS. Their flag parser keeps
  * the last value, so an explicit -lock=true on the command line or in
- * TF_CLI_ARGS beats the injected -lock=false (lock_flag and
- * tfcmd_args_lock_flag() let the caller see it).
+ * TF_CLI_ARGS beats the injected -lock=false (lock_flag, and env_lock_flag
+ * after tfcmd_apply_env(), let the caller see it).
  *
  * Commands in front of terraform: `env [-i] [-u N] [N=V]... terraform ...`,
  * `timeout [opts] DUR terraform`, `nice`, `ionice`, `stdbuf`, `time`, `setsid`,
@@ -98,9 +98,5 @@ char *tfcmd_cli_args_var(const char *sub);
  */
 int tfcmd_lock_injection(const struct tfcmd *t, char **var_name, char **value,
                          const char *existing);
-
-/* The last -lock flag among the words of a TF_CLI_ARGS-style value (split as
- * Terraform's shellwords does: quotes and backslashes), as enum tfcmd_lock_flag. */
-int tfcmd_args_lock_flag(const char *value);
 
 #endif

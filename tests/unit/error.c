@@ -51,27 +51,5 @@ int main(void)
 	err_prefix(&e, "%.*s", 250, big);
 	is_int(250 + 3, (long long)strlen(e.msg), "short old message fits");
 
-	/* err_outcome_unknown */
-	ok(!err_outcome_unknown(NULL), "NULL: known");
-	err_clear(&e);
-	ok(!err_outcome_unknown(&e), "no error: known");
-	err_set(&e, ERR_TRANSPORT, "reset");
-	ok(err_outcome_unknown(&e), "transport error: unknown");
-	err_set(&e, ERR_TIMEOUT, "timeout");
-	ok(err_outcome_unknown(&e), "timeout: unknown");
-	err_set(&e, ERR_CONNECT, "refused");
-	ok(!err_outcome_unknown(&e), "connect failure: known (never sent)");
-	err_set(&e, ERR_HTTP, "500");
-	e.http_status = 500;
-	ok(err_outcome_unknown(&e), "HTTP 500: unknown");
-	e.http_status = 503;
-	ok(err_outcome_unknown(&e), "HTTP 503: unknown");
-	e.http_status = 412;
-	ok(!err_outcome_unknown(&e), "HTTP 412: known");
-	e.http_status = 404;
-	ok(!err_outcome_unknown(&e), "HTTP 404: known");
-	err_set(&e, ERR_USAGE, "x");
-	e.http_status = 500;
-	ok(!err_outcome_unknown(&e), "status ignored unless ERR_HTTP");
 	return 0;
 }

@@ -251,31 +251,6 @@ static void test_injection(void)
 	}
 }
 
-static void test_args_lock_flag(void)
-{
-	static const struct {
-		const char *value;
-		int want;
-	} cases[] = {
-		{ NULL, TFCMD_LOCK_UNSET },
-		{ "", TFCMD_LOCK_UNSET },
-		{ "-parallelism=2", TFCMD_LOCK_UNSET },
-		{ "-lock=true", TFCMD_LOCK_TRUE },
-		{ "  -lock  ", TFCMD_LOCK_TRUE },
-		{ "'-lock=false'", TFCMD_LOCK_FALSE },
-		{ "\"-lock\"=false", TFCMD_LOCK_FALSE },
-		{ "-lock=false -lock=1", TFCMD_LOCK_TRUE },
-		{ "-var 'x=-lock=false'", TFCMD_LOCK_UNSET },
-		{ "-var x\\ -lock=false", TFCMD_LOCK_UNSET },   /* one word: "x -lock=false" */
-		{ "-lock=false;-lock=true", TFCMD_LOCK_FALSE }, /* the parse stops at ';' */
-		{ "-lock=false|x -lock=true", TFCMD_LOCK_FALSE },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		is_int(cases[i].want, tfcmd_args_lock_flag(cases[i].value),
-		       "TF_CLI_ARGS value %s: lock flag",
-		       cases[i].value ? cases[i].value : "unset");
-}
-
 /* For ok_returns: a freed tfcmd freed again, then NULL; still empty. */
 static int tfcmd_free_again(void *arg)
 {
@@ -366,6 +341,40 @@ static const char *fake_get(const char *name)
 	if (!strcmp(name, "TF_CLI_ARGS_apply"))
 		return fake_env_vals[1];
 	return NULL;
+}
+
+/* The last -lock among TF_CLI_ARGS's words, split as Terraform's shellwords
+ * splits them (quotes, backslashes; the parse stops at an unquoted ';' '|' ...). */
+static void test_args_lock_flag(void)
+{
+	static const struct {
+		const char *value;
+		int want;
+	} cases[] = {
+		{ NULL, TFCMD_LOCK_UNSET },
+		{ "", TFCMD_LOCK_UNSET },
+		{ "-parallelism=2", TFCMD_LOCK_UNSET },
+		{ "-lock=true", TFCMD_LOCK_TRUE },
+		{ "  -lock  ", TFCMD_LOCK_TRUE },
+		{ "'-lock=false'", TFCMD_LOCK_FALSE },
+		{ "\"-lock\"=false", TFCMD_LOCK_FALSE },
+		{ "-lock=false -lock=1", TFCMD_LOCK_TRUE },
+		{ "-var 'x=-lock=false'", TFCMD_LOCK_UNSET },
+		{ "-var x\\ -lock=false", TFCMD_LOCK_UNSET },   /* one word: "x -lock=false" */
+		{ "-lock=false;-lock=true", TFCMD_LOCK_FALSE }, /* the parse stops at ';' */
+		{ "-lock=false|x -lock=true", TFCMD_LOCK_FALSE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tfcmd t;
+		int ret;
+		fake_env_vals[0] = cases[i].value;
+		fake_env_vals[1] = NULL;
+		parse(&t, "terraform apply");
+		ret = tfcmd_apply_env(&t, fake_get);
+		ok(ret == 0 && t.env_lock_flag == cases[i].want, "TF_CLI_ARGS value %s: lock flag",
+		   cases[i].value ? cases[i].value : "unset");
+		tfcmd_free(&t);
+	}
 }
 
 /* TF_CLI_ARGS and TF_CLI_ARGS_<sub> read in terraform's order. */
