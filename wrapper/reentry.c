@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "liveness.h"
 
 void reentry_init(struct reentry *r)
@@ -200,12 +200,9 @@ int reentry_create(struct reentry *r, const char *ident, const char *lock_id, st
 void reentry_set_state(struct reentry *r, const char *state)
 {
 	char line[96];
-	struct timespec ts;
 	if (!r || !r->dir || !r->owner)
 		return;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	snprintf(line, sizeof(line), "%s %lld\n", state,
-	         (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	snprintf(line, sizeof(line), "%s %lld\n", state, (long long)clock_boot_ns());
 	write_file_atomic(r->dir, "state", line);
 }
 
@@ -298,12 +295,12 @@ int reentry_check(struct reentry *r, const char *ident, char *why, size_t why_si
 int reentry_lock_siblings(struct reentry *r, long long timeout_ms, const volatile int *cancel)
 {
 	char path[4096];
-	struct timespec start, now, step = { 0, 20 * 1000000 };
+	int64_t start;
 	snprintf(path, sizeof(path), "%s/siblings", r->dir);
 	r->flock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (r->flock_fd < 0)
 		return -1;
-	clock_gettime(CLOCK_BOOTTIME, &start);
+	start = clock_boot_ns();
 	for (;;) {
 		if (flock(r->flock_fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
@@ -311,14 +308,11 @@ int reentry_lock_siblings(struct reentry *r, long long timeout_ms, const volatil
 			return -1;
 		if (cancel && *cancel)
 			return 1;
-		clock_gettime(CLOCK_BOOTTIME, &now);
-		if (timeout_ms >= 0 && (now.tv_sec - start.tv_sec) * 1000LL +
-		                                       (now.tv_nsec - start.tv_nsec) / 1000000 >=
-		                               timeout_ms)
+		if (timeout_ms >= 0 && (clock_boot_ns() - start) / NS_PER_MS >= timeout_ms)
 			return 1;
 		if (strcmp(reentry_outer_state(r), "held"))
 			return 2;
-		nanosleep(&step, NULL);
+		clock_sleep_ms(20);
 	}
 }
 
