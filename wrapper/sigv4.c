@@ -437,14 +437,97 @@ out:
 	return rc;
 }
 
+/* The signing time as ISO 8601 basic format (out->amz_date) and its date. */
+static int sign_time(const struct sigv4_params *p, struct sigv4_result *out, char date[9],
+                     struct tf_error *err)
+{
+	struct tm tm;
+	if (!gmtime_r(&p->now, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+		return err_set(err, ERR_INTERNAL, "sigv4: signing time out of range");
+	if (strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16)
+		return err_set(err, ERR_INTERNAL, "sigv4: cannot format the signing time");
+	memcpy(date, out->amz_date, 8);
+	date[8] = '\0';
+	return 0;
+}
+
+/* The headers to sign: the signer's own first, then the caller's, sorted. */
+static struct hdr *sign_headers(const struct sigv4_params *p, const char *amz_date, size_t *nh)
+{
+	int have_token = p->session_token && *p->session_token;
+	struct hdr *h = xcalloc(p->nheaders + 3, sizeof(*h));
+	*nh = 0;
+	hdr_add(h, nh, "host", p->host);
+	hdr_add(h, nh, "x-amz-date", amz_date);
+	if (have_token)
+		hdr_add(h, nh, "x-amz-security-token", p->session_token);
+	for (size_t i = 0; i < p->nheaders; i++) {
+		char *lname = lowercase_dup(p->headers[i].name);
+		int skip = signer_owned(lname, have_token);
+		free(lname);
+		if (!skip)
+			hdr_add(h, nh, p->headers[i].name, p->headers[i].value);
+	}
+	qsort(h, *nh, sizeof(*h), hdr_cmp);
+	return h;
+}
+
+/* CanonicalHeaders ("name:v1,v2\n" each) and SignedHeaders ("a;b") of sorted h. */
+static void canonical_headers(const struct hdr *h, size_t nh, struct buf *canon,
+                              struct buf *signed_hdrs)
+{
+	size_t hdr_bytes = 0;
+	/* Sized up front so the buffer holding the token is never reallocated
+	 * (which would leave a copy behind in freed memory). */
+	for (size_t i = 0; i < nh; i++)
+		hdr_bytes += strlen(h[i].name) + h[i].vlen + 3;
+	buf_grow(canon, hdr_bytes);
+	for (size_t i = 0; i < nh; i++) {
+		int same = i && !strcmp(h[i].name, h[i - 1].name);
+		if (same) {
+			/* a repeated name: "name:v1,v2" */
+			canon->len--; /* drop the '\n' */
+			buf_addc(canon, ',');
+		} else {
+			buf_adds(canon, h[i].name);
+			buf_addc(canon, ':');
+			if (signed_hdrs->len)
+				buf_addc(signed_hdrs, ';');
+			buf_adds(signed_hdrs, h[i].name);
+		}
+		buf_add(canon, h[i].value, h[i].vlen);
+		buf_addc(canon, '\n');
+	}
+}
+
+/* CanonicalRequest = Method \n URI \n Query \n Headers \n SignedHeaders \n Hash,
+ * in one allocation (it holds the token). */
+static void canonical_request(struct buf *creq, const struct sigv4_params *p, const struct buf *uri,
+                              const struct buf *query, const struct buf *canon,
+                              const struct buf *signed_hdrs)
+{
+	buf_grow(creq, strlen(p->method) + uri->len + query->len + canon->len + signed_hdrs->len +
+	                       strlen(p->payload_hash) + 5);
+	buf_adds(creq, p->method);
+	buf_addc(creq, '\n');
+	buf_add(creq, uri->data, uri->len);
+	buf_addc(creq, '\n');
+	buf_add(creq, query->data, query->len);
+	buf_addc(creq, '\n');
+	buf_add(creq, canon->data, canon->len);
+	buf_addc(creq, '\n');
+	buf_add(creq, signed_hdrs->data, signed_hdrs->len);
+	buf_addc(creq, '\n');
+	buf_adds(creq, p->payload_hash);
+}
+
 int sigv4_sign(const struct sigv4_params *p, struct sigv4_result *out, struct tf_error *err)
 {
 	struct buf uri, query, canon_hdrs, signed_hdrs, creq, sts;
 	struct hdr *h = NULL;
-	size_t nh = 0, hdr_bytes = 0;
+	size_t nh = 0;
 	char date[9], creq_hash[65], *scope = NULL;
-	struct tm tm;
-	int have_token, rc;
+	int rc;
 
 	if (!out)
 		return err_set(err, ERR_INTERNAL, "sigv4: no result to fill");
@@ -459,74 +542,15 @@ int sigv4_sign(const struct sigv4_params *p, struct sigv4_result *out, struct tf
 	rc = check_params(p, err);
 	if (rc < 0)
 		goto done;
-
-	/* The clock: ISO 8601 basic format, UTC. */
-	if (!gmtime_r(&p->now, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
-		rc = err_set(err, ERR_INTERNAL, "sigv4: signing time out of range");
+	rc = sign_time(p, out, date, err);
+	if (rc < 0)
 		goto done;
-	}
-	if (strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16) {
-		rc = err_set(err, ERR_INTERNAL, "sigv4: cannot format the signing time");
-		goto done;
-	}
-	memcpy(date, out->amz_date, 8);
-	date[8] = '\0';
 
 	canonical_uri(&uri, p->path, p->s3_path);
 	query_build(&query, p->query, p->nquery);
-
-	/* Headers: the signer's own first, then the caller's, then sort. */
-	have_token = p->session_token && *p->session_token;
-	h = xcalloc(p->nheaders + 3, sizeof(*h));
-	hdr_add(h, &nh, "host", p->host);
-	hdr_add(h, &nh, "x-amz-date", out->amz_date);
-	if (have_token)
-		hdr_add(h, &nh, "x-amz-security-token", p->session_token);
-	for (size_t i = 0; i < p->nheaders; i++) {
-		char *lname = lowercase_dup(p->headers[i].name);
-		int skip = signer_owned(lname, have_token);
-		free(lname);
-		if (!skip)
-			hdr_add(h, &nh, p->headers[i].name, p->headers[i].value);
-	}
-	qsort(h, nh, sizeof(*h), hdr_cmp);
-
-	/* Sized up front so the buffer holding the token is never reallocated
-	 * (which would leave a copy behind in freed memory). */
-	for (size_t i = 0; i < nh; i++)
-		hdr_bytes += strlen(h[i].name) + h[i].vlen + 3;
-	buf_grow(&canon_hdrs, hdr_bytes);
-	for (size_t i = 0; i < nh; i++) {
-		int same = i && !strcmp(h[i].name, h[i - 1].name);
-		if (same) {
-			/* a repeated name: "name:v1,v2" */
-			canon_hdrs.len--; /* drop the '\n' */
-			buf_addc(&canon_hdrs, ',');
-		} else {
-			buf_adds(&canon_hdrs, h[i].name);
-			buf_addc(&canon_hdrs, ':');
-			if (signed_hdrs.len)
-				buf_addc(&signed_hdrs, ';');
-			buf_adds(&signed_hdrs, h[i].name);
-		}
-		buf_add(&canon_hdrs, h[i].value, h[i].vlen);
-		buf_addc(&canon_hdrs, '\n');
-	}
-
-	/* CanonicalRequest = Method \n URI \n Query \n Headers \n SignedHeaders \n Hash */
-	buf_grow(&creq, strlen(p->method) + uri.len + query.len + canon_hdrs.len + signed_hdrs.len +
-	                        strlen(p->payload_hash) + 5);
-	buf_adds(&creq, p->method);
-	buf_addc(&creq, '\n');
-	buf_add(&creq, uri.data, uri.len);
-	buf_addc(&creq, '\n');
-	buf_add(&creq, query.data, query.len);
-	buf_addc(&creq, '\n');
-	buf_add(&creq, canon_hdrs.data, canon_hdrs.len);
-	buf_addc(&creq, '\n');
-	buf_add(&creq, signed_hdrs.data, signed_hdrs.len);
-	buf_addc(&creq, '\n');
-	buf_adds(&creq, p->payload_hash);
+	h = sign_headers(p, out->amz_date, &nh);
+	canonical_headers(h, nh, &canon_hdrs, &signed_hdrs);
+	canonical_request(&creq, p, &uri, &query, &canon_hdrs, &signed_hdrs);
 
 	{
 		unsigned char md[32];
