@@ -558,16 +558,18 @@ ok "it ran under the lock (TFLOCK_HELD_ID set)" grep -q '^env TFLOCK_HELD_ID=' "
 ok "the action's TFLOCK_ACTION_* variables do not reach the command" \
 	bash -c "! grep -q '^env TFLOCK_ACTION_' '$TEST_TMP/a.log'"
 is 404 "$(lockst)" "the lock is released"
-if [ -n "$(yq_eval "$TEST_TMP/a/steps.json" 'd => d.run.outputs["lock-id"]')" ]; then
-	held=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/a.log")
-	is "$held" "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["lock-id"]')" "output lock-id is the lock's ID"
-	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["waited-seconds"] + " " + d["held-seconds"]')" \
-		'^[0-9]+(\.[0-9]+)? [0-9]+(\.[0-9]+)?$' "outputs waited-seconds and held-seconds are numbers"
-	like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d.outcome')" "released" "output outcome says released"
-	like "$(cat "$TEST_TMP/a/run.summary")" "$held" "tflock wrote the job summary (\$GITHUB_STEP_SUMMARY) naming the lock"
-else
-	for i in 1 2 3 4; do skip "this tflock does not write GitHub step outputs yet"; done
-fi
+# tflock writes the run step's outputs ($GITHUB_OUTPUT) and the job summary: a
+# run without them is a regression, and fails here
+held=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/a.log")
+like "$held" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' "the command saw its lock ID"
+is "$held" "$(yq_eval "$TEST_TMP/a/steps.json" 'd => d.run.outputs["lock-id"]')" \
+	"the run step wrote lock-id to \$GITHUB_OUTPUT"
+is "$held" "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["lock-id"]')" "output lock-id is the lock's ID"
+like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d["waited-seconds"] + " " + d["held-seconds"]')" \
+	'^[0-9]+(\.[0-9]+)? [0-9]+(\.[0-9]+)?$' "outputs waited-seconds and held-seconds are numbers"
+like "$(yq_eval "$TEST_TMP/a/outputs.json" 'd => d.outcome')" "released" "output outcome says released"
+like "$(cat "$TEST_TMP/a/run.summary" 2>/dev/null)" "$held" \
+	"tflock wrote the job summary (\$GITHUB_STEP_SUMMARY) naming the lock"
 
 # 3b. the command's exit status is the step's
 gh_inputs b "$TESTCHILD exit=3"

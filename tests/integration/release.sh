@@ -73,11 +73,15 @@ like "$(cat "$TEST_TMP/e")" "this CI job" "saying why"
 is 404 "$(lockst)" "the lock is gone"
 
 # a plain Terraform lock is never released by the cleanup
-"$TF_LOCKCLIENT" lock "$bucket" "$TFLOCK_KEY" >/dev/null 2>&1
-GITLAB_CI=true CI_JOB_ID=77 "$TFLOCK" release 2>"$TEST_TMP/e"
-is 0 $? "a plain Terraform lock: exit 0"
-is 200 "$(lockst)" "and it is kept"
-s3_status DELETE "/$bucket/$TFLOCK_KEY.tflock" >/dev/null
+if [ -x "$TFCOMPAT" ]; then
+	"$TF_LOCKCLIENT" lock "$bucket" "$TFLOCK_KEY" >/dev/null 2>&1
+	GITLAB_CI=true CI_JOB_ID=77 "$TFLOCK" release 2>"$TEST_TMP/e"
+	is 0 $? "a plain Terraform lock: exit 0"
+	is 200 "$(lockst)" "and it is kept"
+	s3_status DELETE "/$bucket/$TFLOCK_KEY.tflock" >/dev/null
+else
+	for _ in 1 2; do skip "no Go toolchain: tfcompat is not built, no plain Terraform lock to plant"; done
+fi
 
 # PID namespaces: containers on one host share the boot id, but a pid seen from
 # another PID namespace is another process (or none). A cleanup run in a

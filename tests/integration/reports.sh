@@ -110,14 +110,14 @@ lose() {
 	h=$!
 	wait_for "holder $name" 20 test -e "$TEST_TMP/$name.run"
 	id=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/$name.log")
-	"$TF_LOCKCLIENT" unlock "$bucket" "$TFLOCK_KEY" "$id" >/dev/null 2>&1
+	tf_force_unlock "$bucket" "$TFLOCK_KEY" "$id" >/dev/null 2>&1
 	# RGW does not order an unconditional DELETE against a conditional PUT already
 	# under way: a renewal in flight can put the lock back. Unlock again (as a second
 	# force-unlock would) until the holder notices, bounded (as stale.sh does).
 	for i in $(seq 1 50); do
 		kill -0 "$h" 2>/dev/null || break
 		sleep 0.2
-		"$TF_LOCKCLIENT" unlock "$bucket" "$TFLOCK_KEY" "$id" >/dev/null 2>&1
+		tf_force_unlock "$bucket" "$TFLOCK_KEY" "$id" >/dev/null 2>&1
 	done
 	wait "$h"
 	lost_rc=$?

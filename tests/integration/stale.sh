@@ -43,7 +43,7 @@ is 404 "$(lockst)" "the lock is released after"
 h=$!
 wait_for "holder k" 20 test -e "$TEST_TMP/k.run"
 idk=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/k.log")
-"$TF_LOCKCLIENT" unlock "$bucket" "$TFLOCK_KEY" "$idk" >/dev/null 2>&1
+tf_force_unlock "$bucket" "$TFLOCK_KEY" "$idk" >/dev/null 2>&1
 # RGW does not order an unconditional DELETE against a conditional PUT already
 # under way: a renewal in flight can put the lock back. Delete again (as a second
 # force-unlock would) until the holder notices, bounded.
@@ -63,7 +63,7 @@ like "$(cat "$TEST_TMP/k.err")" "exited 137" "the report names its death"
 h=$!
 wait_for "holder r" 20 test -e "$TEST_TMP/r.run"
 idr=$(awk '/^env TFLOCK_HELD_ID=/ { sub("env TFLOCK_HELD_ID=", ""); print }' "$TEST_TMP/r.log")
-"$TF_LOCKCLIENT" unlock "$bucket" "$TFLOCK_KEY" "$idr" >/dev/null 2>&1
+tf_force_unlock "$bucket" "$TFLOCK_KEY" "$idr" >/dev/null 2>&1
 wait_for "lost reported" 30 grep -q LOST "$TEST_TMP/r.err"
 touch "$TEST_TMP/r.go"
 wait "$h"
