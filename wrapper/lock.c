@@ -697,16 +697,19 @@ static int release_renew_delete(struct lock *l, struct tf_error *err)
 	ret = remove_rec(l, NULL, (long)left, &broken, err);
 	if (ret == REC_DONE || ret == REC_ABSENT)
 		return released(l);
-	/* never repeat that DELETE; a read tells whether it applied */
-	err_clear(&rerr);
-	rb = read_back(l, l->mine.tf.seq, clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS,
-	               &rerr);
-	if (rb == W_ABSENT) {
-		err_clear(err);
-		return released(l);
+	/* never repeat that DELETE; a read tells whether it applied (a store that
+	 * refused it, 403 or NoSuchBucket, did not apply it) */
+	if (!broken) {
+		err_clear(&rerr);
+		rb = read_back(l, l->mine.tf.seq,
+		               clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS, &rerr);
+		if (rb == W_ABSENT) {
+			err_clear(err);
+			return released(l);
+		}
+		if (rb == W_OTHER)
+			return lost_to_other(l, err);
 	}
-	if (rb == W_OTHER)
-		return lost_to_other(l, err);
 	err_prefix(err, "release of %s FAILED (not retried: the lock expires within %s)", l->url,
 	           d);
 	return ret < 0 ? ret : ERR_HTTP;

@@ -184,7 +184,7 @@ static int rs3_remove(struct record *r, const char *version, const struct record
 	}
 	s3_reply_init(&sr);
 	ret = send(r, &req, c, &sr, out, err);
-	if (ret == ERR_HTTP && sr.status == 404)
+	if (ret == ERR_HTTP && absent_404(&sr, err))
 		ret = REC_ABSENT; /* err kept: callers that care say why */
 	else if (ret == ERR_HTTP && sr.status == 412)
 		ret = REC_PRECONDITION;

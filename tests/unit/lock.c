@@ -593,7 +593,6 @@ struct expect {
 	unsigned long long seq; /* 0: not checked */
 	const char *etag;       /* NULL: not checked */
 	const char *msg;        /* in err.msg, or NULL */
-	const char *known;      /* a known engine deviation this case shows, or NULL */
 };
 
 /* "WHAT: CHECK" for contains() (a static buffer, valid until the next call) */
@@ -617,24 +616,18 @@ static struct expect ex(enum outcome o, int held, unsigned long long seq, const 
 	return e;
 }
 
-/* ok(), except that a failure the case's known deviation explains is a skip
- * naming it (and a case without the deviation passes as usual). */
-static int verdict(int cond, const struct expect *e, const char *what, const char *check)
+static int verdict(int cond, const char *what, const char *check)
 {
-	if (!cond && e->known) {
-		skip("%s: %s: known engine deviation: %s", what, check, e->known);
-		return 1;
-	}
 	return ok(cond, "%s: %s", what, check);
 }
 
 static void check(struct run *r, enum outcome got, const struct expect *e, const char *what)
 {
 	const char *w = r->want.data ? r->want.data : "", *g = r->sig.data ? r->sig.data : "";
-	if (!verdict(got == e->o, e, what, "outcome"))
+	if (!verdict(got == e->o, what, "outcome"))
 		diag("wanted: %s\n#   seen: %s (error: %s)", outcome_name(e->o), outcome_name(got),
 		     r->err.msg);
-	if (!verdict(api_held(r->l) == e->held, e, what, "held"))
+	if (!verdict(api_held(r->l) == e->held, what, "held"))
 		diag("wanted: %d\n#   seen: %d", e->held, api_held(r->l));
 	if (e->seq)
 		is_int((long long)e->seq, (long long)api_seq(r->l), "%s: seq", what);
@@ -642,7 +635,7 @@ static void check(struct run *r, enum outcome got, const struct expect *e, const
 		is_string(e->etag, api_etag(r->l), "%s: ETag", what);
 	if (e->msg)
 		contains(r->err.msg, e->msg, desc_of(what, "the error says why"));
-	if (!verdict(sig_matches(w, g), e, what, "request log"))
+	if (!verdict(sig_matches(w, g), what, "request log"))
 		diag("wanted: %s\n#   seen:   %s", w, g);
 }
 
@@ -1246,17 +1239,6 @@ static const char *broken_setup(struct run *r, enum bop op)
 }
 
 /* Where the engine does not (yet) do what the brief of these tests asks. */
-static const char *broken_known(enum bop op, int nosuchbucket)
-{
-	if (nosuchbucket && (op == B_RELEASE_COND || op == B_RELEASE_DELETE || op == B_UNLOCK_COND))
-		return "record_s3.c rs3_remove() takes every 404 for an absent object, "
-		       "NoSuchBucket included, so the release or unlock reports success";
-	if (!nosuchbucket && op == B_RELEASE_DELETE)
-		return "lock.c release_renew_delete() reads the lock back after a DELETE "
-		       "the store refused (403)";
-	return NULL;
-}
-
 static void t_broken(enum bop op, int nosuchbucket)
 {
 	struct lock_params p = { 0, -1, LEASE_S };
@@ -1274,7 +1256,6 @@ static void t_broken(enum bop op, int nosuchbucket)
 	char what[200];
 	snprintf(what, sizeof(what), "%s answered %s", bop_name[op],
 	         nosuchbucket ? "404 NoSuchBucket" : "403 AccessDenied");
-	e.known = broken_known(op, nosuchbucket);
 	run_open(&r, &p);
 	prefix = broken_setup(&r, op);
 	answer(&r, method, nosuchbucket ? ans_nosuchbucket : ans_403, NULL);
