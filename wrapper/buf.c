@@ -324,7 +324,8 @@ size_t utf8_encode(uint32_t cp, char out[4])
 void buf_add_utf8(struct buf *b, uint32_t cp)
 {
 	char t[4];
-	buf_add(b, t, utf8_encode(cp, t));
+	size_t n = utf8_encode(cp, t);
+	buf_add(b, t, n);
 }
 
 void buf_add_json_string(struct buf *b, const char *str, int go_html)

@@ -154,7 +154,6 @@ struct doctor_state {
 static int check_bucket(const struct doctor_input *in, struct doctor_state *ds)
 {
 	struct s3_request req;
-	char d[2048];
 	long st;
 	memset(&req, 0, sizeof(req));
 	req.method = "HEAD";
@@ -162,6 +161,7 @@ static int check_bucket(const struct doctor_input *in, struct doctor_state *ds)
 	(void)s3_request(in->s3, &req, &ds->r, &ds->err);
 	st = ds->r.status;
 	if (st == 200) {
+		char d[2048];
 		snprintf(d, sizeof(d), "'%s' at %s", s3_client_bucket(in->s3),
 		         s3_client_describe(in->s3));
 		line(V_PASS, "bucket", d, NULL);

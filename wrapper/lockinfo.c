@@ -40,6 +40,7 @@ static void snippet(char *out, size_t size, const char *s, size_t n)
 
 	if (size == 0)
 		return;
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive: 2.10 takes lim for 0 */
 	for (size_t i = 0; i < lim && o + 5 < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
@@ -51,6 +52,7 @@ static void snippet(char *out, size_t size, const char *s, size_t n)
 			out[o++] = hex[c & 15];
 		}
 	}
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive, as above */
 	if (n > lim && o + 4 < size) {
 		memcpy(out + o, "...", 3);
 		o += 3;
@@ -75,9 +77,9 @@ void lockinfo_format_created(const struct timespec *utc, char out[48])
 void lockinfo_new_id(char out[37])
 {
 	unsigned char r[16];
-	size_t got = 0;
 
 	if (RAND_bytes(r, sizeof(r)) != 1) {
+		size_t got = 0;
 		while (got < sizeof(r)) {
 			ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
 			if (n < 0 && errno == EINTR)
@@ -638,7 +640,7 @@ static int read_tf_field(struct jp *j, struct state *st, const char *name, char 
 static int read_created(struct jp *j, struct state *st)
 {
 	const unsigned char *raw = j->p + 1;
-	char *tmp, snip[SNIP * 4 + 8];
+	char *tmp;
 	size_t rawlen;
 
 	if (*j->p != '"') {
@@ -653,6 +655,7 @@ static int read_created(struct jp *j, struct state *st)
 	rawlen = (size_t)(j->p - 1 - raw);
 	tmp = xstrndup((const char *)raw, rawlen);
 	if (strlen(tmp) != rawlen || lockinfo_parse_time(tmp, NULL) != 0) {
+		char snip[SNIP * 4 + 8];
 		snippet(snip, sizeof(snip), (const char *)raw, rawlen);
 		first_msg(st->created_err, sizeof(st->created_err),
 		          "Created \"%s\" is not an RFC 3339 time", snip);
@@ -978,11 +981,11 @@ static int classify(struct lockinfo *li, struct tf_error *err, int cls, const ch
 	fill_empty(&li->tf.ci_job);
 	fill_empty(&li->tf.pidns);
 	if (err) {
-		va_list ap;
 		err_clear(err);
 		if (cls == LOCKINFO_MALFORMED)
 			err->kind = ERR_PARSE;
 		if (fmt) {
+			va_list ap;
 			va_start(ap, fmt);
 			vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 			va_end(ap);
