@@ -210,7 +210,7 @@ void creds_resp_free(struct http_response *resp)
 
 int creds_url_split(const char *url, char **host, char **path)
 {
-	const char *s = strstr(url, "://"), *a, *ae, *at, *pe;
+	const char *s = strstr(url, "://"), *a, *ae, *at;
 	int https;
 	*host = *path = NULL;
 	if (!s)
@@ -236,7 +236,7 @@ int creds_url_split(const char *url, char **host, char **path)
 		*host = xstrndup(a, len);
 	}
 	if (*ae == '/') {
-		pe = ae + strcspn(ae, "?#");
+		const char *pe = ae + strcspn(ae, "?#");
 		*path = xstrndup(ae, (size_t)(pe - ae));
 	} else {
 		*path = xstrdup("/");

@@ -69,12 +69,11 @@ static int sso_settings(const struct resolver *r, const struct prof *p, struct s
 	const char *session = creds_prof_val(p, "sso_session");
 	const char *region = creds_prof_val(p, "sso_region"),
 	           *start = creds_prof_val(p, "sso_start_url");
-	int rc;
 
 	s->account = creds_prof_val(p, "sso_account_id");
 	s->role = creds_prof_val(p, "sso_role_name");
 	if (session) {
-		rc = sso_session(r, p, session, s, err);
+		int rc = sso_session(r, p, session, s, err);
 		if (rc)
 			return rc;
 	} else {

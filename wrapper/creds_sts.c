@@ -258,7 +258,7 @@ int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
                           struct creds_identity *out, struct tf_error *err)
 {
 	static const struct creds_config empty;
-	const char *what = "sts GetCallerIdentity", *b, *e, *rb, *re;
+	const char *what = "sts GetCallerIdentity";
 	struct resolver r;
 	struct http_response resp;
 	int rc;
@@ -269,8 +269,7 @@ int creds_caller_identity(const struct creds_config *cfg, const struct creds *c,
 	http_response_init(&resp);
 	rc = sts_post(&r, "GetCallerIdentity", NULL, 0, c, &resp, what, err);
 	if (!rc) {
-		b = resp.body.data;
-		e = b + resp.body.len;
+		const char *b = resp.body.data, *e = b + resp.body.len, *rb, *re;
 		if (!sts_element(b, e, "GetCallerIdentityResult", &rb, &re)) {
 			rc = err_set(err, ERR_PARSE,
 			             "%s: no <GetCallerIdentityResult> in the reply", what);
