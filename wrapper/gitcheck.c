@@ -23,7 +23,8 @@ void gitcheck_record_applied(struct lock *l, void *arg)
 	if (preapply_record(l, gi, &err))
 		log_warn("could not record commit %.12s as applied: %s", gi->head, err.msg);
 	else
-		log_verbose("recorded commit %.12s as the last applied to %s", gi->head, l->url);
+		log_verbose("recorded commit %.12s as the last applied to %s", gi->head,
+		            lock_url(l));
 }
 
 int gitcheck_main(const struct config *c, const struct target *t)

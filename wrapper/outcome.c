@@ -24,22 +24,26 @@ int outcome_exit_for_error(const struct tf_error *err)
 }
 
 /* --report FILE and, on GitHub Actions, the step summary, outputs and
- * annotations. r is NULL when the command never ran (not acquired). */
+ * annotations. l is NULL before the lock was set up; r is NULL when the
+ * command never ran (not acquired). */
 static void write_reports(const struct config *c, const struct lock *l, const struct run_result *r,
                           const struct tfcmd *tf, const char *outcome, const char *kind,
                           int exit_code)
 {
 	struct report rep;
-	struct report_holder hs[16];
+	struct report_holder hs[LOCK_SEEN_MAX];
+	struct lock_stats st;
 	struct tf_error err;
 	char cmd[512], started[48];
 	struct timespec now = clock_wall();
-	static const struct lock none; /* an exit before the lock was set up */
 	const char *report_path = c && c->report ? c->report : getenv("TFLOCK_REPORT");
+	const char *url = l ? lock_url(l) : NULL;
 	int64_t end;
-	if (!l)
-		l = &none;
-	end = l->released_ns ? l->released_ns : clock_boot_ns();
+	if (l)
+		lock_get_stats(l, &st);
+	else
+		memset(&st, 0, sizeof(st));
+	end = st.released_ns ? st.released_ns : clock_boot_ns();
 	/* no early return when not in CI: report_github() and report_gitlab()
 	 * each decide that for their own CI */
 	if (report_path && !*report_path)
@@ -48,29 +52,30 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	err_clear(&err);
 	snprintf(cmd, sizeof(cmd), "%s%s%s", tf && tf->program ? tf->program : "",
 	         tf && tf->sub ? " " : "", tf && tf->sub ? tf->sub : "");
-	if (l->wait_start_ns)
-		now.tv_sec -= (clock_boot_ns() - l->wait_start_ns) / NS_PER_S;
+	if (st.wait_start_ns)
+		now.tv_sec -= (clock_boot_ns() - st.wait_start_ns) / NS_PER_S;
 	now.tv_nsec = 0;
 	lockinfo_format_created(&now, started);
-	for (unsigned i = 0; i < l->nseen && i < 16; i++) {
+	/* from l, not st: struct report_holder's strings are not const */
+	for (unsigned i = 0; i < st.nseen && i < LOCK_SEEN_MAX; i++) {
 		hs[i].who = l->seen[i].who;
 		hs[i].operation = l->seen[i].operation;
 		hs[i].id = l->seen[i].id;
 	}
-	rep.lock_url = l->url ? l->url : "";
-	rep.lock_id = l->acquired_ns ? l->mine.id : "";
+	rep.lock_url = url ? url : "";
+	rep.lock_id = st.acquired_ns ? lock_id(l) : "";
 	rep.command = cmd;
-	rep.acquired = l->acquired_ns != 0;
-	rep.took_over = l->took_over;
-	rep.waited_s = l->wait_start_ns
-	                       ? ((l->acquired_ns ? l->acquired_ns : end) - l->wait_start_ns) / 1e9
+	rep.acquired = st.acquired_ns != 0;
+	rep.took_over = st.took_over;
+	rep.waited_s = st.wait_start_ns
+	                       ? ((st.acquired_ns ? st.acquired_ns : end) - st.wait_start_ns) / 1e9
 	                       : 0;
-	rep.held_s = l->acquired_ns ? (end - l->acquired_ns) / 1e9 : 0;
-	rep.heartbeats = l->heartbeats;
-	rep.heartbeat_failures = l->heartbeat_failures;
-	rep.requests = l->requests;
+	rep.held_s = st.acquired_ns ? (end - st.acquired_ns) / 1e9 : 0;
+	rep.heartbeats = st.heartbeats;
+	rep.heartbeat_failures = st.heartbeat_failures;
+	rep.requests = st.requests;
 	rep.holders = hs;
-	rep.nholders = l->nseen < 16 ? l->nseen : 16;
+	rep.nholders = st.nseen < LOCK_SEEN_MAX ? st.nseen : LOCK_SEEN_MAX;
 	rep.child_ran = r && r->child_status != -1;
 	rep.child_status_code = r ? r->child_code : 0;
 	rep.child_signal = r && r->child_status != -1 && WIFSIGNALED(r->child_status)
@@ -149,16 +154,19 @@ void outcome_report_run(struct outcome *o, const struct config *c, const struct 
 
 void outcome_summary(const struct lock *l, const struct run_result *r, char *const argv[])
 {
+	struct lock_stats st;
 	char waited[32], held[32];
-	dur_format((l->acquired_ns - l->wait_start_ns) / 1000000, waited, sizeof(waited));
-	dur_format(((l->released_ns ? l->released_ns : clock_boot_ns()) - l->acquired_ns) / 1000000,
+	lock_get_stats(l, &st);
+	dur_format((st.acquired_ns - st.wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
+	dur_format(((st.released_ns ? st.released_ns : clock_boot_ns()) - st.acquired_ns) /
+	                   NS_PER_MS,
 	           held, sizeof(held));
 	if (r->lost || r->release_failed)
-		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
-		          r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", lock_url(l),
+		          r->outcome, waited, held, st.heartbeats, st.heartbeats == 1 ? "" : "s",
 		          argv[0], r->child_code);
 	else
-		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", l->url,
-		         r->outcome, waited, held, l->heartbeats, l->heartbeats == 1 ? "" : "s",
+		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", lock_url(l),
+		         r->outcome, waited, held, st.heartbeats, st.heartbeats == 1 ? "" : "s",
 		         argv[0], r->child_code);
 }

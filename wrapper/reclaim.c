@@ -30,24 +30,24 @@ static char *stale_id(const struct config *c, struct lock *l, struct lock_view *
 	if (lock_read(l, v, &err))
 		die(outcome_exit_for_error(&err), "%s", err.msg);
 	if (!v->present) {
-		log_info("%s is not locked", l->url);
+		log_info("%s is not locked", lock_url(l));
 		return NULL;
 	}
 	if (v->klass != LOCKINFO_TFLOCK)
 		die(c->conflict_exit_code,
 		    "%s is not a tflock lock with a lease (%s): --force cannot prove it "
 		    "stale; if you know its run is gone: tflock unlock %s",
-		    l->url, *v->why ? v->why : "plain Terraform/OpenTofu lock",
+		    lock_url(l), *v->why ? v->why : "plain Terraform/OpenTofu lock",
 		    v->li.id ? v->li.id : "ID");
 	if (status_watch_stale(l, v, &stale, &err))
 		die(outcome_exit_for_error(&err), "%s", err.msg);
 	if (!v->present) {
-		log_info("%s was released while watching", l->url);
+		log_info("%s was released while watching", lock_url(l));
 		return NULL;
 	}
 	if (!stale)
 		die(c->conflict_exit_code, "%s is alive (renewed while watched): not removed",
-		    l->url);
+		    lock_url(l));
 	return xstrdup(v->li.id);
 }
 
@@ -68,7 +68,7 @@ int reclaim_unlock(const struct config *c, const struct target *t, const char *i
 		die(EXIT_UNAVAILABLE, "%s", err.msg);
 	ret = lock_unlock_id(&l, id, &err);
 	if (ret == 0) {
-		log_info("unlocked %s (ID %s)", l.url, id);
+		log_info("unlocked %s (ID %s)", lock_url(&l), id);
 	} else if (ret == ERR_NOT_FOUND) {
 		log_info("%s", err.msg);
 		ret = 0;
@@ -106,12 +106,12 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	if (lock_read(&l, &v, &err))
 		die(outcome_exit_for_error(&err), "%s", err.msg);
 	if (!v.present) {
-		log_info("'%s' is free: nothing to release", l.url);
+		log_info("'%s' is free: nothing to release", lock_url(&l));
 		goto out;
 	}
 	if (v.klass != LOCKINFO_TFLOCK) {
 		log_info("'%s' is held by a lock tflock did not write (%s): not ours to release",
-		         l.url, v.li.who ? v.li.who : "?");
+		         lock_url(&l), v.li.who ? v.li.who : "?");
 		goto out;
 	}
 	self.boot_id = bid;
@@ -122,24 +122,25 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	if (gone == LIVENESS_ALIVE_HERE) {
 		log_error("'%s' is held by a live tflock on this machine (pid %ld): not released; "
 		          "let it finish, or stop it and run tflock release again",
-		          l.url, v.li.tf.pid);
+		          lock_url(&l), v.li.tf.pid);
 		ret = (int)c->conflict_exit_code;
 		goto out;
 	}
 	if (gone == LIVENESS_UNKNOWN) {
 		log_info("'%s' is held by %s, not provably gone (%s%s): not released; if you know "
 		         "its run has ended: tflock unlock %s",
-		         l.url, who, why, *ci->job ? "; not left by this CI job" : "", v.li.id);
+		         lock_url(&l), who, why, *ci->job ? "; not left by this CI job" : "",
+		         v.li.id);
 		goto out;
 	}
 	if (lock_selftest(&l, 0, &err))
 		die(EXIT_UNAVAILABLE, "%s", err.msg);
 	ret = lock_unlock_id(&l, v.li.id, &err);
 	if (ret == 0) {
-		log_info("released '%s' left by %s (%s)", l.url, v.li.who ? v.li.who : "?",
+		log_info("released '%s' left by %s (%s)", lock_url(&l), v.li.who ? v.li.who : "?",
 		         gone == LIVENESS_GONE_PID ? "its process is gone" : "this CI job");
 	} else if (ret == LOCK_HELD) {
-		log_info("'%s' changed meanwhile: not released", l.url);
+		log_info("'%s' changed meanwhile: not released", lock_url(&l));
 		ret = 0;
 	} else {
 		log_error("%s", err.msg);

@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 
 #include "buf.h"
-#include "clock.h"
 #include "dur.h"
 #include "gitcheck.h"
 #include "http.h"
@@ -52,7 +51,7 @@ static void release_on_die(void *arg)
 	struct lock *l = arg;
 	struct tf_error err;
 	err_clear(&err);
-	if (l->held && lock_release(l, &err))
+	if (lock_is_held(l) && lock_release(l, &err))
 		log_error("while stopping: %s", err.msg);
 }
 
@@ -283,13 +282,13 @@ static void workspace_trap(struct runctx *r)
 		return;
 	err_clear(&err);
 	s3_reply_init(&hr);
-	if (s3_head(r->s3, r->l.state_key, NULL, &hr, &err) != 0 && hr.status == 404 &&
+	if (s3_head(r->s3, lock_state_key(&r->l), NULL, &hr, &err) != 0 && hr.status == 404 &&
 	    strcmp(err.s3_code, "NoSuchBucket"))
 		die(EXIT_USAGE,
 		    "workspace '%s' has no state yet (s3://%s/%s): terraform would take "
 		    "the lock itself and fail on tflock's; run '%s workspace new %s' "
 		    "(outside tflock) first",
-		    c->workspace, c->bucket, r->l.state_key, tf->program, c->workspace);
+		    c->workspace, c->bucket, lock_state_key(&r->l), tf->program, c->workspace);
 	s3_reply_free(&hr);
 }
 
@@ -309,6 +308,7 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 {
 	const struct config *c = &r->s->c;
 	struct outcome *xr = &r->s->xr;
+	struct lock_stats st;
 	if (ret == LOCK_UNAVAILABLE) {
 		outcome_exit(xr, EXIT_UNAVAILABLE, err->msg, "unavailable");
 		die(EXIT_UNAVAILABLE, "not acquired: %s", err->msg);
@@ -317,15 +317,15 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		char who[512], *msg;
 		if (err->msg[0] && err->kind == ERR_USAGE)
 			die(c->conflict_exit_code, "%s", err->msg);
-		lock_describe_holder(&r->l.last_holder, who, sizeof(who));
+		lock_describe_holder(lock_last_holder(&r->l), who, sizeof(who));
 		msg = xasprintf("not acquired: held by %s", who);
 		outcome_exit(xr, (int)c->conflict_exit_code, msg, "held");
 		free(msg);
-		die(c->conflict_exit_code, "%s is held by %s: %s", r->l.url, who,
+		die(c->conflict_exit_code, "%s is held by %s: %s", lock_url(&r->l), who,
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
 	}
 	if (ret == LOCK_CANCELLED) {
-		char *msg = xasprintf("interrupted while waiting for %s", r->l.url);
+		char *msg = xasprintf("interrupted while waiting for %s", lock_url(&r->l));
 		log_error("%s", msg);
 		ret = 128 + (int)cancel_sig;
 		outcome_exit(xr, ret, msg, "cancelled");
@@ -337,7 +337,7 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 	r->hook = cleanup_register(release_on_die, &r->l);
 	if (cancel_sig) {
 		lock_release(&r->l, err);
-		log_error("interrupted right after acquiring %s: released it", r->l.url);
+		log_error("interrupted right after acquiring %s: released it", lock_url(&r->l));
 		cleanup_unregister(r->hook);
 		r->hook = -1;
 		ret = 128 + (int)cancel_sig;
@@ -345,8 +345,9 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		             "cancelled");
 		return ret;
 	}
-	log_info("acquired %s%s", r->l.url,
-	         r->l.took_over ? " (taken over from a dead holder)" : "");
+	lock_get_stats(&r->l, &st);
+	log_info("acquired %s%s", lock_url(&r->l),
+	         st.took_over ? " (taken over from a dead holder)" : "");
 	return GO_ON;
 }
 
@@ -374,8 +375,8 @@ static int acquire(struct runctx *r)
 	catch_cancels();
 	if (r->nested) {
 		nested_enter(c, &s->re, r->timeout_ms);
-		r->l.wait_start_ns = r->l.acquired_ns = clock_boot_ns();
-		log_verbose("re-entered %s, held by the outer tflock", r->l.url);
+		lock_mark_reentered(&r->l);
+		log_verbose("re-entered %s, held by the outer tflock", lock_url(&r->l));
 		return GO_ON;
 	}
 	http_set_abort(&cancel_sig); /* requests while acquiring end on a signal */
@@ -458,8 +459,8 @@ static void hook_setup(struct runctx *r)
 	r->hook_argv[1] = NULL;
 	r->ro.hook_argv = r->hook_argv;
 	if (!r->nested) {
-		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_ID=%s", r->l.mine.id);
-		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", r->l.url);
+		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(&r->l));
+		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(&r->l));
 		r->hn += target_held_env(c, r->henv + r->hn);
 	}
 	/* the user's overrides reach the hook, which runs `tflock check-git`
@@ -486,8 +487,8 @@ static void child_setup(struct runctx *r)
 	err_clear(&err);
 	base_run_opts(c, &r->ro);
 	if (!r->nested) { /* a nested run's child inherits the outer's TFLOCK_HELD_* */
-		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ID=%s", r->l.mine.id);
-		r->extra[r->n++] = xasprintf("TFLOCK_HELD_LOCK=%s", r->l.url);
+		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(&r->l));
+		r->extra[r->n++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(&r->l));
 		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(r->s3));
 		r->n += target_held_env(c, r->extra + r->n);
 	}
@@ -496,7 +497,7 @@ static void child_setup(struct runctx *r)
 	if (r->nested) {
 		r->ro.nested = &s->re;
 		r->ro.nested_lease_ms = config_scaled(c, c->lease_ms);
-	} else if (reentry_create(&s->re, r->ident, r->l.mine.id, &err) == 0) {
+	} else if (reentry_create(&s->re, r->ident, lock_id(&r->l), &err) == 0) {
 		r->n += (size_t)reentry_env(&s->re, r->extra + r->n, 2);
 		r->ro.outer = &s->re;
 	} else {

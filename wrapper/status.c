@@ -50,7 +50,7 @@ static void print_status_text(const struct lock *l, const struct lock_view *v, i
 {
 	struct buf b = BUF_INIT;
 	char who[512];
-	sanitize_text(&b, l->url, 0);
+	sanitize_text(&b, lock_url(l), 0);
 	if (!v->present) {
 		buf_adds(&b, ": free\n");
 		goto out;
@@ -92,7 +92,7 @@ static void print_status_json(const struct lock *l, const struct lock_view *v, i
 {
 	struct buf b = BUF_INIT;
 	buf_adds(&b, "{");
-	json_str(&b, "lock", l->url, 0);
+	json_str(&b, "lock", lock_url(l), 0);
 	buf_addf(&b, ",\"held\":%s", v->present ? "true" : "false");
 	if (v->present) {
 		json_str(&b, "kind",
@@ -133,8 +133,8 @@ int status_watch_stale(struct lock *l, struct lock_view *v, int *stale, struct t
 		return 0;
 	snprintf(etag, sizeof(etag), "%s", v->etag);
 	lease_ns = v->holder_lease_ms * NS_PER_MS;
-	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...", l->url,
-	         v->li.tf.lease);
+	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...",
+	         lock_url(l), v->li.tf.lease);
 	for (;;) {
 		int64_t step = lock_poll_ms(l);
 		int ret = lock_read(l, v, err);
