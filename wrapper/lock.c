@@ -68,15 +68,14 @@ int lock_cancelled(const struct lock *l)
 	return l->o.cancel && *l->o.cancel;
 }
 
+static int cancelled_arg(const void *l)
+{
+	return lock_cancelled(l);
+}
+
 void lock_sleep_ms(const struct lock *l, int64_t ms)
 {
-	struct timespec ts;
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * NS_PER_MS;
-	while (nanosleep(&ts, &ts) == -1 && !lock_cancelled(l))
-		;
+	clock_sleep_ms_unless(ms, cancelled_arg, l);
 }
 
 void lock_view_init(struct lock_view *v)
@@ -100,7 +99,7 @@ static void lock_body_init(struct lock *l, const struct lock_opts *o)
 	char id[37], created[48], host[256] = "";
 	struct timespec now;
 	gethostname(host, sizeof(host) - 1);
-	clock_gettime(CLOCK_REALTIME, &now);
+	now = clock_wall();
 	lockinfo_new_id(id);
 	lockinfo_format_created(&now, created);
 	l->mine.id = xstrdup(id);
@@ -278,15 +277,15 @@ void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
 	const struct lockinfo *li = &v->li;
 	struct buf b = BUF_INIT;
 	struct timespec created;
-	char since[64] = "", ago[32] = "";
+	char since[64] = "";
 	if (li->created && lockinfo_parse_time(li->created, &created) == 0) {
 		struct tm tm;
 		time_t t = created.tv_sec;
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
+		struct timespec now = clock_wall();
 		gmtime_r(&t, &tm);
 		strftime(since, sizeof(since), "since %H:%M:%S UTC", &tm);
 		if (now.tv_sec >= t) {
+			char ago[32];
 			dur_format((int64_t)(now.tv_sec - t) * 1000, ago, sizeof(ago));
 			snprintf(since + strlen(since), sizeof(since) - strlen(since), ", %s ago",
 			         ago);
@@ -582,8 +581,8 @@ int lock_check(struct lock *l, struct tf_error *err)
 	if (!v.present) {
 		l->held = 0;
 		log_event("lost %s id=%s (deleted)", l->url, l->mine.id);
-		ret = err_set(err, ERR_NONE,
-		              "%s was deleted by someone else (terraform force-unlock?)", l->url);
+		err_set(err, ERR_NONE, "%s was deleted by someone else (terraform force-unlock?)",
+		        l->url);
 		ret = LOCK_LOST;
 	} else if (strcmp(v.etag, l->etag)) {
 		if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
@@ -648,9 +647,9 @@ static int lost_to_other(struct lock *l, struct tf_error *err)
 /* B5 on a store that honours conditional DELETE: DELETE If-Match our version. */
 static int release_conditional(struct lock *l, struct tf_error *err)
 {
-	int ret, broken;
 	for (int tries = 0; tries < 4; tries++) {
-		ret = remove_rec(l, l->etag, (long)lock_request_timeout_ms(l), &broken, err);
+		int broken, ret = remove_rec(l, l->etag, (long)lock_request_timeout_ms(l), &broken,
+		                             err);
 		if (ret == REC_DONE || ret == REC_ABSENT)
 			return released(l);
 		if (broken)
@@ -675,9 +674,8 @@ static int release_conditional(struct lock *l, struct tf_error *err)
 static int release_renew_delete(struct lock *l, struct tf_error *err)
 {
 	int64_t window_ms, left;
-	int ret, rb, broken;
+	int ret, broken;
 	char d[32];
-	struct tf_error rerr;
 	ret = lock_renew(l, err);
 	if (ret)
 		return ret; /* LOCK_LOST, or failed: the lease bounds the leak */
@@ -700,6 +698,8 @@ static int release_renew_delete(struct lock *l, struct tf_error *err)
 	/* never repeat that DELETE; a read tells whether it applied (a store that
 	 * refused it, 403 or NoSuchBucket, did not apply it) */
 	if (!broken) {
+		struct tf_error rerr;
+		int rb;
 		err_clear(&rerr);
 		rb = read_back(l, l->mine.tf.seq,
 		               clock_boot_ns() + lock_request_timeout_ms(l) * NS_PER_MS, &rerr);

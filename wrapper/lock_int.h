@@ -6,10 +6,9 @@
 #ifndef TFLOCK_LOCK_INT_H
 #define TFLOCK_LOCK_INT_H
 
+#include "clock.h"
 #include "lock.h"
 #include "record.h"
-
-#define NS_PER_MS 1000000LL
 
 /* Visible characters of each field in a one-line description (callers give
  * 512 bytes; sanitize_to() cuts what still does not fit). */

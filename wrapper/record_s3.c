@@ -13,12 +13,11 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "dur.h"
 #include "lockinfo.h"
 #include "log.h"
 #include "s3.h"
-
-#define NS_PER_MS 1000000LL
 
 struct rs3 {
 	struct s3_client *s3;
@@ -172,6 +171,7 @@ static int rs3_remove(struct record *r, const char *version, const struct record
 	struct s3_request req;
 	struct s3_reply sr;
 	struct http_header h;
+	/* cppcheck-suppress variableScope ; h.value points into q until the request is sent */
 	char q[RECORD_VERSION_MAX + 2];
 	int ret;
 	memset(&req, 0, sizeof(req));
@@ -196,16 +196,16 @@ static int rs3_remove(struct record *r, const char *version, const struct record
 
 /* ---- self-test (B6) ---- */
 
+static int aborting(const void *arg)
+{
+	(void)arg;
+	return http_aborting();
+}
+
 /* Sleep, cut short by a cancelling signal (http_set_abort). */
 static void nap_ms(int64_t ms)
 {
-	struct timespec ts;
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * NS_PER_MS;
-	while (nanosleep(&ts, &ts) == -1 && !http_aborting())
-		;
+	clock_sleep_ms_unless(ms, aborting, NULL);
 }
 
 struct probe {
