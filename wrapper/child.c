@@ -75,9 +75,35 @@ int child_exit_code(int status)
 	return 70;
 }
 
+/* close_range(2) on everything above 2 but the two kept: 0, or -1 when the
+ * kernel or the C library lacks it. A system call: safe between fork and exec
+ * in a process with threads, as opendir() is not. */
+static int close_ranges(int keep1, int keep2)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+	int k[2] = { keep1 < keep2 ? keep1 : keep2, keep1 < keep2 ? keep2 : keep1 };
+	unsigned int from = 3;
+	for (int i = 0; i < 2; i++) {
+		if (k[i] < 0 || (unsigned int)k[i] < from)
+			continue; /* none, 0-2, or the other one again */
+		if ((unsigned int)k[i] > from && close_range(from, (unsigned int)k[i] - 1, 0) != 0)
+			return -1;
+		from = (unsigned int)k[i] + 1;
+	}
+	return close_range(from, ~0U, 0);
+#else
+	(void)keep1;
+	(void)keep2;
+	return -1;
+#endif
+}
+
 void child_close_fds(int keep1, int keep2)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d;
+	if (close_ranges(keep1, keep2) == 0)
+		return;
+	d = opendir("/proc/self/fd");
 	if (d) {
 		struct dirent *de;
 		int dfd = dirfd(d);

@@ -15,7 +15,9 @@
  * group, PROTOCOL B9); pgid is recorded only for a group of the child's own.
  *
  * child_close_fds(): close every descriptor above 2 but keep1 and keep2 (-1:
- * none); for a child between fork and exec, or a freshly exec'd helper.
+ * none); for a child between fork and exec, or a freshly exec'd helper. It uses
+ * close_range(2) where the system has it (nothing but system calls, as a child
+ * of a process with threads needs), else the list in /proc/self/fd.
  *
  * child_env_build(): the child's environment: the current one without the
  * TFLOCK_* option variables, plus the given NAME=value entries. Caller frees
