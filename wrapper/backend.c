@@ -9,31 +9,20 @@
 #include "backend.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <limits.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "json.h"
 
 #define STATE_FILE_MAX (16u << 20) /* a backend state file is a few KiB */
 #define ENV_FILE_MAX 4096
 
 /* ---------------------------------------------------------------- memory */
-
-static void wipe_str(char **s)
-{
-	if (*s) {
-		secure_free(*s, strlen(*s));
-		*s = NULL;
-	}
-}
 
 static void free_list(char ***list, size_t *n)
 {
@@ -54,8 +43,8 @@ void backend_free(struct backend *b)
 {
 	if (!b)
 		return;
-	wipe_str(&b->sse_customer_key);
-	wipe_str(&b->web_identity_token);
+	secure_free_str(b->sse_customer_key);
+	secure_free_str(b->web_identity_token);
 	free(b->type);
 	free(b->bucket);
 	free(b->key);
@@ -168,10 +157,10 @@ char *backend_state_key(const char *key, const char *workspace, const char *pref
 
 char *backend_data_dir(const char *base_dir)
 {
-	const char *dd = getenv("TF_DATA_DIR");
+	const char *dd = getenv_nonempty("TF_DATA_DIR");
 	int base_is_dot = !base_dir || !*base_dir || !strcmp(base_dir, ".");
 
-	if (!dd || !*dd)
+	if (!dd)
 		dd = ".terraform";
 	if (dd[0] == '/' || base_is_dot)
 		return xstrdup(dd);
@@ -250,44 +239,6 @@ int backend_parse_go_duration(const char *s, long *secs)
 	}
 	*secs = (long)(total / 1e9) * (neg ? -1 : 1);
 	return 0;
-}
-
-/* ---------------------------------------------------------------- files */
-
-/* Read a whole file: 0 and *out (malloc'd, NUL-terminated), ERR_NOT_FOUND, or
- * ERR_SYSTEM / ERR_USAGE (too large) with msg set. */
-static int read_file(const char *path, size_t max, char **out, size_t *len, struct tf_error *err)
-{
-	FILE *f;
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	int ret = 0;
-
-	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return err_set(err, ERR_NOT_FOUND, "\"%s\" does not exist", path);
-		return err_set(err, ERR_SYSTEM, "cannot open \"%s\": %s", path, strerror(errno));
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (b.len + n > max) {
-			ret = err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path, max);
-			goto out;
-		}
-		buf_add(&b, chunk, n);
-	}
-	if (ferror(f)) {
-		ret = err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(errno));
-		goto out;
-	}
-	*out = buf_detach(&b, len);
-out:
-	fclose(f);
-	buf_wipe(&b); /* empty unless we failed half-way: it may hold secrets */
-	secure_zero(chunk, sizeof(chunk));
-	return ret;
 }
 
 /* ---------------------------------------------------------------- JSON values */
@@ -501,8 +452,7 @@ void backend_headers_free(struct backend_headers *hs)
 	if (!hs)
 		return;
 	for (size_t i = 0; i < hs->nowned; i++)
-		if (hs->owned[i])
-			secure_free(hs->owned[i], strlen(hs->owned[i]));
+		secure_free_str(hs->owned[i]);
 	hs_init(hs);
 }
 
@@ -545,12 +495,13 @@ int backend_get_headers(const struct backend *b, struct backend_headers *out, st
 
 static int load_workspace(struct backend *b, struct tf_error *err)
 {
-	const char *env = getenv("TF_WORKSPACE");
-	char *path, *data = NULL;
-	size_t len = 0, s = 0, e;
+	const char *env = getenv_nonempty("TF_WORKSPACE");
+	struct buf data = BUF_INIT;
+	size_t s = 0, e;
+	char *path;
 	int ret;
 
-	if (env && *env) {
+	if (env) {
 		if (!backend_valid_workspace_name(env))
 			return err_set(err, ERR_USAGE,
 			               "invalid workspace name \"%.100s\" set using TF_WORKSPACE",
@@ -559,7 +510,7 @@ static int load_workspace(struct backend *b, struct tf_error *err)
 		return 0;
 	}
 	path = xasprintf("%s/environment", b->data_dir);
-	ret = read_file(path, ENV_FILE_MAX, &data, &len, err);
+	ret = buf_read_file(&data, path, ENV_FILE_MAX, err);
 	if (ret == ERR_NOT_FOUND) {
 		err_clear(err);
 		b->workspace = xstrdup("default");
@@ -570,23 +521,24 @@ static int load_workspace(struct backend *b, struct tf_error *err)
 		free(path);
 		return ret;
 	}
-	e = len;
-	while (s < e && isspace((unsigned char)data[s]))
+	e = data.len;
+	while (s < e && isspace((unsigned char)data.data[s]))
 		s++;
-	while (e > s && isspace((unsigned char)data[e - 1]))
+	while (e > s && isspace((unsigned char)data.data[e - 1]))
 		e--;
 	if (s == e) {
 		b->workspace = xstrdup("default");
 	} else {
-		b->workspace = xstrndup(data + s, e - s);
-		if (memchr(data + s, '\0', e - s) || !backend_valid_workspace_name(b->workspace))
+		b->workspace = xstrndup(data.data + s, e - s);
+		if (memchr(data.data + s, '\0', e - s) ||
+		    !backend_valid_workspace_name(b->workspace))
 			ret = err_set(
 			        err, ERR_USAGE,
 			        "\"%s\" names an invalid workspace \"%.100s\": select a valid one "
 			        "with 'terraform workspace select'",
 			        path, b->workspace);
 	}
-	free(data);
+	buf_free(&data);
 	free(path);
 	return ret;
 }
@@ -675,9 +627,10 @@ static int load_sse_c(struct backend *b, struct tf_error *err)
 	int ret;
 
 	if (!b->sse_customer_key || !*b->sse_customer_key) {
-		const char *k = getenv("AWS_SSE_CUSTOMER_KEY");
-		wipe_str(&b->sse_customer_key);
-		if (!k || !*k)
+		const char *k = getenv_nonempty("AWS_SSE_CUSTOMER_KEY");
+		secure_free_str(b->sse_customer_key);
+		b->sse_customer_key = NULL;
+		if (!k)
 			return 0;
 		b->sse_customer_key = xstrdup(k);
 		b->sse_key_from_env = 1;
@@ -778,22 +731,13 @@ static int load_config(struct backend *b, const cJSON *cfg, struct tf_error *err
 
 /* ---------------------------------------------------------------- load */
 
-static void wipe_tree(cJSON *n)
-{
-	for (; n; n = n->next) {
-		if (n->valuestring)
-			secure_zero(n->valuestring, strlen(n->valuestring));
-		wipe_tree(n->child);
-	}
-}
-
 /* The backend state file's JSON: an object of format version 3. */
 static int parse_state(struct backend *b, const char *data, size_t len, cJSON **root,
                        struct tf_error *err)
 {
 	const cJSON *ver, *tfv;
 	const char *end = NULL;
-	/* the length includes the NUL read_file() adds: cJSON wants to see it */
+	/* the length includes the NUL buf_read_file() adds: cJSON wants to see it */
 	*root = strlen(data) == len ? cJSON_ParseWithLengthOpts(data, len + 1, &end, 1) : NULL;
 	if (!*root) {
 		size_t at = end && end >= data ? (size_t)(end - data) : 0;
@@ -872,8 +816,7 @@ static int find_s3_backend(struct backend *b, const cJSON *root, const cJSON **c
 
 int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 {
-	char *data = NULL;
-	size_t len = 0;
+	struct buf data = BUF_INIT;
 	cJSON *root = NULL;
 	const cJSON *cfg = NULL;
 	int ret;
@@ -882,14 +825,14 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 	b->data_dir = backend_data_dir(base_dir);
 	b->state_file = xasprintf("%s/terraform.tfstate", b->data_dir);
 
-	ret = read_file(b->state_file, STATE_FILE_MAX, &data, &len, err);
+	ret = buf_read_file(&data, b->state_file, STATE_FILE_MAX, err);
 	if (ret == ERR_NOT_FOUND)
 		ret = err_set(err, ERR_NOT_FOUND,
 		              "no initialised backend: \"%s\" does not exist; run 'terraform init' "
 		              "or pass --bucket and --key",
 		              b->state_file);
 	if (ret == 0)
-		ret = parse_state(b, data, len, &root, err);
+		ret = parse_state(b, data.data, data.len, &root, err);
 	if (ret == 0)
 		ret = find_s3_backend(b, root, &cfg, err);
 	if (ret == 0)
@@ -899,10 +842,8 @@ int backend_load(const char *base_dir, struct backend *b, struct tf_error *err)
 	if (ret == 0)
 		b->state_key = backend_state_key(b->key, b->workspace, b->workspace_key_prefix);
 	/* the file may hold sse_customer_key, secret_key, a web identity token */
-	wipe_tree(root);
-	cJSON_Delete(root);
-	if (data)
-		secure_free(data, len);
+	json_delete_wiped(root);
+	buf_wipe(&data);
 	if (ret)
 		backend_free(b);
 	return ret;

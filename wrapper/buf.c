@@ -84,6 +84,12 @@ void secure_free_str(char *s)
 		secure_free(s, strlen(s));
 }
 
+const char *getenv_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
 char buf_empty[1];
 
 void buf_init(struct buf *b)
@@ -196,9 +202,50 @@ static void grow_wiped(struct buf *b, size_t extra)
 
 int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *err)
 {
+	return buf_read_file_opt(b, path, max, 0, err);
+}
+
+/* Read fd (path, for messages) to its end into the empty b: at most max bytes
+ * under BUF_READ_HEAD, else ERR_USAGE past max. On failure b is wiped. */
+static int read_fd(struct buf *b, int fd, const char *path, size_t max, int flags,
+                   struct tf_error *err)
+{
+	int head = flags & BUF_READ_HEAD;
+	ssize_t n = 0;
+	for (;;) {
+		size_t room;
+		if (head && b->len == max)
+			break;
+		grow_wiped(b, 1);
+		room = b->cap - b->len - 1;
+		if (head && room > max - b->len)
+			room = max - b->len;
+		n = read(fd, b->data + b->len, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (b->len > max) {
+			buf_wipe(b);
+			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path,
+			               max);
+		}
+	}
+	if (n < 0) {
+		int e = errno;
+		buf_wipe(b);
+		return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int buf_read_file_opt(struct buf *b, const char *path, size_t max, int flags, struct tf_error *err)
+{
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (flags & BUF_READ_NOFOLLOW ? O_NOFOLLOW : 0));
+	int ret;
 
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -214,29 +261,11 @@ int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *
 	/* one allocation for a regular file that stays as it is */
 	if (S_ISREG(st.st_mode) && (size_t)st.st_size <= max)
 		grow_wiped(b, (size_t)st.st_size + 1);
-	for (;;) {
-		grow_wiped(b, 1);
-		n = read(fd, b->data + b->len, b->cap - b->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-		if (b->len > max) {
-			close(fd);
-			buf_wipe(b);
-			return err_set(err, ERR_USAGE, "\"%s\" is larger than %zu bytes", path,
-			               max);
-		}
-	}
-	e = errno;
+	else if (S_ISREG(st.st_mode) && (flags & BUF_READ_HEAD))
+		grow_wiped(b, max + 1);
+	ret = read_fd(b, fd, path, max, flags, err);
 	close(fd);
-	if (n < 0) {
-		buf_wipe(b);
-		return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path, strerror(e));
-	}
-	return 0;
+	return ret;
 }
 
 char *buf_detach(struct buf *b, size_t *len)

@@ -10,6 +10,10 @@
  * buf_read_file() is the one whole-file reader: it treats every file as if it
  * held a secret (credentials, tokens, shared config), so no byte of it is left
  * behind in freed memory, and it reports failures in a struct tf_error.
+ *
+ * Beside the buffer, the small helpers every module uses: allocation that
+ * aborts on failure, the secret wipers, UTF-8 and JSON string encoding, and
+ * getenv_nonempty().
  */
 #ifndef TFLOCK_BUF_H
 #define TFLOCK_BUF_H
@@ -53,6 +57,11 @@ char *buf_detach(struct buf *b, size_t *len);
  * the bytes passed through is wiped before it is freed.
  */
 int buf_read_file(struct buf *b, const char *path, size_t max, struct tf_error *err);
+/* buf_read_file() with flags (0 is buf_read_file() itself), for small files read
+ * in place of a fixed buffer: */
+#define BUF_READ_NOFOLLOW 1 /* refuse a symbolic link (O_NOFOLLOW): ERR_SYSTEM */
+#define BUF_READ_HEAD 2     /* a file larger than max: its first max bytes, not ERR_USAGE */
+int buf_read_file_opt(struct buf *b, const char *path, size_t max, int flags, struct tf_error *err);
 
 /* One UTF-8 code point from s (n > 0 bytes): its length in bytes, with *cp
  * set when cp is not NULL; 0 for a malformed, overlong, surrogate or
@@ -94,5 +103,10 @@ void secure_zero(void *p, size_t n);
 /* The one secret-string wiper: zero the NUL-terminated s, then free it; NULL is a
  * no-op. For keys, tokens and anything that held one. */
 void secure_free_str(char *s);
+
+/* The value of the environment variable name, or NULL when it is unset or empty
+ * (what every "is it set?" in tflock means). It points into the environment:
+ * not to be freed, nor kept past a change of the environment. */
+const char *getenv_nonempty(const char *name);
 
 #endif

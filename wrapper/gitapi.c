@@ -6,14 +6,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "ci.h"
 #include "http.h"
 #include "sanitize.h"
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
 
 /* https, or http to loopback (the tests' stand-in): nowhere else gets a token */
 static int token_may_go_to(const char *url)
@@ -75,15 +70,13 @@ static cJSON *get_json(const char *url, const char *auth_name, const char *auth_
 	return j;
 }
 
-static enum git_rel github(const char *head, const char *last, char *why, size_t whylen)
+/* GitHub's compare API; ci's url, project and token (TFLOCK_GITHUB_TOKEN first:
+ * the action's, kept from the command: child.c removes TFLOCK_* from its
+ * environment) */
+static enum git_rel github(const struct ci_api *ci, const char *head, const char *last, char *why,
+                           size_t whylen)
 {
-	const char *api = env("GITHUB_API_URL") ? env("GITHUB_API_URL") : "https://api.github.com";
-	const char *repo = env("GITHUB_REPOSITORY");
-	/* TFLOCK_GITHUB_TOKEN first: the action's, kept from the command (child.c
-	 * removes TFLOCK_* from its environment) */
-	const char *tok = env("TFLOCK_GITHUB_TOKEN") ? env("TFLOCK_GITHUB_TOKEN")
-	                  : env("GITHUB_TOKEN")      ? env("GITHUB_TOKEN")
-	                                             : env("GH_TOKEN");
+	const char *api = ci->url, *repo = ci->project, *tok = ci->token;
 	enum git_rel rel = REL_UNKNOWN;
 	const cJSON *st;
 	char *url, *auth;
@@ -122,10 +115,11 @@ static enum git_rel github(const char *head, const char *last, char *why, size_t
 	return rel;
 }
 
-static enum git_rel gitlab(const char *head, const char *last, char *why, size_t whylen)
+/* GitLab's merge_base API; ci's url, project and token */
+static enum git_rel gitlab(const struct ci_api *ci, const char *head, const char *last, char *why,
+                           size_t whylen)
 {
-	const char *api = env("CI_API_V4_URL"), *project = env("CI_PROJECT_ID");
-	const char *tok = env("GITLAB_TOKEN");
+	const char *api = ci->url, *project = ci->project, *tok = ci->token;
 	enum git_rel rel = REL_UNKNOWN;
 	const cJSON *id;
 	char *url;
@@ -165,14 +159,16 @@ static enum git_rel gitlab(const char *head, const char *last, char *why, size_t
 
 enum git_rel gitapi_relation(const char *head, const char *last, char *why, size_t whylen)
 {
+	struct ci_api ci;
 	snprintf(why, whylen, "not on GitHub Actions or GitLab CI");
 	if (!is_sha(head) || !is_sha(last)) {
 		snprintf(why, whylen, "not two full commit ids");
 		return REL_UNKNOWN;
 	}
-	if (env("GITHUB_ACTIONS"))
-		return github(head, last, why, whylen);
-	if (env("GITLAB_CI"))
-		return gitlab(head, last, why, whylen);
+	ci_api_get(&ci);
+	if (ci.kind == CI_GITHUB)
+		return github(&ci, head, last, why, whylen);
+	if (ci.kind == CI_GITLAB)
+		return gitlab(&ci, head, last, why, whylen);
 	return REL_UNKNOWN;
 }

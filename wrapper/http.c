@@ -148,20 +148,14 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static const char *env_set(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
 /* The CA bundle: AWS_CA_BUNDLE (as the AWS SDKs read it), else CURL_CA_BUNDLE
  * and SSL_CERT_FILE as the curl tool reads them; NULL: libcurl's default. */
 static const char *ca_bundle(void)
 {
-	const char *ca = env_set("AWS_CA_BUNDLE");
+	const char *ca = getenv_nonempty("AWS_CA_BUNDLE");
 	if (!ca)
-		ca = env_set("CURL_CA_BUNDLE");
-	return ca ? ca : env_set("SSL_CERT_FILE");
+		ca = getenv_nonempty("CURL_CA_BUNDLE");
+	return ca ? ca : getenv_nonempty("SSL_CERT_FILE");
 }
 
 /* A read (GET, HEAD) may reuse a kept-alive connection; everything else is a write. */
@@ -229,8 +223,8 @@ static void http_set_route(CURL *h, const struct http_request *req)
 	/* verification stays on (libcurl's default); only where the CAs come from changes */
 	if (ca_bundle())
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
-	if (env_set("SSL_CERT_DIR"))
-		curl_easy_setopt(h, CURLOPT_CAPATH, env_set("SSL_CERT_DIR"));
+	if (getenv_nonempty("SSL_CERT_DIR"))
+		curl_easy_setopt(h, CURLOPT_CAPATH, getenv_nonempty("SSL_CERT_DIR"));
 	if (req->no_proxy)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	if (req->abortable) {
@@ -254,7 +248,7 @@ static struct curl_slist *http_header_list(const struct http_request *req)
 	for (size_t i = 0; i < req->nheaders; i++) {
 		char *line = xasprintf("%s: %s", req->headers[i].name, req->headers[i].value);
 		hdrs = curl_slist_append(hdrs, line);
-		secure_free(line, strlen(line));
+		secure_free_str(line);
 	}
 	return hdrs;
 }
@@ -285,7 +279,7 @@ static void http_trace_request(const struct http_request *req)
 		char *red = log_redact_header(line, strlen(line));
 		log_debug(">   %s", red);
 		free(red);
-		secure_free(line, strlen(line));
+		secure_free_str(line);
 	}
 }
 

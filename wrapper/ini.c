@@ -6,23 +6,13 @@
 #include "ini.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "buf.h"
 
 #define INI_MAX_FILE (4 * 1024 * 1024) /* shared files are small; refuse absurd ones */
-
-static void wipe_str(char *s)
-{
-	if (s)
-		secure_free(s, strlen(s));
-}
 
 void ini_init(struct ini *ini)
 {
@@ -36,8 +26,8 @@ void ini_free(struct ini *ini)
 	for (size_t i = 0; i < ini->nsections; i++) {
 		struct ini_section *s = &ini->sections[i];
 		for (size_t j = 0; j < s->nprops; j++) {
-			wipe_str(s->props[j].key);
-			wipe_str(s->props[j].value);
+			secure_free_str(s->props[j].key);
+			secure_free_str(s->props[j].value);
 		}
 		free(s->props);
 		free(s->name);
@@ -87,8 +77,8 @@ static size_t prop_set(struct ini_section *s, char *key, char *value, unsigned l
 {
 	struct ini_prop *p = prop_find(s, key);
 	if (p) {
-		wipe_str(p->value);
-		wipe_str(key);
+		secure_free_str(p->value);
+		secure_free_str(key);
 		p->value = value;
 		p->line = line;
 		return (size_t)(p - s->props);
@@ -260,7 +250,7 @@ int ini_parse(struct ini *ini, const char *text, size_t len, const char *name, s
 				v[old] = '\n';
 				memcpy(v + old + 1, tb, add);
 				v[old + 1 + add] = '\0';
-				wipe_str(last->value);
+				secure_free_str(last->value);
 				last->value = v;
 			}
 		}
@@ -270,48 +260,13 @@ int ini_parse(struct ini *ini, const char *text, size_t len, const char *name, s
 
 int ini_load(struct ini *ini, const char *path, struct tf_error *err)
 {
-	struct buf b;
-	struct stat st;
-	int fd, ret;
+	struct buf b = BUF_INIT;
+	int ret;
 
-	buf_init(&b);
 	ini_free(ini);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return err_set(err, ERR_NOT_FOUND, "\"%s\" does not exist", path);
-		return err_set(err, ERR_SYSTEM, "cannot open \"%s\": %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return err_set(err, ERR_SYSTEM, "cannot read \"%s\": is a directory", path);
-	}
-	for (;;) {
-		ssize_t n;
-		buf_grow(&b, 4096);
-		n = read(fd, b.data + b.len, b.cap - b.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			buf_wipe(&b);
-			return err_set(err, ERR_SYSTEM, "cannot read \"%s\": %s", path,
-			               strerror(e));
-		}
-		if (n == 0)
-			break;
-		b.len += (size_t)n;
-		b.data[b.len] = '\0';
-		if (b.len > INI_MAX_FILE) {
-			close(fd);
-			buf_wipe(&b);
-			return err_set(err, ERR_USAGE, "\"%s\" is larger than %d bytes", path,
-			               INI_MAX_FILE);
-		}
-	}
-	close(fd);
-	ret = ini_parse(ini, b.data, b.len, path, err);
+	ret = buf_read_file(&b, path, INI_MAX_FILE, err);
+	if (!ret)
+		ret = ini_parse(ini, b.data, b.len, path, err);
 	buf_wipe(&b);
 	return ret;
 }

@@ -1,8 +1,10 @@
 #include "buf.h"
 #include "tap/basic.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* For ok_returns: an empty buf freed and wiped again, and NULL; still empty. */
 static int buf_free_again(void *arg)
@@ -13,6 +15,65 @@ static int buf_free_again(void *arg)
 	buf_free(NULL);
 	buf_wipe(NULL);
 	return !(b->data == buf_empty && b->len == 0 && b->cap == 0);
+}
+
+/* buf_read_file() and buf_read_file_opt() on files made in a temporary directory. */
+static void read_files(void)
+{
+	char dir[] = "/tmp/tflock-buf.XXXXXX", *f, *link, *none;
+	struct buf b = BUF_INIT;
+	struct tf_error err;
+	FILE *fp;
+	int rc;
+
+	if (!mkdtemp(dir))
+		bail("mkdtemp: cannot create a temporary directory");
+	f = xasprintf("%s/f", dir);
+	link = xasprintf("%s/link", dir);
+	none = xasprintf("%s/none", dir);
+	fp = fopen(f, "w");
+	if (!fp || fputs("hello\n", fp) < 0 || fclose(fp) || symlink(f, link))
+		bail("cannot write %s", f);
+
+	rc = buf_read_file(&b, f, 6, &err);
+	ok(rc == 0 && b.len == 6 && !strcmp(b.data, "hello\n"),
+	   "read: a file of exactly max bytes");
+	buf_wipe(&b);
+	rc = buf_read_file(&b, f, 5, &err);
+	ok(rc == ERR_USAGE && b.len == 0, "read: one byte over max is ERR_USAGE, b left empty");
+	ok(strstr(err.msg, "is larger than 5 bytes") != NULL, "  and says so: %s", err.msg);
+	rc = buf_read_file(&b, none, 100, &err);
+	ok(rc == ERR_NOT_FOUND && strstr(err.msg, "does not exist"), "read: a missing file");
+	rc = buf_read_file(&b, dir, 100, &err);
+	ok(rc == ERR_SYSTEM && strstr(err.msg, "is a directory"), "read: a directory");
+	rc = buf_read_file(&b, link, 100, NULL);
+	ok(rc == 0 && !strcmp(b.data, "hello\n"), "read: through a symbolic link, err NULL");
+	buf_wipe(&b);
+	rc = buf_read_file_opt(&b, link, 100, BUF_READ_NOFOLLOW, &err);
+	ok(rc == ERR_SYSTEM && b.len == 0, "BUF_READ_NOFOLLOW: a symbolic link is refused");
+	rc = buf_read_file_opt(&b, f, 100, BUF_READ_NOFOLLOW, &err);
+	ok(rc == 0 && !strcmp(b.data, "hello\n"), "BUF_READ_NOFOLLOW: a plain file is read");
+	buf_wipe(&b);
+	rc = buf_read_file_opt(&b, f, 3, BUF_READ_HEAD, &err);
+	ok(rc == 0 && b.len == 3 && !strcmp(b.data, "hel"), "BUF_READ_HEAD: the first max bytes");
+	buf_wipe(&b);
+	rc = buf_read_file_opt(&b, f, 0, BUF_READ_HEAD, &err);
+	ok(rc == 0 && b.len == 0 && !strcmp(b.data, ""), "BUF_READ_HEAD: max 0 reads nothing");
+	buf_wipe(&b);
+	/* a /proc file says it has 0 bytes */
+	rc = buf_read_file_opt(&b, "/proc/self/stat", 5, BUF_READ_HEAD, &err);
+	ok(rc == 0 && b.len == 5, "BUF_READ_HEAD: 5 bytes of /proc/self/stat");
+	buf_wipe(&b);
+	rc = buf_read_file(&b, "/proc/self/stat", 4096, &err);
+	ok(rc == 0 && b.len > 5 && strchr(b.data, ')'), "read: /proc/self/stat whole");
+	buf_wipe(&b);
+
+	unlink(link);
+	unlink(f);
+	rmdir(dir);
+	free(f);
+	free(link);
+	free(none);
 }
 
 int main(void)
@@ -46,6 +107,15 @@ int main(void)
 	p = xasprintf("%s=%d", "k", 7);
 	is_string("k=7", p, "xasprintf formats");
 	free(p);
+
+	read_files();
+	unsetenv("TFLOCK_TEST_BUF_ENV");
+	ok(getenv_nonempty("TFLOCK_TEST_BUF_ENV") == NULL, "getenv_nonempty: unset is NULL");
+	setenv("TFLOCK_TEST_BUF_ENV", "", 1);
+	ok(getenv_nonempty("TFLOCK_TEST_BUF_ENV") == NULL, "getenv_nonempty: empty is NULL");
+	setenv("TFLOCK_TEST_BUF_ENV", "v", 1);
+	is_string("v", getenv_nonempty("TFLOCK_TEST_BUF_ENV"), "getenv_nonempty: the value");
+	unsetenv("TFLOCK_TEST_BUF_ENV");
 
 	/* UTF-8 decoding, as Go decodes */
 	{
