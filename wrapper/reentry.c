@@ -21,18 +21,16 @@ void reentry_init(struct reentry *r)
 	r->flock_fd = -1;
 }
 
+/* The first size - 1 bytes of path (never through a symbolic link) into out,
+ * NUL-terminated: 0, or -1 when it cannot be read. */
 static int read_file(const char *path, char *out, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n;
-	if (fd < 0)
-		return -1;
-	n = read(fd, out, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	out[n] = '\0';
-	return 0;
+	struct buf b = BUF_INIT;
+	int rc = buf_read_file_opt(&b, path, size - 1, BUF_READ_NOFOLLOW | BUF_READ_HEAD, NULL);
+	if (!rc)
+		memcpy(out, b.data, b.len + 1);
+	buf_wipe(&b); /* the token file's bytes too */
+	return rc ? -1 : 0;
 }
 
 static int write_file_atomic(const char *dir, const char *name, const char *data)
