@@ -1,6 +1,7 @@
 #include "clock.h"
 
 #include <errno.h>
+#include <string.h>
 
 static int64_t ns_of(clockid_t id)
 {
@@ -50,6 +51,16 @@ struct timespec clock_ts_of_ms(int64_t ms)
 		ts.tv_nsec = (long)(ms % 1000 * NS_PER_MS);
 	}
 	return ts;
+}
+
+int clock_parse_http_date(const char *s, time_t *out)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return -1;
+	*out = timegm(&tm);
+	return 0;
 }
 
 int clock_sleep_ms(int64_t ms)

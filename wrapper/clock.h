@@ -30,6 +30,9 @@
  *                   UTC, 5m ago" in messages. No wall-clock times are compared
  *                   to decide anything about a lock (PROTOCOL B4).
  *
+ * clock_parse_http_date() reads a server's Date header (the clock-skew check
+ * and the RequestTimeTooSkewed message compare it with clock_wall()).
+ *
  * Sleeps: clock_sleep_ms() is one nanosleep(2) that any signal handled
  * meanwhile ends early (the caller's loop looks again); clock_sleep_ms_unless()
  * sleeps through signals and ends early only when the caller's stop() says so
@@ -61,6 +64,11 @@ struct timespec clock_wall(void);
 
 /* ms as a relative timespec; ms <= 0 gives { 0, 0 }. */
 struct timespec clock_ts_of_ms(int64_t ms);
+
+/* An HTTP Date header in the IMF-fixdate form servers send, "Sun, 06 Nov 1994
+ * 08:49:37 GMT" (RFC 9110 5.6.7; what follows the GMT is ignored): 0 with the
+ * time in *out (seconds since the epoch, UTC), or -1 for NULL or another form. */
+int clock_parse_http_date(const char *s, time_t *out);
 
 /* Sleep ms (ms <= 0: return at once). Returns 0 after the whole time, -1 when a
  * signal handled meanwhile ended the sleep early. */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "sanitize.h"
 
@@ -48,15 +49,14 @@ static int unsupported(long status, const struct tf_error *err)
 
 static void check_skew(const struct s3_reply *r)
 {
-	struct tm tm;
+	time_t date;
 	char d[128];
 	long skew;
-	memset(&tm, 0, sizeof(tm));
-	if (!r->date || !strptime(r->date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+	if (clock_parse_http_date(r->date, &date)) {
 		line(V_UNKNOWN, "clock", "the store sent no Date header", NULL);
 		return;
 	}
-	skew = (long)(time(NULL) - timegm(&tm));
+	skew = (long)(time(NULL) - date);
 	snprintf(d, sizeof(d), "this machine's clock is %ld s %s the store's", labs(skew),
 	         skew >= 0 ? "ahead of" : "behind");
 	if (labs(skew) < 60)

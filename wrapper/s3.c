@@ -499,11 +499,9 @@ static void describe_http_error(struct s3_client *c, const struct s3_request *re
 			err_set(err, ERR_HTTP, "bucket '%s' is not in region %s (%s)", c->bucket,
 			        c->region, line);
 	} else if (!strcmp(e.code, "RequestTimeTooSkewed")) {
-		const char *date = http_response_header(&r->http, "date");
-		struct tm tm;
-		memset(&tm, 0, sizeof(tm));
-		if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-			long skew = (long)(time(NULL) - timegm(&tm));
+		time_t date;
+		if (!clock_parse_http_date(http_response_header(&r->http, "date"), &date)) {
+			long skew = (long)(time(NULL) - date);
 			err_set(err, ERR_HTTP,
 			        "this machine's clock is %ld s %s the store's (403 "
 			        "RequestTimeTooSkewed): fix the clock (NTP)",

@@ -161,6 +161,26 @@ static void test_sleeps(void)
 	   (long long)(t / NS_PER_MS));
 }
 
+static void test_http_date(void)
+{
+	time_t t = 1;
+	ok(clock_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", &t) == 0 && t == 784111777,
+	   "clock_parse_http_date: RFC 9110's example");
+	ok(clock_parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT", &t) == 0 && t == 0,
+	   "clock_parse_http_date: the epoch");
+	ok(clock_parse_http_date("Tue, 29 Feb 2028 23:59:59 GMT; x", &t) == 0 && t == 1835481599,
+	   "clock_parse_http_date: a leap day, what follows GMT ignored");
+	t = 7;
+	ok(clock_parse_http_date(NULL, &t) == -1 && t == 7, "clock_parse_http_date: NULL");
+	ok(clock_parse_http_date("", &t) == -1, "clock_parse_http_date: empty");
+	ok(clock_parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", &t) == -1,
+	   "clock_parse_http_date: the obsolete RFC 850 form is refused");
+	ok(clock_parse_http_date("2024-01-01T00:00:00Z", &t) == -1,
+	   "clock_parse_http_date: RFC 3339 is refused");
+	ok(clock_parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC", &t) == -1,
+	   "clock_parse_http_date: only GMT");
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -168,5 +188,6 @@ int main(void)
 	test_ts_of_ms();
 	test_mono_in();
 	test_sleeps();
+	test_http_date();
 	return 0;
 }
