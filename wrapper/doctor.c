@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sanitize.h"
+#include "xml.h"
 
 enum verdict { V_PASS, V_WARN, V_FAIL, V_UNKNOWN };
 static const char *const vname[] = { "PASS", "WARN", "FAIL", "UNKNOWN" };
@@ -67,32 +68,64 @@ static void check_skew(const struct s3_reply *r)
 		line(V_FAIL, "clock", d, "fix the clock (NTP): S3 refuses requests 15 minutes off");
 }
 
-/* Whether one <Rule> of a lifecycle configuration both expires noncurrent
- * versions and filters on one of the lock tags ("k=v,..."); that tag to out.
- * Tag keys and values hold no XML special characters (config.c checks). */
-static int lifecycle_tag_rule(const char *xml, const char *tags, char *out, size_t n)
+/* The content of the first element name in body (NULL: none) as [*c, *ce),
+ * running to the end of body when it is not closed: 1, or 0 without one. */
+static int element(const char *body, const char *name, const char **c, const char **ce)
+{
+	const char *end = body ? body + strlen(body) : NULL;
+	if (!xml_find(body, end, name, c, ce))
+		return 0;
+	if (!*ce)
+		*ce = end;
+	return 1;
+}
+
+/* Whether the first element name in [p, end) is closed and its text (trimmed,
+ * decoded) is the n bytes of want. */
+static int text_is(const char *p, const char *end, const char *name, const char *want, size_t n)
+{
+	char *t = xml_text(p, end, name);
+	int r = t && strlen(t) == n && !memcmp(t, want, n);
+	free(t);
+	return r;
+}
+
+/* Whether a <Tag> in the rule [p, end) has the key and value given. */
+static int rule_has_tag(const char *p, const char *end, const char *k, size_t klen, const char *v,
+                        size_t vlen)
+{
+	const char *tb, *te;
+	for (; xml_find(p, end, "Tag", &tb, &te) && te; p = te)
+		if (text_is(tb, te, "Key", k, klen) && text_is(tb, te, "Value", v, vlen))
+			return 1;
+	return 0;
+}
+
+/* Whether one enabled <Rule> of a lifecycle configuration's content [p, end)
+ * expires noncurrent versions and filters on the tag k=v. */
+static int lifecycle_has_rule(const char *p, const char *end, const char *k, size_t klen,
+                              const char *v, size_t vlen)
+{
+	const char *rb, *re, *nb, *ne;
+	for (; xml_find(p, end, "Rule", &rb, &re) && re; p = re)
+		if (text_is(rb, re, "Status", "Enabled", 7) &&
+		    xml_find(rb, re, "NoncurrentVersionExpiration", &nb, &ne) &&
+		    rule_has_tag(rb, re, k, klen, v, vlen))
+			return 1;
+	return 0;
+}
+
+/* Whether one <Rule> of a lifecycle configuration's content [p, end) both
+ * expires noncurrent versions and filters on one of the lock tags
+ * ("k=v,..."); that tag to out. */
+static int lifecycle_tag_rule(const char *p, const char *end, const char *tags, char *out, size_t n)
 {
 	for (const char *t = tags; t && *t;) {
 		size_t len = strcspn(t, ","), klen = strcspn(t, "=");
-		if (klen < len) {
-			char *needle = xasprintf("<Key>%.*s</Key><Value>%.*s</Value>", (int)klen, t,
-			                         (int)(len - klen - 1), t + klen + 1);
-			int found = 0;
-			for (const char *rb = strstr(xml, "<Rule>"); rb && !found;
-			     rb = strstr(rb + 6, "<Rule>")) {
-				const char *re = strstr(rb, "</Rule>");
-				const char *hit = strstr(rb, needle);
-				const char *nc = strstr(rb, "<NoncurrentVersionExpiration>");
-				const char *on = strstr(rb, "<Status>Enabled</Status>");
-				if (!re)
-					break;
-				found = hit && hit < re && nc && nc < re && on && on < re;
-			}
-			free(needle);
-			if (found) {
-				snprintf(out, n, "%.*s", (int)len, t);
-				return 1;
-			}
+		if (klen < len &&
+		    lifecycle_has_rule(p, end, t, klen, t + klen + 1, len - klen - 1)) {
+			snprintf(out, n, "%.*s", (int)len, t);
+			return 1;
 		}
 		t += len;
 		if (*t)
@@ -205,6 +238,7 @@ static void check_selftest(const struct doctor_input *in, struct doctor_state *d
 
 static void check_versioning(const struct doctor_input *in, struct doctor_state *ds)
 {
+	const char *c, *ce;
 	long st;
 	int selftest_ok = ds->selftest_ok;
 	err_clear(&ds->err);
@@ -213,11 +247,11 @@ static void check_versioning(const struct doctor_input *in, struct doctor_state 
 		line(V_UNKNOWN, "versioning", ds->err.msg[0] ? ds->err.msg : "no answer", NULL);
 		return;
 	}
-	if (!strstr(ds->r.body.data, "VersioningConfiguration")) {
+	if (!element(ds->r.body.data, "VersioningConfiguration", &c, &ce)) {
 		line(V_UNKNOWN, "versioning", "the store does not answer this API", NULL);
 		return;
 	}
-	ds->versioned = strstr(ds->r.body.data, "<Status>Enabled</Status>") != NULL;
+	ds->versioned = text_is(c, ce, "Status", "Enabled", 7);
 	if (s3_client_is_aws(in->s3))
 		line(ds->versioned ? V_PASS : V_WARN, "versioning",
 		     ds->versioned ? "enabled" : "not enabled",
@@ -236,11 +270,12 @@ static void check_versioning(const struct doctor_input *in, struct doctor_state 
 
 static void check_encryption(const struct doctor_input *in, struct doctor_state *ds)
 {
+	const char *c, *ce;
 	long st;
 	err_clear(&ds->err);
 	st = get_sub(in->s3, "encryption", &ds->r, &ds->err);
 	/* some stores answer an unknown subresource with a bucket listing */
-	if (st == 200 && !strstr(ds->r.body.data, "ServerSideEncryptionConfiguration"))
+	if (st == 200 && !element(ds->r.body.data, "ServerSideEncryptionConfiguration", &c, &ce))
 		line(V_UNKNOWN, "default encryption", "the store does not answer this API", NULL);
 	else if (st == 200)
 		line(V_PASS, "default encryption", "configured", NULL);
@@ -255,12 +290,13 @@ static void check_encryption(const struct doctor_input *in, struct doctor_state 
 
 static void check_public_access(const struct doctor_input *in, struct doctor_state *ds)
 {
-	const char *body;
+	static const char *const settings[] = { "BlockPublicAcls", "IgnorePublicAcls",
+		                                "BlockPublicPolicy", "RestrictPublicBuckets" };
+	const char *c, *ce;
 	long st;
-	int all;
+	int all = 1;
 	err_clear(&ds->err);
 	st = get_sub(in->s3, "publicAccessBlock", &ds->r, &ds->err);
-	body = ds->r.body.data;
 	if (st == 404 && strstr(ds->err.s3_code, "NoSuchPublicAccessBlockConfiguration")) {
 		line(V_WARN, "public access block", "none",
 		     "turn on all four public access block settings");
@@ -273,13 +309,12 @@ static void check_public_access(const struct doctor_input *in, struct doctor_sta
 		     NULL);
 		return;
 	}
-	if (!strstr(body, "PublicAccessBlockConfiguration")) {
+	if (!element(ds->r.body.data, "PublicAccessBlockConfiguration", &c, &ce)) {
 		line(V_UNKNOWN, "public access block", "the store does not answer this API", NULL);
 		return;
 	}
-	all = strstr(body, "<BlockPublicAcls>true") && strstr(body, "<IgnorePublicAcls>true") &&
-	      strstr(body, "<BlockPublicPolicy>true") &&
-	      strstr(body, "<RestrictPublicBuckets>true");
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		all &= text_is(c, ce, settings[i], "true", 4);
 	line(all ? V_PASS : V_WARN, "public access block",
 	     all ? "all four settings on" : "not all on",
 	     all ? NULL : "turn on all four public access block settings");
@@ -289,6 +324,7 @@ static void check_public_access(const struct doctor_input *in, struct doctor_sta
 static void check_lifecycle(const struct doctor_input *in, struct doctor_state *ds)
 {
 	char d[2048], fix[2048], tag[1600] = "";
+	const char *c, *ce, *nb, *ne;
 	long st;
 	int nc, tagged;
 	err_clear(&ds->err);
@@ -314,12 +350,12 @@ static void check_lifecycle(const struct doctor_input *in, struct doctor_state *
 		     NULL);
 		return;
 	}
-	if (!strstr(ds->r.body.data, "LifecycleConfiguration")) {
+	if (!element(ds->r.body.data, "LifecycleConfiguration", &c, &ce)) {
 		line(V_UNKNOWN, "lifecycle", "the store does not answer this API", NULL);
 		return;
 	}
-	nc = strstr(ds->r.body.data, "NoncurrentVersionExpiration") != NULL;
-	tagged = nc && lifecycle_tag_rule(ds->r.body.data, in->lock_tags, tag, sizeof(tag));
+	nc = xml_find(c, ce, "NoncurrentVersionExpiration", &nb, &ne);
+	tagged = nc && lifecycle_tag_rule(c, ce, in->lock_tags, tag, sizeof(tag));
 	if (tagged)
 		snprintf(d, sizeof(d),
 		         "a rule filtered by the lock tag %s expires noncurrent versions", tag);
