@@ -129,9 +129,20 @@ int child_spawn(struct child *c, char *const argv[], char *const envp[], int own
 	return child_spawn_group(c, argv, envp, own_group ? 0 : -1, orig_mask, err);
 }
 
-/* child_spawn_group(), with the child's stdout on out_fd when out_fd >= 0. */
+/* In the child: descriptor i on stdio[i] for each stdio[i] >= 0 (stdio NULL:
+ * none). 0, or the errno of the failure. */
+static int set_stdio(const int *stdio)
+{
+	for (int i = 0; stdio && i < 3; i++)
+		if (stdio[i] >= 0 && (stdio[i] == i ? fcntl(i, F_SETFD, 0) : dup2(stdio[i], i)) < 0)
+			return errno;
+	return 0;
+}
+
+/* child_spawn_group(), with the child's descriptors 0, 1, 2 on those stdio names
+ * (see set_stdio); orig_mask NULL keeps our signal mask. */
 static int spawn(struct child *c, char *const argv[], char *const envp[], pid_t group,
-                 const sigset_t *orig_mask, int out_fd, struct tf_error *err)
+                 const sigset_t *orig_mask, const int *stdio, struct tf_error *err)
 {
 	int own_group = group == 0;
 	int pfd[2], e = 0;
@@ -160,11 +171,10 @@ static int spawn(struct child *c, char *const argv[], char *const envp[], pid_t 
 		if (getppid() != parent) /* tflock died before PDEATHSIG was armed */
 			_exit(128 + SIGKILL);
 		close(pfd[0]);
-		if (out_fd >= 0 && (out_fd == STDOUT_FILENO ? fcntl(out_fd, F_SETFD, 0)
-		                                            : dup2(out_fd, STDOUT_FILENO)) < 0)
-			e = errno;
+		e = set_stdio(stdio);
 		child_close_fds(pfd[1], -1);
-		sigprocmask(SIG_SETMASK, orig_mask, NULL);
+		if (orig_mask)
+			sigprocmask(SIG_SETMASK, orig_mask, NULL);
 		if (!e) {
 			execvpe(argv[0], argv, envp);
 			e = errno;
@@ -199,7 +209,7 @@ static int spawn(struct child *c, char *const argv[], char *const envp[], pid_t 
 int child_spawn_group(struct child *c, char *const argv[], char *const envp[], pid_t group,
                       const sigset_t *orig_mask, struct tf_error *err)
 {
-	return spawn(c, argv, envp, group, orig_mask, -1, err);
+	return spawn(c, argv, envp, group, orig_mask, NULL, err);
 }
 
 /* Read fd into out until EOF, the deadline, or more than max bytes. */
@@ -231,17 +241,31 @@ static enum child_capture_end read_output(int fd, long timeout_ms, size_t max, s
 	}
 }
 
+/* Kill pid with SIGKILL unless res->end says it ended by itself, then reap it
+ * into res->status (a failed waitpid: CHILD_CAPTURE_LOST). */
+static void reap(pid_t pid, struct child_capture *res)
+{
+	pid_t waited;
+	if (res->end != CHILD_CAPTURE_EXITED)
+		kill(pid, SIGKILL);
+	while ((waited = waitpid(pid, &res->status, 0)) < 0 && errno == EINTR)
+		;
+	if (waited < 0) {
+		res->wait_errno = errno;
+		res->end = CHILD_CAPTURE_LOST;
+	}
+}
+
 int child_capture(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
                   size_t max, struct buf *out, struct child_capture *res, struct tf_error *err)
 {
 	struct child c;
 	int fds[2], rc;
-	pid_t waited;
 
 	memset(res, 0, sizeof(*res));
 	if (pipe2(fds, O_CLOEXEC))
 		return err_set(err, ERR_SYSTEM, "pipe: %s", strerror(errno));
-	rc = spawn(&c, argv, envp, -1, mask, fds[1], err);
+	rc = spawn(&c, argv, envp, -1, mask, (const int[3]){ -1, fds[1], -1 }, err);
 	close(fds[1]);
 	if (rc) {
 		close(fds[0]);
@@ -250,13 +274,47 @@ int child_capture(char *const argv[], char *const envp[], const sigset_t *mask, 
 	}
 	res->end = read_output(fds[0], timeout_ms, max, out);
 	close(fds[0]);
-	if (res->end != CHILD_CAPTURE_EXITED)
-		kill(c.pid, SIGKILL);
-	while ((waited = waitpid(c.pid, &res->status, 0)) < 0 && errno == EINTR)
-		;
-	if (waited < 0) {
-		res->wait_errno = errno;
-		res->end = CHILD_CAPTURE_LOST;
+	reap(c.pid, res);
+	return 0;
+}
+
+/* Wait for pid to exit within timeout_ms, looking every 50 ms: EXITED (reaped,
+ * *status set), TIMED_OUT (still running), or LOST (waitpid failed: *wait_errno). */
+static enum child_capture_end wait_exit(pid_t pid, long timeout_ms, int *status, int *wait_errno)
+{
+	int64_t deadline = clock_boot_ns() + (int64_t)timeout_ms * NS_PER_MS;
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return CHILD_CAPTURE_EXITED;
+		if (w < 0 && errno != EINTR) {
+			*wait_errno = errno;
+			return CHILD_CAPTURE_LOST;
+		}
+		if (clock_boot_ns() >= deadline)
+			return CHILD_CAPTURE_TIMED_OUT;
+		clock_sleep_ms(50);
 	}
+}
+
+int child_run_quiet(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
+                    struct child_capture *res, struct tf_error *err)
+{
+	struct child c;
+	int null, rc;
+
+	memset(res, 0, sizeof(*res));
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return err_set(err, ERR_SYSTEM, "cannot open /dev/null: %s", strerror(errno));
+	rc = spawn(&c, argv, envp, -1, mask, (const int[3]){ null, null, null }, err);
+	close(null);
+	if (rc) {
+		res->exec_errno = c.exec_errno;
+		return rc;
+	}
+	res->end = wait_exit(c.pid, timeout_ms, &res->status, &res->wait_errno);
+	if (res->end == CHILD_CAPTURE_TIMED_OUT)
+		reap(c.pid, res);
 	return 0;
 }

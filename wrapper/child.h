@@ -32,6 +32,15 @@
  * secret: the caller wipes out. Returns 0 with *res saying how it ended, or the
  * errors of child_spawn_group() (pipe, fork, exec; res->exec_errno is set when
  * exec failed).
+ *
+ * child_run_quiet(): run a helper whose text is a stranger's (git talking to a
+ * remote) so that none of it reaches the terminal: spawned as child_capture()
+ * does it, but with stdin, stdout and stderr all on /dev/null, and with our
+ * signal mask when mask is NULL. It is killed with SIGKILL when it has not
+ * exited within timeout_ms (looked at every 50 ms), and it is always reaped
+ * before child_run_quiet() returns. Returns 0 with *res saying how it ended
+ * (CHILD_CAPTURE_EXITED, _TIMED_OUT or _LOST; never _TOO_MUCH), or
+ * child_capture()'s errors, or ERR_SYSTEM when /dev/null cannot be opened.
  */
 #ifndef TFLOCK_CHILD_H
 #define TFLOCK_CHILD_H
@@ -59,8 +68,8 @@ void child_env_free(char **env);
 int child_exit_code(int status);
 
 enum child_capture_end {
-	CHILD_CAPTURE_EXITED,    /* it closed its stdout and was reaped: see status */
-	CHILD_CAPTURE_TIMED_OUT, /* its stdout still open after timeout_ms: killed and reaped */
+	CHILD_CAPTURE_EXITED,    /* it closed its stdout (run_quiet: exited) and was reaped */
+	CHILD_CAPTURE_TIMED_OUT, /* still running (its stdout open) after timeout_ms: killed, reaped */
 	CHILD_CAPTURE_TOO_MUCH,  /* it wrote more than max bytes: killed and reaped */
 	CHILD_CAPTURE_LOST,      /* waitpid failed (someone else reaped it): wait_errno says why */
 };
@@ -74,5 +83,7 @@ struct child_capture {
 
 int child_capture(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
                   size_t max, struct buf *out, struct child_capture *res, struct tf_error *err);
+int child_run_quiet(char *const argv[], char *const envp[], const sigset_t *mask, long timeout_ms,
+                    struct child_capture *res, struct tf_error *err);
 
 #endif

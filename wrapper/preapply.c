@@ -44,11 +44,14 @@ static const char *expected(const struct preapply_opts *o)
 static int fetch_history(const struct gitinfo *gi, const char *head, const char *last,
                          long budget_ms, char *why, size_t whylen)
 {
+	/* git must not wait for a password: nobody is there to type one */
+	static char *const quiet_env[] = { "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true",
+		                           "GCM_INTERACTIVE=never", NULL };
 	const char *argv[16];
-	char *args[16];
-	int n = 0, status = 0;
-	int64_t deadline = clock_boot_ns() + (int64_t)budget_ms * 1000000;
-	pid_t pid, w;
+	char *args[16], **env;
+	struct child_capture res;
+	struct tf_error err;
+	int n = 0, rc;
 	argv[n++] = "git";
 	argv[n++] = "-C";
 	argv[n++] = gi->workdir;
@@ -64,51 +67,33 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
 	argv[n++] = head;
 	argv[n] = NULL;
 	for (int i = 0; i < n; i++)
-		args[i] = xstrdup(argv[i]); /* execvp takes char *const[] */
+		args[i] = xstrdup(argv[i]); /* exec takes char *const[] */
 	args[n] = NULL;
-	pid = fork();
-	if (pid < 0) {
-		snprintf(why, whylen, "cannot start git: %s", strerror(errno));
-		for (int i = 0; i < n; i++)
-			free(args[i]);
-		return -1;
-	}
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("GIT_TERMINAL_PROMPT", "0", 1);
-		setenv("GIT_ASKPASS", "true", 1);
-		setenv("GCM_INTERACTIVE", "never", 1);
-		execvp("git", args);
-		_exit(127);
-	}
+	env = child_env_build(quiet_env);
+	err_clear(&err);
+	/* git's text is a remote's: child_run_quiet() keeps it off the terminal */
+	rc = child_run_quiet(args, env, NULL, budget_ms, &res, &err);
+	child_env_free(env);
 	for (int i = 0; i < n; i++)
 		free(args[i]);
-	for (;;) {
-		struct timespec ts = { 0, 50 * 1000000 };
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			break;
-		if (clock_boot_ns() >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			snprintf(why, whylen, "git fetch from origin took longer than %lds",
-			         budget_ms / 1000);
-			return -1;
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (rc && res.exec_errno)
+		snprintf(why, whylen, "git is not installed");
+	else if (rc)
+		snprintf(why, whylen, "cannot start git: %.100s", err.msg);
+	else if (res.end == CHILD_CAPTURE_TIMED_OUT)
+		snprintf(why, whylen, "git fetch from origin took longer than %lds",
+		         budget_ms / 1000);
+	else if (res.end == CHILD_CAPTURE_EXITED && WIFEXITED(res.status) &&
+	         WEXITSTATUS(res.status) == 0)
 		return 0;
-	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+	else if (res.end == CHILD_CAPTURE_EXITED && WIFEXITED(res.status) &&
+	         WEXITSTATUS(res.status) == 127)
 		snprintf(why, whylen, "git is not installed");
 	else
 		snprintf(why, whylen, "git fetch from origin failed (exit %d)",
-		         w == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		         res.end == CHILD_CAPTURE_EXITED && WIFEXITED(res.status)
+		                 ? WEXITSTATUS(res.status)
+		                 : -1);
 	return -1;
 }
 

@@ -109,6 +109,80 @@ static void test_capture(const sigset_t *mask)
 	buf_free(&out);
 }
 
+/* child_run_quiet of "/bin/sh -c script" with envp */
+static int quiet(const char *script, char *const envp[], const sigset_t *mask, long timeout_ms,
+                 struct child_capture *res, struct tf_error *err)
+{
+	char sh[] = "/bin/sh", c[] = "-c", *cmd = strdup(script);
+	char *argv[] = { sh, c, cmd, NULL };
+	int rc;
+	err_clear(err);
+	rc = child_run_quiet(argv, envp, mask, timeout_ms, res, err);
+	free(cmd);
+	return rc;
+}
+
+static void test_run_quiet(const sigset_t *mask)
+{
+	static char *const extra[] = { "TFLOCK_TEST_QUIET=yes", NULL };
+	struct child_capture res;
+	struct tf_error err;
+	sigset_t usr1;
+	char **env = child_env_build(extra);
+	int64_t t0;
+
+	is_int(0, quiet("exit 0", environ, mask, 5000, &res, &err), "quiet: spawned");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 0,
+	   "quiet: exited 0 and reaped");
+	is_int(0, quiet("exit 3", environ, mask, 5000, &res, &err), "quiet: exit 3 spawned");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 3, "quiet: status 3");
+	is_int(0,
+	       quiet("for i in 0 1 2; do test \"$(readlink /proc/$$/fd/$i)\" = /dev/null || "
+	             "exit 1; done; echo out; echo err >&2; read x; exit $?",
+	             environ, mask, 5000, &res, &err),
+	       "quiet: stdio check spawned");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 1,
+	   "quiet: stdin, stdout and stderr are /dev/null (read meets EOF)");
+	is_int(0, quiet("test \"$TFLOCK_TEST_QUIET\" = yes", env, mask, 5000, &res, &err),
+	       "quiet: env check spawned");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 0,
+	   "quiet: the environment given (child_env_build's extra entry)");
+
+	t0 = clock_boot_ns();
+	is_int(0, quiet("exec sleep 30", environ, mask, 200, &res, &err), "quiet: sleeper spawned");
+	is_int(CHILD_CAPTURE_TIMED_OUT, res.end, "quiet: running past the timeout is TIMED_OUT");
+	ok(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL,
+	   "quiet: ... killed with SIGKILL and reaped");
+	ok(clock_boot_ns() - t0 < 10 * NS_PER_S, "quiet: ... at once, not after 30 s");
+
+	/* mask NULL: ours, here with SIGUSR1 blocked */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	is_int(0,
+	       quiet("exec grep -q '^SigBlk:.0000000000000200$' /proc/self/status", environ, NULL,
+	             5000, &res, &err),
+	       "quiet: mask check spawned");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 0,
+	   "quiet: mask NULL keeps ours");
+	is_int(0,
+	       quiet("exec grep -q '^SigBlk:.0000000000000000$' /proc/self/status", environ, mask,
+	             5000, &res, &err),
+	       "quiet: mask check spawned again");
+	ok(res.end == CHILD_CAPTURE_EXITED && child_exit_code(res.status) == 0,
+	   "quiet: the mask given (empty)");
+	sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+
+	{
+		char *argv[] = { (char[]){ "/nonexistent/tflock-helper" }, NULL };
+		err_clear(&err);
+		is_int(ERR_NOT_FOUND, child_run_quiet(argv, environ, mask, 5000, &res, &err),
+		       "quiet: exec failure is child_spawn's error");
+		is_int(ENOENT, res.exec_errno, "quiet: exec_errno ENOENT");
+	}
+	child_env_free(env);
+}
+
 static int run_wait(char *const argv[], char *const envp[], const sigset_t *mask, int *code)
 {
 	struct child ch;
@@ -266,6 +340,7 @@ int main(void)
 	}
 
 	test_capture(&mask);
+	test_run_quiet(&mask);
 
 	rmdir(dir);
 	ok(access(dir, F_OK) != 0, "temp dir removed");
