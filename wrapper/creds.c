@@ -1,138 +1,29 @@
 /*
  * creds — the resolver: the chain of credential sources in the order creds.h
- * gives, and the helpers the sources share (creds_impl.h). Each source is a
- * file of its own: creds_profile.c, creds_sts.c, creds_sso.c,
- * creds_container.c, creds_imds.c, creds_process.c.
+ * gives, including a profile's own chain (source_profile, credential_source,
+ * web identity, SSO, credential_process, role_arn alone), and the backend's
+ * assume_role on top. The sources are files of their own (creds_sts.c,
+ * creds_sso.c, creds_container.c, creds_imds.c, creds_process.c), the shared
+ * files and the resolver's state are creds_profile.c's, and what they all
+ * share is creds_util.c's (creds_impl.h).
  */
 #include "creds.h"
 
-#include <cjson/cJSON.h>
-#include <ctype.h>
-#include <pwd.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "creds_impl.h"
 #include "log.h"
-#include "rfc3339.h"
 
 #define REASON_MAX 240 /* bytes of one "source: why" */
 
-/* ------------------------------------------------------------------ basics */
+/* ------------------------------------------ the environment, the end of the chain */
 
-const char *creds_env(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
-int creds_is_true(const char *v)
-{
-	return v && !strcasecmp(v, "true");
-}
-
-void creds_init(struct creds *c)
-{
-	memset(c, 0, sizeof(*c));
-}
-
-void creds_free(struct creds *c)
-{
-	if (!c)
-		return;
-	secure_free_str(c->access_key);
-	secure_free_str(c->secret_key);
-	secure_free_str(c->session_token);
-	creds_init(c);
-}
-
-int creds_expiring(const struct creds *c, time_t now, long margin_s)
-{
-	if (!c || !c->expires)
-		return 0;
-	return (long long)c->expires - (long long)now <= (long long)margin_s;
-}
-
-void creds_set(struct creds *c, const char *ak, const char *sk, const char *token, time_t expires)
-{
-	creds_free(c);
-	c->access_key = xstrdup(ak);
-	c->secret_key = xstrdup(sk);
-	c->session_token = token && *token ? xstrdup(token) : NULL;
-	c->expires = expires;
-}
-
-void creds_label(struct creds *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->source, sizeof(c->source), fmt, ap);
-	va_end(ap);
-}
-
-void creds_move(struct creds *a, struct creds *b)
-{
-	creds_free(a);
-	*a = *b;
-	creds_init(b);
-}
-
-/* Zero every string of a parsed JSON tree, then delete it. */
-static void json_wipe(cJSON *j)
-{
-	for (; j; j = j->next) {
-		if (j->valuestring)
-			secure_zero(j->valuestring, strlen(j->valuestring));
-		json_wipe(j->child);
-	}
-}
-
-void creds_json_free(cJSON *j)
-{
-	json_wipe(j);
-	cJSON_Delete(j);
-}
-
-const char *creds_json_str(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
-void creds_trim(struct buf *b)
-{
-	while (b->len && isspace((unsigned char)b->data[b->len - 1]))
-		b->data[--b->len] = '\0';
-}
-
-char *creds_home_dir(void)
-{
-	const char *h = creds_env("HOME");
-	if (!h) {
-		struct passwd *pw = getpwuid(getuid());
-		h = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
-	}
-	return h ? xstrdup(h) : NULL;
-}
-
-/* ------------------------------------------------------------------ time */
-
-int creds_parse_time(const char *s, time_t *out)
-{
-	struct timespec ts;
-	if (rfc3339_parse(s, RFC3339_AWS, &ts))
-		return -1;
-	*out = ts.tv_sec;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ resolver */
-
-void creds_note(struct resolver *r, const char *fmt, ...)
+/* One more "source: why" for the ERR_CREDENTIALS summary (and the debug log). */
+__attribute__((format(printf, 2, 3))) static void note(struct resolver *r, const char *fmt, ...)
 {
 	char line[REASON_MAX + 1];
 	va_list ap;
@@ -145,274 +36,21 @@ void creds_note(struct resolver *r, const char *fmt, ...)
 	log_debug("credentials: %s", line);
 }
 
-static struct http_client *client(struct resolver *r, struct tf_error *err)
-{
-	if (!r->http)
-		r->http = http_client_new();
-	if (!r->http)
-		err_set(err, ERR_INTERNAL, "cannot create an HTTP client (curl_easy_init failed)");
-	return r->http;
-}
-
-const char *creds_path_or(const char *p)
-{
-	return p ? p : "(no home directory)";
-}
-
-/* ------------------------------------------------------------------ HTTP */
-
-void creds_hdr_add(struct creds_hdrs *hs, const char *name, const char *value)
-{
-	if (hs->n >= sizeof(hs->h) / sizeof(hs->h[0]))
-		abort(); /* a bug: the lists here are fixed and short */
-	hs->owned[2 * hs->n] = xstrdup(name);
-	hs->owned[2 * hs->n + 1] = xstrdup(value);
-	hs->h[hs->n].name = hs->owned[2 * hs->n];
-	hs->h[hs->n].value = hs->owned[2 * hs->n + 1];
-	hs->n++;
-}
-
-void creds_hdrs_free(struct creds_hdrs *hs)
-{
-	for (size_t i = 0; i < 2 * hs->n; i++) {
-		secure_free_str(hs->owned[i]);
-		hs->owned[i] = NULL;
-	}
-	hs->n = 0;
-}
-
-int creds_http(struct resolver *r, const struct http_request *req, struct http_response *resp,
-               int retry_connect, struct tf_error *err)
-{
-	struct http_client *c = client(r, err);
-	int rc = ERR_INTERNAL;
-	if (!c)
-		return ERR_INTERNAL;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		/* http_do() frees an earlier body without wiping it: wipe it here */
-		buf_wipe(&resp->body);
-		if (attempt)
-			log_verbose("retrying %s %s", req->method, req->url);
-		rc = http_do(c, req, resp, err);
-		if (rc == 0 && resp->status < 500)
-			return 0;
-		if (rc == ERR_CONNECT && !retry_connect)
-			return rc;
-	}
-	return rc;
-}
-
-void creds_resp_free(struct http_response *resp)
-{
-	buf_wipe(&resp->body);
-	http_response_free(resp);
-}
-
-int creds_url_split(const char *url, char **host, char **path)
-{
-	const char *s = strstr(url, "://"), *a, *ae, *at;
-	int https;
-	*host = *path = NULL;
-	if (!s)
-		return -1;
-	https = (size_t)(s - url) == 5 && !strncasecmp(url, "https", 5);
-	a = s + 3;
-	ae = a + strcspn(a, "/?#");
-	at = memchr(a, '@', (size_t)(ae - a));
-	if (at)
-		a = at + 1;
-	if (ae == a)
-		return -1;
-	{
-		size_t len = (size_t)(ae - a);
-		const char *dflt = https ? ":443" : ":80";
-		size_t dl = strlen(dflt);
-		if (len > dl && !memcmp(ae - dl, dflt, dl)) {
-			/* only a port separator: after "]" for an IPv6 literal, else the only ':' */
-			const char *colon = ae - dl;
-			if (a[0] == '[' ? colon[-1] == ']' : !memchr(a, ':', (size_t)(colon - a)))
-				len -= dl;
-		}
-		*host = xstrndup(a, len);
-	}
-	if (*ae == '/') {
-		const char *pe = ae + strcspn(ae, "?#");
-		*path = xstrndup(ae, (size_t)(pe - ae));
-	} else {
-		*path = xstrdup("/");
-	}
-	return 0;
-}
-
-char *creds_url_hostname(const char *url)
-{
-	char *host = NULL, *path = NULL, *r;
-	if (creds_url_split(url, &host, &path))
-		return NULL;
-	free(path);
-	if (host[0] == '[') {
-		char *close = strchr(host, ']');
-		r = close ? xstrndup(host + 1, (size_t)(close - host - 1)) : NULL;
-	} else {
-		r = xstrndup(host, strcspn(host, ":"));
-	}
-	free(host);
-	return r;
-}
-
-char *creds_strip_slash(const char *u)
-{
-	size_t n = strlen(u);
-	while (n && u[n - 1] == '/')
-		n--;
-	return xstrndup(u, n);
-}
-
-/* ------------------------------------------------------------------ JSON replies */
-
-int creds_json_creds(const char *text, size_t len, const char *token_key, int want_version,
-                     struct creds *out, const char *what, struct tf_error *err)
-{
-	cJSON *j = cJSON_ParseWithLength(text, len);
-	const char *ak, *sk, *tok, *exp, *code;
-	time_t t = 0;
-	int rc = 0;
-	if (!cJSON_IsObject(j)) {
-		rc = err_set(err, ERR_PARSE, "%s: the reply is not a JSON object", what);
-		goto out;
-	}
-	if (want_version) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "Version");
-		if (!cJSON_IsNumber(v)) {
-			rc = err_set(err, ERR_PARSE, "%s: no \"Version\" in the output (want 1)",
-			             what);
-			goto out;
-		}
-		if (v->valuedouble != 1) {
-			rc = err_set(err, ERR_PARSE, "%s: unsupported \"Version\": %g (want 1)",
-			             what, v->valuedouble);
-			goto out;
-		}
-	}
-	code = creds_json_str(j, "Code");
-	if (code && strcmp(code, "Success")) {
-		rc = err_set(err, ERR_CREDENTIALS, "%s: \"Code\" is \"%.60s\", not \"Success\"",
-		             what, code);
-		goto out;
-	}
-	ak = creds_json_str(j, "AccessKeyId");
-	sk = creds_json_str(j, "SecretAccessKey");
-	tok = creds_json_str(j, token_key);
-	exp = creds_json_str(j, "Expiration");
-	if (!ak || !*ak || !sk || !*sk) {
-		rc = err_set(err, ERR_PARSE, "%s: no AccessKeyId or SecretAccessKey in the reply",
-		             what);
-		goto out;
-	}
-	if (exp && *exp && creds_parse_time(exp, &t)) {
-		rc = err_set(err, ERR_PARSE, "%s: bad Expiration \"%.40s\"", what, exp);
-		goto out;
-	}
-	creds_set(out, ak, sk, tok, t);
-out:
-	creds_json_free(j);
-	return rc;
-}
-
-int creds_json_fail(const struct http_response *resp, const char *what, struct tf_error *err)
-{
-	cJSON *j = cJSON_ParseWithLength(resp->body.data, resp->body.len);
-	const char *code = NULL, *msg = NULL;
-	int rc;
-	if (cJSON_IsObject(j)) {
-		code = creds_json_str(j, "code");
-		if (!code)
-			code = creds_json_str(j, "Code");
-		msg = creds_json_str(j, "message");
-		if (!msg)
-			msg = creds_json_str(j, "Message");
-	}
-	rc = err_set(err, ERR_HTTP, "%s: HTTP %ld%s%s%s%s", what, resp->status, code ? ": " : "",
-	             code ? code : "", msg ? ": " : "", msg ? msg : "");
-	if (err) {
-		err->http_status = resp->status;
-		snprintf(err->s3_code, sizeof(err->s3_code), "%s", code ? code : "");
-		snprintf(err->message, sizeof(err->message), "%s", msg ? msg : "");
-	}
-	creds_json_free(j);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ chain */
-
-void creds_env_keys(const char **ak, const char **sk)
-{
-	*ak = creds_env("AWS_ACCESS_KEY_ID");
-	*sk = creds_env("AWS_SECRET_ACCESS_KEY");
-	if (!*ak)
-		*ak = creds_env("AWS_ACCESS_KEY");
-	if (!*sk)
-		*sk = creds_env("AWS_SECRET_KEY");
-}
-
-void creds_resolver_init(struct resolver *r, const struct creds_config *cfg)
-{
-	memset(r, 0, sizeof(*r));
-	r->cfg = cfg;
-	buf_init(&r->tried);
-	ini_init(&r->conf);
-	ini_init(&r->cred);
-	r->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : CREDS_DEFAULT_TIMEOUT_MS;
-	r->profile = cfg->profile && *cfg->profile ? cfg->profile : NULL;
-	r->profile_explicit = r->profile != NULL;
-	if (!r->profile)
-		r->profile = creds_env("AWS_PROFILE");
-	r->profile_named = r->profile != NULL;
-	if (!r->profile)
-		r->profile = "default";
-}
-
-void creds_resolver_region(struct resolver *r)
-{
-	const char *reg =
-	        r->cfg->region && *r->cfg->region ? r->cfg->region : creds_env("AWS_REGION");
-	if (!reg)
-		reg = creds_env("AWS_DEFAULT_REGION");
-	if (!reg && r->have_top)
-		reg = creds_prof_val(&r->top, "region");
-	snprintf(r->region, sizeof(r->region), "%s", reg ? reg : "us-east-1");
-}
-
-void creds_resolver_free(struct resolver *r)
-{
-	creds_prof_free(&r->top);
-	ini_free(&r->conf);
-	ini_free(&r->cred);
-	free(r->conf_path);
-	free(r->cred_path);
-	buf_free(&r->tried);
-	http_client_free(r->http);
-}
-
 static int env_keys(struct resolver *r, struct creds *out)
 {
 	const char *ak, *sk;
 	creds_env_keys(&ak, &sk);
 	if (ak && sk) {
-		creds_set(out, ak, sk, creds_env("AWS_SESSION_TOKEN"), 0);
+		creds_set(out, ak, sk, getenv_nonempty("AWS_SESSION_TOKEN"), 0);
 		creds_label(out, "environment");
 		return 0;
 	}
 	if (ak)
-		creds_note(
-		        r,
-		        "environment: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+		note(r, "environment: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
 	else if (sk)
-		creds_note(
-		        r,
-		        "environment: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
+		note(r, "environment: AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not");
 	else
-		creds_note(r, "environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set");
+		note(r, "environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set");
 	return CREDS_NOT_CONFIGURED;
 }
 
@@ -423,23 +61,25 @@ static int resolve_env(struct resolver *r, struct creds *base, struct tf_error *
 	int rc = env_keys(r, base);
 	if (rc != CREDS_NOT_CONFIGURED)
 		return rc;
-	wit = creds_env("AWS_WEB_IDENTITY_TOKEN_FILE");
+	wit = getenv_nonempty("AWS_WEB_IDENTITY_TOKEN_FILE");
 	if (!wit) {
-		creds_note(r, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set");
+		note(r, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set");
 		return CREDS_NOT_CONFIGURED;
 	}
-	role = creds_env("AWS_ROLE_ARN");
+	role = getenv_nonempty("AWS_ROLE_ARN");
 	if (!role)
 		return err_set(err, ERR_USAGE,
 		               "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
-	rc = creds_sts_web_identity(r, wit, role, creds_env("AWS_ROLE_SESSION_NAME"),
+	rc = creds_sts_web_identity(r, wit, role, getenv_nonempty("AWS_ROLE_SESSION_NAME"),
 	                            "AWS_WEB_IDENTITY_TOKEN_FILE", base, err);
 	if (!rc)
 		creds_label(base, "web identity (%s)", role);
 	return rc;
 }
 
-int creds_resolve_tail(struct resolver *r, struct creds *out, struct tf_error *err)
+/* Container, then instance metadata, then ERR_CREDENTIALS naming every source
+ * tried: the end of the chain. */
+static int resolve_tail(struct resolver *r, struct creds *out, struct tf_error *err)
 {
 	int rc = creds_container_fetch(r, out, err);
 	if (rc <= 0) {
@@ -447,17 +87,278 @@ int creds_resolve_tail(struct resolver *r, struct creds *out, struct tf_error *e
 			creds_label(out, "container credentials");
 		return rc;
 	}
-	creds_note(r, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set");
+	note(r, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set");
 	rc = creds_imds_fetch(r, out, err);
 	if (!rc)
 		return 0;
 	if (rc == CREDS_NOT_CONFIGURED)
-		creds_note(r, "instance metadata: disabled by AWS_EC2_METADATA_DISABLED");
+		note(r, "instance metadata: disabled by AWS_EC2_METADATA_DISABLED");
 	else
-		creds_note(r, "instance metadata: %s", err ? err->msg : "failed");
+		note(r, "instance metadata: %s", err ? err->msg : "failed");
 	err_clear(err);
 	return err_set(err, ERR_CREDENTIALS, "no AWS credentials found: %s", r->tried.data);
 }
+
+/* ------------------------------------------------------------------ profiles */
+
+#define MAX_SOURCE_DEPTH 16
+
+/* The profiles a source_profile chain went through, outermost first. */
+struct chain {
+	const char *names[MAX_SOURCE_DEPTH];
+	size_t n;
+};
+
+/* The keys of a profile that say where its credentials come from. */
+struct prof_view {
+	const char *role_arn, *source, *cred_source, *ext_id, *mfa, *sess, *wit, *process;
+	const char *ak, *sk, *tok;
+	long duration;
+	int sso;
+};
+
+static int credential_source(struct resolver *r, const char *pname, const char *src,
+                             struct creds *out, struct tf_error *err)
+{
+	int rc;
+	if (!strcmp(src, "Environment")) {
+		const char *ak, *sk;
+		creds_env_keys(&ak, &sk);
+		if (!ak || !sk)
+			return err_set(
+			        err, ERR_USAGE,
+			        "profile \"%s\": credential_source is Environment but "
+			        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set",
+			        pname);
+		creds_set(out, ak, sk, getenv_nonempty("AWS_SESSION_TOKEN"), 0);
+		return 0;
+	}
+	if (!strcmp(src, "Ec2InstanceMetadata")) {
+		rc = creds_imds_fetch(r, out, err);
+		if (rc == CREDS_NOT_CONFIGURED)
+			return err_set(
+			        err, ERR_USAGE,
+			        "profile \"%s\": credential_source is Ec2InstanceMetadata but "
+			        "AWS_EC2_METADATA_DISABLED is true",
+			        pname);
+		if (rc)
+			err_prefix(err, "profile \"%s\": instance metadata", pname);
+		return rc;
+	}
+	if (!strcmp(src, "EcsContainer")) {
+		rc = creds_container_fetch(r, out, err);
+		if (rc == CREDS_NOT_CONFIGURED)
+			return err_set(err, ERR_USAGE,
+			               "profile \"%s\": credential_source is EcsContainer but "
+			               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not set",
+			               pname);
+		if (rc)
+			err_prefix(err, "profile \"%s\"", pname);
+		return rc;
+	}
+	return err_set(err, ERR_USAGE,
+	               "profile \"%s\": credential_source is \"%s\": use Environment, "
+	               "Ec2InstanceMetadata or EcsContainer",
+	               pname, src);
+}
+
+static long parse_duration(const char *s)
+{
+	char *end;
+	long v;
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 15 * 60) /* the SDK passes only more than 15 minutes */
+		return 0;
+	return v;
+}
+
+static void prof_view_read(const struct prof *p, int again, struct prof_view *v)
+{
+	v->role_arn = creds_prof_val(p, "role_arn");
+	v->source = creds_prof_val(p, "source_profile");
+	v->cred_source = creds_prof_val(p, "credential_source");
+	v->ext_id = creds_prof_val(p, "external_id");
+	v->mfa = creds_prof_val(p, "mfa_serial");
+	v->sess = creds_prof_val(p, "role_session_name");
+	v->wit = creds_prof_val(p, "web_identity_token_file");
+	v->process = creds_prof_val(p, "credential_process");
+	v->ak = creds_prof_val(p, "aws_access_key_id");
+	v->sk = creds_prof_val(p, "aws_secret_access_key");
+	v->tok = creds_prof_val(p, "aws_session_token");
+	v->duration = parse_duration(creds_prof_val(p, "duration_seconds"));
+	v->sso = creds_prof_val(p, "sso_session") || creds_prof_val(p, "sso_start_url") ||
+	         creds_prof_val(p, "sso_region") || creds_prof_val(p, "sso_account_id") ||
+	         creds_prof_val(p, "sso_role_name");
+	if (again) /* a profile seen again in the chain offers only its credentials */
+		v->role_arn = v->source = v->ext_id = v->mfa = v->sess = NULL;
+}
+
+/* The settings that need a role_arn (unless the profile is seen again). */
+static int prof_check_role(const struct prof_view *v, const char *name, struct tf_error *err)
+{
+	if ((v->source || v->cred_source || v->wit) && !v->role_arn)
+		return err_set(err, ERR_USAGE, "profile \"%s\": %s needs role_arn", name,
+		               v->source        ? "source_profile"
+		               : v->cred_source ? "credential_source"
+		                                : "web_identity_token_file");
+	return 0;
+}
+
+/* One source at most, and no MFA prompt. */
+static int prof_check_source(const struct prof_view *v, const char *name, struct tf_error *err)
+{
+	if (!!v->source + !!v->cred_source + !!v->process + !!v->wit > 1)
+		return err_set(err, ERR_USAGE,
+		               "profile \"%s\": set only one of source_profile, credential_source, "
+		               "credential_process and web_identity_token_file",
+		               name);
+	if (v->role_arn && v->mfa)
+		return err_set(
+		        err, ERR_USAGE,
+		        "profile \"%s\": mfa_serial is set, and tflock cannot prompt for an MFA "
+		        "code; use a profile that needs none, or export temporary credentials",
+		        name);
+	return 0;
+}
+
+static int chain_has(const struct chain *ch, const char *name)
+{
+	for (size_t i = 0; i < ch->n; i++)
+		if (!strcmp(ch->names[i], name))
+			return 1;
+	return 0;
+}
+
+static int chain_push(struct chain *ch, const char *name, struct tf_error *err)
+{
+	if (ch->n >= MAX_SOURCE_DEPTH)
+		return err_set(err, ERR_USAGE,
+		               "profile \"%s\": source_profile chain longer than %d", name,
+		               MAX_SOURCE_DEPTH);
+	ch->names[ch->n++] = name;
+	return 0;
+}
+
+static int resolve_profile(struct resolver *r, const char *name, int top, struct chain *ch,
+                           struct creds *out, struct tf_error *err);
+
+/* The credentials the profile's role is assumed with (or its own, without a
+ * role) into base; a web identity profile's go straight to out, with *done. */
+static int prof_base(struct resolver *r, const struct prof *p, const struct prof_view *v, int top,
+                     struct chain *ch, struct creds *base, struct creds *out, int *done,
+                     struct tf_error *err)
+{
+	const char *name = p->name;
+	int rc = 0;
+	if (v->source) {
+		rc = resolve_profile(r, v->source, 0, ch, base, err);
+		if (rc == CREDS_NOT_CONFIGURED)
+			rc = err_set(err, ERR_USAGE,
+			             "profile \"%s\": source_profile \"%s\" has no credentials",
+			             name, v->source);
+	} else if (v->ak && v->sk) {
+		creds_set(base, v->ak, v->sk, v->tok, 0);
+		creds_label(base, "profile %s (static keys)", name);
+	} else if (v->cred_source) {
+		rc = credential_source(r, name, v->cred_source, base, err);
+		if (!rc)
+			creds_label(base, "%s", v->cred_source);
+	} else if (v->wit) {
+		char *ctx = xasprintf("profile \"%s\"", name);
+		rc = creds_sts_web_identity(r, v->wit, v->role_arn, v->sess, ctx, out, err);
+		free(ctx);
+		if (!rc)
+			creds_label(out, "profile %s (web identity)", name);
+		*done = 1; /* role_arn was the web identity's role */
+	} else if (v->sso) {
+		rc = creds_sso_fetch(r, p, base, err);
+		if (!rc)
+			creds_label(base, "profile %s (sso)", name);
+	} else if (v->process) {
+		rc = creds_process_fetch(p, v->process, base, err);
+		if (!rc)
+			creds_label(base, "profile %s (credential_process)", name);
+	} else if (!top || !v->role_arn) {
+		rc = CREDS_NOT_CONFIGURED;
+	} else {
+		/* role_arn alone: container or instance metadata credentials assume it */
+		note(r,
+		     "profile \"%s\": role_arn without a source, trying container and "
+		     "instance metadata",
+		     name);
+		rc = resolve_tail(r, base, err);
+	}
+	return rc;
+}
+
+/* Resolve profile name (top: the selected profile; otherwise a source_profile).
+ * 0, CREDS_NOT_CONFIGURED (the top profile has nothing to offer, or a source
+ * profile has no credentials) or an error. */
+static int resolve_profile(struct resolver *r, const char *name, int top, struct chain *ch,
+                           struct creds *out, struct tf_error *err)
+{
+	struct prof p;
+	struct prof_view v;
+	struct creds base;
+	int rc, done = 0;
+
+	creds_init(&base);
+	rc = creds_prof_load(r, name, &p, err);
+	if (rc < 0)
+		return rc;
+	if (rc == CREDS_NOT_CONFIGURED) {
+		if (top)
+			return CREDS_NOT_CONFIGURED;
+		return err_set(err, ERR_USAGE,
+		               "source_profile \"%s\" is in neither \"%s\" nor \"%s\"", name,
+		               creds_path_or(r->cred_path), creds_path_or(r->conf_path));
+	}
+	prof_view_read(&p, chain_has(ch, name), &v);
+	rc = prof_check_role(&v, name, err);
+	if (rc)
+		goto out;
+	if (!top && v.ak && v.sk) {
+		creds_set(out, v.ak, v.sk, v.tok, 0);
+		creds_label(out, "profile %s (static keys)", name);
+		goto out;
+	}
+	rc = chain_push(ch, name, err);
+	if (!rc)
+		rc = prof_check_source(&v, name, err);
+	if (!rc)
+		rc = prof_base(r, &p, &v, top, ch, &base, out, &done, err);
+	if (rc || done)
+		goto out;
+	if (v.role_arn) {
+		char via[sizeof(base.source)];
+		snprintf(via, sizeof(via), "%s", base.source);
+		rc = creds_sts_assume_role(r, &base, v.role_arn, v.sess, v.ext_id, v.duration, out,
+		                           err);
+		if (!rc)
+			creds_label(out, "profile %s (assume role %s via %s)", name, v.role_arn,
+			            via);
+	} else {
+		creds_move(out, &base);
+	}
+out:
+	creds_free(&base);
+	creds_prof_free(&p);
+	return rc;
+}
+
+/* The selected profile's credentials: 0, CREDS_NOT_CONFIGURED (it has none to
+ * offer) or an error. */
+static int profile_resolve(struct resolver *r, struct creds *out, struct tf_error *err)
+{
+	struct chain ch;
+	ch.n = 0;
+	return resolve_profile(r, r->profile, 1, &ch, out, err);
+}
+
+/* ------------------------------------------------------------------ the chain */
 
 /* The base credentials: the environment, the profile, container, instance metadata. */
 static int resolve_base(struct resolver *r, struct creds *base, struct tf_error *err)
@@ -468,20 +369,19 @@ static int resolve_base(struct resolver *r, struct creds *base, struct tf_error 
 		if (rc <= 0)
 			return rc;
 	} else {
-		creds_note(r,
-		           "environment and web identity: skipped, the profile option names \"%s\"",
-		           r->profile);
+		note(r, "environment and web identity: skipped, the profile option names \"%s\"",
+		     r->profile);
 	}
 	if (r->have_top) {
-		rc = creds_profile_resolve(r, base, err);
+		rc = profile_resolve(r, base, err);
 		if (rc <= 0)
 			return rc;
-		creds_note(r, "profile \"%s\": no credentials in it", r->profile);
+		note(r, "profile \"%s\": no credentials in it", r->profile);
 	} else {
-		creds_note(r, "shared files: no profile \"%s\" in \"%s\" or \"%s\"", r->profile,
-		           creds_path_or(r->cred_path), creds_path_or(r->conf_path));
+		note(r, "shared files: no profile \"%s\" in \"%s\" or \"%s\"", r->profile,
+		     creds_path_or(r->cred_path), creds_path_or(r->conf_path));
 	}
-	return creds_resolve_tail(r, base, err);
+	return resolve_tail(r, base, err);
 }
 
 /* The backend's assume_role on top of base, into out (or base itself). */

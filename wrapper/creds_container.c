@@ -34,8 +34,8 @@ static int container_host_allowed(const char *h)
 
 int creds_container_url(char **url, struct tf_error *err)
 {
-	const char *rel = creds_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *full = creds_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = getenv_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = getenv_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char *host;
 	int ok;
 	*url = NULL;
@@ -70,8 +70,8 @@ int creds_container_url(char **url, struct tf_error *err)
 
 int creds_container_fetch(struct resolver *r, struct creds *out, struct tf_error *err)
 {
-	const char *tfile = creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *tenv = creds_env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *tfile = getenv_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *tenv = getenv_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	char *url = NULL;
 	struct buf tok;
 	struct creds_hdrs hs;

@@ -18,12 +18,12 @@
 
 static char *imds_base(const struct resolver *r)
 {
-	const char *e = creds_env("AWS_EC2_METADATA_SERVICE_ENDPOINT"), *mode;
+	const char *e = getenv_nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT"), *mode;
 	if (!e && r->have_top)
 		e = creds_prof_val(&r->top, "ec2_metadata_service_endpoint");
 	if (e)
 		return creds_strip_slash(e);
-	mode = creds_env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	mode = getenv_nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	if (!mode && r->have_top)
 		mode = creds_prof_val(&r->top, "ec2_metadata_service_endpoint_mode");
 	return xstrdup(mode && !strcasecmp(mode, "IPv6") ? IMDS_DEFAULT_V6 : IMDS_DEFAULT);
@@ -58,7 +58,7 @@ static int imds_status_fail(const char *method, const char *url, long status, st
 static int imds_token(struct resolver *r, const char *base, struct http_response *resp,
                       struct buf *token, struct tf_error *err)
 {
-	const char *v1 = creds_env("AWS_EC2_METADATA_V1_DISABLED");
+	const char *v1 = getenv_nonempty("AWS_EC2_METADATA_V1_DISABLED");
 	char *url = xasprintf("%s/latest/api/token", base);
 	struct creds_hdrs hs;
 	int rc;
@@ -128,7 +128,7 @@ int creds_imds_fetch(struct resolver *r, struct creds *out, struct tf_error *err
 	struct http_response resp;
 	int rc;
 
-	if (creds_is_true(creds_env("AWS_EC2_METADATA_DISABLED")))
+	if (creds_is_true(getenv_nonempty("AWS_EC2_METADATA_DISABLED")))
 		return CREDS_NOT_CONFIGURED;
 	hs.n = 0;
 	http_response_init(&resp);

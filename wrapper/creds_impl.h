@@ -1,17 +1,23 @@
 /*
- * creds_impl — what the credential sources share inside creds; no other module
+ * creds_impl — what the credential files share inside creds; no other module
  * includes this (they use creds.h).
  *
- * creds.c is the resolver: the chain of sources in creds.h's order, the
- * resolver's state, and the helpers below. Each source is a file of its own:
- *   creds_profile.c    the shared files: profiles, source_profile chains,
- *                      credential_source, static keys
+ * The files, and the way their calls go (one way: each calls only the ones
+ * below it):
+ *   creds.c            the chain: the sources in creds.h's order, a profile's
+ *                      own chain (source_profile, credential_source, static
+ *                      keys, web identity, SSO, credential_process, role_arn
+ *                      alone), the backend's assume_role on top
  *   creds_sts.c        STS: AssumeRole, AssumeRoleWithWebIdentity,
  *                      GetCallerIdentity, the STS endpoint
  *   creds_sso.c        IAM Identity Center (SSO): token cache, GetRoleCredentials
  *   creds_container.c  ECS/EKS container credentials
  *   creds_imds.c       EC2 instance metadata (IMDSv2, IMDSv1 fallback)
  *   creds_process.c    credential_process
+ *   creds_profile.c    the resolver's state and the shared files: the selected
+ *                      profile, a profile's values (read, never fetched)
+ *   creds_util.c       struct creds values, environment, paths, time, HTTP,
+ *                      URLs, JSON replies
  *
  * A source's fetch returns 0 with out filled (creds_set; the caller labels it),
  * CREDS_NOT_CONFIGURED when the source is not set up (the chain moves on), or a
@@ -19,7 +25,7 @@
  *
  * Memory: every string that held a secret (keys, tokens, request and reply
  * bodies, files, parsed JSON) is wiped before it is freed (secure_free_str,
- * buf_wipe, creds_json_free, creds_hdrs_free, creds_resp_free).
+ * buf_wipe, json_delete_wiped, creds_hdrs_free, creds_resp_free).
  */
 #ifndef TFLOCK_CREDS_IMPL_H
 #define TFLOCK_CREDS_IMPL_H
@@ -38,7 +44,7 @@
 #define CREDS_DEFAULT_TIMEOUT_MS 10000 /* per network request */
 #define CREDS_SECRET_FILE_MAX (1024 * 1024)
 
-/* ------------------------------------------------------------ the resolver */
+/* ------------------------------------------------------------ the resolver's state */
 
 /* A profile as the SDK sees it: its config-file section overlaid by its
  * credentials-file section (creds_profile.c). */
@@ -63,22 +69,53 @@ struct resolver {
 	struct buf tried; /* "source: why; ..." for the ERR_CREDENTIALS summary */
 };
 
+/* ------------------------------------------------------------ the sources */
+
+/* creds_sts.c */
+int creds_sts_assume_role(struct resolver *r, const struct creds *base, const char *role_arn,
+                          const char *session_name, const char *external_id, long duration,
+                          struct creds *out, struct tf_error *err);
+/* AssumeRoleWithWebIdentity with the token in token_file; context leads every
+ * message ("AWS_WEB_IDENTITY_TOKEN_FILE", "profile \"x\""). */
+int creds_sts_web_identity(struct resolver *r, const char *token_file, const char *role_arn,
+                           const char *session_name, const char *context, struct creds *out,
+                           struct tf_error *err);
+
+/* creds_sso.c: the credentials of an SSO profile p. */
+int creds_sso_fetch(struct resolver *r, const struct prof *p, struct creds *out,
+                    struct tf_error *err);
+
+/* creds_container.c: CREDS_NOT_CONFIGURED without the container variables. */
+int creds_container_fetch(struct resolver *r, struct creds *out, struct tf_error *err);
+
+/* creds_imds.c: CREDS_NOT_CONFIGURED when AWS_EC2_METADATA_DISABLED; labels out. */
+int creds_imds_fetch(struct resolver *r, struct creds *out, struct tf_error *err);
+
+/* creds_process.c: run profile p's credential_process cmd. */
+int creds_process_fetch(const struct prof *p, const char *cmd, struct creds *out,
+                        struct tf_error *err);
+
+/* ------------------------------------------------------------ creds_profile.c */
+
 /* r for cfg (not NULL): the profile chosen, nothing loaded yet. */
 void creds_resolver_init(struct resolver *r, const struct creds_config *cfg);
 /* r->region for STS: cfg->region, AWS_REGION, AWS_DEFAULT_REGION, the selected
  * profile's region (once loaded), us-east-1. */
 void creds_resolver_region(struct resolver *r);
 void creds_resolver_free(struct resolver *r);
-/* One more "source: why" for the ERR_CREDENTIALS summary (and the debug log). */
-__attribute__((format(printf, 2, 3))) void creds_note(struct resolver *r, const char *fmt, ...);
-/* Container, then instance metadata, then ERR_CREDENTIALS naming every source
- * tried: the end of the chain (creds.c). */
-int creds_resolve_tail(struct resolver *r, struct creds *out, struct tf_error *err);
 
-/* ------------------------------------------------------------ helpers (creds.c) */
+/* Find and load the shared files, and the selected profile (r->top); ERR_USAGE
+ * for a malformed file or a named profile in neither. */
+int creds_profile_open(struct resolver *r, struct tf_error *err);
+/* Profile name as the SDK sees it (config section overlaid by the credentials
+ * section) into p: 0, CREDS_NOT_CONFIGURED (in neither file) or ERR_USAGE. */
+int creds_prof_load(struct resolver *r, const char *name, struct prof *p, struct tf_error *err);
+/* The value of key in p, or NULL when absent or empty (the SDK tests len != 0). */
+const char *creds_prof_val(const struct prof *p, const char *key);
+void creds_prof_free(struct prof *p);
 
-/* getenv, with an empty value as unset. */
-const char *creds_env(const char *name);
+/* ------------------------------------------------------------ creds_util.c */
+
 /* The key pair in the environment (AWS_ACCESS_KEY_ID, else AWS_ACCESS_KEY;
  * AWS_SECRET_ACCESS_KEY, else AWS_SECRET_KEY); either may be NULL. */
 void creds_env_keys(const char **ak, const char **sk);
@@ -120,8 +157,6 @@ char *creds_url_hostname(const char *url);
 /* u without trailing slashes; malloc'd. */
 char *creds_strip_slash(const char *u);
 
-/* Delete a parsed JSON tree, zeroing every string first; NULL is a no-op. */
-void creds_json_free(cJSON *j);
 /* The string member key of obj, or NULL. */
 const char *creds_json_str(const cJSON *obj, const char *key);
 /* {"AccessKeyId", "SecretAccessKey", token_key, "Expiration"} as the container
@@ -131,41 +166,5 @@ int creds_json_creds(const char *text, size_t len, const char *token_key, int wa
                      struct creds *out, const char *what, struct tf_error *err);
 /* An error reply {"code": ..., "message": ...} as ERR_HTTP. */
 int creds_json_fail(const struct http_response *resp, const char *what, struct tf_error *err);
-
-/* ------------------------------------------------------------ the sources */
-
-/* creds_profile.c: find and load the shared files, and the selected profile
- * (r->top); ERR_USAGE for a malformed file or a named profile in neither. */
-int creds_profile_open(struct resolver *r, struct tf_error *err);
-/* The selected profile's credentials: 0, CREDS_NOT_CONFIGURED (it has none to
- * offer) or an error. */
-int creds_profile_resolve(struct resolver *r, struct creds *out, struct tf_error *err);
-/* The value of key in p, or NULL when absent or empty (the SDK tests len != 0). */
-const char *creds_prof_val(const struct prof *p, const char *key);
-void creds_prof_free(struct prof *p);
-
-/* creds_sts.c */
-int creds_sts_assume_role(struct resolver *r, const struct creds *base, const char *role_arn,
-                          const char *session_name, const char *external_id, long duration,
-                          struct creds *out, struct tf_error *err);
-/* AssumeRoleWithWebIdentity with the token in token_file; context leads every
- * message ("AWS_WEB_IDENTITY_TOKEN_FILE", "profile \"x\""). */
-int creds_sts_web_identity(struct resolver *r, const char *token_file, const char *role_arn,
-                           const char *session_name, const char *context, struct creds *out,
-                           struct tf_error *err);
-
-/* creds_sso.c: the credentials of an SSO profile p. */
-int creds_sso_fetch(struct resolver *r, const struct prof *p, struct creds *out,
-                    struct tf_error *err);
-
-/* creds_container.c: CREDS_NOT_CONFIGURED without the container variables. */
-int creds_container_fetch(struct resolver *r, struct creds *out, struct tf_error *err);
-
-/* creds_imds.c: CREDS_NOT_CONFIGURED when AWS_EC2_METADATA_DISABLED; labels out. */
-int creds_imds_fetch(struct resolver *r, struct creds *out, struct tf_error *err);
-
-/* creds_process.c: run profile p's credential_process cmd. */
-int creds_process_fetch(const struct prof *p, const char *cmd, struct creds *out,
-                        struct tf_error *err);
 
 #endif

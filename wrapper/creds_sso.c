@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "creds_impl.h"
+#include "json.h"
 #include "rfc3339.h"
 #include "sigv4.h"
 
@@ -144,7 +145,7 @@ static int sso_token(const struct prof *p, const char *key, char **token, struct
 		*token = xstrdup(tok);
 	}
 out:
-	creds_json_free(j);
+	json_delete_wiped(j);
 	buf_wipe(&file);
 	free(home);
 	free(cache);
@@ -155,13 +156,13 @@ out:
  * (the two unless ignored), else the region's portal. malloc'd. */
 static char *sso_url(const struct sso_settings *s)
 {
-	int ignore = creds_is_true(creds_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
-	const char *ep = creds_env("TFLOCK_SSO_ENDPOINT");
+	int ignore = creds_is_true(getenv_nonempty("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
+	const char *ep = getenv_nonempty("TFLOCK_SSO_ENDPOINT");
 	char *endpoint, *acc_enc, *role_enc, *url;
 	if (!ep && !ignore)
-		ep = creds_env("AWS_ENDPOINT_URL_SSO");
+		ep = getenv_nonempty("AWS_ENDPOINT_URL_SSO");
 	if (!ep && !ignore)
-		ep = creds_env("AWS_ENDPOINT_URL");
+		ep = getenv_nonempty("AWS_ENDPOINT_URL");
 	endpoint = ep ? creds_strip_slash(ep)
 	              : xasprintf("https://portal.sso.%s.amazonaws.com", s->region);
 	acc_enc = sigv4_uri_encode(s->account, strlen(s->account), 0);
@@ -195,7 +196,7 @@ static int sso_parse(const struct http_response *resp, const struct prof *p, str
 		          cJSON_IsNumber(ex) && ex->valuedouble > 0
 		                  ? (time_t)(ex->valuedouble / 1000.0)
 		                  : 0);
-	creds_json_free(reply);
+	json_delete_wiped(reply);
 	return rc;
 }
 

@@ -73,13 +73,13 @@ static int sts_parse_creds(const struct http_response *resp, const char *result_
  * variables unless ignored), or NULL: the default endpoint for the region. */
 static const char *sts_configured(const struct creds_config *cfg)
 {
-	int ignore = creds_is_true(creds_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
+	int ignore = creds_is_true(getenv_nonempty("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"));
 	if (cfg->sts_endpoint && *cfg->sts_endpoint)
 		return cfg->sts_endpoint;
 	if (ignore)
 		return NULL;
-	return creds_env("AWS_ENDPOINT_URL_STS") ? creds_env("AWS_ENDPOINT_URL_STS")
-	                                         : creds_env("AWS_ENDPOINT_URL");
+	return getenv_nonempty("AWS_ENDPOINT_URL_STS") ? getenv_nonempty("AWS_ENDPOINT_URL_STS")
+	                                               : getenv_nonempty("AWS_ENDPOINT_URL");
 }
 
 int creds_sts_configured(const struct creds_config *cfg)
@@ -99,7 +99,7 @@ static int sts_endpoint(struct resolver *r, char **url, char *sreg, size_t sregl
 		*url = xstrdup(o);
 		return 0;
 	}
-	setting = creds_env("AWS_STS_REGIONAL_ENDPOINTS");
+	setting = getenv_nonempty("AWS_STS_REGIONAL_ENDPOINTS");
 	if (!setting && r->have_top)
 		setting = creds_prof_val(&r->top, "sts_regional_endpoints");
 	if (setting) {
