@@ -69,7 +69,7 @@ int child_exit_code(int status);
 
 enum child_capture_end {
 	CHILD_CAPTURE_EXITED,    /* it closed its stdout (run_quiet: exited) and was reaped */
-	CHILD_CAPTURE_TIMED_OUT, /* still running (its stdout open) after timeout_ms: killed, reaped */
+	CHILD_CAPTURE_TIMED_OUT, /* still running after timeout_ms: killed and reaped */
 	CHILD_CAPTURE_TOO_MUCH,  /* it wrote more than max bytes: killed and reaped */
 	CHILD_CAPTURE_LOST,      /* waitpid failed (someone else reaped it): wait_errno says why */
 };
