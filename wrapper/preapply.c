@@ -45,8 +45,9 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
                          long budget_ms, char *why, size_t whylen)
 {
 	/* git must not wait for a password: nobody is there to type one */
-	static char *const quiet_env[] = { "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true",
-		                           "GCM_INTERACTIVE=never", NULL };
+	char *const quiet_env[] = { (char[]){ "GIT_TERMINAL_PROMPT=0" },
+		                    (char[]){ "GIT_ASKPASS=true" },
+		                    (char[]){ "GCM_INTERACTIVE=never" }, NULL };
 	const char *argv[16];
 	char *args[16], **env;
 	struct child_capture res;

@@ -124,7 +124,7 @@ static int quiet(const char *script, char *const envp[], const sigset_t *mask, l
 
 static void test_run_quiet(const sigset_t *mask)
 {
-	static char *const extra[] = { "TFLOCK_TEST_QUIET=yes", NULL };
+	char *const extra[] = { (char[]){ "TFLOCK_TEST_QUIET=yes" }, NULL };
 	struct child_capture res;
 	struct tf_error err;
 	sigset_t usr1;
