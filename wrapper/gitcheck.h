@@ -19,8 +19,11 @@ enum preapply_mode gitcheck_mode(const struct config *c);
  * outcome_exit_for_error() for an error; dies when the store is unusable. */
 int gitcheck_main(const struct config *c, const struct target *t);
 
-/* run_opts.before_release: record arg (a const struct gitinfo *) as the last
- * commit applied to l's state; a failure is a warning. */
-void gitcheck_record_applied(struct lock *l, void *arg);
+/* Where the applied-commit record of l's state lives, and who writes it. */
+void gitcheck_store(struct preapply_store *st, struct s3_client *s3, const struct lock *l);
+/* Record gi's HEAD as the last commit applied to st's state (under the lock,
+ * before it is released); a failure is a warning. url names the lock in logs. */
+void gitcheck_record_applied(const struct preapply_store *st, const struct gitinfo *gi,
+                             const char *url);
 
 #endif

@@ -37,7 +37,6 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "clock.h" /* not http's: kept until every user of clock_boot_ns() includes clock.h */
 #include "error.h"
 
 struct http_header { /* a request header; the caller owns the strings */

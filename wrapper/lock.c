@@ -128,15 +128,18 @@ static void lock_body_init(struct lock *l, const struct lock_opts *o)
 	                   l->mine.tf.host, l->mine.tf.ci, l->mine.tf.ci_job, (char *)NULL);
 }
 
-int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
-              const struct lock_opts *o, struct tf_error *err)
+struct lock *lock_new(struct s3_client *s3, const char *state_key, const struct lock_opts *o,
+                      struct tf_error *err)
 {
 	struct record_s3_opts ro;
-	memset(l, 0, sizeof(*l));
+	struct lock *l;
+	if (!state_key || !*state_key) {
+		err_set(err, ERR_USAGE, "empty state key");
+		return NULL;
+	}
+	l = xcalloc(1, sizeof(*l));
 	lockinfo_init(&l->mine);
 	lock_view_init(&l->last_holder);
-	if (!state_key || !*state_key)
-		return err_set(err, ERR_USAGE, "empty state key");
 	l->s3 = s3;
 	l->o = *o;
 	if (l->o.time_scale <= 0)
@@ -151,11 +154,8 @@ int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
 	ro.tagging = o->tagging;
 	l->rec = record_s3_new(s3, l->lock_key, &ro);
 	l->url = xstrdup(l->rec->name);
-	l->store.known = l->rec->caps.known;
-	l->store.etag_quoted = l->rec->caps.match_quoted;
-	l->store.cond_delete = l->rec->caps.cond_delete;
 	lock_body_init(l, o);
-	return 0;
+	return l;
 }
 
 void lock_free(struct lock *l)
@@ -174,7 +174,7 @@ void lock_free(struct lock *l)
 		free(l->seen[i].operation);
 		free(l->seen[i].id);
 	}
-	memset(l, 0, sizeof(*l));
+	free(l);
 }
 
 const char *lock_url(const struct lock *l)
@@ -241,7 +241,7 @@ void lock_get_stats(const struct lock *l, struct lock_stats *st)
 	st->heartbeats = l->heartbeats;
 	st->heartbeat_failures = l->heartbeat_failures;
 	st->holders_seen = l->holders_seen;
-	st->requests = l->rec ? l->rec->requests : 0;
+	st->requests = l->rec->requests;
 	st->took_over = l->took_over;
 	st->nseen = l->nseen;
 	for (unsigned i = 0; i < l->nseen && i < LOCK_SEEN_MAX; i++) {
@@ -261,15 +261,29 @@ void lock_mark_reentered(struct lock *l)
 	l->wait_start_ns = l->acquired_ns = clock_boot_ns();
 }
 
-int lock_error_is_store(const struct tf_error *err)
+static const char *const outcome_names[LOCK_NOUTCOMES] = {
+	"ok",   "held",         "lost",      "cancelled", "unavailable",
+	"free", "store-broken", "transport", "bad-input", "error",
+};
+
+const char *lock_outcome_name(int outcome)
 {
-	if (err->kind == ERR_CREDENTIALS)
-		return 1;
-	if (err->kind != ERR_HTTP)
-		return 0;
-	return err->http_status == 400 || err->http_status == 401 || err->http_status == 403 ||
-	       err->http_status == 301 || err->http_status == 405 ||
-	       !strcmp(err->s3_code, "NoSuchBucket");
+	return outcome >= 0 && outcome < LOCK_NOUTCOMES ? outcome_names[outcome] : "error";
+}
+
+int lock_outcome(const struct lock *l, int ret)
+{
+	if (ret >= 0)
+		return ret;
+	if (ret == ERR_USAGE)
+		return LOCK_BAD_INPUT;
+	if (ret == ERR_CANCELLED)
+		return LOCK_CANCELLED;
+	if (l->broken || ret == ERR_CREDENTIALS)
+		return LOCK_STORE_BROKEN;
+	if (ret == ERR_CONNECT)
+		return LOCK_TRANSPORT;
+	return LOCK_ERROR;
 }
 
 void lock_describe_holder(const struct lock_view *v, char *out, size_t size)
@@ -338,8 +352,7 @@ int lock_read_rec(struct lock *l, struct lock_view *v, int poll, int *broken, st
 	record_reply_init(&rep);
 	ret = l->rec->ops->read(l->rec, poll && v->present && v->etag[0] ? v->etag : NULL, &c, &rep,
 	                        err);
-	l->requests = l->rec->requests;
-	*broken = ret < 0 && rep.broken;
+	*broken = l->broken = ret < 0 && rep.broken;
 	if (ret == REC_DONE)
 		view_from_reply(&rep, v);
 	else if (ret == REC_ABSENT)
@@ -353,7 +366,7 @@ int lock_read_rec(struct lock *l, struct lock_view *v, int poll, int *broken, st
 int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err)
 {
 	int broken;
-	return lock_read_rec(l, v, 0, &broken, err);
+	return lock_outcome(l, lock_read_rec(l, v, 0, &broken, err));
 }
 
 /*
@@ -439,6 +452,7 @@ int lock_write(struct lock *l, enum lock_cond cond, const char *etag, int64_t de
 	int ret;
 
 	err_clear(&l->write_err);
+	l->broken = 0;
 	seq = ++l->mine.tf.seq;
 	if (lockinfo_to_json(&l->mine, &body)) {
 		buf_free(&body);
@@ -453,7 +467,7 @@ int lock_write(struct lock *l, enum lock_cond cond, const char *etag, int64_t de
 		ret = l->rec->ops->create(l->rec, &body, &c, &rep, err);
 	else
 		ret = l->rec->ops->replace(l->rec, etag, &body, &c, &rep, err);
-	l->requests = l->rec->requests;
+	l->broken = ret < 0 && rep.broken;
 	if (rep.t_first_send && (!l->id_first_send || rep.t_first_send < l->id_first_send))
 		l->id_first_send = rep.t_first_send;
 	if (cond == C_CREATE && ret != ERR_CONNECT && ret != REC_PRECONDITION)
@@ -488,34 +502,33 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 	struct record_probe p;
 	int ret;
 	if (l->rec->caps.known && !force)
-		return 0;
+		return LOCK_OK;
 	memset(&p, 0, sizeof(p));
 	p.timeout_ms = (long)lock_request_timeout_ms(l);
 	p.patience_ms = lock_patience_ms(l);
 	p.scale = l->o.time_scale;
 	ret = l->rec->ops->probe(l->rec, &p, err);
-	l->requests = l->rec->requests;
-	l->store.known = l->rec->caps.known;
-	l->store.etag_quoted = l->rec->caps.match_quoted;
-	l->store.cond_delete = l->rec->caps.cond_delete;
-	if (ret) {
-		if (p.broken && !lock_error_is_store(err))
-			snprintf(err->s3_code, sizeof(err->s3_code), "SelfTestFailed");
-		return ret;
+	if (ret == ERR_USAGE)
+		return LOCK_BAD_INPUT;
+	if (ret == ERR_CANCELLED)
+		return LOCK_CANCELLED;
+	if (ret)
+		return LOCK_STORE_BROKEN; /* a store that fails its self-test is unusable */
+	if (!l->rec->caps.cond_delete && l->o.lease_s < LOCK_MIN_LEASE_NO_COND_DELETE) {
+		err_set(err, ERR_USAGE,
+		        "lease %lds is too short for this store: it ignores conditional DELETE, so "
+		        "a "
+		        "release relies on the store executing a DELETE within a bound derived "
+		        "from the lease (docs/PROTOCOL.md B5); use --lease %lds or more",
+		        l->o.lease_s, LOCK_MIN_LEASE_NO_COND_DELETE);
+		return LOCK_BAD_INPUT;
 	}
-	if (!l->rec->caps.cond_delete && l->o.lease_s < LOCK_MIN_LEASE_NO_COND_DELETE)
-		return err_set(err, ERR_USAGE,
-		               "lease %lds is too short for this store: it ignores conditional "
-		               "DELETE, so a release relies on the store executing a DELETE "
-		               "within a bound derived from the lease (docs/PROTOCOL.md B5); "
-		               "use --lease %lds or more",
-		               l->o.lease_s, LOCK_MIN_LEASE_NO_COND_DELETE);
-	return 0;
+	return LOCK_OK;
 }
 
 /* ---- heartbeat ---- */
 
-int lock_renew(struct lock *l, struct tf_error *err)
+static int renew(struct lock *l, struct tf_error *err)
 {
 	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
 	/* B4: past send + L - m a waiter may be taking over with If-Match on the same
@@ -562,6 +575,11 @@ int lock_renew(struct lock *l, struct tf_error *err)
 	return err_set(err, ERR_INTERNAL, "renewal of %s kept reading back as not applied", l->url);
 }
 
+int lock_renew(struct lock *l, struct tf_error *err)
+{
+	return lock_outcome(l, renew(l, err));
+}
+
 int64_t lock_check_ms(const struct lock *l)
 {
 	int64_t every = lock_scaled(l, 3000);
@@ -603,7 +621,7 @@ int lock_check(struct lock *l, struct tf_error *err)
 	}
 out:
 	lock_view_free(&v);
-	return ret;
+	return lock_outcome(l, ret);
 }
 
 /* ---- release (B5) ---- */
@@ -619,8 +637,7 @@ static int remove_rec(struct lock *l, const char *version, long timeout_ms, int 
 	c.no_retry = 1;
 	record_reply_init(&rep);
 	ret = l->rec->ops->remove(l->rec, version, &c, &rep, err);
-	l->requests = l->rec->requests;
-	*broken = ret < 0 && rep.broken;
+	*broken = l->broken = ret < 0 && rep.broken;
 	record_reply_free(&rep);
 	return ret;
 }
@@ -718,9 +735,9 @@ static int release_renew_delete(struct lock *l, struct tf_error *err)
 int lock_release(struct lock *l, struct tf_error *err)
 {
 	if (!l->held)
-		return 0;
-	return l->rec->caps.cond_delete ? release_conditional(l, err)
-	                                : release_renew_delete(l, err);
+		return LOCK_OK;
+	return lock_outcome(l, l->rec->caps.cond_delete ? release_conditional(l, err)
+	                                                : release_renew_delete(l, err));
 }
 
 int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
@@ -732,7 +749,8 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 	if (ret)
 		goto out;
 	if (!v.present) {
-		ret = err_set(err, ERR_NOT_FOUND, "%s is not locked", l->url);
+		err_set(err, ERR_NONE, "%s is not locked", l->url);
+		ret = LOCK_FREE;
 		goto out;
 	}
 	if (!v.li.id || strcmp(v.li.id, id)) {
@@ -768,5 +786,5 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 	}
 out:
 	lock_view_free(&v);
-	return ret;
+	return lock_outcome(l, ret);
 }

@@ -1,24 +1,27 @@
 /*
- * lock — Terraform's S3 lock object, held with a lease (PROTOCOL.md part B).
+ * lock — the lock engine: Terraform's lock record held with a lease
+ * (docs/PROTOCOL.md part B), behind one small interface.
  *
- * Every conditional write (acquire, heartbeat, takeover, release) goes through
- * one function, write_lock(), which implements rule B2: 2xx means applied;
- * anything else is resolved by reading the lock back and comparing ID and seq,
- * never by retrying blindly.
+ * The engine reaches the store only through a record (record.h; today the S3
+ * object KEY.tflock, record_s3.c). Every conditional write (acquire, renewal,
+ * takeover, release) follows rule B2 in one function: 2xx means applied;
+ * anything else is resolved by reading the record back and comparing ID and
+ * seq, never by retrying blindly.
  *
- * Outcomes callers branch on are positive: LOCK_HELD (someone else holds it:
- * --no-wait, --timeout), LOCK_LOST (it is no longer ours). Negative values are
- * ERR_* kinds from error.h with err filled; LOCK_FATAL_STORE marks errors that
- * mean the store is unusable (auth, bucket, self-test) for exit 69.
+ * Every public function returns one of enum lock_outcome, with err filled
+ * when it is not LOCK_OK; callers branch on outcomes, never on error strings
+ * or HTTP statuses, and map them to exit codes in one table (outcome.h).
  *
  * Times are CLOCK_BOOTTIME nanoseconds. The holder counts its lease from the
- * send time of its last successful write (renew_send_ns); a waiter counts from
- * the receipt of the response that first showed the holder's current ETag. No
- * wall clocks are compared between machines.
+ * send time of its last successful write (lock_renew_send_ns()); a waiter
+ * counts from the receipt of the response that first showed the holder's
+ * current version. No wall clocks are compared between machines.
  *
- * struct lock owns its strings and lockinfo; lock_free() releases them. The
- * s3 client is borrowed and must outlive the lock. Not thread-safe: the runner
- * uses one thread at a time.
+ * struct lock is opaque: lock_new() makes one, lock_free() releases it and
+ * everything it owns (NULL-safe). The s3 client is borrowed and must outlive
+ * the lock. One thread at a time: while a command runs, the heartbeat thread
+ * alone calls lock_renew()/lock_check(); the main thread reads accessors only
+ * after it has stopped.
  */
 #ifndef TFLOCK_LOCK_H
 #define TFLOCK_LOCK_H
@@ -27,27 +30,36 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "http.h"
 #include "lockinfo.h"
 #include "record.h"
 #include "s3.h"
 
-/* Outcomes callers branch on. LOCK_UNAVAILABLE: the store, not a holder, kept us
- * from the lock (every request failing for the patience budget, or at the
- * waiting limit while the store was failing); err says what failed. */
-enum { LOCK_OK = 0, LOCK_HELD = 1, LOCK_LOST = 2, LOCK_CANCELLED = 3, LOCK_UNAVAILABLE = 4 };
+/* The outcomes of the engine's calls. */
+enum lock_outcome {
+	LOCK_OK = 0,          /* done: acquired, renewed, unchanged, released, removed, read */
+	LOCK_HELD = 1,        /* another holder has it (--no-wait, --timeout; unlock: not
+	                          that ID, or it changed meanwhile) */
+	LOCK_LOST = 2,        /* it is no longer ours (taken over, force-unlocked, lease ran out) */
+	LOCK_CANCELLED = 3,   /* a cancelling signal ended the wait */
+	LOCK_UNAVAILABLE = 4, /* the store, not a holder, kept us from the lock: every
+	                          request failing for the patience budget, or at the
+	                          waiting limit while the store was failing */
+	LOCK_FREE = 5,        /* unlock: there is no lock to remove */
+	LOCK_STORE_BROKEN = 6, /* the store is unusable as configured: credentials,
+	                          bucket, region, permissions, a failed self-test (B6) */
+	LOCK_TRANSPORT = 7,    /* the store could not be reached (connect failed) */
+	LOCK_BAD_INPUT = 8,    /* refused settings (a lease too short for this store) */
+	LOCK_ERROR = 9,        /* any other failure: err says what */
+};
+#define LOCK_NOUTCOMES 10
+/* "held", "lost", "store-broken", ... */
+const char *lock_outcome_name(int outcome);
 
 /* PROTOCOL B5: on a store that ignores conditional DELETE the release DELETE is
  * sent within B = (L - m)/4 of a renewal's send and the store must execute it
  * within T = L - m - B of its sending; a lease below this many (protocol)
  * seconds leaves T too short to rely on, and is refused there. */
 #define LOCK_MIN_LEASE_NO_COND_DELETE 20L
-
-struct lock_store {
-	int known;       /* learned by the self-test (or known: AWS) */
-	int etag_quoted; /* If-Match works with the quoted ETag (AWS); else unquoted (RGW 16) */
-	int cond_delete; /* DELETE honours If-Match */
-};
 
 struct lock_opts {
 	int64_t lease_ms;    /* our lease, scaled for tests */
@@ -69,7 +81,14 @@ struct lock_opts {
 	const char *tagging;           /* x-amz-tagging value for every lock write, or NULL */
 	const char *inherited_id;      /* an outer tflock's ID that must never be waited for */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
+	/* Waiting, for the caller's own display (a CI's collapsible section): called
+	 * with LOCK_WAIT_BEGIN when acquire first sees a holder, LOCK_WAIT_END when
+	 * that wait ends (acquired, or not). The engine's own progress lines go to
+	 * the log either way. NULL: nothing. */
+	void (*on_wait)(void *arg, int event);
+	void *on_wait_arg;
 };
+enum { LOCK_WAIT_BEGIN = 1, LOCK_WAIT_END = 2 };
 
 /* What a reader sees (status, waiting). */
 struct lock_view {
@@ -82,35 +101,7 @@ struct lock_view {
 	int64_t holder_lease_ms; /* scaled; 0 when not a takeover candidate */
 };
 
-struct lock {
-	struct s3_client *s3;
-	struct record *rec; /* the lock record (record_s3: KEY.tflock) */
-	char *state_key;    /* P */
-	char *lock_key;     /* P.tflock */
-	char *path;         /* BUCKET/P (the body's Path) */
-	char *url;          /* s3://BUCKET/P.tflock */
-	struct lock_opts o;
-	struct lock_store store;
-	struct lockinfo mine;
-	char etag[128]; /* current ETag of our lock, normalised */
-	int held;
-	int in_acquire;            /* requests may be abandoned on a cancelling signal */
-	int maybe_created;         /* a create of ours may have applied, unconfirmed */
-	int64_t id_first_send;     /* send of the first write carrying our ID (B2, B4) */
-	struct tf_error write_err; /* the last conditional write's own failure */
-	int64_t renew_send_ns;
-	int64_t wait_start_ns, acquired_ns, released_ns;
-	/* statistics for reports */
-	unsigned heartbeats, heartbeat_failures, holders_seen, requests;
-	int took_over;
-	struct lock_view last_holder; /* the last other holder seen */
-	/* distinct holders seen while waiting, for reports (owned strings) */
-	struct {
-		char *who, *operation, *id;
-	} seen[16];
-	unsigned nseen;
-	int in_section; /* a GitLab collapsible section is open */
-};
+struct lock; /* opaque */
 
 /* What reports and summaries need (times CLOCK_BOOTTIME ns, 0: not yet). The
  * strings are the lock's; they live until lock_free(). */
@@ -148,9 +139,10 @@ void lock_mark_reentered(struct lock *l);
 void lock_view_init(struct lock_view *v);
 void lock_view_free(struct lock_view *v);
 
-/* Lock key and body path for a state key (PROTOCOL A1 done by the caller). */
-int lock_init(struct lock *l, struct s3_client *s3, const char *state_key,
-              const struct lock_opts *o, struct tf_error *err);
+/* The lock on the state key (PROTOCOL A1 done by the caller): its record, and
+ * our body (B1) with a fresh ID. NULL with err set (ERR_USAGE) when it cannot be. */
+struct lock *lock_new(struct s3_client *s3, const char *state_key, const struct lock_opts *o,
+                      struct tf_error *err);
 void lock_free(struct lock *l);
 
 /* Derived durations (scaled). */
@@ -164,34 +156,39 @@ int64_t lock_poll_ms(const struct lock *l);
 int64_t lock_delete_budget_ms(const struct lock *l);
 int64_t lock_delete_transit_ms(const struct lock *l);
 
-/* B6: probe the store once (skipped for AWS, which is known). */
+/* B6: probe the store once (skipped for AWS, which is known; force: always).
+ * LOCK_OK, LOCK_STORE_BROKEN, LOCK_BAD_INPUT (our lease is too short for a store
+ * without conditional DELETE, B5), LOCK_CANCELLED. */
 int lock_selftest(struct lock *l, int force, struct tf_error *err);
 
-/* B3/B4: acquire, waiting and taking over a dead tflock holder. */
+/* B3/B4: acquire, waiting and taking over a dead tflock holder. LOCK_OK,
+ * LOCK_HELD (--no-wait, --timeout, or our own parent's lock: err says so),
+ * LOCK_CANCELLED, LOCK_UNAVAILABLE, or a failure outcome. */
 int lock_acquire(struct lock *l, struct tf_error *err);
-/* B4: renew once (PUT If-Match). 0, LOCK_LOST, or a negative transient error. */
+/* B4: renew once (PUT If-Match). LOCK_OK, LOCK_LOST, or a failure outcome
+ * (transient: the next renewal decides, until the lease runs out). */
 int lock_renew(struct lock *l, struct tf_error *err);
-/* B4: between renewals, one conditional GET (If-None-Match: our ETag): 0 when
- * the lock is unchanged, LOCK_LOST when it was removed (force-unlock) or holds
- * another ID, or a negative transient error (the next renewal decides). */
+/* B4: between renewals, one conditional GET (If-None-Match: our version):
+ * LOCK_OK when unchanged, LOCK_LOST when it was removed (force-unlock) or holds
+ * another ID, or a failure outcome (the next renewal decides). */
 int lock_check(struct lock *l, struct tf_error *err);
 /* How often the holder checks between renewals (0: renewals are often enough). */
 int64_t lock_check_ms(const struct lock *l);
-/* B5: release. 0, LOCK_LOST, or negative (lock left to expire; err says so). */
+/* B5: release. LOCK_OK (also when not held), LOCK_LOST, or a failure outcome
+ * (the lock is left to expire; err says so). */
 int lock_release(struct lock *l, struct tf_error *err);
 
-/* Read the lock once (GET, no writes) into v. */
+/* Read the lock once (GET, no writes) into v (v->present: held). LOCK_OK or a
+ * failure outcome. */
 int lock_read(struct lock *l, struct lock_view *v, struct tf_error *err);
 /* Remove a lock with the given ID (unlock ID): B5, taking over first on stores
- * without conditional DELETE. LOCK_HELD when the ID is not the holder's. */
+ * without conditional DELETE. LOCK_OK, LOCK_FREE (nothing there), LOCK_HELD
+ * (another ID, or it changed meanwhile), or a failure outcome. */
 int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err);
 
 /* One human line about a holder: "alice@host (OperationTypeApply, since 12:03:11
  * UTC, 4m ago, ID x)". The holder's fields are escaped for a terminal and cut
  * (sanitize_text()); the line fits size, ending in "…" when cut. */
 void lock_describe_holder(const struct lock_view *v, char *out, size_t size);
-
-/* Is this error a sign the store is unusable (exit 69)? */
-int lock_error_is_store(const struct tf_error *err);
 
 #endif

@@ -15,7 +15,6 @@
 #include "dur.h"
 #include "lock_int.h"
 #include "log.h"
-#include "report.h"
 #include "sanitize.h"
 
 #define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
@@ -51,17 +50,19 @@ static void report_foreign(struct lock *l, const struct lock_view *v)
 		         l->url, who, *why ? why : "plain Terraform/OpenTofu lock", id, id);
 }
 
-static void close_section(struct lock *l)
+/* The caller's display of waiting (lock_opts.on_wait) ends. */
+static void wait_end(struct lock *l)
 {
-	if (l->in_section) {
-		report_gitlab_section_end("tflock_wait", stderr);
-		l->in_section = 0;
+	if (l->waiting) {
+		l->waiting = 0;
+		if (l->o.on_wait)
+			l->o.on_wait(l->o.on_wait_arg, LOCK_WAIT_END);
 	}
 }
 
 int lock_acquired(struct lock *l, const char *how)
 {
-	close_section(l);
+	wait_end(l);
 	l->held = 1;
 	l->acquired_ns = clock_boot_ns();
 	log_verbose("acquired %s (%s, ID %s)", l->url, how, l->mine.id);
@@ -225,7 +226,7 @@ static int acq_create(struct lock *l, struct acq *a, struct tf_error *err)
 	}
 	if (ret < 0) {
 		a->ret = ret;
-		if (lock_error_is_store(err))
+		if (l->broken)
 			return A_OUT;
 		if (lock_cancelled(l)) {
 			a->ret = LOCK_CANCELLED;
@@ -264,10 +265,10 @@ static void acq_note_holder(struct lock *l, struct acq *a, int64_t now)
 			l->seen[l->nseen].id = xstrdup(hid);
 			l->nseen++;
 		}
-		if (!l->in_section && getenv("GITLAB_CI") && !strcmp(getenv("GITLAB_CI"), "true")) {
-			report_gitlab_section_start("tflock_wait",
-			                            "tflock: waiting for the state lock", stderr);
-			l->in_section = 1;
+		if (!l->waiting) {
+			l->waiting = 1;
+			if (l->o.on_wait)
+				l->o.on_wait(l->o.on_wait_arg, LOCK_WAIT_BEGIN);
 		}
 		if (v->klass != LOCKINFO_TFLOCK)
 			report_foreign(l, v);
@@ -358,7 +359,7 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 		return A_NEXT;
 	}
 	a->ret = ret;
-	if (lock_error_is_store(err))
+	if (l->broken)
 		return A_OUT;
 	trouble_fail(l, &a->t, err);
 	return A_WAIT;
@@ -381,7 +382,7 @@ static int acq_poll(struct lock *l, struct acq *a, struct tf_error *err)
 	ret = lock_read_rec(l, &a->v, 1, &broken, err);
 	if (ret) {
 		a->ret = ret;
-		if (lock_error_is_store(err))
+		if (l->broken)
 			return A_OUT;
 		if (ret != ERR_CANCELLED)
 			trouble_fail(l, &a->t, err);
@@ -439,7 +440,7 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 	if (a.ret == LOCK_CANCELLED)
 		cancel_cleanup(l);
 	l->in_acquire = 0;
-	close_section(l);
+	wait_end(l);
 	lock_view_free(&a.v);
-	return a.ret;
+	return lock_outcome(l, a.ret);
 }

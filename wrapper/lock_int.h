@@ -16,6 +16,37 @@
 #define DESCRIBE_OP_MAX 64
 #define DESCRIBE_ID_MAX 96
 
+/* The engine's state (lock.h keeps it opaque). */
+struct lock {
+	struct s3_client *s3;
+	struct record *rec; /* the lock record (record_s3: KEY.tflock) */
+	char *state_key;    /* P */
+	char *lock_key;     /* P.tflock */
+	char *path;         /* BUCKET/P (the body's Path) */
+	char *url;          /* s3://BUCKET/P.tflock */
+	struct lock_opts o;
+	struct lockinfo mine;
+	char etag[128]; /* current ETag of our lock, normalised */
+	int held;
+	int in_acquire;            /* requests may be abandoned on a cancelling signal */
+	int maybe_created;         /* a create of ours may have applied, unconfirmed */
+	int64_t id_first_send;     /* send of the first write carrying our ID (B2, B4) */
+	struct tf_error write_err; /* the last conditional write's own failure */
+	int64_t renew_send_ns;
+	int64_t wait_start_ns, acquired_ns, released_ns;
+	/* statistics for reports */
+	unsigned heartbeats, heartbeat_failures, holders_seen;
+	int took_over;
+	struct lock_view last_holder; /* the last other holder seen */
+	/* distinct holders seen while waiting, for reports (owned strings) */
+	struct {
+		char *who, *operation, *id;
+	} seen[LOCK_SEEN_MAX];
+	unsigned nseen;
+	int waiting; /* on_wait(LOCK_WAIT_BEGIN) was called, END not yet */
+	int broken;  /* the last record call's failure said the store is unusable */
+};
+
 /* Results of lock_write() and lock_read_back() (B2). */
 enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
 enum lock_cond { C_CREATE, C_MATCH };
@@ -37,5 +68,8 @@ int lock_write(struct lock *l, enum lock_cond cond, const char *etag, int64_t de
                struct tf_error *err);
 /* The lock is ours from now on (how: "created", "taken over"). */
 int lock_acquired(struct lock *l, const char *how);
+/* The public outcome of an internal result: LOCK_* values pass, a negative
+ * ERR_* becomes the outcome it means (l->broken: LOCK_STORE_BROKEN). */
+int lock_outcome(const struct lock *l, int ret);
 
 #endif

@@ -92,7 +92,7 @@ static int do_doctor(struct invocation *s, char **args)
 	struct tf_error err;
 	struct doctor_input in;
 	struct lock_opts o;
-	struct lock l;
+	struct lock *l = NULL;
 	int fails;
 	(void)args;
 	memset(&in, 0, sizeof(in));
@@ -108,16 +108,16 @@ static int do_doctor(struct invocation *s, char **args)
 	target_lock_opts(t, c, &o);
 	o.operation = "doctor";
 	o.info = "tflock doctor";
-	target_lock(&l, s3, t, c, &o);
+	l = target_lock(s3, t, c, &o);
 	in.s3 = s3;
-	in.lock = &l;
+	in.lock = l;
 	in.use_lockfile = t->backend_found ? t->backend.use_lockfile : -1;
 	in.backend_found = t->backend_found;
 	in.dynamodb_table = t->backend_found ? t->backend.dynamodb_table : NULL;
 	in.lock_tags = c->lock_tags;
 	fails = doctor_run(&in);
 	printf("%d check(s) failed\n", fails);
-	lock_free(&l);
+	lock_free(l);
 	s3_client_free(s3);
 	return fails ? EXIT_UNAVAILABLE : 0;
 }

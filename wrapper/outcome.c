@@ -10,15 +10,39 @@
 #include "lockinfo.h"
 #include "log.h"
 #include "report.h"
+#include "s3err.h"
+
+/* The one table from the lock engine's outcomes to exit codes (README, "Exit
+ * codes"); held and lost give the configured codes (below). */
+static const int lock_exit[LOCK_NOUTCOMES] = {
+	[LOCK_OK] = 0,
+	[LOCK_HELD] = 0,
+	[LOCK_LOST] = 0,
+	[LOCK_CANCELLED] = 128 + 2, /* callers that saw the signal use 128 + it */
+	[LOCK_UNAVAILABLE] = EXIT_UNAVAILABLE,
+	[LOCK_FREE] = 0,
+	[LOCK_STORE_BROKEN] = EXIT_UNAVAILABLE,
+	[LOCK_TRANSPORT] = EXIT_UNAVAILABLE,
+	[LOCK_BAD_INPUT] = EXIT_USAGE,
+	[LOCK_ERROR] = EXIT_INTERNAL,
+};
+
+int outcome_exit_for_lock(int outcome, const struct config *c)
+{
+	if (outcome < 0 || outcome >= LOCK_NOUTCOMES)
+		return EXIT_INTERNAL;
+	if (outcome == LOCK_HELD)
+		return (int)c->conflict_exit_code;
+	if (outcome == LOCK_LOST)
+		return (int)c->lost_exit_code;
+	return lock_exit[outcome];
+}
 
 int outcome_exit_for_error(const struct tf_error *err)
 {
 	if (err->kind == ERR_USAGE)
 		return EXIT_USAGE;
-	if (err->kind == ERR_CREDENTIALS || lock_error_is_store(err) ||
-	    !strcmp(err->s3_code, "SelfTestFailed"))
-		return EXIT_UNAVAILABLE;
-	if (err->kind == ERR_CONNECT)
+	if (err->kind == ERR_CREDENTIALS || err->kind == ERR_CONNECT || s3err_store_unusable(err))
 		return EXIT_UNAVAILABLE;
 	return EXIT_INTERNAL;
 }
@@ -56,11 +80,10 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 		now.tv_sec -= (clock_boot_ns() - st.wait_start_ns) / NS_PER_S;
 	now.tv_nsec = 0;
 	lockinfo_format_created(&now, started);
-	/* from l, not st: struct report_holder's strings are not const */
 	for (unsigned i = 0; i < st.nseen && i < LOCK_SEEN_MAX; i++) {
-		hs[i].who = l->seen[i].who;
-		hs[i].operation = l->seen[i].operation;
-		hs[i].id = l->seen[i].id;
+		hs[i].who = st.seen[i].who;
+		hs[i].operation = st.seen[i].operation;
+		hs[i].id = st.seen[i].id;
 	}
 	rep.lock_url = url ? url : "";
 	rep.lock_id = st.acquired_ns ? lock_id(l) : "";

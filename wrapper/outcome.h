@@ -35,6 +35,10 @@ struct outcome {
  * (credentials, the store's own refusals, a failed self-test, no connection),
  * else 70. */
 int outcome_exit_for_error(const struct tf_error *err);
+/* The exit code for a lock engine outcome (lock.h), from one table: held and
+ * lost give c's --conflict-exit-code and --lost-exit-code; cancelled 130 (a
+ * caller that saw the signal uses 128 + it). */
+int outcome_exit_for_lock(int outcome, const struct config *c);
 
 /* From now on every die() in this process reports through o, with c's
  * --report and exit codes. o must outlive the process's last die(). */

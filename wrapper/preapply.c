@@ -15,23 +15,22 @@
 
 #include "buf.h"
 #include "child.h"
+#include "ci.h"
+#include "clock.h"
 #include "gitapi.h"
 #include "http.h"
+#include "lockinfo.h"
 #include "log.h"
 
-static char *record_key(const struct lock *l)
+static char *record_key(const struct preapply_store *st)
 {
-	return xasprintf("%s.applied.tflock", l->state_key);
+	return xasprintf("%s.applied.tflock", st->state_key);
 }
 
 static const char *expected(const struct preapply_opts *o)
 {
 	const char *e = o->expect_commit;
-	if (!e || !*e)
-		e = getenv("GITHUB_SHA");
-	if (!e || !*e)
-		e = getenv("CI_COMMIT_SHA");
-	return e && *e ? e : NULL;
+	return e && *e ? e : ci_commit_sha();
 }
 
 /*
@@ -105,14 +104,13 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
  * under --git-check strict, else warn and go on. Another line of history is
  * a warning with both commits and their dates.
  */
-static int older_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi,
+static int older_check(const struct preapply_opts *o, struct gitinfo *gi,
                        const char *dir, const char *last, const char *last_who, const char *last_at,
                        struct tf_error *err)
 {
 	enum git_rel rel = gitinfo_relation(dir, gi->head, last);
 	char fetch_why[160] = "", api_why[256] = "", dh[32], dl[32];
 	const char *by = "";
-	(void)l;
 	if (rel == REL_UNKNOWN && gi->workdir) {
 		long budget = o->fetch_budget_ms > 0 ? o->fetch_budget_ms : 30000;
 		log_info("the commit applied last (%.12s) is not in this clone's history%s: "
@@ -129,9 +127,11 @@ static int older_check(struct lock *l, const struct preapply_opts *o, struct git
 	}
 	if (rel == REL_UNKNOWN) {
 		rel = gitapi_relation(gi->head, last, api_why, sizeof(api_why));
-		if (rel != REL_UNKNOWN)
-			by = getenv("GITHUB_ACTIONS") ? " (GitHub's compare API)"
-			                              : " (GitLab's API)";
+		if (rel != REL_UNKNOWN) {
+			struct ci_api api;
+			ci_api_get(&api); /* the API gitapi_relation() asked */
+			by = api.kind == CI_GITHUB ? " (GitHub's compare API)" : " (GitLab's API)";
+		}
 	}
 	gitinfo_commit_date(dir, gi->head, dh);
 	gitinfo_commit_date(dir, last, dl);
@@ -177,7 +177,8 @@ static int older_check(struct lock *l, const struct preapply_opts *o, struct git
 	}
 }
 
-int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
+int preapply_check(const struct preapply_store *st, const struct preapply_opts *o,
+                   struct gitinfo *gi, int *active,
                    struct tf_error *err)
 {
 	const char *dir = o->dir ? o->dir : ".";
@@ -219,9 +220,9 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 		return PREAPPLY_REFUSED;
 	}
 
-	key = record_key(l);
+	key = record_key(st);
 	s3_reply_init(&r);
-	ret = s3_get(l->s3, key, NULL, &r, err);
+	ret = s3_get(st->s3, key, NULL, &r, err);
 	if (ret == 0) {
 		cJSON *j = cJSON_ParseWithLength(r.body.data, r.body.len);
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "commit");
@@ -243,7 +244,7 @@ int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo
 	s3_reply_free(&r);
 	free(key);
 	if (*last && !o->allow_older)
-		return older_check(l, o, gi, dir, last, last_who, last_at, err);
+		return older_check(o, gi, dir, last, last_who, last_at, err);
 	return 0;
 }
 
@@ -257,7 +258,8 @@ char *preapply_hook(const struct gitinfo *gi)
 	return NULL;
 }
 
-int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err)
+int preapply_record(const struct preapply_store *st, const struct gitinfo *gi,
+                    struct tf_error *err)
 {
 	struct s3_request req;
 	struct s3_reply r;
@@ -265,7 +267,7 @@ int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *e
 	char at[48];
 	struct timespec now;
 	cJSON *j = cJSON_CreateObject();
-	char *body, *key = record_key(l);
+	char *body, *key = record_key(st);
 	int ret;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -274,8 +276,8 @@ int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *e
 	cJSON_AddStringToObject(j, "commit", gi->head);
 	cJSON_AddStringToObject(j, "branch", gi->branch ? gi->branch : "");
 	cJSON_AddStringToObject(j, "remote", gi->remote ? gi->remote : "");
-	cJSON_AddStringToObject(j, "lock_id", l->mine.id);
-	cJSON_AddStringToObject(j, "who", l->mine.who);
+	cJSON_AddStringToObject(j, "lock_id", st->lock_id);
+	cJSON_AddStringToObject(j, "who", st->who);
 	cJSON_AddStringToObject(j, "at", at);
 	body = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
@@ -287,7 +289,7 @@ int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *e
 	req.body = body;
 	req.body_len = strlen(body);
 	s3_reply_init(&r);
-	ret = s3_request(l->s3, &req, &r, err);
+	ret = s3_request(st->s3, &req, &r, err);
 	s3_reply_free(&r);
 	cJSON_free(body);
 	free(key);

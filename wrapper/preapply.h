@@ -19,7 +19,7 @@
 #define TFLOCK_PREAPPLY_H
 
 #include "gitinfo.h"
-#include "lock.h"
+#include "s3.h"
 
 enum { PREAPPLY_REFUSED = 1 };
 /* STRICT: ON, and refuse when the clone and the CI's API cannot tell whether
@@ -37,12 +37,22 @@ struct preapply_opts {
 	long fetch_budget_ms; /* how long fetching missing history may take (0: 30 s) */
 };
 
+/* Where the record of the last applied commit lives (next to the lock: the key
+ * P.applied.tflock, docs/PROTOCOL.md C) and whose run writes it. Borrowed. */
+struct preapply_store {
+	struct s3_client *s3;
+	const char *state_key; /* P */
+	const char *lock_id;   /* the ID of the lock held while recording */
+	const char *who;
+};
+
 /* active: whether the check applies at all (mode, repository, command). */
-int preapply_check(struct lock *l, const struct preapply_opts *o, struct gitinfo *gi, int *active,
-                   struct tf_error *err);
+int preapply_check(const struct preapply_store *st, const struct preapply_opts *o,
+                   struct gitinfo *gi, int *active, struct tf_error *err);
 /* The repository's executable pre-apply hook (malloc'd path), or NULL. */
 char *preapply_hook(const struct gitinfo *gi);
 /* Record HEAD as the last applied commit (we hold the lock). */
-int preapply_record(struct lock *l, const struct gitinfo *gi, struct tf_error *err);
+int preapply_record(const struct preapply_store *st, const struct gitinfo *gi,
+                    struct tf_error *err);
 
 #endif

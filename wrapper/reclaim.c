@@ -9,14 +9,14 @@
 #include "outcome.h"
 #include "status.h"
 
-static void reclaim_lock(struct lock *l, struct s3_client *s3, const struct config *c,
-                         const struct target *t, const char *operation, const char *info)
+static struct lock *reclaim_lock(struct s3_client *s3, const struct config *c,
+                                 const struct target *t, const char *operation, const char *info)
 {
 	struct lock_opts o;
 	target_lock_opts(t, c, &o);
 	o.operation = operation;
 	o.info = info;
-	target_lock(l, s3, t, c, &o);
+	return target_lock(s3, t, c, &o);
 }
 
 /* --force: the ID of a tflock lock whose holder is proved gone by one lease
@@ -25,10 +25,10 @@ static void reclaim_lock(struct lock *l, struct s3_client *s3, const struct conf
 static char *stale_id(const struct config *c, struct lock *l, struct lock_view *v)
 {
 	struct tf_error err;
-	int stale = 0;
+	int stale = 0, rd;
 	err_clear(&err);
-	if (lock_read(l, v, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
+	if ((rd = lock_read(l, v, &err)))
+		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 	if (!v->present) {
 		log_info("%s is not locked", lock_url(l));
 		return NULL;
@@ -39,8 +39,8 @@ static char *stale_id(const struct config *c, struct lock *l, struct lock_view *
 		    "stale; if you know its run is gone: tflock unlock %s",
 		    lock_url(l), *v->why ? v->why : "plain Terraform/OpenTofu lock",
 		    v->li.id ? v->li.id : "ID");
-	if (status_watch_stale(l, v, &stale, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
+	if ((rd = status_watch_stale(l, v, &stale, &err)))
+		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 	if (!v->present) {
 		log_info("%s was released while watching", lock_url(l));
 		return NULL;
@@ -54,35 +54,32 @@ static char *stale_id(const struct config *c, struct lock *l, struct lock_view *
 int reclaim_unlock(const struct config *c, const struct target *t, const char *id)
 {
 	struct s3_client *s3 = target_open_store(c);
-	struct lock l;
+	struct lock *l = NULL;
 	struct tf_error err;
 	struct lock_view v;
 	int ret = 0;
 	char *want = NULL;
 	err_clear(&err);
 	lock_view_init(&v);
-	reclaim_lock(&l, s3, c, t, "unlock", "tflock unlock");
-	if (!id && !(id = want = stale_id(c, &l, &v)))
+	l = reclaim_lock(s3, c, t, "unlock", "tflock unlock");
+	if (!id && !(id = want = stale_id(c, l, &v)))
 		goto out;
-	if (lock_selftest(&l, 0, &err))
-		die(EXIT_UNAVAILABLE, "%s", err.msg);
-	ret = lock_unlock_id(&l, id, &err);
+	if ((ret = lock_selftest(l, 0, &err)))
+		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
+	ret = lock_unlock_id(l, id, &err);
 	if (ret == 0) {
-		log_info("unlocked %s (ID %s)", lock_url(&l), id);
-	} else if (ret == ERR_NOT_FOUND) {
+		log_info("unlocked %s (ID %s)", lock_url(l), id);
+	} else if (ret == LOCK_FREE) {
 		log_info("%s", err.msg);
 		ret = 0;
-	} else if (ret == LOCK_HELD) {
-		log_error("%s", err.msg);
-		ret = (int)c->conflict_exit_code;
 	} else {
 		log_error("%s", err.msg);
-		ret = outcome_exit_for_error(&err);
+		ret = outcome_exit_for_lock(ret, c);
 	}
 out:
 	free(want);
 	lock_view_free(&v);
-	lock_free(&l);
+	lock_free(l);
 	s3_client_free(s3);
 	return ret;
 }
@@ -90,7 +87,7 @@ out:
 int reclaim_release(const struct config *c, const struct target *t, const struct ci_identity *ci)
 {
 	struct s3_client *s3 = target_open_store(c);
-	struct lock l;
+	struct lock *l = NULL;
 	struct lock_view v;
 	struct tf_error err;
 	struct liveness_self self;
@@ -98,20 +95,20 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	const char *why = "";
 	char who[512];
 	enum liveness gone;
-	int ret = 0;
+	int ret = 0, rd;
 
 	err_clear(&err);
 	lock_view_init(&v);
-	reclaim_lock(&l, s3, c, t, "release", "tflock release");
-	if (lock_read(&l, &v, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
+	l = reclaim_lock(s3, c, t, "release", "tflock release");
+	if ((rd = lock_read(l, &v, &err)))
+		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 	if (!v.present) {
-		log_info("'%s' is free: nothing to release", lock_url(&l));
+		log_info("'%s' is free: nothing to release", lock_url(l));
 		goto out;
 	}
 	if (v.klass != LOCKINFO_TFLOCK) {
 		log_info("'%s' is held by a lock tflock did not write (%s): not ours to release",
-		         lock_url(&l), v.li.who ? v.li.who : "?");
+		         lock_url(l), v.li.who ? v.li.who : "?");
 		goto out;
 	}
 	self.boot_id = bid;
@@ -122,35 +119,35 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	if (gone == LIVENESS_ALIVE_HERE) {
 		log_error("'%s' is held by a live tflock on this machine (pid %ld): not released; "
 		          "let it finish, or stop it and run tflock release again",
-		          lock_url(&l), v.li.tf.pid);
+		          lock_url(l), v.li.tf.pid);
 		ret = (int)c->conflict_exit_code;
 		goto out;
 	}
 	if (gone == LIVENESS_UNKNOWN) {
 		log_info("'%s' is held by %s, not provably gone (%s%s): not released; if you know "
 		         "its run has ended: tflock unlock %s",
-		         lock_url(&l), who, why, *ci->job ? "; not left by this CI job" : "",
+		         lock_url(l), who, why, *ci->job ? "; not left by this CI job" : "",
 		         v.li.id);
 		goto out;
 	}
-	if (lock_selftest(&l, 0, &err))
-		die(EXIT_UNAVAILABLE, "%s", err.msg);
-	ret = lock_unlock_id(&l, v.li.id, &err);
+	if ((ret = lock_selftest(l, 0, &err)))
+		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
+	ret = lock_unlock_id(l, v.li.id, &err);
 	if (ret == 0) {
-		log_info("released '%s' left by %s (%s)", lock_url(&l), v.li.who ? v.li.who : "?",
+		log_info("released '%s' left by %s (%s)", lock_url(l), v.li.who ? v.li.who : "?",
 		         gone == LIVENESS_GONE_PID ? "its process is gone" : "this CI job");
-	} else if (ret == LOCK_HELD) {
-		log_info("'%s' changed meanwhile: not released", lock_url(&l));
+	} else if (ret == LOCK_HELD || ret == LOCK_FREE) {
+		log_info("'%s' changed meanwhile: not released", lock_url(l));
 		ret = 0;
 	} else {
 		log_error("%s", err.msg);
-		ret = outcome_exit_for_error(&err);
+		ret = outcome_exit_for_lock(ret, c);
 	}
 out:
 	free(bid);
 	free(pidns);
 	lock_view_free(&v);
-	lock_free(&l);
+	lock_free(l);
 	s3_client_free(s3);
 	return ret;
 }

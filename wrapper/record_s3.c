@@ -18,6 +18,7 @@
 #include "lockinfo.h"
 #include "log.h"
 #include "s3.h"
+#include "s3err.h"
 
 struct rs3 {
 	struct s3_client *s3;
@@ -28,18 +29,6 @@ struct rs3 {
 static struct rs3 *impl(const struct record *r)
 {
 	return r->impl;
-}
-
-/* Is this error a sign the store is unusable as configured (exit 69)? */
-static int store_broken(const struct tf_error *err)
-{
-	if (err->kind == ERR_CREDENTIALS)
-		return 1;
-	if (err->kind != ERR_HTTP)
-		return 0;
-	return err->http_status == 400 || err->http_status == 401 || err->http_status == 403 ||
-	       err->http_status == 301 || err->http_status == 405 ||
-	       !strcmp(err->s3_code, "NoSuchBucket");
 }
 
 /* Is this 404 the object's absence (S3's NoSuchKey, or a HEAD without a body),
@@ -71,7 +60,7 @@ static int send(struct record *r, struct s3_request *req, const struct record_ca
 	out->t_recv = sr->t_recv;
 	snprintf(out->version, sizeof(out->version), "%s", sr->etag);
 	if (ret < 0)
-		out->broken = store_broken(err);
+		out->broken = s3err_store_unusable(err);
 	return ret;
 }
 
@@ -399,7 +388,7 @@ static int probe_round(struct record *r, const char *key, long timeout_ms, int *
 	if (ret == PROBE_OK)
 		ret = probe_delete(&p, err);
 	if (ret < 0 && !p.broken)
-		p.broken = store_broken(err);
+		p.broken = s3err_store_unusable(err);
 	*broken = p.broken;
 	s3_reply_free(&p.sr);
 	return ret;

@@ -34,7 +34,7 @@
 #define REPORT_JSON_VERSION 1
 
 struct report_holder {
-	char *who, *operation, *id; /* a holder seen while waiting */
+	const char *who, *operation, *id; /* a holder seen while waiting */
 };
 
 struct report {

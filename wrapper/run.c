@@ -42,6 +42,20 @@ struct hb {
 	int wake_fd;
 };
 
+static unsigned heartbeats_of(const struct lock *l)
+{
+	struct lock_stats st;
+	lock_get_stats(l, &st);
+	return st.heartbeats;
+}
+
+static int64_t acquired_ns_of(const struct lock *l)
+{
+	struct lock_stats st;
+	lock_get_stats(l, &st);
+	return st.acquired_ns;
+}
+
 static void wake(struct hb *h)
 {
 	uint64_t one = 1;
@@ -71,24 +85,25 @@ static int hb_request(struct hb *h, struct plan_hb *p, enum plan_hb_action a)
 	}
 	if (a == PLAN_CHECK) {
 		if (ret)
-			log_verbose("checking %s failed: %s (the next renewal decides)", l->url,
-			            err.msg);
+			log_verbose("checking %s failed: %s (the next renewal decides)",
+			            lock_url(l), err.msg);
 		return 0;
 	}
 	if (ret == 0) {
-		h->renew_send_ns = l->renew_send_ns;
+		h->renew_send_ns = lock_renew_send_ns(l);
 		reentry_set_state(h->outer, "held");
 		if (p->fails)
-			log_info("renewal of %s works again", l->url);
+			log_info("renewal of %s works again", lock_url(l));
 		p->fails = 0;
 		h->failing = 0;
 		wake(h); /* the main loop hands the send time to the guardian (B9) */
-		log_debug("heartbeat %u: renewed %s (etag %s)", l->heartbeats, l->url, l->etag);
+		log_debug("heartbeat %u: renewed %s (etag %s)", heartbeats_of(l), lock_url(l),
+		          lock_version(l));
 	} else {
 		p->fails++;
 		h->failing = 1;
 		snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
-		log_warn("renewal of %s failed: %s", l->url, err.msg);
+		log_warn("renewal of %s failed: %s", lock_url(l), err.msg);
 		wake(h);
 	}
 	return 0;
@@ -616,7 +631,7 @@ static void hb_start(struct run_ctx *x)
 	if (x->nested) {
 		h->renew_send_ns = clock_boot_ns();
 	} else {
-		h->renew_send_ns = x->l->renew_send_ns;
+		h->renew_send_ns = lock_renew_send_ns(x->l);
 		if (pthread_create(&x->tid, NULL, hb_main, h) == 0)
 			x->hb_started = 1;
 		else
@@ -624,7 +639,7 @@ static void hb_start(struct run_ctx *x)
 			          "command");
 	}
 	if (x->o->max_hold_ms > 0)
-		x->max_hold_at = (x->nested ? clock_boot_ns() : x->l->acquired_ns) +
+		x->max_hold_at = (x->nested ? clock_boot_ns() : acquired_ns_of(x->l)) +
 		                 x->o->max_hold_ms * NS_PER_MS;
 }
 
@@ -736,9 +751,9 @@ void run_command(struct lock *l, char **argv, const struct run_opts *o, struct r
 	x.o = o;
 	x.res = res;
 	x.nested = l == NULL;
-	x.L = x.nested ? o->nested_lease_ms : l->o.lease_ms;
+	x.L = x.nested ? o->nested_lease_ms : lock_lease_ms(l);
 	x.m = x.nested ? 0 : lock_margin_ms(l);
-	x.url = x.nested ? "the outer tflock's lock" : l->url;
+	x.url = x.nested ? "the outer tflock's lock" : lock_url(l);
 	x.sfd = x.efd = -1;
 
 	if (run_setup(&x, argv) == 0) {
@@ -774,9 +789,6 @@ int run_release(struct lock *l, const struct run_opts *o, struct run_result *res
 			         "done (re-entered the outer lock)");
 	} else if (!res->lost) {
 		size_t used = strlen(res->outcome); /* what stopped the run, if anything */
-		if (o->before_release && res->child_code == 0 && !res->exec_failed &&
-		    !res->hook_refused && res->child_status != -1)
-			o->before_release(l, o->before_release_arg);
 		err_clear(&err);
 		ret = lock_release(l, &err);
 		if (ret == 0) {
@@ -796,8 +808,8 @@ int run_release(struct lock *l, const struct run_opts *o, struct run_result *res
 	return run_exit_code(o, res);
 }
 
-int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res)
+int run_succeeded(const struct run_result *res)
 {
-	run_command(l, argv, o, res);
-	return run_release(l, o, res);
+	return res->child_code == 0 && !res->lost && !res->exec_failed && !res->hook_refused &&
+	       res->child_status != -1;
 }

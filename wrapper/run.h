@@ -57,12 +57,9 @@ struct run_opts {
 	 * command (renewed, bounded by the lease, signals forwarded); NULL: none */
 	char *const *hook_argv;
 	char *const *hook_env; /* NAME=value added to the hook's environment */
-	/* set by a signal handler before run_child() blocked signals: such a signal
+	/* set by a signal handler before run_command() blocked signals: such a signal
 	 * stops the run before anything starts */
 	volatile sig_atomic_t *pending_signal;
-	/* called while the lock is still held, after the command exited 0 */
-	void (*before_release)(struct lock *l, void *arg);
-	void *before_release_arg;
 };
 
 struct run_result {
@@ -85,14 +82,15 @@ struct run_result {
  * command and every process it started are gone, with the heartbeat stopped;
  * the lock is still held unless res->lost. Never releases. */
 void run_command(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
-/* After run_command(): unless res->lost, calls o->before_release (the command
- * succeeded) and releases l (nested, l NULL: nothing to release), filling
+/* The command ran and succeeded (exit 0, not lost, not refused by the hook):
+ * what to record under the lock before releasing it (the applied commit). */
+int run_succeeded(const struct run_result *res);
+/* After run_command(): unless res->lost, releases l (nested, l NULL: nothing
+ * to release), filling
  * res->outcome, res->lost or res->release_failed; publishes the end to nested
  * tflocks (o->outer). Returns the exit code: o->lost_exit_code when the lock
  * was lost or the lease cut the command short, o->unavailable_exit_code when
  * the command succeeded but the release failed, else the command's. */
 int run_release(struct lock *l, const struct run_opts *o, struct run_result *res);
-/* run_command(), then run_release(): for callers that do nothing between. */
-int run_child(struct lock *l, char **argv, const struct run_opts *o, struct run_result *res);
 
 #endif

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "lock.h"
 #include "log.h"
+#include "report.h"
 #include "outcome.h"
 #include "preapply.h"
 #include "run.h"
@@ -35,11 +36,12 @@ struct runctx {
 	char *ident;        /* target_ident(): what a nested tflock compares */
 	char *info;         /* the lock body's Info */
 	struct s3_client *s3;
-	struct lock l;
+	struct lock *l;
 	int hook;   /* the cleanup hook releasing l on die(), -1 none */
 	int nested; /* a nested terraform: the outer's lock, re-entered */
 	int git_active;
 	struct preapply_opts po;
+	struct preapply_store store; /* for the record of the applied commit */
 	struct run_opts ro;
 	struct run_result rr;
 	char *extra[16], *henv[16], *hook_path, *hook_argv[2];
@@ -128,7 +130,8 @@ static int run_nested(const struct config *c, struct reentry *re, char **argv)
 	base_run_opts(c, &ro);
 	ro.nested = re;
 	ro.nested_lease_ms = config_scaled(c, c->lease_ms);
-	ret = run_child(NULL, argv, &ro, &rr);
+	run_command(NULL, argv, &ro, &rr);
+	ret = run_release(NULL, &ro, &rr);
 	nested_said(&rr, argv);
 	return ret;
 }
@@ -227,7 +230,12 @@ static int64_t wait_limit(const struct config *c, const struct tfcmd *tf)
 	return c->timeout_ms;
 }
 
-/* The lock body's Info: who runs what, at which commit (malloc'd). */
+/* The lock body's Info: who runs what, at which commit (malloc'd). The
+ * repository is read here, before the wait, for this one line only; the
+ * pre-apply checks read it again under the lock (preapply_check()), on
+ * purpose: the working tree may change while we wait (another step of the same
+ * job checking out a commit), and the checks must judge the tree the command
+ * will run on. */
 static char *info_line(const struct tfcmd *tf, const struct ci_identity *ci)
 {
 	struct gitinfo g0;
@@ -282,13 +290,13 @@ static void workspace_trap(struct runctx *r)
 		return;
 	err_clear(&err);
 	s3_reply_init(&hr);
-	if (s3_head(r->s3, lock_state_key(&r->l), NULL, &hr, &err) != 0 && hr.status == 404 &&
+	if (s3_head(r->s3, lock_state_key(r->l), NULL, &hr, &err) != 0 && hr.status == 404 &&
 	    strcmp(err.s3_code, "NoSuchBucket"))
 		die(EXIT_USAGE,
 		    "workspace '%s' has no state yet (s3://%s/%s): terraform would take "
 		    "the lock itself and fail on tflock's; run '%s workspace new %s' "
 		    "(outside tflock) first",
-		    c->workspace, c->bucket, lock_state_key(&r->l), tf->program, c->workspace);
+		    c->workspace, c->bucket, lock_state_key(r->l), tf->program, c->workspace);
 	s3_reply_free(&hr);
 }
 
@@ -301,6 +309,19 @@ static void catch_cancels(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
+}
+
+/* lock_opts.on_wait: on GitLab, the wait is a collapsible section of the log. */
+static void wait_section(void *arg, int event)
+{
+	(void)arg;
+	if (!ci_gitlab_sections())
+		return;
+	if (event == LOCK_WAIT_BEGIN)
+		report_gitlab_section_start("tflock_wait", "tflock: waiting for the state lock",
+		                            stderr);
+	else
+		report_gitlab_section_end("tflock_wait", stderr);
 }
 
 /* lock_acquire()'s outcome: GO_ON when held, the exit code of a cancel, or die. */
@@ -317,15 +338,15 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		char who[512], *msg;
 		if (err->msg[0] && err->kind == ERR_USAGE)
 			die(c->conflict_exit_code, "%s", err->msg);
-		lock_describe_holder(lock_last_holder(&r->l), who, sizeof(who));
+		lock_describe_holder(lock_last_holder(r->l), who, sizeof(who));
 		msg = xasprintf("not acquired: held by %s", who);
 		outcome_exit(xr, (int)c->conflict_exit_code, msg, "held");
 		free(msg);
-		die(c->conflict_exit_code, "%s is held by %s: %s", lock_url(&r->l), who,
+		die(c->conflict_exit_code, "%s is held by %s: %s", lock_url(r->l), who,
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
 	}
 	if (ret == LOCK_CANCELLED) {
-		char *msg = xasprintf("interrupted while waiting for %s", lock_url(&r->l));
+		char *msg = xasprintf("interrupted while waiting for %s", lock_url(r->l));
 		log_error("%s", msg);
 		ret = 128 + (int)cancel_sig;
 		outcome_exit(xr, ret, msg, "cancelled");
@@ -333,11 +354,11 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		return ret;
 	}
 	if (ret)
-		die(outcome_exit_for_error(err), "%s", err->msg);
-	r->hook = cleanup_register(release_on_die, &r->l);
+		die(outcome_exit_for_lock(ret, c), "%s", err->msg);
+	r->hook = cleanup_register(release_on_die, r->l);
 	if (cancel_sig) {
-		lock_release(&r->l, err);
-		log_error("interrupted right after acquiring %s: released it", lock_url(&r->l));
+		lock_release(r->l, err);
+		log_error("interrupted right after acquiring %s: released it", lock_url(r->l));
 		cleanup_unregister(r->hook);
 		r->hook = -1;
 		ret = 128 + (int)cancel_sig;
@@ -345,8 +366,8 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		             "cancelled");
 		return ret;
 	}
-	lock_get_stats(&r->l, &st);
-	log_info("acquired %s%s", lock_url(&r->l),
+	lock_get_stats(r->l, &st);
+	log_info("acquired %s%s", lock_url(r->l),
 	         st.took_over ? " (taken over from a dead holder)" : "");
 	return GO_ON;
 }
@@ -369,23 +390,25 @@ static int acquire(struct runctx *r)
 	o.ci = s->ci.url;
 	o.ci_job = s->ci.job;
 	o.cancel = &cancel_sig;
-	target_lock(&r->l, r->s3, &s->t, c, &o);
-	s->xr.l = &r->l;
+	o.on_wait = wait_section;
+	r->l = target_lock(r->s3, &s->t, c, &o);
+	s->xr.l = r->l;
 	workspace_trap(r);
 	catch_cancels();
 	if (r->nested) {
 		nested_enter(c, &s->re, r->timeout_ms);
-		lock_mark_reentered(&r->l);
-		log_verbose("re-entered %s, held by the outer tflock", lock_url(&r->l));
+		lock_mark_reentered(r->l);
+		log_verbose("re-entered %s, held by the outer tflock", lock_url(r->l));
 		return GO_ON;
 	}
 	http_set_abort(&cancel_sig); /* requests while acquiring end on a signal */
-	if (lock_selftest(&r->l, 0, &err)) {
+	ret = lock_selftest(r->l, 0, &err);
+	if (ret) {
 		if (cancel_sig)
 			die(128 + (int)cancel_sig, "interrupted during the store self-test");
-		die(err.kind == ERR_USAGE ? EXIT_USAGE : EXIT_UNAVAILABLE, "%s", err.msg);
+		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
 	}
-	ret = lock_acquire(&r->l, &err);
+	ret = lock_acquire(r->l, &err);
 	http_set_abort(NULL);
 	return acquired(r, ret, &err);
 }
@@ -408,13 +431,14 @@ static int git_checks(struct runctx *r)
 	r->po.expect_commit = c->expect_commit;
 	r->po.allow_dirty = c->allow_dirty;
 	r->po.allow_older = c->allow_older;
-	ret = preapply_check(&r->l, &r->po, &s->gi, &r->git_active, &err);
+	gitcheck_store(&r->store, r->s3, r->l);
+	ret = preapply_check(&r->store, &r->po, &s->gi, &r->git_active, &err);
 	if (!ret)
 		return GO_ON;
 	code = ret == PREAPPLY_REFUSED ? EXIT_REFUSED : outcome_exit_for_error(&err);
 	err_clear(&rerr);
 	log_error("%s", err.msg);
-	if (!r->nested && lock_release(&r->l, &rerr))
+	if (!r->nested && lock_release(r->l, &rerr))
 		log_error("%s", rerr.msg);
 	if (r->hook >= 0) {
 		cleanup_unregister(r->hook);
@@ -459,8 +483,8 @@ static void hook_setup(struct runctx *r)
 	r->hook_argv[1] = NULL;
 	r->ro.hook_argv = r->hook_argv;
 	if (!r->nested) {
-		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(&r->l));
-		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(&r->l));
+		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(r->l));
+		r->henv[r->hn++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(r->l));
 		r->hn += target_held_env(c, r->henv + r->hn);
 	}
 	/* the user's overrides reach the hook, which runs `tflock check-git`
@@ -478,7 +502,7 @@ static void hook_setup(struct runctx *r)
 	log_verbose("running the pre-apply hook %s under the lock", r->hook_path);
 }
 
-/* Step 3b: the command's environment and how run_child() runs it. */
+/* Step 3b: the command's environment and how run_command() runs it. */
 static void child_setup(struct runctx *r)
 {
 	struct invocation *s = r->s;
@@ -487,8 +511,8 @@ static void child_setup(struct runctx *r)
 	err_clear(&err);
 	base_run_opts(c, &r->ro);
 	if (!r->nested) { /* a nested run's child inherits the outer's TFLOCK_HELD_* */
-		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(&r->l));
-		r->extra[r->n++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(&r->l));
+		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ID=%s", lock_id(r->l));
+		r->extra[r->n++] = xasprintf("TFLOCK_HELD_LOCK=%s", lock_url(r->l));
 		r->extra[r->n++] = xasprintf("TFLOCK_HELD_ENDPOINT=%s", s3_client_describe(r->s3));
 		r->n += target_held_env(c, r->extra + r->n);
 	}
@@ -497,7 +521,7 @@ static void child_setup(struct runctx *r)
 	if (r->nested) {
 		r->ro.nested = &s->re;
 		r->ro.nested_lease_ms = config_scaled(c, c->lease_ms);
-	} else if (reentry_create(&s->re, r->ident, lock_id(&r->l), &err) == 0) {
+	} else if (reentry_create(&s->re, r->ident, lock_id(r->l), &err) == 0) {
 		r->n += (size_t)reentry_env(&s->re, r->extra + r->n, 2);
 		r->ro.outer = &s->re;
 	} else {
@@ -505,10 +529,6 @@ static void child_setup(struct runctx *r)
 	}
 	r->extra[r->n] = NULL;
 	r->ro.extra_env = r->extra;
-	if (r->git_active && r->po.is_apply && !r->nested) {
-		r->ro.before_release = gitcheck_record_applied;
-		r->ro.before_release_arg = &s->gi;
-	}
 	hook_setup(r);
 	r->ro.pending_signal = &cancel_sig;
 }
@@ -519,20 +539,20 @@ static int run_and_report(struct runctx *r)
 	struct invocation *s = r->s;
 	const struct run_result *rr = &r->rr;
 	int ret;
-	ret = run_child(r->nested ? NULL : &r->l, r->argv, &r->ro, &r->rr);
+	run_command(r->nested ? NULL : r->l, r->argv, &r->ro, &r->rr);
+	/* under the lock (the outer's, when nested), before it is released */
+	if (r->git_active && r->po.is_apply && run_succeeded(rr))
+		gitcheck_record_applied(&r->store, &s->gi, lock_url(r->l));
+	ret = run_release(r->nested ? NULL : r->l, &r->ro, &r->rr);
 	if (r->hook >= 0) {
 		cleanup_unregister(r->hook);
 		r->hook = -1;
 	}
-	/* under the outer's lock, as a direct run records it before releasing */
-	if (r->nested && r->git_active && r->po.is_apply && rr->child_code == 0 && !rr->lost &&
-	    !rr->exec_failed && !rr->hook_refused)
-		gitcheck_record_applied(&r->l, &s->gi);
 	if (r->nested)
 		nested_said(rr, r->argv);
 	else
-		outcome_summary(&r->l, rr, r->argv);
-	outcome_report_run(&s->xr, &s->c, &r->l, rr, r->nested, ret);
+		outcome_summary(r->l, rr, r->argv);
+	outcome_report_run(&s->xr, &s->c, r->l, rr, r->nested, ret);
 	return ret;
 }
 
@@ -579,7 +599,7 @@ int runcmd_main(struct invocation *s, char **argv)
 	free(r.ident);
 	free(r.info);
 	s->xr.l = NULL;
-	lock_free(&r.l);
+	lock_free(r.l);
 	s3_client_free(r.s3);
 	reraise(&r.rr);
 	return ret;

@@ -9,7 +9,8 @@
  *   under lock   the pre-apply git checks, the command's environment
  *                (TFLOCK_HELD_*, -lock=false for terraform), the repository's
  *                pre-apply hook;
- *   run          run_child() (run.h): heartbeat, signals, release;
+ *   run          run_command() (run.h): heartbeat, signals; the applied
+ *                commit recorded; run_release();
  *   after        the summary line, the reports (outcome.h), and the signal
  *                that killed the command re-raised.
  * A nested tflock given no lock of its own re-enters its ancestor's before

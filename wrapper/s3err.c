@@ -324,3 +324,14 @@ const char *s3err_describe(long http_status, const struct s3err *e, char *buf, s
 	w_cp(&w, ')');
 	return buf;
 }
+
+int s3err_store_unusable(const struct tf_error *err)
+{
+	if (err->kind == ERR_CREDENTIALS)
+		return 1;
+	if (err->kind != ERR_HTTP)
+		return 0;
+	return err->http_status == 400 || err->http_status == 401 || err->http_status == 403 ||
+	       err->http_status == 301 || err->http_status == 405 ||
+	       !strcmp(err->s3_code, "NoSuchBucket");
+}

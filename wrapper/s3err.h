@@ -49,4 +49,11 @@ int s3err_parse(const char *body, size_t len, struct s3err *out);
  */
 const char *s3err_describe(long http_status, const struct s3err *e, char *buf, size_t size);
 
+/* Does this error say the store is unusable as configured (credentials,
+ * permissions, bucket, region, method): no retry or read-back helps, exit 69?
+ * The one classifier: the S3 record (record_s3.c) and the exit codes
+ * (outcome.c) use it. */
+struct tf_error;
+int s3err_store_unusable(const struct tf_error *err);
+
 #endif

@@ -154,27 +154,27 @@ int status_main(const struct config *c, const struct target *t)
 {
 	struct s3_client *s3 = target_open_store(c);
 	struct lock_opts o;
-	struct lock l;
+	struct lock *l = NULL;
 	struct lock_view v;
 	struct tf_error err;
-	int stale = 0, ret;
+	int stale = 0, ret, rd;
 	err_clear(&err);
 	target_lock_opts(t, c, &o);
-	target_lock(&l, s3, t, c, &o);
+	l = target_lock(s3, t, c, &o);
 	lock_view_init(&v);
-	if (lock_read(&l, &v, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
-	if (c->watch && status_watch_stale(&l, &v, &stale, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
+	if ((rd = lock_read(l, &v, &err)))
+		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+	if (c->watch && (rd = status_watch_stale(l, &v, &stale, &err)))
+		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 	if (c->json)
-		print_status_json(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		print_status_json(l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
 		                  stale);
 	else
-		print_status_text(&l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
+		print_status_text(l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
 		                  stale);
 	ret = v.present ? (int)c->conflict_exit_code : 0;
 	lock_view_free(&v);
-	lock_free(&l);
+	lock_free(l);
 	s3_client_free(s3);
 	return ret;
 }

@@ -22,7 +22,7 @@ int status_main(const struct config *c, const struct target *t);
 /* Watch the tflock lock in v for one of its holder's leases (a lock tflock did
  * not write, or none, is not watched: *stale 0). *stale is 1 when its ETag never
  * changed: its holder is gone. v is re-read meanwhile (!v->present: released).
- * 0, or a lock_read() error. */
+ * LOCK_OK, or the failure outcome of lock_read(). */
 int status_watch_stale(struct lock *l, struct lock_view *v, int *stale, struct tf_error *err);
 
 #endif

@@ -101,15 +101,18 @@ void target_lock_opts(const struct target *t, const struct config *c, struct loc
 	o->tagging = c->lock_tagging;
 }
 
-void target_lock(struct lock *l, struct s3_client *s3, const struct target *t,
-                 const struct config *c, const struct lock_opts *o)
+struct lock *target_lock(struct s3_client *s3, const struct target *t, const struct config *c,
+                         const struct lock_opts *o)
 {
 	struct tf_error err;
 	char *key = target_state_key(t, c);
+	struct lock *l;
 	err_clear(&err);
-	if (lock_init(l, s3, key, o, &err))
-		die(outcome_exit_for_error(&err), "%s", err.msg);
+	l = lock_new(s3, key, o, &err);
+	if (!l)
+		die(EXIT_USAGE, "%s", err.msg);
 	free(key);
+	return l;
 }
 
 int target_backend_present(const char *chdir)

@@ -65,8 +65,9 @@ struct s3_client *target_open_store(const struct config *c);
  * headers, version, an inherited ID); Operation, Info and the CI fields are
  * left NULL for the caller. o borrows from c and t. */
 void target_lock_opts(const struct target *t, const struct config *c, struct lock_opts *o);
-/* lock_init() on c's state key with o; dies when it fails. */
-void target_lock(struct lock *l, struct s3_client *s3, const struct target *t,
-                 const struct config *c, const struct lock_opts *o);
+/* lock_new() on c's state key with o (the caller lock_free()s it); dies when
+ * it fails. */
+struct lock *target_lock(struct s3_client *s3, const struct target *t, const struct config *c,
+                         const struct lock_opts *o);
 
 #endif

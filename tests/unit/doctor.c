@@ -50,7 +50,7 @@ static char *run_doctor(const char *name, const struct answers *a, int *fails)
 	struct server s;
 	struct s3_config sc;
 	struct s3_client *s3 = NULL;
-	struct lock l;
+	struct lock *l;
 	struct lock_opts o;
 	struct doctor_input in;
 	struct tf_error err;
@@ -77,12 +77,13 @@ static char *run_doctor(const char *name, const struct answers *a, int *fails)
 	o.time_scale = 1;
 	o.timeout_ms = -1;
 	o.operation = "doctor";
-	if (lock_init(&l, s3, "k/terraform.tfstate", &o, &err))
-		bail("lock_init: %s", err.msg);
+	l = lock_new(s3, "k/terraform.tfstate", &o, &err);
+	if (!l)
+		bail("lock_new: %s", err.msg);
 
 	memset(&in, 0, sizeof(in));
 	in.s3 = s3;
-	in.lock = &l;
+	in.lock = l;
 	in.backend_found = a->backend;
 	in.use_lockfile = a->use_lockfile;
 	in.dynamodb_table = a->dynamodb;
@@ -93,7 +94,7 @@ static char *run_doctor(const char *name, const struct answers *a, int *fails)
 	fd_restore(1, saved);
 	out = slurp(path_in(outname), NULL);
 
-	lock_free(&l);
+	lock_free(l);
 	s3_client_free(s3);
 	free(server_stop(&s, NULL));
 	return out;

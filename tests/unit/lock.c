@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "fixture.h"
 #include "lock.h"
+#include "lock_int.h" /* white box: our body's seq */
 #include "lockinfo.h"
 #include "log.h"
 #include "s3.h"
@@ -75,7 +76,7 @@ struct lock_params {
 
 static struct lock *api_open(struct s3_client *s3, const struct lock_params *p)
 {
-	struct lock *l = xcalloc(1, sizeof(*l));
+	struct lock *l;
 	struct lock_opts o;
 	struct tf_error err;
 	memset(&o, 0, sizeof(o));
@@ -88,49 +89,50 @@ static struct lock *api_open(struct s3_client *s3, const struct lock_params *p)
 	o.who = "unit@test";
 	o.version = "1.11.4";
 	err_clear(&err);
-	if (lock_init(l, s3, STATE_KEY, &o, &err))
-		bail("lock_init: %s", err.msg);
+	l = lock_new(s3, STATE_KEY, &o, &err);
+	if (!l)
+		bail("lock_new: %s", err.msg);
 	return l;
 }
 
 static void api_close(struct lock *l)
 {
 	lock_free(l);
-	free(l);
 }
 
 static const char *api_id(const struct lock *l)
 {
-	return l->mine.id;
+	return lock_id(l);
 }
 
 static int api_held(const struct lock *l)
 {
-	return l->held;
+	return lock_is_held(l);
 }
 
 static const char *api_etag(const struct lock *l)
 {
-	return l->etag;
+	return lock_version(l);
 }
 
 static unsigned long long api_seq(const struct lock *l)
 {
-	return l->mine.tf.seq;
+	return l->mine.tf.seq; /* lock_int.h */
 }
 
 /* What the self-test learned (B6). */
 static void api_store(const struct lock *l, int *known, int *quoted, int *cond_delete)
 {
-	*known = l->store.known;
-	*quoted = l->store.etag_quoted;
-	*cond_delete = l->store.cond_delete;
+	*known = lock_caps(l)->known;
+	*quoted = lock_caps(l)->match_quoted;
+	*cond_delete = lock_caps(l)->cond_delete;
 }
 
 static enum outcome api_result(int ret, const struct tf_error *err)
 {
+	(void)err;
 	switch (ret) {
-	case 0:
+	case LOCK_OK:
 		return O_OK;
 	case LOCK_HELD:
 		return O_HELD;
@@ -140,12 +142,13 @@ static enum outcome api_result(int ret, const struct tf_error *err)
 		return O_CANCELLED;
 	case LOCK_UNAVAILABLE:
 		return O_UNAVAILABLE;
-	case ERR_NOT_FOUND:
+	case LOCK_FREE:
 		return O_FREE;
-	}
-	if (lock_error_is_store(err) || !strcmp(err->s3_code, "SelfTestFailed"))
+	case LOCK_STORE_BROKEN:
 		return O_BROKEN;
-	return O_FAILED;
+	default: /* LOCK_TRANSPORT, LOCK_BAD_INPUT, LOCK_ERROR */
+		return O_FAILED;
+	}
 }
 
 static enum outcome api_acquire(struct lock *l, struct tf_error *err)

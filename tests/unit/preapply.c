@@ -83,7 +83,8 @@ static const char *at(const char *dir)
 struct store {
 	struct server srv;
 	struct s3_client *s3;
-	struct lock l;
+	struct lock *l;
+	struct preapply_store ps;
 	int up;
 };
 
@@ -107,8 +108,13 @@ static void store_start(struct store *st, const char *name, const char *routes)
 	o.time_scale = 1;
 	o.timeout_ms = -1;
 	o.operation = "apply";
-	if (lock_init(&st->l, st->s3, STATE_KEY, &o, &err))
-		bail("lock_init: %s", err.msg);
+	st->l = lock_new(st->s3, STATE_KEY, &o, &err);
+	if (!st->l)
+		bail("lock_new: %s", err.msg);
+	st->ps.s3 = st->s3;
+	st->ps.state_key = lock_state_key(st->l);
+	st->ps.lock_id = lock_id(st->l);
+	st->ps.who = lock_who(st->l);
 	st->up = 1;
 }
 
@@ -116,7 +122,7 @@ static void store_start(struct store *st, const char *name, const char *routes)
 static char *store_stop(struct store *st)
 {
 	char *log = server_stop(&st->srv, NULL);
-	lock_free(&st->l);
+	lock_free(st->l);
 	s3_client_free(st->s3);
 	st->up = 0;
 	return log;
@@ -167,7 +173,7 @@ static void check(struct store *st, const struct preapply_opts *o, struct outcom
 	err_clear(&oc->err);
 	oc->active = -1;
 	saved = fd_to(2, log);
-	oc->ret = preapply_check(&st->l, o, &gi, &oc->active, &oc->err);
+	oc->ret = preapply_check(&st->ps, o, &gi, &oc->active, &oc->err);
 	fd_restore(2, saved);
 	oc->stderr_text = slurp(log, NULL);
 	gitinfo_free(&gi);
@@ -566,7 +572,7 @@ static void test_record(void)
 	if (gitinfo_read(at("repo"), &gi, &err))
 		bail("gitinfo_read: %s", err.msg);
 	store_start(&st, "record", record_routes("404", NULL));
-	is_int(0, preapply_record(&st.l, &gi, &err), "the applied commit is recorded");
+	is_int(0, preapply_record(&st.ps, &gi, &err), "the applied commit is recorded");
 	log = store_stop(&st);
 	ok(count(log, "=== 1 PUT " RECORD_PATH) == 1, "  one PUT of <state key>.applied.tflock");
 	contains(log, "\nContent-Type: application/json", "  as JSON");
@@ -607,7 +613,7 @@ static void test_record(void)
 
 	store_start(&st, "record-denied", "PUT " RECORD_PATH " 403 -\n");
 	err_clear(&err);
-	ok(preapply_record(&st.l, &gi, &err) < 0, "a refused PUT is an error: %s", err.msg);
+	ok(preapply_record(&st.ps, &gi, &err) < 0, "a refused PUT is an error: %s", err.msg);
 	free(store_stop(&st));
 	gitinfo_free(&gi);
 }
