@@ -104,8 +104,8 @@ static int fetch_history(const struct gitinfo *gi, const char *head, const char 
  * under --git-check strict, else warn and go on. Another line of history is
  * a warning with both commits and their dates.
  */
-static int older_check(const struct preapply_opts *o, struct gitinfo *gi,
-                       const char *dir, const char *last, const char *last_who, const char *last_at,
+static int older_check(const struct preapply_opts *o, struct gitinfo *gi, const char *dir,
+                       const char *last, const char *last_who, const char *last_at,
                        struct tf_error *err)
 {
 	enum git_rel rel = gitinfo_relation(dir, gi->head, last);
@@ -178,8 +178,7 @@ static int older_check(const struct preapply_opts *o, struct gitinfo *gi,
 }
 
 int preapply_check(const struct preapply_store *st, const struct preapply_opts *o,
-                   struct gitinfo *gi, int *active,
-                   struct tf_error *err)
+                   struct gitinfo *gi, int *active, struct tf_error *err)
 {
 	const char *dir = o->dir ? o->dir : ".";
 	const char *want = expected(o);
@@ -258,8 +257,7 @@ char *preapply_hook(const struct gitinfo *gi)
 	return NULL;
 }
 
-int preapply_record(const struct preapply_store *st, const struct gitinfo *gi,
-                    struct tf_error *err)
+int preapply_record(const struct preapply_store *st, const struct gitinfo *gi, struct tf_error *err)
 {
 	struct s3_request req;
 	struct s3_reply r;

@@ -16,7 +16,8 @@ common=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 status=0
 for target in s3err lockinfo; do
 	srcs=("$src/tests/fuzz/fuzz_$target.c" "$src/wrapper/$target.c" "$src/wrapper/buf.c"
-		"$src/wrapper/error.c" "$src/wrapper/log.c" "$src/wrapper/sanitize.c")
+		"$src/wrapper/error.c" "$src/wrapper/log.c" "$src/wrapper/sanitize.c"
+		"$src/wrapper/clock.c" "$src/wrapper/xml.c" "$src/wrapper/rfc3339.c")
 	clang "${common[@]}" "${srcs[@]}" -lcrypto -o "$out/fuzz_$target"
 	mkdir -p "$out/corpus_$target"
 	seeds=("$src/tests/fuzz/corpus/$target")
