@@ -64,26 +64,33 @@ static int send(struct record *r, struct s3_request *req, const struct record_ca
 	return ret;
 }
 
-static int rs3_read(struct record *r, const char *if_changed, const struct record_call *c,
-                    struct record_reply *out, struct tf_error *err)
+/* A bodiless request (GET, DELETE) with at most one condition header (cond
+ * NULL: none); sr must be initialised. */
+static int send_cond(struct record *r, const char *method, const char *cond, const char *cond_val,
+                     const struct record_call *c, struct s3_reply *sr, struct record_reply *out,
+                     struct tf_error *err)
 {
 	struct s3_request req;
-	struct s3_reply sr;
-	struct http_header h;
-	char q[RECORD_VERSION_MAX + 2];
-	int ret;
+	struct http_header h = { cond, cond_val };
 	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	if (if_changed) {
-		/* If-None-Match takes the quoted ETag on every store */
-		snprintf(q, sizeof(q), "\"%s\"", if_changed);
-		h.name = "If-None-Match";
-		h.value = q;
+	req.method = method;
+	if (cond) {
 		req.headers = &h;
 		req.nheaders = 1;
 	}
+	return send(r, &req, c, sr, out, err);
+}
+
+static int rs3_read(struct record *r, const char *if_changed, const struct record_call *c,
+                    struct record_reply *out, struct tf_error *err)
+{
+	struct s3_reply sr;
+	char q[RECORD_VERSION_MAX + 2] = "";
+	int ret;
+	if (if_changed) /* If-None-Match takes the quoted ETag on every store */
+		snprintf(q, sizeof(q), "\"%s\"", if_changed);
 	s3_reply_init(&sr);
-	ret = send(r, &req, c, &sr, out, err);
+	ret = send_cond(r, "GET", if_changed ? "If-None-Match" : NULL, q, c, &sr, out, err);
 	if (ret == 0 && sr.status == 304) {
 		snprintf(out->version, sizeof(out->version), "%s", if_changed);
 		ret = REC_UNCHANGED;
@@ -157,22 +164,12 @@ static int rs3_replace(struct record *r, const char *version, const struct buf *
 static int rs3_remove(struct record *r, const char *version, const struct record_call *c,
                       struct record_reply *out, struct tf_error *err)
 {
-	struct s3_request req;
 	struct s3_reply sr;
-	struct http_header h;
-	/* cppcheck-suppress variableScope ; h.value points into q until the request is sent */
 	char q[RECORD_VERSION_MAX + 2];
 	int ret;
-	memset(&req, 0, sizeof(req));
-	req.method = "DELETE";
-	if (version) {
-		h.name = "If-Match";
-		h.value = match_value(r, version, q, sizeof(q));
-		req.headers = &h;
-		req.nheaders = 1;
-	}
 	s3_reply_init(&sr);
-	ret = send(r, &req, c, &sr, out, err);
+	ret = send_cond(r, "DELETE", version ? "If-Match" : NULL,
+	                version ? match_value(r, version, q, sizeof(q)) : NULL, c, &sr, out, err);
 	if (ret == ERR_HTTP && absent_404(&sr, err))
 		ret = REC_ABSENT; /* err kept: callers that care say why */
 	else if (ret == ERR_HTTP && sr.status == 412)
