@@ -45,7 +45,7 @@ int64_t lock_request_timeout_ms(const struct lock *l)
 
 int64_t lock_poll_ms(const struct lock *l)
 {
-	return lock_scaled(l, 250);
+	return lock_scaled(l, l->rec->costly_reads ? 1000 : 250); /* B11: 1 RCU a read */
 }
 
 int64_t lock_delete_budget_ms(const struct lock *l)
@@ -92,6 +92,14 @@ void lock_view_free(struct lock_view *v)
 	lock_view_init(v);
 }
 
+void lock_view_copy(struct lock_view *dst, const struct lock_view *src)
+{
+	struct lockinfo li = dst->li;
+	*dst = *src;
+	dst->li = li;
+	lockinfo_copy(&dst->li, &src->li);
+}
+
 /* Our body (B1): Terraform's seven LockInfo fields, as plain terraform shows
  * them to others, and tflock's lease part. */
 static void lock_body_init(struct lock *l, const struct lock_opts *o)
@@ -128,6 +136,43 @@ static void lock_body_init(struct lock *l, const struct lock_opts *o)
 	                   l->mine.tf.host, l->mine.tf.ci, l->mine.tf.ci_job, (char *)NULL);
 }
 
+/* One member of a hold on the state key, without its record yet. */
+static struct lock *lock_alloc(struct s3_client *s3, const char *state_key,
+                               const struct lock_opts *o)
+{
+	struct lock *l = xcalloc(1, sizeof(*l));
+	lockinfo_init(&l->mine);
+	lock_view_init(&l->last_holder);
+	lock_view_init(&l->watch);
+	l->s3 = s3;
+	l->o = *o;
+	if (l->o.time_scale <= 0)
+		l->o.time_scale = 1.0;
+	l->state_key = xstrdup(state_key);
+	l->lock_key = xasprintf("%s.tflock", state_key);
+	l->path = xasprintf("%s/%s", s3_client_bucket(s3), state_key);
+	return l;
+}
+
+static void set_record(struct lock *l, struct record *rec)
+{
+	l->rec = rec;
+	l->url = xstrdup(rec->name);
+}
+
+/* B12: the item as the hold's second member, with the same ID and Created. */
+static struct lock *member_new(const struct lock *top)
+{
+	struct lock *m = lock_alloc(top->s3, top->state_key, &top->o);
+	set_record(m, record_ddb_new(top->o.ddb, top->path));
+	lock_body_init(m, &top->o);
+	free(m->mine.id);
+	free(m->mine.created);
+	m->mine.id = xstrdup(top->mine.id);
+	m->mine.created = xstrdup(top->mine.created);
+	return m;
+}
+
 struct lock *lock_new(struct s3_client *s3, const char *state_key, const struct lock_opts *o,
                       struct tf_error *err)
 {
@@ -137,24 +182,23 @@ struct lock *lock_new(struct s3_client *s3, const char *state_key, const struct 
 		err_set(err, ERR_USAGE, "empty state key");
 		return NULL;
 	}
-	l = xcalloc(1, sizeof(*l));
-	lockinfo_init(&l->mine);
-	lock_view_init(&l->last_holder);
-	l->s3 = s3;
-	l->o = *o;
-	if (l->o.time_scale <= 0)
-		l->o.time_scale = 1.0;
-	l->state_key = xstrdup(state_key);
-	l->lock_key = xasprintf("%s.tflock", state_key);
-	l->path = xasprintf("%s/%s", s3_client_bucket(s3), state_key);
-	memset(&ro, 0, sizeof(ro));
-	ro.put_headers = o->put_headers;
-	ro.nput_headers = o->nput_headers;
-	ro.no_checksum = o->no_checksum;
-	ro.tagging = o->tagging;
-	l->rec = record_s3_new(s3, l->lock_key, &ro);
-	l->url = xstrdup(l->rec->name);
+	l = lock_alloc(s3, state_key, o);
+	if (o->ddb && o->no_file) {
+		set_record(l, record_ddb_new(o->ddb, l->path));
+	} else {
+		memset(&ro, 0, sizeof(ro));
+		ro.put_headers = o->put_headers;
+		ro.nput_headers = o->nput_headers;
+		ro.no_checksum = o->no_checksum;
+		ro.tagging = o->tagging;
+		set_record(l, record_s3_new(s3, l->lock_key, &ro));
+	}
 	lock_body_init(l, o);
+	if (o->ddb && !o->no_file) {
+		l->next = member_new(l);
+		l->in_hold = l->next->in_hold = 1;
+	}
+	l->hold_desc = l->next ? xasprintf("%s and %s", l->url, l->next->url) : xstrdup(l->url);
 	return l;
 }
 
@@ -162,6 +206,9 @@ void lock_free(struct lock *l)
 {
 	if (!l)
 		return;
+	lock_free(l->next);
+	free(l->hold_desc);
+	lock_view_free(&l->watch);
 	free(l->state_key);
 	free(l->lock_key);
 	free(l->path);
@@ -199,7 +246,7 @@ const char *lock_who(const struct lock *l)
 
 int lock_is_held(const struct lock *l)
 {
-	return l->held;
+	return l->held || (l->next && l->next->held);
 }
 
 const struct lock_view *lock_last_holder(const struct lock *l)
@@ -207,8 +254,22 @@ const struct lock_view *lock_last_holder(const struct lock *l)
 	return &l->last_holder;
 }
 
+struct lock *lock_member(struct lock *l, unsigned i)
+{
+	while (l && i--)
+		l = l->next;
+	return l;
+}
+
+const char *lock_describe_hold(const struct lock *l)
+{
+	return l->hold_desc;
+}
+
 int64_t lock_renew_send_ns(const struct lock *l)
 {
+	if (l->next && l->next->held && (!l->held || l->next->renew_send_ns < l->renew_send_ns))
+		return l->next->renew_send_ns;
 	return l->renew_send_ns;
 }
 
@@ -249,16 +310,33 @@ void lock_get_stats(const struct lock *l, struct lock_stats *st)
 		st->seen[i].operation = l->seen[i].operation;
 		st->seen[i].id = l->seen[i].id;
 	}
+	for (const struct lock *m = l->next; m; m = m->next) { /* B12: the hold's */
+		if (m->acquired_ns > st->acquired_ns)
+			st->acquired_ns = m->acquired_ns;
+		if (m->released_ns > st->released_ns)
+			st->released_ns = m->released_ns;
+		st->heartbeat_failures += m->heartbeat_failures;
+		st->holders_seen += m->holders_seen;
+		st->requests += m->rec->requests;
+		st->took_over |= m->took_over;
+		for (unsigned i = 0; i < m->nseen && st->nseen < LOCK_SEEN_MAX; i++) {
+			st->seen[st->nseen].who = m->seen[i].who;
+			st->seen[st->nseen].operation = m->seen[i].operation;
+			st->seen[st->nseen++].id = m->seen[i].id;
+		}
+	}
 }
 
 void lock_set_cancel(struct lock *l, volatile sig_atomic_t *flag)
 {
-	l->o.cancel = flag;
+	for (; l; l = l->next)
+		l->o.cancel = flag;
 }
 
 void lock_mark_reentered(struct lock *l)
 {
-	l->wait_start_ns = l->acquired_ns = clock_boot_ns();
+	for (; l; l = l->next)
+		l->wait_start_ns = l->acquired_ns = clock_boot_ns();
 }
 
 static const char *const outcome_names[LOCK_NOUTCOMES] = {
@@ -497,7 +575,7 @@ int lock_write(struct lock *l, enum lock_cond cond, const char *etag, int64_t de
 
 /* ---- self-test (B6) ---- */
 
-int lock_selftest(struct lock *l, int force, struct tf_error *err)
+static int selftest_one(struct lock *l, int force, struct tf_error *err)
 {
 	struct record_probe p;
 	int ret;
@@ -524,6 +602,14 @@ int lock_selftest(struct lock *l, int force, struct tf_error *err)
 		return LOCK_BAD_INPUT;
 	}
 	return LOCK_OK;
+}
+
+int lock_selftest(struct lock *l, int force, struct tf_error *err)
+{
+	int ret = LOCK_OK;
+	for (; l && ret == LOCK_OK; l = l->next)
+		ret = selftest_one(l, force, err);
+	return ret;
 }
 
 /* ---- heartbeat ---- */
@@ -575,9 +661,15 @@ static int renew(struct lock *l, struct tf_error *err)
 	return err_set(err, ERR_INTERNAL, "renewal of %s kept reading back as not applied", l->url);
 }
 
+/* B12: every member in order; the first that is lost or fails decides (the
+ * members still ours are released by lock_release()). */
 int lock_renew(struct lock *l, struct tf_error *err)
 {
-	return lock_outcome(l, renew(l, err));
+	int ret = LOCK_OK;
+	for (; l && ret == LOCK_OK; l = l->next)
+		if (l->held)
+			ret = lock_outcome(l, renew(l, err));
+	return ret;
 }
 
 int64_t lock_check_ms(const struct lock *l)
@@ -586,7 +678,7 @@ int64_t lock_check_ms(const struct lock *l)
 	return lock_heartbeat_ms(l) > every ? every : 0;
 }
 
-int lock_check(struct lock *l, struct tf_error *err)
+static int check_one(struct lock *l, struct tf_error *err)
 {
 	struct lock_view v;
 	int ret, broken;
@@ -622,6 +714,15 @@ int lock_check(struct lock *l, struct tf_error *err)
 out:
 	lock_view_free(&v);
 	return lock_outcome(l, ret);
+}
+
+int lock_check(struct lock *l, struct tf_error *err)
+{
+	int ret = LOCK_OK;
+	for (; l && ret == LOCK_OK; l = l->next)
+		if (l->held)
+			ret = check_one(l, err);
+	return ret;
 }
 
 /* ---- release (B5) ---- */
@@ -693,7 +794,7 @@ static int release_renew_delete(struct lock *l, struct tf_error *err)
 	int64_t window_ms, left;
 	int ret, broken;
 	char d[32];
-	ret = lock_renew(l, err);
+	ret = lock_outcome(l, renew(l, err));
 	if (ret)
 		return ret; /* LOCK_LOST, or failed: the lease bounds the leak */
 	window_ms = lock_delete_budget_ms(l);
@@ -732,7 +833,7 @@ static int release_renew_delete(struct lock *l, struct tf_error *err)
 	return ret < 0 ? ret : ERR_HTTP;
 }
 
-int lock_release(struct lock *l, struct tf_error *err)
+static int release_one(struct lock *l, struct tf_error *err)
 {
 	if (!l->held)
 		return LOCK_OK;
@@ -740,7 +841,32 @@ int lock_release(struct lock *l, struct tf_error *err)
 	                                                : release_renew_delete(l, err));
 }
 
-int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
+/* B12: in reverse order, every member still ours, whatever the later ones
+ * answered (an item that stays is still a barrier for all who need it). The
+ * first failure is the outcome. */
+int lock_release(struct lock *l, struct tf_error *err)
+{
+	int ret = LOCK_OK, r2 = LOCK_OK;
+	struct tf_error e2;
+	err_clear(&e2);
+	if (l->next)
+		r2 = lock_release(l->next, &e2);
+	ret = release_one(l, err);
+	if (r2 != LOCK_OK) {
+		if (ret != LOCK_OK)
+			log_error("%s", err->msg);
+		*err = e2;
+		return r2;
+	}
+	return ret;
+}
+
+int lock_release_first(struct lock *l, struct tf_error *err)
+{
+	return release_one(l, err);
+}
+
+static int unlock_one(struct lock *l, const char *id, struct tf_error *err)
 {
 	struct lock_view v;
 	int ret, broken;
@@ -777,7 +903,7 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 	                 err);
 	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
 		l->held = 1;
-		ret = lock_release(l, err);
+		ret = release_one(l, err);
 	} else if (ret == W_ABSENT) {
 		ret = 0;
 	} else if (ret == W_OTHER) {
@@ -787,4 +913,27 @@ int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
 out:
 	lock_view_free(&v);
 	return lock_outcome(l, ret);
+}
+
+/* B12: the item, then the file, each only on the version that carried ID. */
+int lock_unlock_id(struct lock *l, const char *id, struct tf_error *err)
+{
+	int r1, r2;
+	struct tf_error e2;
+	if (!l->next)
+		return unlock_one(l, id, err);
+	err_clear(&e2);
+	r2 = lock_unlock_id(l->next, id, &e2);
+	r1 = unlock_one(l, id, err);
+	if (r1 == LOCK_FREE && r2 == LOCK_FREE) {
+		err_set(err, ERR_NONE, "%s: not locked", l->hold_desc);
+		return LOCK_FREE;
+	}
+	if (r2 != LOCK_OK && r2 != LOCK_FREE && (r1 == LOCK_OK || r1 == LOCK_FREE)) {
+		*err = e2;
+		return r2;
+	}
+	if (r1 == LOCK_FREE)
+		r1 = LOCK_OK; /* the item was removed; the file was not there */
+	return r1;
 }

@@ -80,6 +80,11 @@ struct lock_opts {
 	int no_checksum;               /* skip_s3_checksum */
 	const char *tagging;           /* x-amz-tagging value for every lock write, or NULL */
 	const char *inherited_id;      /* an outer tflock's ID that must never be waited for */
+	/* Terraform's DynamoDB lock item (PROTOCOL B11), borrowed: NULL none. With
+	 * no_file the item is the only record; otherwise the hold is [file, item]
+	 * (B12), one ID for both. */
+	struct ddb_client *ddb;
+	int no_file;
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
 	/* Waiting, for the caller's own display (a CI's collapsible section): called
 	 * with LOCK_WAIT_BEGIN when acquire first sees a holder, LOCK_WAIT_END when
@@ -117,14 +122,22 @@ struct lock_stats {
 };
 
 /* Accessors. */
-const char *lock_url(const struct lock *l);       /* s3://BUCKET/P.tflock */
+const char *lock_url(const struct lock *l);       /* s3://BUCKET/P.tflock (the first record's) */
+/* The hold's records (B10, B12): member 0 is l itself, member 1 the DynamoDB
+ * item of a two-record hold; NULL past the last. Accessors and lock_read()
+ * work on a member; acquire, renew, check, release and unlock act on the
+ * whole hold through l. */
+struct lock *lock_member(struct lock *l, unsigned i);
+/* "s3://B/P.tflock", or "s3://B/P.tflock and dynamodb://T/B/P" for a hold. */
+const char *lock_describe_hold(const struct lock *l);
 const char *lock_state_key(const struct lock *l); /* P */
 const char *lock_id(const struct lock *l);        /* our ID (in every body we write) */
 const char *lock_who(const struct lock *l);       /* our Who */
 int lock_is_held(const struct lock *l);
 /* The other holder last seen (by acquire, a renewal or a check that lost). */
 const struct lock_view *lock_last_holder(const struct lock *l);
-/* The send of our last successful write: the lease counts from it (B4). */
+/* The send of our last successful write: the lease counts from it (B4); for a
+ * hold, the earliest of its members' (B12). */
 int64_t lock_renew_send_ns(const struct lock *l);
 int64_t lock_lease_ms(const struct lock *l);    /* ours, scaled */
 const char *lock_version(const struct lock *l); /* of our record, for logs */

@@ -177,7 +177,7 @@ static void cancel_cleanup(struct lock *l)
 	} else if (v.present && v.li.id && !strcmp(v.li.id, l->mine.id)) {
 		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
 		l->held = 1;
-		if (lock_release(l, &e))
+		if (lock_release_first(l, &e))
 			log_warn("a create of %s sent before the signal had applied; releasing "
 			         "it failed: %s",
 			         l->url, e.msg);
@@ -239,8 +239,12 @@ static int acq_create(struct lock *l, struct acq *a, struct tf_error *err)
 		trouble_ok(l, &a->t);
 	}
 	if (ret == W_OTHER) {
+		/* the read-back left the holder there; a version already watched keeps
+		 * the receipt it was first seen at (B4, B12) */
+		if (a->v.present && !strcmp(a->v.etag, l->last_holder.etag))
+			l->last_holder.first_seen_ns = a->v.first_seen_ns;
 		lock_view_free(&a->v);
-		a->v = l->last_holder; /* the read-back left the holder there */
+		a->v = l->last_holder;
 		lock_view_init(&l->last_holder);
 	} else if (ret == W_ABSENT) {
 		lock_view_free(&a->v);
@@ -394,53 +398,191 @@ static int acq_poll(struct lock *l, struct acq *a, struct tf_error *err)
 	return A_NEXT;
 }
 
-/* One turn of waiting: A_OUT, A_HELD (decided, the holder kept for the caller),
- * A_CREATE, or A_NEXT. */
-static int acq_wait_turn(struct lock *l, struct acq *a, struct tf_error *err)
+/* Has the holder in v been silent for its whole lease (B4)? */
+static int stale(const struct lock_view *v, int64_t now)
 {
-	const struct lock_view *v = &a->v;
+	return v->present && v->klass == LOCKINFO_TFLOCK && v->holder_lease_ms > 0 &&
+	       now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS;
+}
+
+/* One turn of waiting: A_OUT, A_HELD (decided, the holder kept for the caller),
+ * A_CREATE, or A_NEXT. ACQ_WATCH ends (A_OUT, LOCK_OK) where a write would
+ * follow: the record is free or its holder stale. */
+static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
+{
 	int64_t now = clock_boot_ns();
 	int step = acq_limits(l, a, now, err);
 	if (step != A_WAIT)
 		return step;
-	if (v->present && v->klass == LOCKINFO_TFLOCK && v->holder_lease_ms > 0 &&
-	    now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS) {
+	if (stale(&a->v, now)) {
+		if (l->acq_mode == ACQ_WATCH) {
+			a->ret = LOCK_OK;
+			return A_OUT;
+		}
 		step = acq_takeover(l, a, now, err);
 		if (step != A_WAIT)
 			return step;
 	}
-	return acq_poll(l, a, err);
+	step = acq_poll(l, a, err);
+	if (step == A_CREATE && l->acq_mode == ACQ_WATCH) {
+		a->ret = LOCK_OK;
+		return A_OUT;
+	}
+	return step;
 }
 
-int lock_acquire(struct lock *l, struct tf_error *err)
+/* ACQ_ONCE after a create (step: acq_create's): A_OUT (decided), A_CREATE
+ * (freed meanwhile: create again), or A_HELD. A holder already watched for its
+ * whole lease is taken over; a failing store is the outcome (no waiting here:
+ * the caller holds another record meanwhile). */
+static int acq_once(struct lock *l, struct acq *a, int step, struct tf_error *err)
+{
+	if (step == A_OUT || step == A_CREATE)
+		return step;
+	if (!a->v.present) { /* the store failed, no holder known */
+		if (a->ret >= 0) {
+			*err = a->t.err;
+			a->ret = a->t.err.kind < 0 ? a->t.err.kind : ERR_TRANSPORT;
+		}
+		return A_OUT;
+	}
+	if (stale(&a->v, clock_boot_ns())) {
+		step = acq_takeover(l, a, clock_boot_ns(), err);
+		if (step == A_OUT || step == A_CREATE)
+			return step;
+		if (step == A_WAIT) /* the write failed: a->ret says how */
+			return A_OUT;
+		/* A_NEXT: another holder meanwhile */
+	}
+	a->ret = LOCK_HELD;
+	return A_HELD;
+}
+
+/* Keep watching the holder across calls (hold members, B12); the caller gets
+ * a copy as the last holder seen. */
+static void acq_finish(struct lock *l, struct acq *a, int step)
+{
+	if (step == A_HELD) {
+		lock_view_free(&l->last_holder);
+		lock_view_copy(&l->last_holder, &a->v);
+	}
+	if (l->in_hold && a->v.present && !l->held) {
+		lock_view_free(&l->watch);
+		l->watch = a->v;
+		lock_view_init(&a->v);
+	}
+	lock_view_free(&a->v);
+}
+
+int lock_acquire_one(struct lock *l, struct tf_error *err)
 {
 	struct acq a;
 	int step;
 
 	memset(&a, 0, sizeof(a));
-	lock_view_init(&a.v);
+	a.v = l->watch; /* what was watched before (B12) goes on counting */
+	lock_view_init(&l->watch);
 	l->in_acquire = 1;
 	l->maybe_created = 0;
 	l->id_first_send = 0;
-	l->wait_start_ns = clock_boot_ns();
-	if (l->o.timeout_ms >= 0)
-		a.deadline = l->wait_start_ns + l->o.timeout_ms * NS_PER_MS;
+	a.deadline = l->wait_deadline;
 	for (;;) {
-		step = acq_create(l, &a, err);
+		if (l->acq_mode == ACQ_WATCH) {
+			step = A_NEXT;
+		} else {
+			step = acq_create(l, &a, err);
+			if (l->acq_mode == ACQ_ONCE)
+				step = acq_once(l, &a, step, err);
+			if (step == A_CREATE && a.creates >= 1000) {
+				a.ret = err_set(err, ERR_INTERNAL, "%s: freed and taken 1000 times",
+				                l->url);
+				step = A_OUT;
+			}
+			if (l->acq_mode == ACQ_ONCE && step != A_CREATE)
+				break;
+		}
 		while (step == A_WAIT || step == A_NEXT)
-			step = acq_wait_turn(l, &a, err);
+			step = acq_turn(l, &a, err);
 		if (step != A_CREATE)
 			break;
 	}
-	if (step == A_HELD) {
-		lock_view_free(&l->last_holder);
-		l->last_holder = a.v;
-		lock_view_init(&a.v);
-	}
+	acq_finish(l, &a, step);
 	if (a.ret == LOCK_CANCELLED)
 		cancel_cleanup(l);
 	l->in_acquire = 0;
 	wait_end(l);
-	lock_view_free(&a.v);
 	return lock_outcome(l, a.ret);
+}
+
+static void wait_limits(struct lock *l)
+{
+	l->wait_start_ns = clock_boot_ns();
+	l->wait_deadline = l->o.timeout_ms >= 0 ? l->wait_start_ns + l->o.timeout_ms * NS_PER_MS : 0;
+}
+
+/*
+ * B12: a hold of [file, item]. The file by B3/B4; then the item, created or
+ * taken over only when already watched for its holder's whole lease; else give
+ * the file back and watch the item alone until it is free or stale, and start
+ * again. No member is ever held while waiting for another.
+ */
+static int hold_acquire(struct lock *l, struct tf_error *err)
+{
+	struct lock *item = l->next;
+	int64_t trouble_since = 0;
+	int ret;
+	wait_limits(l);
+	item->wait_start_ns = l->wait_start_ns;
+	item->wait_deadline = l->wait_deadline;
+	for (;;) {
+		struct tf_error rerr;
+		l->acq_mode = ACQ_FULL;
+		ret = lock_acquire_one(l, err);
+		if (ret != LOCK_OK)
+			break;
+		item->acq_mode = ACQ_ONCE;
+		ret = lock_acquire_one(item, err);
+		if (ret == LOCK_OK)
+			break;
+		err_clear(&rerr);
+		log_event("hold: %s not acquired (%s); giving %s back", item->url,
+		          lock_outcome_name(ret), l->url);
+		if (lock_release_first(l, &rerr))
+			log_warn("giving %s back while %s is held failed: %s", l->url, item->url,
+			         rerr.msg);
+		if (ret == LOCK_STORE_BROKEN || ret == LOCK_CANCELLED || ret == LOCK_BAD_INPUT ||
+		    (ret == LOCK_HELD && l->o.no_wait))
+			break;
+		/* a failing store: watched like a holder, within the patience budget */
+		if (ret != LOCK_HELD && !trouble_since)
+			trouble_since = clock_boot_ns();
+		else if (ret == LOCK_HELD)
+			trouble_since = 0;
+		if (trouble_since &&
+		    clock_boot_ns() - trouble_since >= lock_patience_ms(l) * NS_PER_MS) {
+			err_prefix(err, "the store kept failing");
+			ret = LOCK_UNAVAILABLE;
+			break;
+		}
+		item->acq_mode = ACQ_WATCH;
+		ret = lock_acquire_one(item, err);
+		if (ret != LOCK_OK)
+			break;
+	}
+	if (ret != LOCK_OK && ret != LOCK_CANCELLED && !l->held && item->last_holder.present) {
+		lock_view_free(&l->last_holder); /* the caller reports the item's holder */
+		lock_view_copy(&l->last_holder, &item->last_holder);
+	}
+	l->acq_mode = item->acq_mode = ACQ_FULL;
+	return ret;
+}
+
+int lock_acquire(struct lock *l, struct tf_error *err)
+{
+	if (!l->next) {
+		l->acq_mode = ACQ_FULL;
+		wait_limits(l);
+		return lock_acquire_one(l, err);
+	}
+	return hold_acquire(l, err);
 }

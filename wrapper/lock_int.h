@@ -44,8 +44,26 @@ struct lock {
 	} seen[LOCK_SEEN_MAX];
 	unsigned nseen;
 	int waiting; /* on_wait(LOCK_WAIT_BEGIN) was called, END not yet */
+	struct lock *next;       /* the hold's next record (B12: the item), or NULL */
+	char *hold_desc;         /* lock_describe_hold() */
+	struct lock_view watch;  /* the holder as last seen while acquiring, kept across
+	                            acquire calls (B12: the watch of the item) */
+	int64_t wait_deadline;   /* the hold's waiting limit (CLOCK_BOOTTIME), 0: own */
+	int acq_mode;            /* ACQ_FULL, ACQ_ONCE, ACQ_WATCH */
+	int in_hold;             /* a member of a hold of two (B12) */
 	int broken;  /* the last record call's failure said the store is unusable */
 };
+
+/* How lock_acquire_one() acquires: wait and take over as needed (B3, B4); one
+ * create, or a takeover of a holder already watched for its whole lease, else
+ * LOCK_HELD at once (B12 step 2); or only watch, without writing, until the
+ * record is free or its holder has been silent for its lease (B12 step 3). */
+enum { ACQ_FULL = 0, ACQ_ONCE, ACQ_WATCH };
+int lock_acquire_one(struct lock *l, struct tf_error *err);
+/* dst (initialised, empty) becomes a deep copy of src. */
+void lock_view_copy(struct lock_view *dst, const struct lock_view *src);
+/* Release l's own record only (B12: the file, when the item could not be had). */
+int lock_release_first(struct lock *l, struct tf_error *err);
 
 /* Results of lock_write() and lock_read_back() (B2). */
 enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };

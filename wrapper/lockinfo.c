@@ -957,6 +957,29 @@ void lockinfo_free(struct lockinfo *li)
 	lockinfo_init(li);
 }
 
+static char *dup_opt(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src)
+{
+	lockinfo_free(dst);
+	*dst = *src;
+	dst->id = dup_opt(src->id);
+	dst->operation = dup_opt(src->operation);
+	dst->info = dup_opt(src->info);
+	dst->who = dup_opt(src->who);
+	dst->version = dup_opt(src->version);
+	dst->created = dup_opt(src->created);
+	dst->path = dup_opt(src->path);
+	dst->tf.host = dup_opt(src->tf.host);
+	dst->tf.boot_id = dup_opt(src->tf.boot_id);
+	dst->tf.ci = dup_opt(src->tf.ci);
+	dst->tf.ci_job = dup_opt(src->tf.ci_job);
+	dst->tf.pidns = dup_opt(src->tf.pidns);
+}
+
 static void fill_empty(char **s)
 {
 	if (!*s)

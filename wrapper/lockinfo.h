@@ -95,6 +95,8 @@ struct lockinfo {
 
 void lockinfo_init(struct lockinfo *li);
 void lockinfo_free(struct lockinfo *li);
+/* dst's old content is freed; it becomes a deep copy of src. */
+void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src);
 
 /*
  * Replace out's content with li's JSON body (NULL strings are written as "").

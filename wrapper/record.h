@@ -4,8 +4,9 @@
  * store only through this interface; each kind of record is one implementation:
  *
  *   record_s3.c   the S3 object KEY.tflock (Terraform >= 1.10's lock file)
+ *   record_ddb.c  the DynamoDB item LockID = BUCKET/KEY (dynamodb_table)
  *
- * A DynamoDB item (issue 18) and queue tickets (issue 19) are further kinds.
+ * Queue tickets (issue 19) are a further kind.
  *
  * Operations (struct record_ops), each one request (or one bounded series of
  * resends the store guarantees are harmless):
@@ -121,6 +122,7 @@ struct record {
 	char *name; /* for humans and logs: s3://BUCKET/KEY */
 	struct record_caps caps;
 	unsigned requests; /* requests sent so far, for reports */
+	int costly_reads;  /* each read costs the table capacity: poll slowly (B11) */
 	void *impl;
 };
 
@@ -141,5 +143,9 @@ struct record_s3_opts {
 /* The S3 object `key` in the client's bucket. The client is borrowed and must
  * outlive the record. */
 struct record *record_s3_new(struct s3_client *s3, const char *key, const struct record_s3_opts *o);
+/* Terraform's DynamoDB lock item LockID = lock_id (BUCKET/P) in the client's
+ * table (B11). The client is borrowed and must outlive the record. */
+struct ddb_client;
+struct record *record_ddb_new(struct ddb_client *c, const char *lock_id);
 
 #endif

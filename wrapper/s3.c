@@ -620,6 +620,80 @@ out:
 	return ret;
 }
 
+const struct creds_config *s3_client_creds_config(const struct s3_client *c)
+{
+	return &c->ccfg;
+}
+
+int s3_client_send_signed(struct s3_client *c, const struct s3_service_request *req,
+                          struct http_response *resp, struct tf_error *err)
+{
+	struct sigv4_params sp;
+	struct sigv4_result sr;
+	struct http_header hdrs[12];
+	struct http_request hr;
+	char hash[65];
+	size_t n = 0;
+	int ret;
+
+	memset(&sr, 0, sizeof(sr));
+	if (req->nheaders > 8)
+		return err_set(err, ERR_INTERNAL, "too many headers");
+	ret = refresh_creds(c, err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < req->nheaders; i++)
+		hdrs[n++] = req->headers[i];
+	sha256_hex(req->body ? req->body : "", req->body_len, hash);
+	memset(&sp, 0, sizeof(sp));
+	sp.method = "POST";
+	sp.host = req->host;
+	sp.path = req->path;
+	sp.headers = hdrs;
+	sp.nheaders = n;
+	sp.payload_hash = hash;
+	sp.region = req->region;
+	sp.service = req->service;
+	sp.access_key = c->creds.access_key;
+	sp.secret_key = c->creds.secret_key;
+	sp.session_token = c->creds.session_token;
+	sp.now = time(NULL);
+	ret = sigv4_sign(&sp, &sr, err);
+	if (ret)
+		goto out;
+	hdrs[n].name = "x-amz-date";
+	hdrs[n++].value = sr.amz_date;
+	if (c->creds.session_token && *c->creds.session_token) {
+		hdrs[n].name = "x-amz-security-token";
+		hdrs[n++].value = c->creds.session_token;
+	}
+	hdrs[n].name = "Authorization";
+	hdrs[n++].value = sr.authorization;
+	memset(&hr, 0, sizeof(hr));
+	hr.method = "POST";
+	hr.url = req->url;
+	hr.headers = hdrs;
+	hr.nheaders = n;
+	hr.body = req->body;
+	hr.body_len = req->body_len;
+	hr.abortable = req->abortable;
+	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
+	if (req->deadline_ns) {
+		int64_t left = (req->deadline_ns - clock_boot_ns()) / NS_PER_MS;
+		if (left <= 0) {
+			ret = err_set(err, ERR_CONNECT, "%s: deadline passed before sending",
+			              req->url);
+			goto out;
+		}
+		if (left < hr.timeout_ms)
+			hr.timeout_ms = left;
+	}
+	ret = http_do(c->http, &hr, resp, err);
+out:
+	sigv4_result_free(&sr);
+	return ret;
+}
+
 int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
                struct tf_error *err)
 {

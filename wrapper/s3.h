@@ -87,6 +87,30 @@ int s3_client_has_sts(const struct s3_client *c);
 int s3_client_caller_identity(struct s3_client *c, struct creds_identity *out,
                               struct tf_error *err);
 
+/*
+ * A signed request to another AWS service (DynamoDB, for the lock item) with
+ * this client's credentials (refreshed as for S3), its http client and its
+ * timeout: one attempt, general SigV4 path rules, the payload hash signed but
+ * no x-amz-content-sha256 header (S3's alone). url must be https?://HOST[:PORT]PATH
+ * with HOST[:PORT] in host and the raw PATH in path. 0 when the server answered
+ * (any status: resp->status says), else ERR_CONNECT (never sent), ERR_TIMEOUT,
+ * ERR_TRANSPORT, ERR_CANCELLED, ERR_CREDENTIALS.
+ */
+struct s3_service_request {
+	const char *url, *host, *path;
+	const char *service, *region;
+	const struct http_header *headers; /* at most 8, all signed */
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	long timeout_ms;     /* 0: the client's */
+	int64_t deadline_ns; /* CLOCK_BOOTTIME; 0: none */
+	int abortable;
+};
+int s3_client_send_signed(struct s3_client *c, const struct s3_service_request *req,
+                          struct http_response *resp, struct tf_error *err);
+const struct creds_config *s3_client_creds_config(const struct s3_client *c);
+
 void s3_reply_init(struct s3_reply *r);
 void s3_reply_free(struct s3_reply *r);
 
