@@ -52,6 +52,7 @@ void backend_free(struct backend *b)
 	free(b->endpoint);
 	free(b->sts_endpoint);
 	free(b->iam_endpoint);
+	free(b->dynamodb_endpoint);
 	free(b->sts_region);
 	free(b->workspace);
 	free(b->workspace_key_prefix);
@@ -711,7 +712,9 @@ static int load_config(struct backend *b, const cJSON *cfg, struct tf_error *err
 	    (ret = get_str(o, "iam", ep, &b->iam_endpoint, b, err)) ||
 	    (ret = get_legacy(cfg, "endpoint", &b->endpoint, b, err)) ||
 	    (ret = get_legacy(cfg, "sts_endpoint", &b->sts_endpoint, b, err)) ||
-	    (ret = get_legacy(cfg, "iam_endpoint", &b->iam_endpoint, b, err)))
+	    (ret = get_legacy(cfg, "iam_endpoint", &b->iam_endpoint, b, err)) ||
+	    (ret = get_str(o, "dynamodb", ep, &b->dynamodb_endpoint, b, err)) ||
+	    (ret = get_legacy(cfg, "dynamodb_endpoint", &b->dynamodb_endpoint, b, err)))
 		return ret;
 
 	if ((ret = get_list(cfg, "shared_credentials_files", &b->shared_credentials_files,

@@ -79,6 +79,7 @@ struct backend {
 	char *web_identity_token; /* SECRET */
 	long web_identity_duration_s;
 	char *dynamodb_table;
+	char *dynamodb_endpoint; /* endpoints.dynamodb, else the legacy `dynamodb_endpoint` */
 	int path_style; /* use_path_style, or the legacy force_path_style */
 	int encrypt;
 	int skip_s3_checksum;

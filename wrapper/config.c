@@ -119,6 +119,12 @@ static const struct opt_def defs[] = {
 	  F(no_lockfile_check), CMD_RUN, NULL,
 	  "run even though the backend lacks use_lockfile = true (terraform will not see the lock)",
 	  0, 0 },
+	{ O_DYNAMODB_TABLE, "dynamodb-table", 0, "TFLOCK_DYNAMODB_TABLE", T_STR, F(dynamodb_table),
+	  NET, "NAME",
+	  "also hold Terraform's DynamoDB lock item in table NAME (the backend's dynamodb_table)",
+	  0, 0 },
+	{ O_DYNAMODB_ENDPOINT, "dynamodb-endpoint", 0, "TFLOCK_DYNAMODB_ENDPOINT", T_STR,
+	  F(dynamodb_endpoint), NET, "URL", "custom DynamoDB endpoint (default: AWS's)", 0, 0 },
 	{ O_LOCK_TAGS, "lock-tags", 0, "TFLOCK_LOCK_TAGS", T_STR, F(lock_tags),
 	  CMD_RUN | CMD_DOCTOR | CMD_UNLOCK | CMD_RELEASE, "K=V,...",
 	  "tag the lock object (needs s3:PutObjectTagging), e.g. for a lifecycle rule expiring "
@@ -188,7 +194,9 @@ void config_free(struct config *c)
 	free(c->external_id);
 	free(c->held_endpoint);
 	free(c->held_region);
-	c->held_endpoint = c->held_region = NULL;
+	free(c->held_ddb_table);
+	free(c->held_ddb_endpoint);
+	c->held_endpoint = c->held_region = c->held_ddb_table = c->held_ddb_endpoint = NULL;
 	free(c->lock_tagging);
 	c->lock_tagging = NULL;
 	for (size_t i = 0; i < NDEFS; i++) {
@@ -206,6 +214,8 @@ static const char *held_var(enum cfg_opt opt)
 	return opt == O_ENDPOINT     ? "TFLOCK_HELD_S3_ENDPOINT"
 	       : opt == O_REGION     ? "TFLOCK_HELD_REGION"
 	       : opt == O_PATH_STYLE ? "TFLOCK_HELD_PATH_STYLE"
+	       : opt == O_DYNAMODB_TABLE ? "TFLOCK_HELD_DYNAMODB_TABLE"
+	       : opt == O_DYNAMODB_ENDPOINT ? "TFLOCK_HELD_DYNAMODB_ENDPOINT"
 	                             : NULL;
 }
 
@@ -327,8 +337,20 @@ int config_from_env(struct config *c, struct tf_error *err)
 	if ((v = getenv("TF_WORKSPACE")) && *v)
 		config_set(c, O_WORKSPACE, v, SRC_AWS_ENV, err);
 	/* the outer tflock's store: used by config_finish() unless told otherwise */
+	if ((v = getenv("AWS_ENDPOINT_URL_DYNAMODB")) && *v)
+		config_set(c, O_DYNAMODB_ENDPOINT, v, SRC_AWS_ENV, err);
+	else if ((v = getenv("AWS_DYNAMODB_ENDPOINT")) && *v)
+		config_set(c, O_DYNAMODB_ENDPOINT, v, SRC_AWS_ENV, err);
+	else if ((v = getenv("AWS_ENDPOINT_URL")) && *v)
+		config_set(c, O_DYNAMODB_ENDPOINT, v, SRC_AWS_ENV, err);
 	free(c->held_endpoint);
 	free(c->held_region);
+	free(c->held_ddb_table);
+	free(c->held_ddb_endpoint);
+	v = getenv("TFLOCK_HELD_DYNAMODB_TABLE");
+	c->held_ddb_table = v && *v ? xstrdup(v) : NULL;
+	v = getenv("TFLOCK_HELD_DYNAMODB_ENDPOINT");
+	c->held_ddb_endpoint = v && *v ? xstrdup(v) : NULL;
 	v = getenv("TFLOCK_HELD_S3_ENDPOINT");
 	c->held_endpoint = v && *v ? xstrdup(v) : NULL;
 	v = getenv("TFLOCK_HELD_REGION");
@@ -431,6 +453,14 @@ int64_t config_scaled(const struct config *c, int64_t ms)
 static int apply_held_store(struct config *c, struct tf_error *err)
 {
 	int ret = 0;
+	if (c->held_ddb_table && c->src[O_DYNAMODB_TABLE] < SRC_HELD) {
+		ret = config_set(c, O_DYNAMODB_TABLE, c->held_ddb_table, SRC_HELD, err);
+		if (!ret && c->held_ddb_endpoint && c->src[O_DYNAMODB_ENDPOINT] < SRC_HELD)
+			ret = config_set(c, O_DYNAMODB_ENDPOINT, c->held_ddb_endpoint, SRC_HELD,
+			                 err);
+		if (ret)
+			return ret;
+	}
 	if (c->src[O_ENDPOINT] >= SRC_HELD)
 		return 0;
 	if (c->held_endpoint)

@@ -85,6 +85,8 @@ enum cfg_opt {
 	O_REPORT,
 	O_NO_LOCKFILE_CHECK,
 	O_LOCK_TAGS,
+	O_DYNAMODB_TABLE,
+	O_DYNAMODB_ENDPOINT,
 	O_MAX,
 };
 
@@ -120,12 +122,16 @@ struct config {
 	char *report; /* --report FILE */
 	int no_lockfile_check;
 	char *lock_tags; /* --lock-tags "k=v,k2=v2" */
+	char *dynamodb_table;    /* Terraform's DynamoDB lock table (PROTOCOL B11) */
+	char *dynamodb_endpoint; /* its endpoint; NULL: AWS's */
+	int no_file;             /* the lock is the table item alone (a backend with
+	                            dynamodb_table and without use_lockfile) */
 	/* from the Terraform backend (not options): */
 	int use_fips, use_dualstack, skip_s3_checksum;
 	char *shared_credentials_file, *shared_config_file, *sts_endpoint;
 	char *role_arn, *session_name, *external_id;
 	/* the outer tflock's store (TFLOCK_HELD_*), applied by config_finish() */
-	char *held_endpoint, *held_region;
+	char *held_endpoint, *held_region, *held_ddb_table, *held_ddb_endpoint;
 	int held_path_style;
 	enum cfg_source src[O_MAX];
 	/* derived */

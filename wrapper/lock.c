@@ -14,6 +14,7 @@
 
 #include "backoff.h"
 #include "buf.h"
+#include "ddb.h"
 #include "dur.h"
 #include "liveness.h"
 #include "lock_int.h"
@@ -164,6 +165,7 @@ static void set_record(struct lock *l, struct record *rec)
 static struct lock *member_new(const struct lock *top)
 {
 	struct lock *m = lock_alloc(top->s3, top->state_key, &top->o);
+	m->in_hold_member = 1; /* the top owns what its options own */
 	set_record(m, record_ddb_new(top->o.ddb, top->path));
 	lock_body_init(m, &top->o);
 	free(m->mine.id);
@@ -208,6 +210,8 @@ void lock_free(struct lock *l)
 		return;
 	lock_free(l->next);
 	free(l->hold_desc);
+	if (l->o.ddb_owned && !l->in_hold_member)
+		ddb_client_free(l->o.ddb);
 	lock_view_free(&l->watch);
 	free(l->state_key);
 	free(l->lock_key);

@@ -84,6 +84,7 @@ struct lock_opts {
 	 * no_file the item is the only record; otherwise the hold is [file, item]
 	 * (B12), one ID for both. */
 	struct ddb_client *ddb;
+	int ddb_owned; /* lock_free() frees ddb */
 	int no_file;
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
 	/* Waiting, for the caller's own display (a CI's collapsible section): called

@@ -51,6 +51,7 @@ struct lock {
 	int64_t wait_deadline;   /* the hold's waiting limit (CLOCK_BOOTTIME), 0: own */
 	int acq_mode;            /* ACQ_FULL, ACQ_ONCE, ACQ_WATCH */
 	int in_hold;             /* a member of a hold of two (B12) */
+	int in_hold_member;      /* the second member (owns nothing of o) */
 	int broken;  /* the last record call's failure said the store is unusable */
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "ddb.h"
 #include "log.h"
 #include "outcome.h"
 
@@ -36,7 +37,10 @@ char *target_state_key(const struct target *t, const struct config *c)
 char *target_ident(const struct target *t, const struct config *c)
 {
 	char *key = target_state_key(t, c), *id;
-	id = xasprintf("%s|%s|%s", c->endpoint ? c->endpoint : "aws", c->bucket, key);
+	id = xasprintf("%s|%s|%s|%s%s%s", c->endpoint ? c->endpoint : "aws", c->bucket, key,
+	               c->dynamodb_table ? c->dynamodb_table : "",
+	               c->dynamodb_table && c->no_file ? "|table-only" : "",
+	               c->dynamodb_table && c->dynamodb_endpoint ? c->dynamodb_endpoint : "");
 	free(key);
 	return id;
 }
@@ -70,6 +74,12 @@ size_t target_held_env(const struct config *c, char **out)
 	                     c->region && *c->region ? c->region : "us-east-1");
 	if (c->path_style)
 		out[n++] = xstrdup("TFLOCK_HELD_PATH_STYLE=true");
+	if (c->dynamodb_table && *c->dynamodb_table) {
+		out[n++] = xasprintf("TFLOCK_HELD_DYNAMODB_TABLE=%s", c->dynamodb_table);
+		if (c->dynamodb_endpoint && *c->dynamodb_endpoint)
+			out[n++] = xasprintf("TFLOCK_HELD_DYNAMODB_ENDPOINT=%s",
+			                     c->dynamodb_endpoint);
+	}
 	return n;
 }
 
@@ -106,9 +116,23 @@ struct lock *target_lock(struct s3_client *s3, const struct target *t, const str
 {
 	struct tf_error err;
 	char *key = target_state_key(t, c);
+	struct lock_opts oo = *o;
 	struct lock *l;
+	(void)t;
 	err_clear(&err);
-	l = lock_new(s3, key, o, &err);
+	if (c->dynamodb_table && *c->dynamodb_table) { /* PROTOCOL B11, B12 */
+		struct ddb_config dc;
+		memset(&dc, 0, sizeof(dc));
+		dc.table = c->dynamodb_table;
+		dc.endpoint = c->dynamodb_endpoint;
+		dc.region = c->region;
+		dc.use_fips = c->use_fips;
+		if (ddb_client_new(&dc, s3, &oo.ddb, &err))
+			die(EXIT_USAGE, "%s", err.msg);
+		oo.ddb_owned = 1;
+		oo.no_file = c->no_file;
+	}
+	l = lock_new(s3, key, &oo, &err);
 	if (!l)
 		die(EXIT_USAGE, "%s", err.msg);
 	free(key);
@@ -154,6 +178,8 @@ static void use_backend(struct target *t, struct config *c)
 	set_from_backend(c, O_WORKSPACE, b->workspace);
 	set_from_backend(c, O_WORKSPACE_KEY_PREFIX, b->workspace_key_prefix);
 	set_from_backend(c, O_PROFILE, b->profile);
+	set_from_backend(c, O_DYNAMODB_TABLE, b->dynamodb_table);
+	set_from_backend(c, O_DYNAMODB_ENDPOINT, b->dynamodb_endpoint);
 	if (b->path_style && c->src[O_PATH_STYLE] <= SRC_BACKEND) {
 		c->path_style = 1;
 		c->src[O_PATH_STYLE] = SRC_BACKEND;
@@ -209,16 +235,18 @@ void target_from_backend(struct target *t, struct config *c, unsigned cmd, const
 	use_backend(t, c);
 	log_verbose("terraform backend from %s: s3://%s/%s (workspace %s)", b->state_file,
 	            b->bucket, b->state_key, b->workspace ? b->workspace : "default");
-	if (cmd == CMD_RUN && b->use_lockfile != 1 && !c->no_lockfile_check)
+	/* PROTOCOL A5, B12: terraform locks what the backend names, and so does tflock:
+	 * the file with use_lockfile, the item with dynamodb_table, both with both */
+	if (b->dynamodb_table && *b->dynamodb_table) {
+		c->no_file = b->use_lockfile != 1;
+		log_verbose("terraform locks %s%s", c->no_file ? "" : "the lock file and ",
+		            "the DynamoDB item: tflock holds the same");
+	} else if (cmd == CMD_RUN && b->use_lockfile != 1 && !c->no_lockfile_check) {
 		die(EXIT_USAGE,
-		    "the s3 backend in %s does not set use_lockfile = true: plain terraform runs "
-		    "would not see tflock's lock; add use_lockfile = true to the backend and run "
-		    "'terraform init -reconfigure' (or pass --no-lockfile-check to serialise "
-		    "tflock runs only)",
+		    "the s3 backend in %s sets neither use_lockfile = true nor dynamodb_table: "
+		    "plain terraform runs would not see tflock's lock; add use_lockfile = true to "
+		    "the backend and run 'terraform init -reconfigure' (or pass "
+		    "--no-lockfile-check to serialise tflock runs only)",
 		    b->state_file);
-	if (b->dynamodb_table && *b->dynamodb_table)
-		log_warn("the backend also sets dynamodb_table = \"%s\": clients configured with "
-		         "only the DynamoDB table are not excluded by tflock yet; remove it once "
-		         "every client uses the lock file",
-		         b->dynamodb_table);
+	}
 }

@@ -40,7 +40,9 @@ int target_backend_present(const char *chdir);
  * subcommand other than run) into t and use it in c below flags and TFLOCK_*
  * variables. Dies (64) when there is none and c names no lock, when a
  * terraform command's --bucket/--key contradict it, and for a run when it
- * does not set use_lockfile (unless --no-lockfile-check). */
+ * sets neither use_lockfile nor dynamodb_table (unless --no-lockfile-check).
+ * A backend with dynamodb_table and without use_lockfile makes the lock the
+ * table item alone (c->no_file). */
 void target_from_backend(struct target *t, struct config *c, unsigned cmd, const struct tfcmd *tf);
 
 /* The state key for c's workspace (malloc'd): exactly terraform's when every
@@ -55,8 +57,9 @@ void target_s3_config(const struct config *c, struct s3_config *sc);
 /* The store's settings for a hook or the command to reach the same store
  * (tflock removes the TFLOCK_* option variables from their environment):
  * TFLOCK_HELD_S3_ENDPOINT (only when an endpoint was set), TFLOCK_HELD_REGION,
- * TFLOCK_HELD_PATH_STYLE=true (only when set). Up to 3 malloc'd strings to
- * out; returns how many. */
+ * TFLOCK_HELD_PATH_STYLE=true (only when set), TFLOCK_HELD_DYNAMODB_TABLE and
+ * _ENDPOINT (when a table is held). Up to 5 malloc'd strings to out; returns
+ * how many. */
 size_t target_held_env(const struct config *c, char **out);
 /* An s3 client for c's store; dies when credentials or the endpoint fail. */
 struct s3_client *target_open_store(const struct config *c);
