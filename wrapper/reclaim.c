@@ -19,6 +19,26 @@ static struct lock *reclaim_lock(struct s3_client *s3, const struct config *c,
 	return target_lock(s3, t, c, &o);
 }
 
+/* The hold's first member that is present (B12: a hold's item can outlive its
+ * file when the item's release failed), read into v; the last member when none
+ * is. Dies when a read fails. */
+static struct lock *read_present(const struct config *c, struct lock *l, struct lock_view *v)
+{
+	struct tf_error err;
+	struct lock *m = l;
+	int rd;
+	err_clear(&err);
+	for (unsigned i = 0; lock_member(l, i); i++) {
+		m = lock_member(l, i);
+		lock_view_free(v);
+		if ((rd = lock_read(m, v, &err)))
+			die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+		if (v->present)
+			break;
+	}
+	return m;
+}
+
 /* --force: the ID of a tflock lock whose holder is proved gone by one lease
  * unchanged (malloc'd), or NULL when there is nothing to remove; dies when the
  * holder cannot be proved gone. */
@@ -27,8 +47,7 @@ static char *stale_id(const struct config *c, struct lock *l, struct lock_view *
 	struct tf_error err;
 	int stale = 0, rd;
 	err_clear(&err);
-	if ((rd = lock_read(l, v, &err)))
-		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+	l = read_present(c, l, v);
 	if (!v->present) {
 		log_info("%s is not locked", lock_url(l));
 		return NULL;
@@ -68,7 +87,7 @@ int reclaim_unlock(const struct config *c, const struct target *t, const char *i
 		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
 	ret = lock_unlock_id(l, id, &err);
 	if (ret == 0) {
-		log_info("unlocked %s (ID %s)", lock_url(l), id);
+		log_info("unlocked %s (ID %s)", lock_describe_hold(l), id);
 	} else if (ret == LOCK_FREE) {
 		log_info("%s", err.msg);
 		ret = 0;
@@ -95,20 +114,19 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	const char *why = "";
 	char who[512];
 	enum liveness gone;
-	int ret = 0, rd;
+	int ret = 0;
 
 	err_clear(&err);
 	lock_view_init(&v);
 	l = reclaim_lock(s3, c, t, "release", "tflock release");
-	if ((rd = lock_read(l, &v, &err)))
-		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+	read_present(c, l, &v);
 	if (!v.present) {
-		log_info("'%s' is free: nothing to release", lock_url(l));
+		log_info("'%s' is free: nothing to release", lock_describe_hold(l));
 		goto out;
 	}
 	if (v.klass != LOCKINFO_TFLOCK) {
 		log_info("'%s' is held by a lock tflock did not write (%s): not ours to release",
-		         lock_url(l), v.li.who ? v.li.who : "?");
+		         lock_describe_hold(l), v.li.who ? v.li.who : "?");
 		goto out;
 	}
 	self.boot_id = bid;
@@ -119,14 +137,14 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	if (gone == LIVENESS_ALIVE_HERE) {
 		log_error("'%s' is held by a live tflock on this machine (pid %ld): not released; "
 		          "let it finish, or stop it and run tflock release again",
-		          lock_url(l), v.li.tf.pid);
+		          lock_describe_hold(l), v.li.tf.pid);
 		ret = (int)c->conflict_exit_code;
 		goto out;
 	}
 	if (gone == LIVENESS_UNKNOWN) {
 		log_info("'%s' is held by %s, not provably gone (%s%s): not released; if you know "
 		         "its run has ended: tflock unlock %s",
-		         lock_url(l), who, why, *ci->job ? "; not left by this CI job" : "",
+		         lock_describe_hold(l), who, why, *ci->job ? "; not left by this CI job" : "",
 		         v.li.id);
 		goto out;
 	}
@@ -134,10 +152,10 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
 	ret = lock_unlock_id(l, v.li.id, &err);
 	if (ret == 0) {
-		log_info("released '%s' left by %s (%s)", lock_url(l), v.li.who ? v.li.who : "?",
+		log_info("released '%s' left by %s (%s)", lock_describe_hold(l), v.li.who ? v.li.who : "?",
 		         gone == LIVENESS_GONE_PID ? "its process is gone" : "this CI job");
 	} else if (ret == LOCK_HELD || ret == LOCK_FREE) {
-		log_info("'%s' changed meanwhile: not released", lock_url(l));
+		log_info("'%s' changed meanwhile: not released", lock_describe_hold(l));
 		ret = 0;
 	} else {
 		log_error("%s", err.msg);

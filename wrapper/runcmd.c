@@ -342,11 +342,11 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		msg = xasprintf("not acquired: held by %s", who);
 		outcome_exit(xr, (int)c->conflict_exit_code, msg, "held");
 		free(msg);
-		die(c->conflict_exit_code, "%s is held by %s: %s", lock_url(r->l), who,
+		die(c->conflict_exit_code, "%s is held by %s: %s", lock_describe_hold(r->l), who,
 		    c->no_wait ? "not waiting (--no-wait)" : "gave up waiting (--timeout)");
 	}
 	if (ret == LOCK_CANCELLED) {
-		char *msg = xasprintf("interrupted while waiting for %s", lock_url(r->l));
+		char *msg = xasprintf("interrupted while waiting for %s", lock_describe_hold(r->l));
 		log_error("%s", msg);
 		ret = 128 + (int)cancel_sig;
 		outcome_exit(xr, ret, msg, "cancelled");
@@ -358,7 +358,8 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 	r->hook = cleanup_register(release_on_die, r->l);
 	if (cancel_sig) {
 		lock_release(r->l, err);
-		log_error("interrupted right after acquiring %s: released it", lock_url(r->l));
+		log_error("interrupted right after acquiring %s: released it",
+		          lock_describe_hold(r->l));
 		cleanup_unregister(r->hook);
 		r->hook = -1;
 		ret = 128 + (int)cancel_sig;
@@ -367,7 +368,7 @@ static int acquired(struct runctx *r, int ret, struct tf_error *err)
 		return ret;
 	}
 	lock_get_stats(r->l, &st);
-	log_info("acquired %s%s", lock_url(r->l),
+	log_info("acquired %s%s", lock_describe_hold(r->l),
 	         st.took_over ? " (taken over from a dead holder)" : "");
 	return GO_ON;
 }

@@ -154,27 +154,31 @@ int status_main(const struct config *c, const struct target *t)
 {
 	struct s3_client *s3 = target_open_store(c);
 	struct lock_opts o;
-	struct lock *l = NULL;
-	struct lock_view v;
+	struct lock *l = NULL, *m;
 	struct tf_error err;
-	int stale = 0, ret, rd;
+	int held = 0;
 	err_clear(&err);
 	target_lock_opts(t, c, &o);
 	l = target_lock(s3, t, c, &o);
-	lock_view_init(&v);
-	if ((rd = lock_read(l, &v, &err)))
-		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
-	if (c->watch && (rd = status_watch_stale(l, &v, &stale, &err)))
-		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
-	if (c->json)
-		print_status_json(l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
-		                  stale);
-	else
-		print_status_text(l, &v, c->watch && v.present && v.klass == LOCKINFO_TFLOCK,
-		                  stale);
-	ret = v.present ? (int)c->conflict_exit_code : 0;
-	lock_view_free(&v);
+	/* each record of the hold (B12): the file, then the DynamoDB item; --json
+	 * prints one object a line, one line a record */
+	for (unsigned i = 0; (m = lock_member(l, i)) != NULL; i++) {
+		struct lock_view v;
+		int stale = 0, rd, watched;
+		lock_view_init(&v);
+		if ((rd = lock_read(m, &v, &err)))
+			die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+		if (c->watch && (rd = status_watch_stale(m, &v, &stale, &err)))
+			die(outcome_exit_for_lock(rd, c), "%s", err.msg);
+		watched = c->watch && v.present && v.klass == LOCKINFO_TFLOCK;
+		if (c->json)
+			print_status_json(m, &v, watched, stale);
+		else
+			print_status_text(m, &v, watched, stale);
+		held |= v.present;
+		lock_view_free(&v);
+	}
 	lock_free(l);
 	s3_client_free(s3);
-	return ret;
+	return held ? (int)c->conflict_exit_code : 0;
 }
