@@ -228,12 +228,24 @@ static void check_selftest(const struct doctor_input *in, struct doctor_state *d
 		return;
 	}
 	ds->selftest_ok = 1;
-	snprintf(d, sizeof(d),
-	         "conditional writes enforced; If-Match takes the %s ETag; conditional DELETE %s",
-	         lock_caps(in->lock)->match_quoted ? "quoted" : "unquoted",
-	         lock_caps(in->lock)->cond_delete ? "honoured"
-	                                          : "ignored (release renews, then deletes once)");
-	line(V_PASS, "store self-test", d, NULL);
+	for (unsigned i = 0; lock_member(in->lock, i); i++) {
+		struct lock *m = lock_member(in->lock, i);
+		if (!strncmp(lock_url(m), "dynamodb://", 11)) { /* PROTOCOL B11 */
+			snprintf(d, sizeof(d),
+			         "%s at %s: key LockID (S), conditional PutItem and DeleteItem "
+			         "enforced",
+			         lock_url(m), lock_store_describe(m));
+			line(V_PASS, "dynamodb self-test", d, NULL);
+			continue;
+		}
+		snprintf(d, sizeof(d),
+		         "conditional writes enforced; If-Match takes the %s ETag; conditional "
+		         "DELETE %s",
+		         lock_caps(m)->match_quoted ? "quoted" : "unquoted",
+		         lock_caps(m)->cond_delete ? "honoured"
+		                                   : "ignored (release renews, then deletes once)");
+		line(V_PASS, "store self-test", d, NULL);
+	}
 }
 
 static void check_versioning(const struct doctor_input *in, struct doctor_state *ds)
@@ -375,15 +387,22 @@ static void check_backend(const struct doctor_input *in)
 	else if (in->use_lockfile == 1)
 		line(V_PASS, "use_lockfile",
 		     "true: plain terraform runs and tflock exclude each other", NULL);
-	else
+	else if (!in->dynamodb_table || !*in->dynamodb_table)
 		line(V_FAIL, "use_lockfile",
 		     "not true: plain terraform runs do not see tflock's lock",
 		     "set use_lockfile = true in the s3 backend and run 'terraform init "
 		     "-reconfigure'");
-	if (in->backend_found && in->dynamodb_table && *in->dynamodb_table)
-		line(V_WARN, "dynamodb_table", in->dynamodb_table,
-		     "clients configured with only the DynamoDB table are not excluded by tflock; "
-		     "remove it once every client uses the lock file");
+	if (in->backend_found && in->dynamodb_table && *in->dynamodb_table) {
+		char d[512];
+		snprintf(d, sizeof(d),
+		         "%s: tflock holds Terraform's DynamoDB lock item%s (PROTOCOL B11, B12)",
+		         in->dynamodb_table, in->use_lockfile == 1 ? " and the lock file" : "");
+		line(V_PASS, "dynamodb_table", d, NULL);
+		line(V_WARN, "dynamodb_table", "deprecated by Terraform 1.11",
+		     "migrate: set use_lockfile = true next to dynamodb_table (tflock holds both), "
+		     "then remove dynamodb_table once every client uses the lock file "
+		     "(examples/migrate-from-dynamodb)");
+	}
 }
 
 int doctor_run(const struct doctor_input *in)
