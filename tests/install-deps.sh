@@ -10,7 +10,7 @@
 #           decoding); cppcheck; clang (the fuzzers, the second warnings
 #           build); clang-format; rsync; Node.js and npm where the machine has
 #           no npm (the CI-template validators, installed from the npm registry
-#           into the build tree)
+#           into the build tree; dynalite, below)
 set -euo pipefail
 
 pkgs=(
@@ -30,13 +30,30 @@ for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	[ "$st" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
-	exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+
+# tests only: dynalite, DynamoDB's API on LevelDB (the DynamoDB lock item's
+# tests), pinned, into TFLOCK_DYNALITE_PREFIX (default /opt/tflock-test/dynalite).
+# dynalite 4 needs Node >= 20; Debian 12's nodejs is 18, where 3.2.2 (the last
+# release without that requirement) is used.
+if [ "${1:-}" != --demo ]; then
+	prefix=${TFLOCK_DYNALITE_PREFIX:-/opt/tflock-test/dynalite}
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+	want=dynalite@4.0.0
+	[ "$major" -ge 20 ] || want=dynalite@3.2.2
+	if [ "$(cat "$prefix/.pkg" 2>/dev/null)" != "$want" ]; then
+		echo "install-deps: installing $want (npm) into $prefix" >&2
+		mkdir -p "$prefix"
+		npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$want" >&2
+		printf '%s\n' "$want" >"$prefix/.pkg"
+	fi
+fi

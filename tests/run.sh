@@ -33,6 +33,15 @@ trap '"$src/tests/helpers/rgw-stop" "$run"' EXIT
 # shellcheck disable=SC1091
 . "$run/env"
 export TFLOCK_TEST_RGW_RUN=$run
+# the DynamoDB test server (dynalite), once for the run
+ddb=$b/tests/ddb-run
+"$src/tests/helpers/ddb-start" "$ddb" >"$b/ddb-start.log" 2>&1 || {
+	cat "$b/ddb-start.log" >&2
+	echo "run.sh: dynalite did not start: read $b/ddb-start.log and $ddb/log" >&2
+	exit 1
+}
+trap '"$src/tests/helpers/rgw-stop" "$run"; "$src/tests/helpers/ddb-stop" "$ddb"' EXIT
+export TFLOCK_TEST_DDB_RUN=$ddb
 # make check's output (a line per check, thousands) goes to a log; what is
 # shown is what needs a look — failures and skips with their reasons — and a
 # summary at the end

@@ -92,6 +92,9 @@ tflock_env() {
 	export AWS_SECRET_ACCESS_KEY=$TFLOCK_TEST_SECRET_KEY
 	export TFLOCK_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT
 	export TFLOCK_BUCKET=$1
+	# a DynamoDB table named anywhere (a backend's dynamodb_table) is reached on
+	# loopback only: the test server when there is one, else a closed port
+	export AWS_ENDPOINT_URL_DYNAMODB=${TFLOCK_TEST_DDB_ENDPOINT:-http://127.0.0.1:9}
 	export TFLOCK_TIME_SCALE
 	TFLOCK_TIME_SCALE=$(awk -v s="${TFLOCK_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%g", 0.1 * s }')
 }
@@ -210,7 +213,7 @@ mkbackend() {
 	sed -e "s|\"bucket\": \"acme-tfstate\"|\"bucket\": \"$bucket\"|" \
 		-e "s|\"region\": \"eu-west-1\"|\"region\": \"us-east-1\"|" \
 		-e "s|\"use_path_style\": null|\"use_path_style\": true|" \
-		-e "s|\"endpoints\": null|\"endpoints\": {\"s3\": \"$TFLOCK_TEST_S3_ENDPOINT\", \"sts\": null, \"iam\": null, \"dynamodb\": null, \"sso\": null}|" \
+		-e "s|\"endpoints\": null|\"endpoints\": {\"s3\": \"$TFLOCK_TEST_S3_ENDPOINT\", \"sts\": null, \"iam\": null, \"dynamodb\": \"${TFLOCK_TEST_DDB_ENDPOINT:-http://127.0.0.1:9}\", \"sso\": null}|" \
 		${2:+-e "$2"} "$top_srcdir/tests/corpus/backend/tf111-minimal.tfstate" >"$1/terraform.tfstate"
 }
 
@@ -237,3 +240,29 @@ ${2:-}
 output "x" { value = "hello" }
 TF
 }
+
+# ddb_require — the DynamoDB test server (dynalite): the run's (tests/run.sh
+# boots one: TFLOCK_TEST_DDB_RUN), else one of this test's own, stopped at
+# exit; exports TFLOCK_TEST_DDB_ENDPOINT. Skips the test, saying why, only when
+# dynalite is not installed (tests/install-deps.sh installs it); a server that
+# does not start fails the test.
+# ddb_table ARGS — tests/helpers/ddb-table on that server.
+ddb_require() {
+	local run=${TFLOCK_TEST_DDB_RUN:-}
+	if [ -n "$run" ] && [ -s "$run/env" ]; then
+		. "$run/env"
+	else
+		run=$TEST_TMP/ddb
+		"$top_srcdir/tests/helpers/ddb-start" "$run" >"$TEST_TMP/ddb-start.log" 2>&1
+		case $? in
+		0) ;;
+		2) skip_all "dynalite is not installed (tests/install-deps.sh installs it)" ;;
+		*) bail "cannot start dynalite: $(tail -n 3 "$TEST_TMP/ddb-start.log")" ;;
+		esac
+		trap '"$top_srcdir/tests/helpers/ddb-stop" "$TEST_TMP/ddb"; test_cleanup' EXIT
+		. "$run/env"
+	fi
+	export TFLOCK_TEST_DDB_ENDPOINT TFLOCK_TEST_DDB_VERSION
+	export AWS_ENDPOINT_URL_DYNAMODB=$TFLOCK_TEST_DDB_ENDPOINT
+}
+ddb_table() { "$top_srcdir/tests/helpers/ddb-table" "$TFLOCK_TEST_DDB_ENDPOINT" "$@"; }
