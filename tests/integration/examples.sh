@@ -439,6 +439,8 @@ rgw_require
 bucket=$(new_bucket)
 tflock_env "$bucket"
 unset TFLOCK_BUCKET TFLOCK_ENDPOINT TFLOCK_KEY # everything comes from the backend
+ddb_require # the migration example's table, on the test server
+ddb_table create terraform-locks >/dev/null || bail "cannot create table terraform-locks"
 # a stand-in terraform: `init` writes .terraform/terraform.tfstate from the
 # directory's backend block as terraform init would, pointed at the local server;
 # every call logs its arguments, TF_CLI_ARGS_*, and whether the lock is held
@@ -481,7 +483,8 @@ for d in new migrate-from-dynamodb migrate-from-dynamodb/after minio ceph-rgw cl
 	is 404 "$(s3_status GET "/$bucket/$STANDIN_KEY.tflock")" "backend/$d: released"
 done
 (cd "$TEST_TMP/ex/migrate-from-dynamodb" && "$TFLOCK" -- terraform apply -auto-approve) 2>"$TEST_TMP/ddb.err"
-like "$(cat "$TEST_TMP/ddb.err")" "dynamodb_table" "during the migration tflock warns that table-only clients are not excluded"
+like "$(cat "$TEST_TMP/ddb.err")" "acquired s3://.*\.tflock and dynamodb://terraform-locks/" \
+	"during the migration tflock holds the lock file and the DynamoDB item (PROTOCOL B12)"
 
 # the migration script, with the stand-in terraform and the real tflock
 MIG=$B/migrate-from-dynamodb/migrate.sh

@@ -9,6 +9,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
+ddb_require
 bucket=$(new_bucket)
 tflock_env "$bucket"
 unset TFLOCK_BUCKET TFLOCK_ENDPOINT TFLOCK_KEY
@@ -149,9 +150,11 @@ like "$(cat "$TEST_TMP/e7")" "use_lockfile = true" "saying what to change"
 "$TFLOCK" --no-lockfile-check -- terraform apply 2>/dev/null
 is 0 $? "--no-lockfile-check runs anyway"
 mkbackend .terraform 's|"dynamodb_table": null|"dynamodb_table": "tf-locks"|'
+ddb_table create tf-locks >/dev/null || bail "cannot create table tf-locks"
 "$TFLOCK" -- terraform apply 2>"$TEST_TMP/e8"
 is 0 $? "dynamodb_table set as well: runs"
-like "$(cat "$TEST_TMP/e8")" "warning: .*dynamodb_table" "with a warning about DynamoDB-only clients"
+like "$(cat "$TEST_TMP/e8")" "acquired s3://$bucket/.*\.tflock and dynamodb://tf-locks/$bucket/" \
+	"holding the lock file and the DynamoDB item, as terraform would (PROTOCOL B12)"
 "$TFLOCK" -v -- terraform apply 2>"$TEST_TMP/e9"
 like "$(cat "$TEST_TMP/e9")" "setting bucket = $bucket \(from terraform backend\)" "-v shows where each value came from"
 "$TFLOCK" status >/dev/null 2>&1
