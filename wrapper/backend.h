@@ -80,7 +80,7 @@ struct backend {
 	long web_identity_duration_s;
 	char *dynamodb_table;
 	char *dynamodb_endpoint; /* endpoints.dynamodb, else the legacy `dynamodb_endpoint` */
-	int path_style; /* use_path_style, or the legacy force_path_style */
+	int path_style;          /* use_path_style, or the legacy force_path_style */
 	int encrypt;
 	int skip_s3_checksum;
 	int use_fips;      /* use_fips_endpoint */

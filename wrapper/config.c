@@ -211,12 +211,12 @@ void config_free(struct config *c)
 /* the TFLOCK_HELD_* variable an outer tflock passes for opt, or NULL */
 static const char *held_var(enum cfg_opt opt)
 {
-	return opt == O_ENDPOINT     ? "TFLOCK_HELD_S3_ENDPOINT"
-	       : opt == O_REGION     ? "TFLOCK_HELD_REGION"
-	       : opt == O_PATH_STYLE ? "TFLOCK_HELD_PATH_STYLE"
-	       : opt == O_DYNAMODB_TABLE ? "TFLOCK_HELD_DYNAMODB_TABLE"
+	return opt == O_ENDPOINT            ? "TFLOCK_HELD_S3_ENDPOINT"
+	       : opt == O_REGION            ? "TFLOCK_HELD_REGION"
+	       : opt == O_PATH_STYLE        ? "TFLOCK_HELD_PATH_STYLE"
+	       : opt == O_DYNAMODB_TABLE    ? "TFLOCK_HELD_DYNAMODB_TABLE"
 	       : opt == O_DYNAMODB_ENDPOINT ? "TFLOCK_HELD_DYNAMODB_ENDPOINT"
-	                             : NULL;
+	                                    : NULL;
 }
 
 static const char *origin(const struct opt_def *d, enum cfg_source src, char *tmp, size_t n)

@@ -121,7 +121,7 @@ struct config {
 	int allow_older;
 	char *report; /* --report FILE */
 	int no_lockfile_check;
-	char *lock_tags; /* --lock-tags "k=v,k2=v2" */
+	char *lock_tags;         /* --lock-tags "k=v,k2=v2" */
 	char *dynamodb_table;    /* Terraform's DynamoDB lock table (PROTOCOL B11) */
 	char *dynamodb_endpoint; /* its endpoint; NULL: AWS's */
 	int no_file;             /* the lock is the table item alone (a backend with

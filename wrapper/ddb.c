@@ -48,7 +48,8 @@ int ddb_client_new(const struct ddb_config *cfg, struct s3_client *s3, struct dd
 	if (!cfg->table || !*cfg->table)
 		return err_set(err, ERR_USAGE, "no DynamoDB table given");
 	if (strlen(cfg->table) < 3 || strlen(cfg->table) > 255 ||
-	    strspn(cfg->table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+	    strspn(cfg->table,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
 	            strlen(cfg->table))
 		return err_set(err, ERR_USAGE,
 		               "DynamoDB table name '%s' is invalid: 3 to 255 of a-z A-Z 0-9 _ . -",
@@ -69,9 +70,9 @@ int ddb_client_new(const struct ddb_config *cfg, struct s3_client *s3, struct dd
 		c->url = xasprintf("%.*s/", (int)n, cfg->endpoint);
 		c->aws = strstr(cfg->endpoint, ".amazonaws.com") != NULL;
 	} else {
-		c->url = xasprintf("https://dynamodb%s.%s.%s/", cfg->use_fips ? "-fips" : "",
-		                   c->region,
-		                   strncmp(c->region, "cn-", 3) ? "amazonaws.com" : "amazonaws.com.cn");
+		c->url = xasprintf(
+		        "https://dynamodb%s.%s.%s/", cfg->use_fips ? "-fips" : "", c->region,
+		        strncmp(c->region, "cn-", 3) ? "amazonaws.com" : "amazonaws.com.cn");
 		c->aws = 1;
 	}
 	split_url(c->url, &c->host, &c->path);
@@ -141,10 +142,10 @@ int ddb_error_condition(const struct tf_error *err)
 int ddb_error_unusable(const struct tf_error *err)
 {
 	static const char *const types[] = {
-		"ResourceNotFoundException",   "ValidationException",
-		"AccessDeniedException",       "UnrecognizedClientException",
-		"MissingAuthenticationToken",  "MissingAuthenticationTokenException",
-		"InvalidSignatureException",   "ExpiredTokenException",
+		"ResourceNotFoundException",    "ValidationException",
+		"AccessDeniedException",        "UnrecognizedClientException",
+		"MissingAuthenticationToken",   "MissingAuthenticationTokenException",
+		"InvalidSignatureException",    "ExpiredTokenException",
 		"IncompleteSignatureException", "SerializationException",
 		"UnknownOperationException",
 	};
@@ -193,14 +194,16 @@ static void describe_error(struct ddb_client *c, const char *op, const struct ht
 		        c->table, op, msg);
 	else if (!strcmp(type, "AccessDeniedException"))
 		err_set(err, ERR_HTTP,
-		        "not allowed to call dynamodb:%s on table '%s' (AccessDeniedException: %s): "
+		        "not allowed to call dynamodb:%s on table '%s' (AccessDeniedException: "
+		        "%s): "
 		        "grant it (examples/iam)",
 		        op, c->table, msg);
 	else if (*type)
 		err_set(err, ERR_HTTP, "DynamoDB %s on table '%s': %ld %s%s%s", op, c->table,
 		        h->status, type, *msg ? ": " : "", msg);
 	else
-		err_set(err, ERR_HTTP, "DynamoDB %s on table '%s' at %s: HTTP %ld without a "
+		err_set(err, ERR_HTTP,
+		        "DynamoDB %s on table '%s' at %s: HTTP %ld without a "
 		        "DynamoDB error (a proxy or the wrong endpoint?)",
 		        op, c->table, c->describe, h->status);
 	/* err_set cleared the fields: set them again */
@@ -250,8 +253,8 @@ static int may_retry(int ret, const struct tf_error *err, int is_read)
 	       (ret == ERR_HTTP && (err->http_status >= 500 || err->http_status == 429));
 }
 
-int ddb_request(struct ddb_client *c, const char *op, const char *body,
-                const struct ddb_call *call, struct ddb_reply *r, struct tf_error *err)
+int ddb_request(struct ddb_client *c, const char *op, const char *body, const struct ddb_call *call,
+                struct ddb_reply *r, struct tf_error *err)
 {
 	int is_read = !strcmp(op, "GetItem") || !strcmp(op, "DescribeTable");
 	int attempts = call->no_retry ? 1 : DDB_ATTEMPTS, ret = 0;
@@ -272,9 +275,10 @@ int ddb_request(struct ddb_client *c, const char *op, const char *body,
 				r->json = cJSON_ParseWithLength(h.body.data ? h.body.data : "{}",
 				                                h.body.data ? h.body.len : 2);
 				if (!r->json)
-					ret = err_set(err, ERR_TRANSPORT,
-					              "DynamoDB %s on table '%s': the reply is not JSON",
-					              op, c->table);
+					ret = err_set(
+					        err, ERR_TRANSPORT,
+					        "DynamoDB %s on table '%s': the reply is not JSON",
+					        op, c->table);
 			} else {
 				describe_error(c, op, &h, err);
 				ret = ERR_HTTP;

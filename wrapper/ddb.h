@@ -69,8 +69,8 @@ void ddb_reply_free(struct ddb_reply *r);
 
 /* One operation ("GetItem", "PutItem", "DeleteItem", "DescribeTable") with a
  * JSON body (its TableName included by the caller). */
-int ddb_request(struct ddb_client *c, const char *op, const char *body,
-                const struct ddb_call *call, struct ddb_reply *r, struct tf_error *err);
+int ddb_request(struct ddb_client *c, const char *op, const char *body, const struct ddb_call *call,
+                struct ddb_reply *r, struct tf_error *err);
 
 /* The failure says the table cannot be used as configured: it is missing, has
  * another key schema, the action is denied, the credentials are refused. */

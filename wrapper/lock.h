@@ -77,9 +77,9 @@ struct lock_opts {
 	const char *ci_job;                    /* CI job id or "" */
 	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
 	size_t nput_headers;
-	int no_checksum;               /* skip_s3_checksum */
-	const char *tagging;           /* x-amz-tagging value for every lock write, or NULL */
-	const char *inherited_id;      /* an outer tflock's ID that must never be waited for */
+	int no_checksum;          /* skip_s3_checksum */
+	const char *tagging;      /* x-amz-tagging value for every lock write, or NULL */
+	const char *inherited_id; /* an outer tflock's ID that must never be waited for */
 	/* Terraform's DynamoDB lock item (PROTOCOL B11), borrowed: NULL none. With
 	 * no_file the item is the only record; otherwise the hold is [file, item]
 	 * (B12), one ID for both. */
@@ -123,7 +123,7 @@ struct lock_stats {
 };
 
 /* Accessors. */
-const char *lock_url(const struct lock *l);       /* s3://BUCKET/P.tflock (the first record's) */
+const char *lock_url(const struct lock *l); /* s3://BUCKET/P.tflock (the first record's) */
 /* The hold's records (B10, B12): member 0 is l itself, member 1 the DynamoDB
  * item of a two-record hold; NULL past the last. Accessors and lock_read()
  * work on a member; acquire, renew, check, release and unlock act on the

@@ -517,7 +517,8 @@ int lock_acquire_one(struct lock *l, struct tf_error *err)
 static void wait_limits(struct lock *l)
 {
 	l->wait_start_ns = clock_boot_ns();
-	l->wait_deadline = l->o.timeout_ms >= 0 ? l->wait_start_ns + l->o.timeout_ms * NS_PER_MS : 0;
+	l->wait_deadline =
+	        l->o.timeout_ms >= 0 ? l->wait_start_ns + l->o.timeout_ms * NS_PER_MS : 0;
 }
 
 /*

@@ -43,16 +43,16 @@ struct lock {
 		char *who, *operation, *id;
 	} seen[LOCK_SEEN_MAX];
 	unsigned nseen;
-	int waiting; /* on_wait(LOCK_WAIT_BEGIN) was called, END not yet */
-	struct lock *next;       /* the hold's next record (B12: the item), or NULL */
-	char *hold_desc;         /* lock_describe_hold() */
-	struct lock_view watch;  /* the holder as last seen while acquiring, kept across
+	int waiting;            /* on_wait(LOCK_WAIT_BEGIN) was called, END not yet */
+	struct lock *next;      /* the hold's next record (B12: the item), or NULL */
+	char *hold_desc;        /* lock_describe_hold() */
+	struct lock_view watch; /* the holder as last seen while acquiring, kept across
 	                            acquire calls (B12: the watch of the item) */
-	int64_t wait_deadline;   /* the hold's waiting limit (CLOCK_BOOTTIME), 0: own */
-	int acq_mode;            /* ACQ_FULL, ACQ_ONCE, ACQ_WATCH */
-	int in_hold;             /* a member of a hold of two (B12) */
-	int in_hold_member;      /* the second member (owns nothing of o) */
-	int broken;  /* the last record call's failure said the store is unusable */
+	int64_t wait_deadline;  /* the hold's waiting limit (CLOCK_BOOTTIME), 0: own */
+	int acq_mode;           /* ACQ_FULL, ACQ_ONCE, ACQ_WATCH */
+	int in_hold;            /* a member of a hold of two (B12) */
+	int in_hold_member;     /* the second member (owns nothing of o) */
+	int broken;             /* the last record call's failure said the store is unusable */
 };
 
 /* How lock_acquire_one() acquires: wait and take over as needed (B3, B4); one

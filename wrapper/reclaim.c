@@ -26,9 +26,9 @@ static struct lock *read_present(const struct config *c, struct lock *l, struct 
 {
 	struct tf_error err;
 	struct lock *m = l;
-	int rd;
 	err_clear(&err);
 	for (unsigned i = 0; lock_member(l, i); i++) {
+		int rd;
 		m = lock_member(l, i);
 		lock_view_free(v);
 		if ((rd = lock_read(m, v, &err)))
@@ -144,15 +144,16 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 	if (gone == LIVENESS_UNKNOWN) {
 		log_info("'%s' is held by %s, not provably gone (%s%s): not released; if you know "
 		         "its run has ended: tflock unlock %s",
-		         lock_describe_hold(l), who, why, *ci->job ? "; not left by this CI job" : "",
-		         v.li.id);
+		         lock_describe_hold(l), who, why,
+		         *ci->job ? "; not left by this CI job" : "", v.li.id);
 		goto out;
 	}
 	if ((ret = lock_selftest(l, 0, &err)))
 		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
 	ret = lock_unlock_id(l, v.li.id, &err);
 	if (ret == 0) {
-		log_info("released '%s' left by %s (%s)", lock_describe_hold(l), v.li.who ? v.li.who : "?",
+		log_info("released '%s' left by %s (%s)", lock_describe_hold(l),
+		         v.li.who ? v.li.who : "?",
 		         gone == LIVENESS_GONE_PID ? "its process is gone" : "this CI job");
 	} else if (ret == LOCK_HELD || ret == LOCK_FREE) {
 		log_info("'%s' changed meanwhile: not released", lock_describe_hold(l));

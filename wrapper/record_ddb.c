@@ -194,7 +194,6 @@ static int rddb_read(struct record *r, const char *if_changed, const struct reco
 	struct rddb *d = impl(r);
 	struct ddb_reply dr;
 	cJSON *j = request_for(d);
-	const cJSON *item;
 	int ret;
 	(void)if_changed; /* no "unchanged" answer: the engine compares versions */
 	cJSON_AddBoolToObject(j, "ConsistentRead", 1);
@@ -202,7 +201,7 @@ static int rddb_read(struct record *r, const char *if_changed, const struct reco
 	ret = call(r, "GetItem", j, c, &dr, out, err);
 	cJSON_Delete(j);
 	if (ret == 0) {
-		item = cJSON_GetObjectItemCaseSensitive(dr.json, "Item");
+		const cJSON *item = cJSON_GetObjectItemCaseSensitive(dr.json, "Item");
 		if (!cJSON_IsObject(item)) {
 			ret = REC_ABSENT;
 		} else {
@@ -278,12 +277,12 @@ static int rddb_create(struct record *r, const struct buf *body, const struct re
 }
 
 static int rddb_replace(struct record *r, const char *version, const struct buf *body,
-                        const struct record_call *c, struct record_reply *out,
-                        struct tf_error *err)
+                        const struct record_call *c, struct record_reply *out, struct tf_error *err)
 {
 	const struct vstate *v = lookup(impl(r), version);
 	if (!v)
-		return err_set(err, ERR_INTERNAL, "%s: version %s was never seen", r->name, version);
+		return err_set(err, ERR_INTERNAL, "%s: version %s was never seen", r->name,
+		               version);
 	return put(r, v, body, c, out, err);
 }
 
@@ -294,7 +293,8 @@ static int rddb_remove(struct record *r, const char *version, const struct recor
 	cJSON *j;
 	int ret;
 	if (version && !lookup(impl(r), version))
-		return err_set(err, ERR_INTERNAL, "%s: version %s was never seen", r->name, version);
+		return err_set(err, ERR_INTERNAL, "%s: version %s was never seen", r->name,
+		               version);
 	j = request_for(impl(r));
 	if (version)
 		add_condition(j, lookup(impl(r), version));
@@ -336,17 +336,19 @@ static int check_table(struct record *r, long timeout_ms, int *broken, struct tf
 	{
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "AttributeName");
 		if (cJSON_IsString(n) && !strcmp(n->valuestring, "LockID"))
-			type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "AttributeType"));
+			type = cJSON_GetStringValue(
+			        cJSON_GetObjectItemCaseSensitive(a, "AttributeType"));
 	}
 	if (cJSON_GetArraySize(ks) != 1 ||
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(k0, "AttributeName")) ||
 	    strcmp(cJSON_GetObjectItemCaseSensitive(k0, "AttributeName")->valuestring, "LockID") ||
 	    !type || strcmp(type, "S")) {
 		*broken = 1;
-		ret = err_set(err, ERR_HTTP,
-		              "DynamoDB table '%s' has the wrong key schema: it must have exactly one "
-		              "key, the partition key LockID of type String (S)",
-		              ddb_client_table(d->c));
+		ret = err_set(
+		        err, ERR_HTTP,
+		        "DynamoDB table '%s' has the wrong key schema: it must have exactly one "
+		        "key, the partition key LockID of type String (S)",
+		        ddb_client_table(d->c));
 		goto out;
 	}
 	if (cJSON_IsString(st) && strcmp(st->valuestring, "ACTIVE") &&
@@ -370,7 +372,7 @@ out:
 static int probe_item(struct record *r, long timeout_ms, int *broken, struct tf_error *err)
 {
 	struct rddb *d = impl(r);
-	char rnd[37], *key = d->key, wrong[RECORD_VERSION_MAX];
+	char rnd[37], *key = d->key;
 	struct record_call c = { timeout_ms, 0, 0, 1 };
 	struct record_reply rep;
 	struct lockinfo li;
@@ -391,23 +393,27 @@ static int probe_item(struct record *r, long timeout_ms, int *broken, struct tf_
 	if (ret == 0) {
 		ret = put(r, NULL, &body, &c, &rep, err);
 		if (ret == 0)
-			ret = err_set(err, ERR_HTTP, "DynamoDB store does not enforce "
-			                             "attribute_not_exists (a second create succeeded)");
+			ret = err_set(err, ERR_HTTP,
+			              "DynamoDB store does not enforce "
+			              "attribute_not_exists (a second create succeeded)");
 		else if (ret == REC_PRECONDITION)
 			ret = 0;
 	}
 	if (ret == 0) {
 		/* a delete on a wrong version must fail and leave the item */
+		char wrong[RECORD_VERSION_MAX];
 		remember(d, "{}", "{}", "0", wrong);
 		ret = rddb_remove(r, wrong, &c, &rep, err);
 		if (ret == 0)
-			ret = err_set(err, ERR_HTTP, "DynamoDB store does not enforce a condition on "
-			                             "DeleteItem");
+			ret = err_set(err, ERR_HTTP,
+			              "DynamoDB store does not enforce a condition on "
+			              "DeleteItem");
 		else if (ret == REC_PRECONDITION)
 			ret = rddb_read(r, NULL, &c, &rep, err) == REC_DONE
 			              ? 0
-			              : err_set(err, ERR_HTTP, "DynamoDB store deleted an item on a "
-			                                       "failed condition");
+			              : err_set(err, ERR_HTTP,
+			                        "DynamoDB store deleted an item on a "
+			                        "failed condition");
 	}
 	*broken = ret == ERR_HTTP || rep.broken;
 	record_reply_free(&rep);
@@ -429,8 +435,8 @@ static int rddb_probe(struct record *r, struct record_probe *p, struct tf_error 
 		ret = probe_item(r, p->timeout_ms, &p->broken, err);
 	if (ret == 0) {
 		r->caps.known = 1;
-		log_verbose("DynamoDB self-test passed: table '%s' at %s", ddb_client_table(impl(r)->c),
-		            ddb_client_describe(impl(r)->c));
+		log_verbose("DynamoDB self-test passed: table '%s' at %s",
+		            ddb_client_table(impl(r)->c), ddb_client_describe(impl(r)->c));
 	} else {
 		err_prefix(err, "DynamoDB self-test");
 	}

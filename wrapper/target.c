@@ -77,8 +77,8 @@ size_t target_held_env(const struct config *c, char **out)
 	if (c->dynamodb_table && *c->dynamodb_table) {
 		out[n++] = xasprintf("TFLOCK_HELD_DYNAMODB_TABLE=%s", c->dynamodb_table);
 		if (c->dynamodb_endpoint && *c->dynamodb_endpoint)
-			out[n++] = xasprintf("TFLOCK_HELD_DYNAMODB_ENDPOINT=%s",
-			                     c->dynamodb_endpoint);
+			out[n++] =
+			        xasprintf("TFLOCK_HELD_DYNAMODB_ENDPOINT=%s", c->dynamodb_endpoint);
 	}
 	return n;
 }
