@@ -258,6 +258,23 @@ const struct lock_view *lock_last_holder(const struct lock *l)
 	return &l->last_holder;
 }
 
+void lock_fresh_id(struct lock *l)
+{
+	char id[37], created[48];
+	struct timespec now = clock_wall();
+	lockinfo_new_id(id);
+	lockinfo_format_created(&now, created);
+	for (; l; l = l->next) {
+		free(l->mine.id);
+		free(l->mine.created);
+		l->mine.id = xstrdup(id);
+		l->mine.created = xstrdup(created);
+		l->mine.tf.seq = 0;
+		l->id_first_send = 0;
+		l->maybe_created = 0;
+	}
+}
+
 struct lock *lock_member(struct lock *l, unsigned i)
 {
 	while (l && i--)
@@ -665,15 +682,37 @@ static int renew(struct lock *l, struct tf_error *err)
 	return err_set(err, ERR_INTERNAL, "renewal of %s kept reading back as not applied", l->url);
 }
 
-/* B12: every member in order; the first that is lost or fails decides (the
- * members still ours are released by lock_release()). */
-int lock_renew(struct lock *l, struct tf_error *err)
+/* B12: every member still ours, each round, even after another failed (a
+ * force-unlock of one must be seen while the other's store fails). A lost
+ * member is the outcome (the members still ours are released by
+ * lock_release()); else the first failure. */
+static int each_member(struct lock *l, int (*one)(struct lock *, struct tf_error *),
+                       struct tf_error *err)
 {
 	int ret = LOCK_OK;
-	for (; l && ret == LOCK_OK; l = l->next)
-		if (l->held)
-			ret = lock_outcome(l, renew(l, err));
+	for (; l; l = l->next) {
+		struct tf_error e;
+		int r;
+		if (!l->held)
+			continue;
+		err_clear(&e);
+		r = one(l, &e);
+		if (r != LOCK_OK && (ret == LOCK_OK || (r == LOCK_LOST && ret != LOCK_LOST))) {
+			ret = r;
+			*err = e;
+		}
+	}
 	return ret;
+}
+
+int lock_renew_one(struct lock *l, struct tf_error *err)
+{
+	return lock_outcome(l, renew(l, err));
+}
+
+int lock_renew(struct lock *l, struct tf_error *err)
+{
+	return each_member(l, lock_renew_one, err);
 }
 
 int64_t lock_check_ms(const struct lock *l)
@@ -722,11 +761,7 @@ out:
 
 int lock_check(struct lock *l, struct tf_error *err)
 {
-	int ret = LOCK_OK;
-	for (; l && ret == LOCK_OK; l = l->next)
-		if (l->held)
-			ret = check_one(l, err);
-	return ret;
+	return each_member(l, check_one, err);
 }
 
 /* ---- release (B5) ---- */

@@ -96,7 +96,12 @@ static void trouble_ok(struct lock *l, struct trouble *t)
 static void trouble_fail(struct lock *l, struct trouble *t, const struct tf_error *e)
 {
 	int64_t now = clock_boot_ns();
-	int slow = e->kind == ERR_HTTP && (e->http_status == 429 || e->http_status == 503);
+	/* SlowDown, 503, 429, and DynamoDB's throttles (HTTP 400) count double */
+	int slow = e->kind == ERR_HTTP &&
+	           (e->http_status == 429 || e->http_status == 503 ||
+	            !strcmp(e->s3_code, "ProvisionedThroughputExceededException") ||
+	            !strcmp(e->s3_code, "ThrottlingException") ||
+	            !strcmp(e->s3_code, "RequestLimitExceeded"));
 	t->errors += slow ? 2 : 1;
 	if (!t->since)
 		t->since = now;
@@ -535,17 +540,32 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 	wait_limits(l);
 	item->wait_start_ns = l->wait_start_ns;
 	item->wait_deadline = l->wait_deadline;
-	for (;;) {
+	for (unsigned round = 0;; round++) {
 		struct tf_error rerr;
+		if (round)
+			lock_fresh_id(l); /* a leftover of an earlier round is never adopted */
 		l->acq_mode = ACQ_FULL;
 		ret = lock_acquire_one(l, err);
 		if (ret != LOCK_OK)
 			break;
 		item->acq_mode = ACQ_ONCE;
 		ret = lock_acquire_one(item, err);
-		if (ret == LOCK_OK)
-			break;
 		err_clear(&rerr);
+		if (ret == LOCK_OK) {
+			/* the item's writes may have taken a while: renew the file so the
+			 * hold starts with both leases fresh; a file lost meanwhile means
+			 * another round */
+			ret = lock_renew_one(l, &rerr);
+			if (ret != LOCK_LOST) {
+				ret = LOCK_OK;
+				break;
+			}
+			log_warn("%s was lost while %s was acquired (%s): giving the item back",
+			         l->url, item->url, rerr.msg);
+			if (lock_release_first(item, &rerr))
+				log_warn("giving %s back failed: %s", item->url, rerr.msg);
+			continue;
+		}
 		log_event("hold: %s not acquired (%s); giving %s back", item->url,
 		          lock_outcome_name(ret), l->url);
 		if (lock_release_first(l, &rerr))

@@ -63,6 +63,12 @@ enum { ACQ_FULL = 0, ACQ_ONCE, ACQ_WATCH };
 int lock_acquire_one(struct lock *l, struct tf_error *err);
 /* dst (initialised, empty) becomes a deep copy of src. */
 void lock_view_copy(struct lock_view *dst, const struct lock_view *src);
+/* B4 for l's own record only. */
+int lock_renew_one(struct lock *l, struct tf_error *err);
+/* B12: a fresh ID and Created for every member (each round of a hold's
+ * acquisition is a new acquisition, B1: a leftover of an earlier round is
+ * then someone else's lock, never adopted). */
+void lock_fresh_id(struct lock *l);
 /* Release l's own record only (B12: the file, when the item could not be had). */
 int lock_release_first(struct lock *l, struct tf_error *err);
 

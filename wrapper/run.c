@@ -38,6 +38,9 @@ struct hb {
 	int lost;
 	int failing;
 	int64_t renew_send_ns;
+	int64_t rest_send_ns; /* after a hold was lost: the renewals of the records
+	                         still ours (PROTOCOL B12), kept alive until they are
+	                         released; never the guardian's deadline */
 	char msg[768];
 	int wake_fd;
 };
@@ -76,12 +79,18 @@ static int hb_request(struct hb *h, struct plan_hb *p, enum plan_hb_action a)
 	ret = a == PLAN_CHECK ? lock_check(l, &err) : lock_renew(l, &err);
 	p->last_check_ns = clock_boot_ns();
 	pthread_mutex_lock(&h->mu);
+	if (h->lost) { /* B12: the rest of a lost hold, renewed quietly until released */
+		if (ret == 0 && a != PLAN_CHECK)
+			h->rest_send_ns = lock_renew_send_ns(l);
+		return !lock_is_held(l);
+	}
 	if (ret == LOCK_LOST) {
 		reentry_set_state(h->outer, "lost");
 		h->lost = 1;
+		h->rest_send_ns = lock_renew_send_ns(l);
 		snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
 		wake(h);
-		return 1;
+		return !lock_is_held(l); /* a hold's other records are kept until released */
 	}
 	if (a == PLAN_CHECK) {
 		if (ret)
@@ -123,7 +132,7 @@ static void *hb_main(void *arg)
 	while (!h->stop) {
 		int64_t now = clock_boot_ns(), at, wait_ms;
 		enum plan_hb_action a;
-		p.send_ns = h->renew_send_ns;
+		p.send_ns = h->lost ? h->rest_send_ns : h->renew_send_ns;
 		p.retry_ns = 0;
 		if (p.fails) /* renewal failing: try again soon, with jitter, never slower than H/4 */
 			p.retry_ns = backoff_full_jitter(p.fails, hb_ms / 16 + 1, hb_ms / 4 + 1,
@@ -803,6 +812,14 @@ int run_release(struct lock *l, const struct run_opts *o, struct run_result *res
 			snprintf(res->outcome, sizeof(res->outcome), "release FAILED: %s", err.msg);
 			log_error("%s", err.msg);
 		}
+	}
+	if (l && res->lost && lock_is_held(l)) {
+		/* PROTOCOL B12: a hold lost through one record gives the others back */
+		err_clear(&err);
+		if (lock_release(l, &err))
+			log_warn("releasing the rest of the lost hold failed: %s", err.msg);
+		else
+			log_info("released the records of the lost hold still held");
 	}
 	reentry_set_state(o->outer, res->lost ? "lost" : "released");
 	return run_exit_code(o, res);

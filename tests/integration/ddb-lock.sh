@@ -45,7 +45,7 @@ ok "TflockSeq grew with the renewals" test "$(attr TflockSeq N <"$TEST_TMP/i2")"
 like "$(cat "$TEST_TMP/h1.err")" "acquired s3://$bucket/dd/terraform.tfstate.tflock and dynamodb://$table/$lockid" \
 	"the run names both records"
 is "$(item)" "{}" "the item is gone after the run"
-ok "the file is gone after the run" bash -c "! lock_body '$bucket' dd/terraform.tfstate >/dev/null 2>&1"
+is 404 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "the file is gone after the run"
 if [ -x "$TFCOMPAT" ]; then
 	printf '%s' "$info1" >"$TEST_TMP/info.json"
 	is ok "$("$TFCOMPAT" parse "$TEST_TMP/info.json" 2>&1 | head -n 1)" "Terraform's own decoding reads Info"
@@ -80,7 +80,7 @@ is 75 $? "a plain Terraform item: tflock gives up at --timeout (75), after sever
 like "$(cat "$TEST_TMP/w3.err")" "bob@laptop" "naming its holder"
 like "$(cat "$TEST_TMP/w3.err")" "never taken over" "saying it is never taken over"
 is "$(item | attr Info)" "$plain" "the plain item is untouched"
-ok "and the file was given back while waiting on the item" bash -c "! lock_body '$bucket' dd/terraform.tfstate >/dev/null 2>&1"
+is 404 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "and the file was given back while waiting on the item"
 "$TFLOCK" unlock 11111111-2222-3333-4444-555555555555 2>"$TEST_TMP/u3.err"
 is 0 $? "tflock unlock ID removes the plain item (its ID)"
 is "$(item)" "{}" "the item is gone"
@@ -112,7 +112,7 @@ ddb_table del "$table" "$lockid" >/dev/null
 wait "$h5"
 is 76 $? "the item deleted under the holder: it exits 76 (lost)"
 like "$(cat "$TEST_TMP/h5.err")" "deleted by someone else" "saying so"
-ok "and it gave the file back" bash -c "! lock_body '$bucket' dd/terraform.tfstate >/dev/null 2>&1"
+is 404 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "and it gave the file back"
 
 # 6. errors: a missing table, a wrong key schema
 TFLOCK_DYNAMODB_TABLE=no-such-table-$$ "$TFLOCK" -- true 2>"$TEST_TMP/e1.err"
@@ -122,7 +122,7 @@ ddb_table create "wrong-$$" wrong >/dev/null || bail "cannot create a wrong tabl
 TFLOCK_DYNAMODB_TABLE=wrong-$$ "$TFLOCK" -- true 2>"$TEST_TMP/e2.err"
 is 69 $? "a table with another key schema: 69"
 like "$(cat "$TEST_TMP/e2.err")" "partition key LockID of type String" "saying what the table must look like"
-ok "no lock file left by the failed runs" bash -c "! lock_body '$bucket' dd/terraform.tfstate >/dev/null 2>&1"
+is 404 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "no lock file left by the failed runs"
 
 # 7. a table-only backend: the item alone
 mkdir -p "$TEST_TMP/proj" && cd "$TEST_TMP/proj" || bail "cd"
