@@ -108,7 +108,7 @@ for ((r = 1; r <= REPS; r++)); do
 	} >"$log" 2>&1
 	wait "$tfpid"
 	cat "$out/rep$r.tf.log" >>"$log"
-	for b in p2-requests p3-overhead p5-throughput; do
+	for b in p2-requests p3-overhead p5-throughput p6-dynamodb; do
 		"$src/$b.sh" >>"$log" 2>&1
 	done
 	grep -i 'error\|fail\|unmatched\|NO takeover' "$log" | head -5 | sed 's/^/run-all: rep '"$r"': /' >&2

@@ -11,7 +11,9 @@
 #    holder's last renewal + one lease (a lower bound from logged times);
 #  - an item deleted under a holder (terraform force-unlock) → the holder exits
 #    76 and gives the file back; unlock ID removes both; status shows both;
-#  - a missing table, a wrong key schema: 69, naming what is wrong.
+#  - a missing table, a wrong key schema: 69, naming what is wrong;
+#  - a table-only backend holds the item alone, and A3's new-workspace trap is
+#    caught for it too.
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
@@ -132,4 +134,15 @@ env -u TFLOCK_KEY -u TFLOCK_DYNAMODB_TABLE -u TFLOCK_BUCKET "$TFLOCK" -- sh -c '
 is 0 $? "a dynamodb_table-only backend is accepted"
 like "$(cat "$TEST_TMP/t7.err")" "acquired dynamodb://$table/$bucket/$key\$" "and holds the item alone"
 ok "no lock file" bash -c "! grep -q '\.tflock' '$TEST_TMP/t7.err'"
+# A3's trap for a table-only backend too: terraform takes the item itself for a
+# new workspace's state, even with -lock=false
+mkdir -p "$TEST_TMP/bin"
+printf '#!/bin/sh\necho ran >>"%s/tf.ran"\n' "$TEST_TMP" >"$TEST_TMP/bin/terraform"
+chmod +x "$TEST_TMP/bin/terraform"
+env -u TFLOCK_KEY -u TFLOCK_DYNAMODB_TABLE -u TFLOCK_BUCKET TF_WORKSPACE=staging PATH="$TEST_TMP/bin:$PATH" \
+	"$TFLOCK" -- terraform plan 2>"$TEST_TMP/t8.err"
+is 64 $? "table-only backend, a workspace without state: refused before anything is taken (64)"
+like "$(cat "$TEST_TMP/t8.err")" "workspace 'staging' has no state yet" "naming the trap and the fix"
+ok "terraform was not run" test ! -e "$TEST_TMP/tf.ran"
+is "{}" "$(ddb_table get "$table" "$bucket/env:/staging/$key")" "and no item was written for it"
 done_testing
