@@ -552,9 +552,12 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 		ret = lock_acquire_one(item, err);
 		err_clear(&rerr);
 		if (ret == LOCK_OK) {
-			/* the item's writes may have taken a while: renew the file so the
-			 * hold starts with both leases fresh; a file lost meanwhile means
-			 * another round */
+			/* the item's writes may have taken a while (read-backs, throttles):
+			 * then renew the file so the hold starts with both leases fresh; a
+			 * file lost meanwhile means another round */
+			if (clock_boot_ns() - l->renew_send_ns <
+			    lock_heartbeat_ms(l) / 2 * NS_PER_MS)
+				break; /* ret == LOCK_OK: quick enough */
 			ret = lock_renew_one(l, &rerr);
 			if (ret != LOCK_LOST) {
 				ret = LOCK_OK;

@@ -61,7 +61,7 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	char cmd[512], started[48];
 	struct timespec now = clock_wall();
 	const char *report_path = c && c->report ? c->report : getenv("TFLOCK_REPORT");
-	const char *url = l ? lock_url(l) : NULL;
+	const char *url = l ? lock_describe_hold(l) : NULL;
 	int64_t end;
 	if (l)
 		lock_get_stats(l, &st);
@@ -185,11 +185,11 @@ void outcome_summary(const struct lock *l, const struct run_result *r, char *con
 	                   NS_PER_MS,
 	           held, sizeof(held));
 	if (r->lost || r->release_failed)
-		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", lock_url(l),
-		          r->outcome, waited, held, st.heartbeats, st.heartbeats == 1 ? "" : "s",
-		          argv[0], r->child_code);
+		log_error("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d",
+		          lock_describe_hold(l), r->outcome, waited, held, st.heartbeats,
+		          st.heartbeats == 1 ? "" : "s", argv[0], r->child_code);
 	else
-		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d", lock_url(l),
-		         r->outcome, waited, held, st.heartbeats, st.heartbeats == 1 ? "" : "s",
-		         argv[0], r->child_code);
+		log_info("%s %s: waited %s, held %s, %u renewal%s; '%s' exited %d",
+		         lock_describe_hold(l), r->outcome, waited, held, st.heartbeats,
+		         st.heartbeats == 1 ? "" : "s", argv[0], r->child_code);
 }
