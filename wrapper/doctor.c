@@ -236,6 +236,13 @@ static void check_selftest(const struct doctor_input *in, struct doctor_state *d
 			         "enforced",
 			         lock_url(m), lock_store_describe(m));
 			line(V_PASS, "dynamodb self-test", d, NULL);
+			if (lock_caps(m)->replicated)
+				line(V_WARN, "dynamodb global table",
+				     "the table has replicas in other regions: writes in different "
+				     "regions do not exclude each other",
+				     "lock through one region only (every client's backend names "
+				     "the "
+				     "same region), or use the lock file (use_lockfile = true)");
 			continue;
 		}
 		snprintf(d, sizeof(d),

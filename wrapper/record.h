@@ -64,6 +64,8 @@ struct record_caps {
 	int match_quoted; /* S3: If-Match takes the quoted ETag (AWS); else unquoted (RGW 16) */
 	int cond_delete;  /* remove() honours the version: B5's direct path */
 	int not_modified; /* read(if_changed) can answer REC_UNCHANGED without a body */
+	int replicated;   /* DynamoDB: a global table (replicas in other regions: writes
+	                     there do not exclude each other) */
 };
 
 /* How one call may spend time. */

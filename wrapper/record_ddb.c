@@ -358,7 +358,8 @@ static int check_table(struct record *r, long timeout_ms, int *broken, struct tf
 		goto out;
 	}
 	rep_list = cJSON_GetObjectItemCaseSensitive(t, "Replicas");
-	if (cJSON_GetArraySize(rep_list) > 0)
+	r->caps.replicated = cJSON_GetArraySize(rep_list) > 0;
+	if (r->caps.replicated)
 		log_warn("DynamoDB table '%s' is a global table (%d replicas): writes in different "
 		         "regions do not exclude each other; lock through one region only",
 		         ddb_client_table(d->c), cJSON_GetArraySize(rep_list));

@@ -421,6 +421,97 @@ static void test_unknown_version(void)
 	buf_free(&full);
 }
 
+/* One probe (B11's self-test) against answers in turn; the result. */
+static int probe_against(const char *name, const char *routes, struct record_probe *pb,
+                         struct tf_error *err, char **log)
+{
+	int ret;
+	open_stub(name, routes);
+	memset(pb, 0, sizeof(*pb));
+	pb->timeout_ms = 3000;
+	pb->patience_ms = 1000;
+	pb->scale = 1;
+	err_clear(err);
+	ret = rec->ops->probe(rec, pb, err);
+	if (name[0] == 'g')
+		ok(rec->caps.replicated, "%s: a table with replicas is marked replicated", name);
+	*log = close_stub();
+	return ret;
+}
+
+static void test_probe(void)
+{
+	const char *ok_table =
+	        "{\"Table\":{\"TableName\":\"locks\",\"TableStatus\":\"ACTIVE\","
+	        "\"KeySchema\":[{\"AttributeName\":\"LockID\",\"KeyType\":\"HASH\"}],"
+	        "\"AttributeDefinitions\":[{\"AttributeName\":\"LockID\",\"AttributeType\":\"S\"}]}"
+	        "}";
+	const char *global =
+	        "{\"Table\":{\"TableName\":\"locks\",\"TableStatus\":\"ACTIVE\","
+	        "\"KeySchema\":[{\"AttributeName\":\"LockID\",\"KeyType\":\"HASH\"}],"
+	        "\"AttributeDefinitions\":[{\"AttributeName\":\"LockID\",\"AttributeType\":\"S\"}],"
+	        "\"Replicas\":[{\"RegionName\":\"eu-west-1\"}]}}";
+	const char *wrong =
+	        "{\"Table\":{\"TableName\":\"locks\",\"TableStatus\":\"ACTIVE\","
+	        "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
+	        "\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":\"S\"}]}}";
+	struct record_probe pb;
+	struct tf_error err;
+	char *ccf = xstrdup(wfile("pccf", "{\"__type\":\"x#ConditionalCheckFailedException\"}"));
+	char *item = item_file("pitem", "{}", NULL, NULL);
+	char *empty = xstrdup(wfile("pempty", "{}"));
+	char *t_ok = xstrdup(wfile("t_ok", ok_table)), *t_gl = xstrdup(wfile("t_gl", global)),
+	     *t_wr = xstrdup(wfile("t_wr", wrong));
+	char *r, *log;
+	int ret;
+
+	/* DescribeTable, create 200, create again CCF, delete on a wrong version
+	 * CCF, read: still there, the clean-up delete */
+	r = xasprintf("POST / 200 %s\nPOST / 200 %s\nPOST / 400 %s\nPOST / 400 %s\n"
+	              "POST / 200 %s\nPOST / 200 %s\n",
+	              t_ok, empty, ccf, ccf, item, empty);
+	ret = probe_against("ok", r, &pb, &err, &log);
+	is_int(0, ret, "self-test: passes on a conforming table (%s)", err.msg);
+	is_int(0, pb.broken, "self-test: not broken");
+	is_int(6, count(log, "=== end"), "self-test: DescribeTable and five item requests");
+	contains(log, ".selftest.tflock", "self-test: on a scratch item next to the lock");
+	lacks(log, "\"S\":\"" KEY "\"}", "self-test: never on the lock item itself");
+	free(log);
+	free(r);
+
+	r = xasprintf("POST / 200 %s\nPOST / 200 %s\nPOST / 400 %s\nPOST / 400 %s\n"
+	              "POST / 200 %s\nPOST / 200 %s\n",
+	              t_gl, empty, ccf, ccf, item, empty);
+	ret = probe_against("global", r, &pb, &err, &log);
+	is_int(0, ret, "global table: the self-test passes (doctor warns)");
+	free(log);
+	free(r);
+
+	r = xasprintf("POST / 200 %s\n", t_wr);
+	ret = probe_against("wrong", r, &pb, &err, &log);
+	ok(ret < 0 && pb.broken, "a wrong key schema: broken");
+	ok(strstr(err.msg, "partition key LockID of type String") != NULL,
+	   "saying what the table must look like (%s)", err.msg);
+	is_int(1, count(log, "=== end"), "and nothing written");
+	free(log);
+	free(r);
+
+	r = xasprintf("POST / 200 %s\nPOST / 200 %s\nPOST / 200 %s\nPOST / 200 %s\n", t_ok, empty,
+	              empty, empty);
+	ret = probe_against("noenforce", r, &pb, &err, &log);
+	ok(ret < 0 && pb.broken, "a store that lets a second create through: broken");
+	ok(strstr(err.msg, "attribute_not_exists") != NULL, "saying so (%s)", err.msg);
+	contains(log, "DeleteItem", "the scratch item is removed all the same");
+	free(log);
+	free(r);
+	free(ccf);
+	free(item);
+	free(empty);
+	free(t_ok);
+	free(t_gl);
+	free(t_wr);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -434,6 +525,7 @@ int main(void)
 	test_foreign_reads();
 	test_failures();
 	test_unknown_version();
+	test_probe();
 	fixture_done();
 	return 0;
 }
