@@ -521,43 +521,50 @@ static int retryable_status(long status)
 	return status >= 500 || status == 429;
 }
 
-static int one_attempt(struct s3_client *c, const struct s3_request *req, struct s3_reply *r,
-                       struct tf_error *err)
+/* What one signed request is: the URL and its signed parts. headers has room
+ * for three more (x-amz-date, the token, Authorization). */
+struct signed_req {
+	const char *method, *url, *host, *path;
+	int s3_path;
+	const struct sigv4_pair *query;
+	size_t nquery;
+	struct http_header *headers;
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	const char *payload_hash, *service, *region;
+	long timeout_ms;
+	int64_t deadline_ns;
+	int abortable;
+};
+
+/* Sign with the client's (refreshed) credentials and send once. 0 when the
+ * server answered (any status), else the transport's ERR_*. */
+static int sign_and_send(struct s3_client *c, struct signed_req *q, struct http_response *resp,
+                         struct tf_error *err)
 {
 	struct sigv4_params sp;
 	struct sigv4_result sr;
-	struct http_header hdrs[24];
 	struct http_request hr;
-	char hash[65], *host = NULL, *path = NULL, *url = NULL, *auth = NULL;
-	size_t n = 0;
+	size_t n = q->nheaders;
 	int ret;
-	struct sigv4_pair sub = { req->subresource, "" };
 
 	memset(&sr, 0, sizeof(sr));
-	if (req->nheaders > 16)
-		return err_set(err, ERR_INTERNAL, "too many headers");
 	ret = refresh_creds(c, err);
 	if (ret)
 		return ret;
-	url = s3_url_for(c, req->key, req->subresource, &host, &path);
-	sha256_hex(req->body ? req->body : "", req->body_len, hash);
-	hdrs[n].name = "x-amz-content-sha256";
-	hdrs[n++].value = hash;
-	for (size_t i = 0; i < req->nheaders; i++)
-		hdrs[n++] = req->headers[i];
-
 	memset(&sp, 0, sizeof(sp));
-	sp.method = req->method;
-	sp.host = host;
-	sp.path = path;
-	sp.s3_path = 1;
-	sp.query = req->subresource ? &sub : NULL;
-	sp.nquery = req->subresource ? 1 : 0;
-	sp.headers = hdrs;
+	sp.method = q->method;
+	sp.host = q->host;
+	sp.path = q->path;
+	sp.s3_path = q->s3_path;
+	sp.query = q->query;
+	sp.nquery = q->nquery;
+	sp.headers = q->headers;
 	sp.nheaders = n;
-	sp.payload_hash = hash;
-	sp.region = c->region;
-	sp.service = "s3";
+	sp.payload_hash = q->payload_hash;
+	sp.region = q->region;
+	sp.service = q->service;
 	sp.access_key = c->creds.access_key;
 	sp.secret_key = c->creds.secret_key;
 	sp.session_token = c->creds.session_token;
@@ -565,38 +572,77 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	ret = sigv4_sign(&sp, &sr, err);
 	if (ret)
 		goto out;
-	hdrs[n].name = "x-amz-date";
-	hdrs[n++].value = sr.amz_date;
+	q->headers[n].name = "x-amz-date";
+	q->headers[n++].value = sr.amz_date;
 	if (c->creds.session_token && *c->creds.session_token) {
-		hdrs[n].name = "x-amz-security-token";
-		hdrs[n++].value = c->creds.session_token;
+		q->headers[n].name = "x-amz-security-token";
+		q->headers[n++].value = c->creds.session_token;
 	}
-	auth = sr.authorization;
-	hdrs[n].name = "Authorization";
-	hdrs[n++].value = auth;
-
+	q->headers[n].name = "Authorization";
+	q->headers[n++].value = sr.authorization;
 	memset(&hr, 0, sizeof(hr));
-	hr.method = req->method;
-	hr.url = url;
-	hr.headers = hdrs;
+	hr.method = q->method;
+	hr.url = q->url;
+	hr.headers = q->headers;
 	hr.nheaders = n;
-	hr.body = req->body;
-	hr.body_len = req->body_len;
-	hr.abortable = req->abortable;
-	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
-	if (req->deadline_ns) {
-		int64_t left = (req->deadline_ns - clock_boot_ns()) / NS_PER_MS;
+	hr.body = q->body;
+	hr.body_len = q->body_len;
+	hr.abortable = q->abortable;
+	hr.timeout_ms = q->timeout_ms > 0 ? q->timeout_ms : c->timeout_ms;
+	if (q->deadline_ns) {
+		int64_t left = (q->deadline_ns - clock_boot_ns()) / NS_PER_MS;
 		if (left <= 0) {
-			ret = err_set(err, ERR_TIMEOUT,
-			              "%s s3://%s/%s: deadline passed before sending", req->method,
-			              c->bucket, req->key ? req->key : "");
+			ret = err_set(err, ERR_TIMEOUT, "%s %s: deadline passed before sending",
+			              q->method, q->url);
 			err->kind = ERR_CONNECT; /* nothing was sent */
 			goto out;
 		}
 		if (left < hr.timeout_ms)
 			hr.timeout_ms = left;
 	}
-	ret = http_do(c->http, &hr, &r->http, err);
+	ret = http_do(c->http, &hr, resp, err);
+out:
+	sigv4_result_free(&sr);
+	return ret;
+}
+
+static int one_attempt(struct s3_client *c, const struct s3_request *req, struct s3_reply *r,
+                       struct tf_error *err)
+{
+	struct http_header hdrs[24];
+	struct signed_req q;
+	char hash[65], *host = NULL, *path = NULL, *url = NULL;
+	size_t n = 0;
+	int ret;
+	struct sigv4_pair sub = { req->subresource, "" };
+
+	if (req->nheaders > 16)
+		return err_set(err, ERR_INTERNAL, "too many headers");
+	url = s3_url_for(c, req->key, req->subresource, &host, &path);
+	sha256_hex(req->body ? req->body : "", req->body_len, hash);
+	hdrs[n].name = "x-amz-content-sha256";
+	hdrs[n++].value = hash;
+	for (size_t i = 0; i < req->nheaders; i++)
+		hdrs[n++] = req->headers[i];
+	memset(&q, 0, sizeof(q));
+	q.method = req->method;
+	q.url = url;
+	q.host = host;
+	q.path = path;
+	q.s3_path = 1;
+	q.query = req->subresource ? &sub : NULL;
+	q.nquery = req->subresource ? 1 : 0;
+	q.headers = hdrs;
+	q.nheaders = n;
+	q.body = req->body;
+	q.body_len = req->body_len;
+	q.payload_hash = hash;
+	q.service = "s3";
+	q.region = c->region;
+	q.timeout_ms = req->timeout_ms;
+	q.deadline_ns = req->deadline_ns;
+	q.abortable = req->abortable;
+	ret = sign_and_send(c, &q, &r->http, err);
 	r->t_send = r->http.t_send;
 	r->t_recv = r->http.t_recv;
 	if (ret)
@@ -613,7 +659,6 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 		ret = ERR_HTTP;
 	}
 out:
-	sigv4_result_free(&sr);
 	free(url);
 	free(host);
 	free(path);
@@ -628,70 +673,30 @@ const struct creds_config *s3_client_creds_config(const struct s3_client *c)
 int s3_client_send_signed(struct s3_client *c, const struct s3_service_request *req,
                           struct http_response *resp, struct tf_error *err)
 {
-	struct sigv4_params sp;
-	struct sigv4_result sr;
 	struct http_header hdrs[12];
-	struct http_request hr;
+	struct signed_req q;
 	char hash[65];
-	size_t n = 0;
-	int ret;
-
-	memset(&sr, 0, sizeof(sr));
 	if (req->nheaders > 8)
 		return err_set(err, ERR_INTERNAL, "too many headers");
-	ret = refresh_creds(c, err);
-	if (ret)
-		return ret;
 	for (size_t i = 0; i < req->nheaders; i++)
-		hdrs[n++] = req->headers[i];
+		hdrs[i] = req->headers[i];
 	sha256_hex(req->body ? req->body : "", req->body_len, hash);
-	memset(&sp, 0, sizeof(sp));
-	sp.method = "POST";
-	sp.host = req->host;
-	sp.path = req->path;
-	sp.headers = hdrs;
-	sp.nheaders = n;
-	sp.payload_hash = hash;
-	sp.region = req->region;
-	sp.service = req->service;
-	sp.access_key = c->creds.access_key;
-	sp.secret_key = c->creds.secret_key;
-	sp.session_token = c->creds.session_token;
-	sp.now = time(NULL);
-	ret = sigv4_sign(&sp, &sr, err);
-	if (ret)
-		goto out;
-	hdrs[n].name = "x-amz-date";
-	hdrs[n++].value = sr.amz_date;
-	if (c->creds.session_token && *c->creds.session_token) {
-		hdrs[n].name = "x-amz-security-token";
-		hdrs[n++].value = c->creds.session_token;
-	}
-	hdrs[n].name = "Authorization";
-	hdrs[n++].value = sr.authorization;
-	memset(&hr, 0, sizeof(hr));
-	hr.method = "POST";
-	hr.url = req->url;
-	hr.headers = hdrs;
-	hr.nheaders = n;
-	hr.body = req->body;
-	hr.body_len = req->body_len;
-	hr.abortable = req->abortable;
-	hr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : c->timeout_ms;
-	if (req->deadline_ns) {
-		int64_t left = (req->deadline_ns - clock_boot_ns()) / NS_PER_MS;
-		if (left <= 0) {
-			ret = err_set(err, ERR_CONNECT, "%s: deadline passed before sending",
-			              req->url);
-			goto out;
-		}
-		if (left < hr.timeout_ms)
-			hr.timeout_ms = left;
-	}
-	ret = http_do(c->http, &hr, resp, err);
-out:
-	sigv4_result_free(&sr);
-	return ret;
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.url = req->url;
+	q.host = req->host;
+	q.path = req->path;
+	q.headers = hdrs;
+	q.nheaders = req->nheaders;
+	q.body = req->body;
+	q.body_len = req->body_len;
+	q.payload_hash = hash;
+	q.service = req->service;
+	q.region = req->region;
+	q.timeout_ms = req->timeout_ms;
+	q.deadline_ns = req->deadline_ns;
+	q.abortable = req->abortable;
+	return sign_and_send(c, &q, resp, err);
 }
 
 int s3_request(struct s3_client *c, const struct s3_request *req, struct s3_reply *reply,
