@@ -451,7 +451,8 @@ static int acq_once(struct lock *l, struct acq *a, int step, struct tf_error *er
 		}
 		return A_OUT;
 	}
-	if (stale(&a->v, clock_boot_ns())) {
+	if (stale(&a->v, clock_boot_ns()) || (l->dead_id[0] && a->v.klass == LOCKINFO_TFLOCK &&
+	                                      a->v.li.id && !strcmp(a->v.li.id, l->dead_id))) {
 		step = acq_takeover(l, a, clock_boot_ns(), err);
 		if (step == A_OUT || step == A_CREATE)
 			return step;
@@ -548,6 +549,12 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 		ret = lock_acquire_one(l, err);
 		if (ret != LOCK_OK)
 			break;
+		/* the file was taken over from a hold silent for its whole lease: that
+		 * hold's deadline (the earliest of its records', B12) has passed, its
+		 * command is gone (B9), so its item (same ID) is taken over at once */
+		item->dead_id[0] = '\0';
+		if (l->took_over && l->last_holder.li.id)
+			snprintf(item->dead_id, sizeof(item->dead_id), "%s", l->last_holder.li.id);
 		item->acq_mode = ACQ_ONCE;
 		ret = lock_acquire_one(item, err);
 		err_clear(&rerr);

@@ -52,6 +52,8 @@ struct lock {
 	int acq_mode;           /* ACQ_FULL, ACQ_ONCE, ACQ_WATCH */
 	int in_hold;            /* a member of a hold of two (B12) */
 	int in_hold_member;     /* the second member (owns nothing of o) */
+	char dead_id[64];       /* B12: the ID of the hold whose file this round took
+	                           over; its item is taken over without a second lease */
 	int broken;             /* the last record call's failure said the store is unusable */
 };
 

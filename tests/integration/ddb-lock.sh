@@ -96,12 +96,35 @@ kill -KILL "$h4"
 wait "$h4" 2>/dev/null
 TFLOCK_EVENT_LOG=$TEST_TMP/w4.events "$TFLOCK" --lease 20s -- true 2>"$TEST_TMP/w4.err"
 is 0 $? "a waiter takes both over from a SIGKILLed holder and runs"
-ok "it logged a takeover" grep -q ' takeover ' "$TEST_TMP/w4.events"
+is 2 "$(grep -c ' takeover ' "$TEST_TMP/w4.events")" "it took over both records"
+ok "the dead hold's item in the same round as its file (B12: never a second lease of waiting)" \
+	bash -c "! grep -q ' hold: ' '$TEST_TMP/w4.events'"
 lease_ms=$(awk -v s="$TFLOCK_TIME_SCALE" 'BEGIN { printf "%d", 20000 * s }')
 last=$(awk '/ (acquired|renewed) / { for (i = 1; i <= NF; i++) if ($i ~ /^(send|renew_send)=/) { sub(/^[a-z_]*=/, "", $i); s = $i } } END { print s }' "$TEST_TMP/h4.events")
 first_take=$(awk '/ takeover / { print $1; exit }' "$TEST_TMP/w4.events")
 ok "no takeover before the holder's last renewal + one lease ($last + ${lease_ms}ms <= $first_take)" \
 	test "$((last + lease_ms * 1000000))" -le "$first_take"
+
+# 4b. cleanup by another process (PROTOCOL B8): `tflock release` removes a
+# SIGKILLed holder's file and item; `tflock unlock --force` after one lease
+for how in release force; do
+	"$TFLOCK" --lease 20s -- "$TESTCHILD" touch="$TEST_TMP/c$how.run" wait-file="$TEST_TMP/never" 2>/dev/null &
+	hc=$!
+	wait_for "holder running" 20 test -e "$TEST_TMP/c$how.run"
+	kill -KILL "$hc"
+	wait "$hc" 2>/dev/null
+	wait_for "the guardian gone" 20 bash -c "! pgrep -f 'c$how.run' >/dev/null"
+	ok "$how: the SIGKILLed holder left its item" test "$(item)" != "{}"
+	is 200 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "$how: and its file"
+	if [ "$how" = release ]; then
+		"$TFLOCK" release 2>"$TEST_TMP/c$how.err"
+	else
+		"$TFLOCK" unlock --force 2>"$TEST_TMP/c$how.err"
+	fi
+	is 0 $? "tflock $how on a dead holder's hold: exit 0"
+	is "{}" "$(item)" "tflock $how: the item is gone"
+	is 404 "$(s3_status GET "/$bucket/dd/terraform.tfstate.tflock")" "tflock $how: the file is gone"
+done
 
 # 5. the item deleted under a holder (terraform force-unlock): lost, 76
 "$TFLOCK" --lease 20s -- "$TESTCHILD" touch="$TEST_TMP/h5.run" wait-file="$TEST_TMP/never" 2>"$TEST_TMP/h5.err" &
