@@ -35,6 +35,15 @@
 //	    json.Marshal of it: the exact bytes Terraform PUTs, no newline added.
 //	    Defaults: --operation OperationTypeApply, --version 1.11.4.
 //
+//	tfcompat tofu-remarshal [FILE]
+//	    Read a DynamoDB item's Info string from FILE (or standard input),
+//	    json.Unmarshal it into a struct shaped like OpenTofu's
+//	    statemgr.LockInfo and print json.Marshal of that struct, no newline
+//	    added: the ":info" value OpenTofu's unlock deletes the item with
+//	    (ConditionExpression "Info = :info"). The delete matches only when
+//	    these bytes equal the item's Info exactly. If decoding fails, print
+//	    "error: <message>" and exit 1.
+//
 // Exit status: 0 success, 1 the body is rejected, 2 usage or I/O error.
 package main
 
@@ -65,6 +74,21 @@ type LockInfo struct {
 	Path      string
 }
 
+// TofuLockInfo is shaped like OpenTofu's statemgr.LockInfo: the same seven
+// fields, types and order, each tagged with its own name (no omitempty), so
+// json.Marshal writes the keys in this order, Created as RFC 3339 with
+// nanoseconds (trailing zeros trimmed) and strings with Go's escapes
+// (\u003c, \u003e, \u0026, \u2028, \u2029, invalid UTF-8 as \ufffd).
+type TofuLockInfo struct {
+	ID        string    `json:"ID"`
+	Operation string    `json:"Operation"`
+	Info      string    `json:"Info"`
+	Who       string    `json:"Who"`
+	Version   string    `json:"Version"`
+	Created   time.Time `json:"Created"`
+	Path      string    `json:"Path"`
+}
+
 // describe renders the "Lock Info:" block in the layout Terraform's
 // LockInfo.String uses; Created goes through time.Time's String method.
 func (l *LockInfo) describe() string {
@@ -84,6 +108,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: tfcompat parse [--allow-empty-id] [FILE]
        tfcompat marshal [--operation OP] [--version V] [--path BUCKET/KEY]
                         [--who USER@HOST] [--info TEXT] [--id ID] [--created RFC3339]
+       tfcompat tofu-remarshal [FILE]
 `)
 	os.Exit(2)
 }
@@ -218,6 +243,24 @@ func marshal(args []string) {
 	}
 }
 
+// tofuRemarshal prints OpenTofu's re-serialisation of an item's Info: what
+// its unlock compares the stored Info with.
+func tofuRemarshal(args []string) {
+	data := readInput(args)
+	info := &TofuLockInfo{}
+	if err := json.Unmarshal(data, info); err != nil {
+		fmt.Printf("error: %v\n", err)
+		os.Exit(1)
+	}
+	js, err := json.Marshal(info)
+	if err != nil {
+		fail("json.Marshal: %v", err)
+	}
+	if _, err := os.Stdout.Write(js); err != nil {
+		fail("cannot write: %v", err)
+	}
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		usage()
@@ -227,6 +270,8 @@ func main() {
 		parse(os.Args[2:])
 	case "marshal":
 		marshal(os.Args[2:])
+	case "tofu-remarshal":
+		tofuRemarshal(os.Args[2:])
 	default:
 		usage()
 	}
