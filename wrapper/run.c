@@ -762,7 +762,7 @@ void run_command(struct lock *l, char **argv, const struct run_opts *o, struct r
 	x.nested = l == NULL;
 	x.L = x.nested ? o->nested_lease_ms : lock_lease_ms(l);
 	x.m = x.nested ? 0 : lock_margin_ms(l);
-	x.url = x.nested ? "the outer tflock's lock" : lock_url(l);
+	x.url = x.nested ? "the outer tflock's lock" : lock_describe_hold(l);
 	x.sfd = x.efd = -1;
 
 	if (run_setup(&x, argv) == 0) {
