@@ -8,11 +8,19 @@
 #     protections);
 #   - bootstrap/aws-cli.sh runs against a stand-in `aws` that records its calls
 #     (never the real AWS), and the JSON it sends parses;
-#   - the IAM policy parses and is least-privilege;
-#   - each backend example, pointed at the local S3 server (bucket, endpoint
-#     and region replaced, path-style on), is what tflock reads after a
-#     stand-in `terraform init`: `tflock -- terraform apply` locks the example's
-#     key and gives terraform -lock=false; migrate.sh runs its steps;
+#   - the DynamoDB table bootstrap declares LockID (S) as its only key and
+#     PAY_PER_REQUEST, and the table it declares, created on the DynamoDB test
+#     server, is the one the examples below lock in (tflock's self-test checks
+#     its key schema);
+#   - the IAM policies parse and are least-privilege; the DynamoDB one grants
+#     exactly GetItem, PutItem, DeleteItem (this state's items) and
+#     DescribeTable, as iam/README.md's table of subcommands says;
+#   - each backend example, pointed at the local S3 server and the DynamoDB test
+#     server (bucket, endpoint, region and table replaced, path-style on), is
+#     what tflock reads after a stand-in `terraform init`: `tflock -- terraform
+#     apply` locks the example's key — the lock file, the DynamoDB item, or both
+#     as the backend sets — and gives terraform -lock=false; migrate.sh runs its
+#     steps and checks what tflock held;
 #   - with a real terraform installed, the ceph-rgw example initialises
 #     against the local gateway and applies under tflock.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -32,8 +40,10 @@ cat >"$HCL" <<'JS'
 //   hcl.cjs backend-state DIR       .terraform/terraform.tfstate for DIR's s3
 //                                   backend, as terraform init writes it;
 //                                   STANDIN_BUCKET, STANDIN_ENDPOINT (also sets
-//                                   use_path_style) and STANDIN_REGION override;
-//                                   STANDIN_UNSET names settings to leave out
+//                                   use_path_style), STANDIN_REGION and
+//                                   STANDIN_TABLE (a dynamodb_table that is set)
+//                                   override; STANDIN_UNSET names settings to
+//                                   leave out
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -265,6 +275,7 @@ function backendState(dir) {
 	for (const [k, v] of Object.entries(be)) if (k !== 'labels') cfg[k] = v;
 	if (process.env.STANDIN_BUCKET) cfg.bucket = process.env.STANDIN_BUCKET;
 	if (process.env.STANDIN_REGION) cfg.region = process.env.STANDIN_REGION;
+	if (process.env.STANDIN_TABLE && cfg.dynamodb_table !== undefined) cfg.dynamodb_table = process.env.STANDIN_TABLE;
 	for (const k of (process.env.STANDIN_UNSET || '').split(/\s+/).filter(Boolean)) delete cfg[k];
 	if (process.env.STANDIN_ENDPOINT) {
 		cfg.endpoints = { ...(cfg.endpoints || {}), s3: process.env.STANDIN_ENDPOINT };
@@ -290,7 +301,7 @@ EX=$top_srcdir/examples
 
 # ---- 1. every .tf file parses ------------------------------------------------
 tf_files=$(cd "$EX" && find . -name '*.tf' | LC_ALL=C sort)
-is 7 "$(printf '%s\n' "$tf_files" | grep -c .)" "the examples hold seven .tf files"
+is 9 "$(printf '%s\n' "$tf_files" | grep -c .)" "the examples hold nine .tf files"
 for f in $tf_files; do
 	ok "parses as HCL: examples/${f#./}" quiet hcl json "$EX/$f"
 done
@@ -326,11 +337,13 @@ for d in new migrate-from-dynamodb migrate-from-dynamodb/after minio ceph-rgw cl
 done
 is "" "$(s3be "$B/new/backend.tf" 'b => b.dynamodb_table')" "new: no DynamoDB table"
 is true "$(s3be "$B/new/backend.tf" 'b => b.encrypt')" "new: encrypt = true"
+is "terraform-locks|" "$(s3be "$B/migrate-from-dynamodb/before/backend.tf" 'b => b.dynamodb_table + "|" + (b.use_lockfile ?? "")')" \
+	"migration step 0 (before/): dynamodb_table alone, no use_lockfile"
 is terraform-locks "$(s3be "$B/migrate-from-dynamodb/backend.tf" 'b => b.dynamodb_table')" \
 	"migration step 1 keeps dynamodb_table next to use_lockfile"
 is "" "$(s3be "$B/migrate-from-dynamodb/after/backend.tf" 'b => b.dynamodb_table')" "migration step 2 drops it"
-is "$(s3be "$B/migrate-from-dynamodb/backend.tf" 'b => b.bucket + "/" + b.key')" \
-	"$(s3be "$B/migrate-from-dynamodb/after/backend.tf" 'b => b.bucket + "/" + b.key')" "both steps name the same state"
+state_of() { s3be "$B/migrate-from-dynamodb/$1backend.tf" 'b => b.bucket + "/" + b.key'; }
+is "$(state_of before/) $(state_of after/)" "$(state_of "") $(state_of "")" "steps 0, 1 and 2 name the same state"
 for d in minio ceph-rgw cloudflare-r2; do
 	like "$(s3be "$B/$d/backend.tf" 'b => b.endpoints.s3')" '^https://' "$d: endpoints { s3 = https://... }"
 	is "true true true true true" \
@@ -357,6 +370,17 @@ is true "$(res aws_s3_bucket_lifecycle_configuration 'r => r.rule[0].expiration[
 	"bootstrap: and removes the delete markers released locks leave"
 like "$(hcl eval "$M" 'd => d.data.find(x => x.labels[1] === "tls_only").statement[0].condition[0].variable')" \
 	'aws:SecureTransport' "bootstrap: the bucket policy denies plain HTTP"
+
+# the DynamoDB table bootstrap
+T=$EX/bootstrap/dynamodb-table/main.tf
+tres() { hcl eval "$T" "d => { const r = (d.resource || []).find(r => r.labels[0] === 'aws_dynamodb_table'); return r ? ($1)(r) : 'missing'; }"; }
+is "LockID|LockID:S|PAY_PER_REQUEST|" \
+	"$(tres 'r => [r.hash_key, r.attribute.map(a => a.name + ":" + a.type).join(","), r.billing_mode, r.range_key ?? ""].join("|")')" \
+	"table bootstrap: hash_key LockID, its one attribute of type S, no range_key, billing_mode PAY_PER_REQUEST"
+is terraform-locks "$(hcl eval "$T" 'd => d.variable.find(v => v.labels[0] === "table").default')" \
+	"table bootstrap: named terraform-locks by default, the table the backend examples name"
+is 3 "$(grep -E '^#' "$T" | grep -oE 'AttributeName=LockID,AttributeType=S|AttributeName=LockID,KeyType=HASH|--billing-mode PAY_PER_REQUEST' | sort -u | wc -l)" \
+	"table bootstrap: its aws dynamodb create-table line declares the same table"
 
 # aws-cli.sh with a stand-in aws that records its calls (never the real one)
 mkdir -p "$TEST_TMP/awsbin"
@@ -434,13 +458,56 @@ is "" "$(pj 'd => d.Statement.filter(s => s.Effect !== "Allow" || [].concat(s.Ac
 is "" "$(pj 'd => d.Statement.flatMap(s => [].concat(s.Resource)).filter(r => !r.startsWith("arn:aws:s3:::example-terraform-state")).join(",")')" \
 	"every resource is in the state bucket"
 
+# the DynamoDB policy, and iam/README.md's table of who needs which action
+P=$EX/iam/tflock-dynamodb-policy.json
+ok "iam/tflock-dynamodb-policy.json is valid JSON" quiet pj 'd => 1'
+is 2012-10-17 "$(pj 'd => d.Version')" "policy language version 2012-10-17"
+ddb_actions="dynamodb:DeleteItem dynamodb:DescribeTable dynamodb:GetItem dynamodb:PutItem"
+is "$ddb_actions" "$(pj 'd => [...new Set(d.Statement.flatMap(s => [].concat(s.Action)))].sort().join(" ")')" \
+	"it grants exactly GetItem, PutItem, DeleteItem and DescribeTable (no Scan, no UpdateItem, no wildcard)"
+is "Allow" "$(pj 'd => [...new Set(d.Statement.map(s => s.Effect))].join(",")')" "every statement allows"
+is "arn:aws:dynamodb:*:*:table/terraform-locks" "$(pj 'd => [...new Set(d.Statement.flatMap(s => [].concat(s.Resource)))].join(",")')" \
+	"every resource is the table, arn:aws:dynamodb:*:*:table/terraform-locks"
+is "dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem" \
+	"$(pj 'd => [].concat((d.Statement.find(s => s.Condition) || {}).Action || []).sort().join(" ")')" \
+	"the item actions are in the statement limited by dynamodb:LeadingKeys"
+is "dynamodb:DescribeTable" "$(pj 'd => [].concat((d.Statement.find(s => s.Sid === "LetDoctorDescribeTheTable") || {}).Action || []).join(" ")')" \
+	"DescribeTable, which names no item, in a statement of its own"
+# the LeadingKeys patterns (IAM StringLike: * any run, ? one character) admit
+# the items terraform and tflock use for this state, and no other state's
+is "yes yes yes yes no no no" "$(pj 'd => {
+	const s = d.Statement.find(s => s.Condition) || { Condition: {} };
+	const pats = (s.Condition["ForAllValues:StringLike"] || {})["dynamodb:LeadingKeys"] || [];
+	const re = (p) => new RegExp("^" + p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+	const st = "example-terraform-state/network/terraform.tfstate";
+	return [st, st + "-md5", st + ".0a1b2c3d.selftest.tflock", "example-terraform-state/env:/staging/network/terraform.tfstate",
+		"example-terraform-state/other/terraform.tfstate", "other-bucket/network/terraform.tfstate", "example-terraform-state/env:/staging/other/terraform.tfstate"]
+		.map((k) => (pats.some((p) => re(p).test(k)) ? "yes" : "no")).join(" ");
+}')" "LeadingKeys: the lock item, the state digest, the self-test items, another workspace's; not another state's or bucket's"
+IR=$EX/iam/README.md
+# the rows of the table that starts with "| who | actions on the table"
+iam_rows() { awk '/^\| who \| actions on the table/ { t = 1; next } t && !/^\|/ { exit } t && !/^\| *---/' "$IR"; }
+is "$ddb_actions" "$(iam_rows | awk -F'|' '!/planned/ { print $3 }' | grep -oE '[A-Z][A-Za-z]+' | sort -u | sed 's/^/dynamodb:/' | paste -sd' ')" \
+	"iam/README.md: the subcommands' actions are the policy's, no more, no fewer"
+is 8 "$(iam_rows | grep -c .)" "iam/README.md: a row for run, status, unlock, release, doctor, check-git, terraform and the planned status"
+is GetItem "$(awk -F'|' '/^\| `tflock status`/ { gsub(/ /, "", $3); print $3 }' "$IR")" "iam/README.md: status needs GetItem alone"
+like "$(grep -F 'planned' "$IR" | grep -F '| Scan |')" 'not granted' "iam/README.md: Scan only for the planned bucket-wide status, not granted yet"
+
 # ---- 5. the backends with tflock, against the local S3 server ----------------
 rgw_require
 bucket=$(new_bucket)
 tflock_env "$bucket"
 unset TFLOCK_BUCKET TFLOCK_ENDPOINT TFLOCK_KEY # everything comes from the backend
 ddb_require # the migration example's table, on the test server
-ddb_table create terraform-locks >/dev/null || bail "cannot create table terraform-locks"
+# the examples' table, created from bootstrap/dynamodb-table's declaration
+# (under a name of this test's own: the test server may be shared)
+export STANDIN_TABLE=terraform-locks-$$
+ct=$(tres "r => JSON.stringify({ TableName: '$STANDIN_TABLE', BillingMode: r.billing_mode,
+	AttributeDefinitions: r.attribute.map(a => ({ AttributeName: a.name, AttributeType: a.type })),
+	KeySchema: [{ AttributeName: r.hash_key, KeyType: 'HASH' }].concat(r.range_key ? [{ AttributeName: r.range_key, KeyType: 'RANGE' }] : []) })")
+ddb_table call CreateTable "$ct" >/dev/null || bail "cannot create the table bootstrap/dynamodb-table declares: $ct"
+table_active() { ddb_table call DescribeTable "{\"TableName\":\"$STANDIN_TABLE\"}" 2>/dev/null | grep -q '"TableStatus":"ACTIVE"'; }
+wait_for "table $STANDIN_TABLE ACTIVE" 30 table_active || bail "table $STANDIN_TABLE never got ACTIVE"
 # a stand-in terraform: `init` writes .terraform/terraform.tfstate from the
 # directory's backend block as terraform init would, pointed at the local server;
 # every call logs its arguments, TF_CLI_ARGS_*, and whether the lock is held
@@ -453,38 +520,55 @@ env | grep '^TF_CLI_ARGS' | sort | sed 's/^/env /' >>"\$log"
 case \$1 in
 init)
 	mkdir -p .terraform
-	STANDIN_BUCKET=$bucket STANDIN_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT STANDIN_REGION=us-east-1 STANDIN_UNSET=encrypt \\
+	STANDIN_BUCKET=$bucket STANDIN_ENDPOINT=$TFLOCK_TEST_S3_ENDPOINT STANDIN_REGION=us-east-1 \\
+		STANDIN_UNSET="encrypt \${STANDIN_ALSO_UNSET:-}" \\
 		node "$HCL" backend-state . >.terraform/terraform.tfstate || exit 1 ;;
 plan | apply)
 	st=\$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --aws-sigv4 aws:amz:us-east-1:s3 \\
 		--user "$TFLOCK_TEST_ACCESS_KEY:$TFLOCK_TEST_SECRET_KEY" \\
 		-H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \\
 		"$TFLOCK_TEST_S3_ENDPOINT/$bucket/\${STANDIN_KEY:?}.tflock")
-	echo "lock \$st" >>"\$log" ;;
+	echo "lock \$st" >>"\$log"
+	case \$("$top_srcdir/tests/helpers/ddb-table" "$TFLOCK_TEST_DDB_ENDPOINT" get "\$STANDIN_TABLE" "$bucket/\$STANDIN_KEY" 2>&1) in
+	*'"Item"'*) echo "item held" ;;
+	'{}') echo "item absent" ;;
+	*) echo "item unknown" ;;
+	esac >>"\$log" ;;
 esac
 exit 0
 SH
 chmod +x "$TEST_TMP/bin/terraform"
 ORIG_PATH=$PATH
 export PATH=$TEST_TMP/bin:$PATH
-for d in new migrate-from-dynamodb migrate-from-dynamodb/after minio ceph-rgw cloudflare-r2; do
+# what each backend makes tflock hold while terraform runs: the lock file
+# (lock 200 / 404) and the DynamoDB item (held / absent)
+for d in new migrate-from-dynamodb/before migrate-from-dynamodb migrate-from-dynamodb/after minio ceph-rgw cloudflare-r2; do
 	w=$TEST_TMP/ex/$d
 	mkdir -p "$w"
 	cp "$B/$d/backend.tf" "$w/"
 	export STANDIN_KEY
 	STANDIN_KEY=$(s3be "$B/$d/backend.tf" 'b => b.key')
+	case $d in
+	*/before) want="lock 404|item held" what="the DynamoDB item alone (no lock file)" ;;
+	migrate-from-dynamodb) want="lock 200|item held" what="$STANDIN_KEY.tflock and the DynamoDB item" ;;
+	*) want="lock 200|item absent" what="$STANDIN_KEY.tflock alone" ;;
+	esac
 	: >"$TEST_TMP/tf.log"
 	(cd "$w" && terraform init -input=false && "$TFLOCK" -- terraform apply -auto-approve) 2>"$TEST_TMP/ex.err"
 	rc=$?
-	is "0|env TF_CLI_ARGS_apply=-lock=false|lock 200" \
-		"$rc|$(grep '^env TF_CLI_ARGS_apply=' "$TEST_TMP/tf.log")|$(grep '^lock' "$TEST_TMP/tf.log")" \
-		"backend/$d: tflock -- terraform apply locks $STANDIN_KEY.tflock from the backend alone; terraform gets -lock=false"
+	is "0|env TF_CLI_ARGS_apply=-lock=false|$want" \
+		"$rc|$(grep '^env TF_CLI_ARGS_apply=' "$TEST_TMP/tf.log")|$(grep '^lock\|^item' "$TEST_TMP/tf.log" | paste -sd'|')" \
+		"backend/$d: tflock -- terraform apply holds $what from the backend alone; terraform gets -lock=false"
 	[ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/ex.err"
-	is 404 "$(s3_status GET "/$bucket/$STANDIN_KEY.tflock")" "backend/$d: released"
+	is "404 {}" "$(s3_status GET "/$bucket/$STANDIN_KEY.tflock") $(ddb_table get "$STANDIN_TABLE" "$bucket/$STANDIN_KEY")" \
+		"backend/$d: released"
 done
 (cd "$TEST_TMP/ex/migrate-from-dynamodb" && "$TFLOCK" -- terraform apply -auto-approve) 2>"$TEST_TMP/ddb.err"
-like "$(cat "$TEST_TMP/ddb.err")" "acquired s3://.*\.tflock and dynamodb://terraform-locks/" \
-	"during the migration tflock holds the lock file and the DynamoDB item (PROTOCOL B12)"
+like "$(cat "$TEST_TMP/ddb.err")" "acquired s3://$bucket/network/terraform\.tfstate\.tflock and dynamodb://$STANDIN_TABLE/$bucket/network/terraform\.tfstate\$" \
+	"during the migration (step 1) tflock holds the lock file, then the DynamoDB item (PROTOCOL B12)"
+(cd "$TEST_TMP/ex/migrate-from-dynamodb/before" && "$TFLOCK" -- terraform apply -auto-approve) 2>"$TEST_TMP/ddb0.err"
+like "$(cat "$TEST_TMP/ddb0.err")" "acquired dynamodb://$STANDIN_TABLE/$bucket/network/terraform\.tfstate\$" \
+	"before it (step 0, the table alone) tflock holds the item alone"
 
 # the migration script, with the stand-in terraform and the real tflock
 MIG=$B/migrate-from-dynamodb/migrate.sh
@@ -496,8 +580,16 @@ is 0 $rc "migrate.sh both: re-initialises, runs tflock doctor and a locked plan"
 [ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/m1.out"
 like "$(grep '^args' "$TEST_TMP/tf.log" | paste -sd'|')" '^args init -reconfigure -input=false\|args plan -input=false -detailed-exitcode$' \
 	"terraform init -reconfigure, then plan"
-like "$(cat "$TEST_TMP/m1.out")" "WARN +dynamodb_table" "tflock doctor flags the table still in use"
-like "$(grep '^lock' "$TEST_TMP/tf.log")" "lock 200" "the plan ran under the lock file"
+like "$(cat "$TEST_TMP/m1.out")" "PASS +dynamodb_table: $STANDIN_TABLE: tflock holds Terraform's DynamoDB lock item and the lock file" \
+	"tflock doctor says tflock holds the item and the file"
+like "$(cat "$TEST_TMP/m1.out")" "WARN +dynamodb_table" "and flags the table as deprecated"
+is "lock 200|item held" "$(grep '^lock\|^item' "$TEST_TMP/tf.log" | paste -sd'|')" "the plan ran under the lock file and the DynamoDB item"
+like "$(cat "$TEST_TMP/m1.out")" "^migrate: tflock held: s3://$bucket/network/terraform\.tfstate\.tflock and dynamodb://$STANDIN_TABLE/" \
+	"migrate.sh both says what tflock held, from its --report"
+# .terraform initialised from another block than the one in DIR (the item not held): refused
+STANDIN_ALSO_UNSET=dynamodb_table bash "$MIG" both "$TEST_TMP/ex/migrate-from-dynamodb" >"$TEST_TMP/m1b.out" 2>&1
+is 1 $? "migrate.sh both refuses a run in which tflock did not hold the item"
+like "$(cat "$TEST_TMP/m1b.out")" "did not hold both the lock file and the DynamoDB item" "saying so"
 bash "$MIG" both "$TEST_TMP/ex/new" >/dev/null 2>&1
 is 1 $? "step 1 on a backend without dynamodb_table is refused"
 bash "$MIG" file "$TEST_TMP/ex/migrate-from-dynamodb" >/dev/null 2>&1
@@ -505,6 +597,7 @@ is 1 $? "step 2 while dynamodb_table is still there is refused"
 bash "$MIG" file "$TEST_TMP/ex/migrate-from-dynamodb/after" >"$TEST_TMP/m2.out" 2>&1
 is 0 $? "step 2 on the lock-file-only backend"
 ok "with no dynamodb_table warning left" bash -c "! grep -q 'dynamodb_table' '$TEST_TMP/m2.out'"
+like "$(cat "$TEST_TMP/m2.out")" "^migrate: tflock held: s3://$bucket/network/terraform\.tfstate\.tflock\$" "and tflock held the lock file alone"
 PATH=$TEST_TMP/awsbin:$PATH AWS_STANDIN_LOG=$TEST_TMP/m3.calls bash "$MIG" drop-table terraform-locks eu-west-1 >"$TEST_TMP/m3.out" 2>&1
 like "$(cat "$TEST_TMP/m3.out")" "aws dynamodb delete-table --table-name terraform-locks --region eu-west-1" \
 	"drop-table shows the command"
