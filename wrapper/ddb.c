@@ -184,7 +184,8 @@ static void describe_error(struct ddb_client *c, const char *op, const struct ht
 	if (!strcmp(type, "ResourceNotFoundException"))
 		err_set(err, ERR_HTTP,
 		        "DynamoDB table '%s' does not exist in region %s at %s "
-		        "(ResourceNotFoundException): create it (examples/dynamodb) or fix "
+		        "(ResourceNotFoundException): create it "
+		        "(examples/bootstrap/dynamodb-table) or fix "
 		        "dynamodb_table, the region or the endpoint",
 		        c->table, c->region, c->describe);
 	else if (!strcmp(type, "ValidationException"))

@@ -408,7 +408,7 @@ static void check_backend(const struct doctor_input *in)
 		line(V_WARN, "dynamodb_table", "deprecated by Terraform 1.11",
 		     "migrate: set use_lockfile = true next to dynamodb_table (tflock holds both), "
 		     "then remove dynamodb_table once every client uses the lock file "
-		     "(examples/migrate-from-dynamodb)");
+		     "(examples/backend/migrate-from-dynamodb)");
 	}
 }
 
