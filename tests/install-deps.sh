@@ -10,8 +10,17 @@
 #           decoding); cppcheck; clang (the fuzzers, the second warnings
 #           build); clang-format; rsync; Node.js and npm where the machine has
 #           no npm (the CI-template validators, installed from the npm registry
-#           into the build tree; dynalite, below)
+#           into the build tree); dynalite (below)
+#
+# dynalite, the DynamoDB-compatible server of the DynamoDB lock item's tests,
+# comes from the npm registry, pinned, into the source tree's _build/dynalite
+# (or $TFLOCK_TEST_DYNALITE_PREFIX), where tests/helpers/ddb-start looks for
+# it: 4.0.0 where node is 20 or newer (it needs 20), else 3.2.2, the last
+# release that runs on older node (Debian 12's own nodejs is 18). The tests run
+# it in memory, so its optional LevelDB binding is left out. The exact version
+# installed is written to PREFIX/VERSION. Not with --demo.
 set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(
 	gcc make autoconf automake pkg-config ca-certificates curl git openssl
@@ -41,19 +50,30 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# tests only: dynalite, DynamoDB's API on LevelDB (the DynamoDB lock item's
-# tests), pinned, into TFLOCK_DYNALITE_PREFIX (default /opt/tflock-test/dynalite).
-# dynalite 4 needs Node >= 20; Debian 12's nodejs is 18, where 3.2.2 (the last
-# release without that requirement) is used.
-if [ "${1:-}" != --demo ]; then
-	prefix=${TFLOCK_DYNALITE_PREFIX:-/opt/tflock-test/dynalite}
-	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-	want=dynalite@4.0.0
-	[ "$major" -ge 20 ] || want=dynalite@3.2.2
-	if [ "$(cat "$prefix/.pkg" 2>/dev/null)" != "$want" ]; then
-		echo "install-deps: installing $want (npm) into $prefix" >&2
-		mkdir -p "$prefix"
-		npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$want" >&2
-		printf '%s\n' "$want" >"$prefix/.pkg"
-	fi
+[ "${1:-}" = --demo ] && exit 0
+
+# dynalite (see the top): installed again only when the pin changes (node
+# upgraded to 20 or newer) or the installation is incomplete
+prefix=${TFLOCK_TEST_DYNALITE_PREFIX:-$src/_build/dynalite}
+mod=$prefix/node_modules/dynalite
+major=$(node -p 'process.versions.node.split(".")[0]')
+want=dynalite@4.0.0
+[ "$major" -ge 20 ] || want=dynalite@3.2.2
+if [ "$(cat "$prefix/.pkg" 2>/dev/null)" = "$want" ] && [ -s "$prefix/VERSION" ] &&
+	[ -f "$mod/package.json" ]; then
+	exit 0
 fi
+echo "install-deps: installing $want (npm) into $prefix" >&2
+mkdir -p "$prefix"
+rm -rf "$prefix/node_modules" "$prefix/package.json" "$prefix/package-lock.json" "$prefix/.pkg" \
+	"$prefix/VERSION"
+# the module must load, too (version 4's LevelDB module has a native part, used or not)
+if ! npm install --prefix "$prefix" --save-exact --omit=optional --no-audit --no-fund \
+	--loglevel=error "$want" >"$prefix/install.log" 2>&1 ||
+	! node -e 'require(process.argv[1])' "$mod" >>"$prefix/install.log" 2>&1; then
+	tail -n 20 "$prefix/install.log" | sed 's/^/install-deps: /' >&2
+	echo "install-deps: could not install $want: see $prefix/install.log" >&2
+	exit 1
+fi
+node -p 'require(process.argv[1]).version' "$mod/package.json" >"$prefix/VERSION"
+printf '%s\n' "$want" >"$prefix/.pkg"

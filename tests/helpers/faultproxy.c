@@ -1,6 +1,7 @@
 /*
  * faultproxy — a fault-injecting HTTP/1.1 proxy between tflock and the local
- * S3 server, for integration tests. Loopback only.
+ * S3 server (or the DynamoDB test server), for integration tests. Loopback
+ * only.
  *
  * Usage:
  *   faultproxy --upstream 127.0.0.1:PORT --port-file FILE --log FILE
@@ -42,12 +43,14 @@
  * by a Content-Length for the decoded body. HEAD, 204 and 304 responses have
  * no body (a HEAD's Content-Length is relayed unchanged). When the upstream
  * cannot be reached or answers garbage the client gets 502; when it does not
- * answer within 120 s, 504.
+ * answer within 120 s, 504. Every answer faultproxy makes up itself is an S3
+ * error, or DynamoDB's for a request with an X-Amz-Target (see status N).
  *
  * Rules: one per line; blank lines and everything from a word starting with
  * '#' are ignored.
  *
- *   METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C]
+ *   METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C] [target=OP]
+ *          [err=NAME]
  *
  *   METHOD   GET, PUT, DELETE, HEAD, POST...; ANY (or *) matches every method
  *   PATTERN  a substring the request target (path and query, as sent) must
@@ -68,7 +71,14 @@
  *                            by faultproxy</Message></Error> where C is
  *                            ConditionalRequestConflict for 409, SlowDown for
  *                            503, InternalError for 500, InjectedN otherwise
- *                            (no body for 204, 304 and HEAD)
+ *                            (no body for 204, 304 and HEAD). A request with
+ *                            an X-Amz-Target header (DynamoDB's JSON 1.0
+ *                            protocol) gets DynamoDB's form instead:
+ *                            Content-Type application/x-amz-json-1.0, the
+ *                            body {"__type":"com.amazonaws.dynamodb.v20120810#C",
+ *                            "message":"injected by faultproxy"} where C is
+ *                            InternalServerError for 500, ServiceUnavailable
+ *                            for 503, InjectedN otherwise
  *            status-after N  forward, let the server commit, then answer N
  *                            as above instead of the server's response
  *            reset           send a TCP RST (SO_LINGER 0, close) without
@@ -104,6 +114,16 @@
  *   cond=C   match only requests with (C = if-match or if-none-match) or
  *            without (C = none) that conditional header, e.g. a holder's
  *            conditional GETs but not its plain reads of the same key
+ *   target=OP  match only requests whose X-Amz-Target header names the
+ *            operation OP (the part after its last '.', or the whole value):
+ *            DynamoDB's requests are all "POST /", so "POST * drop-after
+ *            target=PutItem" loses the reply of every PutItem
+ *   err=NAME the code C of the error that status N or status-after N
+ *            answers, for any N (letters, digits and _ . # : -): S3's
+ *            <Code>, or DynamoDB's __type, prefixed as above unless NAME has
+ *            a '#' (err=com.amazon.coral.service#ThrottlingException is sent
+ *            as it is), e.g. "POST * status 400
+ *            err=ProvisionedThroughputExceededException target=PutItem"
  *
  * The first rule that matches the method and the pattern and is neither used
  * up nor still skipping decides. A request "reaches" a rule when no earlier
@@ -119,7 +139,7 @@
  * is finished (so lines are whole and in the order requests finished):
  *
  *   <ns> <conn> <METHOD> <target> if-match=<v> if-none-match=<v>
- *        action=<action> upstream=<u> client=<c>
+ *        action=<action> upstream=<u> client=<c> [target=<op>]
  *
  *   ns        CLOCK_BOOTTIME in nanoseconds, increasing down the file
  *   conn      the client connection's number, from 1
@@ -135,6 +155,9 @@
  *   c         the status the client was sent, or dropped, reset, hung, or
  *             gone (the client closed its end before the answer: it timed
  *             out, or vanished mid-request). Clients must not half-close.
+ *   op        the operation the request's X-Amz-Target names (as target=
+ *             matches it, escaped as above); the field is there only when the
+ *             request has that header, so an S3 request's line has nine
  *
  * A connection that closes before a complete request head is not logged.
  */
@@ -177,6 +200,8 @@
 #define HANG_MS 600000
 #define MAX_CONNS 1000
 #define THREAD_STACK (256 * 1024)
+#define ERR_NAME_MAX 100 /* err=NAME */
+#define DDB_ERR_PREFIX "com.amazonaws.dynamodb.v20120810#"
 
 /* rd_* results */
 #define RD_OK 0
@@ -227,7 +252,9 @@ struct rule {
 	long arg;
 	long count; /* 0: unlimited */
 	long after;
-	int cond; /* 0 any, 1 If-Match, 2 If-None-Match, 3 neither */
+	int cond;  /* 0 any, 1 If-Match, 2 If-None-Match, 3 neither */
+	char *op;  /* target=: the X-Amz-Target operation, or NULL */
+	char *err; /* err=: the injected error's code, or NULL */
 };
 
 /* counters of rules, kept across re-reads */
@@ -242,6 +269,7 @@ struct decision {
 	enum action act;
 	long arg;
 	char label[48];
+	char err[ERR_NAME_MAX + 1]; /* the rule's err=, "" when none */
 };
 
 /* growable byte buffer */
@@ -267,6 +295,7 @@ struct req {
 	long long clen;
 	char *if_match;
 	char *if_none_match;
+	char *amz_target; /* X-Amz-Target, NULL when absent */
 	char *body;
 	size_t body_len;
 };
@@ -290,6 +319,7 @@ struct logrec {
 	const char *target;
 	const char *if_match;
 	const char *if_none_match;
+	const char *op; /* the X-Amz-Target operation; also makes error answers JSON */
 	char action[48];
 	char upstream[16];
 	char client[16];
@@ -814,6 +844,9 @@ static int req_parse(struct req *rq)
 		} else if (name_is(name, nlen, "If-None-Match")) {
 			if (!rq->if_none_match)
 				rq->if_none_match = xstrndup(val, vlen);
+		} else if (name_is(name, nlen, "X-Amz-Target")) {
+			if (!rq->amz_target)
+				rq->amz_target = xstrndup(val, vlen);
 		}
 	}
 	if (rc < 0)
@@ -833,8 +866,19 @@ static void req_free(struct req *rq)
 	free(rq->target);
 	free(rq->if_match);
 	free(rq->if_none_match);
+	free(rq->amz_target);
 	free(rq->body);
 	memset(rq, 0, sizeof(*rq));
+}
+
+/* the operation an X-Amz-Target names ("DynamoDB_20120810.PutItem": "PutItem"), or NULL */
+static const char *amz_op(const char *amz_target)
+{
+	const char *dot;
+	if (!amz_target)
+		return NULL;
+	dot = strrchr(amz_target, '.');
+	return dot ? dot + 1 : amz_target;
 }
 
 static void resp_free(struct resp *rs)
@@ -845,6 +889,65 @@ static void resp_free(struct resp *rs)
 }
 
 /* ---- rules ---- */
+
+static void rule_free(struct rule *ru)
+{
+	free(ru->key);
+	free(ru->method);
+	free(ru->pattern);
+	free(ru->op);
+	free(ru->err);
+	memset(ru, 0, sizeof(*ru));
+}
+
+/* a word of nothing but characters from set, 1..max of them */
+static int word_of(const char *w, const char *set, size_t max)
+{
+	size_t n = strlen(w);
+	return n >= 1 && n <= max && strspn(w, set) == n;
+}
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+
+/* one option word after the action into ru: 0, or -1 (in err) */
+static int rule_option(struct rule *ru, const char *w, char *err, size_t errlen)
+{
+	if (!strncmp(w, "count=", 6)) {
+		if (parse_long(w + 6, 1, LONG_MAX, &ru->count) == 0)
+			return 0;
+		snprintf(err, errlen, "bad \"%s\" (count=N, N >= 1)", w);
+	} else if (!strncmp(w, "after=", 6)) {
+		if (parse_long(w + 6, 0, LONG_MAX, &ru->after) == 0)
+			return 0;
+		snprintf(err, errlen, "bad \"%s\" (after=M, M >= 0)", w);
+	} else if (!strncmp(w, "tag=", 4)) {
+		return 0; /* part of the rule's text (its counters' key), nothing more */
+	} else if (!strncmp(w, "cond=", 5)) {
+		const char *c = w + 5;
+		ru->cond = !strcmp(c, "if-match")        ? 1
+		           : !strcmp(c, "if-none-match") ? 2
+		           : !strcmp(c, "none")          ? 3
+		                                         : -1;
+		if (ru->cond >= 0)
+			return 0;
+		snprintf(err, errlen, "bad \"%s\" (cond=if-match, if-none-match or none)", w);
+	} else if (!strncmp(w, "target=", 7)) {
+		if (!ru->op && word_of(w + 7, NAME_CHARS ".", 64)) {
+			ru->op = xstrdup(w + 7);
+			return 0;
+		}
+		snprintf(err, errlen, "bad \"%s\" (target=OPERATION, once)", w);
+	} else if (!strncmp(w, "err=", 4)) {
+		if (!ru->err && word_of(w + 4, NAME_CHARS ".#:-", ERR_NAME_MAX)) {
+			ru->err = xstrdup(w + 4);
+			return 0;
+		}
+		snprintf(err, errlen, "bad \"%s\" (err=NAME: letters, digits, _.#:-, once)", w);
+	} else {
+		snprintf(err, errlen, "unexpected \"%s\"", w);
+	}
+	return -1;
+}
 
 /* parse one line: 1 a rule, 0 nothing (blank or comment), -1 error (in err) */
 static int rule_parse(const char *text, struct rule *ru, char *err, size_t errlen)
@@ -871,7 +974,8 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 	}
 	if (n < 3) {
 		snprintf(err, errlen,
-		         "want METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C]");
+		         "want METHOD PATTERN ACTION [ARG] [count=N] [after=M] "
+		         "[cond=C] [target=OP] [err=NAME]");
 		goto out;
 	}
 	for (const char *q = words[0]; *q; q++)
@@ -897,36 +1001,9 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 		}
 		i = 4;
 	}
-	for (; i < n; i++) {
-		if (!strncmp(words[i], "count=", 6)) {
-			if (parse_long(words[i] + 6, 1, LONG_MAX, &ru->count)) {
-				snprintf(err, errlen, "bad \"%s\" (count=N, N >= 1)", words[i]);
-				goto out;
-			}
-		} else if (!strncmp(words[i], "after=", 6)) {
-			if (parse_long(words[i] + 6, 0, LONG_MAX, &ru->after)) {
-				snprintf(err, errlen, "bad \"%s\" (after=M, M >= 0)", words[i]);
-				goto out;
-			}
-		} else if (!strncmp(words[i], "tag=", 4)) {
-			/* part of the rule's text (its counters' key), nothing more */
-		} else if (!strncmp(words[i], "cond=", 5)) {
-			const char *c = words[i] + 5;
-			ru->cond = !strcmp(c, "if-match")        ? 1
-			           : !strcmp(c, "if-none-match") ? 2
-			           : !strcmp(c, "none")          ? 3
-			                                         : -1;
-			if (ru->cond < 0) {
-				snprintf(err, errlen,
-				         "bad \"%s\" (cond=if-match, if-none-match or none)",
-				         words[i]);
-				goto out;
-			}
-		} else {
-			snprintf(err, errlen, "unexpected \"%s\"", words[i]);
+	for (; i < n; i++)
+		if (rule_option(ru, words[i], err, errlen) < 0)
 			goto out;
-		}
-	}
 	for (i = 0; i < n; i++) {
 		if (i)
 			sb_adds(&key, " ");
@@ -938,28 +1015,25 @@ static int rule_parse(const char *text, struct rule *ru, char *err, size_t errle
 	ru->pattern = xstrdup(words[1]);
 	rc = 1;
 out:
+	if (rc < 0)
+		rule_free(ru); /* what the options took */
 	sb_free(&key);
 	free(copy);
 	return rc;
 }
 
-static void rule_free(struct rule *ru)
+static int rule_matches(const struct rule *ru, const struct req *rq)
 {
-	free(ru->key);
-	free(ru->method);
-	free(ru->pattern);
-	memset(ru, 0, sizeof(*ru));
-}
-
-static int rule_matches(const struct rule *ru, const char *method, const char *target,
-                        const char *if_match, const char *if_none_match)
-{
-	if (strcmp(ru->method, "ANY") && strcmp(ru->method, "*") && strcmp(ru->method, method))
+	if (strcmp(ru->method, "ANY") && strcmp(ru->method, "*") && strcmp(ru->method, rq->method))
 		return 0;
-	if ((ru->cond == 1 && !if_match) || (ru->cond == 2 && !if_none_match) ||
-	    (ru->cond == 3 && (if_match || if_none_match)))
+	if ((ru->cond == 1 && !rq->if_match) || (ru->cond == 2 && !rq->if_none_match) ||
+	    (ru->cond == 3 && (rq->if_match || rq->if_none_match)))
 		return 0;
-	return !strcmp(ru->pattern, "*") || strstr(target, ru->pattern);
+	/* target=OP: the header's operation, or the whole header value */
+	if (ru->op && (!rq->amz_target ||
+	               (strcmp(ru->op, amz_op(rq->amz_target)) && strcmp(ru->op, rq->amz_target))))
+		return 0;
+	return !strcmp(ru->pattern, "*") || strstr(rq->target, ru->pattern);
 }
 
 /* the counter of the occurrence-th line whose text is key (rules_mu held) */
@@ -999,8 +1073,7 @@ static void rules_check(void)
 }
 
 /* read the rules afresh and decide what to do with a request */
-static void rules_decide(const char *method, const char *target, const char *if_match,
-                         const char *if_none_match, struct decision *d)
+static void rules_decide(const struct req *rq, struct decision *d)
 {
 	FILE *f;
 	char *line = NULL, err[256];
@@ -1011,6 +1084,7 @@ static void rules_decide(const char *method, const char *target, const char *if_
 
 	d->act = A_PASS;
 	d->arg = 0;
+	d->err[0] = '\0';
 	pthread_mutex_lock(&rules_mu);
 	f = fopen(rules_path, "r");
 	if (!f) {
@@ -1032,7 +1106,7 @@ static void rules_decide(const char *method, const char *target, const char *if_
 				occurrence++;
 		seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
 		seen[nseen++] = xstrdup(ru.key);
-		if (!rule_matches(&ru, method, target, if_match, if_none_match)) {
+		if (!rule_matches(&ru, rq)) {
 			rule_free(&ru);
 			continue;
 		}
@@ -1045,6 +1119,8 @@ static void rules_decide(const char *method, const char *target, const char *if_
 		}
 		d->act = actions[ru.action].act;
 		d->arg = ru.arg;
+		if (ru.err)
+			snprintf(d->err, sizeof(d->err), "%s", ru.err);
 		if (actions[ru.action].has_arg)
 			snprintf(d->label, sizeof(d->label), "%s:%ld", actions[ru.action].name,
 			         ru.arg);
@@ -1096,7 +1172,12 @@ static void log_request(unsigned long conn_id, const struct logrec *lr)
 	log_field(&b, lr->if_match);
 	sb_adds(&b, " if-none-match=");
 	log_field(&b, lr->if_none_match);
-	sb_addf(&b, " action=%s upstream=%s client=%s\n", lr->action, lr->upstream, lr->client);
+	sb_addf(&b, " action=%s upstream=%s client=%s", lr->action, lr->upstream, lr->client);
+	if (lr->op) { /* only then: S3 requests' lines keep their nine fields */
+		sb_adds(&b, " target=");
+		log_field(&b, lr->op);
+	}
+	sb_adds(&b, "\n");
 
 	pthread_mutex_lock(&log_mu);
 	{
@@ -1162,19 +1243,25 @@ static const char *reason(int status)
 	}
 }
 
-static const char *injected_code(int status, char *buf, size_t len)
+/* the code of an injected error: the rule's err=, else S3's or DynamoDB's for the status */
+static const char *injected_code(int status, const char *err, int ddb, char *buf, size_t len)
 {
+	if (err && *err)
+		return err;
 	switch (status) {
 	case 409:
-		return "ConditionalRequestConflict";
+		if (!ddb)
+			return "ConditionalRequestConflict";
+		break;
 	case 500:
-		return "InternalError";
+		return ddb ? "InternalServerError" : "InternalError";
 	case 503:
-		return "SlowDown";
+		return ddb ? "ServiceUnavailable" : "SlowDown";
 	default:
-		snprintf(buf, len, "Injected%d", status);
-		return buf;
+		break;
 	}
+	snprintf(buf, len, "Injected%d", status);
+	return buf;
 }
 
 /* the peer closed its end (or the socket failed): the answer would be lost */
@@ -1198,17 +1285,29 @@ static int client_send(int fd, const struct sb *out, int status, struct logrec *
 	return 0;
 }
 
-/* an S3-style error answer made up by faultproxy */
+/*
+ * An error answer made up by faultproxy: S3's XML, or DynamoDB's JSON 1.0 for
+ * a request with an X-Amz-Target (lr->op), its __type the code, prefixed with
+ * DynamoDB's namespace unless the code has a '#' of its own. code and message
+ * are faultproxy's own text or a checked err= (nothing to escape).
+ */
 static int send_error(int fd, int status, const char *code, const char *message, int is_head,
                       int keep, struct logrec *lr)
 {
 	struct sb out = { 0 }, body = { 0 };
 	int rc;
-	sb_addf(&body, "<Error><Code>%s</Code><Message>%s</Message></Error>", code, message);
+	if (lr->op)
+		sb_addf(&body, "{\"__type\":\"%s%s\",\"message\":\"%s\"}",
+		        strchr(code, '#') ? "" : DDB_ERR_PREFIX, code, message);
+	else
+		sb_addf(&body, "<Error><Code>%s</Code><Message>%s</Message></Error>", code,
+		        message);
 	sb_addf(&out, "HTTP/1.1 %d %s\r\n", status, reason(status));
-	sb_adds(&out, "x-amz-request-id: faultproxy\r\n");
+	sb_adds(&out,
+	        lr->op ? "x-amzn-RequestId: faultproxy\r\n" : "x-amz-request-id: faultproxy\r\n");
 	if (status != 204 && status != 304) {
-		sb_adds(&out, "Content-Type: application/xml\r\n");
+		sb_adds(&out, lr->op ? "Content-Type: application/x-amz-json-1.0\r\n"
+		                     : "Content-Type: application/xml\r\n");
 		sb_addf(&out, "Content-Length: %zu\r\n", body.len);
 	}
 	if (!keep)
@@ -1222,10 +1321,11 @@ static int send_error(int fd, int status, const char *code, const char *message,
 	return rc;
 }
 
-static int send_injected(int fd, int status, int is_head, int keep, struct logrec *lr)
+static int send_injected(int fd, int status, const char *err, int is_head, int keep,
+                         struct logrec *lr)
 {
 	char buf[32];
-	return send_error(fd, status, injected_code(status, buf, sizeof(buf)),
+	return send_error(fd, status, injected_code(status, err, lr->op != NULL, buf, sizeof(buf)),
 	                  "injected by faultproxy", is_head, keep, lr);
 }
 
@@ -1683,7 +1783,7 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 		snprintf(lr->client, sizeof(lr->client), "dropped");
 		return 0;
 	case A_STATUS:
-		return send_injected(c->fd, (int)d->arg, is_head, keep, lr) == 0 && keep;
+		return send_injected(c->fd, (int)d->arg, d->err, is_head, keep, lr) == 0 && keep;
 	case A_STALL:
 		sleep_ms(d->arg);
 		break;
@@ -1713,7 +1813,7 @@ static int handle(struct conn *c, struct rd *r, struct req *rq, const struct dec
 		keep = 0;
 		break;
 	case A_STATUS_AFTER:
-		keep = send_injected(c->fd, (int)d->arg, is_head, keep, lr) == 0 && keep;
+		keep = send_injected(c->fd, (int)d->arg, d->err, is_head, keep, lr) == 0 && keep;
 		break;
 	case A_GARBAGE_AFTER: {
 		static const char junk[] = "XTTP/1.1 200 OK\r\n\r\n";
@@ -1794,13 +1894,14 @@ static void *conn_main(void *arg)
 		lr.target = rq.target;
 		lr.if_match = rq.if_match;
 		lr.if_none_match = rq.if_none_match;
+		lr.op = amz_op(rq.amz_target);
 		if (st) {
 			int i = st == 431 ? 1 : st == 413 ? 2 : st == 501 ? 3 : 0;
 			send_error(c->fd, st, refusals[i].code, refusals[i].message,
 			           rq.method && !strcmp(rq.method, "HEAD"), 0, &lr);
 			keep = 0;
 		} else {
-			rules_decide(rq.method, rq.target, rq.if_match, rq.if_none_match, &d);
+			rules_decide(&rq, &d);
 			snprintf(lr.action, sizeof(lr.action), "%s", d.label);
 			keep = handle(c, &r, &rq, &d, &lr);
 		}
@@ -1827,8 +1928,8 @@ static void usage(FILE *f)
 	fputs("usage: faultproxy --upstream 127.0.0.1:PORT --port-file FILE --log FILE --rules "
 	      "FILE\n"
 	      "                  [--idle-exit SECONDS]\n"
-	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M], one per line; actions: "
-	      "pass, drop,\n"
+	      "Rules: METHOD PATTERN ACTION [ARG] [count=N] [after=M] [cond=C] [target=OP] "
+	      "[err=NAME],\none per line; actions: pass, drop,\n"
 	      "drop-after, garbage-after, status N, status-after N, reset, stall MS, stall-after "
 	      "MS, hang,\n"
 	      "cond-delete.\n",

@@ -2,6 +2,9 @@
 # faultproxy, the fault-injecting proxy the lock tests put between tflock and
 # the RADOS Gateway, does what tests/helpers/faultproxy.c promises: seen from
 # the client, from the server (requests sent to it directly) and in its log.
+# Its DynamoDB side (target=, err=, JSON error answers, the log's target=
+# field) is checked in front of the DynamoDB test server, dynalite; without
+# dynalite installed those checks are skipped, saying so.
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 rgw_require
@@ -18,6 +21,9 @@ cleanup() {
 	rm -rf "$TEST_TMP"
 }
 trap cleanup EXIT
+# (after the trap: need_ddb adds the stop of a private server to it)
+ddb=
+need_ddb --optional && ddb=1
 
 # wait_for CMD...: poll CMD every 0.1 s, give up after 15 s
 wait_for() {
@@ -250,6 +256,114 @@ is "abs
 like "$(last_log "$abs$b/abs.tflock" 2)" "^[0-9]+ [0-9]+ PUT $abs$b/abs.tflock .* action=pass upstream=200 client=200\$" \
 	"absolute form: the log has the target as sent"
 set_rules '# nothing injected'
+
+# --- err= on an S3 request; target= rules leave S3 requests (no X-Amz-Target) alone
+set_rules 'PUT /e403 status 403 err=AccessDenied' 'PUT /t500 status 500 target=PutItem'
+like "$(S3_BODY_FILE=$(put_body e403) px PUT "$b/e403" | tr -d '\n')" '<Code>AccessDenied</Code>.*403$' \
+	"err=NAME names the S3 error's Code"
+is 200 "$(S3_BODY_FILE=$(put_body t500) px_status PUT "$b/t500")" "a target= rule does not match a request without X-Amz-Target"
+set_rules '# nothing injected'
+
+# --- DynamoDB's protocol (every request "POST /"), in front of dynalite
+if [ -n "$ddb" ]; then
+	drules=$TEST_TMP/drules
+	dlog=$TEST_TMP/dlog
+	printf '# nothing injected\n' >"$drules"
+	"$FAULTPROXY" --upstream "$TFLOCK_TEST_DDB_ENDPOINT" --port-file "$TEST_TMP/dport" --log "$dlog" \
+		--rules "$drules" --idle-exit 300 2>"$TEST_TMP/dproxy.err" &
+	proxy_pids+=("$!")
+	ok "a second proxy, in front of dynalite, starts" wait_for test -s "$TEST_TMP/dport"
+	dproxy=http://127.0.0.1:$(cat "$TEST_TMP/dport")
+	dset_rules() { printf '%s\n' "$@" >"$drules.new" && mv "$drules.new" "$drules"; }
+	# dlast N: wait for N lines in the log, print the last
+	dlog_has() { [ "$(wc -l <"$dlog")" -ge "$1" ]; }
+	dlast() { wait_for dlog_has "$1" && tail -n 1 "$dlog"; }
+	dlines=0
+	# dreq OP JSON — through the proxy: sets dbody, dcode; dlines counts the requests sent
+	dreq() {
+		local out
+		dlines=$((dlines + 1))
+		out=$("$top_srcdir/tests/helpers/ddb-table" "$dproxy" raw "$1" "$2" 2>"$TEST_TMP/dreq.err")
+		drc=$?
+		dcode=${out##*$'\n'}
+		dbody=${out%$'\n'*}
+	}
+	dtab=tfl-fp-$$
+	ddb_table create "$dtab" >/dev/null || bail "cannot create table $dtab"
+	dput() { # dput KEY — create-if-absent PutItem of KEY
+		dreq PutItem "{\"TableName\":\"$dtab\",\"Item\":{\"LockID\":{\"S\":\"$1\"},\"Info\":{\"S\":\"i\"}},\"ConditionExpression\":\"attribute_not_exists(LockID)\"}"
+	}
+	dget() { dreq GetItem "{\"TableName\":\"$dtab\",\"Key\":{\"LockID\":{\"S\":\"$1\"}},\"ConsistentRead\":true}"; }
+	has_item() { [ "$(ddb_table get "$dtab" "$1")" != "{}" ]; }
+	inj() { printf '{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected by faultproxy"}' "$1"; }
+
+	dput pass
+	is 200 "$dcode" "ddb pass: a PutItem through the proxy succeeds"
+	like "$(dlast $dlines)" '^[0-9]+ [0-9]+ POST / if-match=- if-none-match=- action=pass upstream=200 client=200 target=PutItem$' \
+		"ddb pass: the log line ends with the operation (target=PutItem)"
+
+	dset_rules 'POST * drop-after target=PutItem'
+	dput lost
+	is 2 "$drc" "drop-after target=PutItem: the client gets no answer"
+	like "$(cat "$TEST_TMP/dreq.err")" 'Empty reply' "... an empty reply"
+	ok "drop-after target=PutItem: yet dynalite applied the PutItem" has_item lost
+	like "$(dlast $dlines)" ' action=drop-after upstream=200 client=dropped target=PutItem$' "... logged"
+	dget lost
+	is 200 "$dcode" "a GetItem is not matched by target=PutItem"
+
+	dset_rules 'POST * status 500 target=PutItem'
+	dput s500
+	is "500 $(inj InternalServerError)" "$dcode $dbody" "status 500 target=PutItem: DynamoDB's InternalServerError"
+	ok_not "status 500: dynalite never saw the PutItem" has_item s500
+	like "$(dlast $dlines)" ' action=status:500 upstream=- client=500 target=PutItem$' "... logged as not forwarded"
+	is "application/x-amz-json-1.0" "$(curl -s -o /dev/null -w '%{content_type}' --max-time 20 -X POST \
+		-H 'X-Amz-Target: DynamoDB_20120810.PutItem' -H 'Content-Type: application/x-amz-json-1.0' -d '{}' "$dproxy/")" \
+		"... with DynamoDB's Content-Type"
+	dlines=$((dlines + 1))
+
+	dset_rules 'POST * status 400 err=ProvisionedThroughputExceededException target=PutItem' \
+		'POST * status 400 err=com.amazon.coral.service#ThrottlingException target=DynamoDB_20120810.GetItem' \
+		'POST * status 503 target=DescribeTable'
+	dput thr
+	is "400 $(inj ProvisionedThroughputExceededException)" "$dcode $dbody" "err=ProvisionedThroughputExceededException names the __type"
+	dget thr
+	is '400 {"__type":"com.amazon.coral.service#ThrottlingException","message":"injected by faultproxy"}' "$dcode $dbody" \
+		"err= with a '#' is sent as it is; target= matches the whole X-Amz-Target too"
+	dreq DescribeTable "{\"TableName\":\"$dtab\"}"
+	is "503 $(inj ServiceUnavailable)" "$dcode $dbody" "status 503 without err=: ServiceUnavailable"
+
+	dset_rules 'POST * status-after 500 target=DeleteItem'
+	dreq DeleteItem "{\"TableName\":\"$dtab\",\"Key\":{\"LockID\":{\"S\":\"pass\"}}}"
+	is "500 $(inj InternalServerError)" "$dcode $dbody" "status-after 500 target=DeleteItem: the client gets the error"
+	ok_not "status-after: yet dynalite deleted the item" has_item pass
+	like "$(dlast $dlines)" ' action=status-after:500 upstream=200 client=500 target=DeleteItem$' "... logged with dynalite's 200"
+
+	dset_rules 'POST * status 500 target=PutItem count=1'
+	seen=
+	for i in 1 2; do
+		dput "cnt$i"
+		seen="$seen $dcode"
+	done
+	is " 500 200" "$seen" "count=1 with target=: one injected, then passed"
+
+	dset_rules '# nothing injected'
+	wait_for dlog_has "$dlines"
+	dbad=$(grep -Evc '^[0-9]+ [0-9]+ POST / if-match=- if-none-match=- action=[a-z0-9:-]+ upstream=([0-9]{3}|-|error|timeout) client=([0-9]{3}|dropped|reset|hung|gone) target=[A-Za-z]+$' "$dlog")
+	is 0 "$dbad" "every DynamoDB log line has the documented format, target= last"
+	is "$dlines" "$(wc -l <"$dlog")" "one log line per request"
+	is 0 "$(grep -c ' target=' "$log")" "S3 requests' log lines have no target= field"
+	ddb_table delete "$dtab" >/dev/null
+else
+	skip "dynalite is not installed: faultproxy's DynamoDB side not checked (tests/install-deps.sh installs it)"
+fi
+
+# --- bad target= and err= words are refused at start-up
+for r in 'POST * status 500 target=' 'POST * status 500 err=a"b' 'POST * status 500 target=A target=B'; do
+	printf '%s\n' "$r" >"$TEST_TMP/badrules"
+	"$FAULTPROXY" --upstream "$TFLOCK_TEST_S3_ENDPOINT" --port-file "$TEST_TMP/p4" --log "$TEST_TMP/l4" \
+		--rules "$TEST_TMP/badrules" 2>"$TEST_TMP/err4"
+	like "$?: $(cat "$TEST_TMP/err4")" '^2: .*badrules:1: bad "(target|err)=' "refused at start-up: $r"
+done
 
 bad=$(grep -Evc '^[0-9]+ [0-9]+ [A-Z-]+ [^ ]+ if-match=[^ ]+ if-none-match=[^ ]+ action=[a-z0-9:-]+ upstream=([0-9]{3}|-|error|timeout) client=([0-9]{3}|dropped|reset|hung|gone)$' "$log")
 is 0 "$bad" "every log line has the documented format"

@@ -241,28 +241,47 @@ output "x" { value = "hello" }
 TF
 }
 
-# ddb_require — the DynamoDB test server (dynalite): the run's (tests/run.sh
-# boots one: TFLOCK_TEST_DDB_RUN), else one of this test's own, stopped at
-# exit; exports TFLOCK_TEST_DDB_ENDPOINT. Skips the test, saying why, only when
-# dynalite is not installed (tests/install-deps.sh installs it); a server that
-# does not start fails the test.
-# ddb_table ARGS — tests/helpers/ddb-table on that server.
-ddb_require() {
+# need_ddb — the DynamoDB test server (dynalite, tests/helpers/ddb-start): the
+# run's when TFLOCK_TEST_DDB_RUN names its directory (tests/run.sh boots one),
+# else TFLOCK_TEST_DDB_ENDPOINT when already set (a test's helper script, or a
+# server of your own), else a private one for this test, stopped at exit (and
+# by its own watchdog within a second when the test dies or its EXIT trap is
+# replaced). Exports TFLOCK_TEST_DDB_ENDPOINT, TFLOCK_TEST_DDB_VERSION and
+# AWS_ENDPOINT_URL_DYNAMODB. Skips the whole test, saying why, only when node
+# or dynalite is not installed (tests/install-deps.sh installs them); a server
+# that cannot start fails it. Call it in the test's own shell, before any check.
+# need_ddb --optional: return 1 instead of skipping, for a test with checks of
+# its own beside the server's. ddb_require is need_ddb; ddb_table ARGS runs
+# tests/helpers/ddb-table on the server.
+need_ddb() {
 	local run=${TFLOCK_TEST_DDB_RUN:-}
-	if [ -n "$run" ] && [ -s "$run/env" ]; then
+	if [ -n "$run" ]; then
+		[ -s "$run/env" ] || bail "TFLOCK_TEST_DDB_RUN=$run: no dynalite runs there (no $run/env)"
 		. "$run/env"
-	else
+		kill -0 "$TFLOCK_TEST_DDB_PID" 2>/dev/null ||
+			bail "TFLOCK_TEST_DDB_RUN=$run: its dynalite (pid $TFLOCK_TEST_DDB_PID) is gone: see $run/log"
+	elif [ -z "${TFLOCK_TEST_DDB_ENDPOINT:-}" ]; then
 		run=$TEST_TMP/ddb
-		"$top_srcdir/tests/helpers/ddb-start" "$run" >"$TEST_TMP/ddb-start.log" 2>&1
+		"$top_srcdir/tests/helpers/ddb-start" "$run" $$ >"$TEST_TMP/ddb-start.log" 2>&1
 		case $? in
 		0) ;;
-		2) skip_all "dynalite is not installed (tests/install-deps.sh installs it)" ;;
-		*) bail "cannot start dynalite: $(tail -n 3 "$TEST_TMP/ddb-start.log")" ;;
+		2)
+			[ "${1:-}" = --optional ] && return 1
+			skip_all "$(sed -n '$s/^ddb-start: //p' "$TEST_TMP/ddb-start.log")"
+			;;
+		*)
+			sed 's/^/# /' "$TEST_TMP/ddb-start.log" "$run/log" 2>/dev/null
+			bail "cannot start dynalite (its output above)"
+			;;
 		esac
-		trap '"$top_srcdir/tests/helpers/ddb-stop" "$TEST_TMP/ddb"; test_cleanup' EXIT
 		. "$run/env"
+		# stop it first, then whatever the EXIT trap did already
+		eval "set -- $(trap -p EXIT)"
+		trap "\"\$top_srcdir/tests/helpers/ddb-stop\" '$run'; ${3:-}" EXIT
 	fi
+	TFLOCK_TEST_DDB_VERSION=${TFLOCK_TEST_DDB_VERSION:-unknown}
 	export TFLOCK_TEST_DDB_ENDPOINT TFLOCK_TEST_DDB_VERSION
 	export AWS_ENDPOINT_URL_DYNAMODB=$TFLOCK_TEST_DDB_ENDPOINT
 }
+ddb_require() { need_ddb; }
 ddb_table() { "$top_srcdir/tests/helpers/ddb-table" "$TFLOCK_TEST_DDB_ENDPOINT" "$@"; }
