@@ -236,6 +236,18 @@ static void check_selftest(const struct doctor_input *in, struct doctor_state *d
 			         "enforced",
 			         lock_url(m), lock_store_describe(m));
 			line(V_PASS, "dynamodb self-test", d, NULL);
+			if (lock_caps(m)->read_units > 0 && lock_caps(m)->read_units < 10) {
+				snprintf(d, sizeof(d),
+				         "%ld read capacity units provisioned: each waiting run "
+				         "reads "
+				         "the item once a second (strongly consistent), so a few "
+				         "waiters throttle the table",
+				         lock_caps(m)->read_units);
+				line(V_WARN, "dynamodb capacity", d,
+				     "use on-demand billing (PAY_PER_REQUEST), or provision more "
+				     "read "
+				     "capacity than runs that may wait at once");
+			}
 			if (lock_caps(m)->replicated)
 				line(V_WARN, "dynamodb global table",
 				     "the table has replicas in other regions: writes in different "

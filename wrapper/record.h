@@ -66,6 +66,8 @@ struct record_caps {
 	int not_modified; /* read(if_changed) can answer REC_UNCHANGED without a body */
 	int replicated;   /* DynamoDB: a global table (replicas in other regions: writes
 	                     there do not exclude each other) */
+	long read_units;  /* DynamoDB: provisioned read capacity, 0 on demand (B11:
+	                     every waiter's poll is a consistent read) */
 };
 
 /* How one call may spend time. */

@@ -359,6 +359,17 @@ static int check_table(struct record *r, long timeout_ms, int *broken, struct tf
 	}
 	rep_list = cJSON_GetObjectItemCaseSensitive(t, "Replicas");
 	r->caps.replicated = cJSON_GetArraySize(rep_list) > 0;
+	{ /* provisioned, not on demand: its read capacity */
+		const cJSON *bm = cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(t, "BillingModeSummary"), "BillingMode");
+		const cJSON *rcu = cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(t, "ProvisionedThroughput"),
+		        "ReadCapacityUnits");
+		r->caps.read_units = 0;
+		if (!(cJSON_IsString(bm) && !strcmp(bm->valuestring, "PAY_PER_REQUEST")) &&
+		    cJSON_IsNumber(rcu) && rcu->valuedouble > 0)
+			r->caps.read_units = (long)rcu->valuedouble;
+	}
 	if (r->caps.replicated)
 		log_warn("DynamoDB table '%s' is a global table (%d replicas): writes in different "
 		         "regions do not exclude each other; lock through one region only",

@@ -435,6 +435,10 @@ static int probe_against(const char *name, const char *routes, struct record_pro
 	ret = rec->ops->probe(rec, pb, err);
 	if (name[0] == 'g')
 		ok(rec->caps.replicated, "%s: a table with replicas is marked replicated", name);
+	if (!strcmp(name, "low"))
+		is_int(2, rec->caps.read_units, "%s: its provisioned read capacity is known", name);
+	if (!strcmp(name, "ok"))
+		is_int(0, rec->caps.read_units, "%s: on demand (no capacity named): 0", name);
 	*log = close_stub();
 	return ret;
 }
@@ -451,6 +455,11 @@ static void test_probe(void)
 	        "\"KeySchema\":[{\"AttributeName\":\"LockID\",\"KeyType\":\"HASH\"}],"
 	        "\"AttributeDefinitions\":[{\"AttributeName\":\"LockID\",\"AttributeType\":\"S\"}],"
 	        "\"Replicas\":[{\"RegionName\":\"eu-west-1\"}]}}";
+	const char *low =
+	        "{\"Table\":{\"TableName\":\"locks\",\"TableStatus\":\"ACTIVE\","
+	        "\"KeySchema\":[{\"AttributeName\":\"LockID\",\"KeyType\":\"HASH\"}],"
+	        "\"AttributeDefinitions\":[{\"AttributeName\":\"LockID\",\"AttributeType\":\"S\"}],"
+	        "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":2,\"WriteCapacityUnits\":2}}}";
 	const char *wrong =
 	        "{\"Table\":{\"TableName\":\"locks\",\"TableStatus\":\"ACTIVE\","
 	        "\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],"
@@ -486,6 +495,18 @@ static void test_probe(void)
 	is_int(0, ret, "global table: the self-test passes (doctor warns)");
 	free(log);
 	free(r);
+
+	{
+		char *t_low = xstrdup(wfile("t_low", low));
+		r = xasprintf("POST / 200 %s\nPOST / 200 %s\nPOST / 400 %s\nPOST / 400 %s\n"
+		              "POST / 200 %s\nPOST / 200 %s\n",
+		              t_low, empty, ccf, ccf, item, empty);
+		ret = probe_against("low", r, &pb, &err, &log);
+		is_int(0, ret, "2 RCU provisioned: the self-test passes (doctor warns)");
+		free(log);
+		free(r);
+		free(t_low);
+	}
 
 	r = xasprintf("POST / 200 %s\n", t_wr);
 	ret = probe_against("wrong", r, &pb, &err, &log);
