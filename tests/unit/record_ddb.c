@@ -271,6 +271,7 @@ static void test_foreign_reads(void)
 	record_reply_free(&rep);
 
 	ret = rec->ops->read(rec, NULL, &c, &rep, &err);
+	is_int(REC_DONE, ret, "TflockSeq disagreeing with Tflock: present");
 	is_string(info7.data, rep.body.data,
 	          "TflockSeq disagreeing with Tflock: Info alone (FOREIGN), not a tflock body");
 	record_reply_free(&rep);
