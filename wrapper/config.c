@@ -62,6 +62,13 @@ static const struct opt_def defs[] = {
 	  0, 366 * 86400 },
 	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
 	  "fail at once if the lock is held", 0, 0 },
+	{ O_NO_QUEUE, "no-queue", 0, "TFLOCK_NO_QUEUE", T_BOOL, F(no_queue), CMD_RUN, NULL,
+	  "wait without the FIFO queue of waiters: the fastest poll wins the lock", 0,
+	  0 },
+	{ O_POLL, "poll", 0, "TFLOCK_POLL", T_DUR, F(poll_ms), CMD_RUN, "DUR",
+	  "how often the first waiter in line reads the lock (default 250ms, 50ms..10s): "
+	  "shorter hands a released lock over sooner for more requests",
+	  0, 10 },
 	{ O_CONFLICT_EXIT_CODE, "conflict-exit-code", 0, "TFLOCK_CONFLICT_EXIT_CODE", T_INT,
 	  F(conflict_exit_code), CMD_RUN | CMD_STATUS | CMD_UNLOCK | CMD_RELEASE, "N",
 	  "exit code when the lock is held by someone else (default 75)", 3, 255 },
@@ -533,6 +540,9 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return ERR_USAGE;
 	if (c->no_wait && c->src[O_TIMEOUT] >= SRC_ENV && c->timeout_ms > 0)
 		return err_set(err, ERR_USAGE, "--no-wait and --timeout contradict each other");
+	if (c->src[O_POLL] >= SRC_ENV && c->poll_ms < 50)
+		return err_set(err, ERR_USAGE, "--poll: %lldms is below 50ms",
+		               (long long)c->poll_ms);
 	if (c->on_lost && strcmp(c->on_lost, "interrupt") && strcmp(c->on_lost, "kill") &&
 	    strcmp(c->on_lost, "report"))
 		return err_set(err, ERR_USAGE,

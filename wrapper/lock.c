@@ -19,6 +19,7 @@
 #include "liveness.h"
 #include "lock_int.h"
 #include "log.h"
+#include "queue.h"
 #include "sanitize.h"
 
 int64_t lock_scaled(const struct lock *l, int64_t ms)
@@ -46,6 +47,10 @@ int64_t lock_request_timeout_ms(const struct lock *l)
 
 int64_t lock_poll_ms(const struct lock *l)
 {
+	if (l->o.poll_ms > 0) /* --poll (B13: the head's pace) */
+		return l->rec->costly_reads && l->o.poll_ms < lock_scaled(l, 1000)
+		               ? lock_scaled(l, 1000)
+		               : l->o.poll_ms;
 	return lock_scaled(l, l->rec->costly_reads ? 1000 : 250); /* B11: 1 RCU a read */
 }
 
@@ -209,6 +214,8 @@ void lock_free(struct lock *l)
 	if (!l)
 		return;
 	lock_free(l->next);
+	if (!l->in_hold_member)
+		queue_free(l->queue);
 	free(l->hold_desc);
 	if (l->o.ddb_owned && !l->in_hold_member)
 		ddb_client_free(l->o.ddb);
@@ -323,7 +330,7 @@ void lock_get_stats(const struct lock *l, struct lock_stats *st)
 	st->heartbeats = l->heartbeats;
 	st->heartbeat_failures = l->heartbeat_failures;
 	st->holders_seen = l->holders_seen;
-	st->requests = l->rec->requests;
+	st->requests = l->rec->requests + (l->queue ? queue_requests(l->queue) : 0);
 	st->took_over = l->took_over;
 	st->nseen = l->nseen;
 	for (unsigned i = 0; i < l->nseen && i < LOCK_SEEN_MAX; i++) {

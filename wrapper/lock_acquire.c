@@ -15,6 +15,7 @@
 #include "dur.h"
 #include "lock_int.h"
 #include "log.h"
+#include "queue.h"
 #include "sanitize.h"
 
 #define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
@@ -48,6 +49,16 @@ static void report_foreign(struct lock *l, const struct lock_view *v)
 		         "over automatically: if its run is gone, run 'tflock unlock %s' or "
 		         "'terraform force-unlock %s'",
 		         l->url, who, *why ? why : "plain Terraform/OpenTofu lock", id, id);
+}
+
+/* The caller's display of waiting (lock_opts.on_wait) begins. */
+static void wait_begin(struct lock *l)
+{
+	if (!l->waiting) {
+		l->waiting = 1;
+		if (l->o.on_wait)
+			l->o.on_wait(l->o.on_wait_arg, LOCK_WAIT_BEGIN);
+	}
 }
 
 /* The caller's display of waiting (lock_opts.on_wait) ends. */
@@ -265,7 +276,9 @@ static void acq_note_holder(struct lock *l, struct acq *a, int64_t now)
 	const struct lock_view *v = &a->v;
 	const char *hid = v->li.id ? v->li.id : "";
 	int new_holder = strcmp(a->last_id, hid) != 0 || !a->last_print;
-	if (new_holder) {
+	if (new_holder && strcmp(l->counted_id, hid)) { /* once per holder (B13: the
+	                                                      create before queueing saw it too) */
+		snprintf(l->counted_id, sizeof(l->counted_id), "%s", hid);
 		l->holders_seen++;
 		if (l->nseen < 16) {
 			l->seen[l->nseen].who = xstrdup(v->li.who ? v->li.who : "");
@@ -274,14 +287,11 @@ static void acq_note_holder(struct lock *l, struct acq *a, int64_t now)
 			l->seen[l->nseen].id = xstrdup(hid);
 			l->nseen++;
 		}
-		if (!l->waiting) {
-			l->waiting = 1;
-			if (l->o.on_wait)
-				l->o.on_wait(l->o.on_wait_arg, LOCK_WAIT_BEGIN);
-		}
 		if (v->klass != LOCKINFO_TFLOCK)
 			report_foreign(l, v);
 	}
+	if (new_holder && !l->trying)
+		wait_begin(l);
 	if (!l->o.no_wait && (new_holder || now - a->last_print >= PRINT_EVERY_NS)) {
 		progress(l, v, now);
 		a->last_print = now;
@@ -417,6 +427,7 @@ static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
 {
 	int64_t now = clock_boot_ns();
 	int step = acq_limits(l, a, now, err);
+	queue_keepalive(l->queue); /* B13: the head's ticket lives while it acquires */
 	if (step != A_WAIT)
 		return step;
 	if (stale(&a->v, now)) {
@@ -538,7 +549,6 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 	struct lock *item = l->next;
 	int64_t trouble_since = 0;
 	int ret;
-	wait_limits(l);
 	item->wait_start_ns = l->wait_start_ns;
 	item->wait_deadline = l->wait_deadline;
 	for (unsigned round = 0;; round++) {
@@ -608,12 +618,133 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 	return ret;
 }
 
-int lock_acquire(struct lock *l, struct tf_error *err)
+static int acquire_records(struct lock *l, struct tf_error *err)
 {
 	if (!l->next) {
 		l->acq_mode = ACQ_FULL;
-		wait_limits(l);
 		return lock_acquire_one(l, err);
 	}
 	return hold_acquire(l, err);
+}
+
+/* ---- B13: the queue in front of B3 ---- */
+
+#define Q_PROCEED (-100) /* go on to B3: we are the head, or the queue is off */
+
+/* The waiting line's holder: one read of the lock (the first record), kept as
+ * the last holder seen for the caller's report. */
+static void queue_holder(void *arg, char *out, size_t size)
+{
+	struct lock *l = arg;
+	struct lock_view v;
+	struct tf_error e;
+	int broken;
+	lock_view_init(&v);
+	err_clear(&e);
+	if (lock_read_rec(l, &v, 0, &broken, &e) == 0 && v.present) {
+		lock_describe_holder(&v, out, size);
+		lock_view_free(&l->last_holder);
+		l->last_holder = v;
+		return;
+	}
+	lock_view_free(&v);
+}
+
+static struct queue *queue_for(struct lock *l)
+{
+	struct queue_opts qo;
+	/* Q = L/3 within 5 s .. 40 s (protocol seconds), scaled (B13) */
+	int64_t q = l->o.lease_s * 1000 / 3;
+	memset(&qo, 0, sizeof(qo));
+	qo.s3 = l->s3;
+	qo.state_key = l->state_key;
+	qo.rec.put_headers = l->o.put_headers;
+	qo.rec.nput_headers = l->o.nput_headers;
+	qo.rec.no_checksum = l->o.no_checksum;
+	qo.rec.tagging = l->o.tagging;
+	qo.id = l->mine.id;
+	qo.who = l->mine.who;
+	qo.operation = l->mine.operation;
+	qo.ci = l->mine.tf.ci;
+	qo.host = l->mine.tf.host;
+	qo.pid = l->mine.tf.pid;
+	qo.lease_ms = lock_scaled(l, q < 5000 ? 5000 : q > 40000 ? 40000 : q);
+	qo.poll_ms = lock_poll_ms(l);
+	qo.timeout_ms = (long)lock_request_timeout_ms(l);
+	qo.cancel = l->o.cancel;
+	return queue_new(&qo);
+}
+
+static void queue_off(struct lock *l, const struct tf_error *why)
+{
+	log_warn("not queueing for %s (%s): waiting without the queue, as tflock --no-queue "
+	         "does",
+	         l->url, why->msg);
+	log_event("queue-off %s", l->url);
+	queue_leave(l->queue, "off");
+}
+
+/* Queue first (B13): Q_PROCEED, or the outcome (the one create before joining
+ * acquired it or failed; --timeout or a signal while queued). */
+static int queue_turn(struct lock *l, struct tf_error *err)
+{
+	int ret;
+	if (!l->queue) {
+		l->queue = queue_for(l);
+		if (l->next)
+			l->next->queue = l->queue;
+	}
+	if (l->rec->ops->list) /* the file's capabilities (B6); an item's are not S3's */
+		queue_set_caps(l->queue, &l->rec->caps);
+	ret = queue_peek(l->queue, err);
+	if (ret == QUEUE_EMPTY) { /* nobody queued: one create, as without the queue */
+		l->o.no_wait = 1;
+		l->trying = 1;
+		ret = acquire_records(l, err);
+		l->o.no_wait = 0;
+		l->trying = 0;
+		if (ret != LOCK_HELD)
+			return ret;
+		err_clear(err);
+		ret = queue_join(l->queue, err);
+	} else if (ret == QUEUE_OK) {
+		ret = queue_join(l->queue, err);
+	}
+	wait_begin(l);
+	if (ret == QUEUE_OK)
+		ret = queue_wait(l->queue, l->wait_deadline, l->hold_desc, queue_holder, l, err);
+	switch (ret) {
+	case QUEUE_OK:
+		return Q_PROCEED;
+	case QUEUE_CANCELLED:
+		queue_leave(l->queue, "signal");
+		return LOCK_CANCELLED;
+	case QUEUE_TIMEOUT:
+		queue_leave(l->queue, "timeout");
+		if (!l->last_holder.present) {
+			char tmp[8];
+			queue_holder(l, tmp, sizeof(tmp));
+		}
+		if (l->last_holder.present) /* said at least once, however short the wait */
+			progress(l, &l->last_holder, clock_boot_ns());
+		err_clear(err);
+		return LOCK_HELD;
+	default:
+		queue_off(l, err);
+		err_clear(err);
+		return Q_PROCEED;
+	}
+}
+
+int lock_acquire(struct lock *l, struct tf_error *err)
+{
+	int ret = Q_PROCEED;
+	wait_limits(l);
+	if (l->o.queue && !l->o.no_wait)
+		ret = queue_turn(l, err);
+	if (ret == Q_PROCEED)
+		ret = acquire_records(l, err);
+	queue_leave(l->queue, ret == LOCK_OK ? "acquired" : lock_outcome_name(ret));
+	wait_end(l);
+	return ret;
 }

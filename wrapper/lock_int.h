@@ -55,6 +55,10 @@ struct lock {
 	char dead_id[64];       /* B12: the ID of the hold whose file this round took
 	                           over; its item is taken over without a second lease */
 	int broken;             /* the last record call's failure said the store is unusable */
+	struct queue *queue;    /* B13: our place in the queue (the first member owns it;
+	                           the item of a hold borrows it), NULL: none */
+	int trying;             /* B13: one create before joining: no waiting display */
+	char counted_id[64];    /* the holder last counted in holders_seen */
 };
 
 /* How lock_acquire_one() acquires: wait and take over as needed (B3, B4); one

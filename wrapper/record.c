@@ -24,9 +24,12 @@ void record_list_free(struct record_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->names[i]);
+		free(l->versions[i]);
+	}
 	free(l->names);
+	free(l->versions);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -6,7 +6,7 @@
  *   record_s3.c   the S3 object KEY.tflock (Terraform >= 1.10's lock file)
  *   record_ddb.c  the DynamoDB item LockID = BUCKET/KEY (dynamodb_table)
  *
- * Queue tickets (issue 19) are a further kind.
+ * Queue tickets and the queue's counter (B13) are S3 objects too.
  *
  * Operations (struct record_ops), each one request (or one bounded series of
  * resends the store guarantees are harmless):
@@ -16,9 +16,9 @@
  *   replace  write the body only if the record still has `version` (If-Match)
  *   remove   delete it, only if it still has `version` where the store honours
  *            that (caps.cond_delete); unconditionally when `version` is NULL
- *   list     the names of records whose name starts with a prefix (queue
- *            tickets, a bucket-wide status); NULL where the kind cannot list
- *            (not built for S3 yet: its first caller comes with issue 19)
+ *   list     the names and versions of records whose name starts with a
+ *            prefix (queue tickets, B13), every page; NULL where the kind
+ *            cannot list
  *   probe    learn the store's capabilities (B6's self-test), filling caps
  *
  * Results: REC_DONE (read: present; write/remove: applied), REC_ABSENT,
@@ -90,8 +90,11 @@ struct record_reply {
 struct record;
 
 struct record_list {
-	char **names;
+	char **names;    /* whole names (S3: keys), in the store's order (S3: lexical) */
+	char **versions; /* each one's version, as a read would give it */
 	size_t n;
+	int64_t t_recv;  /* CLOCK_BOOTTIME receipt of the last page (B13 counts a
+	                    ticket's staleness from it) */
 };
 
 /* The self-test's budget, and its verdict. */
@@ -112,8 +115,8 @@ struct record_ops {
 	               const struct record_call *c, struct record_reply *out, struct tf_error *err);
 	int (*remove)(struct record *r, const char *version, const struct record_call *c,
 	              struct record_reply *out, struct tf_error *err);
-	int (*list)(struct record *r, const char *prefix, struct record_list *out,
-	            struct tf_error *err);
+	int (*list)(struct record *r, const char *prefix, const struct record_call *c,
+	            struct record_list *out, struct tf_error *err);
 	/* B6: probe with scratch records. 0 with caps filled, else ERR_* with
 	 * p->broken set when the store answered and cannot serve as a lock store. */
 	int (*probe)(struct record *r, struct record_probe *p, struct tf_error *err);

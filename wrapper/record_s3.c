@@ -19,6 +19,8 @@
 #include "log.h"
 #include "s3.h"
 #include "s3err.h"
+#include "sigv4.h"
+#include "xml.h"
 
 struct rs3 {
 	struct s3_client *s3;
@@ -488,6 +490,90 @@ static int rs3_probe(struct record *r, struct record_probe *pb, struct tf_error 
 	return ret;
 }
 
+/* At most this many listing pages (1000 keys each): a queue is never that long. */
+#define LIST_MAX_PAGES 20
+
+/* One page's <Contents> entries into out; the continuation token, if truncated. */
+static int list_page(const struct buf *body, struct record_list *out, char **token,
+                     struct tf_error *err)
+{
+	const char *p = body->data, *end = body->data + body->len, *c, *ce;
+	char *trunc = xml_text(p, end, "IsTruncated");
+	*token = NULL;
+	if (trunc && !strcmp(trunc, "true")) {
+		*token = xml_text(p, end, "NextContinuationToken");
+		if (!*token || !**token) {
+			free(trunc);
+			free(*token);
+			*token = NULL;
+			return err_set(err, ERR_PARSE, "a truncated listing without a token");
+		}
+	}
+	free(trunc);
+	while (xml_find(p, end, "Contents", &c, &ce) && ce) {
+		char *key = xml_text(c, ce, "Key"), *etag = xml_text(c, ce, "ETag");
+		char norm[RECORD_VERSION_MAX];
+		if (key) {
+			s3_etag_normalise(etag ? etag : "", norm, sizeof(norm));
+			out->names = xrealloc(out->names, (out->n + 1) * sizeof(*out->names));
+			out->versions =
+			        xrealloc(out->versions, (out->n + 1) * sizeof(*out->versions));
+			out->names[out->n] = key;
+			out->versions[out->n++] = xstrdup(norm);
+		}
+		free(etag);
+		p = ce + 1;
+	}
+	return 0;
+}
+
+/* ListObjectsV2 of the prefix, every page (B13). */
+static int rs3_list(struct record *r, const char *prefix, const struct record_call *c,
+                    struct record_list *out, struct tf_error *err)
+{
+	char *token = NULL;
+	int ret = 0;
+	memset(out, 0, sizeof(*out));
+	for (int page = 0; page < LIST_MAX_PAGES; page++) {
+		struct sigv4_pair q[3] = { { "list-type", "2" }, { "prefix", prefix }, { NULL, NULL } };
+		struct s3_request req;
+		struct s3_reply sr;
+		memset(&req, 0, sizeof(req));
+		req.method = "GET";
+		req.query = q;
+		req.nquery = 2;
+		if (token) {
+			q[2].name = "continuation-token";
+			q[2].value = token;
+			req.nquery = 3;
+		}
+		req.timeout_ms = c->timeout_ms;
+		req.deadline_ns = c->deadline_ns;
+		req.no_retry = c->no_retry;
+		req.abortable = c->abortable;
+		r->requests++;
+		s3_reply_init(&sr);
+		ret = s3_request(impl(r)->s3, &req, &sr, err);
+		free(token);
+		token = NULL;
+		out->t_recv = sr.t_recv;
+		if (!ret)
+			ret = list_page(&sr.body, out, &token, err);
+		else
+			out->t_recv = 0;
+		s3_reply_free(&sr);
+		if (ret || !token)
+			break;
+	}
+	if (!ret && token)
+		ret = err_set(err, ERR_PARSE, "listing %s: more than %d pages", prefix,
+		              LIST_MAX_PAGES);
+	free(token);
+	if (ret)
+		record_list_free(out);
+	return ret;
+}
+
 static const char *rs3_describe_store(const struct record *r)
 {
 	return s3_client_describe(impl(r)->s3);
@@ -507,7 +593,7 @@ static const struct record_ops s3_ops = {
 	.create = rs3_create,
 	.replace = rs3_replace,
 	.remove = rs3_remove,
-	.list = NULL, /* S3 listing arrives with its first caller (issue 19) */
+	.list = rs3_list,
 	.probe = rs3_probe,
 	.describe_store = rs3_describe_store,
 	.free = rs3_free,

@@ -615,10 +615,14 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	size_t n = 0;
 	int ret;
 	struct sigv4_pair sub = { req->subresource, "" };
+	char *qs = req->query ? sigv4_query_string(req->query, req->nquery) : NULL;
 
-	if (req->nheaders > 16)
+	if (req->nheaders > 16) {
+		free(qs);
 		return err_set(err, ERR_INTERNAL, "too many headers");
-	url = s3_url_for(c, req->key, req->subresource, &host, &path);
+	}
+	url = s3_url_for(c, req->key, qs ? qs : req->subresource, &host, &path);
+	free(qs);
 	sha256_hex(req->body ? req->body : "", req->body_len, hash);
 	hdrs[n].name = "x-amz-content-sha256";
 	hdrs[n++].value = hash;
@@ -630,8 +634,8 @@ static int one_attempt(struct s3_client *c, const struct s3_request *req, struct
 	q.host = host;
 	q.path = path;
 	q.s3_path = 1;
-	q.query = req->subresource ? &sub : NULL;
-	q.nquery = req->subresource ? 1 : 0;
+	q.query = req->query ? req->query : req->subresource ? &sub : NULL;
+	q.nquery = req->query ? req->nquery : req->subresource ? 1 : 0;
 	q.headers = hdrs;
 	q.nheaders = n;
 	q.body = req->body;

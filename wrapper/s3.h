@@ -40,6 +40,7 @@ struct s3_config {
 };
 
 struct s3_client;
+struct sigv4_pair;
 
 struct s3_reply {
 	long status;
@@ -118,6 +119,9 @@ struct s3_request {
 	const char *method;
 	const char *key;                   /* NULL: the bucket itself */
 	const char *subresource;           /* "versioning", "lifecycle", ... or NULL */
+	const struct sigv4_pair *query;    /* query pairs (a listing), or NULL; not
+	                                      with subresource */
+	size_t nquery;
 	const struct http_header *headers; /* extra headers (all signed) */
 	size_t nheaders;
 	const void *body;

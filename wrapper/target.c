@@ -103,6 +103,8 @@ void target_lock_opts(const struct target *t, const struct config *c, struct loc
 	o->lease_ms = config_scaled(c, c->lease_ms);
 	o->timeout_ms = c->timeout_ms >= 0 ? config_scaled(c, c->timeout_ms) : -1;
 	o->no_wait = c->no_wait;
+	o->queue = !c->no_queue;
+	o->poll_ms = c->poll_ms > 0 ? config_scaled(c, c->poll_ms) : 0;
 	o->version = "tflock-" PACKAGE_VERSION;
 	o->inherited_id = getenv("TFLOCK_HELD_ID");
 	o->put_headers = t->put_headers.h;
