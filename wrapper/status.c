@@ -1,12 +1,14 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "outcome.h"
+#include "queue.h"
 #include "report.h"
 #include "sanitize.h"
 
@@ -150,6 +152,61 @@ int status_watch_stale(struct lock *l, struct lock_view *v, int *stale, struct t
 	}
 }
 
+/* B13: the queue of waiters next to the lock, in line order. A listing the
+ * store refuses is said, not fatal: the lock's status stands on its own. */
+static void print_queue(struct s3_client *s3, const struct lock *l, int json)
+{
+	struct queue_opts qo;
+	struct queue *q;
+	struct queue_ticket *t = NULL;
+	struct tf_error err;
+	struct buf b = BUF_INIT;
+	size_t n = 0;
+	memset(&qo, 0, sizeof(qo));
+	qo.s3 = s3;
+	qo.state_key = lock_state_key(l);
+	qo.timeout_ms = (long)lock_request_timeout_ms(l);
+	q = queue_new(&qo);
+	err_clear(&err);
+	if (queue_list_tickets(q, &t, &n, &err)) {
+		if (!json) {
+			buf_adds(&b, "  Queue:     not listed (");
+			sanitize_text(&b, err.msg, SANITIZE_TEXT_MAX);
+			buf_adds(&b, ")\n");
+		}
+	} else if (!json) {
+		buf_addf(&b, "  Queue:     %zu waiting%s\n", n, n ? ", in line order:" : "");
+		for (size_t i = 0; i < n; i++) {
+			buf_addf(&b, "    %zu. ", i + 1);
+			sanitize_text(&b, t[i].ci && *t[i].ci ? t[i].ci : t[i].who, 128);
+			buf_adds(&b, " (");
+			sanitize_text(&b, t[i].operation && *t[i].operation ? t[i].operation : "?", 64);
+			buf_adds(&b, ", joined ");
+			sanitize_text(&b, t[i].created && *t[i].created ? t[i].created : "?", 64);
+			buf_addf(&b, ", position %llu, ID ", t[i].pos);
+			sanitize_text(&b, t[i].id && *t[i].id ? t[i].id : "none", 64);
+			buf_adds(&b, ")\n");
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			buf_addf(&b, "{\"queue_position\":%llu,\"place\":%zu", t[i].pos, i + 1);
+			json_str(&b, "id", t[i].id ? t[i].id : "", 1);
+			json_str(&b, "who", t[i].who ? t[i].who : "", 1);
+			json_str(&b, "operation", t[i].operation ? t[i].operation : "", 1);
+			json_str(&b, "ci", t[i].ci ? t[i].ci : "", 1);
+			json_str(&b, "created", t[i].created ? t[i].created : "", 1);
+			buf_addf(&b, ",\"lease_ms\":%lld}\n", (long long)t[i].lease_ms);
+		}
+	}
+	if (b.len)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		queue_ticket_free(&t[i]);
+	free(t);
+	queue_free(q);
+}
+
 int status_main(const struct config *c, const struct target *t)
 {
 	struct s3_client *s3 = target_open_store(c);
@@ -178,6 +235,7 @@ int status_main(const struct config *c, const struct target *t)
 		held |= v.present;
 		lock_view_free(&v);
 	}
+	print_queue(s3, l, c->json);
 	lock_free(l);
 	s3_client_free(s3);
 	return held ? (int)c->conflict_exit_code : 0;

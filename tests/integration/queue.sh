@@ -86,6 +86,10 @@ for n in 8 32; do
 	ok "their positions increase in joining order" positions_increase "$d" "$n"
 	is "$(tickets_left "$key")" "$n" "$n tickets next to the lock while they wait"
 	is "$(cat "$d/order" 2>/dev/null | wc -l)" 0 "nobody ran while the holder held"
+	TFLOCK_KEY=$key "$TFLOCK" status >"$d/status.out" 2>&1
+	like "$(cat "$d/status.out")" "Queue: +$n waiting, in line order" "status lists the $n in line"
+	is "$(TFLOCK_KEY=$key "$TFLOCK" status --json 2>/dev/null | grep -c '"queue_position"')" "$n" \
+		"status --json has one line per ticket"
 	touch "$d/release"
 	wait "$HOLDER"
 	wait_all "${WPIDS[@]}"
@@ -113,6 +117,29 @@ is "$(s3_status DELETE "/$bucket/$key.tflock")" 204 "terraform force-unlock (the
 wait_all "${WPIDS[@]}"
 is $? 0 "every waiter exited 0"
 is "$(cat "$d/order")" "$(expected 4)" "behind a plain lock, 4 waiters acquired in joining order"
+is "$(tickets_left "$key")" 0 "no ticket is left"
+
+# ---- a forged ticket with terminal escapes ahead: printed escaped, skipped ----
+d=$TEST_TMP/hostile
+key=hostile/terraform.tfstate
+mkdir -p "$d"
+holder "$d" "$key"
+printf '{"v":1,"ID":"x","seq":1,"lease_ms":1000,"Who":"evil\\u001b[31mRED\\u001b]0;title\\u0007","Operation":"op","ci":"","host":"h","pid":1,"Created":"2026-01-01T00:00:00Z"}' \
+	>"$d/forged.json"
+is "$(S3_BODY_FILE=$d/forged.json s3_status PUT "/$bucket/$key.queue.0000000000000001.tflock")" 200 \
+	"a forged ticket at position 1"
+printf '{"v":1,"next":2,"ID":"x","seq":1}' >"$d/counter.json"
+S3_BODY_FILE=$d/counter.json s3_status PUT "/$bucket/$key.queue.next.tflock" >/dev/null
+waiters "$d" "$key" 1
+TFLOCK_KEY=$key "$TFLOCK" status >"$d/status.out" 2>&1
+touch "$d/release"
+wait "$HOLDER"
+wait "${WPIDS[0]}"
+is $? 0 "the waiter behind a forged ticket acquired"
+ok "its stderr holds no raw escape character" bash -c "! grep -q \$'\\e\\|\\a' '$d/w1.err'"
+ok "status printed no raw escape character either" bash -c "! grep -q \$'\\e\\|\\a' '$d/status.out'"
+like "$(cat "$d/status.out")" 'evil' "status lists the forged ticket (escaped)"
+ok "the forged ticket was skipped and removed" grep -q ' queue-skip .*removed=yes' "$d/w1.events"
 is "$(tickets_left "$key")" 0 "no ticket is left"
 
 # ---- a SIGKILLed holder: the head takes over, the order holds ----
