@@ -63,8 +63,7 @@ static const struct opt_def defs[] = {
 	{ O_NO_WAIT, "no-wait", 0, "TFLOCK_NO_WAIT", T_BOOL, F(no_wait), CMD_RUN, NULL,
 	  "fail at once if the lock is held", 0, 0 },
 	{ O_NO_QUEUE, "no-queue", 0, "TFLOCK_NO_QUEUE", T_BOOL, F(no_queue), CMD_RUN, NULL,
-	  "wait without the FIFO queue of waiters: the fastest poll wins the lock", 0,
-	  0 },
+	  "wait without the FIFO queue of waiters: the fastest poll wins the lock", 0, 0 },
 	{ O_POLL, "poll", 0, "TFLOCK_POLL", T_DUR, F(poll_ms), CMD_RUN, "DUR",
 	  "how often the first waiter in line reads the lock (default 250ms, 50ms..10s): "
 	  "shorter hands a released lock over sooner for more requests",

@@ -104,8 +104,8 @@ struct config {
 	int64_t lease_ms;
 	int64_t timeout_ms; /* -1: wait without limit */
 	int no_wait;
-	int no_queue;      /* B13: wait without the queue */
-	int64_t poll_ms;   /* --poll; 0: the default */
+	int no_queue;    /* B13: wait without the queue */
+	int64_t poll_ms; /* --poll; 0: the default */
 	long conflict_exit_code;
 	int quiet;
 	int verbose;

@@ -88,7 +88,7 @@ struct lock_opts {
 	int no_file;
 	/* B13: wait in the FIFO queue next to the lock (not with no_wait) */
 	int queue;
-	int64_t poll_ms; /* the waiting poll (scaled); 0: the default (B3, B11) */
+	int64_t poll_ms;               /* the waiting poll (scaled); 0: the default (B3, B11) */
 	volatile sig_atomic_t *cancel; /* set by a signal handler: stop waiting */
 	/* Waiting, for the caller's own display (a CI's collapsible section): called
 	 * with LOCK_WAIT_BEGIN when acquire first sees a holder, LOCK_WAIT_END when

@@ -426,8 +426,12 @@ static int stale(const struct lock_view *v, int64_t now)
 static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
 {
 	int64_t now = clock_boot_ns();
-	int step = acq_limits(l, a, now, err);
-	queue_keepalive(l->queue); /* B13: the head's ticket lives while it acquires */
+	int step;
+	if (queue_keepalive(l->queue)) { /* B13: our ticket is gone: join again */
+		a->ret = LOCK_REQUEUE;
+		return A_OUT;
+	}
+	step = acq_limits(l, a, now, err);
 	if (step != A_WAIT)
 		return step;
 	if (stale(&a->v, now)) {
@@ -592,7 +596,7 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 			log_warn("giving %s back while %s is held failed: %s", l->url, item->url,
 			         rerr.msg);
 		if (ret == LOCK_STORE_BROKEN || ret == LOCK_CANCELLED || ret == LOCK_BAD_INPUT ||
-		    (ret == LOCK_HELD && l->o.no_wait))
+		    ret == LOCK_REQUEUE || (ret == LOCK_HELD && l->o.no_wait))
 			break;
 		/* a failing store: watched like a holder, within the patience budget */
 		if (ret != LOCK_HELD && !trouble_since)
@@ -670,7 +674,11 @@ static struct queue *queue_for(struct lock *l)
 	qo.pid = l->mine.tf.pid;
 	qo.lease_ms = lock_scaled(l, q < 5000 ? 5000 : q > 40000 ? 40000 : q);
 	qo.poll_ms = lock_poll_ms(l);
+	/* a ticket request never outlasts an eighth of the ticket's lease (B13) */
 	qo.timeout_ms = (long)lock_request_timeout_ms(l);
+	if (qo.timeout_ms > qo.lease_ms / 8)
+		qo.timeout_ms = (long)(qo.lease_ms / 8 > 0 ? qo.lease_ms / 8 : 1);
+	qo.patience_ms = lock_patience_ms(l);
 	qo.cancel = l->o.cancel;
 	return queue_new(&qo);
 }
@@ -740,10 +748,16 @@ int lock_acquire(struct lock *l, struct tf_error *err)
 {
 	int ret = Q_PROCEED;
 	wait_limits(l);
-	if (l->o.queue && !l->o.no_wait)
-		ret = queue_turn(l, err);
-	if (ret == Q_PROCEED)
-		ret = acquire_records(l, err);
+	do {
+		if (l->o.queue && !l->o.no_wait)
+			ret = queue_turn(l, err);
+		if (ret == Q_PROCEED)
+			ret = acquire_records(l, err);
+		if (ret == LOCK_REQUEUE)
+			log_info("queue: this run was judged gone by the waiters behind it; it "
+			         "joins "
+			         "the queue again at the back");
+	} while (ret == LOCK_REQUEUE);
 	queue_leave(l->queue, ret == LOCK_OK ? "acquired" : lock_outcome_name(ret));
 	wait_end(l);
 	return ret;

@@ -78,6 +78,10 @@ void lock_fresh_id(struct lock *l);
 /* Release l's own record only (B12: the file, when the item could not be had). */
 int lock_release_first(struct lock *l, struct tf_error *err);
 
+/* B13, internal: the head's ticket was removed or expired while it acquired:
+ * it stops acquiring and joins the queue again (never returned to callers). */
+#define LOCK_REQUEUE 100
+
 /* Results of lock_write() and lock_read_back() (B2). */
 enum { W_APPLIED = 10, W_NOT_APPLIED, W_OTHER, W_ABSENT };
 enum lock_cond { C_CREATE, C_MATCH };

@@ -23,8 +23,9 @@
 #define POS_DIGITS 16
 #define TICKET_LEASE_MIN_MS 1000L
 #define TICKET_LEASE_MAX_MS 3600000L
-#define QUEUE_MAX_FAILURES 3         /* queue requests failing in a row: leave the queue */
-#define JOIN_MAX_ROUNDS 64           /* counter CAS attempts before giving up */
+#define PEEK_MAX_FAILURES 3        /* listings failing before joining: no queue this run */
+#define TICKET_LEASE_CAP_MS 60000L /* a longer declared ticket lease counts as this */
+#define JOIN_MAX_ROUNDS 64         /* counter CAS attempts before giving up */
 #define PRINT_EVERY_NS (10000 * NS_PER_MS)
 #define HOLDER_EVERY_NS (30000 * NS_PER_MS)
 
@@ -37,13 +38,13 @@ struct seen {
 	int64_t lease_ms;   /* declared; 0: not read yet; -1: not a v1 ticket (ignored) */
 	char *who;          /* for the waiting line (the writer's bytes) */
 	char *created;
-	int listed;         /* in the latest listing */
+	int listed; /* in the latest listing */
 };
 
 struct queue {
 	struct queue_opts o;
 	char *id, *who, *operation, *ci, *host;
-	char *prefix;      /* P.queue. */
+	char *prefix;           /* P.queue. */
 	struct record *counter; /* P.queue.next.tflock (also lists the prefix) */
 	struct record *mine;    /* our ticket, NULL when not in the queue */
 	unsigned long long pos;
@@ -51,11 +52,18 @@ struct queue {
 	unsigned long long seq;           /* of our last queue write attempt */
 	int64_t next_renew;
 	int64_t created_send; /* before our ticket's create was sent (events) */
-	struct seen *t; /* tickets other than ours, by position */
+	struct seen *t;       /* tickets other than ours, by position */
 	size_t nt;
-	unsigned failures; /* queue requests failed in a row */
+	unsigned failures;  /* queue requests left unresolved, in a row */
+	int64_t fail_since; /* the first of them (0: none) */
+	int broken;         /* 403, a counter not ours: the queue is off for the run */
 	struct tf_error last_err;
-	unsigned requests_gone; /* of records already freed */
+	int64_t renew_ok_send;     /* before the send of our ticket's last successful write */
+	unsigned long long maxpos; /* the highest ticket position in the last listing */
+	struct record *maybe;      /* a ticket whose create's outcome is unknown (leave
+	                              deletes it) */
+	int mine_listed;           /* our ticket was in the last listing */
+	unsigned requests_gone;    /* of records already freed */
 	int64_t last_print, last_holder;
 	char holder_line[512];
 	unsigned long long printed_ahead;
@@ -97,6 +105,7 @@ void queue_free(struct queue *q)
 	free(q->t);
 	record_free(q->counter);
 	record_free(q->mine);
+	record_free(q->maybe);
 	free(q->prefix);
 	free(q->id);
 	free(q->who);
@@ -231,8 +240,7 @@ void queue_ticket_free(struct queue_ticket *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int queue_ticket_parse(const char *data, size_t len, struct queue_ticket *out,
-                       struct tf_error *err)
+int queue_ticket_parse(const char *data, size_t len, struct queue_ticket *out, struct tf_error *err)
 {
 	cJSON *j;
 	double v, seq, lease, pid = 0;
@@ -248,8 +256,8 @@ int queue_ticket_parse(const char *data, size_t len, struct queue_ticket *out,
 		cJSON_Delete(j);
 		return err_set(err, ERR_PARSE, "not a version %d ticket", QUEUE_VERSION);
 	}
-	if (!jstr(j, "ID") || !jnum(j, "seq", &seq) || !jnum(j, "lease_ms", &lease) ||
-	    seq < 0 || seq > 9e15) {
+	if (!jstr(j, "ID") || !jnum(j, "seq", &seq) || !jnum(j, "lease_ms", &lease) || seq < 0 ||
+	    seq > 9e15) {
 		cJSON_Delete(j);
 		return err_set(err, ERR_PARSE, "ID, seq or lease_ms missing");
 	}
@@ -288,11 +296,29 @@ static int body_is_ours(const struct queue *q, const struct buf *body, unsigned 
 
 enum { QW_APPLIED = 1, QW_NOT_APPLIED, QW_OTHER, QW_GONE };
 
+/* A queue request left unresolved (B13: contention resolved by a read-back is
+ * not a failure). */
 static void fail(struct queue *q, const struct tf_error *e)
 {
 	q->failures++;
+	if (!q->fail_since)
+		q->fail_since = clock_boot_ns();
 	q->last_err = *e;
 	log_verbose("queue: %s", e->msg);
+}
+
+static void ok_req(struct queue *q)
+{
+	q->failures = 0;
+	q->fail_since = 0;
+}
+
+/* The queue is off for this run: refused (403, a counter not ours), or its
+ * requests failed for the whole patience budget. */
+static int give_up(const struct queue *q)
+{
+	return q->broken ||
+	       (q->fail_since && clock_boot_ns() - q->fail_since >= q->o.patience_ms * NS_PER_MS);
 }
 
 /*
@@ -314,13 +340,13 @@ static int qwrite(struct queue *q, struct record *r, const char *version, const 
 	if (ret == REC_DONE && rep.version[0]) {
 		snprintf(version_out, RECORD_VERSION_MAX, "%s", rep.version);
 		record_reply_free(&rep);
-		q->failures = 0;
+		ok_req(q);
 		return QW_APPLIED;
 	}
 	if (ret < 0 && rep.broken) {
 		record_reply_free(&rep);
 		fail(q, err);
-		q->failures = QUEUE_MAX_FAILURES;
+		q->broken = 1;
 		return ret;
 	}
 	/* 412, an unknown outcome, or a 2xx without an ETag: read it back */
@@ -333,7 +359,7 @@ static int qwrite(struct queue *q, struct record *r, const char *version, const 
 		fail(q, err);
 		return ret;
 	}
-	q->failures = 0;
+	ok_req(q);
 	if (ret == REC_ABSENT) {
 		record_reply_free(&rep);
 		return QW_GONE;
@@ -367,6 +393,7 @@ static void absorb(struct queue *q, const struct record_list *l, unsigned long l
 	for (size_t i = 0; i < q->nt; i++)
 		q->t[i].listed = 0;
 	*maxpos = 0;
+	q->mine_listed = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		unsigned long long pos;
 		struct seen *s;
@@ -374,8 +401,12 @@ static void absorb(struct queue *q, const struct record_list *l, unsigned long l
 			continue;
 		if (pos > *maxpos)
 			*maxpos = pos;
-		if (q->mine && pos == q->pos)
+		if (l->sizes[i] == 0) /* a removed ticket's tombstone (B13): gone */
 			continue;
+		if (q->mine && pos == q->pos) {
+			q->mine_listed = 1;
+			continue;
+		}
 		s = find_seen(q, pos);
 		if (!s) {
 			q->t = xrealloc(q->t, (q->nt + 1) * sizeof(*q->t));
@@ -411,15 +442,16 @@ static int qlist(struct queue *q, unsigned long long *maxpos, struct tf_error *e
 	call_init(q, &c);
 	ret = q->counter->ops->list(q->counter, q->prefix, &c, &l, err);
 	if (ret < 0) {
-		int broken = err->kind == ERR_HTTP && (err->http_status == 403 ||
-		                                       err->http_status == 400);
+		int broken = err->kind == ERR_HTTP &&
+		             (err->http_status == 403 || err->http_status == 400);
 		fail(q, err);
 		if (broken)
-			q->failures = QUEUE_MAX_FAILURES;
+			q->broken = 1;
 		return ret;
 	}
-	q->failures = 0;
+	ok_req(q);
 	absorb(q, &l, maxpos);
+	q->maxpos = *maxpos;
 	record_list_free(&l);
 	return 0;
 }
@@ -445,8 +477,10 @@ static void read_new(struct queue *q)
 		ret = r->ops->read(r, NULL, &c, &rep, &e);
 		q->requests_gone += r->requests;
 		record_free(r);
-		if (ret == REC_DONE && queue_ticket_parse(rep.body.data, rep.body.len, &t, &e) == 0) {
-			s->lease_ms = t.lease_ms;
+		if (ret == REC_DONE &&
+		    queue_ticket_parse(rep.body.data, rep.body.len, &t, &e) == 0) {
+			s->lease_ms =
+			        t.lease_ms < TICKET_LEASE_CAP_MS ? t.lease_ms : TICKET_LEASE_CAP_MS;
 			s->who = xstrdup(*t.ci ? t.ci : t.who);
 			s->created = xstrdup(t.created);
 			queue_ticket_free(&t);
@@ -484,7 +518,7 @@ int queue_peek(struct queue *q, struct tf_error *err)
 	unsigned long long maxpos;
 	/* a failing listing is tried again, up to the queue's failure limit */
 	while (qlist(q, &maxpos, err)) {
-		if (q->failures >= QUEUE_MAX_FAILURES || cancelled(q))
+		if (q->broken || q->failures >= PEEK_MAX_FAILURES || cancelled(q))
 			return QUEUE_OFF;
 		clock_sleep_ms_unless(backoff_full_jitter(q->failures, q->o.poll_ms,
 		                                          q->o.poll_ms * 8, rand_u64_default, NULL),
@@ -522,15 +556,17 @@ static int advance(struct queue *q, unsigned long long *pos, struct tf_error *er
 	} else {
 		cJSON *j = cJSON_ParseWithLength(rep.body.data, rep.body.len);
 		double v, n;
-		if (!j || !jnum(j, "v", &v) || v != QUEUE_VERSION || !jnum(j, "next", &n) || n < 1 ||
-		    n > 9e15) {
+		if (!j || !jnum(j, "v", &v) || v != QUEUE_VERSION || !jnum(j, "next", &n) ||
+		    n < 1 || n > 9e15) {
 			cJSON_Delete(j);
 			record_reply_free(&rep);
-			q->failures = QUEUE_MAX_FAILURES;
+			q->broken = 1;
 			return err_set(err, ERR_PARSE, "%s is not tflock's queue counter",
 			               q->counter->name);
 		}
-		next = (unsigned long long)n;
+		/* never below a ticket already listed: a late (RGW) CAS may have moved
+		 * the counter back (B13) */
+		next = (unsigned long long)n > q->maxpos ? (unsigned long long)n : q->maxpos + 1;
 		snprintf(ver, sizeof(ver), "%s", rep.version);
 		cJSON_Delete(j);
 		record_reply_free(&rep);
@@ -565,12 +601,20 @@ static int create_ticket(struct queue *q, unsigned long long pos, struct tf_erro
 		record_free(q->mine);
 		q->mine = r;
 		q->pos = pos;
+		q->renew_ok_send = q->created_send;
 		q->next_renew = clock_boot_ns() + q->o.lease_ms / 4 * NS_PER_MS;
 		return 0;
 	}
+	if (ret < 0) { /* unknown: it may land; leaving deletes that position's key */
+		if (q->maybe)
+			q->requests_gone += q->maybe->requests;
+		record_free(q->maybe);
+		q->maybe = r;
+		return ret;
+	}
 	q->requests_gone += r->requests;
 	record_free(r);
-	return ret < 0 ? ret : 1;
+	return 1;
 }
 
 int queue_join(struct queue *q, struct tf_error *err)
@@ -584,13 +628,13 @@ int queue_join(struct queue *q, struct tf_error *err)
 		if (ret == 0) {
 			ret = create_ticket(q, pos, err);
 			if (ret == 0) {
-				log_event("queue-join %s pos=%llu id=%s send=%lld", q->mine->name, pos,
-				          q->id, (long long)q->created_send);
+				log_event("queue-join %s pos=%llu id=%s send=%lld", q->mine->name,
+				          pos, q->id, (long long)q->created_send);
 				log_verbose("joined the queue at position %llu", pos);
 				return QUEUE_OK;
 			}
 		}
-		if (q->failures >= QUEUE_MAX_FAILURES)
+		if (give_up(q))
 			return QUEUE_OFF;
 		/* contention on the counter, or a failure: again after a jittered pause */
 		clock_sleep_ms_unless(backoff_full_jitter(round < 6 ? (unsigned)round + 1 : 6,
@@ -605,14 +649,62 @@ int queue_join(struct queue *q, struct tf_error *err)
 
 /* ---- keeping the ticket ---- */
 
-/* Renew our ticket (B2). 0, 1 when it was removed (we are out of the queue), or
- * a negative ERR_*. */
+/* Our ticket is gone (removed, or expired): out of the queue. */
+static void drop_mine(struct queue *q, const char *event)
+{
+	log_event("%s %s pos=%llu", event, q->mine->name, q->pos);
+	q->requests_gone += q->mine->requests;
+	record_free(q->mine);
+	q->mine = NULL;
+}
+
+/* Delete a ticket key once, unconditionally, bounded by the request timeout
+ * (our own: positions are never given out twice). */
+static void delete_key(struct queue *q, struct record *r)
+{
+	struct record_call c;
+	struct record_reply rep;
+	struct tf_error e;
+	call_init(q, &c);
+	c.abortable = 0; /* leaving must not be cut short by the signal that made us leave */
+	record_reply_init(&rep);
+	err_clear(&e);
+	if (r->ops->remove(r, NULL, &c, &rep, &e) < 0)
+		log_verbose("queue: deleting %s failed (%s): it is skipped after its lease",
+		            r->name, e.msg);
+	record_reply_free(&rep);
+}
+
+/* B13: a ticket is never written once its last successful write's send + Q - m
+ * has passed (a waiter stopped that long may have been judged stale and its
+ * ticket taken over: on RGW a late If-Match could still apply). */
+static int expired(const struct queue *q, int64_t now)
+{
+	int64_t m = q->o.lease_ms / 10 > 0 ? q->o.lease_ms / 10 : 1;
+	return q->mine && now >= q->renew_ok_send + (q->o.lease_ms - m) * NS_PER_MS;
+}
+
+static void expire(struct queue *q)
+{
+	log_warn("queue: our ticket at position %llu was not renewed within its lease: this run "
+	         "joins again at the back",
+	         q->pos);
+	delete_key(q, q->mine);
+	drop_mine(q, "queue-expired");
+}
+
+/* Renew our ticket (B2). 0, 1 when it was removed or expired (we are out of the
+ * queue), or a negative ERR_*. */
 static int renew(struct queue *q, struct tf_error *err)
 {
 	struct buf body = BUF_INIT;
 	char got[RECORD_VERSION_MAX];
 	int64_t send = clock_boot_ns(); /* no later than the first write's send */
-	int ret;
+	int ret = 0;
+	if (expired(q, send)) {
+		expire(q);
+		return 1;
+	}
 	for (int tries = 0; tries < 4; tries++) {
 		q->seq++;
 		ticket_body(q, &body);
@@ -623,6 +715,7 @@ static int renew(struct queue *q, struct tf_error *err)
 	buf_free(&body);
 	if (ret == QW_APPLIED) {
 		snprintf(q->version, sizeof(q->version), "%s", got);
+		q->renew_ok_send = send;
 		q->next_renew = clock_boot_ns() + q->o.lease_ms / 4 * NS_PER_MS;
 		log_event("queue-renew %s pos=%llu send=%lld", q->mine->name, q->pos,
 		          (long long)send);
@@ -632,88 +725,130 @@ static int renew(struct queue *q, struct tf_error *err)
 		log_warn("queue: our ticket at position %llu was removed (judged stale: this "
 		         "run did not renew it for its lease)",
 		         q->pos);
-		log_event("queue-removed %s pos=%llu", q->mine->name, q->pos);
-		q->requests_gone += q->mine->requests;
-		record_free(q->mine);
-		q->mine = NULL;
+		drop_mine(q, "queue-removed");
 		return 1;
 	}
 	q->next_renew = clock_boot_ns() + q->o.poll_ms * NS_PER_MS; /* soon again */
 	return ret;
 }
 
-void queue_keepalive(struct queue *q)
+int queue_keepalive(struct queue *q)
 {
 	struct tf_error e;
 	if (!q || !q->mine || clock_boot_ns() < q->next_renew)
-		return;
+		return 0;
 	err_clear(&e);
-	renew(q, &e);
+	return renew(q, &e) == 1;
 }
 
 void queue_leave(struct queue *q, const char *why)
 {
-	struct record_call c;
-	struct record_reply rep;
-	struct tf_error e;
-	int ret;
-	if (!q || !q->mine)
+	if (!q)
 		return;
-	call_init(q, &c);
-	c.abortable = 0; /* leaving must not be cut short by the signal that made us leave */
-	record_reply_init(&rep);
-	err_clear(&e);
-	/* conditional where the store honours it (our version); on a store that
-	 * ignores it, the key is ours and a remover would delete it anyway */
-	ret = q->mine->ops->remove(q->mine, q->mine->caps.cond_delete ? q->version : NULL, &c,
-	                           &rep, &e);
-	record_reply_free(&rep);
-	if (ret < 0)
-		log_verbose("queue: deleting our ticket %s failed (%s): it is skipped after its "
-		            "lease",
-		            q->mine->name, e.msg);
+	if (q->maybe) { /* a create whose outcome we never learned */
+		delete_key(q, q->maybe);
+		q->requests_gone += q->maybe->requests;
+		record_free(q->maybe);
+		q->maybe = NULL;
+	}
+	if (!q->mine)
+		return;
+	if (q->mine->caps.cond_delete) {
+		struct record_call c;
+		struct record_reply rep;
+		struct tf_error e;
+		call_init(q, &c);
+		c.abortable = 0;
+		record_reply_init(&rep);
+		err_clear(&e);
+		if (q->mine->ops->remove(q->mine, q->version, &c, &rep, &e) < 0)
+			log_verbose("queue: deleting our ticket failed (%s): it is skipped after "
+			            "its lease",
+			            e.msg);
+		record_reply_free(&rep);
+	} else {
+		delete_key(q, q->mine); /* the key is ours; a remover would delete it anyway */
+	}
 	log_event("queue-leave %s pos=%llu why=%s", q->mine->name, q->pos, why);
 	q->requests_gone += q->mine->requests;
 	record_free(q->mine);
 	q->mine = NULL;
 }
 
-/* The head removes the stale tickets ahead of it (B13): a conditional DELETE
- * where the store honours it; else take the ticket over (If-Match) and delete
- * it. Failures leave it there: it stays stale and skipped. */
-static void remove_stale(struct queue *q, int64_t now)
+/*
+ * Remove one stale ticket ahead (B13). Where the store honours conditional
+ * DELETE: DELETE If-Match its version. Elsewhere: take it over with If-Match
+ * and a zero-length body (a tombstone: listed with size 0 it is gone for every
+ * waiter, and it never repeats a live ticket's ETag), then DELETE it. Returns
+ * 0 (removed), 1 when the ticket proved alive (412, or it changed: its lease
+ * starts again), -1 when a request failed (it stays stale).
+ */
+static int remove_one(struct queue *q, struct seen *s, struct record *r)
 {
+	struct record_call c;
+	struct record_reply rep;
+	struct tf_error e;
+	struct buf empty = BUF_INIT;
+	int ret, alive = 0;
+	call_init(q, &c);
+	record_reply_init(&rep);
+	err_clear(&e);
+	if (r->caps.cond_delete) {
+		ret = r->ops->remove(r, s->version, &c, &rep, &e);
+		record_reply_free(&rep);
+		return ret == REC_PRECONDITION ? 1 : ret < 0 ? -1 : 0;
+	}
+	ret = r->ops->replace(r, s->version, &empty, &c, &rep, &e);
+	record_reply_free(&rep);
+	record_reply_init(&rep);
+	if (ret != REC_DONE) { /* resolve by reading it (B2) */
+		c.no_retry = 0;
+		ret = r->ops->read(r, NULL, &c, &rep, &e);
+		if (ret == REC_ABSENT) {
+			record_reply_free(&rep);
+			return 0;
+		}
+		if (ret == REC_DONE && rep.body.len > 0 && strcmp(rep.version, s->version))
+			alive = 1; /* its owner wrote since */
+		else if (!(ret == REC_DONE && rep.body.len == 0))
+			ret = -1; /* unchanged or unreadable: it stays stale */
+		record_reply_free(&rep);
+		record_reply_init(&rep);
+	}
+	if (!alive && ret >= 0 && r->ops->remove(r, NULL, &c, &rep, &e) < 0)
+		ret = -1;
+	record_reply_free(&rep);
+	buf_free(&empty);
+	return alive ? 1 : ret < 0 ? -1 : 0;
+}
+
+/* The head removes the stale tickets ahead of it. Returns how many proved
+ * alive meanwhile (then it is not the head after all). */
+static unsigned remove_stale(struct queue *q, int64_t now)
+{
+	unsigned alive = 0;
 	for (size_t i = 0; i < q->nt; i++) {
 		struct seen *s = &q->t[i];
 		struct record *r;
-		struct record_call c;
-		struct record_reply rep;
-		struct tf_error e;
-		int ret = 0;
+		int a;
 		if (s->pos >= q->pos || !stale(s, now) || s->lease_ms < 0)
 			continue;
 		r = record_s3_new(q->o.s3, s->key, &q->o.rec);
 		r->caps = q->counter->caps;
-		call_init(q, &c);
-		record_reply_init(&rep);
-		err_clear(&e);
-		if (!r->caps.cond_delete) {
-			struct buf body = BUF_INIT;
-			char got[RECORD_VERSION_MAX];
-			q->seq++;
-			ticket_body(q, &body); /* our ID: the remover's, for B2 */
-			ret = qwrite(q, r, s->version, &body, got, &e);
-			buf_free(&body);
-			ret = ret == QW_APPLIED ? r->ops->remove(r, NULL, &c, &rep, &e) : -1;
-		} else {
-			ret = r->ops->remove(r, s->version, &c, &rep, &e);
-		}
+		a = remove_one(q, s, r);
 		log_event("queue-skip %s pos=%llu removed=%s", s->key, s->pos,
-		          ret >= 0 && ret != REC_PRECONDITION ? "yes" : "no");
+		          a > 0   ? "alive"
+		          : a < 0 ? "failed"
+		                  : "yes");
+		if (a > 0) {
+			s->first_seen = clock_boot_ns(); /* it lives: its lease starts again */
+			s->version[0] = '\0';
+			alive++;
+		}
 		q->requests_gone += r->requests;
-		record_reply_free(&rep);
 		record_free(r);
 	}
+	return alive;
 }
 
 /* ---- waiting ---- */
@@ -776,44 +911,131 @@ static void print_line(struct queue *q, int64_t now, int64_t start, const char *
 	q->printed_ahead = ahead;
 }
 
+/* The nearest live ticket ahead of ours, and how many live ones are ahead. */
+static struct seen *predecessor(struct queue *q, int64_t now, unsigned *ahead)
+{
+	struct seen *p = NULL;
+	*ahead = 0;
+	for (size_t i = 0; i < q->nt; i++)
+		if (q->t[i].pos < q->pos && !stale(&q->t[i], now)) {
+			p = &q->t[i];
+			(*ahead)++;
+		}
+	return p;
+}
+
+/* One look at our predecessor's ticket (GET If-None-Match: 304 while it is
+ * unchanged). 1 when the queue must be listed again (it is gone, changed
+ * place, or stale), else 0. */
+static int watch(struct queue *q, struct seen *p)
+{
+	struct record *r = record_s3_new(q->o.s3, p->key, &q->o.rec);
+	struct record_call c;
+	struct record_reply rep;
+	struct tf_error e;
+	int ret, relist = 0;
+	call_init(q, &c);
+	record_reply_init(&rep);
+	err_clear(&e);
+	ret = r->ops->read(r, p->version[0] ? p->version : NULL, &c, &rep, &e);
+	if (ret == REC_ABSENT || (ret == REC_DONE && rep.body.len == 0)) {
+		relist = 1; /* gone (or a tombstone): who is ahead now? */
+	} else if (ret == REC_DONE && strcmp(rep.version, p->version)) {
+		snprintf(p->version, sizeof(p->version), "%s", rep.version);
+		p->first_seen = rep.t_recv; /* renewed: its lease starts again */
+	} else if (ret < 0) {
+		fail(q, &e);
+	}
+	if (ret >= 0)
+		ok_req(q);
+	q->requests_gone += r->requests;
+	record_free(r);
+	record_reply_free(&rep);
+	return relist || stale(p, clock_boot_ns());
+}
+
+/* List the queue and decide: 1 when we are the head, 0 when we wait (next
+ * watch due at *next_watch), -1 when our ticket is gone (join again). */
+static int look(struct queue *q, int64_t *next_watch)
+{
+	unsigned long long maxpos;
+	unsigned ahead;
+	struct tf_error e;
+	int64_t now;
+	err_clear(&e);
+	if (qlist(q, &maxpos, &e))
+		return 0;
+	if (!q->mine_listed) { /* removed (or a tombstone): B13 */
+		log_warn("queue: our ticket at position %llu is gone: this run joins again at the "
+		         "back",
+		         q->pos);
+		drop_mine(q, "queue-removed");
+		return -1;
+	}
+	read_new(q);
+	now = clock_boot_ns();
+	if (!predecessor(q, now, &ahead)) {
+		if (remove_stale(q, now))
+			return 0; /* one was alive after all */
+		return 1;
+	}
+	/* the next head watches at twice the head's poll, the others at twenty */
+	*next_watch = now + jitter_down_pct(q->o.poll_ms * (ahead == 1 ? 2 : 20), 20,
+	                                    rand_u64_default, NULL) *
+	                            NS_PER_MS;
+	return 0;
+}
+
 int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_fn holder,
                void *arg, struct tf_error *err)
 {
-	int64_t start = clock_boot_ns(), next_list = 0;
+	int64_t start = clock_boot_ns(), next_list = 0, next_watch = INT64_MAX;
+	/* a full listing now and then, for the waiting line and to notice a removed
+	 * ticket; between them only the predecessor is watched (B13) */
+	int64_t relist_ns = q->o.poll_ms * 120 * NS_PER_MS;
 	for (;;) {
 		int64_t now = clock_boot_ns(), wake;
-		unsigned long long maxpos;
+		unsigned ahead;
+		struct seen *p;
 		if (cancelled(q))
 			return QUEUE_CANCELLED;
 		if (deadline && now >= deadline)
 			return QUEUE_TIMEOUT;
-		if (!q->mine && queue_join(q, err) != QUEUE_OK) /* removed: again at the back */
-			return cancelled(q) ? QUEUE_CANCELLED : QUEUE_OFF;
-		if (now >= q->next_renew && renew(q, err) < 0 &&
-		    q->failures >= QUEUE_MAX_FAILURES)
+		if (give_up(q))
 			break;
-		if (!q->mine)
+		if (!q->mine) { /* removed or expired: again at the back */
+			int r = queue_join(q, err);
+			if (r != QUEUE_OK)
+				return r;
+			next_list = 0;
+		}
+		if (now >= q->next_renew && renew(q, err) == 1)
 			continue;
 		if (now >= next_list) {
-			unsigned ahead;
-			if (qlist(q, &maxpos, err) == 0)
-				read_new(q);
-			if (q->failures >= QUEUE_MAX_FAILURES)
-				break;
-			now = clock_boot_ns();
-			ahead = live_ahead(q, now);
-			if (!ahead) {
-				remove_stale(q, now);
+			int r = look(q, &next_watch);
+			if (r < 0)
+				continue;
+			if (r > 0) {
 				log_event("queue-head %s pos=%llu", q->mine->name, q->pos);
 				return QUEUE_OK;
 			}
-			/* the next head lists at twice the head's poll, the others at ten */
-			next_list = now + jitter_down_pct(q->o.poll_ms * (ahead == 1 ? 2 : 10), 20,
-			                                  rand_u64_default, NULL) *
-			                          NS_PER_MS;
-			print_line(q, now, start, url, holder, arg);
+			next_list = clock_boot_ns() + relist_ns;
+			print_line(q, clock_boot_ns(), start, url, holder, arg);
+		} else if (now >= next_watch) {
+			p = predecessor(q, now, &ahead);
+			if (!p || watch(q, p)) {
+				next_list = 0;
+				continue;
+			}
+			next_watch = clock_boot_ns() +
+			             jitter_down_pct(q->o.poll_ms * (ahead == 1 ? 2 : 20), 20,
+			                             rand_u64_default, NULL) *
+			                     NS_PER_MS;
+			print_line(q, clock_boot_ns(), start, url, holder, arg);
 		}
 		wake = next_list < q->next_renew ? next_list : q->next_renew;
+		if (next_watch < wake)
+			wake = next_watch;
 		if (deadline && deadline < wake)
 			wake = deadline;
 		now = clock_boot_ns();
@@ -826,8 +1048,7 @@ int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_
 
 /* ---- status ---- */
 
-int queue_list_tickets(struct queue *q, struct queue_ticket **out, size_t *n,
-                       struct tf_error *err)
+int queue_list_tickets(struct queue *q, struct queue_ticket **out, size_t *n, struct tf_error *err)
 {
 	unsigned long long maxpos;
 	int ret;

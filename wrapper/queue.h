@@ -33,14 +33,15 @@ struct s3_client;
 
 struct queue_opts {
 	struct s3_client *s3;
-	const char *state_key;      /* P */
-	struct record_s3_opts rec;  /* SSE / ACL headers, checksum, --lock-tags */
-	const char *id;             /* our lock ID, for the ticket and B2 */
+	const char *state_key;     /* P */
+	struct record_s3_opts rec; /* SSE / ACL headers, checksum, --lock-tags */
+	const char *id;            /* our lock ID, for the ticket and B2 */
 	const char *who, *operation, *ci, *host;
 	long pid;
-	int64_t lease_ms;   /* our ticket's lease Q (scaled) */
-	int64_t poll_ms;    /* the lock's poll interval p (scaled) */
-	long timeout_ms;    /* per request */
+	int64_t lease_ms;    /* our ticket's lease Q (scaled) */
+	int64_t poll_ms;     /* the lock's poll interval p (scaled) */
+	long timeout_ms;     /* per request (B13: at most Q/8) */
+	int64_t patience_ms; /* leave the queue when its requests fail this long */
 	volatile sig_atomic_t *cancel;
 };
 
@@ -72,9 +73,10 @@ int queue_join(struct queue *q, struct tf_error *err);
  * Prints the waiting line at a human pace, naming url and the holder. */
 int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_fn holder,
                void *arg, struct tf_error *err);
-/* While the head acquires: renew our ticket when it is due (cheap otherwise). A
- * ticket found removed takes us out of the queue (we go on as without one). */
-void queue_keepalive(struct queue *q);
+/* While the head acquires: renew our ticket when it is due (cheap otherwise).
+ * 1 when the ticket was found removed or let expire: we are no longer the head
+ * and must join again (B13); else 0. */
+int queue_keepalive(struct queue *q);
 /* Leave: delete our ticket, if we have one (why: "acquired", "timeout", ...). */
 void queue_leave(struct queue *q, const char *why);
 
@@ -101,7 +103,6 @@ int queue_ticket_parse(const char *data, size_t len, struct queue_ticket *out,
 int queue_key_position(const char *key, const char *prefix, unsigned long long *pos);
 /* Every ticket of the queue, in order (status): 0 with *out and *n (free each with
  * queue_ticket_free, then the array), or an ERR_* kind. */
-int queue_list_tickets(struct queue *q, struct queue_ticket **out, size_t *n,
-                       struct tf_error *err);
+int queue_list_tickets(struct queue *q, struct queue_ticket **out, size_t *n, struct tf_error *err);
 
 #endif

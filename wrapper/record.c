@@ -30,6 +30,7 @@ void record_list_free(struct record_list *l)
 	}
 	free(l->names);
 	free(l->versions);
+	free(l->sizes);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -92,8 +92,9 @@ struct record;
 struct record_list {
 	char **names;    /* whole names (S3: keys), in the store's order (S3: lexical) */
 	char **versions; /* each one's version, as a read would give it */
+	int64_t *sizes;  /* each one's size in bytes (-1: not said) */
 	size_t n;
-	int64_t t_recv;  /* CLOCK_BOOTTIME receipt of the last page (B13 counts a
+	int64_t t_recv; /* CLOCK_BOOTTIME receipt of the last page (B13 counts a
 	                    ticket's staleness from it) */
 };
 

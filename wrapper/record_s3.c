@@ -73,13 +73,15 @@ static int send_cond(struct record *r, const char *method, const char *cond, con
                      struct tf_error *err)
 {
 	struct s3_request req;
-	struct http_header h = { cond, cond_val };
+	/* reads are never answered from a cache between us and the store (B3, B13) */
+	struct http_header h[2] = { { "Cache-Control", "no-cache" }, { cond, cond_val } };
+	int get = !strcmp(method, "GET");
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	if (cond) {
-		req.headers = &h;
-		req.nheaders = 1;
-	}
+	req.headers = get ? h : h + 1;
+	req.nheaders = (size_t)get + (cond ? 1 : 0);
+	if (!req.nheaders)
+		req.headers = NULL;
 	return send(r, &req, c, sr, out, err);
 }
 
@@ -512,16 +514,20 @@ static int list_page(const struct buf *body, struct record_list *out, char **tok
 	free(trunc);
 	while (xml_find(p, end, "Contents", &c, &ce) && ce) {
 		char *key = xml_text(c, ce, "Key"), *etag = xml_text(c, ce, "ETag");
-		char norm[RECORD_VERSION_MAX];
+		char *size = xml_text(c, ce, "Size");
 		if (key) {
+			char norm[RECORD_VERSION_MAX];
 			s3_etag_normalise(etag ? etag : "", norm, sizeof(norm));
 			out->names = xrealloc(out->names, (out->n + 1) * sizeof(*out->names));
 			out->versions =
 			        xrealloc(out->versions, (out->n + 1) * sizeof(*out->versions));
+			out->sizes = xrealloc(out->sizes, (out->n + 1) * sizeof(*out->sizes));
 			out->names[out->n] = key;
+			out->sizes[out->n] = size && *size ? strtoll(size, NULL, 10) : -1;
 			out->versions[out->n++] = xstrdup(norm);
 		}
 		free(etag);
+		free(size);
 		p = ce + 1;
 	}
 	return 0;
@@ -531,22 +537,22 @@ static int list_page(const struct buf *body, struct record_list *out, char **tok
 static int rs3_list(struct record *r, const char *prefix, const struct record_call *c,
                     struct record_list *out, struct tf_error *err)
 {
+	static const struct http_header nocache = { "Cache-Control", "no-cache" };
 	char *token = NULL;
 	int ret = 0;
 	memset(out, 0, sizeof(*out));
 	for (int page = 0; page < LIST_MAX_PAGES; page++) {
-		struct sigv4_pair q[3] = { { "list-type", "2" }, { "prefix", prefix }, { NULL, NULL } };
+		const struct sigv4_pair q[3] = { { "list-type", "2" },
+			                         { "prefix", prefix },
+			                         { "continuation-token", token } };
 		struct s3_request req;
 		struct s3_reply sr;
 		memset(&req, 0, sizeof(req));
 		req.method = "GET";
+		req.headers = &nocache;
+		req.nheaders = 1;
 		req.query = q;
-		req.nquery = 2;
-		if (token) {
-			q[2].name = "continuation-token";
-			q[2].value = token;
-			req.nquery = 3;
-		}
+		req.nquery = token ? 3 : 2;
 		req.timeout_ms = c->timeout_ms;
 		req.deadline_ns = c->deadline_ns;
 		req.no_retry = c->no_retry;

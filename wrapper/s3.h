@@ -117,9 +117,9 @@ void s3_reply_free(struct s3_reply *r);
 
 struct s3_request {
 	const char *method;
-	const char *key;                   /* NULL: the bucket itself */
-	const char *subresource;           /* "versioning", "lifecycle", ... or NULL */
-	const struct sigv4_pair *query;    /* query pairs (a listing), or NULL; not
+	const char *key;                /* NULL: the bucket itself */
+	const char *subresource;        /* "versioning", "lifecycle", ... or NULL */
+	const struct sigv4_pair *query; /* query pairs (a listing), or NULL; not
 	                                      with subresource */
 	size_t nquery;
 	const struct http_header *headers; /* extra headers (all signed) */

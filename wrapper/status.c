@@ -180,7 +180,8 @@ static void print_queue(struct s3_client *s3, const struct lock *l, int json)
 			buf_addf(&b, "    %zu. ", i + 1);
 			sanitize_text(&b, t[i].ci && *t[i].ci ? t[i].ci : t[i].who, 128);
 			buf_adds(&b, " (");
-			sanitize_text(&b, t[i].operation && *t[i].operation ? t[i].operation : "?", 64);
+			sanitize_text(&b, t[i].operation && *t[i].operation ? t[i].operation : "?",
+			              64);
 			buf_adds(&b, ", joined ");
 			sanitize_text(&b, t[i].created && *t[i].created ? t[i].created : "?", 64);
 			buf_addf(&b, ", position %llu, ID ", t[i].pos);

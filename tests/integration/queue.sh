@@ -199,6 +199,27 @@ ok "w2 became head no sooner than the dead head's last ticket write + the ticket
 	test $((head2 - last_write)) -ge $((q_ms * 1000000))
 is "$(tickets_left "$key")" 0 "no ticket is left"
 
+# ---- a waiter stopped past its ticket lease loses its place, never writes it ----
+d=$TEST_TMP/stopped
+key=stopped/terraform.tfstate
+mkdir -p "$d"
+holder "$d" "$key"
+waiters "$d" "$key" 2
+kill -STOP "${WPIDS[0]}"
+wait_for "w2 skipped the stopped w1" 60 grep -q ' queue-head ' "$d/w2.events"
+kill -CONT "${WPIDS[0]}"
+wait_for "w1 noticed" 30 grep -q ' queue-\(expired\|removed\) ' "$d/w1.events"
+touch "$d/release"
+wait "$HOLDER"
+wait_all "${WPIDS[@]}"
+is $? 0 "both exited 0"
+is "$(cat "$d/order")" "$(printf 'w2\nw1')" "w2 went first; w1, stopped past its ticket lease, came after"
+ok "w1 wrote no ticket renewal after its lease ran out" bash -c "
+	s=\$(awk '\$3 == \"queue-join\" { for (k = 1; k <= NF; k++) if (\$k ~ /^send=/) { sub(\"send=\", \"\", \$k); print \$k } ; exit }' '$d/w1.events')
+	awk -v s=\"\$s\" -v q=$((q_ms * 1000000)) '\$3 == \"queue-renew\" { for (k = 1; k <= NF; k++) if (\$k ~ /^send=/) { sub(\"send=\", \"\", \$k); if (\$k - s >= q) bad++; s = \$k } } \$3 == \"queue-join\" { for (k = 1; k <= NF; k++) if (\$k ~ /^send=/) { sub(\"send=\", \"\", \$k); s = \$k } } END { exit bad > 0 }' '$d/w1.events'"
+is "$(grep -c ' queue-join ' "$d/w1.events")" 2 "w1 joined again at the back"
+is "$(tickets_left "$key")" 0 "no ticket is left"
+
 # ---- a waiter that gives up ----
 d=$TEST_TMP/timeout
 key=timeout/terraform.tfstate

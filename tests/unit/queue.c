@@ -119,17 +119,15 @@ static void test_list_pages(void)
 	                 "<ETag>&quot;e1&quot;</ETag></Contents>"
 	                 "<Contents><Key>" PFX "next.tflock</Key><ETag>\"c\"</ETag></Contents>"
 	                 "<NextContinuationToken>t+/=</NextContinuationToken></ListBucketResult>");
-	char *p2 = wfile("p2.xml",
-	                 "<ListBucketResult><IsTruncated>false</IsTruncated>"
-	                 "<Contents><Key>" PFX "0000000000000003.tflock</Key>"
-	                 "<ETag>&quot;e3&quot;</ETag></Contents></ListBucketResult>");
+	char *p2 = wfile("p2.xml", "<ListBucketResult><IsTruncated>false</IsTruncated>"
+	                           "<Contents><Key>" PFX "0000000000000003.tflock</Key>"
+	                           "<ETag>&quot;e3&quot;</ETag></Contents></ListBucketResult>");
 	char routes[1024], *log;
 	struct record *r;
 	struct record_list l;
 	struct record_call c;
 	struct tf_error e;
-	snprintf(routes, sizeof(routes), "GET /b/? 200 %s\nGET /b/? 200 %s\n", p1,
-	         p2);
+	snprintf(routes, sizeof(routes), "GET /b/? 200 %s\nGET /b/? 200 %s\n", p1, p2);
 	open_stub("pages", routes);
 	r = record_s3_new(s3, PFX "next.tflock", NULL);
 	memset(&c, 0, sizeof(c));
@@ -159,11 +157,12 @@ static void test_list_pages(void)
  * ticket's create loses its reply and is read back as ours (B2). */
 static void test_join(void)
 {
-	char *lst = wfile("l.xml",
-	                  "<ListBucketResult><IsTruncated>false</IsTruncated>"
-	                  "<Contents><Key>" PFX "0000000000000005.tflock</Key><ETag>a</ETag></Contents>"
-	                  "<Contents><Key>" PFX "0000000000000007.tflock</Key><ETag>b</ETag></Contents>"
-	                  "</ListBucketResult>");
+	char *lst =
+	        wfile("l.xml",
+	              "<ListBucketResult><IsTruncated>false</IsTruncated>"
+	              "<Contents><Key>" PFX "0000000000000005.tflock</Key><ETag>a</ETag></Contents>"
+	              "<Contents><Key>" PFX "0000000000000007.tflock</Key><ETag>b</ETag></Contents>"
+	              "</ListBucketResult>");
 	char *mine = wfile("mine.json", "{\"v\":1,\"ID\":\"ID-1\",\"seq\":2,\"lease_ms\":4000}");
 	char routes[2048], *log;
 	struct queue *q;
