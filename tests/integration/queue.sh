@@ -33,6 +33,10 @@ queue_keys() {
 tickets_left() { queue_keys "$1" | grep -c '\.queue\.[0-9]\{16\}\.tflock$'; }
 # joined EVENTS — the event log shows a queue-join
 joined() { grep -q ' queue-join ' "$1" 2>/dev/null; }
+# last_ticket_send EVENTS — the send of the last ticket write logged (join or renewal)
+last_ticket_send() {
+	awk '$3 == "queue-join" || $3 == "queue-renew" { for (k = 1; k <= NF; k++) if ($k ~ /^send=/) { sub("send=", "", $k); s = $k } } END { print s }' "$1"
+}
 # ev_time FILE WORD — the first event WORD's boottime
 ev_time() { awk -v w="$2" '$3 == w { print $1; exit }' "$1"; }
 
@@ -171,7 +175,7 @@ is $? 0 "w1 exited 0"
 wait "${WPIDS[2]}"
 is $? 0 "w3 exited 0"
 is "$(cat "$d/order")" "$(printf 'w1\nw3')" "w2 (SIGKILLed) was skipped, w3 came after w1"
-last_write=$(awk '$3 == "queue-join" || $3 == "queue-renew" { for (k = 1; k <= NF; k++) if ($k ~ /^send=/) { sub("send=", "", $k); s = $k } } END { print s }' "$d/w2.events")
+last_write=$(last_ticket_send "$d/w2.events")
 head3=$(ev_time "$d/w3.events" queue-head)
 diag "w2's last ticket write sent before $last_write, w3 head at $head3, ticket lease $q_ms ms"
 ok "w3 skipped w2 no sooner than its last ticket write + the ticket lease" \
@@ -193,7 +197,7 @@ wait "$HOLDER"
 wait "${WPIDS[1]}"
 is $? 0 "w2 exited 0 after the head was SIGKILLed"
 is "$(cat "$d/order")" w2 "w2 ran; the dead head did not"
-last_write=$(awk '$3 == "queue-join" || $3 == "queue-renew" { for (k = 1; k <= NF; k++) if ($k ~ /^send=/) { sub("send=", "", $k); s = $k } } END { print s }' "$d/w1.events")
+last_write=$(last_ticket_send "$d/w1.events")
 head2=$(ev_time "$d/w2.events" queue-head)
 ok "w2 became head no sooner than the dead head's last ticket write + the ticket lease" \
 	test $((head2 - last_write)) -ge $((q_ms * 1000000))
