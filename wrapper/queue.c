@@ -430,7 +430,8 @@ static void absorb(struct queue *q, const struct record_list *l, unsigned long l
 			i++;
 		}
 	}
-	qsort(q->t, q->nt, sizeof(*q->t), seen_cmp);
+	if (q->nt > 1)
+		qsort(q->t, q->nt, sizeof(*q->t), seen_cmp);
 }
 
 /* List the queue; *maxpos: the highest ticket position listed (0: none). */
