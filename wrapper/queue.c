@@ -912,22 +912,36 @@ static void print_line(struct queue *q, int64_t now, int64_t start, const char *
 	q->printed_ahead = ahead;
 }
 
-/* The nearest live ticket ahead of ours, and how many live ones are ahead. */
-static struct seen *predecessor(struct queue *q, int64_t now, unsigned *ahead)
+/* The first live ticket in line (the head when it is not ours), and how many
+ * live ones are ahead of ours. */
+static struct seen *first_ahead(struct queue *q, int64_t now, unsigned *ahead)
 {
-	struct seen *p = NULL;
+	struct seen *h = NULL;
 	*ahead = 0;
-	for (size_t i = 0; i < q->nt; i++)
+	for (size_t i = 0; i < q->nt; i++) /* sorted by position */
 		if (q->t[i].pos < q->pos && !stale(&q->t[i], now)) {
-			p = &q->t[i];
+			if (!h)
+				h = &q->t[i];
 			(*ahead)++;
 		}
-	return p;
+	return h;
 }
 
-/* One look at our predecessor's ticket (GET If-None-Match: 304 while it is
- * unchanged). 1 when the queue must be listed again (it is gone, changed
- * place, or stale), else 0. */
+/* How long until the next look at the head's ticket (B13 "Pace"): the next
+ * head every 2p, the k-th behind the head every (6k - 4)p up to 20p (8p, 14p,
+ * then 20p), so that news of each acquisition reaches the waiters about to move
+ * up before their turn. */
+static int64_t watch_in_ns(const struct queue *q, unsigned ahead)
+{
+	unsigned polls = ahead <= 1 ? 2 : 6 * ahead - 4;
+	if (polls > 20)
+		polls = 20;
+	return jitter_down_pct(q->o.poll_ms * polls, 20, rand_u64_default, NULL) * NS_PER_MS;
+}
+
+/* One look at the head's ticket (GET If-None-Match: 304 while it is
+ * unchanged). 1 when the queue must be listed again (it is gone, or stale),
+ * else 0. */
 static int watch(struct queue *q, struct seen *p)
 {
 	struct record *r = record_s3_new(q->o.s3, p->key, &q->o.rec);
@@ -956,8 +970,9 @@ static int watch(struct queue *q, struct seen *p)
 }
 
 /* List the queue and decide: 1 when we are the head, 0 when we wait (next
- * watch due at *next_watch), -1 when our ticket is gone (join again). */
-static int look(struct queue *q, int64_t *next_watch)
+ * watch due at *next_watch, next listing in *relist_in unless that is left
+ * alone), -1 when our ticket is gone (join again). */
+static int look(struct queue *q, int64_t *next_watch, int64_t *relist_in)
 {
 	unsigned long long maxpos;
 	unsigned ahead;
@@ -975,15 +990,25 @@ static int look(struct queue *q, int64_t *next_watch)
 	}
 	read_new(q);
 	now = clock_boot_ns();
-	if (!predecessor(q, now, &ahead)) {
+	if (!first_ahead(q, now, &ahead)) {
 		if (remove_stale(q, now))
 			return 0; /* one was alive after all */
 		return 1;
 	}
-	/* the next head watches at twice the head's poll, the others at twenty */
-	*next_watch = now + jitter_down_pct(q->o.poll_ms * (ahead == 1 ? 2 : 20), 20,
-	                                    rand_u64_default, NULL) *
-	                            NS_PER_MS;
+	/* positions between the last ticket listed ahead and ours: joiners whose
+	 * tickets were not created yet when we listed (or holes). Soon after
+	 * joining, count them for the pace and list again shortly (B13 "Pace"). */
+	if (now - q->created_send < q->o.lease_ms * NS_PER_MS) {
+		unsigned long long hi = 0;
+		for (size_t i = 0; i < q->nt; i++)
+			if (q->t[i].pos < q->pos && q->t[i].pos > hi)
+				hi = q->t[i].pos;
+		if (hi && q->pos - hi > 1) {
+			ahead += (unsigned)(q->pos - hi - 1 < 64 ? q->pos - hi - 1 : 64);
+			*relist_in = q->o.poll_ms * 8 * NS_PER_MS;
+		}
+	}
+	*next_watch = now + watch_in_ns(q, ahead);
 	return 0;
 }
 
@@ -992,7 +1017,7 @@ int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_
 {
 	int64_t start = clock_boot_ns(), next_list = 0, next_watch = INT64_MAX;
 	/* a full listing now and then, for the waiting line and to notice a removed
-	 * ticket; between them only the predecessor is watched (B13) */
+	 * ticket; between them only the head's ticket is watched (B13) */
 	int64_t relist_ns = q->o.poll_ms * 120 * NS_PER_MS;
 	for (;;) {
 		int64_t now = clock_boot_ns(), wake;
@@ -1013,25 +1038,23 @@ int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_
 		if (now >= q->next_renew && renew(q, err) == 1)
 			continue;
 		if (now >= next_list) {
-			int r = look(q, &next_watch);
+			int64_t relist_in = relist_ns;
+			int r = look(q, &next_watch, &relist_in);
 			if (r < 0)
 				continue;
 			if (r > 0) {
 				log_event("queue-head %s pos=%llu", q->mine->name, q->pos);
 				return QUEUE_OK;
 			}
-			next_list = clock_boot_ns() + relist_ns;
+			next_list = clock_boot_ns() + relist_in;
 			print_line(q, clock_boot_ns(), start, url, holder, arg);
 		} else if (now >= next_watch) {
-			p = predecessor(q, now, &ahead);
+			p = first_ahead(q, now, &ahead);
 			if (!p || watch(q, p)) {
 				next_list = 0;
 				continue;
 			}
-			next_watch = clock_boot_ns() +
-			             jitter_down_pct(q->o.poll_ms * (ahead == 1 ? 2 : 20), 20,
-			                             rand_u64_default, NULL) *
-			                     NS_PER_MS;
+			next_watch = clock_boot_ns() + watch_in_ns(q, ahead);
 			print_line(q, clock_boot_ns(), start, url, holder, arg);
 		}
 		wake = next_list < q->next_renew ? next_list : q->next_renew;

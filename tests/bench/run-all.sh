@@ -18,7 +18,7 @@
 #
 # Per repetition: p1-terraform.sh runs in the background (its clients sleep
 # nearly all the time) while p1-handoff.sh and p4-takeover.sh run; then p2, p3
-# (alone: it times processes) and p5. Timings are never pass/fail: the verdict
+# (alone: it times processes), p5, p6 and p7. Timings are never pass/fail: the verdict
 # column only compares the median with the target.
 set -u -o pipefail
 
@@ -108,7 +108,7 @@ for ((r = 1; r <= REPS; r++)); do
 	} >"$log" 2>&1
 	wait "$tfpid"
 	cat "$out/rep$r.tf.log" >>"$log"
-	for b in p2-requests p3-overhead p5-throughput p6-dynamodb; do
+	for b in p2-requests p3-overhead p5-throughput p6-dynamodb p7-waiting; do
 		"$src/$b.sh" >>"$log" 2>&1
 	done
 	grep -i 'error\|fail\|unmatched\|NO takeover' "$log" | head -5 | sed 's/^/run-all: rep '"$r"': /' >&2
@@ -169,11 +169,26 @@ verdict_about() {
 	echo
 	echo "| | figure | tflock | baseline | target | verdict (median) |"
 	echo "|---|---|---|---|---|---|"
-	for n in 1 4 8; do
-		t=p1.tflock.n$n
-		echo "| P1 | handoff gap p50, $n waiter(s) (ms) | $(fmt $t.p50_ms 0) | Terraform: $(fmt p1.tf.n$n.p50_ms 0) | — | — |"
-		echo "| P1 | handoff gap p99, $n waiter(s) (ms) | $(fmt $t.p99_ms 0) | Terraform: $(fmt p1.tf.n$n.p99_ms 0) | ≤ poll + 2 RTT = $(fmt $t.target_p99_ms 0) | $(verdict_le "$(val $t.p99_ms)" "$(val $t.target_p99_ms)" " ms" "$(val $t.p99_ms 4)") |"
-		echo "| P1 | requests/s per waiter, $n waiter(s) | $(fmt $t.reqs 2) | Terraform: $(fmt p1.tf.n$n.reqs 2) | ~4 | $(verdict_about "$(val $t.reqs)" 4) |"
+	for n in 1 4 8 32; do
+		q=p1.queue.n$n nq=p1.noqueue.n$n
+		tfb="; Terraform: $(fmt p1.tf.n$n.p50_ms 0) / $(fmt p1.tf.n$n.p99_ms 0)"
+		[ "$n" = 32 ] && tfb=
+		echo "| P1 | handoff gap p50 / p99, $n waiter(s), holds ≥ 1 s (ms) | queue: $(fmt $q.p50_ms 0) / $(fmt $q.p99_ms 0) | --no-queue: $(fmt $nq.p50_ms 0) / $(fmt $nq.p99_ms 0)$tfb | p99 ≤ poll + 2 RTT = $(fmt $q.target_p99_ms 0) | queue: $(verdict_le "$(val $q.p99_ms)" "$(val $q.target_p99_ms)" " ms" "$(val $q.p99_ms 4)"); --no-queue: $(verdict_le "$(val $nq.p99_ms)" "$(val $nq.target_p99_ms)" " ms" "$(val $nq.p99_ms 4)") |"
+		tfb="; Terraform: $(fmt p1.tf.n$n.reqs 2)"
+		[ "$n" = 32 ] && tfb=
+		echo "| P1 | requests/s per waiter, $n waiter(s), steady waiting | queue: $(fmt $q.reqs 2) | --no-queue: $(fmt $nq.reqs 2)$tfb | ~4 without the queue | --no-queue: $(verdict_about "$(val $nq.reqs)" 4) |"
+		echo "| P1 | requests/s of the whole line while the lock changes hands, $n waiter(s) | queue: $(fmt $q.line_reqs 1) | --no-queue: $(fmt $nq.line_reqs 1) | — | — |"
+	done
+	for n in 1 8; do
+		q=p1.queue.short.n$n nq=p1.noqueue.short.n$n
+		echo "| P1 | handoff gap p50 / p99, $n waiter(s), short holds 0.2–0.5 s (ms) | queue: $(fmt $q.p50_ms 0) / $(fmt $q.p99_ms 0) | --no-queue: $(fmt $nq.p50_ms 0) / $(fmt $nq.p99_ms 0) | p99 ≤ $(fmt $q.target_p99_ms 0) | queue: $(verdict_le "$(val $q.p99_ms)" "$(val $q.target_p99_ms)" " ms" "$(val $q.p99_ms 4)"); --no-queue: $(verdict_le "$(val $nq.p99_ms)" "$(val $nq.target_p99_ms)" " ms" "$(val $nq.p99_ms 4)") |"
+	done
+	for t in p1.queue.rtt20.n4 p1.noqueue.rtt20.n4 p1.queue.xhold.n4; do
+		case $t in
+		*rtt20*) what="4 waiters, +20 ms a request, holds ≥ 1 s" ;;
+		*) what="4 waiters, queue, holds ≥ 6 s (> 20 polls)" ;;
+		esac
+		echo "| P1 | handoff gap p50 / p99, $what (ms) | ${t#p1.}: $(fmt $t.p50_ms 0) / $(fmt $t.p99_ms 0) | — | p99 ≤ $(fmt $t.target_p99_ms 0) | $(verdict_le "$(val $t.p99_ms)" "$(val $t.target_p99_ms)" " ms" "$(val $t.p99_ms 4)") |"
 	done
 	echo "| P2 | requests per uncontended cycle, self-test excluded | $(fmt p2.tflock.without_selftest 0) | Terraform: $(fmt p2.tf.requests 0) | 3 | $(verdict_le "$(val p2.tflock.without_selftest)" 3 "") |"
 	echo "| P2 | requests per \`tflock -- true\` run, self-test included | $(fmt p2.tflock.with_selftest 0) | Terraform: $(fmt p2.tf.requests 0) | 3 | $(verdict_le "$(val p2.tflock.with_selftest)" 3 "") |"
@@ -185,24 +200,38 @@ verdict_about() {
 		echo "| P4 | takeover after SIGKILL, lease ${l} s: kill → takeover (s) | $(fmt p4.l$l.kill_to_takeover_s 2) | Terraform: never (force-unlock) | ≤ lease + poll = $(fmt p4.l$l.target_s 2) | $(verdict_le "$(val p4.l$l.kill_to_takeover_s)" "$(val p4.l$l.target_s)" " s" "$(val p4.l$l.kill_to_takeover_s 4)") |"
 		echo "| P4 | lease ${l} s: holder's last renewal sent → takeover (s) | $(fmt p4.l$l.renew_to_takeover_s 2) | — | ≥ lease (safety) | $(awk -v v="$(val p4.l$l.renew_to_takeover_s 3)" -v l="$l" 'BEGIN { if (v == "nan") print "n/a"; else if (v + 0 >= l) print "met (min " v " s)"; else print "**VIOLATED** (min " v " s)" }') |"
 	done
-	echo "| P5 | lock cycles/s, 8 contenders, one key | $(fmt p5.tflock.cps 1) | raw curl PUT+DELETE loop: $(fmt p5.curl.cps 1) | — | — |"
-	echo "| P5 | least-served contender's share (1 = fair) | $(fmt p5.tflock.min_share 2) | curl loop: $(fmt p5.curl.min_share 2) | — | — |"
+	echo "| P5 | lock cycles/s, 8 contenders, one key | queue: $(fmt p5.queue.cps 2) | --no-queue: $(fmt p5.noqueue.cps 1); raw curl PUT+DELETE loop: $(fmt p5.curl.cps 1) | — | — |"
+	echo "| P5 | least-served contender's share, whole run (1 = fair) | queue: $(fmt p5.queue.min_share 2) | --no-queue: $(fmt p5.noqueue.min_share 2); curl loop: $(fmt p5.curl.min_share 2) | — | — |"
+	echo "| P5 | least-served share after the start-up round, whole rounds | queue: $(fmt p5.queue.steady_share 2) | --no-queue: $(fmt p5.noqueue.steady_share 2); curl loop: $(fmt p5.curl.steady_share 2) | ≥ 0.95 with the queue | $(awk -v v="$(val p5.queue.steady_share)" 'BEGIN { if (v == "nan") print "n/a"; else if (v >= 0.95) print "met"; else print "**missed**" }') |"
+	echo "| P5 | acquisitions out of joining order (pairs) | queue: $(fmt p5.queue.inversions 0) of $(fmt p5.queue.inversion_pairs 0) | by launch order: queue $(fmt p5.queue.launch_inversions 0) of $(fmt p5.queue.launch_pairs 0), --no-queue $(fmt p5.noqueue.launch_inversions 0) of $(fmt p5.noqueue.launch_pairs 0) | 0 | $(verdict_le "$(val p5.queue.inversions)" 0 "") |"
+	for n in 1 2 4 8 32; do
+		q=p7.queue.n$n v= tg=
+		if [ "$n" = 8 ]; then
+			tg="≤ 10"
+			v="≤ 10: $(verdict_le "$(val $q.total)" 10 " req/s")"
+		fi
+		if [ "$n" -ge 3 ]; then
+			tg="${tg:+$tg; }rest ≤ 0.2 × their --no-queue cost = $(fmt p7.n$n.rest_target 2)"
+			v="${v:+$v; }rest: $(verdict_le "$(val $q.rest)" "$(val p7.n$n.rest_target)" " req/s")"
+		fi
+		echo "| P7 | requests/s of $n waiting tflock(s), long hold (close watchers + rest) | queue: $(fmt $q.total 2) ($(fmt $q.close 2) + $(fmt $q.rest 2)); design $(fmt $q.design 2) | --no-queue: $(fmt p7.noqueue.n$n.total 2) | ${tg:-—} | ${v:-—} |"
+	done
 	echo
-	echo "Poll-interval trade-off (P1, one waiter; the poll is set with TFLOCK_TIME_SCALE = poll / 250 ms, which scales every tflock duration):"
+	echo "Poll-interval trade-off (--poll; P1: one queued waiter, short holds; P7: 8 waiters, long hold):"
 	echo
-	echo "| poll (scale) | measured poll (ms) | handoff p50 (ms) | handoff p99 (ms) | requests/s per waiter | p99 target: poll + 2 RTT | verdict |"
-	echo "|---|---|---|---|---|---|---|"
-	for p in 100 250 500 1000; do
-		t=p1.curve.p$p
-		[ $p = 250 ] && t=p1.tflock.n1
-		echo "| $p ms ($(awk -v p=$p 'BEGIN { printf "%g", p / 250 }')) | $(fmt $t.poll_ms 0) | $(fmt $t.p50_ms 0) | $(fmt $t.p99_ms 0) | $(fmt $t.reqs 2) | $(fmt $t.target_p99_ms 0) ms | $(verdict_le "$(val $t.p99_ms)" "$(val $t.target_p99_ms)" " ms" "$(val $t.p99_ms 4)") |"
+	echo "| --poll | measured poll (ms) | handoff p50 (ms) | handoff p99 (ms) | requests/s, 1 waiter | p99 target: poll + 2 RTT | verdict | P7: requests/s of 8 waiters (design) |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for p in 50 100 250 500 1000; do
+		t=p1.curve.p$p w=p7.queue.n8.p$p
+		[ $p = 250 ] && t=p1.queue.short.n1 w=p7.queue.n8
+		echo "| $p ms | $(fmt $t.poll_ms 0) | $(fmt $t.p50_ms 0) | $(fmt $t.p99_ms 0) | $(fmt $t.reqs 2) | $(fmt $t.target_p99_ms 0) ms | $(verdict_le "$(val $t.p99_ms)" "$(val $t.target_p99_ms)" " ms" "$(val $t.p99_ms 4)") | $(fmt $w.total 2) ($(fmt $w.design 2)) |"
 	done
 	echo
 	echo "Handoff gaps pooled over all repetitions (ms):"
 	echo
 	echo "| run | handoffs | p50 | p90 | p99 | max |"
 	echo "|---|---|---|---|---|---|"
-	for s in p1.tflock.n1 p1.tflock.n4 p1.tflock.n8 p1.curve.p100 p1.curve.p500 p1.curve.p1000 p1.tf.n1 p1.tf.n4 p1.tf.n8; do
+	for s in p1.queue.n1 p1.queue.n4 p1.queue.n8 p1.queue.n32 p1.noqueue.n1 p1.noqueue.n4 p1.noqueue.n8 p1.noqueue.n32 p1.queue.short.n1 p1.queue.short.n8 p1.noqueue.short.n1 p1.noqueue.short.n8 p1.queue.rtt20.n4 p1.noqueue.rtt20.n4 p1.queue.xhold.n4 p1.curve.p50 p1.curve.p100 p1.curve.p500 p1.curve.p1000 p1.tf.n1 p1.tf.n4 p1.tf.n8; do
 		f=$out/samples/$s.gaps
 		[ -s "$f" ] || continue
 		printf '| %s | %d | %.0f | %.0f | %.0f | %.0f |\n' "$s" "$(wc -l <"$f")" \
@@ -213,12 +242,13 @@ verdict_about() {
 	done
 	echo
 	echo "Notes:"
-	echo "- P1: N+1 workers loop on one key, each rejoining only once another holds, so N waiters are queued at every release; tflock holds last 0.2 s + U(0, 1.2 × poll). Gap = the proxy's DELETE log line → the next \`acquired\` event (CLOCK_BOOTTIME). Requests/s per waiter: steady polling only (the waiters' requests between 1 s after the first holder's acquire and its release). Percentiles are nearest-rank per repetition (p99 of ~30 handoffs is close to the maximum); the pooled table combines all repetitions. tflock's poll sleep is jittered downward only (0.8–1.0 × poll), so one waiter's worst case is poll + 2 RTT, the target; several waiters spread over the interval."
+	echo "- P1: N+1 workers loop on one key, each rejoining only once another holds, so N waiters are waiting at every release (with the queue: the releaser joins at the back). Holds ≥ 1 s = 1 s + U(0, 1.2 × poll); short holds (the setting before the queue) = 0.2 s + U(0, 1.2 × poll); holds ≥ 6 s exceed 20 polls, the pace at which a waiter 3rd or further in line watches its predecessor's ticket (PROTOCOL B13). Gap = the proxy's DELETE log line → the next \`acquired\` event (CLOCK_BOOTTIME). Requests/s per waiter: steady waiting only (every waiter request — lock, listing, tickets, counter — from 1 s after the first holder's acquire and the last join to its release). Line requests/s: every request but the self-tests and the holders' lock writes, from the first release to the last acquire. ~12 handoffs a configuration, so p99 is the maximum. The poll is set with --poll; +20 ms = faultproxy \"ANY * stall 20\"."
 	echo "- P1 baseline: Terraform's retry schedule (PUT If-None-Match, GET on failure, then 1, 2, 4, 8, 16, 16 … s) simulated in bash/curl on the same gateway, holds U(2, 20 s), run alongside P1/P4. Its gaps depend on the holds: for holds over ~31 s every Terraform waiter tries once per 16 s (one waiter: gap ≈ U(0, 16 s), p50 ≈ 8 s; 0.125 requests/s)."
 	echo "- P2: the self-test (PROTOCOL B6) runs once per process on a scratch key, so a CLI run of \`tflock -- true\` costs it every time. Request sequence of one run: see the detail of repetition 1 below."
 	echo "- P3: hyperfine -N median; curl pair = one curl process making the PUT If-None-Match (Terraform-sized body) and the DELETE; tflock also makes the 7 self-test requests, and every write goes on a fresh connection. Peak RSS = ru_maxrss via wait4; \`tflock --version\` shows what loading the shared libraries alone costs (libcurl with its TLS, Kerberos, LDAP and SSH dependencies, libgit2 with its own TLS stack): the curl pair alone peaks above 8 MiB too."
 	echo "- P4: real leases (TFLOCK_TIME_SCALE=1), the kill falls at a random phase of the holder's heartbeat (every lease/4), so kill → takeover is lease − (time since the last renewal) + up to two poll intervals (first sight of the last ETag, then the poll that finds the lease over). The detail below also counts the private run directories (tflock-run.*) the SIGKILLed holder leaves behind."
-	echo "- P5: 10 s per side, straight to the gateway; the curl loop retries at once on 412 and is CPU-bound on this machine."
+	echo "- P5: 15 s per mode (loops start no cycle after it; with the queue the runs in flight then take another round), straight to the gateway; the curl loop retries at once on 412 and is CPU-bound on this machine. Share after the start-up round: the acquisitions after the first 8, cut to whole rounds of 8 (strict FIFO gives 1). Inversions: pairs of queued runs where the one with the higher position (joined later, while the other waited) acquired first; by launch order (no join without the queue): launched ≥ 250 ms later, before the other acquired."
+	echo "- P7: one holder (straight to the gateway) holds while N waiters wait through a logging proxy; window 20 s from 5 s after the last join, configurations of one mode at the same time. Close watchers = the head's polls, the second's watches of the head's ticket (the proxy connection with the most of them) and both their ticket renewals; rest = the other N − 2. Design = PROTOCOL B13's estimate: 4 + Σ over the waiters k = 1 … N − 1 behind the head of 4 / min(k = 1 ? 2 : 6k − 4, 20) + 0.1N + 0.033N + 0.033(N−1) (nominal intervals; the watches are jittered downward by up to 20 %)."
 	echo
 	echo "<details><summary>Detail of repetition 1</summary>"
 	echo

@@ -10,6 +10,7 @@
 #  - a head SIGKILLed while waiting is skipped the same way;
 #  - a waiter that gives up (--timeout) removes its ticket and exits 75;
 #  - lost replies and 500s on queue writes (fault proxy) change nothing;
+#  - the waiters watch only the head's ticket, the next head most often;
 #  - a 403 on the listing falls back to waiting without the queue, with a
 #    warning; --no-queue sends no queue request; an uncontended run writes no
 #    ticket;
@@ -284,6 +285,38 @@ is $? 0 "a run refused the listing (403) still acquired, waiting without the que
 is "$(grep -c 'not queueing' "$d/x.err")" 1 "said once"
 is "$(tickets_left "$key")" 0 "it wrote no ticket"
 proxy_rules ""
+
+# ---- pace: the waiters watch the head's ticket, the next head most often ----
+d=$TEST_TMP/pace
+key=pace/terraform.tfstate
+mkdir -p "$d"
+holder "$d" "$key"
+: >"$PROXY_LOG"
+direct=$TFLOCK_ENDPOINT
+TFLOCK_ENDPOINT=$PROXY_URL
+waiters "$d" "$key" 4
+TFLOCK_ENDPOINT=$direct
+head_ticket=$(awk '$3 == "queue-join" { sub(/^s3:\/\/[^\/]*/, "", $4); print $4; exit }' "$d/w1.events")
+# head_reads — per proxy connection, its GETs of the head's ticket (a waiter
+# keeps its connection for reads), most first
+head_reads() {
+	awk -v t="$head_ticket" '$3 == "GET" && $4 ~ /\.queue\.[0-9]+\.tflock$/ && index($4, t) { n[$2]++ }
+		END { for (c in n) print n[c] }' "$PROXY_LOG" | sort -rn
+}
+busiest_ge() { [ "$(head_reads | head -n 1)" -ge "$1" ] 2>/dev/null; }
+wait_for "the next head watched the head's ticket 40 times" 120 busiest_ge 40
+reads=$(head_reads | tr '\n' ' ')
+ok "the three behind the head watch its ticket (reads per connection: $reads)" \
+	test "$(head_reads | wc -l)" -ge 3
+ok "the next head watches it at least twice as often as the least eager ($reads)" \
+	test "$(head_reads | head -n 1)" -ge $((2 * $(head_reads | tail -n 1)))
+is "$(awk -v t="$head_ticket" '$3 == "GET" && $4 ~ /\.queue\.[0-9]+\.tflock$/ && !index($4, t)' "$PROXY_LOG" | wc -l)" 3 \
+	"the other tickets are read once by each waiter behind them (their leases), never watched"
+touch "$d/release"
+wait "$HOLDER"
+wait_all "${WPIDS[@]}"
+is $? 0 "all four acquired"
+is "$(cat "$d/order")" "$(expected 4)" "in joining order"
 
 # ---- --no-queue and uncontended runs ----
 : >"$PROXY_LOG"
