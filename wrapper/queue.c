@@ -54,9 +54,12 @@ struct queue {
 	int64_t created_send; /* before our ticket's create was sent (events) */
 	struct seen *t;       /* tickets other than ours, by position */
 	size_t nt;
-	unsigned failures;  /* queue requests left unresolved, in a row */
-	int64_t fail_since; /* the first of them (0: none) */
-	int broken;         /* 403, a counter not ours: the queue is off for the run */
+	unsigned failures;       /* queue requests left unresolved, in a row */
+	int64_t fail_since;      /* the first of them (0: none) */
+	unsigned list_failures;  /* listings failed in a row (other requests may
+	                            succeed meanwhile: renewals, watches) */
+	int64_t list_fail_since; /* the first of them (0: none) */
+	int broken;              /* 403, a counter not ours: the queue is off for the run */
 	struct tf_error last_err;
 	int64_t renew_ok_send;     /* before the send of our ticket's last successful write */
 	unsigned long long maxpos; /* the highest ticket position in the last listing */
@@ -317,8 +320,9 @@ static void ok_req(struct queue *q)
  * requests failed for the whole patience budget. */
 static int give_up(const struct queue *q)
 {
-	return q->broken ||
-	       (q->fail_since && clock_boot_ns() - q->fail_since >= q->o.patience_ms * NS_PER_MS);
+	int64_t now = clock_boot_ns(), patience = q->o.patience_ms * NS_PER_MS;
+	return q->broken || (q->fail_since && now - q->fail_since >= patience) ||
+	       (q->list_fail_since && now - q->list_fail_since >= patience);
 }
 
 /*
@@ -446,11 +450,16 @@ static int qlist(struct queue *q, unsigned long long *maxpos, struct tf_error *e
 		int broken = err->kind == ERR_HTTP &&
 		             (err->http_status == 403 || err->http_status == 400);
 		fail(q, err);
+		q->list_failures++;
+		if (!q->list_fail_since)
+			q->list_fail_since = clock_boot_ns();
 		if (broken)
 			q->broken = 1;
 		return ret;
 	}
 	ok_req(q);
+	q->list_failures = 0;
+	q->list_fail_since = 0;
 	absorb(q, &l, maxpos);
 	q->maxpos = *maxpos;
 	record_list_free(&l);
@@ -969,18 +978,42 @@ static int watch(struct queue *q, struct seen *p)
 	return relist || stale(p, clock_boot_ns());
 }
 
+/* Positions between the last ticket listed ahead of ours and ours: joiners
+ * whose tickets were not created yet when we listed (or holes that stay
+ * empty). Counted as waiters ahead for the pace within Q/4 of joining, a
+ * joiner's time to create its ticket (B13 "Pace"); 0 after that. */
+static unsigned unseen_ahead(const struct queue *q, int64_t now)
+{
+	unsigned long long hi = 0;
+	if (now - q->created_send >= q->o.lease_ms / 4 * NS_PER_MS)
+		return 0;
+	for (size_t i = 0; i < q->nt; i++)
+		if (q->t[i].pos < q->pos && q->t[i].pos > hi)
+			hi = q->t[i].pos;
+	if (!hi || q->pos - hi <= 1)
+		return 0;
+	return q->pos - hi - 1 < 64 ? (unsigned)(q->pos - hi - 1) : 64;
+}
+
 /* List the queue and decide: 1 when we are the head, 0 when we wait (next
  * watch due at *next_watch, next listing in *relist_in unless that is left
  * alone), -1 when our ticket is gone (join again). */
 static int look(struct queue *q, int64_t *next_watch, int64_t *relist_in)
 {
 	unsigned long long maxpos;
-	unsigned ahead;
+	unsigned ahead, unseen;
 	struct tf_error e;
 	int64_t now;
 	err_clear(&e);
-	if (qlist(q, &maxpos, &e))
+	if (qlist(q, &maxpos, &e)) {
+		/* list again after a backoff (p .. 8p), watching nothing meanwhile:
+		 * never a loop of failing listings at the store's pace */
+		int64_t ms = backoff_full_jitter(q->list_failures, q->o.poll_ms, q->o.poll_ms * 8,
+		                                 rand_u64_default, NULL);
+		*relist_in = (ms > q->o.poll_ms ? ms : q->o.poll_ms) * NS_PER_MS;
+		*next_watch = INT64_MAX;
 		return 0;
+	}
 	if (!q->mine_listed) { /* removed (or a tombstone): B13 */
 		log_warn("queue: our ticket at position %llu is gone: this run joins again at the "
 		         "back",
@@ -991,24 +1024,14 @@ static int look(struct queue *q, int64_t *next_watch, int64_t *relist_in)
 	read_new(q);
 	now = clock_boot_ns();
 	if (!first_ahead(q, now, &ahead)) {
-		if (remove_stale(q, now))
-			return 0; /* one was alive after all */
-		return 1;
+		if (!remove_stale(q, now))
+			return 1;
+		ahead = 1; /* one was alive after all: it is the head */
 	}
-	/* positions between the last ticket listed ahead and ours: joiners whose
-	 * tickets were not created yet when we listed (or holes). Soon after
-	 * joining, count them for the pace and list again shortly (B13 "Pace"). */
-	if (now - q->created_send < q->o.lease_ms * NS_PER_MS) {
-		unsigned long long hi = 0;
-		for (size_t i = 0; i < q->nt; i++)
-			if (q->t[i].pos < q->pos && q->t[i].pos > hi)
-				hi = q->t[i].pos;
-		if (hi && q->pos - hi > 1) {
-			ahead += (unsigned)(q->pos - hi - 1 < 64 ? q->pos - hi - 1 : 64);
-			*relist_in = q->o.poll_ms * 8 * NS_PER_MS;
-		}
-	}
-	*next_watch = now + watch_in_ns(q, ahead);
+	unseen = unseen_ahead(q, now);
+	if (unseen)
+		*relist_in = q->o.poll_ms * 8 * NS_PER_MS;
+	*next_watch = now + watch_in_ns(q, ahead + unseen);
 	return 0;
 }
 
@@ -1016,9 +1039,13 @@ int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_
                void *arg, struct tf_error *err)
 {
 	int64_t start = clock_boot_ns(), next_list = 0, next_watch = INT64_MAX;
-	/* a full listing now and then, for the waiting line and to notice a removed
-	 * ticket; between them only the head's ticket is watched (B13) */
-	int64_t relist_ns = q->o.poll_ms * 120 * NS_PER_MS;
+	/* a full listing now and then, for the waiting line, to notice a removed
+	 * ticket of ours and to see the others' tickets change (every 120p, and
+	 * within half a ticket lease: a ticket not listed for Q would look stale);
+	 * between them only the head's ticket is watched (B13) */
+	int64_t relist_ns =
+	        (q->o.poll_ms * 120 < q->o.lease_ms / 2 ? q->o.poll_ms * 120 : q->o.lease_ms / 2) *
+	        NS_PER_MS;
 	for (;;) {
 		int64_t now = clock_boot_ns(), wake;
 		unsigned ahead;
@@ -1054,7 +1081,8 @@ int queue_wait(struct queue *q, int64_t deadline, const char *url, queue_holder_
 				next_list = 0;
 				continue;
 			}
-			next_watch = clock_boot_ns() + watch_in_ns(q, ahead);
+			now = clock_boot_ns();
+			next_watch = now + watch_in_ns(q, ahead + unseen_ahead(q, now));
 			print_line(q, clock_boot_ns(), start, url, holder, arg);
 		}
 		wake = next_list < q->next_renew ? next_list : q->next_renew;

@@ -18,13 +18,16 @@
 #     most once a second (B11: a consistent read costs a read capacity unit),
 #     the file every 250 ms: the table's gaps are expected near 1 s.
 #
-# Environment: BENCH_P6_HANDOFFS (30), BENCH_P6_HOLD_MS (200),
+# Holds last HOLD_MS (1 s: as P1, long enough that the queue's next head
+# watches the head's ticket closely before each release, PROTOCOL B13).
+#
+# Environment: BENCH_P6_HANDOFFS (20), BENCH_P6_HOLD_MS (1000),
 # BENCH_P6_CYCLES (5), plus lib.sh's.
 . "$(dirname "$0")/lib.sh"
 bench_require
 bucket=${BENCH_BUCKET:-$(new_bucket)}
-HANDOFFS=${BENCH_P6_HANDOFFS:-30}
-HOLD_MS=${BENCH_P6_HOLD_MS:-200}
+HANDOFFS=${BENCH_P6_HANDOFFS:-20}
+HOLD_MS=${BENCH_P6_HOLD_MS:-1000}
 CYCLES=${BENCH_P6_CYCLES:-5}
 
 if [ -z "${TFLOCK_TEST_DDB_ENDPOINT:-}" ]; then

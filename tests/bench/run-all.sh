@@ -164,7 +164,7 @@ verdict_about() {
 	echo
 	echo "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}; Linux $(uname -r) ($(uname -m)); $started; load average $load_start at the start, $load_end at the end (other jobs on the machine widen the spreads, P3 and P5 most)."
 	echo "Store: $store${rgwv:+, $rgwv}, loopback. tflock $("$BENCH_BUILD/tflock" --version 2>/dev/null | awk '{ print $2 }') (binary built $built; source tree at commit $commit$dirty); curl $(curl --version | awk 'NR == 1 { print $2 }'); hyperfine: $hfv."
-	echo "Command: BENCH_REPS=$REPS tests/bench/run-all.sh. $REPS repetitions, $((elapsed / 60)) min $((elapsed % 60)) s. Each cell: median over the repetitions (min–max). TFLOCK_TIME_SCALE=1 (real durations) except the poll curve."
+	echo "Command: BENCH_REPS=$REPS tests/bench/run-all.sh. $REPS repetitions, $((elapsed / 60)) min $((elapsed % 60)) s. Each cell: median over the repetitions (min–max). TFLOCK_TIME_SCALE=1 (real durations; the poll curve sets --poll)."
 	echo "Round trip through the logging proxy (signed GET, fresh connection): $(fmt p1.rtt_ms 2) ms."
 	echo
 	echo "| | figure | tflock | baseline | target | verdict (median) |"
@@ -204,6 +204,10 @@ verdict_about() {
 	echo "| P5 | least-served contender's share, whole run (1 = fair) | queue: $(fmt p5.queue.min_share 2) | --no-queue: $(fmt p5.noqueue.min_share 2); curl loop: $(fmt p5.curl.min_share 2) | — | — |"
 	echo "| P5 | least-served share after the start-up round, whole rounds | queue: $(fmt p5.queue.steady_share 2) | --no-queue: $(fmt p5.noqueue.steady_share 2); curl loop: $(fmt p5.curl.steady_share 2) | ≥ 0.95 with the queue | $(awk -v v="$(val p5.queue.steady_share)" 'BEGIN { if (v == "nan") print "n/a"; else if (v >= 0.95) print "met"; else print "**missed**" }') |"
 	echo "| P5 | acquisitions out of joining order (pairs) | queue: $(fmt p5.queue.inversions 0) of $(fmt p5.queue.inversion_pairs 0) | by launch order: queue $(fmt p5.queue.launch_inversions 0) of $(fmt p5.queue.launch_pairs 0), --no-queue $(fmt p5.noqueue.launch_inversions 0) of $(fmt p5.noqueue.launch_pairs 0) | 0 | $(verdict_le "$(val p5.queue.inversions)" 0 "") |"
+	for c in file table both; do
+		echo "| P6 | $c: requests per \`tflock -- true\` (S3 + DynamoDB, self-tests included) | $(fmt p6.$c.requests.s3 0) + $(fmt p6.$c.requests.dynamodb 0) | — | — | — |"
+		echo "| P6 | $c: handoff gap p50 / p99, 4 waiters, holds 1 s (ms) | $(fmt p6.$c.handoff.p50_ms 0) / $(fmt p6.$c.handoff.p99_ms 0) | — | — | — |"
+	done
 	for n in 1 2 4 8 32; do
 		q=p7.queue.n$n v= tg=
 		if [ "$n" = 8 ]; then

@@ -11,6 +11,7 @@
 #  - a waiter that gives up (--timeout) removes its ticket and exits 75;
 #  - lost replies and 500s on queue writes (fault proxy) change nothing;
 #  - the waiters watch only the head's ticket, the next head most often;
+#  - failing listings are retried after a backoff, never in a loop;
 #  - a 403 on the listing falls back to waiting without the queue, with a
 #    warning; --no-queue sends no queue request; an uncontended run writes no
 #    ticket;
@@ -317,6 +318,38 @@ wait "$HOLDER"
 wait_all "${WPIDS[@]}"
 is $? 0 "all four acquired"
 is "$(cat "$d/order")" "$(expected 4)" "in joining order"
+
+# ---- listings failing after an acquisition: retried after a backoff, never in a loop ----
+d=$TEST_TMP/listfail
+key=listfail/terraform.tfstate
+mkdir -p "$d"
+holder "$d" "$key"
+direct=$TFLOCK_ENDPOINT
+TFLOCK_ENDPOINT=$PROXY_URL
+waiters "$d" "$key" 3
+TFLOCK_ENDPOINT=$direct
+: >"$PROXY_LOG"
+proxy_rules "GET list-type=2 status 503 err=SlowDown"
+touch "$d/release"
+wait "$HOLDER"
+wait_all "${WPIDS[@]}"
+is $? 0 "three waiters acquired while every listing failed after the first one acquired"
+proxy_rules ""
+is "$(head -n 1 "$d/order")" w1 "the head first"
+is "$(sort -u "$d/order" | wc -l)" 3 "each ran once (the other two race at the lock, without the queue)"
+is "$(grep -h " queue-off " "$d"/w*.events | wc -l)" 2 "the two still waiting turned the queue off after the listings failed for the patience budget"
+# per proxy connection (a waiter keeps its connection for reads), the shortest
+# time between two failed listings: at least the poll (25 ms at the tests' time
+# scale) apart when retried after a backoff; a loop at the store's pace would
+# give a round trip
+list_gaps() {
+	awk '$3 == "GET" && $4 ~ /list-type=2/ && / action=status:503/ { if ($2 in t) print ($1 - t[$2]) / 1e6; t[$2] = $1 }' "$PROXY_LOG" | sort -n
+}
+ok "listings failed again and again ($(list_gaps | wc -l) retries on one connection)" \
+	test "$(list_gaps | wc -l)" -ge 4
+min_gap=$(list_gaps | head -n 1)
+ok "no failed listing followed another within half a poll (shortest gap ${min_gap:-none} ms)" \
+	awk -v g="${min_gap:-0}" 'BEGIN { exit !(g >= 12.5) }'
 
 # ---- --no-queue and uncontended runs ----
 : >"$PROXY_LOG"
