@@ -673,7 +673,9 @@ static struct queue *queue_for(struct lock *l)
 	qo.host = l->mine.tf.host;
 	qo.pid = l->mine.tf.pid;
 	qo.lease_ms = lock_scaled(l, q < 5000 ? 5000 : q > 40000 ? 40000 : q);
-	qo.poll_ms = lock_poll_ms(l);
+	/* the queue's objects are S3 objects, cheap to read even when the lock is
+	 * a DynamoDB item polled once a second (B11): the file's pace */
+	qo.poll_ms = l->o.poll_ms > 0 ? l->o.poll_ms : lock_scaled(l, 250);
 	/* a ticket request never outlasts an eighth of the ticket's lease (B13) */
 	qo.timeout_ms = (long)lock_request_timeout_ms(l);
 	if (qo.timeout_ms > qo.lease_ms / 8)
