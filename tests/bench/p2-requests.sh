@@ -39,6 +39,9 @@ awk -v lk="$lk" '
 [ -s "$d/errors" ] && sed 's/^/  /' "$d/errors"
 fig p2.tflock.with_selftest "$(awk -v a="$((st + lock))" -v k="$K" 'BEGIN { printf "%g", a / k }')"
 fig p2.tflock.without_selftest "$(awk -v a="$lock" -v k="$K" 'BEGIN { printf "%g", a / k }')"
+# the rest: the queue's listing (PROTOCOL B13: an uncontended run lists the
+# queue once, finds it empty and writes no ticket)
+fig p2.tflock.queue "$(awk -v a="$other" -v k="$K" 'BEGIN { printf "%g", a / k }')"
 
 # baseline: Terraform
 d=$BENCH_TMP/tf

@@ -190,7 +190,8 @@ verdict_about() {
 		esac
 		echo "| P1 | handoff gap p50 / p99, $what (ms) | ${t#p1.}: $(fmt $t.p50_ms 0) / $(fmt $t.p99_ms 0) | — | p99 ≤ $(fmt $t.target_p99_ms 0) | $(verdict_le "$(val $t.p99_ms)" "$(val $t.target_p99_ms)" " ms" "$(val $t.p99_ms 4)") |"
 	done
-	echo "| P2 | requests per uncontended cycle, self-test excluded | $(fmt p2.tflock.without_selftest 0) | Terraform: $(fmt p2.tf.requests 0) | 3 | $(verdict_le "$(val p2.tflock.without_selftest)" 3 "") |"
+	echo "| P2 | requests per uncontended cycle on the lock, self-test excluded | $(fmt p2.tflock.without_selftest 0) | Terraform: $(fmt p2.tf.requests 0) | 3 | $(verdict_le "$(val p2.tflock.without_selftest)" 3 "") |"
+	echo "| P2 | ... and the queue's listing (PROTOCOL B13) | $(fmt p2.tflock.queue 0) | --no-queue: 0 | — | — |"
 	echo "| P2 | requests per \`tflock -- true\` run, self-test included | $(fmt p2.tflock.with_selftest 0) | Terraform: $(fmt p2.tf.requests 0) | 3 | $(verdict_le "$(val p2.tflock.with_selftest)" 3 "") |"
 	echo "| P3 | wall time of one lock cycle (ms) | \`tflock -- true\`: $(fmt p3.tflock.wall_ms 1) | curl pair: $(fmt p3.curl.wall_ms 1); \`true\`: $(fmt p3.true.wall_ms 1) | ≤ 1.5× curl pair | see next row |"
 	echo "| P3 | tflock / curl pair wall time | $(fmt p3.ratio 2)× | 1× | ≤ 1.5× | $(verdict_le "$(val p3.ratio)" 1.5 "") |"
