@@ -29,6 +29,19 @@
 #define PRINT_EVERY_NS (10000 * NS_PER_MS)
 #define HOLDER_EVERY_NS (30000 * NS_PER_MS)
 
+/* Failures in a row: how many, and the first one's time (0: none). */
+struct streak {
+	unsigned n;
+	int64_t since;
+};
+
+static void streak_fail(struct streak *s)
+{
+	s->n++;
+	if (!s->since)
+		s->since = clock_boot_ns();
+}
+
 /* A ticket as seen in the listings. */
 struct seen {
 	unsigned long long pos;
@@ -54,12 +67,10 @@ struct queue {
 	int64_t created_send; /* before our ticket's create was sent (events) */
 	struct seen *t;       /* tickets other than ours, by position */
 	size_t nt;
-	unsigned failures;       /* queue requests left unresolved, in a row */
-	int64_t fail_since;      /* the first of them (0: none) */
-	unsigned list_failures;  /* listings failed in a row (other requests may
-	                            succeed meanwhile: renewals, watches) */
-	int64_t list_fail_since; /* the first of them (0: none) */
-	int broken;              /* 403, a counter not ours: the queue is off for the run */
+	struct streak failed; /* queue requests left unresolved, in a row */
+	struct streak list;   /* listings failed in a row (other requests may
+	                         succeed meanwhile: renewals, watches) */
+	int broken;           /* 403, a counter not ours: the queue is off for the run */
 	struct tf_error last_err;
 	int64_t renew_ok_send;     /* before the send of our ticket's last successful write */
 	unsigned long long maxpos; /* the highest ticket position in the last listing */
@@ -303,17 +314,14 @@ enum { QW_APPLIED = 1, QW_NOT_APPLIED, QW_OTHER, QW_GONE };
  * not a failure). */
 static void fail(struct queue *q, const struct tf_error *e)
 {
-	q->failures++;
-	if (!q->fail_since)
-		q->fail_since = clock_boot_ns();
+	streak_fail(&q->failed);
 	q->last_err = *e;
 	log_verbose("queue: %s", e->msg);
 }
 
 static void ok_req(struct queue *q)
 {
-	q->failures = 0;
-	q->fail_since = 0;
+	q->failed = (struct streak){ 0 };
 }
 
 /* The queue is off for this run: refused (403, a counter not ours), or its
@@ -321,8 +329,8 @@ static void ok_req(struct queue *q)
 static int give_up(const struct queue *q)
 {
 	int64_t now = clock_boot_ns(), patience = q->o.patience_ms * NS_PER_MS;
-	return q->broken || (q->fail_since && now - q->fail_since >= patience) ||
-	       (q->list_fail_since && now - q->list_fail_since >= patience);
+	return q->broken || (q->failed.since && now - q->failed.since >= patience) ||
+	       (q->list.since && now - q->list.since >= patience);
 }
 
 /*
@@ -450,16 +458,13 @@ static int qlist(struct queue *q, unsigned long long *maxpos, struct tf_error *e
 		int broken = err->kind == ERR_HTTP &&
 		             (err->http_status == 403 || err->http_status == 400);
 		fail(q, err);
-		q->list_failures++;
-		if (!q->list_fail_since)
-			q->list_fail_since = clock_boot_ns();
+		streak_fail(&q->list);
 		if (broken)
 			q->broken = 1;
 		return ret;
 	}
 	ok_req(q);
-	q->list_failures = 0;
-	q->list_fail_since = 0;
+	q->list = (struct streak){ 0 };
 	absorb(q, &l, maxpos);
 	q->maxpos = *maxpos;
 	record_list_free(&l);
@@ -513,14 +518,19 @@ static int stale(const struct seen *s, int64_t now)
 	       (s->lease_ms > 0 && now - s->first_seen >= s->lease_ms * NS_PER_MS);
 }
 
-/* Live tickets ahead of ours (not stale, not ignored). */
-static unsigned live_ahead(const struct queue *q, int64_t now)
+/* The first live ticket in line (the head when it is not ours), and how many
+ * live ones are ahead of ours. */
+static struct seen *first_ahead(const struct queue *q, int64_t now, unsigned *ahead)
 {
-	unsigned n = 0;
-	for (size_t i = 0; i < q->nt; i++)
-		if (q->t[i].pos < q->pos && !stale(&q->t[i], now))
-			n++;
-	return n;
+	struct seen *h = NULL;
+	*ahead = 0;
+	for (size_t i = 0; i < q->nt; i++) /* sorted by position */
+		if (q->t[i].pos < q->pos && !stale(&q->t[i], now)) {
+			if (!h)
+				h = &q->t[i];
+			(*ahead)++;
+		}
+	return h;
 }
 
 int queue_peek(struct queue *q, struct tf_error *err)
@@ -528,9 +538,9 @@ int queue_peek(struct queue *q, struct tf_error *err)
 	unsigned long long maxpos;
 	/* a failing listing is tried again, up to the queue's failure limit */
 	while (qlist(q, &maxpos, err)) {
-		if (q->broken || q->failures >= PEEK_MAX_FAILURES || cancelled(q))
+		if (q->broken || q->failed.n >= PEEK_MAX_FAILURES || cancelled(q))
 			return QUEUE_OFF;
-		clock_sleep_ms_unless(backoff_full_jitter(q->failures, q->o.poll_ms,
+		clock_sleep_ms_unless(backoff_full_jitter(q->failed.n, q->o.poll_ms,
 		                                          q->o.poll_ms * 8, rand_u64_default, NULL),
 		                      stop_sleep, q);
 	}
@@ -540,7 +550,7 @@ int queue_peek(struct queue *q, struct tf_error *err)
 /* ---- joining ---- */
 
 /* Win a position by advancing the counter (CAS): 0 with *pos, 1 to try again,
- * or a negative ERR_* (q->failures says whether to give up). */
+ * or a negative ERR_* (give_up() says whether to give up). */
 static int advance(struct queue *q, unsigned long long *pos, struct tf_error *err)
 {
 	struct record_call c;
@@ -888,8 +898,9 @@ static void print_line(struct queue *q, int64_t now, int64_t start, const char *
                        queue_holder_fn holder, void *arg)
 {
 	struct buf b = BUF_INIT;
-	unsigned ahead = live_ahead(q, now), shown = 0;
+	unsigned ahead, shown = 0;
 	char waited[32], u[512];
+	first_ahead(q, now, &ahead);
 	if (now - q->last_holder >= HOLDER_EVERY_NS || !q->last_holder) {
 		q->holder_line[0] = '\0';
 		if (holder)
@@ -919,21 +930,6 @@ static void print_line(struct queue *q, int64_t now, int64_t start, const char *
 	buf_free(&b);
 	q->last_print = now;
 	q->printed_ahead = ahead;
-}
-
-/* The first live ticket in line (the head when it is not ours), and how many
- * live ones are ahead of ours. */
-static struct seen *first_ahead(struct queue *q, int64_t now, unsigned *ahead)
-{
-	struct seen *h = NULL;
-	*ahead = 0;
-	for (size_t i = 0; i < q->nt; i++) /* sorted by position */
-		if (q->t[i].pos < q->pos && !stale(&q->t[i], now)) {
-			if (!h)
-				h = &q->t[i];
-			(*ahead)++;
-		}
-	return h;
 }
 
 /* How long until the next look at the head's ticket (B13 "Pace"): the next
@@ -1008,7 +1004,7 @@ static int look(struct queue *q, int64_t *next_watch, int64_t *relist_in)
 	if (qlist(q, &maxpos, &e)) {
 		/* list again after a backoff (p .. 8p), watching nothing meanwhile:
 		 * never a loop of failing listings at the store's pace */
-		int64_t ms = backoff_full_jitter(q->list_failures, q->o.poll_ms, q->o.poll_ms * 8,
+		int64_t ms = backoff_full_jitter(q->list.n, q->o.poll_ms, q->o.poll_ms * 8,
 		                                 rand_u64_default, NULL);
 		*relist_in = (ms > q->o.poll_ms ? ms : q->o.poll_ms) * NS_PER_MS;
 		*next_watch = INT64_MAX;

@@ -95,7 +95,7 @@ struct record_list {
 	int64_t *sizes;  /* each one's size in bytes (-1: not said) */
 	size_t n;
 	int64_t t_recv; /* CLOCK_BOOTTIME receipt of the last page (B13 counts a
-	                    ticket's staleness from it) */
+	                   ticket's staleness from it) */
 };
 
 /* The self-test's budget, and its verdict. */

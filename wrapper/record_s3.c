@@ -66,6 +66,10 @@ static int send(struct record *r, struct s3_request *req, const struct record_ca
 	return ret;
 }
 
+/* Reads and listings are never answered from a cache between us and the store
+ * (B3, B13). */
+static const struct http_header no_cache = { "Cache-Control", "no-cache" };
+
 /* A bodiless request (GET, DELETE) with at most one condition header (cond
  * NULL: none); sr must be initialised. */
 static int send_cond(struct record *r, const char *method, const char *cond, const char *cond_val,
@@ -73,8 +77,7 @@ static int send_cond(struct record *r, const char *method, const char *cond, con
                      struct tf_error *err)
 {
 	struct s3_request req;
-	/* reads are never answered from a cache between us and the store (B3, B13) */
-	struct http_header h[2] = { { "Cache-Control", "no-cache" }, { cond, cond_val } };
+	struct http_header h[2] = { no_cache, { cond, cond_val } };
 	int get = !strcmp(method, "GET");
 	memset(&req, 0, sizeof(req));
 	req.method = method;
@@ -537,7 +540,6 @@ static int list_page(const struct buf *body, struct record_list *out, char **tok
 static int rs3_list(struct record *r, const char *prefix, const struct record_call *c,
                     struct record_list *out, struct tf_error *err)
 {
-	static const struct http_header nocache = { "Cache-Control", "no-cache" };
 	char *token = NULL;
 	int ret = 0;
 	memset(out, 0, sizeof(*out));
@@ -549,7 +551,7 @@ static int rs3_list(struct record *r, const char *prefix, const struct record_ca
 		struct s3_reply sr;
 		memset(&req, 0, sizeof(req));
 		req.method = "GET";
-		req.headers = &nocache;
+		req.headers = &no_cache;
 		req.nheaders = 1;
 		req.query = q;
 		req.nquery = token ? 3 : 2;

@@ -120,7 +120,7 @@ struct s3_request {
 	const char *key;                /* NULL: the bucket itself */
 	const char *subresource;        /* "versioning", "lifecycle", ... or NULL */
 	const struct sigv4_pair *query; /* query pairs (a listing), or NULL; not
-	                                      with subresource */
+	                                   with subresource */
 	size_t nquery;
 	const struct http_header *headers; /* extra headers (all signed) */
 	size_t nheaders;

@@ -122,11 +122,7 @@ int main(void)
 	plan_lazy();
 	fixture_init("doctor");
 	fixture_helper("stub-http");
-	setenv("AWS_ACCESS_KEY_ID", "AKIDDOCTORTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "doctor-test-secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	fixture_static_keys();
 	unsetenv("AWS_ENDPOINT_URL_STS");
 	unsetenv("AWS_ENDPOINT_URL"); /* no STS to ask */
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", CLOSED, 1);

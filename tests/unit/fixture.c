@@ -59,6 +59,15 @@ const char *fixture_helper(const char *name)
 	return p;
 }
 
+void fixture_static_keys(void)
+{
+	setenv("AWS_ACCESS_KEY_ID", "AKIDFIXTURETEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "fixture-test-secret", 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
 char *path_in(const char *name)
 {
 	static char bufs[8][512];

@@ -26,6 +26,11 @@ void fixture_done(void);
 /* The path of a built helper (tests/helpers/NAME); bails when it is not built. */
 const char *fixture_helper(const char *name);
 
+/* Static AWS keys for signing requests to loopback stand-ins, no session token
+ * or profile, and instance metadata disabled: a test's client never asks
+ * anything off the machine for credentials. */
+void fixture_static_keys(void);
+
 /* NAME inside the scratch directory (one of 8 rotating static buffers). */
 char *path_in(const char *name);
 /* Write a file in the scratch directory; returns its path (as path_in). */

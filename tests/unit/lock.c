@@ -1382,12 +1382,8 @@ int main(void)
 	fixture_init("lock");
 	fixture_helper("stub-http");
 	fixture_helper("faultproxy");
-	setenv("AWS_ACCESS_KEY_ID", "AKIDLOCKTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "lock-test-secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
+	fixture_static_keys();
 	unsetenv("GITLAB_CI");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	snprintf(event_log, sizeof(event_log), "%s", path_in("events.log"));
 	setenv("TFLOCK_EVENT_LOG", event_log, 1);
 	log_level = 2; /* the store's failures while acquiring are said at -v */

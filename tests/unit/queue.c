@@ -263,12 +263,7 @@ static void test_denied(void)
 int main(void)
 {
 	plan_lazy();
-	/* loopback only: static keys, never instance metadata */
-	setenv("AWS_ACCESS_KEY_ID", "AKIDQUEUETEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "queue-test-secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	fixture_static_keys();
 	fixture_init("queue");
 	test_keys();
 	test_parse();

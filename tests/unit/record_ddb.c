@@ -538,11 +538,7 @@ int main(void)
 {
 	plan_lazy();
 	fixture_init("record_ddb");
-	setenv("AWS_ACCESS_KEY_ID", "AKIDDDBTEST", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "ddb-test-secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	fixture_static_keys();
 	test_write_read_cycle();
 	test_foreign_reads();
 	test_failures();
