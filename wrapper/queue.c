@@ -21,7 +21,7 @@
 
 #define QUEUE_VERSION 1
 #define POS_DIGITS 16
-#define TICKET_LEASE_MIN_MS 1000L
+#define TICKET_LEASE_MIN_MS 1L /* scaled runs write short leases (a test's 0.1) */
 #define TICKET_LEASE_MAX_MS 3600000L
 #define PEEK_MAX_FAILURES 3        /* listings failing before joining: no queue this run */
 #define TICKET_LEASE_CAP_MS 60000L /* a longer declared ticket lease counts as this */
@@ -277,7 +277,7 @@ int queue_ticket_parse(const char *data, size_t len, struct queue_ticket *out, s
 	}
 	if (!(lease >= TICKET_LEASE_MIN_MS && lease <= TICKET_LEASE_MAX_MS)) {
 		cJSON_Delete(j);
-		return err_set(err, ERR_PARSE, "lease_ms out of range (1s..1h)");
+		return err_set(err, ERR_PARSE, "lease_ms out of range (1ms..1h)");
 	}
 	jnum(j, "pid", &pid);
 	out->id = dup_or_empty(jstr(j, "ID"));

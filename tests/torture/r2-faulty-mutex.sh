@@ -43,6 +43,7 @@ for k in $(seq 1 "$K"); do
 				echo "cycle $k.$m exited $rc" >>"$TEST_TMP/failed-cycles"
 			}
 			[ $rc = 69 ] && echo "$k.$m" >>"$TEST_TMP/release-failed"
+			[ $rc = 76 ] && echo "$k.$m" >>"$TEST_TMP/lost"
 		done
 		echo "$fails" >"$TEST_TMP/fails.$k"
 	) &
@@ -65,7 +66,12 @@ exits=$(grep -c '^exit' "$TEST_TMP/intervals")
 diag "counter $counter, read-modify-writes started $enters, completed $exits"
 ok "the counter is exact: no update lost ($exits <= $counter <= $enters)" \
 	test "$exits" -le "$counter" -a "$counter" -le "$enters"
-is "$((K * M))" "$enters" "every cycle ran its command ($K x $M)"
+# a cycle that lost the lock (76) may be cut short before its command wrote
+# "enter": its acquisition's own write was sent a lease ago by the time the
+# hold was established (faults, read-backs), and the guardian stopped it (B9)
+lost=$(cat "$TEST_TMP/lost" 2>/dev/null | wc -l)
+ok "every cycle ran its command ($K x $M; $enters started, $lost lost the lock)" \
+	test "$enters" -le "$((K * M))" -a "$enters" -ge "$((K * M - lost))"
 overlaps=$(awk '$1 == "enter" { s[$3] = $2 } $1 == "exit" { e[$3] = $2 }
 	END { for (k in s) print s[k], (k in e ? e[k] : s[k]) }' "$TEST_TMP/intervals" | sort -n |
 	awk '{ if (NR > 1 && $1 < last) bad++; if ($2 > last) last = $2 } END { print bad + 0 }')

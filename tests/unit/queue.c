@@ -87,7 +87,7 @@ static void test_parse(void)
 		{ "[]", "not a JSON object" },
 		{ "{\"v\":2,\"ID\":\"a\",\"seq\":1,\"lease_ms\":4000}", "not a version 1" },
 		{ "{\"v\":1,\"seq\":1,\"lease_ms\":4000}", "missing" },
-		{ "{\"v\":1,\"ID\":\"a\",\"seq\":1,\"lease_ms\":999}", "out of range" },
+		{ "{\"v\":1,\"ID\":\"a\",\"seq\":1,\"lease_ms\":0}", "out of range" },
 		{ "{\"v\":1,\"ID\":\"a\",\"seq\":1,\"lease_ms\":3600001}", "out of range" },
 		{ "{\"v\":1,\"ID\":\"a\",\"seq\":-1,\"lease_ms\":4000}", "missing" },
 		{ "{\"v\":1,\"ID\":7,\"seq\":1,\"lease_ms\":4000}", "missing" },
