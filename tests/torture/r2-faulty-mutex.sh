@@ -76,6 +76,8 @@ overlaps=$(awk '$1 == "enter" { s[$3] = $2 } $1 == "exit" { e[$3] = $2 }
 	END { for (k in s) print s[k], (k in e ? e[k] : s[k]) }' "$TEST_TMP/intervals" | sort -n |
 	awk '{ if (NR > 1 && $1 < last) bad++; if ($2 > last) last = $2 } END { print bad + 0 }')
 is 0 "$overlaps" "no two holders' intervals overlap"
+is 0 "$(cat "$TEST_TMP"/err.* | grep -c 'is not a tflock ticket')" \
+	"the waiters read each other's tickets as tickets (a ticket lease of 667 ms at this time scale)"
 injected=$(grep -vc 'action=pass' "$PROXY_LOG")
 ok "faults were really injected ($injected requests)" test "$injected" -ge 20
 is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "no lock is left behind"
