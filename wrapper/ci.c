@@ -31,6 +31,108 @@ static char *local_user(void)
 	return xstrdup(u);
 }
 
+int ci_valid_id(const char *s)
+{
+	size_t n = s ? strspn(s, "0123456789") : 0;
+	return n >= 1 && n <= 19 && !s[n] && s[0] != '0';
+}
+
+static int repo_part(const char *s, size_t n)
+{
+	static const char ok[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+	if (n < 1 || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(ok, s[i]))
+			return 0;
+	return 1;
+}
+
+int ci_valid_github_repo(const char *s)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+	return slash && repo_part(s, (size_t)(slash - s)) &&
+	       repo_part(slash + 1, strlen(slash + 1));
+}
+
+int ci_valid_server_url(const char *s)
+{
+	const char *host;
+	if (!s)
+		return 0;
+	if (!strncmp(s, "https://", 8))
+		host = s + 8;
+	else if (!strncmp(s, "http://127.0.0.1:", 17) || !strncmp(s, "http://[::1]:", 13))
+		host = s + 7;
+	else
+		return 0;
+	if (!*host || *host == '/')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '?' || *p == '#' || *p == '@' || *p == '\\')
+			return 0;
+	return 1;
+}
+
+static size_t no_trailing_slash(const char *s)
+{
+	size_t n = strlen(s);
+	while (n && s[n - 1] == '/')
+		n--;
+	return n;
+}
+
+int ci_same_server(const char *a, const char *b)
+{
+	size_t n;
+	if (!a || !b)
+		return 0;
+	n = no_trailing_slash(a);
+	return n && n == no_trailing_slash(b) && !strncmp(a, b, n);
+}
+
+/* v when check(v), else "" (B14.1: what fails its check is not written) */
+static char *checked(const char *v, int (*check)(const char *))
+{
+	return xstrdup(v && check(v) ? v : "");
+}
+
+static void cijob_detect(struct lockinfo_cijob *cj, enum ci_kind kind)
+{
+	const char *srv, *desc;
+	memset(cj, 0, sizeof(*cj));
+	if (kind == CI_GITHUB) {
+		srv = env_or("GITHUB_SERVER_URL", "https://github.com");
+		cj->cip = xstrdup("github");
+		cj->srv = checked(srv, ci_valid_server_url);
+		cj->proj = checked(getenv_nonempty("GITHUB_REPOSITORY"), ci_valid_github_repo);
+		cj->run = checked(getenv_nonempty("GITHUB_RUN_ID"), ci_valid_id);
+		cj->att = checked(getenv_nonempty("GITHUB_RUN_ATTEMPT"), ci_valid_id);
+		cj->jid = checked(getenv_nonempty("TFLOCK_GITHUB_JOB_ID"), ci_valid_id);
+		desc = getenv_nonempty("RUNNER_ENVIRONMENT");
+		cj->eph = desc && !strcmp(desc, "github-hosted");
+	} else if (kind == CI_GITLAB) {
+		srv = getenv_nonempty("CI_SERVER_URL");
+		cj->cip = xstrdup("gitlab");
+		cj->srv = checked(srv, ci_valid_server_url);
+		cj->proj = checked(getenv_nonempty("CI_PROJECT_ID"), ci_valid_id);
+		cj->run = checked(getenv_nonempty("CI_PIPELINE_ID"), ci_valid_id);
+		cj->att = xstrdup("");
+		cj->jid = checked(getenv_nonempty("CI_JOB_ID"), ci_valid_id);
+		desc = getenv_nonempty("CI_RUNNER_DESCRIPTION");
+		cj->eph = ci_same_server(cj->srv, "https://gitlab.com") && desc &&
+		          strstr(desc, ".runners-manager.gitlab.com");
+	} else {
+		cj->cip = xstrdup("");
+		cj->srv = xstrdup("");
+		cj->proj = xstrdup("");
+		cj->run = xstrdup("");
+		cj->att = xstrdup("");
+		cj->jid = xstrdup("");
+	}
+}
+
 void ci_detect(struct ci_identity *id)
 {
 	char host[256] = "";
@@ -75,6 +177,7 @@ void ci_detect(struct ci_identity *id)
 	 * `tflock release` matches job against the body: the same stripped text both
 	 * ways (sanitize.h) */
 	sanitize_strip_all(id->who, id->url, id->job, (char *)NULL);
+	cijob_detect(&id->cj, id->kind);
 }
 
 void ci_identity_free(struct ci_identity *id)
@@ -84,6 +187,7 @@ void ci_identity_free(struct ci_identity *id)
 	free(id->who);
 	free(id->url);
 	free(id->job);
+	lockinfo_cijob_free(&id->cj);
 	memset(id, 0, sizeof(*id));
 }
 
@@ -122,11 +226,13 @@ void ci_api_get(struct ci_api *out)
 		out->project = getenv_nonempty("GITHUB_REPOSITORY");
 		out->token = env_or("TFLOCK_GITHUB_TOKEN",
 		                    env_or("GITHUB_TOKEN", getenv_nonempty("GH_TOKEN")));
+		out->server = env_or("GITHUB_SERVER_URL", "https://github.com");
 	} else if (getenv_nonempty("GITLAB_CI")) {
 		out->kind = CI_GITLAB;
 		out->url = getenv_nonempty("CI_API_V4_URL");
 		out->project = getenv_nonempty("CI_PROJECT_ID");
-		out->token = getenv_nonempty("GITLAB_TOKEN");
+		out->token = env_or("TFLOCK_GITLAB_TOKEN", getenv_nonempty("GITLAB_TOKEN"));
+		out->server = getenv_nonempty("CI_SERVER_URL");
 	} else {
 		out->kind = CI_NONE;
 	}

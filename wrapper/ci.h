@@ -44,14 +44,39 @@
 #ifndef TFLOCK_CI_H
 #define TFLOCK_CI_H
 
+#include "lockinfo.h"
+
 enum ci_kind { CI_NONE, CI_GITHUB, CI_GITLAB, CI_OTHER };
 
+/*
+ * cj is what the lock body says about this CI job (PROTOCOL B14.1), so that a
+ * waiter can ask the CI whether it has ended: each value only when it passes
+ * its check below (else ""), eph 1 on an ephemeral hosted runner:
+ *   GitHub  cip "github", srv GITHUB_SERVER_URL (default https://github.com),
+ *           proj GITHUB_REPOSITORY, run GITHUB_RUN_ID, att GITHUB_RUN_ATTEMPT,
+ *           jid TFLOCK_GITHUB_JOB_ID (the action passes job.check_run_id), eph
+ *           when RUNNER_ENVIRONMENT is "github-hosted"
+ *   GitLab  cip "gitlab", srv CI_SERVER_URL, proj CI_PROJECT_ID, run
+ *           CI_PIPELINE_ID, jid CI_JOB_ID, eph when srv is https://gitlab.com
+ *           and CI_RUNNER_DESCRIPTION names a runner of *.runners-manager.gitlab.com
+ */
 struct ci_identity {
 	enum ci_kind kind;
 	char *who;
 	char *url;
 	char *job;
+	struct lockinfo_cijob cj;
 };
+
+/* B14.1's checks, for what ci_detect() writes and what a waiter reads from a
+ * body before it builds a URL (cijob.c). */
+int ci_valid_id(const char *s);          /* ^[1-9][0-9]{0,18}$ */
+int ci_valid_github_repo(const char *s); /* owner/repo, [A-Za-z0-9_.-]{1,100} each, not . or .. */
+/* an https:// URL, or http://127.0.0.1: / http://[::1]: (tests): no user info, query,
+ * fragment, space or control character; a trailing '/' is allowed */
+int ci_valid_server_url(const char *s);
+/* a and b name the same server: equal, trailing slashes aside */
+int ci_same_server(const char *a, const char *b);
 
 void ci_detect(struct ci_identity *id);
 void ci_identity_free(struct ci_identity *id);
@@ -76,13 +101,17 @@ const char *ci_commit_sha(void);
  *           GITHUB_REPOSITORY ("owner/repo"), token TFLOCK_GITHUB_TOKEN (the
  *           action's, kept from the command), else GITHUB_TOKEN, else GH_TOKEN
  *   GitLab  url CI_API_V4_URL (no default), project CI_PROJECT_ID, token
- *           GITLAB_TOKEN
+ *           TFLOCK_GITLAB_TOKEN, else GITLAB_TOKEN
  * url is not checked here (gitapi.c sends a token only over https or to
  * loopback). A token is a secret: never logged, never in a message.
  */
 struct ci_api {
 	enum ci_kind kind;
 	const char *url, *project, *token;
+	/* B14.2: the web server the waiter's own jobs run on (GITHUB_SERVER_URL,
+	 * default https://github.com; CI_SERVER_URL). GitLab's token for the jobs
+	 * API is TFLOCK_GITLAB_TOKEN, else GITLAB_TOKEN (read_api). */
+	const char *server;
 };
 void ci_api_get(struct ci_api *out);
 

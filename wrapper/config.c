@@ -64,6 +64,11 @@ static const struct opt_def defs[] = {
 	  "fail at once if the lock is held", 0, 0 },
 	{ O_NO_QUEUE, "no-queue", 0, "TFLOCK_NO_QUEUE", T_BOOL, F(no_queue), CMD_RUN, NULL,
 	  "wait without the FIFO queue of waiters: the fastest poll wins the lock", 0, 0 },
+	{ O_CI_TAKEOVER, "ci-takeover", 0, "TFLOCK_CI_TAKEOVER", T_STR, F(ci_takeover), CMD_RUN,
+	  "auto|off|any",
+	  "take a lock over early when the CI's API says its holder's job ended: auto (default: "
+	  "only a holder on an ephemeral hosted runner), off, or any runner",
+	  0, 0 },
 	{ O_POLL, "poll", 0, "TFLOCK_POLL", T_DUR, F(poll_ms), CMD_RUN, "DUR",
 	  "how often the first waiter in line reads the lock (default 250ms, 50ms..10s): "
 	  "shorter hands a released lock over sooner for more requests",
@@ -79,6 +84,12 @@ static const struct opt_def defs[] = {
 	  0 },
 	{ O_WATCH, "watch", 0, NULL, T_BOOL, F(watch), CMD_STATUS, NULL,
 	  "watch the lock for one lease to tell whether it is stale", 0, 0 },
+	{ O_ALL, "all", 0, NULL, T_BOOL, F(all), CMD_STATUS, NULL,
+	  "every lock in the bucket (and the DynamoDB table), stalest first; exit 78 when one is "
+	  "likely stale or malformed",
+	  0, 0 },
+	{ O_PREFIX, "prefix", 0, NULL, T_STR, F(prefix), CMD_STATUS, "P",
+	  "with --all: only state keys starting with P (default: the whole bucket)", 0, 0 },
 	{ O_FORCE, "force", 0, NULL, T_BOOL, F(force), CMD_UNLOCK, NULL,
 	  "without ID: release a tflock lock proven stale by watching it for one lease", 0, 0 },
 	{ O_OPERATION, "operation", 0, "TFLOCK_OPERATION", T_STR, F(operation), CMD_RUN, "OP",
@@ -183,6 +194,7 @@ void config_init(struct config *c)
 	c->src[O_WORKSPACE] = c->src[O_WORKSPACE_KEY_PREFIX] = c->src[O_PROFILE] = SRC_UNSET;
 	c->src[O_OPERATION] = SRC_UNSET;
 	c->src[O_ON_LOST] = SRC_UNSET;
+	c->src[O_CI_TAKEOVER] = SRC_UNSET;
 	c->src[O_GIT_CHECK] = SRC_UNSET;
 	c->src[O_EXPECT_COMMIT] = SRC_UNSET;
 	c->src[O_REPORT] = SRC_UNSET;
@@ -498,6 +510,8 @@ static int check_store_names(struct config *c, struct tf_error *err)
 		           origin(def_of(O_ENDPOINT), c->src[O_ENDPOINT], where, sizeof(where)));
 		return ERR_USAGE;
 	}
+	if (!c->key) /* status --all */
+		return 0;
 	/* the lock object's key as the lock is taken (PROTOCOL A1: workspace prefix) */
 	state_key = backend_state_key(c->key, c->workspace ? c->workspace : "default",
 	                              c->workspace_key_prefix ? c->workspace_key_prefix : "env:");
@@ -531,9 +545,13 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 		return err_set(err, ERR_USAGE,
 		               "no bucket: pass --bucket (or TFLOCK_BUCKET), or run in a directory "
 		               "where 'terraform init' set up an s3 backend");
-	if (!c->key)
+	if (c->prefix && !c->all)
+		return err_set(err, ERR_USAGE, "--prefix is for status --all");
+	if (c->all && c->watch)
+		return err_set(err, ERR_USAGE, "--all and --watch contradict each other");
+	if (!c->key && !c->all)
 		return err_set(err, ERR_USAGE, "no state key: pass --key (or TFLOCK_KEY)");
-	if (c->key[0] == '/')
+	if (c->key && c->key[0] == '/')
 		return err_set(err, ERR_USAGE, "state key '%s' must not start with '/'", c->key);
 	if (check_store_names(c, err))
 		return ERR_USAGE;
@@ -546,6 +564,10 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 	    strcmp(c->on_lost, "report"))
 		return err_set(err, ERR_USAGE,
 		               "--on-lost: '%s' is not one of interrupt, kill, report", c->on_lost);
+	if (c->ci_takeover && strcmp(c->ci_takeover, "auto") && strcmp(c->ci_takeover, "off") &&
+	    strcmp(c->ci_takeover, "any"))
+		return err_set(err, ERR_USAGE, "--ci-takeover: '%s' is not one of auto, off, any",
+		               c->ci_takeover);
 	if (c->git_check && strcmp(c->git_check, "on") && strcmp(c->git_check, "off") &&
 	    strcmp(c->git_check, "auto") && strcmp(c->git_check, "strict"))
 		return err_set(err, ERR_USAGE,
@@ -760,5 +782,6 @@ static void config_usage(unsigned cmd)
 	       "  70 internal error, or a store reply tflock cannot use (a body over 1 MB),\n"
 	       "  77 refused by the pre-apply check (dirty tree, unexpected or older\n"
 	       "     commit, hook),\n"
+	       "  78 status --all: at least one lock is likely stale or malformed,\n"
 	       "  126 command not executable, 127 command not found.\n");
 }

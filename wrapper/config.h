@@ -66,12 +66,15 @@ enum cfg_opt {
 	O_TIMEOUT,
 	O_NO_WAIT,
 	O_NO_QUEUE,
+	O_CI_TAKEOVER,
 	O_POLL,
 	O_CONFLICT_EXIT_CODE,
 	O_QUIET,
 	O_VERBOSE,
 	O_JSON,
 	O_WATCH,
+	O_ALL,
+	O_PREFIX,
 	O_FORCE,
 	O_OPERATION,
 	O_ON_LOST,
@@ -111,9 +114,12 @@ struct config {
 	int verbose;
 	int json;
 	int watch;
+	int all;      /* status --all: every lock in the bucket under prefix */
+	char *prefix; /* status --all --prefix */
 	int force;
-	char *operation; /* Operation written in the lock body */
-	char *on_lost;   /* interrupt | kill | report */
+	char *operation;   /* Operation written in the lock body */
+	char *on_lost;     /* interrupt | kill | report */
+	char *ci_takeover; /* B14: auto | off | any (NULL: auto) */
 	long lost_exit_code;
 	int unsafe_keep_running;
 	int64_t max_hold_ms;   /* 0: none */
@@ -176,6 +182,7 @@ enum {
 	EXIT_UNAVAILABLE = 69, /* store unusable: credentials, bucket, self-test */
 	EXIT_INTERNAL = 70,    /* internal error */
 	EXIT_REFUSED = 77,     /* the pre-apply check refused the run */
+	EXIT_STALE_FOUND = 78, /* status --all: a lock is likely stale or malformed */
 };
 
 #endif

@@ -257,7 +257,7 @@ static int may_retry(int ret, const struct tf_error *err, int is_read)
 int ddb_request(struct ddb_client *c, const char *op, const char *body, const struct ddb_call *call,
                 struct ddb_reply *r, struct tf_error *err)
 {
-	int is_read = !strcmp(op, "GetItem") || !strcmp(op, "DescribeTable");
+	int is_read = !strcmp(op, "GetItem") || !strcmp(op, "DescribeTable") || !strcmp(op, "Scan");
 	int attempts = call->no_retry ? 1 : DDB_ATTEMPTS, ret = 0;
 	ddb_reply_free(r);
 	r->t_first_send = 0;
@@ -296,6 +296,76 @@ int ddb_request(struct ddb_client *c, const char *op, const char *body, const st
 			break;
 		log_debug("ddb: retrying %s after %s (in %lld ms)", op, err->msg, (long long)delay);
 		clock_sleep_ms(delay);
+	}
+	return ret;
+}
+
+/* The Scan request for one page: begins_with(#k, :p), names as #a<i>. */
+static char *scan_body(const struct ddb_client *c, const char *key_attr, const char *prefix,
+                       const char *const *attrs, size_t nattrs, const cJSON *start)
+{
+	cJSON *j = cJSON_CreateObject(), *names = cJSON_CreateObject(), *vals;
+	struct buf proj = BUF_INIT;
+	char *out;
+	cJSON_AddStringToObject(j, "TableName", c->table);
+	cJSON_AddBoolToObject(j, "ConsistentRead", 1);
+	cJSON_AddStringToObject(j, "FilterExpression", "begins_with(#k, :p)");
+	cJSON_AddStringToObject(names, "#k", key_attr);
+	for (size_t i = 0; i < nattrs; i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "#a%zu", i);
+		cJSON_AddStringToObject(names, n, attrs[i]);
+		buf_addf(&proj, "%s%s", i ? ", " : "", n);
+	}
+	cJSON_AddItemToObject(j, "ExpressionAttributeNames", names);
+	vals = cJSON_AddObjectToObject(j, "ExpressionAttributeValues");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(vals, ":p"), "S", prefix);
+	if (nattrs)
+		cJSON_AddStringToObject(j, "ProjectionExpression", proj.data);
+	if (start)
+		cJSON_AddItemToObject(j, "ExclusiveStartKey", cJSON_Duplicate(start, 1));
+	out = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	buf_free(&proj);
+	return out;
+}
+
+int ddb_scan_prefix(struct ddb_client *c, const char *key_attr, const char *prefix,
+                    const char *const *attrs, size_t nattrs, const struct ddb_call *call,
+                    cJSON **items, struct tf_error *err)
+{
+	cJSON *start = NULL;
+	int ret = 0;
+	*items = cJSON_CreateArray();
+	for (;;) {
+		struct ddb_reply r;
+		char *body = scan_body(c, key_attr, prefix, attrs, nattrs, start);
+		const cJSON *page, *it, *next;
+		ddb_reply_init(&r);
+		ret = ddb_request(c, "Scan", body, call, &r, err);
+		free(body);
+		cJSON_Delete(start);
+		start = NULL;
+		if (ret) {
+			ddb_reply_free(&r);
+			break;
+		}
+		page = cJSON_GetObjectItemCaseSensitive(r.json, "Items");
+		cJSON_ArrayForEach(it, page)
+		{
+			if (cJSON_IsObject(it))
+				cJSON_AddItemToArray(*items, cJSON_Duplicate(it, 1));
+		}
+		next = cJSON_GetObjectItemCaseSensitive(r.json, "LastEvaluatedKey");
+		if (cJSON_IsObject(next) && next->child)
+			start = cJSON_Duplicate(next, 1);
+		ddb_reply_free(&r);
+		if (!start)
+			break;
+	}
+	if (ret) {
+		cJSON_Delete(*items);
+		*items = NULL;
 	}
 	return ret;
 }

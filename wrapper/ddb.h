@@ -1,6 +1,7 @@
 /*
  * ddb — DynamoDB's JSON 1.0 API, the few operations the lock item needs
- * (docs/PROTOCOL.md A5, B11): GetItem, PutItem, DeleteItem, DescribeTable.
+ * (docs/PROTOCOL.md A5, B11): GetItem, PutItem, DeleteItem, DescribeTable; and
+ * Scan, for `tflock status --all`.
  *
  * Requests are `POST /` with `X-Amz-Target: DynamoDB_20120810.<Op>` and
  * `Content-Type: application/x-amz-json-1.0`, signed with SigV4 (service
@@ -25,6 +26,7 @@
 #define TFLOCK_DDB_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -67,10 +69,19 @@ struct ddb_reply {
 void ddb_reply_init(struct ddb_reply *r);
 void ddb_reply_free(struct ddb_reply *r);
 
-/* One operation ("GetItem", "PutItem", "DeleteItem", "DescribeTable") with a
+/* One operation ("GetItem", "PutItem", "DeleteItem", "DescribeTable", "Scan") with a
  * JSON body (its TableName included by the caller). */
 int ddb_request(struct ddb_client *c, const char *op, const char *body, const struct ddb_call *call,
                 struct ddb_reply *r, struct tf_error *err);
+
+/* Scan: every item whose key_attr begins with prefix (a FilterExpression:
+ * DynamoDB still reads, and bills, the whole table), every page
+ * (LastEvaluatedKey), consistent reads, only attrs (none: every attribute).
+ * 0 with *items a cJSON array of the items (the caller cJSON_Delete()s it), or
+ * ddb_request()'s error (an AccessDeniedException names dynamodb:Scan). */
+int ddb_scan_prefix(struct ddb_client *c, const char *key_attr, const char *prefix,
+                    const char *const *attrs, size_t nattrs, const struct ddb_call *call,
+                    cJSON **items, struct tf_error *err);
 
 /* The failure says the table cannot be used as configured: it is missing, has
  * another key schema, the action is denied, the credentials are refused. */

@@ -7,24 +7,8 @@
 
 #include "buf.h"
 #include "ci.h"
-#include "http.h"
+#include "ciapi.h"
 #include "sanitize.h"
-
-/* https, or http to loopback (the tests' stand-in): nowhere else gets a token */
-static int token_may_go_to(const char *url)
-{
-	return !strncmp(url, "https://", 8) || !strncmp(url, "http://127.0.0.1:", 17) ||
-	       !strncmp(url, "http://localhost:", 17) || !strncmp(url, "http://[::1]:", 13);
-}
-
-/* the length of an API base URL without trailing slashes */
-static int base_len(const char *url)
-{
-	size_t n = strlen(url);
-	while (n && url[n - 1] == '/')
-		n--;
-	return (int)n;
-}
 
 static int is_sha(const char *s)
 {
@@ -36,38 +20,7 @@ static int is_sha(const char *s)
 static cJSON *get_json(const char *url, const char *auth_name, const char *auth_value, char *why,
                        size_t whylen)
 {
-	struct http_client *c = http_client_new();
-	struct http_header h[4] = { { auth_name, auth_value },
-		                    { "Accept", "application/json" },
-		                    { "User-Agent", "tflock" },
-		                    { "X-GitHub-Api-Version", "2022-11-28" } };
-	struct http_request req;
-	struct http_response resp;
-	struct tf_error err;
-	cJSON *j = NULL;
-	char shown[256];
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.headers = h;
-	req.nheaders = 4;
-	req.timeout_ms = 10000;
-	http_response_init(&resp);
-	err_clear(&err);
-	if (!c) {
-		snprintf(why, whylen, "cannot create an HTTP client");
-	} else if (http_do(c, &req, &resp, &err)) {
-		sanitize_to(shown, sizeof(shown), err.msg, 200);
-		snprintf(why, whylen, "%s", shown);
-	} else if (resp.status != 200) {
-		sanitize_to(shown, sizeof(shown), resp.body.data ? resp.body.data : "", 120);
-		snprintf(why, whylen, "HTTP %ld (%s)", resp.status, shown);
-	} else if (!(j = cJSON_ParseWithLength(resp.body.data, resp.body.len))) {
-		snprintf(why, whylen, "a reply that is not JSON");
-	}
-	http_response_free(&resp);
-	http_client_free(c);
-	return j;
+	return ciapi_get_json(url, auth_name, auth_value, 10000, NULL, why, whylen);
 }
 
 /* GitHub's compare API; ci's url, project and token (TFLOCK_GITHUB_TOKEN first:
@@ -87,11 +40,12 @@ static enum git_rel github(const struct ci_api *ci, const char *head, const char
 		         "ask GitHub");
 		return REL_UNKNOWN;
 	}
-	if (!token_may_go_to(api)) {
+	if (!ciapi_token_may_go_to(api)) {
 		snprintf(why, whylen, "GITHUB_API_URL is not https: the token is not sent there");
 		return REL_UNKNOWN;
 	}
-	url = xasprintf("%.*s/repos/%s/compare/%s...%s", base_len(api), api, repo, last, head);
+	url = xasprintf("%.*s/repos/%s/compare/%s...%s", ciapi_base_len(api), api, repo, last,
+	                head);
 	auth = xasprintf("Bearer %s", tok);
 	j = get_json(url, "Authorization", auth, why, whylen);
 	st = cJSON_GetObjectItemCaseSensitive(j, "status");
@@ -128,7 +82,7 @@ static enum git_rel gitlab(const struct ci_api *ci, const char *head, const char
 		snprintf(why, whylen, "no GITLAB_TOKEN in the environment to ask GitLab");
 		return REL_UNKNOWN;
 	}
-	if (!token_may_go_to(api)) {
+	if (!ciapi_token_may_go_to(api)) {
 		snprintf(why, whylen, "CI_API_V4_URL is not https: the token is not sent there");
 		return REL_UNKNOWN;
 	}
@@ -137,7 +91,7 @@ static enum git_rel gitlab(const struct ci_api *ci, const char *head, const char
 		return REL_UNKNOWN;
 	}
 	url = xasprintf("%.*s/projects/%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s",
-	                base_len(api), api, project, last, head);
+	                ciapi_base_len(api), api, project, last, head);
 	j = get_json(url, "PRIVATE-TOKEN", tok, why, whylen);
 	id = cJSON_GetObjectItemCaseSensitive(j, "id");
 	if (cJSON_IsString(id)) {

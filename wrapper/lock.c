@@ -137,6 +137,15 @@ static void lock_body_init(struct lock *l, const struct lock_opts *o)
 	l->mine.tf.ci = xstrdup(o->ci ? o->ci : "");
 	l->mine.tf.ci_job = xstrdup(o->ci_job ? o->ci_job : "");
 	l->mine.tf.pidns = liveness_read_pidns();
+	if (o->cj) { /* B14.1: checked by ci_detect() */
+		l->mine.tf.cj.cip = xstrdup(o->cj->cip ? o->cj->cip : "");
+		l->mine.tf.cj.srv = xstrdup(o->cj->srv ? o->cj->srv : "");
+		l->mine.tf.cj.proj = xstrdup(o->cj->proj ? o->cj->proj : "");
+		l->mine.tf.cj.run = xstrdup(o->cj->run ? o->cj->run : "");
+		l->mine.tf.cj.att = xstrdup(o->cj->att ? o->cj->att : "");
+		l->mine.tf.cj.jid = xstrdup(o->cj->jid ? o->cj->jid : "");
+		l->mine.tf.cj.eph = o->cj->eph == 1;
+	}
 	/* B1: other people's plain terraform shows these raw ("Lock Info") */
 	sanitize_strip_all(l->mine.operation, l->mine.info, l->mine.who, l->mine.version,
 	                   l->mine.tf.host, l->mine.tf.ci, l->mine.tf.ci_job, (char *)NULL);
@@ -332,6 +341,7 @@ void lock_get_stats(const struct lock *l, struct lock_stats *st)
 	st->holders_seen = l->holders_seen;
 	st->requests = l->rec->requests + (l->queue ? queue_requests(l->queue) : 0);
 	st->took_over = l->took_over;
+	st->takeover_why = l->takeover_why;
 	st->nseen = l->nseen;
 	for (unsigned i = 0; i < l->nseen && i < LOCK_SEEN_MAX; i++) {
 		st->seen[i].who = l->seen[i].who;
@@ -347,6 +357,8 @@ void lock_get_stats(const struct lock *l, struct lock_stats *st)
 		st->holders_seen += m->holders_seen;
 		st->requests += m->rec->requests;
 		st->took_over |= m->took_over;
+		if (!*st->takeover_why)
+			st->takeover_why = m->takeover_why;
 		for (unsigned i = 0; i < m->nseen && st->nseen < LOCK_SEEN_MAX; i++) {
 			st->seen[st->nseen].who = m->seen[i].who;
 			st->seen[st->nseen].operation = m->seen[i].operation;

@@ -61,6 +61,16 @@ const char *lock_outcome_name(int outcome);
  * seconds leaves T too short to rely on, and is refused there. */
 #define LOCK_MIN_LEASE_NO_COND_DELETE 20L
 
+struct ci_api;
+struct lockinfo_cijob;
+
+/* B14.3: when a finished CI job lets a waiter take a live lock over early */
+enum lock_ci_takeover {
+	LOCK_CI_AUTO = 0, /* a holder on an ephemeral hosted runner (its body's eph) */
+	LOCK_CI_OFF,      /* never: the lease alone */
+	LOCK_CI_ANY,      /* any holder whose job the CI says has ended */
+};
+
 struct lock_opts {
 	int64_t lease_ms;    /* our lease, scaled for tests */
 	long lease_s;        /* our lease as declared in the body (unscaled seconds) */
@@ -73,8 +83,13 @@ struct lock_opts {
 	const char *who;
 	const char *info;
 	const char *version;
-	const char *ci;                        /* CI job URL or "" */
-	const char *ci_job;                    /* CI job id or "" */
+	const char *ci;                  /* CI job URL or "" */
+	const char *ci_job;              /* CI job id or "" */
+	const struct lockinfo_cijob *cj; /* B14.1: our CI job, for the body; NULL none */
+	/* B14.2: asking a holder's CI whether its job ended, with the waiter's own
+	 * API access (NULL: never asked) */
+	const struct ci_api *ci_api;
+	enum lock_ci_takeover ci_takeover;
 	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
 	size_t nput_headers;
 	int no_checksum;          /* skip_s3_checksum */
@@ -119,7 +134,8 @@ struct lock_stats {
 	int64_t wait_start_ns, acquired_ns, released_ns;
 	unsigned heartbeats, heartbeat_failures, holders_seen, requests;
 	int took_over;
-	unsigned nseen; /* distinct holders seen while waiting, the first LOCK_SEEN_MAX */
+	const char *takeover_why; /* "" or why the last takeover happened (B14.3) */
+	unsigned nseen;           /* distinct holders seen while waiting, the first LOCK_SEEN_MAX */
 	struct lock_seen {
 		const char *who, *operation, *id;
 	} seen[LOCK_SEEN_MAX];

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "ci.h"
+#include "cijob.h"
 #include "dur.h"
 #include "lock_int.h"
 #include "log.h"
@@ -20,6 +22,22 @@
 
 #define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
 
+/* "holder's job 123 was cancelled 40 s ago (GitHub: completed/cancelled)" */
+static void ci_said(const struct lock *l, char *out, size_t size)
+{
+	const struct ci_watch *w = &l->ciw;
+	char ago[48] = "";
+	if (w->ended_ago_s >= 0) {
+		char d[32];
+		/* counted on from the answer's receipt, so a later line stays true */
+		dur_format(w->ended_ago_s * 1000 +
+		                   (clock_boot_ns() - w->t_recv) / NS_PER_MS / 1000 * 1000,
+		           d, sizeof(d));
+		snprintf(ago, sizeof(ago), " %s ago", d);
+	}
+	snprintf(out, size, "the CI says the holder's %s ended%s (%s)", w->what, ago, w->state);
+}
+
 static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 {
 	char who[512], waited[32], hb[32];
@@ -27,7 +45,14 @@ static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 	lock_describe_holder(v, who, sizeof(who));
 	dur_format((now - l->wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
 	dur_format(since_change < 0 ? 0 : since_change, hb, sizeof(hb));
-	if (v->klass == LOCKINFO_TFLOCK)
+	if (v->klass == LOCKINFO_TFLOCK && l->ciw.verdict == CIJOB_FINISHED && v->li.id &&
+	    !strcmp(l->ciw.id, v->li.id) && !strcmp(l->ciw.etag, v->etag)) {
+		char said[320];
+		ci_said(l, said, sizeof(said));
+		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds); %s — "
+		         "waited %s",
+		         l->url, who, hb, v->li.tf.lease, said, waited);
+	} else if (v->klass == LOCKINFO_TFLOCK)
 		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds) — waited %s",
 		         l->url, who, hb, v->li.tf.lease, waited);
 	else
@@ -332,26 +357,160 @@ static int acq_limits(struct lock *l, struct acq *a, int64_t now, struct tf_erro
 	return A_WAIT;
 }
 
-/* B4: take over a tflock holder silent for its whole lease, with one conditional
- * write on the version we saw. A_OUT (decided), A_CREATE (it was freed), A_NEXT
- * (another holder), A_WAIT (the write failed: poll on). */
+/* B14.3: how long a finished answer must stand, the version unchanged, before
+ * a live holder is taken over: its heartbeat period H, its renewal's request
+ * bound T (L/8, at most 10 s) and the margin m, all from its lease (ms) */
+static int64_t holder_h_t_m_ms(const struct lock *l, const struct lock_view *v)
+{
+	int64_t L = v->holder_lease_ms, m = L / 10, floor = lock_scaled(l, 2000), t = L / 8,
+	        cap = lock_scaled(l, 10000);
+	return L / 4 + (t < cap ? t : cap) + (m > floor ? m : floor);
+}
+
+/* B14.3: why --ci-takeover auto does not take the finished holder in v over
+ * early, or NULL when it does (or with --ci-takeover any) */
+static const char *ci_refusal(const struct lock *l, const struct lock_view *v)
+{
+	if (l->o.ci_takeover == LOCK_CI_ANY)
+		return NULL;
+	if (v->li.tf.cj.eph != 1 || !l->ciw.shared_runner)
+		return "on a runner that may outlive its jobs";
+	/* a store whose If-Match is not atomic under concurrency (RGW, A4) could
+	 * apply a late renewal of a holder still alive next to our takeover */
+	if (!l->rec->caps.known || !l->rec->caps.cond_delete)
+		return "this store does not prove its conditional writes atomic";
+	return NULL;
+}
+
+/* B14.2: ask the holder's CI whether its job ended, when the waiter may and a
+ * question is due: at once for a new holder, then every 30 s, never while a
+ * finished answer for the current version stands. */
+static void ci_ask(struct lock *l, const struct lock_view *v)
+{
+	struct ci_watch *w = &l->ciw;
+	struct cijob_answer ans;
+	char why[320], who[512];
+	int64_t now = clock_boot_ns(), next;
+	if (l->o.ci_takeover == LOCK_CI_OFF || !l->o.ci_api || !v->present ||
+	    v->klass != LOCKINFO_TFLOCK || !v->li.id || !*v->li.id)
+		return;
+	if (strcmp(w->id, v->li.id)) { /* another holder: start afresh */
+		memset(w, 0, sizeof(*w));
+		snprintf(w->id, sizeof(w->id), "%s", v->li.id);
+	}
+	if ((w->verdict == CIJOB_FINISHED && !strcmp(w->etag, v->etag)) || now < w->next_ask)
+		return;
+	w->asks++;
+	if (!cijob_askable(&v->li.tf.cj, CIJOB_JOB, l->o.ci_api, why, sizeof(why))) {
+		w->next_ask = INT64_MAX; /* nothing about this holder will change that */
+		/* say so only when the holder is a job of this very CI */
+		if (v->li.tf.cj.cip && *v->li.tf.cj.cip && l->mine.tf.cj.cip &&
+		    !strcmp(v->li.tf.cj.cip, l->mine.tf.cj.cip)) {
+			lock_describe_holder(v, who, sizeof(who));
+			log_warn("cannot ask the CI whether %s's job has ended (%s): waiting for "
+			         "its "
+			         "lease",
+			         who, why);
+		}
+		return;
+	}
+	snprintf(w->etag, sizeof(w->etag), "%s", v->etag);
+	cijob_ask(&v->li.tf.cj, CIJOB_JOB, l->o.ci_api, (long)lock_scaled(l, 10000), &ans);
+	now = clock_boot_ns();
+	/* 30 s, doubling per question about this holder up to 5 min: a healthy
+	 * holder's waiters cost the CI's rate limit little (B14.2) */
+	next = lock_scaled(l, 30000LL << (w->asks < 5 ? w->asks - 1 : 4));
+	if (next > lock_scaled(l, 300000))
+		next = lock_scaled(l, 300000);
+	if (ans.rate_limited) {
+		int64_t wait = ans.retry_s >= 0 && ans.retry_s < 600 ? ans.retry_s * 1000 : 600000;
+		wait = lock_scaled(l, wait);
+		next = wait > next ? wait : next;
+	}
+	w->next_ask = now + next * NS_PER_MS;
+	w->verdict = ans.verdict;
+	w->t_recv = ans.t_recv ? ans.t_recv : now;
+	w->ended_ago_s = ans.ended_ago_s;
+	w->shared_runner = ans.shared_runner;
+	snprintf(w->what, sizeof(w->what), "%s", ans.what);
+	snprintf(w->state, sizeof(w->state), "%s", ans.state);
+	log_event("ci-answer %s holder=%s etag=%s verdict=%s t_recv=%lld", l->url, v->li.id,
+	          v->etag,
+	          ans.verdict == CIJOB_FINISHED ? "finished"
+	          : ans.verdict == CIJOB_ALIVE  ? "alive"
+	                                        : "unknown",
+	          (long long)w->t_recv);
+	lock_describe_holder(v, who, sizeof(who));
+	if (ans.verdict == CIJOB_UNKNOWN && !w->warned) {
+		w->warned = 1;
+		log_warn("cannot tell whether %s's CI job has ended: %s; waiting for its lease",
+		         who, ans.why);
+	} else if (ans.verdict == CIJOB_FINISHED) {
+		const char *no = ci_refusal(l, v);
+		ci_said(l, why, sizeof(why));
+		if (no) {
+			if (!w->said_ended)
+				log_info("%s: %s, but %s: waiting for its lease (--ci-takeover any "
+				         "takes such locks over)",
+				         l->url, why, no);
+			w->said_ended = 1;
+		} else {
+			char hm[32];
+			dur_format(holder_h_t_m_ms(l, v), hm, sizeof(hm));
+			log_info("%s: %s: taking it over if the lock stays unchanged for %s",
+			         l->url, why, hm);
+		}
+	}
+}
+
+/* B14.3: may the live holder in v be taken over now on its CI's word? */
+static int ci_takeable(const struct lock *l, const struct lock_view *v, int64_t now)
+{
+	const struct ci_watch *w = &l->ciw;
+	if (l->acq_mode != ACQ_FULL || w->verdict != CIJOB_FINISHED || !v->present ||
+	    v->klass != LOCKINFO_TFLOCK || !v->li.id || strcmp(w->id, v->li.id) ||
+	    strcmp(w->etag, v->etag) || v->holder_lease_ms <= 0)
+		return 0;
+	if (ci_refusal(l, v))
+		return 0;
+	return now - w->t_recv >= holder_h_t_m_ms(l, v) * NS_PER_MS;
+}
+
+/* Has the holder in v been silent for its whole lease (B4)? */
+static int stale(const struct lock_view *v, int64_t now)
+{
+	return v->present && v->klass == LOCKINFO_TFLOCK && v->holder_lease_ms > 0 &&
+	       now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS;
+}
+
+/* B4: take over a tflock holder silent for its whole lease (or, B14.3, one whose
+ * CI job ended), with one conditional write on the version we saw. A_OUT
+ * (decided), A_CREATE (it was freed), A_NEXT (another holder), A_WAIT (the write
+ * failed: poll on). */
 static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_error *err)
 {
 	struct lock_view *v = &a->v;
-	char who[512];
+	char who[512], why[320];
+	int by_ci = !stale(v, now);
 	int ret;
 	lock_describe_holder(v, who, sizeof(who));
+	if (by_ci)
+		ci_said(l, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "unchanged for its whole lease (%lds)", v->li.tf.lease);
 	log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms", v->etag,
 	          (long long)v->first_seen_ns, (long long)v->holder_lease_ms);
 	ret = lock_write(l, C_MATCH, v->etag, now + lock_heartbeat_ms(l) * NS_PER_MS, err);
 	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
 		l->took_over = 1;
-		log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld", l->url,
-		          v->li.id, v->etag, (long long)v->first_seen_ns,
-		          (long long)v->holder_lease_ms);
-		log_warn("took over %s from %s: unchanged for its whole lease (%lds) — its "
-		         "holder is gone",
-		         l->url, who, v->li.tf.lease);
+		log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld via=%s "
+		          "ci_recv=%lld",
+		          l->url, v->li.id, v->etag, (long long)v->first_seen_ns,
+		          (long long)v->holder_lease_ms, by_ci ? "ci" : "lease",
+		          (long long)(by_ci ? l->ciw.t_recv : 0));
+		log_warn("took over %s from %s: %s — its holder is gone", l->url, who, why);
+		snprintf(l->takeover_why, sizeof(l->takeover_why), "%s", why);
+		l->took_over_by_ci = by_ci;
 		lock_view_free(&l->last_holder);
 		l->last_holder = *v;
 		lock_view_init(v);
@@ -413,13 +572,6 @@ static int acq_poll(struct lock *l, struct acq *a, struct tf_error *err)
 	return A_NEXT;
 }
 
-/* Has the holder in v been silent for its whole lease (B4)? */
-static int stale(const struct lock_view *v, int64_t now)
-{
-	return v->present && v->klass == LOCKINFO_TFLOCK && v->holder_lease_ms > 0 &&
-	       now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS;
-}
-
 /* One turn of waiting: A_OUT, A_HELD (decided, the holder kept for the caller),
  * A_CREATE, or A_NEXT. ACQ_WATCH ends (A_OUT, LOCK_OK) where a write would
  * follow: the record is free or its holder stale. */
@@ -434,7 +586,11 @@ static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
 	step = acq_limits(l, a, now, err);
 	if (step != A_WAIT)
 		return step;
-	if (stale(&a->v, now)) {
+	if (l->acq_mode == ACQ_FULL && !stale(&a->v, now)) {
+		ci_ask(l, &a->v); /* B14.2: may take up to its request's bound */
+		now = clock_boot_ns();
+	}
+	if (stale(&a->v, now) || ci_takeable(l, &a->v, now)) {
 		if (l->acq_mode == ACQ_WATCH) {
 			a->ret = LOCK_OK;
 			return A_OUT;
@@ -567,7 +723,7 @@ static int hold_acquire(struct lock *l, struct tf_error *err)
 		 * hold's deadline (the earliest of its records', B12) has passed, its
 		 * command is gone (B9), so its item (same ID) is taken over at once */
 		item->dead_id[0] = '\0';
-		if (l->took_over && l->last_holder.li.id)
+		if (l->took_over && !l->took_over_by_ci && l->last_holder.li.id)
 			snprintf(item->dead_id, sizeof(item->dead_id), "%s", l->last_holder.li.id);
 		item->acq_mode = ACQ_ONCE;
 		ret = lock_acquire_one(item, err);

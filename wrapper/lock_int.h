@@ -59,6 +59,21 @@ struct lock {
 	                           the item of a hold borrows it), NULL: none */
 	int trying;             /* B13: one create before joining: no waiting display */
 	char counted_id[64];    /* the holder last counted in holders_seen */
+	/* B14.2: what the CI said about the holder last asked about */
+	struct ci_watch {
+		char id[LOCKINFO_ID_LEN + 28]; /* the holder's lock ID ("": none yet) */
+		char etag[128];                /* the version current when the question was sent */
+		int verdict;                   /* enum cijob_verdict */
+		int64_t t_recv;                /* the answer's receipt (CLOCK_BOOTTIME) */
+		int64_t next_ask;              /* no question before this; INT64_MAX: never */
+		int warned, said_ended;        /* the one line each, per holder */
+		int asks;                      /* questions asked about this holder */
+		int shared_runner;             /* cijob_answer's */
+		char what[96], state[96];
+		long long ended_ago_s;
+	} ciw;
+	char takeover_why[320]; /* why the last takeover happened (reports) */
+	int took_over_by_ci;    /* the last takeover was B14.3's, not B4's lease */
 };
 
 /* How lock_acquire_one() acquires: wait and take over as needed (B3, B4); one

@@ -114,6 +114,20 @@ static void member(struct buf *b, const char *key, const char *val, int first)
 	go_json_string(b, val);
 }
 
+/* B14.1: the holder's CI job, only what is known */
+static void cijob_members(struct buf *b, const struct lockinfo_cijob *cj)
+{
+	const struct {
+		const char *key, *val;
+	} m[] = { { "cip", cj->cip }, { "srv", cj->srv }, { "proj", cj->proj },
+		  { "run", cj->run }, { "att", cj->att }, { "jid", cj->jid } };
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (m[i].val && *m[i].val)
+			member(b, m[i].key, m[i].val, 0);
+	if (cj->eph == 1)
+		buf_adds(b, ",\"eph\":1");
+}
+
 int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 {
 	buf_reset(out);
@@ -139,6 +153,7 @@ int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 		member(out, "pidns", t->pidns, 0);
 		if (t->lease_ms > 0)
 			buf_addf(out, ",\"lease_ms\":%ld", t->lease_ms);
+		cijob_members(out, &t->cj);
 		buf_addc(out, '}');
 	}
 	buf_addc(out, '}');
@@ -553,7 +568,14 @@ enum tfield {
 	T_JOB,
 	T_PIDNS,
 	T_LEASE_MS,
-	T_LAST = T_LEASE_MS
+	T_CIP, /* B14.1: optional, never a reason to call a body foreign */
+	T_SRV,
+	T_PROJ,
+	T_RUN,
+	T_ATT,
+	T_JID,
+	T_EPH,
+	T_LAST = T_EPH
 };
 
 static const struct {
@@ -570,6 +592,13 @@ static const struct {
 	{ "JOB", "job", T_JOB },
 	{ "PIDNS", "pidns", T_PIDNS },
 	{ "LEASE_MS", "lease_ms", T_LEASE_MS },
+	{ "CIP", "cip", T_CIP },
+	{ "SRV", "srv", T_SRV },
+	{ "PROJ", "proj", T_PROJ },
+	{ "RUN", "run", T_RUN },
+	{ "ATT", "att", T_ATT },
+	{ "JID", "jid", T_JID },
+	{ "EPH", "eph", T_EPH },
 };
 
 struct state {
@@ -685,6 +714,17 @@ static int token_ull(const unsigned char *a, const unsigned char *b, int *neg,
 	return 0;
 }
 
+void lockinfo_cijob_free(struct lockinfo_cijob *cj)
+{
+	free(cj->cip);
+	free(cj->srv);
+	free(cj->proj);
+	free(cj->run);
+	free(cj->att);
+	free(cj->jid);
+	memset(cj, 0, sizeof(*cj));
+}
+
 static void tflock_reset(struct lockinfo *li, struct state *st)
 {
 	free(li->tf.host);
@@ -692,6 +732,7 @@ static void tflock_reset(struct lockinfo *li, struct state *st)
 	free(li->tf.ci);
 	free(li->tf.ci_job);
 	free(li->tf.pidns);
+	lockinfo_cijob_free(&li->tf.cj);
 	memset(&li->tf, 0, sizeof(li->tf));
 	li->has_tflock = 0;
 	st->tf_problem[0] = '\0';
@@ -805,6 +846,36 @@ static int jp_member(struct jp *j, struct buf *key, int *more)
 	return 1;
 }
 
+/* B14.1's keys: a string (eph: the number 1) is kept, any other value is absent */
+static int read_cijob(struct jp *j, struct state *st, enum tfield f, const char *name)
+{
+	struct lockinfo_cijob *cj = &st->li->tf.cj;
+	char **dst = f == T_CIP    ? &cj->cip
+	             : f == T_SRV  ? &cj->srv
+	             : f == T_PROJ ? &cj->proj
+	             : f == T_RUN  ? &cj->run
+	             : f == T_ATT  ? &cj->att
+	                           : &cj->jid;
+	if (f == T_EPH) {
+		const unsigned char *a = j->p;
+		int isint;
+		if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
+			return jp_skip(j, 2);
+		if (jp_number(j, &isint))
+			return -1;
+		cj->eph = isint && j->p - a == 1 && *a == '1';
+		return 0;
+	}
+	if (*j->p == '"') {
+		char fname[24];
+		snprintf(fname, sizeof(fname), "Tflock.%s", name);
+		return read_string(j, st, fname, dst);
+	}
+	free(*dst);
+	*dst = NULL;
+	return jp_skip(j, 2);
+}
+
 static int read_tflock(struct jp *j, struct state *st)
 {
 	struct lockinfo *li = st->li;
@@ -839,6 +910,9 @@ static int read_tflock(struct jp *j, struct state *st)
 				goto out;
 		} else if (*j->p == 'n') { /* null leaves the field as it was */
 			if (jp_literal(j))
+				goto out;
+		} else if (f >= T_CIP) {
+			if (read_cijob(j, st, f, name))
 				goto out;
 		} else if (f == T_V || f == T_LEASE || f == T_SEQ || f == T_PID ||
 		           f == T_LEASE_MS) {
@@ -954,6 +1028,7 @@ void lockinfo_free(struct lockinfo *li)
 	free(li->tf.ci);
 	free(li->tf.ci_job);
 	free(li->tf.pidns);
+	lockinfo_cijob_free(&li->tf.cj);
 	lockinfo_init(li);
 }
 
@@ -978,6 +1053,12 @@ void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src)
 	dst->tf.ci = dup_opt(src->tf.ci);
 	dst->tf.ci_job = dup_opt(src->tf.ci_job);
 	dst->tf.pidns = dup_opt(src->tf.pidns);
+	dst->tf.cj.cip = dup_opt(src->tf.cj.cip);
+	dst->tf.cj.srv = dup_opt(src->tf.cj.srv);
+	dst->tf.cj.proj = dup_opt(src->tf.cj.proj);
+	dst->tf.cj.run = dup_opt(src->tf.cj.run);
+	dst->tf.cj.att = dup_opt(src->tf.cj.att);
+	dst->tf.cj.jid = dup_opt(src->tf.cj.jid);
 }
 
 static void fill_empty(char **s)
@@ -1003,6 +1084,12 @@ static int classify(struct lockinfo *li, struct tf_error *err, int cls, const ch
 	fill_empty(&li->tf.ci);
 	fill_empty(&li->tf.ci_job);
 	fill_empty(&li->tf.pidns);
+	fill_empty(&li->tf.cj.cip);
+	fill_empty(&li->tf.cj.srv);
+	fill_empty(&li->tf.cj.proj);
+	fill_empty(&li->tf.cj.run);
+	fill_empty(&li->tf.cj.att);
+	fill_empty(&li->tf.cj.jid);
 	if (err) {
 		err_clear(err);
 		if (cls == LOCKINFO_MALFORMED)

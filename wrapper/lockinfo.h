@@ -69,20 +69,32 @@
 #define LOCKINFO_MAX_BODY 65536  /* bytes; larger bodies are MALFORMED unread */
 #define LOCKINFO_ID_LEN 36
 
+/* The holder's CI job (PROTOCOL B14.1), keys "cip" "srv" "proj" "run" "att" "jid"
+ * "eph": which CI ("github", "gitlab"), its server URL, the project (GitHub
+ * owner/repo, GitLab project id), run or pipeline id, run attempt, numeric job id,
+ * and eph 1 for an ephemeral hosted runner. Strings written only when non-empty,
+ * eph only when 1; read as they are (a value of another type is absent): their
+ * meaning is checked where they are used (cijob.h), never here. */
+struct lockinfo_cijob {
+	char *cip, *srv, *proj, *run, *att, *jid;
+	int eph;
+};
+
 struct lockinfo_tflock {        /* tflock's extension, key "Tflock" */
 	int v;                  /* protocol version; we write 1 */
 	long lease;             /* seconds */
 	unsigned long long seq; /* increases on every write attempt */
 	long pid;
 	char *host;
-	char *boot_id; /* /proc/sys/kernel/random/boot_id; key "boot" */
-	char *ci;      /* CI identity: job URL or "" */
-	char *ci_job;  /* CI job id or ""; key "job" */
-	char *pidns;   /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
+	char *boot_id;            /* /proc/sys/kernel/random/boot_id; key "boot" */
+	char *ci;                 /* CI identity: job URL or "" */
+	char *ci_job;             /* CI job id or ""; key "job" */
+	char *pidns;              /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
 	                  tflock wrote none (parsed as "") */
-	long lease_ms; /* the lease the holder really keeps, in ms, when it differs from
+	long lease_ms;            /* the lease the holder really keeps, in ms, when it differs from
 	                  lease (TFLOCK_TIME_SCALE, tests); 0: lease seconds. Key
 	                  "lease_ms", written only when non-zero; 1..LOCKINFO_LEASE_MS_MAX */
+	struct lockinfo_cijob cj; /* B14.1; strings "" when absent */
 };
 
 #define LOCKINFO_LEASE_MS_MAX (LOCKINFO_LEASE_MAX * 1000L * 1000L)
@@ -95,6 +107,8 @@ struct lockinfo {
 
 void lockinfo_init(struct lockinfo *li);
 void lockinfo_free(struct lockinfo *li);
+/* Frees cj's strings and zeroes it (the CI part of a body, or ci_identity's). */
+void lockinfo_cijob_free(struct lockinfo_cijob *cj);
 /* dst's old content is freed; it becomes a deep copy of src. */
 void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src);
 

@@ -181,6 +181,8 @@ void die(int code, const char *fmt, ...)
 
 static const char *const secret_headers[] = {
 	"authorization",
+	"private-token", /* GitLab's API token (cijob.c, gitapi.c) */
+	"job-token",
 	"x-amz-security-token",
 	"x-amz-server-side-encryption-customer-key",
 	"x-amz-copy-source-server-side-encryption-customer-key",

@@ -27,6 +27,7 @@
 #include "reclaim.h"
 #include "runcmd.h"
 #include "status.h"
+#include "status_all.h"
 
 /* What a subcommand takes after its options. */
 enum operands {
@@ -62,7 +63,7 @@ static int do_run(struct invocation *s, char **args)
 static int do_status(struct invocation *s, char **args)
 {
 	(void)args;
-	return status_main(&s->c, &s->t);
+	return s->c.all ? status_all_main(&s->c, &s->t) : status_main(&s->c, &s->t);
 }
 
 static int do_unlock(struct invocation *s, char **args)

@@ -90,6 +90,7 @@ static void write_reports(const struct config *c, const struct lock *l, const st
 	rep.command = cmd;
 	rep.acquired = st.acquired_ns != 0;
 	rep.took_over = st.took_over;
+	rep.takeover_why = st.takeover_why;
 	rep.waited_s = st.wait_start_ns
 	                       ? ((st.acquired_ns ? st.acquired_ns : end) - st.wait_start_ns) / 1e9
 	                       : 0;

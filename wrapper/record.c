@@ -31,6 +31,7 @@ void record_list_free(struct record_list *l)
 	free(l->names);
 	free(l->versions);
 	free(l->sizes);
+	free(l->modified_ms);
 	memset(l, 0, sizeof(*l));
 }
 

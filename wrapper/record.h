@@ -18,7 +18,8 @@
  *            that (caps.cond_delete); unconditionally when `version` is NULL
  *   list     the names and versions of records whose name starts with a
  *            prefix (queue tickets, B13), every page; NULL where the kind
- *            cannot list
+ *            cannot list (S3: ListObjectsV2 with encoding-type=url, at most
+ *            20 pages; record_s3_list_all() for more)
  *   probe    learn the store's capabilities (B6's self-test), filling caps
  *
  * Results: REC_DONE (read: present; write/remove: applied), REC_ABSENT,
@@ -90,9 +91,11 @@ struct record_reply {
 struct record;
 
 struct record_list {
-	char **names;    /* whole names (S3: keys), in the store's order (S3: lexical) */
-	char **versions; /* each one's version, as a read would give it */
-	int64_t *sizes;  /* each one's size in bytes (-1: not said) */
+	char **names;         /* whole names (S3: keys), in the store's order (S3: lexical) */
+	char **versions;      /* each one's version, as a read would give it */
+	int64_t *sizes;       /* each one's size in bytes (-1: not said) */
+	int64_t *modified_ms; /* each one's LastModified, ms since the Unix epoch
+	                         (-1: not said) */
 	size_t n;
 	int64_t t_recv; /* CLOCK_BOOTTIME receipt of the last page (B13 counts a
 	                   ticket's staleness from it) */
@@ -151,9 +154,27 @@ struct record_s3_opts {
 /* The S3 object `key` in the client's bucket. The client is borrowed and must
  * outlive the record. */
 struct record *record_s3_new(struct s3_client *s3, const char *key, const struct record_s3_opts *o);
+/* record_s3's listing with a page limit (0: none; `tflock status --all`): every
+ * page of ListObjectsV2 of prefix, keys decoded (encoding-type=url), their
+ * LastModified kept; more pages than max_pages is ERR_PARSE. A page holds
+ * TFLOCK_LIST_PAGE_KEYS keys (1..1000, a test setting) when set. Errors as
+ * s3_request()'s (ERR_HTTP with 403: no s3:ListBucket). */
+int record_s3_list_all(struct record *r, const char *prefix, const struct record_call *c,
+                       unsigned max_pages, struct record_list *out, struct tf_error *err);
+/* One page of a ListObjectsV2 reply (xml[0..len)) appended to out: each
+ * <Contents>'s Key (decoded when the page says <EncodingType>url), ETag
+ * (normalised), Size and LastModified; *token the continuation token (malloc'd)
+ * when the page is truncated, else NULL. ERR_PARSE for a truncated page without
+ * a token. For tests and record_s3_list_all(). */
+int record_s3_list_page(const char *xml, size_t len, struct record_list *out, char **token,
+                        struct tf_error *err);
 /* Terraform's DynamoDB lock item LockID = lock_id (BUCKET/P) in the client's
  * table (B11). The client is borrowed and must outlive the record. */
 struct ddb_client;
 struct record *record_ddb_new(struct ddb_client *c, const char *lock_id);
+/* B11's lock body from an item's attributes (each NULL when absent): Info
+ * alone, or Info with the Tflock member spliced in when TflockSeq agrees with
+ * it; empty without Info (MALFORMED). out is replaced. */
+void record_ddb_body(const char *info, const char *tf, const char *seq, struct buf *out);
 
 #endif

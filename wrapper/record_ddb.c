@@ -160,8 +160,8 @@ static const char *attr(const cJSON *item, const char *name, const char *type)
 }
 
 /* B11's body from the attributes: Info alone, or Info with the Tflock member
- * spliced in before its final '}' when the tflock attributes agree. */
-static void body_of(const char *info, const char *tf, const char *seq, struct buf *out)
+ * spliced in before its final '}' when the tflock attributes agree (record.h). */
+void record_ddb_body(const char *info, const char *tf, const char *seq, struct buf *out)
 {
 	size_t n = info ? strlen(info) : 0;
 	buf_reset(out);
@@ -208,7 +208,7 @@ static int rddb_read(struct record *r, const char *if_changed, const struct reco
 			const char *info = attr(item, "Info", "S"), *tf = attr(item, "Tflock", "S"),
 			           *seq = attr(item, "TflockSeq", "N");
 			remember(d, info, tf, seq, out->version);
-			body_of(info, tf, seq, &out->body);
+			record_ddb_body(info, tf, seq, &out->body);
 			ret = REC_DONE;
 		}
 	}

@@ -17,6 +17,7 @@
 #include "dur.h"
 #include "lockinfo.h"
 #include "log.h"
+#include "rfc3339.h"
 #include "s3.h"
 #include "s3err.h"
 #include "sigv4.h"
@@ -495,15 +496,59 @@ static int rs3_probe(struct record *r, struct record_probe *pb, struct tf_error 
 	return ret;
 }
 
-/* At most this many listing pages (1000 keys each): a queue is never that long. */
+/* At most this many listing pages (1000 keys each) for the queue: a queue is
+ * never that long. */
 #define LIST_MAX_PAGES 20
 
-/* One page's <Contents> entries into out; the continuation token, if truncated. */
-static int list_page(const struct buf *body, struct record_list *out, char **token,
-                     struct tf_error *err)
+/* A key of a listing asked with encoding-type=url, decoded in place: %XX is the
+ * byte XX, '+' a space (AWS writes spaces as '+' and '+' as %2B; RGW writes %20
+ * and %2B). A '%' not followed by two hex digits, or %00, is kept as it is. */
+static void url_key_decode(char *s)
 {
-	const char *p = body->data, *end = body->data + body->len, *c, *ce;
-	char *trunc = xml_text(p, end, "IsTruncated");
+	char *w = s;
+	for (const char *p = s; *p; p++) {
+		int hi = *p == '%' ? hex_value(p[1]) : -1, lo = hi >= 0 ? hex_value(p[2]) : -1;
+		if (lo >= 0 && (hi || lo)) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*w++ = *p == '+' ? ' ' : *p;
+		}
+	}
+	*w = '\0';
+}
+
+/* LastModified (2026-01-02T03:04:05.678Z) in ms since the epoch, or -1. */
+static int64_t modified_ms(const char *s)
+{
+	struct timespec ts;
+	if (!s || rfc3339_parse(s, RFC3339_AWS, &ts))
+		return -1;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void list_add(struct record_list *out, char *key, const char *etag, const char *size,
+                     const char *modified)
+{
+	char norm[RECORD_VERSION_MAX];
+	s3_etag_normalise(etag ? etag : "", norm, sizeof(norm));
+	out->names = xrealloc(out->names, (out->n + 1) * sizeof(*out->names));
+	out->versions = xrealloc(out->versions, (out->n + 1) * sizeof(*out->versions));
+	out->sizes = xrealloc(out->sizes, (out->n + 1) * sizeof(*out->sizes));
+	out->modified_ms = xrealloc(out->modified_ms, (out->n + 1) * sizeof(*out->modified_ms));
+	out->names[out->n] = key;
+	out->sizes[out->n] = size && *size ? strtoll(size, NULL, 10) : -1;
+	out->modified_ms[out->n] = modified_ms(modified);
+	out->versions[out->n++] = xstrdup(norm);
+}
+
+int record_s3_list_page(const char *xml, size_t len, struct record_list *out, char **token,
+                        struct tf_error *err)
+{
+	const char *p = xml, *end = xml + len, *c, *ce;
+	char *trunc = xml_text(p, end, "IsTruncated"), *enc = xml_text(p, end, "EncodingType");
+	int url = enc && !strcmp(enc, "url");
+	free(enc);
 	*token = NULL;
 	if (trunc && !strcmp(trunc, "true")) {
 		*token = xml_text(p, end, "NextContinuationToken");
@@ -517,44 +562,58 @@ static int list_page(const struct buf *body, struct record_list *out, char **tok
 	free(trunc);
 	while (xml_find(p, end, "Contents", &c, &ce) && ce) {
 		char *key = xml_text(c, ce, "Key"), *etag = xml_text(c, ce, "ETag");
-		char *size = xml_text(c, ce, "Size");
+		char *size = xml_text(c, ce, "Size"), *mod = xml_text(c, ce, "LastModified");
 		if (key) {
-			char norm[RECORD_VERSION_MAX];
-			s3_etag_normalise(etag ? etag : "", norm, sizeof(norm));
-			out->names = xrealloc(out->names, (out->n + 1) * sizeof(*out->names));
-			out->versions =
-			        xrealloc(out->versions, (out->n + 1) * sizeof(*out->versions));
-			out->sizes = xrealloc(out->sizes, (out->n + 1) * sizeof(*out->sizes));
-			out->names[out->n] = key;
-			out->sizes[out->n] = size && *size ? strtoll(size, NULL, 10) : -1;
-			out->versions[out->n++] = xstrdup(norm);
+			if (url)
+				url_key_decode(key);
+			list_add(out, key, etag, size, mod);
 		}
 		free(etag);
 		free(size);
+		free(mod);
 		p = ce + 1;
 	}
 	return 0;
 }
 
-/* ListObjectsV2 of the prefix, every page (B13). */
-static int rs3_list(struct record *r, const char *prefix, const struct record_call *c,
-                    struct record_list *out, struct tf_error *err)
+/* Keys a page of a listing asks for: TFLOCK_LIST_PAGE_KEYS (a test setting,
+ * 1..1000), else the store's default (1000); NULL for the default. */
+static const char *page_keys(void)
+{
+	const char *v = getenv("TFLOCK_LIST_PAGE_KEYS");
+	char *end;
+	long n;
+	if (!v || !*v)
+		return NULL;
+	n = strtol(v, &end, 10);
+	return *end || n < 1 || n > 1000 ? NULL : v;
+}
+
+int record_s3_list_all(struct record *r, const char *prefix, const struct record_call *c,
+                       unsigned max_pages, struct record_list *out, struct tf_error *err)
 {
 	char *token = NULL;
+	const char *keys = page_keys();
 	int ret = 0;
+	unsigned page;
 	memset(out, 0, sizeof(*out));
-	for (int page = 0; page < LIST_MAX_PAGES; page++) {
-		const struct sigv4_pair q[3] = { { "list-type", "2" },
-			                         { "prefix", prefix },
-			                         { "continuation-token", token } };
+	for (page = 0; !max_pages || page < max_pages; page++) {
+		struct sigv4_pair q[5] = { { "list-type", "2" },
+			                   { "encoding-type", "url" },
+			                   { "prefix", prefix } };
 		struct s3_request req;
 		struct s3_reply sr;
+		size_t nq = 3;
+		if (keys)
+			q[nq++] = (struct sigv4_pair){ "max-keys", keys };
+		if (token)
+			q[nq++] = (struct sigv4_pair){ "continuation-token", token };
 		memset(&req, 0, sizeof(req));
 		req.method = "GET";
 		req.headers = &no_cache;
 		req.nheaders = 1;
 		req.query = q;
-		req.nquery = token ? 3 : 2;
+		req.nquery = nq;
 		req.timeout_ms = c->timeout_ms;
 		req.deadline_ns = c->deadline_ns;
 		req.no_retry = c->no_retry;
@@ -566,7 +625,8 @@ static int rs3_list(struct record *r, const char *prefix, const struct record_ca
 		token = NULL;
 		out->t_recv = sr.t_recv;
 		if (!ret)
-			ret = list_page(&sr.body, out, &token, err);
+			ret = record_s3_list_page(sr.body.data ? sr.body.data : "", sr.body.len,
+			                          out, &token, err);
 		else
 			out->t_recv = 0;
 		s3_reply_free(&sr);
@@ -574,12 +634,18 @@ static int rs3_list(struct record *r, const char *prefix, const struct record_ca
 			break;
 	}
 	if (!ret && token)
-		ret = err_set(err, ERR_PARSE, "listing %s: more than %d pages", prefix,
-		              LIST_MAX_PAGES);
+		ret = err_set(err, ERR_PARSE, "listing %s: more than %u pages", prefix, max_pages);
 	free(token);
 	if (ret)
 		record_list_free(out);
 	return ret;
+}
+
+/* ListObjectsV2 of the prefix, every page (B13). */
+static int rs3_list(struct record *r, const char *prefix, const struct record_call *c,
+                    struct record_list *out, struct tf_error *err)
+{
+	return record_s3_list_all(r, prefix, c, LIST_MAX_PAGES, out, err);
 }
 
 static const char *rs3_describe_store(const struct record *r)

@@ -245,6 +245,10 @@ static void report_json(const struct report *r, struct buf *b)
 	buf_adds(b, r->acquired ? "true,\n" : "false,\n");
 	json_key(b, "  ", "took_over");
 	buf_adds(b, r->took_over ? "true,\n" : "false,\n");
+	json_key(b, "  ", "takeover_reason");
+	json_string_or_null(b, r->took_over && r->takeover_why && *r->takeover_why ? r->takeover_why
+	                                                                           : NULL);
+	buf_adds(b, ",\n");
 	json_key(b, "  ", "started");
 	if (r->started_utc)
 		report_json_string(b, r->started_utc);
@@ -387,7 +391,10 @@ static void github_summary(const struct report *r, struct buf *b)
 	buf_reset(&v);
 	buf_addf(&v, "%u", r->requests);
 	md_row(b, "S3 requests", v.data);
-	md_row(b, "Took over a stale lock", r->took_over ? "yes" : "no");
+	md_row(b, "Took over a stale lock",
+	       !r->took_over                         ? "no"
+	       : r->takeover_why && *r->takeover_why ? r->takeover_why
+	                                             : "yes");
 	buf_reset(&v);
 	add_child_result(&v, r);
 	md_row(b, "Command result", v.data);
@@ -542,7 +549,12 @@ static void github_annotations(const struct report *r, struct buf *b)
 			buf_adds(&m, " from ");
 			add_holder(&m, &r->holders[r->nholders - 1]);
 		}
-		buf_adds(&m, " after it stopped renewing its lease");
+		if (r->takeover_why && *r->takeover_why) {
+			buf_adds(&m, ": ");
+			buf_adds(&m, r->takeover_why);
+		} else {
+			buf_adds(&m, " after it stopped renewing its lease");
+		}
 		wf_command(b, "warning", "tflock: took over a stale lock", m.data, NULL);
 	}
 	if (r->nholders && r->holders) {

@@ -42,7 +42,8 @@ struct report {
 	const char *lock_id;  /* our ID ("" if never acquired) */
 	const char *command;  /* argv joined for display (argv[0] + subcommand) */
 	int acquired, took_over;
-	double waited_s, held_s; /* seconds */
+	const char *takeover_why; /* why (B14.3), or NULL/"" */
+	double waited_s, held_s;  /* seconds */
 	unsigned heartbeats, heartbeat_failures, requests;
 	const struct report_holder *holders;
 	size_t nholders;
@@ -64,7 +65,9 @@ struct report {
  * old file or the whole new one, never a part. path "-" writes to stdout
  * instead (not atomic). Keys, in this order:
  *   version (number), lock, id (string; null when empty), command,
- *   acquired, took_over (booleans), started (string; null when NULL),
+ *   acquired, took_over (booleans), takeover_reason (string: why the
+ *   takeover happened, the lease or the holder's CI job, B14.3; null without
+ *   one), started (string; null when NULL),
  *   waited_seconds, held_seconds (numbers, millisecond precision),
  *   heartbeats, heartbeat_failures, requests (numbers),
  *   holders_seen [{who, operation, id}],

@@ -44,6 +44,7 @@ struct runctx {
 	struct preapply_store store; /* for the record of the applied commit */
 	struct run_opts ro;
 	struct run_result rr;
+	struct ci_api ci_api; /* B14.2: asking a holder's CI */
 	char *extra[16], *henv[16], *hook_path, *hook_argv[2];
 	size_t n, hn;
 };
@@ -390,6 +391,12 @@ static int acquire(struct runctx *r)
 	o.who = s->ci.who;
 	o.ci = s->ci.url;
 	o.ci_job = s->ci.job;
+	o.cj = &s->ci.cj;
+	ci_api_get(&r->ci_api);
+	o.ci_api = &r->ci_api;
+	o.ci_takeover = !c->ci_takeover || !strcmp(c->ci_takeover, "auto") ? LOCK_CI_AUTO
+	                : !strcmp(c->ci_takeover, "off")                   ? LOCK_CI_OFF
+	                                                                   : LOCK_CI_ANY;
 	o.cancel = &cancel_sig;
 	o.on_wait = wait_section;
 	r->l = target_lock(r->s3, &s->t, c, &o);

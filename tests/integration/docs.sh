@@ -32,7 +32,7 @@ done
 if command -v groff >/dev/null; then
 	is "" "$(groff -man -Tutf8 -ww -z "$top_srcdir/tflock.1" 2>&1)" "groff renders the man page without a warning"
 fi
-for code in 64 69 70 75 76 77 126 127; do
+for code in 64 69 70 75 76 77 78 126 127; do
 	ok "exit code $code is in --help" bash -c 'printf "%s" "$1" | grep -q "$2"' _ "$help" "$code"
 	ok "exit code $code is in README.md" bash -c 'printf "%s" "$1" | grep -q "| $2\|$2 /\|/ $2"' _ "$readme" "$code"
 	ok "exit code $code is in the man page" bash -c 'printf "%s" "$1" | grep -q "$2"' _ "$man" "$code"

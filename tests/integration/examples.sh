@@ -487,11 +487,11 @@ is "yes yes yes yes no no no" "$(pj 'd => {
 IR=$EX/iam/README.md
 # the rows of the table that starts with "| who | actions on the table"
 iam_rows() { awk '/^\| who \| actions on the table/ { t = 1; next } t && !/^\|/ { exit } t && !/^\| *---/' "$IR"; }
-is "$ddb_actions" "$(iam_rows | awk -F'|' '!/planned/ { print $3 }' | grep -oE '[A-Z][A-Za-z]+' | sort -u | sed 's/^/dynamodb:/' | paste -sd' ')" \
+is "$ddb_actions" "$(iam_rows | awk -F'|' '!/status --all/ { print $3 }' | grep -oE '[A-Z][A-Za-z]+' | sort -u | sed 's/^/dynamodb:/' | paste -sd' ')" \
 	"iam/README.md: the subcommands' actions are the policy's, no more, no fewer"
-is 8 "$(iam_rows | grep -c .)" "iam/README.md: a row for run, status, unlock, release, doctor, check-git, terraform and the planned status"
+is 8 "$(iam_rows | grep -c .)" "iam/README.md: a row for run, status, unlock, release, doctor, check-git, terraform and status --all"
 is GetItem "$(awk -F'|' '/^\| `tflock status`/ { gsub(/ /, "", $3); print $3 }' "$IR")" "iam/README.md: status needs GetItem alone"
-like "$(grep -F 'planned' "$IR" | grep -F '| Scan |')" 'not granted' "iam/README.md: Scan only for the planned bucket-wide status, not granted yet"
+like "$(grep -F 'status --all' "$IR" | grep -F '| Scan |')" 'not granted' "iam/README.md: Scan only for status --all, not granted to jobs"
 
 # ---- 5. the backends with tflock, against the local S3 server ----------------
 rgw_require

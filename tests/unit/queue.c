@@ -146,9 +146,10 @@ static void test_list_pages(void)
 	record_list_free(&l);
 	record_free(r);
 	log = close_stub();
-	ok(count(log, "=== 1 GET /b/?list-type=2&prefix=k%2Ft.tfstate.queue.") == 1,
+	ok(count(log, "=== 1 GET /b/?encoding-type=url&list-type=2&prefix=k%2Ft.tfstate.queue.") ==
+	           1,
 	   "the first asks for the prefix");
-	ok(count(log, "continuation-token=t%2B%2F%3D&list-type=2&prefix=") == 1,
+	ok(count(log, "continuation-token=t%2B%2F%3D&encoding-type=url&list-type=2&prefix=") == 1,
 	   "the second passes the token, encoded");
 	free(log);
 }
@@ -168,7 +169,7 @@ static void test_join(void)
 	struct queue *q;
 	struct tf_error e;
 	snprintf(routes, sizeof(routes),
-	         "GET /b/?list-type 200 %s\n"
+	         "GET /b/?encoding-type=url&list-type 200 %s\n"
 	         "GET /b/" PFX "next.tflock 404 -\n"
 	         "PUT /b/" PFX "next.tflock 200 -\n  ETag: \"c1\"\n"
 	         "PUT /b/" PFX "0000000000000008.tflock close -\n"
@@ -247,7 +248,7 @@ static void test_denied(void)
 	char routes[512], *log;
 	struct queue *q;
 	struct tf_error e;
-	snprintf(routes, sizeof(routes), "GET /b/?list-type 403 %s\n", d);
+	snprintf(routes, sizeof(routes), "GET /b/?encoding-type=url&list-type 403 %s\n", d);
 	open_stub("denied", routes);
 	q = new_queue();
 	err_clear(&e);

@@ -282,23 +282,12 @@ static int is_num(const cJSON *o, const char *key, double want)
 
 static void test_json_fields(void)
 {
-	static const char *const keys[] = { "version",
-		                            "lock",
-		                            "id",
-		                            "command",
-		                            "acquired",
-		                            "took_over",
-		                            "started",
-		                            "waited_seconds",
-		                            "held_seconds",
-		                            "heartbeats",
-		                            "heartbeat_failures",
-		                            "requests",
-		                            "holders_seen",
-		                            "child",
-		                            "exit_code",
-		                            "outcome",
-		                            "outcome_kind" };
+	static const char *const keys[] = { "version",         "lock",         "id",
+		                            "command",         "acquired",     "took_over",
+		                            "takeover_reason", "started",      "waited_seconds",
+		                            "held_seconds",    "heartbeats",   "heartbeat_failures",
+		                            "requests",        "holders_seen", "child",
+		                            "exit_code",       "outcome",      "outcome_kind" };
 	struct report r = base_report();
 	struct tf_error err;
 	char *path = path_in("report.json"), *text;
@@ -913,6 +902,22 @@ static void test_github_other_kinds(void)
 	text = slurp(f.summary, NULL);
 	ok(text && strstr(text, "| Took over a stale lock | yes |\n"),
 	   "github took over: the summary says so");
+	free(text);
+
+	/* B14.3: a takeover on the CI's word says why, in both */
+	r = base_report();
+	r.took_over = 1;
+	r.takeover_why = "the CI says the holder's job 77 ended 40s ago (completed/cancelled)";
+	gh_run(&r, &f, &err);
+	text = slurp(f.out, NULL);
+	ok(text && strstr(text, "ID 22222222-2222-4222-8222-222222222222): the CI says the "
+	                        "holder's job 77 ended 40s ago (completed/cancelled)\n"),
+	   "github took over by CI: the ::warning:: line says why");
+	free(text);
+	text = slurp(f.summary, NULL);
+	ok(text && strstr(text, "| Took over a stale lock | the CI says the holder's job 77 ended "
+	                        "40s ago (completed/cancelled) |\n"),
+	   "github took over by CI: the summary says why");
 	free(text);
 
 	/* many holders: the annotation names five, the table fifty */
