@@ -212,6 +212,11 @@ int ci_gitlab_sections(void)
 	return v && !strcmp(v, "true");
 }
 
+const char *ci_job_name(void)
+{
+	return env_or("GITHUB_JOB", env_or("CI_JOB_NAME", ""));
+}
+
 const char *ci_commit_sha(void)
 {
 	return env_or("GITHUB_SHA", getenv_nonempty("CI_COMMIT_SHA"));

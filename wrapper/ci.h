@@ -90,6 +90,9 @@ const char *ci_github_output(void);
 /* GitLab's collapsible log sections are written: GITLAB_CI is exactly "true". */
 int ci_gitlab_sections(void);
 
+/* This job's name, for a parked lock (B14.4): GITHUB_JOB, else CI_JOB_NAME; "" */
+const char *ci_job_name(void);
+
 /* The commit this job was started for: GITHUB_SHA, else CI_COMMIT_SHA. */
 const char *ci_commit_sha(void);
 

@@ -89,9 +89,7 @@ char *cijob_url(const struct lockinfo_cijob *cj, enum cijob_subject subj, const 
 		if (subj == CIJOB_JOB)
 			return xasprintf("%.*s/repos/%s/actions/jobs/%s", n, api, cj->proj,
 			                 cj->jid);
-		if (has(cj->att))
-			return xasprintf("%.*s/repos/%s/actions/runs/%s/attempts/%s", n, api,
-			                 cj->proj, cj->run, cj->att);
+		/* the run's latest attempt: a re-run's new one keeps a parking alive */
 		return xasprintf("%.*s/repos/%s/actions/runs/%s", n, api, cj->proj, cj->run);
 	}
 	if (subj == CIJOB_JOB)
@@ -110,6 +108,14 @@ static int same_id(const cJSON *n, const char *s)
 		return 0;
 	snprintf(tmp, sizeof(tmp), "%.0f", n->valuedouble);
 	return !strcmp(tmp, s);
+}
+
+/* a whole number n >= the whole number written in s (a run's attempt) */
+static int attempt_at_least(const cJSON *n, const char *s)
+{
+	return cJSON_IsNumber(n) && ci_valid_id(s) && n->valuedouble >= 1 && n->valuedouble < 1e9 &&
+	       (double)(long long)n->valuedouble == n->valuedouble &&
+	       (long long)n->valuedouble >= atoll(s);
 }
 
 static const char *str_of(const cJSON *j, const char *key)
@@ -156,7 +162,9 @@ void cijob_judge(const cJSON *j, const struct lockinfo_cijob *cj, enum cijob_sub
 		return;
 	}
 	if (!same_id(ok_id, subj == CIJOB_JOB ? cj->jid : cj->run) ||
-	    (subj == CIJOB_JOB && !same_id(ok_run, cj->run))) {
+	    (subj == CIJOB_JOB && !same_id(ok_run, cj->run)) ||
+	    (subj == CIJOB_RUN && gh && has(cj->att) &&
+	     !attempt_at_least(cJSON_GetObjectItemCaseSensitive(j, "run_attempt"), cj->att))) {
 		unknown(out, subj == CIJOB_JOB ? "the answer is about another job or run"
 		                               : "the answer is about another run");
 		return;
@@ -187,6 +195,27 @@ void cijob_judge(const cJSON *j, const struct lockinfo_cijob *cj, enum cijob_sub
 	if (out->verdict == CIJOB_FINISHED && ended && !rfc3339_parse(ended, RFC3339_AWS, &t) &&
 	    now > t.tv_sec)
 		out->ended_ago_s = (long long)(now - t.tv_sec);
+}
+
+/* GitLab: a pipeline whose manual job (allow_failure: true) is still to be
+ * played reads "success": alive while GET …/jobs?scope[]=manual lists one */
+static void gitlab_manual_pending(const struct lockinfo_cijob *cj, const struct ci_api *self,
+                                  long timeout_ms, struct cijob_answer *out)
+{
+	struct ciapi_reply reply;
+	char why[300];
+	char *url = xasprintf("%.*s/projects/%s/pipelines/%s/jobs?scope%%5B%%5D=manual&per_page=1",
+	                      ciapi_base_len(self->url), self->url, cj->proj, cj->run);
+	cJSON *j = ciapi_get_json(url, "PRIVATE-TOKEN", self->token, timeout_ms, &reply, why,
+	                          sizeof(why));
+	free(url);
+	if (!cJSON_IsArray(j)) {
+		unknown(out, j ? "the pipeline's manual jobs are not a JSON array" : why);
+	} else if (cJSON_GetArraySize(j) > 0) {
+		out->verdict = CIJOB_ALIVE;
+		snprintf(out->state, sizeof(out->state), "a manual job to play");
+	}
+	cJSON_Delete(j);
 }
 
 void cijob_ask(const struct lockinfo_cijob *cj, enum cijob_subject subj, const struct ci_api *self,
@@ -225,4 +254,6 @@ void cijob_ask(const struct lockinfo_cijob *cj, enum cijob_subject subj, const s
 	}
 	cijob_judge(j, cj, subj, time(NULL), out);
 	cJSON_Delete(j);
+	if (out->verdict == CIJOB_FINISHED && subj == CIJOB_RUN && is_gitlab(cj))
+		gitlab_manual_pending(cj, self, timeout_ms, out);
 }

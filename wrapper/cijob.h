@@ -11,9 +11,12 @@
  * built from validated ids alone; the API base never comes from a body.
  *
  *   GitHub job       GET {api}/repos/{proj}/actions/jobs/{jid}
- *   GitHub run       GET {api}/repos/{proj}/actions/runs/{run}[/attempts/{att}]
+ *   GitHub run       GET {api}/repos/{proj}/actions/runs/{run} (its latest attempt:
+ *                    finished only when run_attempt >= the body's att)
  *   GitLab job       GET {api}/projects/{proj}/jobs/{jid}
- *   GitLab pipeline  GET {api}/projects/{proj}/pipelines/{run}
+ *   GitLab pipeline  GET {api}/projects/{proj}/pipelines/{run}, and when that
+ *                    says finished, GET …/jobs?scope[]=manual: a manual job
+ *                    still to play keeps it alive
  *
  * Verdicts: CIJOB_FINISHED (GitHub status "completed"; GitLab success, failed,
  * canceled, skipped) only when the answer's ids match the body's (job: id and

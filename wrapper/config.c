@@ -31,6 +31,12 @@ struct opt_def {
 };
 
 #define F(field) offsetof(struct config, field)
+
+/* hold is a run that parks: run's options are hold's too */
+static int applies(unsigned cmds, unsigned cmd)
+{
+	return (cmds & cmd) || (cmd == CMD_HOLD && (cmds & CMD_RUN));
+}
 #define NET (CMD_ALL)
 
 /* The one table: flags, environment twins, help text, bounds. */
@@ -69,6 +75,22 @@ static const struct opt_def defs[] = {
 	  "take a lock over early when the CI's API says its holder's job ended: auto (default: "
 	  "only a holder on an ephemeral hosted runner), off, or any runner",
 	  0, 0 },
+	{ O_FOR, "for", 0, "TFLOCK_PARK_FOR", T_DUR, F(park_for_ms), CMD_HOLD, "DUR",
+	  "hold: park the lock for DUR (1s..24h) for a later 'run --resume'", 1, 86400 },
+	{ O_NOTE, "note", 0, "TFLOCK_NOTE", T_STR, F(note), CMD_HOLD, "TEXT",
+	  "hold: what the parking is for, shown to waiters", 0, 0 },
+	{ O_TIE, "tie", 0, "TFLOCK_TIE", T_STR, F(tie), CMD_HOLD, "run|none",
+	  "hold: run: the parking ends when this CI run/pipeline ends; none (default): only at "
+	  "its end or by release",
+	  0, 0 },
+	{ O_HANDLE_FILE, "handle-file", 0, "TFLOCK_HANDLE_FILE", T_STR, F(handle_file),
+	  CMD_HOLD | CMD_RELEASE, "FILE",
+	  "hold: write the parked lock's handle to FILE (default tflock-handle.json); release: "
+	  "drop the parked lock FILE names",
+	  0, 0 },
+	{ O_RESUME, "resume", 0, "TFLOCK_RESUME", T_STR, F(resume), CMD_RUN, "FILE",
+	  "take the lock parked by 'tflock hold' whose handle is FILE, instead of acquiring", 0,
+	  0 },
 	{ O_POLL, "poll", 0, "TFLOCK_POLL", T_DUR, F(poll_ms), CMD_RUN, "DUR",
 	  "how often the first waiter in line reads the lock (default 250ms, 50ms..10s): "
 	  "shorter hands a released lock over sooner for more requests",
@@ -398,7 +420,7 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
 
 	buf_adds(&shortopts, "+hV");
 	for (size_t i = 0; i < NDEFS; i++) {
-		if (!(defs[i].cmds & cmd))
+		if (!applies(defs[i].cmds, cmd))
 			continue;
 		longopts[n].name = defs[i].name;
 		longopts[n].has_arg = (defs[i].type == T_BOOL || defs[i].type == T_COUNT)
@@ -435,7 +457,7 @@ int config_from_args(struct config *c, unsigned cmd, int argc, char **argv, int 
 			d = &defs[ch - 1000];
 		else
 			for (size_t i = 0; i < NDEFS; i++)
-				if (defs[i].shortc == ch && (defs[i].cmds & cmd))
+				if (defs[i].shortc == ch && applies(defs[i].cmds, cmd))
 					d = &defs[i];
 		if (!d) {
 			const char *bad = argv[optind - 1];
@@ -568,6 +590,11 @@ int config_finish(struct config *c, unsigned cmd, struct tf_error *err)
 	    strcmp(c->ci_takeover, "any"))
 		return err_set(err, ERR_USAGE, "--ci-takeover: '%s' is not one of auto, off, any",
 		               c->ci_takeover);
+	if (c->tie && strcmp(c->tie, "run") && strcmp(c->tie, "none"))
+		return err_set(err, ERR_USAGE, "--tie: '%s' is not one of run, none", c->tie);
+	if (cmd == CMD_HOLD && !c->park_for_ms)
+		return err_set(err, ERR_USAGE,
+		               "hold needs --for DUR: how long the lock stays parked");
 	if (c->git_check && strcmp(c->git_check, "on") && strcmp(c->git_check, "off") &&
 	    strcmp(c->git_check, "auto") && strcmp(c->git_check, "strict"))
 		return err_set(err, ERR_USAGE,
@@ -729,15 +756,22 @@ static void config_usage(unsigned cmd)
 	                  : cmd == CMD_DOCTOR    ? "doctor"
 	                  : cmd == CMD_RELEASE   ? "release"
 	                  : cmd == CMD_CHECK_GIT ? "check-git"
+	                  : cmd == CMD_HOLD      ? "hold"
 	                                         : NULL;
 	if (sub)
-		printf("usage: tflock %s [OPTIONS]%s\n\n", sub, cmd == CMD_UNLOCK ? " [ID]" : "");
+		printf("usage: tflock %s [OPTIONS]%s\n\n", sub,
+		       cmd == CMD_UNLOCK ? " [ID]"
+		       : cmd == CMD_HOLD ? " --for DUR [--] [COMMAND [ARGS...]]"
+		                         : "");
 	else
 		printf("usage: tflock [run] [OPTIONS] [--] COMMAND [ARGS...]\n"
 		       "       tflock status [OPTIONS]\n"
 		       "       tflock unlock [OPTIONS] ID | --force\n"
 		       "       tflock doctor [OPTIONS]\n"
 		       "       tflock release [OPTIONS]   (cleanup: a lock this job left behind)\n"
+		       "       tflock hold --for DUR [OPTIONS] [--] [COMMAND...]\n"
+		       "                                  (park the lock for a later run "
+		       "--resume)\n"
 		       "       tflock check-git [OPTIONS] (the pre-apply git checks, without "
 		       "locking)\n\n"
 		       "Run COMMAND while holding Terraform's S3 state lock (KEY.tflock): wait "
@@ -755,7 +789,7 @@ static void config_usage(unsigned cmd)
 	for (size_t i = 0; i < NDEFS; i++) {
 		const struct opt_def *d = &defs[i];
 		char flag[64];
-		if (!(d->cmds & cmd))
+		if (!applies(d->cmds, cmd))
 			continue;
 		if (d->shortc)
 			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", d->shortc, d->name,

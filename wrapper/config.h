@@ -50,6 +50,7 @@ enum cfg_cmd {
 	CMD_DOCTOR = 1 << 3,
 	CMD_RELEASE = 1 << 4,
 	CMD_CHECK_GIT = 1 << 5,
+	CMD_HOLD = 1 << 6, /* hold: run's options too (config.c applies()) */
 	CMD_ALL = 0xff,
 };
 
@@ -67,6 +68,11 @@ enum cfg_opt {
 	O_NO_WAIT,
 	O_NO_QUEUE,
 	O_CI_TAKEOVER,
+	O_FOR,
+	O_NOTE,
+	O_TIE,
+	O_HANDLE_FILE,
+	O_RESUME,
 	O_POLL,
 	O_CONFLICT_EXIT_CODE,
 	O_QUIET,
@@ -117,9 +123,14 @@ struct config {
 	int all;      /* status --all: every lock in the bucket under prefix */
 	char *prefix; /* status --all --prefix */
 	int force;
-	char *operation;   /* Operation written in the lock body */
-	char *on_lost;     /* interrupt | kill | report */
-	char *ci_takeover; /* B14: auto | off | any (NULL: auto) */
+	char *operation;     /* Operation written in the lock body */
+	char *on_lost;       /* interrupt | kill | report */
+	char *ci_takeover;   /* B14: auto | off | any (NULL: auto) */
+	int64_t park_for_ms; /* hold --for: the parking time (B14.4); 0: not given */
+	char *note;          /* hold --note */
+	char *tie;           /* hold --tie: run | none (NULL: none) */
+	char *handle_file;   /* hold, release --handle-file */
+	char *resume;        /* run --resume FILE */
 	long lost_exit_code;
 	int unsafe_keep_running;
 	int64_t max_hold_ms;   /* 0: none */

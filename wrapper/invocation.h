@@ -31,6 +31,7 @@ struct invocation {
 	struct gitinfo gi;     /* run: the repository the pre-apply checks read */
 	struct ci_identity ci; /* who runs us (ci_detect()) */
 	struct outcome xr;     /* run: what its exits report */
+	int hold;              /* the run is `tflock hold`: it parks (B14.4) */
 };
 
 #endif

@@ -451,7 +451,7 @@ static void view_from_reply(const struct record_reply *rep, struct lock_view *v)
 		v->holder_lease_ms = 0;
 		/* the holder's own lease, as its body states it: lease_ms when the holder
 		 * runs with a time scale (tests), never scaled by ours */
-		if (v->klass == LOCKINFO_TFLOCK)
+		if (v->klass == LOCKINFO_TFLOCK && !v->li.tf.park.parked) /* B14.4: no lease */
 			v->holder_lease_ms = v->li.tf.lease_ms > 0 ? v->li.tf.lease_ms
 			                                           : (int64_t)v->li.tf.lease * 1000;
 	}

@@ -31,6 +31,7 @@
 
 #include "error.h"
 #include "lockinfo.h"
+#include "rfc3339.h"
 #include "record.h"
 #include "s3.h"
 
@@ -52,6 +53,35 @@ enum lock_outcome {
 	LOCK_ERROR = 9,        /* any other failure: err says what */
 };
 #define LOCK_NOUTCOMES 10
+/*
+ * Parked locks (PROTOCOL B14.4, lock_park.c).
+ * lock_park(): the held hold becomes parked: each record a v 2 body with p's
+ *   park (for_ms from now on the wall clock: until, written to `until`), same
+ *   ID and Created; afterwards the hold is held by no process (no renewal, no
+ *   release). The caller has stopped renewing. LOCK_OK; LOCK_LOST when a
+ *   record was no longer ours; else a failure outcome (the hold is then as
+ *   before, held or lost).
+ * lock_resume(): the records (file, item) must still be parked with ID id at
+ *   versions[i] (and, tie "run", by run); each becomes our live body. LOCK_OK
+ *   (held: renew and release as after lock_acquire()); LOCK_LOST (released,
+ *   taken over, re-parked or resumed: err says which); LOCK_BAD_INPUT
+ *   (another run's parking, or a handle for another number of records).
+ * lock_release_parked(): the same checks (any run), then the records are
+ *   removed as `unlock ID` removes them (B5). The handle's versions are
+ *   lock_version(lock_member(l, i)) right after lock_park().
+ */
+struct lock;
+struct lock_park_opts {
+	int64_t for_ms;
+	const char *note, *by, *tie, *jname;
+};
+int lock_park(struct lock *l, const struct lock_park_opts *p, char until[RFC3339_MAX],
+              struct tf_error *err);
+int lock_resume(struct lock *l, const char *id, const char *const *versions, size_t n,
+                const char *run, struct tf_error *err);
+int lock_release_parked(struct lock *l, const char *id, const char *const *versions, size_t n,
+                        struct tf_error *err);
+
 /* "held", "lost", "store-broken", ... */
 const char *lock_outcome_name(int outcome);
 

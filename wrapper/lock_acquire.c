@@ -18,6 +18,7 @@
 #include "lock_int.h"
 #include "log.h"
 #include "queue.h"
+#include "rfc3339.h"
 #include "sanitize.h"
 
 #define PRINT_EVERY_NS (10000 * NS_PER_MS) /* progress lines: a human pace */
@@ -38,6 +39,32 @@ static void ci_said(const struct lock *l, char *out, size_t size)
 	snprintf(out, size, "the CI says the holder's %s ended%s (%s)", w->what, ago, w->state);
 }
 
+/* "parked by WHO (note …) until 14:05:00 UTC, 53m left" (B14.4) */
+static void park_said(const struct lock_view *v, char *out, size_t size)
+{
+	const struct lockinfo_park *p = &v->li.tf.park;
+	struct buf b = BUF_INIT;
+	struct timespec until;
+	char who[512];
+	lock_describe_holder(v, who, sizeof(who));
+	buf_addf(&b, "parked by %s", who);
+	if (p->note && *p->note) {
+		buf_adds(&b, " (note: ");
+		sanitize_text(&b, p->note, 120);
+		buf_addc(&b, ')');
+	}
+	buf_adds(&b, " until ");
+	sanitize_text(&b, p->until, 40);
+	if (!rfc3339_parse(p->until, RFC3339_AWS, &until)) {
+		char left[32];
+		int64_t ms = (int64_t)(until.tv_sec - clock_wall().tv_sec) * 1000;
+		dur_format(ms > 0 ? ms : 0, left, sizeof(left));
+		buf_addf(&b, ", %s left", left);
+	}
+	sanitize_to(out, size, b.data, 0);
+	buf_free(&b);
+}
+
 static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 {
 	char who[512], waited[32], hb[32];
@@ -45,8 +72,12 @@ static void progress(struct lock *l, const struct lock_view *v, int64_t now)
 	lock_describe_holder(v, who, sizeof(who));
 	dur_format((now - l->wait_start_ns) / NS_PER_MS, waited, sizeof(waited));
 	dur_format(since_change < 0 ? 0 : since_change, hb, sizeof(hb));
-	if (v->klass == LOCKINFO_TFLOCK && l->ciw.verdict == CIJOB_FINISHED && v->li.id &&
-	    !strcmp(l->ciw.id, v->li.id) && !strcmp(l->ciw.etag, v->etag)) {
+	if (v->klass == LOCKINFO_TFLOCK && v->li.tf.park.parked) {
+		char park[400];
+		park_said(v, park, sizeof(park));
+		log_info("waiting for %s: %s — waited %s", l->url, park, waited);
+	} else if (v->klass == LOCKINFO_TFLOCK && l->ciw.verdict == CIJOB_FINISHED && v->li.id &&
+	           !strcmp(l->ciw.id, v->li.id) && !strcmp(l->ciw.etag, v->etag)) {
 		char said[320];
 		ci_said(l, said, sizeof(said));
 		log_info("waiting for %s: held by %s, unchanged for %s (lease %lds); %s — "
@@ -391,8 +422,13 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 	struct cijob_answer ans;
 	char why[320], who[512];
 	int64_t now = clock_boot_ns(), next;
+	enum cijob_subject subj;
 	if (l->o.ci_takeover == LOCK_CI_OFF || !l->o.ci_api || !v->present ||
 	    v->klass != LOCKINFO_TFLOCK || !v->li.id || !*v->li.id)
+		return;
+	/* B14.4: a parked lock is asked about by its run, and only when tied to it */
+	subj = v->li.tf.park.parked ? CIJOB_RUN : CIJOB_JOB;
+	if (subj == CIJOB_RUN && strcmp(v->li.tf.park.tie, "run"))
 		return;
 	if (strcmp(w->id, v->li.id)) { /* another holder: start afresh */
 		memset(w, 0, sizeof(*w));
@@ -401,7 +437,7 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 	if ((w->verdict == CIJOB_FINISHED && !strcmp(w->etag, v->etag)) || now < w->next_ask)
 		return;
 	w->asks++;
-	if (!cijob_askable(&v->li.tf.cj, CIJOB_JOB, l->o.ci_api, why, sizeof(why))) {
+	if (!cijob_askable(&v->li.tf.cj, subj, l->o.ci_api, why, sizeof(why))) {
 		w->next_ask = INT64_MAX; /* nothing about this holder will change that */
 		/* say so only when the holder is a job of this very CI */
 		if (v->li.tf.cj.cip && *v->li.tf.cj.cip && l->mine.tf.cj.cip &&
@@ -415,7 +451,7 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 		return;
 	}
 	snprintf(w->etag, sizeof(w->etag), "%s", v->etag);
-	cijob_ask(&v->li.tf.cj, CIJOB_JOB, l->o.ci_api, (long)lock_scaled(l, 10000), &ans);
+	cijob_ask(&v->li.tf.cj, subj, l->o.ci_api, (long)lock_scaled(l, 10000), &ans);
 	now = clock_boot_ns();
 	/* 30 s, doubling per question about this holder up to 5 min: a healthy
 	 * holder's waiters cost the CI's rate limit little (B14.2) */
@@ -445,6 +481,9 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 		w->warned = 1;
 		log_warn("cannot tell whether %s's CI job has ended: %s; waiting for its lease",
 		         who, ans.why);
+	} else if (ans.verdict == CIJOB_FINISHED && subj == CIJOB_RUN) {
+		ci_said(l, why, sizeof(why));
+		log_info("%s: %s: the parked lock is taken over", l->url, why);
 	} else if (ans.verdict == CIJOB_FINISHED) {
 		const char *no = ci_refusal(l, v);
 		ci_said(l, why, sizeof(why));
@@ -469,8 +508,10 @@ static int ci_takeable(const struct lock *l, const struct lock_view *v, int64_t 
 	const struct ci_watch *w = &l->ciw;
 	if (l->acq_mode != ACQ_FULL || w->verdict != CIJOB_FINISHED || !v->present ||
 	    v->klass != LOCKINFO_TFLOCK || !v->li.id || strcmp(w->id, v->li.id) ||
-	    strcmp(w->etag, v->etag) || v->holder_lease_ms <= 0)
+	    strcmp(w->etag, v->etag) || (v->holder_lease_ms <= 0 && !v->li.tf.park.parked))
 		return 0;
+	if (v->li.tf.park.parked) /* no process: at once (B14.3) */
+		return 1;
 	if (ci_refusal(l, v))
 		return 0;
 	return now - w->t_recv >= holder_h_t_m_ms(l, v) * NS_PER_MS;
@@ -483,6 +524,25 @@ static int stale(const struct lock_view *v, int64_t now)
 	       now - v->first_seen_ns >= v->holder_lease_ms * NS_PER_MS;
 }
 
+/* B14.4: has the parking in v expired, by the wall clock (until + the skew
+ * margin) or clock-free (the same version seen for for_ms + the margin)? */
+static int park_expired(const struct lock *l, const struct lock_view *v, int64_t now)
+{
+	const struct lockinfo_park *p = &v->li.tf.park;
+	int64_t margin = lock_scaled(l, 60000);
+	struct timespec until, wall;
+	if (!v->present || v->klass != LOCKINFO_TFLOCK || !p->parked)
+		return 0;
+	if (now - v->first_seen_ns >= (p->for_ms + margin) * NS_PER_MS)
+		return 1;
+	if (rfc3339_parse(p->until, RFC3339_AWS, &until))
+		return 0;
+	wall = clock_wall();
+	return ((int64_t)wall.tv_sec - (int64_t)until.tv_sec) * 1000 +
+	               ((int64_t)wall.tv_nsec - (int64_t)until.tv_nsec) / 1000000 >=
+	       margin;
+}
+
 /* B4: take over a tflock holder silent for its whole lease (or, B14.3, one whose
  * CI job ended), with one conditional write on the version we saw. A_OUT
  * (decided), A_CREATE (it was freed), A_NEXT (another holder), A_WAIT (the write
@@ -491,13 +551,19 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 {
 	struct lock_view *v = &a->v;
 	char who[512], why[320];
-	int by_ci = !stale(v, now);
+	int by_ci = !stale(v, now) && !park_expired(l, v, now);
+	const char *via = by_ci ? "ci" : v->li.tf.park.parked ? "park-expiry" : "lease";
 	int ret;
 	lock_describe_holder(v, who, sizeof(who));
-	if (by_ci)
+	if (by_ci) {
 		ci_said(l, why, sizeof(why));
-	else
+	} else if (v->li.tf.park.parked) {
+		char until[64];
+		sanitize_to(until, sizeof(until), v->li.tf.park.until, 40);
+		snprintf(why, sizeof(why), "its parking ended (until %s)", until);
+	} else {
 		snprintf(why, sizeof(why), "unchanged for its whole lease (%lds)", v->li.tf.lease);
+	}
 	log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms", v->etag,
 	          (long long)v->first_seen_ns, (long long)v->holder_lease_ms);
 	ret = lock_write(l, C_MATCH, v->etag, now + lock_heartbeat_ms(l) * NS_PER_MS, err);
@@ -506,11 +572,12 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 		log_event("takeover %s from=%s etag=%s first_seen=%lld lease_ms=%lld via=%s "
 		          "ci_recv=%lld",
 		          l->url, v->li.id, v->etag, (long long)v->first_seen_ns,
-		          (long long)v->holder_lease_ms, by_ci ? "ci" : "lease",
+		          (long long)v->holder_lease_ms, via,
 		          (long long)(by_ci ? l->ciw.t_recv : 0));
 		log_warn("took over %s from %s: %s — its holder is gone", l->url, who, why);
 		snprintf(l->takeover_why, sizeof(l->takeover_why), "%s", why);
-		l->took_over_by_ci = by_ci;
+		/* B12's shortcut for the item stays for a parked hold (no process) */
+		l->took_over_by_ci = by_ci && !v->li.tf.park.parked;
 		lock_view_free(&l->last_holder);
 		l->last_holder = *v;
 		lock_view_init(v);
@@ -551,6 +618,8 @@ static int acq_poll(struct lock *l, struct acq *a, struct tf_error *err)
 	int ret, broken;
 	if (a->v.holder_lease_ms > 0 && poll > a->v.holder_lease_ms / 4)
 		poll = a->v.holder_lease_ms / 4;
+	if (a->v.present && a->v.li.tf.park.parked && poll < lock_scaled(l, 2000))
+		poll = lock_scaled(l, 2000); /* B14.4: nothing renews a parked lock */
 	poll = trouble_delay(l, &a->t, poll);
 	if (a->deadline && clock_boot_ns() + poll * NS_PER_MS > a->deadline)
 		poll = (a->deadline - clock_boot_ns()) / NS_PER_MS;
@@ -590,7 +659,8 @@ static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
 		ci_ask(l, &a->v); /* B14.2: may take up to its request's bound */
 		now = clock_boot_ns();
 	}
-	if (stale(&a->v, now) || ci_takeable(l, &a->v, now)) {
+	if (stale(&a->v, now) || ci_takeable(l, &a->v, now) ||
+	    (l->acq_mode != ACQ_ONCE && park_expired(l, &a->v, now))) {
 		if (l->acq_mode == ACQ_WATCH) {
 			a->ret = LOCK_OK;
 			return A_OUT;
@@ -622,8 +692,9 @@ static int acq_once(struct lock *l, struct acq *a, int step, struct tf_error *er
 		}
 		return A_OUT;
 	}
-	if (stale(&a->v, clock_boot_ns()) || (l->dead_id[0] && a->v.klass == LOCKINFO_TFLOCK &&
-	                                      a->v.li.id && !strcmp(a->v.li.id, l->dead_id))) {
+	if (stale(&a->v, clock_boot_ns()) || park_expired(l, &a->v, clock_boot_ns()) ||
+	    (l->dead_id[0] && a->v.klass == LOCKINFO_TFLOCK && a->v.li.id &&
+	     !strcmp(a->v.li.id, l->dead_id))) {
 		step = acq_takeover(l, a, clock_boot_ns(), err);
 		if (step == A_OUT || step == A_CREATE)
 			return step;

@@ -154,6 +154,17 @@ int lockinfo_to_json(const struct lockinfo *li, struct buf *out)
 		if (t->lease_ms > 0)
 			buf_addf(out, ",\"lease_ms\":%ld", t->lease_ms);
 		cijob_members(out, &t->cj);
+		if (t->park.parked) {
+			const struct lockinfo_park *p = &t->park;
+			buf_adds(out, ",\"park\":{");
+			member(out, "until", p->until, 1);
+			buf_addf(out, ",\"for_ms\":%lld", p->for_ms);
+			member(out, "note", p->note, 0);
+			member(out, "by", p->by, 0);
+			member(out, "tie", p->tie, 0);
+			member(out, "jname", p->jname, 0);
+			buf_addc(out, '}');
+		}
 		buf_addc(out, '}');
 	}
 	buf_addc(out, '}');
@@ -575,7 +586,8 @@ enum tfield {
 	T_ATT,
 	T_JID,
 	T_EPH,
-	T_LAST = T_EPH
+	T_PARK, /* B14.4: an object, read by read_park() */
+	T_LAST = T_PARK
 };
 
 static const struct {
@@ -599,6 +611,7 @@ static const struct {
 	{ "ATT", "att", T_ATT },
 	{ "JID", "jid", T_JID },
 	{ "EPH", "eph", T_EPH },
+	{ "PARK", "park", T_PARK },
 };
 
 struct state {
@@ -609,6 +622,7 @@ struct state {
 	char nul_field[16];    /* first field whose value holds \u0000 */
 	/* the (last) Tflock part; within it, the last of duplicate keys wins */
 	int tf_seen;                /* a non-null Tflock value was read */
+	int park_object;            /* the (last) park value was an object */
 	char tf_problem[200];       /* Tflock not an object */
 	int have[T_LAST + 1];       /* field present (non-null) */
 	char prob[T_LAST + 1][300]; /* what is wrong with the field's last value */
@@ -714,6 +728,16 @@ static int token_ull(const unsigned char *a, const unsigned char *b, int *neg,
 	return 0;
 }
 
+void lockinfo_park_free(struct lockinfo_park *p)
+{
+	free(p->until);
+	free(p->note);
+	free(p->by);
+	free(p->tie);
+	free(p->jname);
+	memset(p, 0, sizeof(*p));
+}
+
 void lockinfo_cijob_free(struct lockinfo_cijob *cj)
 {
 	free(cj->cip);
@@ -733,9 +757,11 @@ static void tflock_reset(struct lockinfo *li, struct state *st)
 	free(li->tf.ci_job);
 	free(li->tf.pidns);
 	lockinfo_cijob_free(&li->tf.cj);
+	lockinfo_park_free(&li->tf.park);
 	memset(&li->tf, 0, sizeof(li->tf));
 	li->has_tflock = 0;
 	st->tf_problem[0] = '\0';
+	st->park_object = 0;
 	memset(st->have, 0, sizeof(st->have));
 	memset(st->prob, 0, sizeof(st->prob));
 }
@@ -760,7 +786,7 @@ static int read_tflock_number(struct jp *j, struct state *st, enum tfield f, con
 			tf->v = (int)v;
 		else
 			tf->v = -1;
-		if (tf->v != LOCKINFO_VERSION)
+		if (tf->v != LOCKINFO_VERSION && tf->v != LOCKINFO_VERSION_PARKED)
 			snprintf(prob, sizeof(st->prob[f]), "unknown tflock protocol version %s",
 			         tok);
 		break;
@@ -876,6 +902,55 @@ static int read_cijob(struct jp *j, struct state *st, enum tfield f, const char 
 	return jp_skip(j, 2);
 }
 
+/* B14.4's "park" object: its own keys, exactly; the last of duplicates wins */
+static int read_park(struct jp *j, struct state *st)
+{
+	struct lockinfo_park *p = &st->li->tf.park;
+	struct buf key;
+	int rc, more = 0;
+	lockinfo_park_free(p);
+	st->park_object = 0;
+	if (*j->p != '{')
+		return jp_skip(j, 2);
+	st->park_object = 1;
+	buf_init(&key);
+	while ((rc = jp_member(j, &key, &more)) > 0) {
+		const char *k = key.data ? key.data : "";
+		char **dst = !strcmp(k, "until")   ? &p->until
+		             : !strcmp(k, "note")  ? &p->note
+		             : !strcmp(k, "by")    ? &p->by
+		             : !strcmp(k, "tie")   ? &p->tie
+		             : !strcmp(k, "jname") ? &p->jname
+		                                   : NULL;
+		if (dst && *j->p == '"') {
+			if (read_string(j, st, "Tflock.park", dst))
+				break;
+		} else if (!strcmp(k, "for_ms") &&
+		           (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))) {
+			const unsigned char *a = j->p;
+			unsigned long long v = 0;
+			int isint, neg = 0;
+			if (jp_number(j, &isint))
+				break;
+			p->for_ms = isint && !token_ull(a, j->p, &neg, &v) && !neg &&
+			                            v <= (unsigned long long)LOCKINFO_PARK_MS_MAX
+			                    ? (long long)v
+			                    : -1;
+		} else if (jp_skip(j, 3)) {
+			break;
+		}
+	}
+	buf_free(&key);
+	return rc < 0 || j->failed ? -1 : 0;
+}
+
+/* A v 2 body is parked only with a valid park (B14.4) */
+static int park_valid(const struct state *st, const struct lockinfo_park *p)
+{
+	return st->park_object && p->until && lockinfo_parse_time(p->until, NULL) == 0 &&
+	       p->for_ms >= 1 && p->tie && (!strcmp(p->tie, "run") || !strcmp(p->tie, "none"));
+}
+
 static int read_tflock(struct jp *j, struct state *st)
 {
 	struct lockinfo *li = st->li;
@@ -910,6 +985,9 @@ static int read_tflock(struct jp *j, struct state *st)
 				goto out;
 		} else if (*j->p == 'n') { /* null leaves the field as it was */
 			if (jp_literal(j))
+				goto out;
+		} else if (f == T_PARK) {
+			if (read_park(j, st))
 				goto out;
 		} else if (f >= T_CIP) {
 			if (read_cijob(j, st, f, name))
@@ -1029,6 +1107,7 @@ void lockinfo_free(struct lockinfo *li)
 	free(li->tf.ci_job);
 	free(li->tf.pidns);
 	lockinfo_cijob_free(&li->tf.cj);
+	lockinfo_park_free(&li->tf.park);
 	lockinfo_init(li);
 }
 
@@ -1059,6 +1138,11 @@ void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src)
 	dst->tf.cj.run = dup_opt(src->tf.cj.run);
 	dst->tf.cj.att = dup_opt(src->tf.cj.att);
 	dst->tf.cj.jid = dup_opt(src->tf.cj.jid);
+	dst->tf.park.until = dup_opt(src->tf.park.until);
+	dst->tf.park.note = dup_opt(src->tf.park.note);
+	dst->tf.park.by = dup_opt(src->tf.park.by);
+	dst->tf.park.tie = dup_opt(src->tf.park.tie);
+	dst->tf.park.jname = dup_opt(src->tf.park.jname);
 }
 
 static void fill_empty(char **s)
@@ -1090,6 +1174,11 @@ static int classify(struct lockinfo *li, struct tf_error *err, int cls, const ch
 	fill_empty(&li->tf.cj.run);
 	fill_empty(&li->tf.cj.att);
 	fill_empty(&li->tf.cj.jid);
+	fill_empty(&li->tf.park.until);
+	fill_empty(&li->tf.park.note);
+	fill_empty(&li->tf.park.by);
+	fill_empty(&li->tf.park.tie);
+	fill_empty(&li->tf.park.jname);
 	if (err) {
 		err_clear(err);
 		if (cls == LOCKINFO_MALFORMED)
@@ -1188,5 +1277,14 @@ int lockinfo_parse(const char *data, size_t len, struct lockinfo *out, struct tf
 		                                  : "pid");
 	if (!st.created_seen)
 		return classify(out, err, LOCKINFO_FOREIGN, "lock body has no Created time");
+	if (out->tf.v == LOCKINFO_VERSION_PARKED) {
+		if (!park_valid(&st, &out->tf.park))
+			return classify(
+			        out, err, LOCKINFO_FOREIGN,
+			        "a parked lock (tflock protocol version 2) without a valid park");
+		out->tf.park.parked = 1;
+	} else {
+		lockinfo_park_free(&out->tf.park); /* only a v 2 body is parked */
+	}
 	return classify(out, err, LOCKINFO_TFLOCK, NULL);
 }

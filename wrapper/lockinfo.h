@@ -63,10 +63,12 @@
 #include "buf.h"
 #include "error.h"
 
-#define LOCKINFO_VERSION 1       /* the Tflock protocol version we write and understand */
-#define LOCKINFO_LEASE_MIN 5L    /* seconds */
-#define LOCKINFO_LEASE_MAX 3600L /* seconds */
-#define LOCKINFO_MAX_BODY 65536  /* bytes; larger bodies are MALFORMED unread */
+#define LOCKINFO_VERSION 1        /* the Tflock protocol version we write and understand */
+#define LOCKINFO_VERSION_PARKED 2 /* a parked lock (PROTOCOL B14.4): v 2 with a "park" */
+#define LOCKINFO_PARK_MS_MAX (25L * 3600 * 1000) /* for_ms: 24 h and a margin */
+#define LOCKINFO_LEASE_MIN 5L                    /* seconds */
+#define LOCKINFO_LEASE_MAX 3600L                 /* seconds */
+#define LOCKINFO_MAX_BODY 65536                  /* bytes; larger bodies are MALFORMED unread */
 #define LOCKINFO_ID_LEN 36
 
 /* The holder's CI job (PROTOCOL B14.1), keys "cip" "srv" "proj" "run" "att" "jid"
@@ -80,21 +82,32 @@ struct lockinfo_cijob {
 	int eph;
 };
 
+/* A parked lock's "park" (B14.4): parked is 1 only for a v 2 body whose park is
+ * valid (until an RFC 3339 time, for_ms 1..LOCKINFO_PARK_MS_MAX, tie "run" or
+ * "none"); a v 2 body without one is FOREIGN. Strings "" when absent. */
+struct lockinfo_park {
+	int parked;
+	char *until; /* RFC 3339 UTC: the parker's clock + the parking time */
+	long long for_ms;
+	char *note, *by, *tie, *jname;
+};
+
 struct lockinfo_tflock {        /* tflock's extension, key "Tflock" */
 	int v;                  /* protocol version; we write 1 */
 	long lease;             /* seconds */
 	unsigned long long seq; /* increases on every write attempt */
 	long pid;
 	char *host;
-	char *boot_id;            /* /proc/sys/kernel/random/boot_id; key "boot" */
-	char *ci;                 /* CI identity: job URL or "" */
-	char *ci_job;             /* CI job id or ""; key "job" */
-	char *pidns;              /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
+	char *boot_id;             /* /proc/sys/kernel/random/boot_id; key "boot" */
+	char *ci;                  /* CI identity: job URL or "" */
+	char *ci_job;              /* CI job id or ""; key "job" */
+	char *pidns;               /* PID namespace, "pid:[inode]", or ""; key "pidns"; older
 	                  tflock wrote none (parsed as "") */
-	long lease_ms;            /* the lease the holder really keeps, in ms, when it differs from
+	long lease_ms;             /* the lease the holder really keeps, in ms, when it differs from
 	                  lease (TFLOCK_TIME_SCALE, tests); 0: lease seconds. Key
 	                  "lease_ms", written only when non-zero; 1..LOCKINFO_LEASE_MS_MAX */
-	struct lockinfo_cijob cj; /* B14.1; strings "" when absent */
+	struct lockinfo_cijob cj;  /* B14.1; strings "" when absent */
+	struct lockinfo_park park; /* B14.4; written (as v 2) when park.parked */
 };
 
 #define LOCKINFO_LEASE_MS_MAX (LOCKINFO_LEASE_MAX * 1000L * 1000L)
@@ -109,6 +122,7 @@ void lockinfo_init(struct lockinfo *li);
 void lockinfo_free(struct lockinfo *li);
 /* Frees cj's strings and zeroes it (the CI part of a body, or ci_identity's). */
 void lockinfo_cijob_free(struct lockinfo_cijob *cj);
+void lockinfo_park_free(struct lockinfo_park *p);
 /* dst's old content is freed; it becomes a deep copy of src. */
 void lockinfo_copy(struct lockinfo *dst, const struct lockinfo *src);
 

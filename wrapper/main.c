@@ -24,6 +24,7 @@
 #include "http.h"
 #include "invocation.h"
 #include "log.h"
+#include "park.h"
 #include "reclaim.h"
 #include "runcmd.h"
 #include "status.h"
@@ -34,6 +35,7 @@ enum operands {
 	OPERANDS_NONE,        /* nothing */
 	OPERANDS_ID_OR_FORCE, /* a lock ID, or --force */
 	OPERANDS_COMMAND,     /* the command to run (at least one word) */
+	OPERANDS_ANY_COMMAND, /* a command to run, or none (hold) */
 };
 
 /* When a subcommand's operands are checked: where each was checked before
@@ -60,6 +62,17 @@ static int do_run(struct invocation *s, char **args)
 	return runcmd_main(s, args);
 }
 
+static int do_hold(struct invocation *s, char **args)
+{
+	/* B14.4: a parking outlives its process; under another tflock it would
+	 * outlive the outer's hold as well */
+	if (getenv("TFLOCK_HELD_DIR"))
+		die(EXIT_USAGE, "tflock hold cannot run under another tflock: run it as the job's "
+		                "own step");
+	s->hold = 1;
+	return runcmd_main(s, args);
+}
+
 static int do_status(struct invocation *s, char **args)
 {
 	(void)args;
@@ -74,6 +87,8 @@ static int do_unlock(struct invocation *s, char **args)
 static int do_release(struct invocation *s, char **args)
 {
 	(void)args;
+	if (s->c.handle_file) /* B14.4: a parked lock, by its handle */
+		return park_release(&s->c, &s->t);
 	return reclaim_release(&s->c, &s->t, &s->ci);
 }
 
@@ -131,6 +146,7 @@ static const struct subcommand subcommands[] = {
 	{ "doctor", CMD_DOCTOR, OPERANDS_NONE, STAGE_FINAL, 0, do_doctor },
 	{ "release", CMD_RELEASE, OPERANDS_NONE, STAGE_FINAL, 0, do_release },
 	{ "check-git", CMD_CHECK_GIT, OPERANDS_NONE, STAGE_FINAL, 0, do_check_git },
+	{ "hold", CMD_HOLD, OPERANDS_ANY_COMMAND, STAGE_PARSED, 1, do_hold },
 };
 
 /* The subcommand argv[1] names; *named 0 when it names none (then argv[1] is
@@ -157,6 +173,8 @@ static void check_operands(const struct subcommand *sc, enum stage now, const st
 		if (nargs < 1)
 			die(EXIT_USAGE,
 			    "no command given: usage: tflock [OPTIONS] [--] COMMAND [ARGS...]");
+		break;
+	case OPERANDS_ANY_COMMAND:
 		break;
 	case OPERANDS_NONE:
 		if (nargs > 0)
@@ -252,14 +270,16 @@ int main(int argc, char **argv)
 	args = sub_argv + optind_out;
 	nargs = sub_argc - optind_out;
 	check_operands(sc, STAGE_PARSED, &s.c, args, nargs);
-	if (sc->id == CMD_RUN)
+	if (sc->id & (CMD_RUN | CMD_HOLD))
 		tfcmd_parse(&s.tf, args);
 
 	/* zero configuration from `terraform init`, unless everything was given
 	 * or the run re-enters an outer tflock's lock, whatever it is (B7) */
+	/* hold never re-enters: it refuses to run nested (do_hold) */
 	nested_any = sc->id == CMD_RUN && runcmd_reenters_any(&s.c, &s.tf);
 	if (!nested_any && (!s.c.bucket || !s.c.key || s.tf.is_terraform))
-		target_from_backend(&s.t, &s.c, sc->id, sc->id == CMD_RUN ? &s.tf : NULL);
+		target_from_backend(&s.t, &s.c, sc->id,
+		                    (sc->id & (CMD_RUN | CMD_HOLD)) ? &s.tf : NULL);
 	check_operands(sc, STAGE_BACKEND, &s.c, args, nargs);
 	if (nested_any) {
 		ret = runcmd_nested_any(&s, args);

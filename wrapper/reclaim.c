@@ -129,6 +129,13 @@ int reclaim_release(const struct config *c, const struct target *t, const struct
 		         lock_describe_hold(l), v.li.who ? v.li.who : "?");
 		goto out;
 	}
+	if (v.li.tf.park.parked) { /* B14.4: only its handle drops a parked lock */
+		lock_describe_holder(&v, who, sizeof(who));
+		log_info("'%s' is parked by %s: tflock release leaves a parked lock alone; "
+		         "'tflock release --handle-file FILE' drops it",
+		         lock_describe_hold(l), who);
+		goto out;
+	}
 	self.boot_id = bid;
 	self.pidns = pidns;
 	self.ci_job = ci->job;

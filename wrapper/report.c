@@ -153,7 +153,8 @@ static void sync_dir_of(const char *path)
 	free(dir);
 }
 
-static int write_atomic(const char *path, const struct buf *b, struct tf_error *err)
+int report_write_atomic(const char *path, const struct buf *b, mode_t mode, const char *what,
+                        struct tf_error *err)
 {
 	char rnd[17];
 	char *tmp = NULL;
@@ -163,12 +164,12 @@ static int write_atomic(const char *path, const struct buf *b, struct tf_error *
 		random_hex(rnd, 8);
 		free(tmp);
 		tmp = xasprintf("%s.tmp-%ld-%s", path, (long)getpid(), rnd);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path,
+		ret = err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
 		              strerror(errno));
 		goto out;
 	}
@@ -176,19 +177,22 @@ static int write_atomic(const char *path, const struct buf *b, struct tf_error *
 		e = errno;
 		close(fd);
 		unlink(tmp);
-		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		ret = err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
+		              strerror(e));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		e = errno;
 		unlink(tmp);
-		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		ret = err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
+		              strerror(e));
 		goto out;
 	}
 	if (rename(tmp, path) < 0) {
 		e = errno;
 		unlink(tmp);
-		ret = err_set(err, ERR_SYSTEM, "cannot write report \"%s\": %s", path, strerror(e));
+		ret = err_set(err, ERR_SYSTEM, "cannot write %s \"%s\": %s", what, path,
+		              strerror(e));
 		goto out;
 	}
 	sync_dir_of(path);
@@ -326,7 +330,7 @@ int report_write_json(const struct report *r, const char *path, struct tf_error 
 	if (!strcmp(path, "-"))
 		ret = write_stdout(b.data, b.len, "the report", err);
 	else
-		ret = write_atomic(path, &b, err);
+		ret = report_write_atomic(path, &b, 0666, "report", err);
 	buf_free(&b);
 	return ret;
 }

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "buf.h"
@@ -136,6 +137,11 @@ int report_gitlab_at(const struct report *r, time_t now, FILE *out, struct tf_er
  * U+2028/U+2029 \u-escaped, no "##["); NULL is "". (The lock body has its own
  * Go-exact writer in lockinfo.c.) */
 void report_json_string(struct buf *b, const char *s);
+
+/* Write b to path atomically (a temporary file in its directory, fsync,
+ * rename), created with mode (& ~umask); what names it in errors ("report"). */
+int report_write_atomic(const char *path, const struct buf *b, mode_t mode, const char *what,
+                        struct tf_error *err);
 
 /* Durations as the reports show them: "0.4s", "42s", "1m20s", "1h2m3s". */
 void report_format_duration(double seconds, char *buf, size_t size);

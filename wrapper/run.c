@@ -825,6 +825,12 @@ int run_release(struct lock *l, const struct run_opts *o, struct run_result *res
 	return run_exit_code(o, res);
 }
 
+int run_changes_planned(const struct run_result *res)
+{
+	return res->child_code == 2 && !res->lost && !res->exec_failed && !res->hook_refused &&
+	       res->child_status != -1 && !res->release_failed;
+}
+
 int run_succeeded(const struct run_result *res)
 {
 	return res->child_code == 0 && !res->lost && !res->exec_failed && !res->hook_refused &&

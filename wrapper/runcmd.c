@@ -13,6 +13,7 @@
 #include "http.h"
 #include "lock.h"
 #include "log.h"
+#include "park.h"
 #include "report.h"
 #include "outcome.h"
 #include "preapply.h"
@@ -273,7 +274,10 @@ static int prepare(struct runctx *r)
 	}
 	check_command(&s->tf, s->t.backend_found);
 	r->timeout_ms = wait_limit(&s->c, &s->tf);
-	r->info = info_line(&s->tf, &s->ci);
+	r->info = r->argv[0] ? info_line(&s->tf, &s->ci)
+	                     : xasprintf("held by tflock hold for %s%s%s; 'tflock status' shows "
+	                                 "more",
+	                                 s->ci.who, *s->ci.url ? " in " : "", s->ci.url);
 	return GO_ON;
 }
 
@@ -386,7 +390,10 @@ static int acquire(struct runctx *r)
 	r->s3 = target_open_store(c);
 	target_lock_opts(&s->t, c, &o);
 	o.timeout_ms = r->timeout_ms >= 0 ? config_scaled(c, r->timeout_ms) : -1;
-	o.operation = c->operation ? c->operation : s->tf.operation;
+	/* hold without a command holds for a later apply (B14.4) */
+	o.operation = c->operation             ? c->operation
+	              : s->hold && !r->argv[0] ? "OperationTypeApply"
+	                                       : s->tf.operation;
 	o.info = r->info;
 	o.who = s->ci.who;
 	o.ci = s->ci.url;
@@ -416,7 +423,8 @@ static int acquire(struct runctx *r)
 			die(128 + (int)cancel_sig, "interrupted during the store self-test");
 		die(outcome_exit_for_lock(ret, c), "%s", err.msg);
 	}
-	ret = lock_acquire(r->l, &err);
+	/* B14.4: a resume takes the parked lock its handle names, or fails at once */
+	ret = c->resume ? park_resume(r->l, c, &s->ci, &err) : lock_acquire(r->l, &err);
 	http_set_abort(NULL);
 	return acquired(r, ret, &err);
 }
@@ -551,7 +559,16 @@ static int run_and_report(struct runctx *r)
 	/* under the lock (the outer's, when nested), before it is released */
 	if (r->git_active && r->po.is_apply && run_succeeded(rr))
 		gitcheck_record_applied(&r->store, &s->gi, lock_url(r->l));
-	ret = run_release(r->nested ? NULL : r->l, &r->ro, &r->rr);
+	if (s->hold && !r->nested && run_changes_planned(rr)) {
+		/* B14.4: the plan has changes: park the lock for its apply */
+		ret = park_hold(r->l, &s->c, &s->ci);
+		snprintf(r->rr.outcome, sizeof(r->rr.outcome), "%s",
+		         ret ? "parking FAILED" : "parked");
+		if (ret && lock_is_held(r->l))
+			run_release(r->l, &r->ro, &r->rr); /* not parked: give it back */
+	} else {
+		ret = run_release(r->nested ? NULL : r->l, &r->ro, &r->rr);
+	}
 	if (r->hook >= 0) {
 		cleanup_unregister(r->hook);
 		r->hook = -1;
@@ -591,9 +608,22 @@ int runcmd_main(struct invocation *s, char **argv)
 	ret = prepare(&r);
 	if (ret == GO_ON)
 		ret = acquire(&r);
-	if (ret == GO_ON)
+	if (ret == GO_ON && s->hold && !argv[0]) { /* hold without a command: park now */
+		ret = park_hold(r.l, &s->c, &s->ci);
+		if (r.hook >= 0)
+			cleanup_unregister(r.hook);
+		r.hook = -1;
+		if (ret && lock_is_held(r.l)) {
+			struct tf_error rerr;
+			err_clear(&rerr);
+			if (lock_release(r.l, &rerr))
+				log_error("%s", rerr.msg);
+		}
+		outcome_exit(&s->xr, ret, ret ? "not parked" : "parked", ret ? NULL : "parked");
+	} else if (ret == GO_ON) {
 		ret = git_checks(&r);
-	if (ret == GO_ON) {
+	}
+	if (ret == GO_ON && argv[0]) {
 		child_setup(&r);
 		ret = run_and_report(&r);
 	}

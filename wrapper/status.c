@@ -35,6 +35,19 @@ static void status_kind(struct buf *b, const struct lock_view *v)
 			         v->li.tf.lease_ms);
 		if (v->li.tf.ci && *v->li.tf.ci)
 			status_field(b, "CI job:", v->li.tf.ci, SANITIZE_FIELD_MAX);
+		if (v->li.tf.park.parked) { /* B14.4 */
+			const struct lockinfo_park *p = &v->li.tf.park;
+			buf_adds(b, "  Parked:    until ");
+			sanitize_text(b, p->until, 40);
+			buf_addf(b,
+			         " (tie %s): no process holds it; 'tflock run --resume HANDLE' "
+			         "takes it, 'tflock release --handle-file HANDLE' drops it\n",
+			         !strcmp(p->tie, "run") ? "run: ends with its CI run" : "none");
+			if (*p->note)
+				status_field(b, "Note:", p->note, SANITIZE_TEXT_MAX);
+			if (*p->by)
+				status_field(b, "Parked by:", p->by, SANITIZE_FIELD_MAX);
+		}
 	} else if (v->klass == LOCKINFO_FOREIGN) {
 		buf_adds(b, "  Kind:      not a tflock lock (");
 		sanitize_text(b, *v->why ? v->why : "plain Terraform/OpenTofu lock",
@@ -116,6 +129,14 @@ static void print_status_json(const struct lock *l, const struct lock_view *v, i
 			        ",\"lease_seconds\":%ld,\"lease_ms\":%lld,\"seq\":%llu,\"pid\":%ld",
 			        v->li.tf.lease, (long long)v->holder_lease_ms, v->li.tf.seq,
 			        v->li.tf.pid);
+		if (v->klass == LOCKINFO_TFLOCK && v->li.tf.park.parked) {
+			buf_adds(&b, ",\"parked\":{");
+			json_str(&b, "until", v->li.tf.park.until, 0);
+			json_str(&b, "note", v->li.tf.park.note, 1);
+			json_str(&b, "by", v->li.tf.park.by, 1);
+			json_str(&b, "tie", v->li.tf.park.tie, 1);
+			buf_addf(&b, ",\"for_ms\":%lld}", v->li.tf.park.for_ms);
+		}
 		if (v->klass != LOCKINFO_TFLOCK)
 			json_str(&b, "why", v->why, 1);
 		if (stale_known)

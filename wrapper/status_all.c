@@ -93,12 +93,14 @@ enum sa_key status_all_classify(const char *name, int item, int has_info, size_t
 	return SA_KEY_LOCK;
 }
 
-enum sa_state status_all_state(int klass, int64_t age_ms, int64_t lease_ms)
+enum sa_state status_all_state(int klass, int parked, int64_t age_ms, int64_t lease_ms)
 {
 	if (klass == LOCKINFO_MALFORMED)
 		return SA_MALFORMED;
 	if (klass != LOCKINFO_TFLOCK)
 		return SA_PLAIN;
+	if (parked)
+		return SA_PARKED;
 	if (age_ms < 0)
 		return SA_HELD_AGE_UNKNOWN;
 	return age_ms > lease_ms ? SA_LIKELY_STALE : SA_LIVE;
@@ -115,6 +117,8 @@ const char *status_all_state_text(enum sa_state s)
 		return "plain terraform";
 	case SA_HELD_AGE_UNKNOWN:
 		return "held, age unknown";
+	case SA_PARKED:
+		return "parked";
 	case SA_LIVE:
 		return "held live";
 	}
@@ -132,6 +136,8 @@ const char *status_all_state_json(enum sa_state s)
 		return "plain";
 	case SA_HELD_AGE_UNKNOWN:
 		return "held_age_unknown";
+	case SA_PARKED:
+		return "parked";
 	case SA_LIVE:
 		return "live";
 	}
@@ -436,7 +442,12 @@ static void print_line(struct buf *b, const struct sa_lock *l)
 	if (l->rank.age_ms >= 0)
 		human_dur(l->rank.age_ms, d, sizeof(d));
 	buf_addf(b, "  age %s  ", d);
-	text_lease(b, l);
+	if (l->rank.state == SA_PARKED) {
+		buf_adds(b, "parked until ");
+		sanitize_text(b, l->li.tf.park.until, 40);
+	} else {
+		text_lease(b, l);
+	}
 	buf_addf(b, "  queue %zu\n", l->queue);
 }
 
@@ -474,6 +485,8 @@ static void print_json_lock(struct buf *b, const struct sa_lock *l)
 	        : l->rank.age_ms > l->rank.lease_ms ? 0
 	                                            : l->rank.lease_ms - l->rank.age_ms);
 	buf_addf(b, ",\"queue\":%zu", l->queue);
+	if (l->rank.state == SA_PARKED)
+		json_field(b, "parked_until", l->li.tf.park.until);
 	if (!tf)
 		json_field(b, "why", l->why);
 	buf_adds(b, "}");
@@ -513,12 +526,12 @@ static int summarise(const struct config *c, const struct sa_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		n[set->v[i].rank.state]++;
 	log_info("%zu lock(s) under s3://%s/%s%s%s: %zu likely stale, %zu malformed, %zu plain "
-	         "terraform, %zu held (age unknown), %zu held live",
+	         "terraform, %zu held (age unknown), %zu parked, %zu held live",
 	         set->n, c->bucket, c->prefix ? c->prefix : "",
 	         c->dynamodb_table && *c->dynamodb_table ? " and in table " : "",
 	         c->dynamodb_table && *c->dynamodb_table ? c->dynamodb_table : "",
 	         n[SA_LIKELY_STALE], n[SA_MALFORMED], n[SA_PLAIN], n[SA_HELD_AGE_UNKNOWN],
-	         n[SA_LIVE]);
+	         n[SA_PARKED], n[SA_LIVE]);
 	return n[SA_LIKELY_STALE] || n[SA_MALFORMED] ? EXIT_STALE_FOUND : 0;
 }
 
@@ -536,7 +549,8 @@ int status_all_main(const struct config *c, const struct target *t)
 	for (size_t i = 0; i < set.n; i++) {
 		struct sa_lock *l = &set.v[i];
 		l->rank.name = l->url;
-		l->rank.state = status_all_state(l->klass, l->rank.age_ms, l->rank.lease_ms);
+		l->rank.state = status_all_state(l->klass, l->li.tf.park.parked, l->rank.age_ms,
+		                                 l->rank.lease_ms);
 	}
 	if (set.n > 1)
 		qsort(set.v, set.n, sizeof(*set.v), lock_cmp);

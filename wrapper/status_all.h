@@ -65,16 +65,19 @@ enum sa_state {
 	                        take over): no lease, never taken over */
 	SA_HELD_AGE_UNKNOWN, /* tflock, but no modification time (a DynamoDB item,
 	                        a reply without Date): no evidence either way */
+	SA_PARKED,           /* tflock, parked (B14.4): held by no process until its
+	                        end; never "likely stale" */
 	SA_LIVE,             /* tflock, written within its lease */
 };
 
-/* The state of a lock of lockinfo class klass (lockinfo.h), unchanged for
- * age_ms (-1: unknown), whose holder keeps lease_ms: likely stale when
- * age_ms > lease_ms. Pure. */
-enum sa_state status_all_state(int klass, int64_t age_ms, int64_t lease_ms);
-/* "likely stale", "malformed", "plain terraform", "held, age unknown", "held live" */
+/* The state of a lock of lockinfo class klass (lockinfo.h), parked or not,
+ * unchanged for age_ms (-1: unknown), whose holder keeps lease_ms: likely
+ * stale when age_ms > lease_ms (never when parked). Pure. */
+enum sa_state status_all_state(int klass, int parked, int64_t age_ms, int64_t lease_ms);
+/* "likely stale", "malformed", "plain terraform", "held, age unknown", "parked",
+ * "held live" */
 const char *status_all_state_text(enum sa_state s);
-/* "likely_stale", "malformed", "plain", "held_age_unknown", "live" (--json) */
+/* "likely_stale", "malformed", "plain", "held_age_unknown", "parked", "live" (--json) */
 const char *status_all_state_json(enum sa_state s);
 
 /* What the order compares, for one lock. */

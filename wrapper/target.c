@@ -243,7 +243,7 @@ void target_from_backend(struct target *t, struct config *c, unsigned cmd, const
 		c->no_file = b->use_lockfile != 1;
 		log_verbose("terraform locks %s%s", c->no_file ? "" : "the lock file and ",
 		            "the DynamoDB item: tflock holds the same");
-	} else if (cmd == CMD_RUN && b->use_lockfile != 1 && !c->no_lockfile_check) {
+	} else if ((cmd & (CMD_RUN | CMD_HOLD)) && b->use_lockfile != 1 && !c->no_lockfile_check) {
 		die(EXIT_USAGE,
 		    "the s3 backend in %s sets neither use_lockfile = true nor dynamodb_table: "
 		    "plain terraform runs would not see tflock's lock; add use_lockfile = true to "

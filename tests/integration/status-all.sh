@@ -103,7 +103,7 @@ ok "the key with '+', a space and UTF-8 is decoded" grep -q "s3://$bucket/odd/a+
 raw_ctl() { LC_ALL=C grep -q "$(printf '[\033\007]')" "$1"; }
 ok_not "no raw ESC or BEL reaches stdout" raw_ctl "$TEST_TMP/all.txt"
 ok "the hostile Who is shown escaped" grep -q 'Who: \\x1b\]0;pwned\\x07\\x1b\[2Jevil' "$TEST_TMP/all.txt"
-like "$(tail -n 1 "$TEST_TMP/all.err")" "$total lock\\(s\\) under s3://$bucket/: 60 likely stale, 20 malformed, 62 plain terraform, 0 held \\(age unknown\\), 61 held live" \
+like "$(tail -n 1 "$TEST_TMP/all.err")" "$total lock\\(s\\) under s3://$bucket/: 60 likely stale, 20 malformed, 62 plain terraform, 0 held \\(age unknown\\), 0 parked, 61 held live" \
 	"a summary on stderr"
 
 # the same as JSON, with the store's own page size

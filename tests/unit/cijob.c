@@ -238,8 +238,8 @@ static void test_url(void)
 	is_string("https://api.github.com/repos/acme/infra/actions/jobs/99", u, "github job");
 	free(u);
 	u = cijob_url(&c, CIJOB_RUN, "https://api.github.com");
-	is_string("https://api.github.com/repos/acme/infra/actions/runs/4711/attempts/2", u,
-	          "github run attempt");
+	is_string("https://api.github.com/repos/acme/infra/actions/runs/4711", u,
+	          "github run: its latest attempt");
 	free(u);
 	set(&c.att, "");
 	u = cijob_url(&c, CIJOB_RUN, "https://api.github.com");
@@ -365,8 +365,17 @@ static void test_judge(void)
 	is_int(-1, a.ended_ago_s, "no finished_at: no age");
 	is_int(CIJOB_ALIVE, judge(&l, CIJOB_RUN, "{\"id\":1001,\"status\":\"manual\"}", &a),
 	       "gitlab pipeline waiting for a manual job is alive");
-	is_int(CIJOB_FINISHED, judge(&h, CIJOB_RUN, "{\"id\":4711,\"status\":\"completed\"}", &a),
-	       "github run completed");
+	is_int(CIJOB_FINISHED,
+	       judge(&h, CIJOB_RUN, "{\"id\":4711,\"status\":\"completed\",\"run_attempt\":2}", &a),
+	       "github run completed, the parking's attempt");
+	is_int(CIJOB_FINISHED,
+	       judge(&h, CIJOB_RUN, "{\"id\":4711,\"status\":\"completed\",\"run_attempt\":3}", &a),
+	       "github run completed, a later attempt");
+	is_int(CIJOB_UNKNOWN,
+	       judge(&h, CIJOB_RUN, "{\"id\":4711,\"status\":\"completed\",\"run_attempt\":1}", &a),
+	       "github run: an attempt before the parking's is not it");
+	is_int(CIJOB_UNKNOWN, judge(&h, CIJOB_RUN, "{\"id\":4711,\"status\":\"completed\"}", &a),
+	       "github run without run_attempt, the body naming one");
 	/* identity and shape: each unknown */
 	is_int(CIJOB_UNKNOWN,
 	       judge(&h, CIJOB_JOB, "{\"id\":98,\"run_id\":4711,\"status\":\"completed\"}", &a),

@@ -751,9 +751,85 @@ static void test_lease_ms(void)
 	buf_free(&out);
 }
 
+/* B14.4: a v 2 body is parked only with a valid park; else FOREIGN */
+static void test_park(void)
+{
+	static const char head[] = "{\"ID\":\"a\",\"Operation\":\"\",\"Info\":\"\",\"Who\":\"\","
+	                           "\"Version\":\"\",\"Created\":\"2026-01-01T00:00:00Z\","
+	                           "\"Path\":\"\",\"Tflock\":{\"lease\":120,\"seq\":1,\"pid\":1,";
+	static const struct {
+		const char *tail;
+		int klass, parked;
+		const char *what;
+	} c[] = {
+		{ "\"v\":2,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":3600000,"
+		  "\"tie\":\"none\",\"note\":\"n\"}}}",
+		  LOCKINFO_TFLOCK, 1, "v 2 with a valid park" },
+		{ "\"v\":2,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":3600000,"
+		  "\"tie\":\"run\"}}}",
+		  LOCKINFO_TFLOCK, 1, "tie run" },
+		{ "\"v\":2}}", LOCKINFO_FOREIGN, 0, "v 2 without park" },
+		{ "\"v\":2,\"park\":\"x\"}}", LOCKINFO_FOREIGN, 0, "park not an object" },
+		{ "\"v\":2,\"park\":{\"until\":\"tomorrow\",\"for_ms\":1,\"tie\":\"none\"}}}",
+		  LOCKINFO_FOREIGN, 0, "until not RFC 3339" },
+		{ "\"v\":2,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":0,"
+		  "\"tie\":\"none\"}}}",
+		  LOCKINFO_FOREIGN, 0, "for_ms 0" },
+		{ "\"v\":2,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":99999999999,"
+		  "\"tie\":\"none\"}}}",
+		  LOCKINFO_FOREIGN, 0, "for_ms over 25 h" },
+		{ "\"v\":2,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":1,"
+		  "\"tie\":\"job\"}}}",
+		  LOCKINFO_FOREIGN, 0, "an unknown tie" },
+		{ "\"v\":1,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":1,"
+		  "\"tie\":\"none\"}}}",
+		  LOCKINFO_TFLOCK, 0, "a park in a v 1 body is ignored: live" },
+		{ "\"v\":3,\"park\":{\"until\":\"2026-01-01T01:00:00Z\",\"for_ms\":1,"
+		  "\"tie\":\"none\"}}}",
+		  LOCKINFO_FOREIGN, 0, "v 3: unknown" },
+	};
+	struct lockinfo li, back;
+	struct tf_error err;
+	struct buf b = BUF_INIT;
+	lockinfo_init(&li);
+	lockinfo_init(&back);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *body = NULL;
+		if (asprintf(&body, "%s%s", head, c[i].tail) < 0)
+			bail("out of memory");
+		is_int(c[i].klass, lockinfo_parse(body, strlen(body), &li, &err), "park: %s (%s)",
+		       c[i].what, err.msg);
+		is_int(c[i].parked, li.tf.park.parked, "park: %s: parked", c[i].what);
+		free(body);
+	}
+	/* written back exactly: v 2, then the park object */
+	{
+		static const char body[] =
+		        "{\"ID\":\"a\",\"Operation\":\"\",\"Info\":\"\",\"Who\":\"\",\"Version\":"
+		        "\"\","
+		        "\"Created\":\"2026-01-01T00:00:00Z\",\"Path\":\"\",\"Tflock\":{\"v\":2,"
+		        "\"lease\":120,\"seq\":1,\"pid\":1,\"host\":\"\",\"boot\":\"\",\"ci\":\"\","
+		        "\"job\":\"\",\"pidns\":\"\",\"park\":{\"until\":\"2026-01-01T01:00:00Z\","
+		        "\"for_ms\":3600000,\"note\":\"\\u003cok\\u003e\",\"by\":\"\",\"tie\":"
+		        "\"run\","
+		        "\"jname\":\"plan\"}}}";
+		is_int(LOCKINFO_TFLOCK, lockinfo_parse(body, sizeof(body) - 1, &li, &err),
+		       "park: the written form reads (%s)", err.msg);
+		is_string("<ok>", li.tf.park.note, "park: the note decoded");
+		lockinfo_copy(&back, &li);
+		is_string("plan", back.tf.park.jname, "park: copied");
+		is_int(0, lockinfo_to_json(&back, &b), "park: written");
+		is_string(body, b.data, "park: the same bytes back");
+	}
+	buf_free(&b);
+	lockinfo_free(&li);
+	lockinfo_free(&back);
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_park();
 	test_lease_ms();
 	test_to_json();
 	test_round_trip();

@@ -89,15 +89,19 @@ static void test_classify(void)
 
 static void test_state(void)
 {
-	is_int(SA_MALFORMED, status_all_state(LOCKINFO_MALFORMED, 999999, 0), "malformed");
-	is_int(SA_PLAIN, status_all_state(LOCKINFO_FOREIGN, 999999, 0), "plain, however old");
-	is_int(SA_PLAIN, status_all_state(LOCKINFO_FOREIGN, -1, 0), "plain, age unknown");
-	is_int(SA_LIVE, status_all_state(LOCKINFO_TFLOCK, 0, 12000), "tflock, just written");
-	is_int(SA_LIVE, status_all_state(LOCKINFO_TFLOCK, 12000, 12000),
+	is_int(SA_MALFORMED, status_all_state(LOCKINFO_MALFORMED, 0, 999999, 0), "malformed");
+	is_int(SA_PLAIN, status_all_state(LOCKINFO_FOREIGN, 0, 999999, 0), "plain, however old");
+	is_int(SA_PLAIN, status_all_state(LOCKINFO_FOREIGN, 0, -1, 0), "plain, age unknown");
+	is_int(SA_LIVE, status_all_state(LOCKINFO_TFLOCK, 0, 0, 12000), "tflock, just written");
+	is_int(SA_LIVE, status_all_state(LOCKINFO_TFLOCK, 0, 12000, 12000),
 	       "tflock, exactly its lease: not yet");
-	is_int(SA_LIKELY_STALE, status_all_state(LOCKINFO_TFLOCK, 12001, 12000),
+	is_int(SA_LIKELY_STALE, status_all_state(LOCKINFO_TFLOCK, 0, 12001, 12000),
 	       "tflock, past its lease: likely stale");
-	is_int(SA_HELD_AGE_UNKNOWN, status_all_state(LOCKINFO_TFLOCK, -1, 12000),
+	is_int(SA_PARKED, status_all_state(LOCKINFO_TFLOCK, 1, 999999, 12000),
+	       "parked: never likely stale, however old");
+	is_int(SA_PLAIN, status_all_state(LOCKINFO_FOREIGN, 1, 0, 0),
+	       "only a tflock lock is parked");
+	is_int(SA_HELD_AGE_UNKNOWN, status_all_state(LOCKINFO_TFLOCK, 0, -1, 12000),
 	       "tflock without a modification time (an item): no claim");
 	is_string("likely stale", status_all_state_text(SA_LIKELY_STALE), "never just 'stale'");
 	is_string("likely_stale", status_all_state_json(SA_LIKELY_STALE), "its JSON name");
