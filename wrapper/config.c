@@ -83,8 +83,8 @@ static const struct opt_def defs[] = {
 	  "hold: run: the parking ends when this CI run/pipeline ends; none (default): only at "
 	  "its end or by release",
 	  0, 0 },
-	{ O_HANDLE_FILE, "handle-file", 0, "TFLOCK_HANDLE_FILE", T_STR, F(handle_file),
-	  CMD_HOLD | CMD_RELEASE, "FILE",
+	{ O_HANDLE_FILE, "handle-file", 0, NULL, T_STR, F(handle_file), CMD_HOLD | CMD_RELEASE,
+	  "FILE",
 	  "hold: write the parked lock's handle to FILE (default tflock-handle.json); release: "
 	  "drop the parked lock FILE names",
 	  0, 0 },

@@ -458,6 +458,22 @@ static void view_from_reply(const struct record_reply *rep, struct lock_view *v)
 	v->present = 1;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+int lock_written_by_us(const struct lock *l, const struct lock_view *v)
+{
+	const struct lockinfo_tflock *t = &v->li.tf, *m = &l->mine.tf;
+	if (!v->present || !v->li.id || strcmp(v->li.id, l->mine.id))
+		return 0;
+	/* B14.4: a parked lock's ID passes from the parker to its resumer (and a
+	 * handle could be resumed twice): our ID alone does not make a body ours */
+	return v->klass == LOCKINFO_TFLOCK && t->pid == m->pid && same_str(t->host, m->host) &&
+	       same_str(t->boot_id, m->boot_id) && same_str(t->pidns, m->pidns);
+}
+
 int lock_read_rec(struct lock *l, struct lock_view *v, int poll, int *broken, struct tf_error *err)
 {
 	struct record_reply rep;
@@ -515,7 +531,7 @@ static int read_back(struct lock *l, unsigned long long wrote_seq, int64_t deadl
 	}
 	if (!v.present) {
 		ret = W_ABSENT;
-	} else if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
+	} else if (lock_written_by_us(l, &v)) {
 		snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
 		ret = (v.klass == LOCKINFO_TFLOCK && v.li.tf.seq == wrote_seq) ? W_APPLIED
 		                                                               : W_NOT_APPLIED;
@@ -757,7 +773,7 @@ static int check_one(struct lock *l, struct tf_error *err)
 		        l->url);
 		ret = LOCK_LOST;
 	} else if (strcmp(v.etag, l->etag)) {
-		if (v.li.id && !strcmp(v.li.id, l->mine.id)) {
+		if (lock_written_by_us(l, &v)) {
 			/* one of our own writes landed late: still ours */
 			snprintf(l->etag, sizeof(l->etag), "%s", v.etag);
 		} else {
@@ -924,10 +940,43 @@ int lock_release_first(struct lock *l, struct tf_error *err)
 	return release_one(l, err);
 }
 
+int lock_remove_version(struct lock *l, const char *version, struct tf_error *err)
+{
+	int ret, broken;
+	if (l->mine.tf.park.parked) { /* a takeover below writes a live body (B14.4) */
+		l->mine.tf.v = LOCKINFO_VERSION;
+		lockinfo_park_free(&l->mine.tf.park);
+	}
+	if (l->rec->caps.cond_delete) {
+		ret = remove_rec(l, version, (long)lock_request_timeout_ms(l), &broken, err);
+		if (ret == REC_DONE || ret == REC_ABSENT) {
+			ret = 0;
+		} else if (ret == REC_PRECONDITION) {
+			err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed",
+			        l->url);
+			ret = LOCK_HELD;
+		}
+		return ret;
+	}
+	/* take over with If-Match (exactly one writer wins), then release as ours */
+	ret = lock_write(l, C_MATCH, version, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
+	                 err);
+	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
+		l->held = 1;
+		ret = release_one(l, err);
+	} else if (ret == W_ABSENT) {
+		ret = 0;
+	} else if (ret == W_OTHER) {
+		err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed", l->url);
+		ret = LOCK_HELD;
+	}
+	return ret;
+}
+
 static int unlock_one(struct lock *l, const char *id, struct tf_error *err)
 {
 	struct lock_view v;
-	int ret, broken;
+	int ret;
 	lock_view_init(&v);
 	ret = lock_read(l, &v, err);
 	if (ret)
@@ -945,29 +994,7 @@ static int unlock_one(struct lock *l, const char *id, struct tf_error *err)
 		ret = LOCK_HELD;
 		goto out;
 	}
-	if (l->rec->caps.cond_delete) {
-		ret = remove_rec(l, v.etag, (long)lock_request_timeout_ms(l), &broken, err);
-		if (ret == REC_DONE || ret == REC_ABSENT) {
-			ret = 0;
-		} else if (ret == REC_PRECONDITION) {
-			err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed",
-			        l->url);
-			ret = LOCK_HELD;
-		}
-		goto out;
-	}
-	/* take over with If-Match (exactly one writer wins), then release as ours */
-	ret = lock_write(l, C_MATCH, v.etag, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
-	                 err);
-	if (ret == W_APPLIED || ret == W_NOT_APPLIED) {
-		l->held = 1;
-		ret = release_one(l, err);
-	} else if (ret == W_ABSENT) {
-		ret = 0;
-	} else if (ret == W_OTHER) {
-		err_set(err, ERR_NONE, "%s changed while unlocking: nothing removed", l->url);
-		ret = LOCK_HELD;
-	}
+	ret = lock_remove_version(l, v.etag, err);
 out:
 	lock_view_free(&v);
 	return lock_outcome(l, ret);

@@ -430,6 +430,8 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 	subj = v->li.tf.park.parked ? CIJOB_RUN : CIJOB_JOB;
 	if (subj == CIJOB_RUN && strcmp(v->li.tf.park.tie, "run"))
 		return;
+	if (strlen(v->li.id) >= sizeof(w->id)) /* not a tflock ID: never paced, never asked */
+		return;
 	if (strcmp(w->id, v->li.id)) { /* another holder: start afresh */
 		memset(w, 0, sizeof(*w));
 		snprintf(w->id, sizeof(w->id), "%s", v->li.id);
@@ -443,9 +445,8 @@ static void ci_ask(struct lock *l, const struct lock_view *v)
 		if (v->li.tf.cj.cip && *v->li.tf.cj.cip && l->mine.tf.cj.cip &&
 		    !strcmp(v->li.tf.cj.cip, l->mine.tf.cj.cip)) {
 			lock_describe_holder(v, who, sizeof(who));
-			log_warn("cannot ask the CI whether %s's job has ended (%s): waiting for "
-			         "its "
-			         "lease",
+			log_info("not asking the CI whether %s's job has ended (%s): waiting for "
+			         "its lease",
 			         who, why);
 		}
 		return;
@@ -551,18 +552,21 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 {
 	struct lock_view *v = &a->v;
 	char who[512], why[320];
-	int by_ci = !stale(v, now) && !park_expired(l, v, now);
-	const char *via = by_ci ? "ci" : v->li.tf.park.parked ? "park-expiry" : "lease";
+	int by_lease = stale(v, now), by_park = !by_lease && park_expired(l, v, now);
+	int by_ci = !by_lease && !by_park && ci_takeable(l, v, now);
+	const char *via = by_lease ? "lease" : by_park ? "park-expiry" : by_ci ? "ci" : "hold";
 	int ret;
 	lock_describe_holder(v, who, sizeof(who));
 	if (by_ci) {
 		ci_said(l, why, sizeof(why));
-	} else if (v->li.tf.park.parked) {
+	} else if (by_park) {
 		char until[64];
 		sanitize_to(until, sizeof(until), v->li.tf.park.until, 40);
 		snprintf(why, sizeof(why), "its parking ended (until %s)", until);
-	} else {
+	} else if (by_lease) {
 		snprintf(why, sizeof(why), "unchanged for its whole lease (%lds)", v->li.tf.lease);
+	} else { /* B12: the other record of the same hold was taken over */
+		snprintf(why, sizeof(why), "the hold's other record was taken over (same ID)");
 	}
 	log_debug("takeover: %s unchanged since %lld ns (receipt), lease %lld ms", v->etag,
 	          (long long)v->first_seen_ns, (long long)v->holder_lease_ms);

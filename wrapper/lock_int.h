@@ -114,6 +114,14 @@ void lock_sleep_ms(const struct lock *l, int64_t ms);
  * attempt, abandoned on a cancelling signal, and asks only for a change of v's
  * version (an unchanged record leaves v as it is). */
 int lock_read_rec(struct lock *l, struct lock_view *v, int poll, int *broken, struct tf_error *err);
+/* Did this process write v's body (our ID, and our pid, host, boot and PID
+ * namespace: B14.4, a parked lock's ID is shared by its parker and resumer)? */
+int lock_written_by_us(const struct lock *l, const struct lock_view *v);
+/* B5's removal of l's record at exactly that version (B8, unlock ID, a
+ * parked lock's handle): conditional DELETE, or on a store that ignores it a
+ * takeover with If-Match then a release. 0, LOCK_HELD (it has another version
+ * now: nothing removed), or a failure. */
+int lock_remove_version(struct lock *l, const char *version, struct tf_error *err);
 /* B2: the one conditional write of our body with the next seq. */
 int lock_write(struct lock *l, enum lock_cond cond, const char *etag, int64_t deadline,
                struct tf_error *err);

@@ -48,8 +48,17 @@ static void live_body(struct lock *l)
 
 static int park_one(struct lock *l, struct tf_error *err)
 {
-	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS;
+	int64_t deadline = clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
+	        end = l->renew_send_ns + (l->o.lease_ms - lock_margin_ms(l)) * NS_PER_MS;
 	int ret = W_NOT_APPLIED;
+	if (clock_boot_ns() >= end) { /* B4: never a write past the lease's end */
+		l->held = 0;
+		return err_set(err, ERR_NONE, "%s: its lease ran out before it could be parked",
+		               l->url),
+		       LOCK_LOST;
+	}
+	if (deadline > end)
+		deadline = end;
 	for (int i = 0; i < PARK_TRIES && ret == W_NOT_APPLIED; i++)
 		ret = lock_write(l, C_MATCH, l->etag, deadline, err);
 	if (ret == W_APPLIED) {
@@ -69,13 +78,34 @@ static int park_one(struct lock *l, struct tf_error *err)
 	return lock_outcome(l, ret < 0 ? ret : ERR_INTERNAL);
 }
 
+/* A member parked before another failed: live again (held), so that the
+ * caller's release gives it back instead of leaving it parked without a handle. */
+static void unpark(struct lock *l)
+{
+	struct tf_error e;
+	int ret;
+	err_clear(&e);
+	live_body(l);
+	ret = lock_write(l, C_MATCH, l->etag, clock_boot_ns() + lock_heartbeat_ms(l) * NS_PER_MS,
+	                 &e);
+	l->parked = 0;
+	if (ret == W_APPLIED) {
+		l->held = 1;
+		return;
+	}
+	log_warn("%s stays parked (the rest of the hold could not be parked, and turning it "
+	         "live again failed: %s); it ends at its parking's end, or 'tflock unlock %s'",
+	         l->url, e.msg[0] ? e.msg : "another holder", l->mine.id);
+}
+
 int lock_park(struct lock *l, const struct lock_park_opts *p, char until[RFC3339_MAX],
               struct tf_error *err)
 {
 	struct timespec t = clock_wall();
+	int64_t end_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + p->for_ms;
 	int ret = LOCK_OK;
 	/* rounded up to the second: the parking never ends before for_ms */
-	t.tv_sec += (time_t)(p->for_ms / 1000) + (t.tv_nsec > 0 || p->for_ms % 1000 ? 1 : 0);
+	t.tv_sec = (time_t)((end_ms + 999) / 1000);
 	t.tv_nsec = 0;
 	rfc3339_format(&t, until);
 	for (struct lock *m = l; m; m = m->next)
@@ -89,6 +119,9 @@ int lock_park(struct lock *l, const struct lock_park_opts *p, char until[RFC3339
 		if (ret != LOCK_OK)
 			live_body(m);
 	}
+	if (ret != LOCK_OK) /* a hold is parked whole or not at all: the caller releases */
+		for (struct lock *m = l; m && m->parked; m = m->next)
+			unpark(m);
 	return ret;
 }
 
@@ -218,6 +251,15 @@ int lock_resume(struct lock *l, const char *id, const char *const *versions, siz
 		ret = resume_one(m[i], id, versions[i], run, err);
 	for (size_t i = members; i-- > 0 && ret == LOCK_OK;)
 		ret = resume_confirm(m[i], err);
+	if (ret != LOCK_OK) /* a half-resumed hold gives back what it took */
+		for (size_t i = 0; i < members; i++)
+			if (m[i]->held) {
+				struct tf_error e;
+				err_clear(&e);
+				if (lock_release_first(m[i], &e))
+					log_warn("releasing the resumed %s failed: %s", m[i]->url,
+					         e.msg);
+			}
 	if (ret == LOCK_OK)
 		for (size_t i = 0; i < members; i++)
 			log_event("resumed %s id=%s version=%s", m[i]->url, id, m[i]->etag);
@@ -242,6 +284,18 @@ int lock_release_parked(struct lock *l, const char *id, const char *const *versi
 			ret = parked_as(m[i], &v, id, versions[i], NULL, err);
 		lock_view_free(&v);
 	}
-	/* B5 on the version each record had, by its ID (unlock_id) */
-	return ret == LOCK_OK ? lock_unlock_id(l, id, err) : ret;
+	/* B5 on exactly the handle's versions (never re-read by ID: a resume in
+	 * between keeps the ID), the item first, then the file (B12) */
+	for (size_t i = members; i-- > 0 && ret == LOCK_OK;) {
+		ret = lock_remove_version(m[i], versions[i], err);
+		if (ret == LOCK_HELD) {
+			err_set(err, ERR_NONE,
+			        "%s changed while it was being released (resumed?): "
+			        "nothing removed",
+			        m[i]->url);
+			ret = LOCK_LOST;
+		}
+		ret = ret ? lock_outcome(m[i], ret) : LOCK_OK;
+	}
+	return ret;
 }

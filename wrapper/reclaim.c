@@ -58,6 +58,11 @@ static char *stale_id(const struct config *c, struct lock *l, struct lock_view *
 		    "stale; if you know its run is gone: tflock unlock %s",
 		    lock_url(l), *v->why ? v->why : "plain Terraform/OpenTofu lock",
 		    v->li.id ? v->li.id : "ID");
+	if (v->li.tf.park.parked)
+		die(c->conflict_exit_code,
+		    "%s is parked (until %s): --force never removes a parked lock; 'tflock release "
+		    "--handle-file HANDLE' drops it, or 'tflock unlock %s'",
+		    lock_url(l), v->li.tf.park.until, v->li.id);
 	if ((rd = status_watch_stale(l, v, &stale, &err)))
 		die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 	if (!v->present) {

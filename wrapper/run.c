@@ -827,8 +827,10 @@ int run_release(struct lock *l, const struct run_opts *o, struct run_result *res
 
 int run_changes_planned(const struct run_result *res)
 {
+	/* a cancelled or lease-cut run never parks: its plan is not the one to apply */
 	return res->child_code == 2 && !res->lost && !res->exec_failed && !res->hook_refused &&
-	       res->child_status != -1 && !res->release_failed;
+	       res->child_status != -1 && !res->release_failed && !res->self_signal &&
+	       !res->interrupted_for_lease && !res->killed_for_lease && !res->killed_for_grace;
 }
 
 int run_succeeded(const struct run_result *res)

@@ -85,8 +85,9 @@ void run_command(struct lock *l, char **argv, const struct run_opts *o, struct r
 /* The command ran and succeeded (exit 0, not lost, not refused by the hook):
  * what to record under the lock before releasing it (the applied commit). */
 int run_succeeded(const struct run_result *res);
-/* The command ran to its end with exit 2, the lock never lost: terraform's
- * -detailed-exitcode for "the plan has changes" (tflock hold parks, B14.4). */
+/* The command ran to its end with exit 2, the lock never lost, nobody asked
+ * it to stop (no cancel, no lease cut): terraform's -detailed-exitcode for
+ * "the plan has changes" (tflock hold parks, B14.4). */
 int run_changes_planned(const struct run_result *res);
 /* After run_command(): unless res->lost, releases l (nested, l NULL: nothing
  * to release), filling

@@ -154,6 +154,12 @@ int status_watch_stale(struct lock *l, struct lock_view *v, int *stale, struct t
 	*stale = 0;
 	if (!v->present || v->klass != LOCKINFO_TFLOCK)
 		return 0;
+	if (v->li.tf.park.parked) { /* B14.4: no process renews it; never "stale" */
+		log_info("%s is parked: no process renews it, so watching it tells nothing; "
+		         "'tflock release --handle-file HANDLE' drops it",
+		         lock_url(l));
+		return 0;
+	}
 	snprintf(etag, sizeof(etag), "%s", v->etag);
 	lease_ns = v->holder_lease_ms * NS_PER_MS;
 	log_info("watching %s for one lease (%lds) to tell whether its holder is alive...",
@@ -249,7 +255,8 @@ int status_main(const struct config *c, const struct target *t)
 			die(outcome_exit_for_lock(rd, c), "%s", err.msg);
 		if (c->watch && (rd = status_watch_stale(m, &v, &stale, &err)))
 			die(outcome_exit_for_lock(rd, c), "%s", err.msg);
-		watched = c->watch && v.present && v.klass == LOCKINFO_TFLOCK;
+		watched =
+		        c->watch && v.present && v.klass == LOCKINFO_TFLOCK && !v.li.tf.park.parked;
 		if (c->json)
 			print_status_json(m, &v, watched, stale);
 		else

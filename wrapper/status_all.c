@@ -307,7 +307,12 @@ static void collect_files(struct s3_client *s3, const char *prefix, struct sa_se
 	}
 	for (size_t i = 0; i < lst.n; i++) {
 		size_t sl;
-		enum sa_key k = status_all_classify(lst.names[i], 0, 0, &sl);
+		enum sa_key k;
+		/* a key listed twice in a row is one object: RGW's bucket index can
+		 * show an object being overwritten twice while it is listed */
+		if (i && !strcmp(lst.names[i], lst.names[i - 1]))
+			continue;
+		k = status_all_classify(lst.names[i], 0, 0, &sl);
 		if (k == SA_KEY_TICKET && lst.sizes[i] != 0) { /* size 0: a tombstone (B13) */
 			set->tickets =
 			        xrealloc(set->tickets, (set->nt + 1) * sizeof(*set->tickets));

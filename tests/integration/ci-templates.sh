@@ -339,13 +339,26 @@ validate() {
 }
 ok "action.yml passes action-validator" validate "$ACTION"
 ok "example-workflow.yml passes action-validator" validate "$CT/github/example-workflow.yml"
+ok "example-plan-apply.yml passes action-validator" validate "$CT/github/example-plan-apply.yml"
+PA=$CT/github/example-plan-apply.yml
+is "4h" "$(yq_eval "$PA" 'd => d.jobs.plan.steps.find(s => s.id === "plan").with["hold-for"]')" \
+	"plan-apply: the plan step parks the lock (hold-for)"
+like "$(yq_eval "$PA" 'd => d.jobs.plan.steps.find(s => s.id === "plan").with.command')" "-detailed-exitcode" \
+	"plan-apply: with terraform's -detailed-exitcode (2: changes)"
+is '${{ steps.plan.outputs.handle }}' "$(yq_eval "$PA" 'd => d.jobs.plan.outputs.handle')" \
+	"plan-apply: the plan job's output handle is the action's"
+is "plan production" "$(yq_eval "$PA" 'd => d.jobs.apply.needs + " " + d.jobs.apply.environment')" \
+	"plan-apply: the apply job needs the plan and waits for the production environment's reviewers"
+is '${{ needs.plan.outputs.handle }}' "$(yq_eval "$PA" 'd => d.jobs.apply.steps.find(s => /\/ci-templates\/github@/.test(s.uses || "")).with.resume')" \
+	"plan-apply: the apply resumes with the plan's handle"
+is read "$(yq_eval "$PA" 'd => d.permissions.actions')" "plan-apply: actions: read (a finished run ends its parking)"
 mkdir -p "$TEST_TMP/bad"
 sed 's/^    - id: run$/    - idd: run/' "$ACTION" >"$TEST_TMP/bad/action.yml"
 ok_not "action-validator rejects a broken copy (the validator really checks)" \
 	bash -c '"$1" "$2" >/dev/null 2>&1' - "$AV" "$TEST_TMP/bad/action.yml"
 
 is composite "$(yq_eval "$ACTION" 'd => d.runs.using')" "the action is a composite action"
-is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,ref,repository,github-token" \
+is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,hold-for,note,resume,ref,repository,github-token" \
 	"$(yq_eval "$ACTION" 'd => Object.keys(d.inputs).join(",")')" "it declares the documented inputs"
 is true "$(yq_eval "$ACTION" 'd => d.inputs.command.required')" "command is required"
 is "" "$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.run && s.run.includes("${{")).map(s => s.id).join(",")')" \
@@ -529,6 +542,8 @@ init)
 		-e 's|"endpoints": null|"endpoints": {"s3": "$TFLOCK_TEST_S3_ENDPOINT"}|' \\
 		"$top_srcdir/tests/corpus/backend/tf111-minimal.tfstate" >.terraform/terraform.tfstate.\$\$
 	mv .terraform/terraform.tfstate.\$\$ .terraform/terraform.tfstate ;;
+plan)
+	case " \$* " in *" -detailed-exitcode "*) : >tfplan; exit 2 ;; esac ;;
 apply)
 	mkdir "$2.applying" 2>/dev/null || { echo OVERLAP >>"$2"; exit 1; }
 	sleep 0.3
@@ -576,6 +591,27 @@ gh_inputs b "$TESTCHILD exit=3"
 gh_run b
 is 3 $? "a failing command fails the step with its own status"
 is 404 "$(lockst)" "the lock is released"
+
+# 3p. parked: hold-for parks on exit 2 and outputs the handle; resume takes it back
+gh_inputs p "$TESTCHILD exit=2" '"hold-for":"1h","note":"PR 7"'
+gh_run p
+rc=$?
+is 0 $rc "action hold-for: the command's exit 2 parks the lock and the step succeeds"
+[ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/p.out"
+handle=$(yq_eval "$TEST_TMP/p/outputs.json" 'd => d.handle')
+like "$handle" "^\{\"v\":1,\"lock\":\"s3://$bucket/$KEY.tflock\",\"id\":\"[0-9a-f-]{36}\",\"versions\":\[\"[^\"]+\"\],\"run\":\"4242\"\}$" \
+	"the output handle names the parked lock, its version and the run"
+like "$(lock_body "$bucket" "$KEY")" '"v":2,.*"note":"PR 7".*"tie":"run"' "the lock is parked, tied to the run"
+gh_inputs q "$TESTCHILD --log $TEST_TMP/q.log exit=0" "\"resume\":$(jstr "$handle")"
+gh_run q
+rc=$?
+is 0 $rc "action resume: the command runs under the parked lock, the step succeeds"
+[ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/q.out"
+ok "the command ran" grep -q '^start ' "$TEST_TMP/q.log"
+like "$(cat "$TEST_TMP/q.out")" "resumed s3://$bucket/$KEY.tflock, parked as ID" "it resumed the parked lock"
+is 404 "$(lockst)" "and released it"
+gh_run q
+is 76 $? "resuming a handle again once released: 76"
 
 # 3c. cancel: the runner sends SIGINT to the step's process, which is tflock
 gh_inputs c "$TESTCHILD --log $TEST_TMP/c.log tf-like graceful=300 run=600000"
@@ -855,6 +891,39 @@ is 1 "$(grep -c '^release$' "$G/src-bin.log" 2>/dev/null)" \
 is 0 "$(cat "$G/decoy.log" 2>/dev/null | grep -c '^release$')" \
 	"neither after_script took the decoy that sorts first in the cache"
 is 404 "$(lockst)" "the lock is released"
+
+# the plan/apply example: the plan job parks, the manual apply job resumes
+if [ "$glmode" = gitlab-ci-local ]; then
+	cp "$CT/gitlab/example-plan-apply.gitlab-ci.yml" "$G/proj/.gitlab-ci.yml"
+	# as the example says: the artifacts are ignored, or the pre-apply check refuses
+	printf '%s\n' tfplan tflock-handle.json tflock.env >>"$G/proj/.gitignore"
+	(cd "$G/proj" && git add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm plan-apply) ||
+		bail "cannot commit the plan/apply example"
+	(cd "$G/proj" && "$GCL" --preview >"$G/pa-preview.yml" 2>/dev/null)
+	is "manual false" "$(yq_eval "$G/pa-preview.yml" 'd => d.apply.when + " " + d.apply.allow_failure')" \
+		"plan-apply: the apply job is manual and blocks the pipeline (allow_failure: false)"
+	: >"$G/tf.log"
+	# one pipeline: the plan job, then the manual apply job played (--manual)
+	gl_jobs "$G/pa-apply.out" --needs --manual apply apply
+	rc=$?
+	is 0 $rc "plan-apply: the plan job and the manual apply job pass"
+	if [ $rc != 0 ]; then
+		tail -n 40 "$G/pa-apply.out" | sed 's/^/# /'
+		for f in "$G/proj/.gitlab-ci-local/output"/*.log; do
+			[ -f "$f" ] && { diag "--- ${f##*/}"; tail -n 30 "$f" | sed 's/^/# /'; }
+		done
+	fi
+	like "$(cat "$G/pa-apply.out")" "plan .*parked s3://$bucket/$KEY.tflock until" \
+		"plan-apply: terraform plan exited 2 (changes): the plan job parked the lock"
+	like "$(cat "$G/pa-apply.out")" "plan .*leaves a parked lock alone" \
+		"plan-apply: the plan job's after_script release left it parked"
+	like "$(cat "$G/pa-apply.out")" "resumed s3://$bucket/$KEY.tflock, parked as ID" \
+		"plan-apply: it resumed the parked lock from the dotenv handle"
+	ok "plan-apply: terraform applied the saved plan" grep -q '^terraform apply -input=false tfplan ' "$G/tf.log"
+	is 404 "$(lockst)" "plan-apply: released after the apply"
+else
+	skip "the plan/apply example needs gitlab-ci-local (its dotenv artifacts, --needs and --manual): $glmode"
+fi
 
 # ---- 5. the pre-apply hook and its installer ----------------------------------
 HK=$top_srcdir/hooks

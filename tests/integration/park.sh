@@ -102,6 +102,47 @@ ok "still parked" test -n "$(lock_body "$bucket" pk/r.tfstate)"
 is 0 $? "release --handle-file drops the parked lock"
 is 404 "$(s3_status GET "/$bucket/pk/r.tfstate.tflock")" "it is gone"
 
+# --- one handle, two resumes at once: exactly one runs its command
+export TFLOCK_KEY=pk/two.tfstate
+"$TFLOCK" hold --for 1h --handle-file two.json 2>/dev/null
+is 0 $? "parked for the double resume"
+for n in 1 2; do
+	"$TFLOCK" run --resume two.json -- "$TESTCHILD" --log "two$n.log" sleep=500 exit=0 2>"two$n.err" &
+	eval "r$n=\$!"
+done
+wait "$r1"
+c1=$?
+wait "$r2"
+c2=$?
+is "0 76" "$(printf '%s\n' "$c1" "$c2" | sort -n | paste -sd' ')" \
+	"two resumes of one handle: one runs (0), the other is refused (76)"
+is 1 "$(cat two1.log two2.log 2>/dev/null | grep -c '^start ')" "exactly one command ran"
+is 404 "$(s3_status GET "/$bucket/pk/two.tfstate.tflock")" "released after"
+
+# --- status --watch and unlock --force never call a parked lock stale
+export TFLOCK_KEY=pk/w.tfstate
+"$TFLOCK" hold --for 1h --handle-file w.json 2>/dev/null
+"$TFLOCK" status --watch >ww.out 2>ww.err
+ok "status --watch does not call it stale" bash -c "! grep -q 'Stale: *yes' ww.out"
+like "$(cat ww.err)" "is parked: no process renews it" "it says why it does not watch"
+"$TFLOCK" unlock --force 2>wf.err
+is 75 $? "unlock --force refuses a parked lock (75)"
+like "$(cat wf.err)" "--force never removes a parked lock" "saying so"
+ok "still parked" test -n "$(lock_body "$bucket" pk/w.tfstate)"
+"$TFLOCK" release --handle-file w.json 2>/dev/null
+
+# --- a cancelled hold never parks
+export TFLOCK_KEY=pk/x.tfstate
+"$TFLOCK" hold --for 1h --handle-file x.json -- "$TESTCHILD" --log x2.log touch=x2.run \
+	wait-file=never-there 2>x2.err &
+hpid=$!
+wait_for "the held command" 30 test -e x2.run
+kill -INT "$hpid"
+wait "$hpid"
+ok "a cancelled hold exits non-zero" test $? != 0
+is 404 "$(s3_status GET "/$bucket/pk/x.tfstate.tflock")" "and released the lock, not parked"
+ok "no handle written" test ! -e x.json
+
 # --- hold with a command: 2 parks, 0 and 1 release
 export TFLOCK_KEY=pk/c.tfstate
 "$TFLOCK" hold --for 1h --handle-file c.json -- "$TESTCHILD" exit=2 2>c.err

@@ -28,6 +28,7 @@
  */
 #include "buf.h"
 #include "fixture.h"
+#include "liveness.h"
 #include "lock.h"
 #include "lock_int.h" /* white box: our body's seq */
 #include "lockinfo.h"
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STATE_KEY "k"
 #define LOCK_TARGET "/b/k.tflock"
@@ -237,12 +239,19 @@ static const char *body_file(const char *id, unsigned long long seq, long lease_
 	static unsigned n;
 	char name[32], *json;
 	const char *p;
+	/* written as by this process (B14.4: a body is ours only with our ID and
+	 * our pid, host, boot and PID namespace); other holders differ by ID */
+	char host[256] = "", *boot = liveness_read_boot_id(), *pidns = liveness_read_pidns();
+	gethostname(host, sizeof(host) - 1);
 	json = xasprintf("{\"ID\":\"%s\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\","
 	                 "\"Who\":\"unit@test\",\"Version\":\"1.11.4\",\"Created\":"
 	                 "\"2025-01-02T03:04:05Z\",\"Path\":\"b/k\",\"Tflock\":{\"v\":1,"
-	                 "\"lease\":20,\"seq\":%llu,\"pid\":1,\"host\":\"h\",\"boot\":\"\","
-	                 "\"ci\":\"\",\"job\":\"\",\"pidns\":\"\",\"lease_ms\":%ld}}",
-	                 id, seq, lease_ms);
+	                 "\"lease\":20,\"seq\":%llu,\"pid\":%ld,\"host\":\"%s\",\"boot\":\"%s\","
+	                 "\"ci\":\"\",\"job\":\"\",\"pidns\":\"%s\",\"lease_ms\":%ld}}",
+	                 id, seq, (long)getpid(), host, boot ? boot : "", pidns ? pidns : "",
+	                 lease_ms);
+	free(boot);
+	free(pidns);
 	snprintf(name, sizeof(name), "body%u.json", n++);
 	p = wfile(name, json);
 	free(json);
