@@ -235,6 +235,7 @@ void lock_free(struct lock *l)
 	free(l->url);
 	record_free(l->rec);
 	lockinfo_free(&l->mine);
+	free(l->live_info);
 	lock_view_free(&l->last_holder);
 	for (unsigned i = 0; i < l->nseen; i++) {
 		free(l->seen[i].who);

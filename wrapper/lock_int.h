@@ -75,6 +75,7 @@ struct lock {
 	char takeover_why[320]; /* why the last takeover happened (reports) */
 	int took_over_by_ci;    /* the last takeover was B14.3's, not B4's lease */
 	int parked;             /* B14.4: parked by us (held by no process) */
+	char *live_info;        /* B14.4: the file's Info before parking rewrote it */
 };
 
 /* How lock_acquire_one() acquires: wait and take over as needed (B3, B4); one

@@ -24,6 +24,11 @@ static void set_str(char **dst, const char *v)
 }
 
 /* The v 2 body of a parking (B14.4), in l->mine: same ID and Created. */
+static int is_file(const struct lock *l)
+{
+	return !strcmp(l->rec->ops->kind, "s3-object");
+}
+
 static void park_body(struct lock *l, const struct lock_park_opts *p, const char *until)
 {
 	struct lockinfo_park *k = &l->mine.tf.park;
@@ -37,6 +42,18 @@ static void park_body(struct lock *l, const struct lock_park_opts *p, const char
 	set_str(&k->jname, p->jname);
 	/* what tflock writes is stripped (B1): a note is someone's text */
 	sanitize_strip_all(k->note, k->by, k->jname, (char *)NULL);
+	/* the file's Info is what plain terraform shows ("Lock Info"): it says
+	 * parked; the item's Info never changes during a hold (B11) */
+	if (is_file(l)) {
+		free(l->live_info);
+		l->live_info = l->mine.info;
+		l->mine.info =
+		        xasprintf("parked by tflock hold for %s until %s%s%s%s; 'tflock status' "
+		                  "shows more",
+		                  l->mine.who, until, *k->note ? " (note: " : "", k->note,
+		                  *k->note ? ")" : "");
+		sanitize_strip_all(l->mine.info, (char *)NULL);
+	}
 }
 
 /* Back to a live body (a failed parking, or a resume): v 1, no park. */
@@ -44,6 +61,11 @@ static void live_body(struct lock *l)
 {
 	l->mine.tf.v = LOCKINFO_VERSION;
 	lockinfo_park_free(&l->mine.tf.park);
+	if (l->live_info) {
+		free(l->mine.info);
+		l->mine.info = l->live_info;
+		l->live_info = NULL;
+	}
 }
 
 static int park_one(struct lock *l, struct tf_error *err)
@@ -185,7 +207,8 @@ static int resume_one(struct lock *l, const char *id, const char *version, const
 		goto out;
 	set_str(&l->mine.id, v.li.id);
 	set_str(&l->mine.operation, v.li.operation);
-	set_str(&l->mine.info, v.li.info);
+	if (!is_file(l)) /* the item's Info is fixed (B11); the file's is ours */
+		set_str(&l->mine.info, v.li.info);
 	set_str(&l->mine.who, v.li.who);
 	set_str(&l->mine.version, v.li.version);
 	set_str(&l->mine.created, v.li.created);

@@ -38,6 +38,8 @@ like "$body" "^\{\"ID\":\"$id\",\"Operation\":\"OperationTypeApply\",\"Info\":\"
 	"the body: Terraform's seven keys, then a v 2 Tflock part"
 like "$body" '"park":\{"until":"[0-9T:-]+Z","for_ms":360000,"note":"approval #42","by":"","tie":"none","jname":""\}' \
 	"the park object (for_ms scaled: 1h at a scale of 0.1)"
+like "$body" '"Info":"parked by tflock hold for [^"]* until [0-9T:-]+Z \(note: approval #42\); .tflock status. shows more"' \
+	"the file's Info, what plain terraform shows, says parked"
 etag=$(s3 HEAD "/$bucket/pk/a.tfstate.tflock" -I | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p')
 is "$etag" "$("$J" a.json versions.0)" "the handle's version is the object's ETag"
 "$TFLOCK" status >st.out 2>&1

@@ -39,6 +39,19 @@ like "$(tr '\n' ' ' <"$TEST_TMP/plan.out")" "Info: +held by tflock for" "and tfl
 touch "$TEST_TMP/h.go"
 wait "$h"
 
+# a parked lock (PROTOCOL B14.4): plain terraform is refused and its Lock Info
+# says parked; the apply resumes it and runs real terraform under it
+"$TFLOCK" hold --for 1h --note "approval 9" --handle-file "$TEST_TMP/h.json" 2>"$TEST_TMP/hold.err"
+is 0 $? "tflock hold parks the lock"
+terraform plan -input=false -no-color >"$TEST_TMP/pplan.out" 2>&1
+is 1 $? "a plain terraform plan fails on the parked lock"
+like "$(tr '\n' ' ' <"$TEST_TMP/pplan.out")" "Info: +parked by tflock hold for .* until [0-9T:-]+Z \(note: approval 9\)" \
+	"its Lock Info says parked, until when, with the note"
+"$TFLOCK" run --resume "$TEST_TMP/h.json" -- terraform apply -auto-approve >"$TEST_TMP/rapply.out" 2>&1
+is 0 $? "tflock run --resume -- terraform apply: terraform applies under the resumed lock"
+like "$(cat "$TEST_TMP/rapply.out")" "resumed s3://$bucket/real/terraform.tfstate.tflock" "(resumed)"
+is 404 "$(s3_status GET "/$bucket/real/terraform.tfstate.tflock")" "released after"
+
 # a plain terraform holds the lock (console keeps it while it reads stdin)
 mkfifo "$TEST_TMP/console.in"
 terraform console <"$TEST_TMP/console.in" >"$TEST_TMP/console.out" 2>&1 &
