@@ -120,6 +120,10 @@ struct lock_opts {
 	 * API access (NULL: never asked) */
 	const struct ci_api *ci_api;
 	enum lock_ci_takeover ci_takeover;
+	/* B14.4: tflock hold's job name (GITHUB_JOB, CI_JOB_NAME): a lock parked by
+	 * the same job of the same CI run (a re-run of the plan job) is taken at
+	 * once; NULL or "": never */
+	const char *park_job;
 	const struct http_header *put_headers; /* SSE / ACL headers mirrored from the backend */
 	size_t nput_headers;
 	int no_checksum;          /* skip_s3_checksum */

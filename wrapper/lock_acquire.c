@@ -518,6 +518,19 @@ static int ci_takeable(const struct lock *l, const struct lock_view *v, int64_t 
 	return now - w->t_recv >= holder_h_t_m_ms(l, v) * NS_PER_MS;
 }
 
+/* B14.4: is v a lock parked by this very job of this very CI run (the plan job
+ * run again)? Same CI, server, project, run and job name, all non-empty. */
+static int own_parking(const struct lock *l, const struct lock_view *v)
+{
+	const struct lockinfo_cijob *h = &v->li.tf.cj, *m = &l->mine.tf.cj;
+	if (!l->o.park_job || !*l->o.park_job || !v->present || v->klass != LOCKINFO_TFLOCK ||
+	    !v->li.tf.park.parked || !m->cip || !m->run)
+		return 0;
+	return *m->cip && *m->run && !strcmp(h->cip, m->cip) && ci_same_server(h->srv, m->srv) &&
+	       !strcmp(h->proj, m->proj) && !strcmp(h->run, m->run) &&
+	       !strcmp(v->li.tf.park.jname, l->o.park_job);
+}
+
 /* Has the holder in v been silent for its whole lease (B4)? */
 static int stale(const struct lock_view *v, int64_t now)
 {
@@ -553,8 +566,13 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 	struct lock_view *v = &a->v;
 	char who[512], why[320];
 	int by_lease = stale(v, now), by_park = !by_lease && park_expired(l, v, now);
-	int by_ci = !by_lease && !by_park && ci_takeable(l, v, now);
-	const char *via = by_lease ? "lease" : by_park ? "park-expiry" : by_ci ? "ci" : "hold";
+	int by_own = !by_lease && !by_park && own_parking(l, v);
+	int by_ci = !by_lease && !by_park && !by_own && ci_takeable(l, v, now);
+	const char *via = by_lease  ? "lease"
+	                  : by_park ? "park-expiry"
+	                  : by_own  ? "own-parking"
+	                  : by_ci   ? "ci"
+	                            : "hold";
 	int ret;
 	lock_describe_holder(v, who, sizeof(who));
 	if (by_ci) {
@@ -563,6 +581,8 @@ static int acq_takeover(struct lock *l, struct acq *a, int64_t now, struct tf_er
 		char until[64];
 		sanitize_to(until, sizeof(until), v->li.tf.park.until, 40);
 		snprintf(why, sizeof(why), "its parking ended (until %s)", until);
+	} else if (by_own) {
+		snprintf(why, sizeof(why), "it was parked by this job of this run, run again");
 	} else if (by_lease) {
 		snprintf(why, sizeof(why), "unchanged for its whole lease (%lds)", v->li.tf.lease);
 	} else { /* B12: the other record of the same hold was taken over */
@@ -664,7 +684,8 @@ static int acq_turn(struct lock *l, struct acq *a, struct tf_error *err)
 		now = clock_boot_ns();
 	}
 	if (stale(&a->v, now) || ci_takeable(l, &a->v, now) ||
-	    (l->acq_mode != ACQ_ONCE && park_expired(l, &a->v, now))) {
+	    (l->acq_mode != ACQ_ONCE && park_expired(l, &a->v, now)) ||
+	    (l->acq_mode == ACQ_FULL && own_parking(l, &a->v))) {
 		if (l->acq_mode == ACQ_WATCH) {
 			a->ret = LOCK_OK;
 			return A_OUT;

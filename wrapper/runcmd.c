@@ -404,6 +404,7 @@ static int acquire(struct runctx *r)
 	o.ci_takeover = !c->ci_takeover || !strcmp(c->ci_takeover, "auto") ? LOCK_CI_AUTO
 	                : !strcmp(c->ci_takeover, "off")                   ? LOCK_CI_OFF
 	                                                                   : LOCK_CI_ANY;
+	o.park_job = s->hold ? ci_job_name() : NULL; /* B14.4: a re-run re-parks */
 	o.cancel = &cancel_sig;
 	o.on_wait = wait_section;
 	r->l = target_lock(r->s3, &s->t, c, &o);

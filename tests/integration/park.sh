@@ -104,6 +104,22 @@ ok "still parked" test -n "$(lock_body "$bucket" pk/r.tfstate)"
 is 0 $? "release --handle-file drops the parked lock"
 is 404 "$(s3_status GET "/$bucket/pk/r.tfstate.tflock")" "it is gone"
 
+# --- the plan job run again re-parks its own parking at once (same run, same job)
+export TFLOCK_KEY=pk/rr.tfstate
+rr="GITHUB_ACTIONS=true GITHUB_REPOSITORY=acme/infra GITHUB_RUN_ID=555 GITHUB_RUN_ATTEMPT=1 RUNNER_NAME=r"
+env $rr GITHUB_JOB=plan "$TFLOCK" hold --for 1h --tie run --handle-file rr1.json 2>/dev/null
+is 0 $? "parked by job 'plan' of run 555"
+TFLOCK_EVENT_LOG=$TEST_TMP/rr.events env $rr GITHUB_RUN_ATTEMPT=2 GITHUB_JOB=plan "$TFLOCK" hold \
+	--for 1h --tie run --handle-file rr2.json 2>rr2.err
+is 0 $? "the same job of the same run, attempt 2: re-parked"
+like "$(awk '$3 == "takeover"' rr.events)" "via=own-parking" "taken at once, as its own parking"
+like "$(cat rr2.err)" "parked by this job of this run, run again" "it says why"
+ok "a new handle, a new ID" test "$("$J" rr1.json id)" != "$("$J" rr2.json id)"
+env $rr GITHUB_JOB=lint "$TFLOCK" hold --for 1h --timeout 3s --handle-file rr3.json 2>rr3.err
+is 75 $? "another job of the same run waits for the parking (75 at its timeout)"
+"$TFLOCK" release --handle-file rr2.json 2>/dev/null
+is 404 "$(s3_status GET "/$bucket/pk/rr.tfstate.tflock")" "released by the new handle"
+
 # --- one handle, two resumes at once: exactly one runs its command
 export TFLOCK_KEY=pk/two.tfstate
 "$TFLOCK" hold --for 1h --handle-file two.json 2>/dev/null
