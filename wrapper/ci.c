@@ -56,17 +56,27 @@ int ci_valid_github_repo(const char *s)
 	       repo_part(slash + 1, strlen(slash + 1));
 }
 
+int ci_url_may_get_token(const char *url)
+{
+	/* loopback as a literal address, never a name that could resolve elsewhere */
+	return !strncmp(url, "https://", 8) || !strncmp(url, "http://127.0.0.1:", 17) ||
+	       !strncmp(url, "http://[::1]:", 13);
+}
+
+int ci_url_len(const char *url)
+{
+	size_t n = strlen(url);
+	while (n && url[n - 1] == '/')
+		n--;
+	return (int)n;
+}
+
 int ci_valid_server_url(const char *s)
 {
 	const char *host;
-	if (!s)
+	if (!s || !ci_url_may_get_token(s))
 		return 0;
-	if (!strncmp(s, "https://", 8))
-		host = s + 8;
-	else if (!strncmp(s, "http://127.0.0.1:", 17) || !strncmp(s, "http://[::1]:", 13))
-		host = s + 7;
-	else
-		return 0;
+	host = strchr(s, ':') + 3; /* past "https://" or "http://" */
 	if (!*host || *host == '/')
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)host; *p; p++)
@@ -75,21 +85,13 @@ int ci_valid_server_url(const char *s)
 	return 1;
 }
 
-static size_t no_trailing_slash(const char *s)
-{
-	size_t n = strlen(s);
-	while (n && s[n - 1] == '/')
-		n--;
-	return n;
-}
-
 int ci_same_server(const char *a, const char *b)
 {
-	size_t n;
+	int n;
 	if (!a || !b)
 		return 0;
-	n = no_trailing_slash(a);
-	return n && n == no_trailing_slash(b) && !strncmp(a, b, n);
+	n = ci_url_len(a);
+	return n && n == ci_url_len(b) && !strncmp(a, b, (size_t)n);
 }
 
 /* v when check(v), else "" (B14.1: what fails its check is not written) */

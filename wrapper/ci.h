@@ -68,6 +68,12 @@ struct ci_identity {
 	struct lockinfo_cijob cj;
 };
 
+/* A CI API's URL a token may be sent to: https, or loopback written as
+ * http://127.0.0.1: or http://[::1]: (the tests' stand-ins) */
+int ci_url_may_get_token(const char *url);
+/* url's length without trailing slashes (an API base before "/path") */
+int ci_url_len(const char *url);
+
 /* B14.1's checks, for what ci_detect() writes and what a waiter reads from a
  * body before it builds a URL (cijob.c). */
 int ci_valid_id(const char *s);          /* ^[1-9][0-9]{0,18}$ */

@@ -6,25 +6,11 @@
 #include <time.h>
 
 #include "buf.h"
+#include "ci.h"
 #include "error.h"
 #include "http.h"
 #include "clock.h"
 #include "sanitize.h"
-
-int ciapi_token_may_go_to(const char *url)
-{
-	/* loopback as a literal address, never a name that could resolve elsewhere */
-	return !strncmp(url, "https://", 8) || !strncmp(url, "http://127.0.0.1:", 17) ||
-	       !strncmp(url, "http://[::1]:", 13);
-}
-
-int ciapi_base_len(const char *url)
-{
-	size_t n = strlen(url);
-	while (n && url[n - 1] == '/')
-		n--;
-	return (int)n;
-}
 
 /* a whole non-negative number of at most 12 digits, else -1 */
 static long long header_number(const char *v)
@@ -68,7 +54,7 @@ cJSON *ciapi_get_json(const char *url, const char *auth_name, const char *auth_v
 		reply = &dummy;
 	memset(reply, 0, sizeof(*reply));
 	reply->retry_s = -1;
-	if (!ciapi_token_may_go_to(url)) {
+	if (!ci_url_may_get_token(url)) {
 		snprintf(why, whylen, "the API URL is not https: the token is not sent there");
 		return NULL;
 	}

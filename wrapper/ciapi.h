@@ -4,7 +4,7 @@
  *
  * A token goes only to an https URL, or to loopback written as 127.0.0.1 or
  * [::1] (the tests' stand-ins):
- * ciapi_token_may_go_to() says which, and ciapi_get_json() refuses the others
+ * ci_url_may_get_token() (ci.h) says which, and ciapi_get_json() refuses the others
  * without sending anything. The token is a secret: it is never in `why`.
  */
 #ifndef TFLOCK_CIAPI_H
@@ -14,10 +14,6 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-
-int ciapi_token_may_go_to(const char *url);
-/* the length of an API base URL without trailing slashes */
-int ciapi_base_len(const char *url);
 
 struct ciapi_reply {
 	long status;       /* HTTP status; 0 when no answer came */

@@ -63,7 +63,7 @@ int cijob_askable(const struct lockinfo_cijob *cj, enum cijob_subject subj,
 		         is_github(cj) ? "repository" : "project");
 		return 0;
 	}
-	if (!self->url || !ciapi_token_may_go_to(self->url)) {
+	if (!self->url || !ci_url_may_get_token(self->url)) {
 		snprintf(why, whylen, "%s is not an https URL: no token is sent there",
 		         is_github(cj) ? "GITHUB_API_URL" : "CI_API_V4_URL");
 		return 0;
@@ -84,7 +84,7 @@ char *cijob_url(const struct lockinfo_cijob *cj, enum cijob_subject subj, const 
 	int n;
 	if ((!is_github(cj) && !is_gitlab(cj)) || !ids_valid(cj, subj) || !api)
 		return NULL;
-	n = ciapi_base_len(api);
+	n = ci_url_len(api);
 	if (is_github(cj)) {
 		if (subj == CIJOB_JOB)
 			return xasprintf("%.*s/repos/%s/actions/jobs/%s", n, api, cj->proj,
@@ -205,7 +205,7 @@ static void gitlab_manual_pending(const struct lockinfo_cijob *cj, const struct 
 	struct ciapi_reply reply;
 	char why[300];
 	char *url = xasprintf("%.*s/projects/%s/pipelines/%s/jobs?scope%%5B%%5D=manual&per_page=1",
-	                      ciapi_base_len(self->url), self->url, cj->proj, cj->run);
+	                      ci_url_len(self->url), self->url, cj->proj, cj->run);
 	cJSON *j = ciapi_get_json(url, "PRIVATE-TOKEN", self->token, timeout_ms, &reply, why,
 	                          sizeof(why));
 	free(url);

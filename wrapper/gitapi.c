@@ -40,12 +40,11 @@ static enum git_rel github(const struct ci_api *ci, const char *head, const char
 		         "ask GitHub");
 		return REL_UNKNOWN;
 	}
-	if (!ciapi_token_may_go_to(api)) {
+	if (!ci_url_may_get_token(api)) {
 		snprintf(why, whylen, "GITHUB_API_URL is not https: the token is not sent there");
 		return REL_UNKNOWN;
 	}
-	url = xasprintf("%.*s/repos/%s/compare/%s...%s", ciapi_base_len(api), api, repo, last,
-	                head);
+	url = xasprintf("%.*s/repos/%s/compare/%s...%s", ci_url_len(api), api, repo, last, head);
 	auth = xasprintf("Bearer %s", tok);
 	j = get_json(url, "Authorization", auth, why, whylen);
 	st = cJSON_GetObjectItemCaseSensitive(j, "status");
@@ -82,7 +81,7 @@ static enum git_rel gitlab(const struct ci_api *ci, const char *head, const char
 		snprintf(why, whylen, "no GITLAB_TOKEN in the environment to ask GitLab");
 		return REL_UNKNOWN;
 	}
-	if (!ciapi_token_may_go_to(api)) {
+	if (!ci_url_may_get_token(api)) {
 		snprintf(why, whylen, "CI_API_V4_URL is not https: the token is not sent there");
 		return REL_UNKNOWN;
 	}
@@ -91,7 +90,7 @@ static enum git_rel gitlab(const struct ci_api *ci, const char *head, const char
 		return REL_UNKNOWN;
 	}
 	url = xasprintf("%.*s/projects/%s/repository/merge_base?refs%%5B%%5D=%s&refs%%5B%%5D=%s",
-	                ciapi_base_len(api), api, project, last, head);
+	                ci_url_len(api), api, project, last, head);
 	j = get_json(url, "PRIVATE-TOKEN", tok, why, whylen);
 	id = cJSON_GetObjectItemCaseSensitive(j, "id");
 	if (cJSON_IsString(id)) {

@@ -231,19 +231,21 @@ out:
 	return ret;
 }
 
+static int atomic_store(const struct lock *l)
+{
+	return l->rec->caps.known && l->rec->caps.cond_delete;
+}
+
 /* On a store whose If-Match is not proven atomic (B14.4, A4): a takeover that
- * raced the resume on the parked version may have applied too. Wait one
- * request bound, then read: still ours, or lost. */
+ * raced the resume on the parked version may have applied too. After one
+ * request bound (the caller waits, once for the hold), read: still ours, or
+ * lost. */
 static int resume_confirm(struct lock *l, struct tf_error *err)
 {
 	struct lock_view v;
 	int ret;
-	if (l->rec->caps.known && l->rec->caps.cond_delete)
+	if (atomic_store(l))
 		return LOCK_OK;
-	log_info("%s: resumed; reading it again in %lld ms before the command starts (this "
-	         "store's conditional writes are not proven atomic)",
-	         l->url, (long long)lock_request_timeout_ms(l));
-	lock_sleep_ms(l, lock_request_timeout_ms(l));
 	lock_view_init(&v);
 	ret = lock_read(l, &v, err);
 	if (!ret && (!v.present || !v.li.id || strcmp(v.li.id, l->mine.id) ||
@@ -256,22 +258,48 @@ static int resume_confirm(struct lock *l, struct tf_error *err)
 	return ret;
 }
 
+/* The hold's records, file first, in m; 0 unless the handle names n of them. */
+static size_t handle_members(struct lock *l, struct lock *m[2], size_t n, struct tf_error *err)
+{
+	size_t members = l->next ? 2 : 1;
+	m[0] = l;
+	m[1] = l->next;
+	if (n == members)
+		return members;
+	err_set(err, ERR_USAGE, "the handle names %zu record(s), the lock has %zu", n, members);
+	return 0;
+}
+
+/* One wait of a request bound for the whole hold, when a record's store is
+ * not proven atomic (resume_confirm()). */
+static void resume_wait(struct lock *const m[], size_t members)
+{
+	for (size_t i = 0; i < members; i++)
+		if (!atomic_store(m[i])) {
+			log_info("%s: resumed; reading it again in %lld ms before the command "
+			         "starts (this store's conditional writes are not proven atomic)",
+			         m[i]->url, (long long)lock_request_timeout_ms(m[i]));
+			lock_sleep_ms(m[i], lock_request_timeout_ms(m[i]));
+			return;
+		}
+}
+
 int lock_resume(struct lock *l, const char *id, const char *const *versions, size_t n,
                 const char *run, struct tf_error *err)
 {
-	struct lock *m[2] = { l, l->next };
-	size_t members = l->next ? 2 : 1;
+	struct lock *m[2];
+	size_t members = handle_members(l, m, n, err);
 	int ret = LOCK_OK;
-	if (n != members)
-		return err_set(err, ERR_USAGE, "the handle names %zu record(s), the lock has %zu",
-		               n, members),
-		       LOCK_BAD_INPUT;
+	if (!members)
+		return LOCK_BAD_INPUT;
 	for (size_t i = 0; i < members; i++)
 		m[i]->wait_start_ns = clock_boot_ns(); /* a resume never waits */
 	/* the item first, then the file (B14.4): the file is what plain
 	 * terraform and most waiters watch, and it goes live last */
 	for (size_t i = members; i-- > 0 && ret == LOCK_OK;)
 		ret = resume_one(m[i], id, versions[i], run, err);
+	if (ret == LOCK_OK)
+		resume_wait(m, members);
 	for (size_t i = members; i-- > 0 && ret == LOCK_OK;)
 		ret = resume_confirm(m[i], err);
 	if (ret != LOCK_OK) /* a half-resumed hold gives back what it took */
@@ -292,13 +320,11 @@ int lock_resume(struct lock *l, const char *id, const char *const *versions, siz
 int lock_release_parked(struct lock *l, const char *id, const char *const *versions, size_t n,
                         struct tf_error *err)
 {
-	struct lock *m[2] = { l, l->next };
-	size_t members = l->next ? 2 : 1;
+	struct lock *m[2];
+	size_t members = handle_members(l, m, n, err);
 	int ret = LOCK_OK;
-	if (n != members)
-		return err_set(err, ERR_USAGE, "the handle names %zu record(s), the lock has %zu",
-		               n, members),
-		       LOCK_BAD_INPUT;
+	if (!members)
+		return LOCK_BAD_INPUT;
 	for (size_t i = 0; i < members && ret == LOCK_OK; i++) {
 		struct lock_view v;
 		lock_view_init(&v);
