@@ -2,9 +2,11 @@
 # install-tflock.sh — build tflock from a source tree into a cache directory, for
 # CI jobs (the GitHub Action and the GitLab template both use it).
 #
-#   install-tflock.sh source    print src=, key= and prefix= lines
-#   install-tflock.sh install   make sure PREFIX/bin/tflock is built from the
-#                               source; print bin=
+#   install-tflock.sh source      print src=, key= and prefix= lines
+#   install-tflock.sh install     make sure PREFIX/bin/tflock is built from the
+#                                 source; print bin=
+#   install-tflock.sh repository  print repository= (the action's own, see
+#                                 TFLOCK_REPOSITORY), for install-release.sh
 #
 # Both print "name=value" lines on stdout, and append them to $GITHUB_OUTPUT
 # when it is set; install also adds PREFIX/bin to $GITHUB_PATH when that is set.
@@ -15,6 +17,9 @@
 #   TFLOCK_REF          ("owner/name" is fetched from $GITHUB_SERVER_URL) into
 #                       TFLOCK_FETCH_DIR (default $RUNNER_TEMP/tflock-src) and
 #                       build that instead
+#   TFLOCK_VERSION      X.Y.Z: without TFLOCK_REF, build tag vX.Y.Z of that
+#                       repository unless the source tree is that version (the
+#                       fallback when a released binary cannot be downloaded)
 #   TFLOCK_CACHE_ROOT   where builds are kept, one directory per key (default:
 #                       $RUNNER_TOOL_CACHE/tflock, else ~/.cache/tflock)
 #   TFLOCK_PRUNE        1: remove the other keys' builds under the cache root
@@ -51,18 +56,34 @@ new_scratch() {
 	if [ -z "$scratch" ]; then scratch=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/tflock-install.XXXXXX"); fi
 }
 
+# the repository to fetch from: TFLOCK_REPOSITORY, else (inside a composite
+# action github.action_repository is empty) the action's own, read from its
+# path .../_actions/OWNER/NAME/REF/...; empty when neither tells
+action_repo() {
+	local repo=${TFLOCK_REPOSITORY:-} rest
+	if [ -z "$repo" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
+		case $GITHUB_ACTION_PATH in */_actions/*/*/*)
+			rest=${GITHUB_ACTION_PATH#*/_actions/}
+			repo=$(printf '%s' "$rest" | cut -d/ -f1-2) ;;
+		esac
+	fi
+	printf '%s' "$repo"
+}
+
+# the version a source tree builds (AC_INIT in configure.ac)
+tree_version() { sed -n 's/^AC_INIT(\[tflock\], \[\([^]]*\)\].*/\1/p' "$1/configure.ac" 2>/dev/null; }
+
 # the source tree: this script's own, TFLOCK_SRC, or a fetched ref
 resolve_src() {
+	local want=${TFLOCK_VERSION:-}
+	want=${want#v}
+	if [ -z "${TFLOCK_REF:-}" ] && [ -n "$want" ] && [ "$want" != latest ] &&
+		[ "$(tree_version "${TFLOCK_SRC:-$here/..}")" != "$want" ]; then
+		TFLOCK_REF=v$want
+	fi
 	if [ -n "${TFLOCK_REF:-}" ]; then
-		local repo=${TFLOCK_REPOSITORY:-} rest
-		# inside a composite action github.action_repository is empty: the
-		# action's own repository is in its path, .../_actions/OWNER/NAME/REF/...
-		if [ -z "$repo" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
-			case $GITHUB_ACTION_PATH in */_actions/*/*/*)
-				rest=${GITHUB_ACTION_PATH#*/_actions/}
-				repo=$(printf '%s' "$rest" | cut -d/ -f1-2) ;;
-			esac
-		fi
+		local repo
+		repo=$(action_repo)
 		[ -n "$repo" ] || die "TFLOCK_REF is set but TFLOCK_REPOSITORY is not: name the repository to fetch it from"
 		case $repo in
 		*://* | /* | *@*:*) ;;
@@ -185,8 +206,12 @@ build() {
 cmd=${1:-}
 case $cmd in
 source | install) ;;
+repository)
+	out repository "$(action_repo)"
+	exit 0
+	;;
 *)
-	echo "usage: install-tflock.sh source|install" >&2
+	echo "usage: install-tflock.sh source|install|repository" >&2
 	exit 64
 	;;
 esac

@@ -10,7 +10,10 @@
 #           decoding); cppcheck; clang (the fuzzers, the second warnings
 #           build); clang-format; rsync; Node.js and npm where the machine has
 #           no npm (the CI-template validators, installed from the npm registry
-#           into the build tree); dynalite (below)
+#           into the build tree); python3 (a local HTTP server serving a release)
+#           and busybox (the release installer as on Alpine);
+#           debhelper, lintian, fakeroot (the .deb); musl-tools, cmake, perl (the
+#           static binary); dynalite (below)
 #
 # dynalite, the DynamoDB-compatible server of the DynamoDB lock item's tests,
 # comes from the npm registry, pinned, into the source tree's _build/dynalite
@@ -28,7 +31,10 @@ pkgs=(
 	ceph-mon ceph-osd radosgw
 )
 if [ "${1:-}" != --demo ]; then
-	pkgs+=(valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync)
+	pkgs+=(valgrind golang-go cppcheck clang clang-format libclang-rt-14-dev rsync python3 busybox)
+	# packaging tests: the .deb (debhelper, lintian), the static binary (musl,
+	# cmake for libgit2; its libraries come from Debian's source packages)
+	pkgs+=(debhelper lintian dpkg-dev fakeroot musl-tools cmake perl)
 	# node and npm come with some machine images; Debian's packages otherwise
 	command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi

@@ -22,313 +22,13 @@
 . "$top_srcdir/tests/integration/lib.sh"
 plan_lazy
 
-command -v node >/dev/null && command -v npm >/dev/null ||
-	bail "node and npm are needed (Debian: apt-get install nodejs npm)"
-NPM_PREFIX=${TFLOCK_TEST_NPM_PREFIX:-$top_builddir/tests/npm-cache}
-npm_pkgs="@action-validator/cli@0.6.0 yaml@2.9.1 gitlab-ci-local@4.70.0"
-mkdir -p "$NPM_PREFIX"
-(
-	flock 9
-	if [ "$(cat "$NPM_PREFIX/.pkgs" 2>/dev/null)" != "$npm_pkgs" ]; then
-		# shellcheck disable=SC2086
-		npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error $npm_pkgs \
-			>"$NPM_PREFIX/install.log" 2>&1 || exit 1
-		printf '%s\n' "$npm_pkgs" >"$NPM_PREFIX/.pkgs"
-	fi
-) 9>"$NPM_PREFIX/.lock" || {
-	sed 's/^/# /' "$NPM_PREFIX/install.log"
-	bail "npm install $npm_pkgs failed (log above)"
-}
-AV=$NPM_PREFIX/node_modules/.bin/action-validator
-GCL=$NPM_PREFIX/node_modules/.bin/gitlab-ci-local
-export NODE_PATH=$NPM_PREFIX/node_modules
+ci_tools_require
 
 CT=$top_srcdir/ci-templates
 ACTION=$CT/github/action.yml
 INSTALLER=$CT/install-tflock.sh
-CITOOL=$TEST_TMP/citool.cjs
-cat >"$CITOOL" <<'JS'
-// citool.cjs — YAML queries and a small stand-in for GitHub's composite-action
-// runner, for tflock's ci-templates tests. Needs the "yaml" npm package:
-// NODE_PATH names the node_modules it is in.
-//   citool.cjs eval FILE 'doc => expr'    print the value (strings raw, else JSON)
-//   citool.cjs gh-run OPTIONS             run a composite action's steps
-'use strict';
-const fs = require('fs');
-const path = require('path');
-const cp = require('child_process');
-const YAML = require('yaml');
-
-function load(file) { return YAML.parse(fs.readFileSync(file, 'utf8')); }
-function show(v) {
-	if (v === undefined || v === null) return '';
-	return typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/* ---- GitHub expressions: the subset action.yml files use ---- */
-function tokenize(s) {
-	const t = [];
-	let i = 0;
-	while (i < s.length) {
-		const c = s[i];
-		if (/\s/.test(c)) { i++; continue; }
-		if (c === "'") {
-			let v = '';
-			i++;
-			for (;;) {
-				if (i >= s.length) throw new Error('unterminated string in ' + s);
-				if (s[i] === "'" && s[i + 1] === "'") { v += "'"; i += 2; continue; }
-				if (s[i] === "'") { i++; break; }
-				v += s[i++];
-			}
-			t.push({ k: 'str', v });
-			continue;
-		}
-		const two = s.substr(i, 2);
-		if (['||', '&&', '==', '!=', '<=', '>='].includes(two)) { t.push({ k: 'op', v: two }); i += 2; continue; }
-		if ('!()<>,.[]'.includes(c)) { t.push({ k: 'op', v: c }); i++; continue; }
-		const m = /^[0-9]+(\.[0-9]+)?/.exec(s.slice(i));
-		if (m) { t.push({ k: 'num', v: Number(m[0]) }); i += m[0].length; continue; }
-		const id = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(s.slice(i));
-		if (id) { t.push({ k: 'id', v: id[0] }); i += id[0].length; continue; }
-		throw new Error('cannot parse expression: ' + s);
-	}
-	return t;
-}
-function truthy(v) { return !(v === '' || v === 0 || v === null || v === undefined || v === false); }
-function looseEq(a, b) {
-	if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase();
-	if (a === undefined) a = null;
-	if (b === undefined) b = null;
-	if (typeof a !== typeof b) {
-		const n = (x) => (x === null ? 0 : typeof x === 'boolean' ? Number(x) : x === '' ? 0 : Number(x));
-		return n(a) === n(b);
-	}
-	return a === b;
-}
-function evaluate(src, ctx) {
-	const t = tokenize(src);
-	let p = 0;
-	const peek = () => t[p];
-	const isOp = (v) => t[p] && t[p].k === 'op' && t[p].v === v;
-	const expect = (v) => { if (!isOp(v)) throw new Error(`expected ${v} in ${src}`); p++; };
-	function primary() {
-		const x = t[p++];
-		if (!x) throw new Error('unexpected end of ' + src);
-		if (x.k === 'str' || x.k === 'num') return x.v;
-		if (x.k === 'op' && x.v === '(') { const v = or(); expect(')'); return v; }
-		if (x.k === 'op' && x.v === '!') return !truthy(unary());
-		if (x.k !== 'id') throw new Error('unexpected ' + x.v + ' in ' + src);
-		if (x.v === 'true') return true;
-		if (x.v === 'false') return false;
-		if (x.v === 'null') return null;
-		if (isOp('(')) {
-			p++;
-			const args = [];
-			while (!isOp(')')) { args.push(or()); if (isOp(',')) p++; }
-			p++;
-			return call(x.v, args, ctx);
-		}
-		let v = ctx[x.v];
-		for (;;) {
-			if (isOp('.')) { p++; const n = t[p++].v; v = v == null ? null : v[n]; continue; }
-			if (isOp('[')) { p++; const n = or(); expect(']'); v = v == null ? null : v[n]; continue; }
-			break;
-		}
-		return v === undefined ? null : v;
-	}
-	function unary() { return primary(); }
-	function cmp() {
-		let a = unary();
-		while (peek() && peek().k === 'op' && ['==', '!='].includes(peek().v)) {
-			const op = t[p++].v;
-			const b = unary();
-			a = op === '==' ? looseEq(a, b) : !looseEq(a, b);
-		}
-		return a;
-	}
-	function and() { let a = cmp(); while (isOp('&&')) { p++; const b = cmp(); a = truthy(a) ? b : a; } return a; }
-	function or() { let a = and(); while (isOp('||')) { p++; const b = and(); a = truthy(a) ? a : b; } return a; }
-	const v = or();
-	if (p !== t.length) throw new Error('trailing tokens in ' + src);
-	return v;
-}
-function call(name, args, ctx) {
-	switch (name.toLowerCase()) {
-	case 'always': return true;
-	case 'success': return ctx.__status === 'success';
-	case 'failure': return ctx.__status === 'failure';
-	case 'cancelled': return false;
-	case 'format': return String(args[0]).replace(/\{(\d+)\}/g, (_, n) => show(args[Number(n) + 1]));
-	case 'contains': return String(args[0]).toLowerCase().includes(String(args[1]).toLowerCase());
-	case 'startswith': return String(args[0]).toLowerCase().startsWith(String(args[1]).toLowerCase());
-	default: throw new Error('unsupported function ' + name);
-	}
-}
-// "${{ a }}-${{ b }}" -> string; a value without ${{ is returned as is
-function interpolate(v, ctx) {
-	if (typeof v !== 'string') return v;
-	return v.replace(/\$\{\{([\s\S]*?)\}\}/g, (_, e) => show(evaluate(e, ctx)));
-}
-function condition(v, ctx) {
-	if (v === undefined || v === null) return ctx.__status === 'success';
-	if (typeof v === 'boolean') return v;
-	let s = String(v).trim();
-	const m = /^\$\{\{([\s\S]*)\}\}$/.exec(s);
-	if (m) s = m[1];
-	// GitHub adds success() unless the condition calls a status function
-	if (!/\b(always|success|failure|cancelled)\s*\(/.test(s)) s = `success() && (${s})`;
-	return truthy(evaluate(s, ctx));
-}
-
-// name=value and name<<DELIM ... DELIM lines of GITHUB_OUTPUT / GITHUB_ENV
-function parseFileCommands(file) {
-	const out = {};
-	if (!fs.existsSync(file)) return out;
-	const lines = fs.readFileSync(file, 'utf8').split('\n');
-	for (let i = 0; i < lines.length; i++) {
-		const l = lines[i];
-		if (l === '') continue;
-		const h = /^([^=<]+)<<(.+)$/.exec(l);
-		if (h) {
-			const val = [];
-			for (i++; i < lines.length && lines[i] !== h[2]; i++) val.push(lines[i]);
-			if (i >= lines.length) throw new Error(`unterminated ${h[1]}<<${h[2]} in ${file}`);
-			out[h[1]] = val.join('\n');
-			continue;
-		}
-		const e = l.indexOf('=');
-		if (e < 0) throw new Error(`bad line in ${file}: ${l}`);
-		out[l.slice(0, e)] = l.slice(e + 1);
-	}
-	return out;
-}
-
-function ghRun(argv) {
-	const o = { inputs: {}, fake: {}, seed: {}, steps: null };
-	for (let i = 0; i < argv.length; i += 2) {
-		const k = argv[i], v = argv[i + 1];
-		if (k === '--action') o.action = v;
-		else if (k === '--inputs') o.inputs = JSON.parse(fs.readFileSync(v, 'utf8'));
-		else if (k === '--fake-uses') o.fake = JSON.parse(fs.readFileSync(v, 'utf8'));
-		else if (k === '--seed') o.seed = JSON.parse(fs.readFileSync(v, 'utf8'));
-		else if (k === '--steps') o.steps = v === '' ? [] : v.split(',');
-		else if (k === '--dir') o.dir = v;
-		else throw new Error('unknown option ' + k);
-	}
-	const dir = path.resolve(o.dir);
-	fs.mkdirSync(dir, { recursive: true });
-	const action = load(o.action);
-	if (!action.runs || action.runs.using !== 'composite') throw new Error('not a composite action');
-	const actionPath = path.dirname(path.resolve(o.action));
-	const log = (s) => fs.appendFileSync(path.join(dir, 'log'), s + '\n');
-	const ctx = {
-		github: { action_path: actionPath, action_repository: process.env.GHRUN_ACTION_REPOSITORY || '',
-			token: process.env.GHRUN_GITHUB_TOKEN || '',
-			workspace: process.cwd(), server_url: process.env.GITHUB_SERVER_URL || 'https://github.com' },
-		runner: { os: 'Linux', arch: 'X64', temp: process.env.RUNNER_TEMP || '/tmp',
-			tool_cache: process.env.RUNNER_TOOL_CACHE || '' },
-		env: process.env,
-		inputs: {},
-		steps: JSON.parse(JSON.stringify(o.seed)),
-		__status: 'success',
-	};
-	for (const [name, def] of Object.entries(action.inputs || {})) {
-		if (name in o.inputs) ctx.inputs[name] = String(o.inputs[name]);
-		else if (def.required) throw new Error(`required input ${name} not given`);
-		else ctx.inputs[name] = def.default === undefined ? '' : String(interpolate(String(def.default), ctx));
-	}
-	for (const name of Object.keys(o.inputs))
-		if (!(name in (action.inputs || {}))) throw new Error(`input ${name} is not declared by the action`);
-	const envFile = path.join(dir, 'env'), pathFile = path.join(dir, 'path');
-	fs.writeFileSync(envFile, '');
-	fs.writeFileSync(pathFile, '');
-	let firstFailure = 0;
-	const all = action.runs.steps || [];
-	all.forEach((step, n) => {
-		const id = step.id || `__${n}`;
-		if (o.steps && !o.steps.includes(id)) return;
-		ctx.env = { ...process.env, ...parseFileCommands(envFile) };
-		if (!condition(step.if, ctx)) {
-			log(`skip ${id}`);
-			ctx.steps[id] = { outputs: {}, outcome: 'skipped', conclusion: 'skipped' };
-			return;
-		}
-		let code = 0;
-		const outputs = {};
-		if (step.uses) {
-			const w = {};
-			for (const [k, v] of Object.entries(step.with || {})) w[k] = interpolate(String(v), ctx);
-			log(`uses ${id} ${step.uses} ${JSON.stringify(w)}`);
-			const f = o.fake[step.uses];
-			if (!f) throw new Error(`no stand-in for uses: ${step.uses}`);
-			Object.assign(outputs, f.outputs || {});
-			code = f.exit || 0;
-		} else {
-			if (!step.shell) throw new Error(`step ${id}: composite run steps need a shell`);
-			if (step.shell !== 'bash') throw new Error(`step ${id}: only shell bash is supported here`);
-			const stepEnv = {};
-			for (const [k, v] of Object.entries(step.env || {})) stepEnv[k] = String(interpolate(String(v), ctx));
-			const outFile = path.join(dir, `${id}.output`), sumFile = path.join(dir, `${id}.summary`);
-			const script = path.join(dir, `${id}.sh`);
-			fs.writeFileSync(outFile, '');
-			fs.writeFileSync(sumFile, '');
-			fs.writeFileSync(script, step.run);
-			const extraPath = fs.readFileSync(pathFile, 'utf8').split('\n').filter(Boolean).reverse();
-			const env = { ...ctx.env, ...stepEnv, GITHUB_ACTION_PATH: actionPath, GITHUB_OUTPUT: outFile,
-				GITHUB_STEP_SUMMARY: sumFile, GITHUB_ENV: envFile, GITHUB_PATH: pathFile,
-				PATH: [...extraPath, process.env.PATH].join(':') };
-			const wd = path.resolve(process.cwd(), interpolate(step['working-directory'] || '.', ctx));
-			// like the runner: bash --noprofile --norc -eo pipefail {0}
-			const r = spawnSyncRecorded(['bash', '--noprofile', '--norc', '-eo', 'pipefail', script],
-				{ cwd: wd, env }, path.join(dir, 'pids'), id);
-			code = r;
-			Object.assign(outputs, parseFileCommands(outFile));
-			log(`run ${id} exit=${code}`);
-		}
-		const outcome = code === 0 ? 'success' : 'failure';
-		const conclusion = code !== 0 && step['continue-on-error'] ? 'success' : outcome;
-		ctx.steps[id] = { outputs, outcome, conclusion };
-		if (conclusion === 'failure') {
-			ctx.__status = 'failure';
-			if (!firstFailure) firstFailure = code;
-		}
-	});
-	const result = {};
-	for (const [name, def] of Object.entries(action.outputs || {})) result[name] = show(interpolate(String(def.value), ctx));
-	fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify(result, null, 1) + '\n');
-	fs.writeFileSync(path.join(dir, 'steps.json'), JSON.stringify(ctx.steps, null, 1) + '\n');
-	return firstFailure;
-}
-
-// run a step's shell, recording its pid before waiting; 128+N when killed by N
-function spawnSyncRecorded(cmd, opts, pidFile, id) {
-	// spawnSync cannot tell the pid before the child ends: use a tiny shell that
-	// records $$ and then execs the real command (same pid, same process)
-	const rec = `printf '%s %s\\n' "$1" "$$" >>"$2"; shift 2; exec "$@"`;
-	const r = cp.spawnSync('sh', ['-c', rec, 'sh', id, pidFile, ...cmd], { ...opts, stdio: 'inherit' });
-	if (r.error) throw r.error;
-	if (r.signal) return 128 + require('os').constants.signals[r.signal];
-	return r.status;
-}
-
-const [cmd, ...rest] = process.argv.slice(2);
-try {
-	if (cmd === 'eval') {
-		const doc = load(rest[0]);
-		const f = eval(rest[1]);
-		process.stdout.write(show(f(doc)) + '\n');
-	} else if (cmd === 'gh-run') {
-		process.exitCode = ghRun(rest);
-	} else {
-		console.error('usage: citool.cjs eval FILE EXPR | gh-run OPTIONS');
-		process.exitCode = 64;
-	}
-} catch (e) {
-	console.error('citool: ' + e.message);
-	process.exitCode = 70;
-}
-JS
+# YAML queries and the runner stand-in (see its head)
+CITOOL=$top_srcdir/tests/helpers/citool.cjs
 yq_eval() { node "$CITOOL" eval "$@"; }
 
 # ---- 1. static checks -------------------------------------------------------
@@ -358,7 +58,7 @@ ok_not "action-validator rejects a broken copy (the validator really checks)" \
 	bash -c '"$1" "$2" >/dev/null 2>&1' - "$AV" "$TEST_TMP/bad/action.yml"
 
 is composite "$(yq_eval "$ACTION" 'd => d.runs.using')" "the action is a composite action"
-is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,hold-for,note,resume,ref,repository,github-token" \
+is "command,working-directory,bucket,key,region,endpoint,lease,timeout,extra-args,hold-for,note,resume,version,ref,repository,github-token" \
 	"$(yq_eval "$ACTION" 'd => Object.keys(d.inputs).join(",")')" "it declares the documented inputs"
 is true "$(yq_eval "$ACTION" 'd => d.inputs.command.required')" "command is required"
 is "" "$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.run && s.run.includes("${{")).map(s => s.id).join(",")')" \
@@ -366,11 +66,12 @@ is "" "$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.run && s.run.include
 is run "$(yq_eval "$ACTION" 'd => d.runs.steps[d.runs.steps.length - 1].id')" "the last step runs the command"
 like "$(yq_eval "$ACTION" 'd => d.runs.steps[d.runs.steps.length - 1].run.trim().split("\n").pop()')" \
 	'^exec "\$TFLOCK_ACTION_BIN" ' "and its last line execs tflock"
-is "actions/cache/restore@v4 actions/cache/save@v4" \
-	"$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.uses).map(s => s.uses).join(" ")')" \
-	"the build is restored from and saved to the actions cache"
-is "steps.cache.outputs.cache-hit != 'true'" "$(yq_eval "$ACTION" 'd => d.runs.steps.find(s => s.id === "save").if')" \
-	"the cache is saved only after a miss"
+is "release-cache:actions/cache/restore@v4 release-save:actions/cache/save@v4 cache:actions/cache/restore@v4 save:actions/cache/save@v4" \
+	"$(yq_eval "$ACTION" 'd => d.runs.steps.filter(s => s.uses).map(s => s.id + ":" + s.uses).join(" ")')" \
+	"the release and the build are restored from and saved to the actions cache"
+is "steps.source.outputs.key != '' && steps.cache.outputs.cache-hit != 'true'" \
+	"$(yq_eval "$ACTION" 'd => d.runs.steps.find(s => s.id === "save").if')" \
+	"the build is saved only after a miss"
 like "$(yq_eval "$ACTION" 'd => d.runs.steps.find(s => s.id === "cache").with.key')" \
 	'steps\.source\.outputs\.key' "the cache key is the installer's source hash"
 
@@ -559,9 +260,9 @@ gh_run a
 rc=$?
 is 0 $rc "action: the run succeeds"
 [ $rc = 0 ] || sed 's/^/# /' "$TEST_TMP/a.out"
-is "run source exit=0|uses cache|run install exit=0|skip save|run run exit=0" \
+is "run release exit=0|skip release-cache|skip release-install|skip release-save|run source exit=0|uses cache|run install exit=0|skip save|run run exit=0" \
 	"$(awk '{ print $1, $2, $3 }' "$TEST_TMP/a/log" | sed 's/ actions.*//; s/ $//' | paste -sd'|')" \
-	"source, cache restore, install (a hit), save skipped, run"
+	"no release pinned: source, cache restore, install (a hit), save skipped, run"
 like "$(grep '^uses cache' "$TEST_TMP/a/log")" "\"path\":\"$RUNNER_TOOL_CACHE/tflock/$k1\",\"key\":\"tflock-Linux-X64-$k1\"" \
 	"the cache step restores the installer's prefix under the source-hash key"
 like "$(cat "$TEST_TMP/a.out")" "found in the cache: not building" "the install step used the cached build"
@@ -851,7 +552,7 @@ is 2 "$(grep -cE "tflock: (error: )?'?s3://$bucket/$KEY.tflock'? is (free|held)"
 
 gl_jobs "$G/norepo.out" deploy:staging -- TFLOCK_REPO=
 ok_not "without TFLOCK_REPO, TFLOCK_SRC or TFLOCK_BIN the job fails" test $? = 0
-like "$(cat "$G/norepo.out")" "set TFLOCK_REPO" "saying what to set"
+like "$(cat "$G/norepo.out")" "set TFLOCK_PROJECT, TFLOCK_REPO" "saying what to set"
 
 # after_script is a shell of its own: it must release with the binary
 # before_script chose, whichever way it came. A decoy build that sorts first in

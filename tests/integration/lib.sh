@@ -52,6 +52,32 @@ rgw_require() {
 	export TFLOCK_TEST_S3_ENDPOINT TFLOCK_TEST_ACCESS_KEY TFLOCK_TEST_SECRET_KEY
 }
 
+# ci_tools_require: the CI-template tools from the npm registry (action-validator,
+# yaml, gitlab-ci-local), installed once into $top_builddir/tests/npm-cache (or
+# TFLOCK_TEST_NPM_PREFIX); sets AV, GCL and NODE_PATH. Bails without node/npm.
+ci_tools_require() {
+	command -v node >/dev/null && command -v npm >/dev/null ||
+		bail "node and npm are needed (Debian: apt-get install nodejs npm)"
+	NPM_PREFIX=${TFLOCK_TEST_NPM_PREFIX:-$top_builddir/tests/npm-cache}
+	npm_pkgs="@action-validator/cli@0.6.0 yaml@2.9.1 gitlab-ci-local@4.70.0"
+	mkdir -p "$NPM_PREFIX"
+	(
+		flock 9
+		if [ "$(cat "$NPM_PREFIX/.pkgs" 2>/dev/null)" != "$npm_pkgs" ]; then
+			# shellcheck disable=SC2086
+			npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error $npm_pkgs \
+				>"$NPM_PREFIX/install.log" 2>&1 || exit 1
+			printf '%s\n' "$npm_pkgs" >"$NPM_PREFIX/.pkgs"
+		fi
+	) 9>"$NPM_PREFIX/.lock" || {
+		sed 's/^/# /' "$NPM_PREFIX/install.log"
+		bail "npm install $npm_pkgs failed (log above)"
+	}
+	AV=$NPM_PREFIX/node_modules/.bin/action-validator
+	GCL=$NPM_PREFIX/node_modules/.bin/gitlab-ci-local
+	export NODE_PATH=$NPM_PREFIX/node_modules
+}
+
 _sha256_file() { sha256sum "$1" | cut -d' ' -f1; }
 
 # s3 METHOD PATH [extra curl args]; body from $S3_BODY_FILE when set
