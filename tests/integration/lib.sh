@@ -8,6 +8,8 @@
 # s3 METHOD PATH [CURL-ARGS...]   signed raw request; prints the body, then the
 #                    status on the last line (the payload hash header is added)
 # proxy_start, stub_http   a fault-injecting proxy, a canned-answer server
+# ci_tools_require   the CI-template tools from npm (action-validator, yaml,
+#                    gitlab-ci-local), once per build tree
 
 . "${top_srcdir:?run through make check}/tests/tap/libtap.sh"
 
