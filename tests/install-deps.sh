@@ -12,8 +12,9 @@
 #           no npm (the CI-template validators, installed from the npm registry
 #           into the build tree); python3 (a local HTTP server serving a release)
 #           and busybox (the release installer as on Alpine);
-#           debhelper, lintian, fakeroot (the .deb); musl-tools, cmake, perl (the
-#           static binary); dynalite (below)
+#           debhelper, lintian, fakeroot (the .deb); musl-tools, cmake, perl,
+#           gcc-aarch64-linux-gnu, qemu-user-static (the static binaries);
+#           dynalite (below)
 #
 # dynalite, the DynamoDB-compatible server of the DynamoDB lock item's tests,
 # comes from the npm registry, pinned, into the source tree's _build/dynalite
@@ -35,6 +36,9 @@ if [ "${1:-}" != --demo ]; then
 	# packaging tests: the .deb (debhelper, lintian), the static binary (musl,
 	# cmake for libgit2; its libraries come from Debian's source packages)
 	pkgs+=(debhelper lintian dpkg-dev fakeroot musl-tools cmake perl)
+	# the aarch64 static binary: a cross compiler (musl for arm64 is unpacked
+	# into the build's cache, not installed) and qemu to run its --version
+	pkgs+=(gcc-aarch64-linux-gnu qemu-user-static)
 	# node and npm come with some machine images; Debian's packages otherwise
 	command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi

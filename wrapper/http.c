@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -148,14 +150,93 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* The CA bundle: AWS_CA_BUNDLE (as the AWS SDKs read it), else CURL_CA_BUNDLE
- * and SSL_CERT_FILE as the curl tool reads them; NULL: libcurl's default. */
+/* The CA bundle a variable names: AWS_CA_BUNDLE (as the AWS SDKs read it),
+ * else CURL_CA_BUNDLE and SSL_CERT_FILE as the curl tool reads them; NULL
+ * when none does. */
 static const char *ca_bundle(void)
 {
 	const char *ca = getenv_nonempty("AWS_CA_BUNDLE");
 	if (!ca)
 		ca = getenv_nonempty("CURL_CA_BUNDLE");
 	return ca ? ca : getenv_nonempty("SSL_CERT_FILE");
+}
+
+const char *const http_ca_files[] = {
+	"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine with ca-certificates */
+	"/etc/pki/tls/certs/ca-bundle.crt",   /* RHEL, Fedora */
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL, Fedora (the source) */
+	"/etc/ssl/ca-bundle.pem",                            /* SUSE */
+	"/etc/ssl/cert.pem",                                 /* Alpine's default, LibreSSL */
+	NULL,
+};
+
+int http_ca_search(const char *root)
+{
+	for (int i = 0; http_ca_files[i]; i++) {
+		char *path = xasprintf("%s%s", root ? root : "", http_ca_files[i]);
+		struct stat st;
+		int found = !stat(path, &st) && S_ISREG(st.st_mode) && !access(path, R_OK);
+		free(path);
+		if (found)
+			return i;
+	}
+	return -1;
+}
+
+static const char *ca_system; /* the first readable of http_ca_files, if libcurl has no CAs */
+static int ca_curl_default;   /* libcurl was built with a CA bundle or path of its own */
+static pthread_once_t ca_once = PTHREAD_ONCE_INIT;
+
+static void ca_search_once(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	int i;
+
+	ca_curl_default = v->cainfo || v->capath;
+	if (ca_curl_default)
+		return;
+	i = http_ca_search("");
+	ca_system = i < 0 ? NULL : http_ca_files[i];
+}
+
+/* No CA for an https URL: the error names the files tried and the variables
+ * that name a bundle. */
+static int http_no_cas(const struct http_request *req, struct tf_error *err)
+{
+	struct buf tried;
+	int ret;
+
+	buf_init(&tried);
+	for (int i = 0; http_ca_files[i]; i++)
+		buf_addf(&tried, "%s%s", i ? ", " : "", http_ca_files[i]);
+	ret = err_set(err, ERR_CONNECT,
+	              "cannot connect to %s: no CA certificates to verify it with: none of %s "
+	              "is readable; name a bundle with AWS_CA_BUNDLE, CURL_CA_BUNDLE or "
+	              "SSL_CERT_FILE, or a directory with SSL_CERT_DIR",
+	              req->url, tried.data);
+	buf_free(&tried);
+	return ret;
+}
+
+/* Where the CAs come from: a variable's bundle (plus SSL_CERT_DIR as a path),
+ * else libcurl's own default, else (a static build has none) the first
+ * readable file of http_ca_files, else SSL_CERT_DIR alone. 0, or ERR_CONNECT
+ * for an https URL when nothing names any CA. */
+static int http_set_cas(CURL *h, const struct http_request *req, struct tf_error *err)
+{
+	const char *file = ca_bundle(), *dir = getenv_nonempty("SSL_CERT_DIR");
+
+	if (!file) {
+		pthread_once(&ca_once, ca_search_once);
+		file = ca_system;
+	}
+	if (file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, file);
+	if (dir)
+		curl_easy_setopt(h, CURLOPT_CAPATH, dir);
+	if (file || dir || ca_curl_default || strncasecmp(req->url, "https:", 6))
+		return 0;
+	return http_no_cas(req, err);
 }
 
 /* A read (GET, HEAD) may reuse a kept-alive connection; everything else is a write. */
@@ -216,15 +297,10 @@ static void http_set_transfer(CURL *h, const struct http_request *req, struct ht
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 }
 
-/* What the environment and the request ask of the way there: the CAs, no
- * proxy, the abort flag watched while the transfer runs. */
+/* What the request asks of the way there: no proxy, the abort flag watched
+ * while the transfer runs. */
 static void http_set_route(CURL *h, const struct http_request *req)
 {
-	/* verification stays on (libcurl's default); only where the CAs come from changes */
-	if (ca_bundle())
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle());
-	if (getenv_nonempty("SSL_CERT_DIR"))
-		curl_easy_setopt(h, CURLOPT_CAPATH, getenv_nonempty("SSL_CERT_DIR"));
 	if (req->no_proxy)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	if (req->abortable) {
@@ -378,6 +454,10 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	curl_easy_reset(h); /* keeps the connection cache: keep-alive, TLS once */
 	http_set_transfer(h, req, resp, errbuf);
 	http_set_route(h, req);
+	/* verification stays on (libcurl's default); only where the CAs come from changes */
+	ret = http_set_cas(h, req, err);
+	if (ret < 0)
+		return ret;
 	hdrs = http_header_list(req);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	http_set_method(h, req);

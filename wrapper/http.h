@@ -95,4 +95,14 @@ void http_response_free(struct http_response *r);
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_response_header(const struct http_response *r, const char *name);
 
+/* The CA bundles searched, in this order, when no variable names one
+ * (AWS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE) and libcurl has no CA bundle
+ * or path of its own (a static build): the first readable file is used, else
+ * SSL_CERT_DIR; with none of them an https request fails with ERR_CONNECT,
+ * naming the files tried. NULL-terminated. */
+extern const char *const http_ca_files[];
+/* The index in http_ca_files of the first one that is a readable file under
+ * root ("" or NULL: /), or -1. Exposed for tests. */
+int http_ca_search(const char *root);
+
 #endif

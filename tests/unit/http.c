@@ -484,6 +484,63 @@ static void test_paths_and_caps(void)
 	http_client_free(c);
 }
 
+/* ------------------------------------------------------ CA bundle search */
+
+/* mkdir -p of DIR under the root ca/ in the scratch directory */
+static void ca_mkdirs(const char *dir)
+{
+	char *path = xasprintf("%s%s", path_in("ca"), dir);
+	for (char *p = path + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			bail("mkdir %s: %s", path, strerror(errno));
+		if (!(*p = c))
+			break;
+	}
+	free(path);
+}
+
+/* an empty file FILE under the root ca/ */
+static void ca_touch(const char *file)
+{
+	char *path = xasprintf("ca%s", file), *dir = xstrdup(file);
+	*strrchr(dir, '/') = '\0';
+	ca_mkdirs(dir);
+	wfile(path, "");
+	free(path);
+	free(dir);
+}
+
+static void test_ca_search(void)
+{
+	size_t n = 0;
+	char *root;
+
+	while (http_ca_files[n])
+		n++;
+	is_int(5, (long long)n, "the CA bundle list has five places");
+	is_string("/etc/ssl/certs/ca-certificates.crt", http_ca_files[0],
+	          "... Debian's, Ubuntu's and Alpine's ca-certificates bundle first");
+	is_string("/etc/ssl/cert.pem", http_ca_files[n - 1], "... Alpine's default last");
+
+	ca_mkdirs("/etc/ssl/certs");
+	root = xstrdup(path_in("ca"));
+	is_int(-1, http_ca_search(root), "no bundle under the root: -1");
+	ca_mkdirs("/etc/ssl/cert.pem");
+	is_int(-1, http_ca_search(root), "a directory named like a bundle is not one");
+	ca_touch("/etc/ssl/ca-bundle.pem");
+	is_int(3, http_ca_search(root), "SUSE's bundle alone: found");
+	ca_touch("/etc/pki/tls/certs/ca-bundle.crt");
+	is_int(1, http_ca_search(root), "RHEL's bundle comes before SUSE's");
+	ca_touch("/etc/ssl/certs/ca-certificates.crt");
+	is_int(0, http_ca_search(root), "Debian's bundle comes first");
+	ok(http_ca_search(NULL) == http_ca_search(""), "a NULL root is /");
+	free(root);
+}
+
 int main(void)
 {
 	static const char *const proxy_vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
@@ -504,6 +561,7 @@ int main(void)
 	test_proxies();
 	test_trace();
 	test_paths_and_caps();
+	test_ca_search();
 
 	fixture_done();
 	return 0;
