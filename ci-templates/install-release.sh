@@ -6,7 +6,7 @@
 # pins inline in place of the tflock_pins function below). POSIX sh: it runs
 # under Alpine's busybox as well as bash or dash.
 #
-#   install-release.sh plan      print version=, asset=, sha256= and prefix=
+#   install-release.sh plan      print version=, asset=, sha256=, source= and prefix=
 #   install-release.sh install   make sure PREFIX/bin/tflock is that binary,
 #                                downloading it if needed; print bin=
 #
@@ -26,12 +26,17 @@
 # (release/versions.txt): pinning the action or the template pins the binary.
 # A cached binary is verified again before it is used. With CI_JOB_TOKEN set
 # and a release URL under $CI_API_V4_URL (GitLab's generic package registry),
-# the job token is sent to that URL, and to no other.
+# the job token is sent to that URL, and to no other: not to where it
+# redirects, and not at all without curl.
 #
 # Exit status: 0 installed; 1 refused: a checksum mismatch (downloaded or
-# cached), a version with no pin, bad input; never to be answered by building
-# from source; 3 no release asset was reachable, or none is pinned for this
-# machine's architecture: the caller builds from source instead; 64 usage.
+# cached), a cached release directory holding other files, a version with no
+# pin, bad input: never to be answered by building from source; 3 no release
+# asset was reachable, or no binary of that version is pinned for this system
+# (not Linux, another architecture): the caller builds the version's tag from
+# source, after checking the tag's sources against source= (the SHA-256 that
+# install-tflock.sh source-hash gives, pinned as tflock-VERSION-source); 64
+# usage. TFLOCK_PRUNE=1 removes the other releases from the cache.
 set -eu
 
 say() { printf 'tflock-install: %s\n' "$*" >&2; }
@@ -52,8 +57,10 @@ out() {
 tflock_pins() { grep -v '^#' "$(dirname "$0")/release/versions.txt" 2>/dev/null || true; }
 # END tflock_pins
 
-# the machine's architecture as the assets name it; empty: no portable build
+# the machine's architecture as the assets name them; empty: no portable
+# build for this system (not Linux, or another architecture)
 arch() {
+	[ "$(uname -s)" = Linux ] || return 0
 	case $(uname -m) in
 	x86_64 | amd64) echo x86_64 ;;
 	aarch64 | arm64) echo aarch64 ;;
@@ -72,29 +79,40 @@ sha256() {
 	fi
 }
 
-# the newest pinned version (versions compared field by field, numerically)
-newest() {
-	tflock_pins | sed -n 's/^[0-9a-f]\{64\}  tflock-\([0-9][0-9.]*[0-9]\)-linux-[a-z0-9_]*$/\1/p' |
-		sort -t . -k 1,1n -k 2,2n -k 3,3n | tail -n 1
+# the pinned versions with a binary for ARCH ("" for any), newest last
+# (versions compared field by field, numerically)
+pinned() {
+	tflock_pins | sed -n "s/^[0-9a-f]\{64\}  tflock-\([0-9][0-9.]*[0-9]\)-linux-${1:-[a-z0-9_]*}\$/\1/p" |
+		sort -u -t . -k 1,1n -k 2,2n -k 3,3n
 }
 
+# version=, and the sha256 pins of its binary for this machine (want) and of
+# its sources (source_pin). Exit 3 (after printing version= and source=, so
+# that the caller builds that version's tag, checked against source=) when
+# this machine has no pinned binary of it
 resolve() {
 	version=${TFLOCK_VERSION:-}
 	version=${version#v}
+	a=$(arch)
 	if [ -z "$version" ] || [ "$version" = latest ]; then
-		version=$(newest)
+		version=$(pinned "$a" | tail -n 1)
+		[ -n "$version" ] || version=$(pinned "" | tail -n 1)
 		[ -n "$version" ] || unreachable "no released version is pinned here: building from source"
 	fi
 	case $version in
 	*[!0-9.]* | .* | *. | *..*) refuse "version '$version' is not X.Y.Z" ;;
 	esac
-	a=$(arch)
-	[ -n "$a" ] || unreachable "no portable tflock is released for $(uname -m): building from source"
-	asset=tflock-$version-linux-$a
+	if ! pinned "" | grep -qx "$version"; then
+		known=$(pinned "" | tr '\n' ' ')
+		refuse "tflock $version has no pinned checksum here (pinned: ${known:-none}): use a newer action or template, or build a ref"
+	fi
+	source_pin=$(tflock_pins | awk -v f="tflock-$version-source" '$2 == f { print $1; exit }')
+	asset=tflock-$version-linux-${a:-none}
 	want=$(tflock_pins | awk -v f="$asset" '$2 == f { print $1; exit }')
 	if [ -z "$want" ]; then
-		known=$(tflock_pins | sed -n 's/^[0-9a-f]\{64\}  tflock-\(.*\)-linux-.*$/\1/p' | sort -u | tr '\n' ' ')
-		refuse "tflock $version has no pinned checksum here (pinned: ${known:-none}): use a newer action or template, or build a ref"
+		out version "$version"
+		out source "$source_pin"
+		unreachable "no portable tflock $version is pinned for $(uname -s) $(uname -m): building it from source"
 	fi
 	if [ -n "${TFLOCK_CACHE_ROOT:-}" ]; then
 		root=$TFLOCK_CACHE_ROOT
@@ -106,42 +124,66 @@ resolve() {
 	prefix=$root/release-$version-linux-$a
 }
 
+# https, or plain http to loopback (the tests' servers)
+url_ok() {
+	case $1 in
+	https://* | http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) return 0 ;;
+	esac
+	return 1
+}
+
 release_url() {
 	u=${TFLOCK_RELEASE_URL:-}
 	if [ -z "$u" ]; then
-		[ -n "${TFLOCK_REPOSITORY:-}" ] || unreachable "no TFLOCK_RELEASE_URL and no TFLOCK_REPOSITORY: nowhere to download from"
-		u=${GITHUB_SERVER_URL:-https://github.com}/$TFLOCK_REPOSITORY/releases/download/v{version}/{asset}
+		r=${TFLOCK_REPOSITORY:-}
+		case $r in
+		"") unreachable "no TFLOCK_RELEASE_URL and no TFLOCK_REPOSITORY: nowhere to download from" ;;
+		*://*) u=${r%.git}/releases/download/v{version}/{asset} ;;
+		*) u=${GITHUB_SERVER_URL:-https://github.com}/$r/releases/download/v{version}/{asset} ;;
+		esac
 	fi
-	case $u in
-	https://* | http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) ;;
-	*) refuse "release URL '$u' is neither https nor loopback" ;;
-	esac
+	url_ok "$u" || refuse "release URL '$u' is neither https nor loopback"
 	u=$(printf '%s' "$u" | sed -e "s|{version}|$version|g" -e "s|{asset}|$asset|g")
 }
 
-# fetch URL FILE: 0 downloaded, else unreachable
+# fetch URL FILE: 0 downloaded, else unreachable. The job token goes to
+# $CI_API_V4_URL alone: a redirect from there (to object storage, say) is
+# followed without it, by hand, and only to an https (or loopback) URL
 fetch() {
 	token_header=
 	case $1 in
 	"${CI_API_V4_URL:-//none}"/*) [ -z "${CI_JOB_TOKEN:-}" ] || token_header="JOB-TOKEN: $CI_JOB_TOKEN" ;;
 	esac
+	url=$1 file=$2
 	if command -v curl >/dev/null 2>&1; then
-		if [ -n "$token_header" ]; then
-			curl -fsSL --retry 2 --connect-timeout 10 --max-time 300 -H "$token_header" -o "$2" "$1"
-		else
-			curl -fsSL --retry 2 --connect-timeout 10 --max-time 300 -o "$2" "$1"
+		set -- --retry 2 --connect-timeout 10 --max-time 300 -o "$file"
+		if [ -z "$token_header" ]; then
+			curl -fsSL --proto-redir =https "$@" "$url"
+			return
 		fi
+		loc=$(curl -fsS "$@" -H "$token_header" -w '%{redirect_url}' "$url") || return 1
+		[ -n "$loc" ] || return 0
+		url_ok "$loc" || {
+			say "refusing the redirect to '$loc': neither https nor loopback"
+			return 1
+		}
+		curl -fsSL --proto-redir =https "$@" "$loc"
 	elif command -v wget >/dev/null 2>&1; then
 		# (no -T: Debian 12's busybox wget crashes on it)
-		if [ -n "$token_header" ]; then
-			wget -q --header "$token_header" -O "$2" "$1"
-		else
-			wget -q -O "$2" "$1"
-		fi
+		[ -z "$token_header" ] ||
+			say "no curl here: downloading without the job token (wget would pass it on to wherever it is redirected)"
+		wget -q -O "$file" "$url"
 	else
 		say "neither curl nor wget is here"
 		return 1
 	fi
+}
+
+# the release's directory holds the binary and its .sha256, nothing else
+# (its bin/ goes on PATH)
+only_binary() {
+	[ "$(cd "$prefix" && LC_ALL=C ls -A)" = "$(printf '.sha256\nbin')" ] &&
+		[ "$(cd "$prefix/bin" && LC_ALL=C ls -A)" = tflock ]
 }
 
 install_release() {
@@ -150,6 +192,7 @@ install_release() {
 		got=$(sha256 "$bin")
 		[ "$got" = "$want" ] ||
 			refuse "the cached $bin is not tflock $version's binary (SHA-256 $got, pinned $want): refusing it; remove $prefix"
+		only_binary || refuse "the cached $prefix holds files besides bin/tflock: refusing it; remove $prefix"
 		say "tflock $version found in the cache, checksum verified"
 		return 0
 	fi
@@ -182,6 +225,7 @@ plan)
 	out version "$version"
 	out asset "$asset"
 	out sha256 "$want"
+	out source "$source_pin"
 	out prefix "$prefix"
 	;;
 install)
@@ -190,6 +234,12 @@ install)
 	"$bin" --version >/dev/null 2>&1 || refuse "$bin does not run here"
 	out bin "$bin"
 	if [ -n "${GITHUB_PATH:-}" ]; then printf '%s\n' "$prefix/bin" >>"$GITHUB_PATH"; fi
+	# TFLOCK_PRUNE=1: the other releases go (the GitLab cache keeps one)
+	if [ "${TFLOCK_PRUNE:-0}" = 1 ]; then
+		for d in "$root"/release-*; do
+			[ "$d" = "$prefix" ] || [ ! -d "$d" ] || rm -rf "$d"
+		done
+	fi
 	;;
 *)
 	echo "usage: install-release.sh plan|install" >&2

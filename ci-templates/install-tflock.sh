@@ -7,6 +7,8 @@
 #                                 source; print bin=
 #   install-tflock.sh repository  print repository= (the action's own, see
 #                                 TFLOCK_REPOSITORY), for install-release.sh
+#   install-tflock.sh source-hash print source= (the SHA-256 of the files the
+#                                 build reads: a release's source pin)
 #
 # Both print "name=value" lines on stdout, and append them to $GITHUB_OUTPUT
 # when it is set; install also adds PREFIX/bin to $GITHUB_PATH when that is set.
@@ -19,7 +21,9 @@
 #                       build that instead
 #   TFLOCK_VERSION      X.Y.Z: without TFLOCK_REF, build tag vX.Y.Z of that
 #                       repository unless the source tree is that version (the
-#                       fallback when a released binary cannot be downloaded)
+#                       fallback when a released binary cannot be downloaded),
+#                       and only if its sources hash to TFLOCK_SOURCE_PIN (a
+#                       tag can be moved); "source", "latest": this tree
 #   TFLOCK_CACHE_ROOT   where builds are kept, one directory per key (default:
 #                       $RUNNER_TOOL_CACHE/tflock, else ~/.cache/tflock)
 #   TFLOCK_PRUNE        1: remove the other keys' builds under the cache root
@@ -75,11 +79,15 @@ tree_version() { sed -n 's/^AC_INIT(\[tflock\], \[\([^]]*\)\].*/\1/p' "$1/config
 
 # the source tree: this script's own, TFLOCK_SRC, or a fetched ref
 resolve_src() {
-	local want=${TFLOCK_VERSION:-}
+	local want=${TFLOCK_VERSION:-} pinned_ref=0
 	want=${want#v}
-	if [ -z "${TFLOCK_REF:-}" ] && [ -n "$want" ] && [ "$want" != latest ] &&
+	if [ -z "${TFLOCK_REF:-}" ] && [ -n "$want" ] && [ "$want" != latest ] && [ "$want" != source ] &&
 		[ "$(tree_version "${TFLOCK_SRC:-$here/..}")" != "$want" ]; then
 		TFLOCK_REF=v$want
+		pinned_ref=1
+		# a tag can be moved: build it only if its sources are the pinned ones
+		[ -n "${TFLOCK_SOURCE_PIN:-}" ] ||
+			die "tflock $want has no pinned sources (tflock-$want-source in release/versions.txt): not building tag v$want"
 	fi
 	if [ -n "${TFLOCK_REF:-}" ]; then
 		local repo
@@ -97,6 +105,12 @@ resolve_src() {
 		git -C "$src" fetch -q --depth 1 "$repo" "$TFLOCK_REF" ||
 			die "cannot fetch '$TFLOCK_REF' from $repo"
 		git -C "$src" -c advice.detachedHead=false checkout -q FETCH_HEAD
+		if [ $pinned_ref = 1 ]; then
+			local got
+			got=$(source_hash)
+			[ "$got" = "$TFLOCK_SOURCE_PIN" ] ||
+				die "the sources of $TFLOCK_REF from $repo are not the pinned ones (SHA-256 $got, pinned $TFLOCK_SOURCE_PIN): not building them"
+		fi
 	else
 		src=${TFLOCK_SRC:-$here/..}
 		src=$(cd "$src" && pwd) || die "source tree '${TFLOCK_SRC:-}' not found"
@@ -116,10 +130,18 @@ os_id() {
 	printf '%s-%s-%s' "$id" "$ver" "$(uname -m)"
 }
 
+# the sha256sum lines of every file the build reads, in a fixed order
+source_sums() {
+	(cd "$src" && find configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh \
+		-type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+
+# the SHA-256 of those lines: the sources' pin (release/pins.sh writes it)
+source_hash() { source_sums | sha256sum | cut -c1-64; }
+
 compute_key() {
 	local sums
-	sums=$(cd "$src" && find configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh \
-		-type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+	sums=$(source_sums)
 	[ -n "$sums" ] || die "no source files found in '$src'"
 	key=$(os_id)-$(printf '%s\n%s\n' "$(os_id)" "$sums" | sha256sum | cut -c1-24)
 }
@@ -210,8 +232,14 @@ repository)
 	out repository "$(action_repo)"
 	exit 0
 	;;
+source-hash)
+	src=${TFLOCK_SRC:-$here/..}
+	[ -f "$src/configure.ac" ] || die "'$src' is not a tflock source tree"
+	out source "$(source_hash)"
+	exit 0
+	;;
 *)
-	echo "usage: install-tflock.sh source|install|repository" >&2
+	echo "usage: install-tflock.sh source|install|repository|source-hash" >&2
 	exit 64
 	;;
 esac

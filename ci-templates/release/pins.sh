@@ -2,9 +2,12 @@
 # pins.sh — the SHA-256 pins of released binaries (versions.txt beside this
 # script), which the GitHub Action and the GitLab templates install by.
 #
-#   pins.sh pin VERSION DIR      pin DIR's tflock-VERSION-linux-*.sha256 files:
-#                                replace VERSION's lines in versions.txt, then
-#                                write the GitLab templates (sync-templates.sh)
+#   pins.sh pin VERSION DIR      pin DIR's tflock-VERSION-linux-*.sha256 files
+#                                and this tree's sources (tflock-VERSION-source:
+#                                install-tflock.sh source-hash, what a fallback
+#                                build of tag vVERSION must match): replace
+#                                VERSION's lines in versions.txt, then write
+#                                the GitLab templates (sync-templates.sh)
 #   pins.sh verify VERSION DIR   the release workflows' gate: exit 0 only when
 #                                DIR holds, for every architecture pinned for
 #                                VERSION, a binary whose SHA-256 is the pin, and
@@ -47,8 +50,12 @@ case $mode in
 pin)
 	lines=$(built)
 	[ -n "$lines" ] || die "no tflock-$version-linux-*.sha256 in $dir"
+	# the sources too: the fallback builds tag vVERSION only if they hash to this
+	srcpin=$(TFLOCK_SRC=$here/../.. bash "$here/../install-tflock.sh" source-hash | sed -n 's/^source=//p')
+	[ -n "$srcpin" ] || die "cannot hash the sources"
+	lines=$(printf '%s\n%s  tflock-%s-source\n' "$lines" "$srcpin" "$version")
 	{
-		grep -v -- "  tflock-$version-linux-" "$pins" || true
+		grep -v -e "  tflock-$version-linux-" -e "  tflock-$version-source\$" "$pins" || true
 		printf '%s\n' "$lines"
 	} >"$pins.new"
 	mv "$pins.new" "$pins"

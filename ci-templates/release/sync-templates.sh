@@ -66,20 +66,25 @@ TFLOCK_INSTALLER
   tflock_rc=0
   tflock_out=$(TFLOCK_VERSION=${TFLOCK_VERSION:-} TFLOCK_RELEASE_URL=${TFLOCK_RELEASE_URL:-} \
     sh "$TFLOCK_CACHE_ROOT/.install-release.sh" plan) || tflock_rc=$?
+  # (exit 3 with a version: no binary of it for this machine; build its tag)
+  tflock_version=$(printf '%s\n' "$tflock_out" | sed -n 's/^version=//p')
+  tflock_source_pin=$(printf '%s\n' "$tflock_out" | sed -n 's/^source=//p')
   if [ "$tflock_rc" = 0 ]; then
-    tflock_version=$(printf '%s\n' "$tflock_out" | sed -n 's/^version=//p')
     tflock_out=$(TFLOCK_VERSION=$tflock_version TFLOCK_RELEASE_URL=${TFLOCK_RELEASE_URL:-} \
       sh "$TFLOCK_CACHE_ROOT/.install-release.sh" install) || tflock_rc=$?
     case $tflock_rc in
     0) TFLOCK_BIN=$(printf '%s\n' "$tflock_out" | sed -n 's/^bin=//p') ;;
-    3)
-      echo "tflock: the tflock $tflock_version release could not be downloaded: building v$tflock_version from source"
-      TFLOCK_REF=v$tflock_version
-      ;;
+    3) echo "tflock: the tflock $tflock_version release could not be downloaded" ;;
     *) tflock_fail "tflock $tflock_version was refused (above): not building it from source instead" ;;
     esac
   elif [ "$tflock_rc" != 3 ]; then
     tflock_fail "no tflock release to install (above)"
+  fi
+  if [ -z "${TFLOCK_BIN:-}" ] && [ -n "$tflock_version" ]; then
+    # the version's tag, built only if its sources are the pinned ones (below)
+    [ -n "$tflock_source_pin" ] || tflock_fail "tflock $tflock_version has no pinned sources: not building tag v$tflock_version"
+    echo "tflock: building v$tflock_version from source"
+    TFLOCK_REF=v$tflock_version
   fi
 fi
 # END release

@@ -40,12 +40,17 @@ cp "$TFLOCK" "$W/tflock-$V-linux-$A"
 good=$(sha256sum "$W/tflock-$V-linux-$A" | cut -d' ' -f1)
 # 0.0.9 is served with other bytes than its pin: a tampered release
 printf 'not tflock\n' >"$W/tflock-0.0.9-linux-$A"
+# the sources' pin of the test tree (what a fallback build of a tag must match)
+SRCPIN=$(TFLOCK_SRC=$T bash "$T/ci-templates/install-tflock.sh" source-hash | sed -n 's/^source=//p')
 pin() { # pin: the test tree's pins (V good, 0.0.9 pinned to other bytes, another arch)
 	{
 		echo '# test pins'
 		printf '%s  tflock-%s-linux-%s\n' "$good" "$V" "$A"
+		printf '%s  tflock-%s-source\n' "$SRCPIN" "$V"
 		printf '%064d  tflock-0.0.9-linux-%s\n' 7 "$A"
+		printf '%s  tflock-0.0.9-source\n' "$SRCPIN"
 		printf '%064d  tflock-%s-linux-riscv64\n' 9 "$V"
+		printf '%064d  tflock-0.0.5-linux-riscv64\n' 5
 	} >"$T/ci-templates/release/versions.txt"
 }
 pin
@@ -58,8 +63,15 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(log, "a") as f:
             f.write("GET %s token=%s\n" % (self.path, "yes" if self.headers.get("JOB-TOKEN") else "no"))
+        # /redirect/NAME: to http://localhost:PORT/NAME (another host)
+        name = os.path.basename(self.path.split("?")[0])
+        if "/redirect/" in self.path:
+            self.send_response(302)
+            self.send_header("Location", "http://localhost:%d/%s" % (self.server.server_address[1], name))
+            self.end_headers()
+            return
         # served by name: the log tells which path was asked for
-        p = os.path.join(root, os.path.basename(self.path.split("?")[0]))
+        p = os.path.join(root, name)
         if not os.path.isfile(p):
             self.send_response(404); self.end_headers(); return
         data = open(p, "rb").read()
@@ -97,8 +109,9 @@ like "$(cat "$TEST_TMP/nopin.err")" "no released version is pinned here" "(said)
 
 ir plan dash "$IR" plan
 is 0 $? "plan: exit 0"
-is "version=$V asset=tflock-$V-linux-$A sha256=$good prefix=$TEST_TMP/cache/release-$V-linux-$A" \
-	"$(tr '\n' ' ' <"$TEST_TMP/plan.out" | sed 's/ $//')" "plan: the newest pinned version, its asset, its pin, its cache directory"
+is "version=$V asset=tflock-$V-linux-$A sha256=$good source=$SRCPIN prefix=$TEST_TMP/cache/release-$V-linux-$A" \
+	"$(tr '\n' ' ' <"$TEST_TMP/plan.out" | sed 's/ $//')" \
+	"plan: the newest pinned version, its asset, its pin, its sources' pin, its cache directory"
 ir plan2 TFLOCK_VERSION=v0.0.9 dash "$IR" plan
 like "$(cat "$TEST_TMP/plan2.out")" "^version=0\.0\.9" "a given version (a leading v allowed) is that version"
 
@@ -128,6 +141,28 @@ like "$(cat "$TEST_TMP/tamper.err")" "is not tflock $V's binary .*refusing it" "
 is "$((n0 + 1))" "$(nreq)" "and not replaced by a download"
 cp "$TEST_TMP/bin.saved" "$bin"
 
+mkdir -p "$TEST_TMP/cache/release-$V-linux-$A/bin/x"
+ir extra dash "$IR" install
+is 1 $? "a cached release directory holding more than the binary is refused (its bin/ goes on PATH)"
+like "$(cat "$TEST_TMP/extra.err")" "holds files besides bin/tflock: refusing it" "(said)"
+rmdir "$TEST_TMP/cache/release-$V-linux-$A/bin/x"
+
+# not Linux, or another architecture: exit 3 naming the version and its
+# sources' pin (the caller builds that tag); an unpinned version is refused first
+mkdir -p "$TEST_TMP/uname"
+printf '#!/bin/sh\ncase $1 in -s) echo "${FAKE_S:-Linux}" ;; *) echo "${FAKE_M:-armv7l}" ;; esac\n' >"$TEST_TMP/uname/uname"
+chmod +x "$TEST_TMP/uname/uname"
+PATH=$TEST_TMP/uname:$PATH ir arm dash "$IR" plan
+is 3 $? "armv7l: no binary for this machine: exit 3"
+is "version=$V source=$SRCPIN" "$(tr '\n' ' ' <"$TEST_TMP/arm.out" | sed 's/ $//')" \
+	"naming the newest pinned version and its sources' pin"
+PATH=$TEST_TMP/uname:$PATH ir mac FAKE_S=Darwin FAKE_M=arm64 dash "$IR" plan
+is 3 $? "macOS (arm64): exit 3 too, not the Linux aarch64 asset"
+PATH=$TEST_TMP/uname:$PATH ir armun TFLOCK_VERSION=9.9.9 dash "$IR" plan
+is 1 $? "armv7l with an unpinned version: refused (exit 1), not built"
+PATH=$TEST_TMP/uname:$PATH ir riscv FAKE_M=riscv64 dash "$IR" plan
+like "$(cat "$TEST_TMP/riscv.out")" "^version=$V\$" "riscv64: the newest version pinned for this architecture (not 0.0.9, which has none)"
+
 ir mism TFLOCK_VERSION=0.0.9 dash "$IR" install
 is 1 $? "a download whose checksum differs from the pin is refused (exit 1)"
 like "$(cat "$TEST_TMP/mism.err")" "checksum mismatch for tflock-0.0.9-linux-$A .*not building from source instead" "(said)"
@@ -136,7 +171,7 @@ is "" "$(find "$TEST_TMP/cache" -maxdepth 1 -name '.dl.*')" "no partial download
 
 ir unpinned TFLOCK_VERSION=7.7.7 dash "$IR" install
 is 1 $? "a version with no pin is refused (exit 1), never downloaded unverified"
-like "$(cat "$TEST_TMP/unpinned.err")" "7\.7\.7 has no pinned checksum here \(pinned: 0\.0\.9 $V \)" "(said, naming the pinned versions)"
+like "$(cat "$TEST_TMP/unpinned.err")" "7\.7\.7 has no pinned checksum here \(pinned: 0\.0\.5 0\.0\.9 $V \)" "(said, naming the pinned versions)"
 ir badver 'TFLOCK_VERSION=1.2.3;x' dash "$IR" plan
 is 1 $? "a version that is not X.Y.Z is refused"
 rm -rf "$TEST_TMP/cache"
@@ -162,6 +197,17 @@ rm -rf "$TEST_TMP/cache"
 ir gl2 CI_API_V4_URL="$api" CI_JOB_TOKEN=secret-job-token dash "$IR" install
 like "$(tail -n 1 "$TEST_TMP/requests")" "^GET /v$V/.* token=no" "the job token is not sent to a URL outside \$CI_API_V4_URL"
 ok_not "and never printed" grep -q secret-job-token "$TEST_TMP/gl.err" "$TEST_TMP/gl.out" "$TEST_TMP/gl2.err"
+rm -rf "$TEST_TMP/cache"
+ir glr CI_API_V4_URL="$api" CI_JOB_TOKEN=secret-job-token \
+	TFLOCK_RELEASE_URL="$api/redirect/{version}/{asset}" dash "$IR" install
+is 0 $? "GitLab: a redirect from the API (to object storage) is followed"
+is "GET /api/v4/redirect/$V/tflock-$V-linux-$A token=yes|GET /tflock-$V-linux-$A token=no" \
+	"$(tail -n 2 "$TEST_TMP/requests" | cut -d' ' -f1-3 | paste -sd'|')" "without the job token past the API"
+rm -rf "$TEST_TMP/cache"
+ir prune1 TFLOCK_PRUNE=1 dash "$IR" install
+mkdir -p "$TEST_TMP/cache/release-0.0.1-linux-$A/bin" "$TEST_TMP/cache/keep"
+ir prune2 TFLOCK_PRUNE=1 dash "$IR" install
+ok "TFLOCK_PRUNE=1: the other releases go" test ! -e "$TEST_TMP/cache/release-0.0.1-linux-$A" -a -d "$TEST_TMP/cache/keep" -a -x "$bin"
 
 # Alpine: busybox's sh, wget and sha256sum alone
 if command -v busybox >/dev/null 2>&1; then
@@ -175,10 +221,14 @@ if command -v busybox >/dev/null 2>&1; then
 	is "bin=$bin" "$(cat "$TEST_TMP/bb.out")" "(bin=)"
 	PATH=$TEST_TMP/bb ir bbm TFLOCK_VERSION=0.0.9 sh "$IR" install
 	is 1 $? "busybox: a mismatch is refused too"
+	rm -rf "$TEST_TMP/cache"
+	PATH=$TEST_TMP/bb ir bbt CI_API_V4_URL="$api" CI_JOB_TOKEN=secret-job-token \
+		TFLOCK_RELEASE_URL="$api/projects/tools%2Ftflock/packages/generic/tflock/{version}/{asset}" sh "$IR" install
+	like "$(tail -n 1 "$TEST_TMP/requests")" "token=no" \
+		"busybox wget (no curl): the job token is not sent (wget would pass it on through redirects)"
+	like "$(cat "$TEST_TMP/bbt.err")" "no curl here: downloading without the job token" "(said)"
 else
-	skip "busybox is not installed (tests/install-deps.sh installs it)"
-	skip "busybox is not installed"
-	skip "busybox is not installed"
+	for i in 1 2 3 4 5; do skip "busybox is not installed (tests/install-deps.sh installs it)"; done
 fi
 
 # ---- 2. the action ----------------------------------------------------------
@@ -236,11 +286,30 @@ is "skipped $TEST_TMP/tc-src/tflock/$k/bin/tflock" "$(st src 'd.release.outcome 
 srv=$TEST_TMP/git
 mkdir -p "$srv/owner"
 (cd "$T" && git init -q . && git add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm src &&
-	git tag v0.0.9 && git clone -q --bare . "$srv/owner/tflock.git") || bail "cannot make the test repository"
-GITHUB_SERVER_URL=file://$srv TFLOCK_VERSION=0.0.9 TFLOCK_REPOSITORY=owner/tflock TFLOCK_FETCH_DIR=$TEST_TMP/fetched \
-	bash "$T/ci-templates/install-tflock.sh" source >"$TEST_TMP/tag.out" 2>"$TEST_TMP/tag.err"
-like "$(cat "$TEST_TMP/tag.err")" "fetching v0\.0\.9 from file://$srv/owner/tflock\.git" \
-	"installer: the fallback for another version than the checkout's builds its tag"
+	git tag v0.0.9 && git tag "v$V" && git clone -q --bare . "$srv/owner/tflock.git") ||
+	bail "cannot make the test repository"
+# tagsrc NAME [VAR=VALUE...]: install-tflock.sh source for version 0.0.9
+tagsrc() {
+	local name=$1
+	shift
+	env GITHUB_SERVER_URL="file://$srv" TFLOCK_VERSION=0.0.9 TFLOCK_REPOSITORY=owner/tflock \
+		TFLOCK_FETCH_DIR="$TEST_TMP/fetched" "$@" bash "$T/ci-templates/install-tflock.sh" source \
+		>"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err"
+}
+tagsrc tag TFLOCK_SOURCE_PIN="$SRCPIN"
+is 0 $? "installer: the fallback for another version than the checkout's builds its tag"
+like "$(cat "$TEST_TMP/tag.err")" "fetching v0\.0\.9 from file://$srv/owner/tflock\.git" "(fetched)"
+tagsrc tagnopin TFLOCK_SOURCE_PIN=
+is 1 $? "not without a pin of the tag's sources"
+like "$(cat "$TEST_TMP/tagnopin.err")" "no pinned sources .*not building tag v0\.0\.9" "(said)"
+(cd "$T" && echo '/* moved */' >>wrapper/main.c && git -c user.email=t@example.invalid -c user.name=t commit -qam moved &&
+	git tag -f v0.0.9 >/dev/null && git push -q -f "$srv/owner/tflock.git" v0.0.9 && git reset -q --hard HEAD~1) ||
+	bail "cannot move the test tag"
+tagsrc tagmoved TFLOCK_SOURCE_PIN="$SRCPIN"
+is 1 $? "a moved tag (other sources than the pinned ones) is not built"
+like "$(cat "$TEST_TMP/tagmoved.err")" "sources of v0\.0\.9 from .* are not the pinned ones" "(said)"
+tagsrc tagsrc TFLOCK_VERSION=source TFLOCK_SOURCE_PIN=
+is "0 src=$T" "$? $(sed -n 's/^src=//p' "$TEST_TMP/tagsrc.out" | sed 's/^/src=/')" "TFLOCK_VERSION=source builds this tree"
 rm -rf "$T/.git"
 mv "$T/ci-templates/release/versions.txt" "$T/versions.saved"
 gh nopin '{"command":"true","repository":"owner/tflock"}'
@@ -282,7 +351,7 @@ glj() {
 glj gl
 is 0 $? "GitLab: before_script installs the release from TFLOCK_PROJECT's package registry"
 like "$(cat "$TEST_TMP/gl.out")" "tflock $V" "and runs it (tflock --version)"
-is "$TEST_TMP/job-gl/.tflock-cache/release-$V-linux-$A/bin/tflock" "$(cat "$TEST_TMP/job-gl/.tflock-cache/.job-bin")" \
+is "$TEST_TMP/job-gl/.tflock-cache/release-$V-linux-$A/bin/tflock" "$(cat "$TEST_TMP/job-gl/.tflock-cache/.job-bin.0")" \
 	"after_script's binary is the release"
 glj glm TFLOCK_VERSION=0.0.9
 ok "a mismatch fails the job" test $? != 0
@@ -292,6 +361,41 @@ ok "an unreachable release with no source to build fails the job" test $? != 0
 like "$(cat "$TEST_TMP/gld.out")" "building v$V from source" "after trying the fallback"
 like "$(cat "$TEST_TMP/gld.out")" "cannot fetch v$V from http://127\.0\.0\.1:9/tools/tflock\.git" \
 	"from TFLOCK_PROJECT's repository, at the version's tag"
+# the fallback with a repository: the tag's sources are the pinned ones, and
+# their build is found in the job's cache
+mkdir -p "$TEST_TMP/job-glf/.tflock-cache"
+seed_at() { # seed_at DIR: a cached build of the test tree's sources in DIR
+	mkdir -p "$1/$k/bin"
+	ln -sf "$TFLOCK" "$1/$k/bin/tflock"
+	printf '%s\n' "$k" >"$1/$k/.key"
+}
+seed_at "$TEST_TMP/job-glf/.tflock-cache"
+glj glf CI_API_V4_URL=http://127.0.0.1:9/api/v4 TFLOCK_REPO="file://$srv/owner/tflock.git"
+is 0 $? "GitLab: an unreachable release falls back to its tag, whose sources are the pinned ones"
+is "$TEST_TMP/job-glf/.tflock-cache/$k/bin/tflock" "$(cat "$TEST_TMP/job-glf/.tflock-cache/.job-bin.0" 2>/dev/null)" \
+	"and uses that build"
+cp "$T/wrapper/main.c" "$TEST_TMP/main.c.saved"
+(cd "$T" && echo '/* moved */' >>wrapper/main.c && git init -q . && git add -A &&
+	git -c user.email=t@example.invalid -c user.name=t commit -qm moved &&
+	git push -q -f "$srv/owner/tflock.git" "HEAD:refs/tags/v$V") || bail "cannot move the test tag"
+rm -rf "$T/.git"
+cp "$TEST_TMP/main.c.saved" "$T/wrapper/main.c"
+mkdir -p "$TEST_TMP/job-glm2/.tflock-cache"
+seed_at "$TEST_TMP/job-glm2/.tflock-cache"
+glj glm2 CI_API_V4_URL=http://127.0.0.1:9/api/v4 TFLOCK_REPO="file://$srv/owner/tflock.git"
+ok "a moved tag (other sources) fails the job" test $? != 0
+like "$(cat "$TEST_TMP/glm2.out")" "the sources of v$V are not the pinned ones" "(said)"
+ok "before anything of it ran" test ! -e "$TEST_TMP/job-glm2/.tflock-cache/.job-bin.0"
+
+# after_script runs what before_script chose, never a cached binary it refused
+mkdir -p "$TEST_TMP/job-gla/.tflock-cache/release-$V-linux-$A/bin"
+printf '#!/bin/sh\necho ran >>"%s"\n' "$TEST_TMP/refused-ran" >"$TEST_TMP/job-gla/.tflock-cache/release-$V-linux-$A/bin/tflock"
+chmod +x "$TEST_TMP/job-gla/.tflock-cache/release-$V-linux-$A/bin/tflock"
+glj gla
+ok "a tampered cached release fails before_script" test $? != 0
+node "$CITOOL" eval "$HID" 'd => d[".tflock"].after_script.join("\n")' >"$TEST_TMP/after.sh"
+(cd "$TEST_TMP/job-gla" && sh "$TEST_TMP/after.sh") >"$TEST_TMP/gla-after.out" 2>&1
+ok "and after_script does not run it" test ! -e "$TEST_TMP/refused-ran"
 
 # the component: its inputs mirror the action's; its job is the hidden job's scripts
 COMP=$T/templates/tflock.yml
@@ -362,14 +466,17 @@ is 0 $? "the GitHub release workflow passes action-validator"
 [ -s "$TEST_TMP/av.out" ] && diag "$(head -n 20 "$TEST_TMP/av.out")"
 is "portable deb publish" "$(node "$CITOOL" eval "$GR" 'd => Object.keys(d.jobs).join(" ")')" \
 	"it builds the binaries and the package, then publishes"
-like "$(node "$CITOOL" eval "$GR" 'd => d.jobs.portable.steps.map(s => s.run || "").join("\n")')" \
-	'pins\.sh verify ' "publishing only binaries that match their pins"
+like "$(node "$CITOOL" eval "$GR" 'd => d.jobs.publish.steps.map(s => (s.run || s.uses || "").split("\n")[0]).join("|")')" \
+	'download-artifact@v4\|ci-templates/release/pins\.sh verify [^|]* dist\|cd dist' \
+	"publishing, once every binary is there, only binaries that match their pins"
 is "x86_64 aarch64" "$(node "$CITOOL" eval "$GR" 'd => d.jobs.portable.strategy.matrix.include.map(m => m.arch).join(" ")')" \
 	"for x86_64 and aarch64"
 GLR=$top_srcdir/ci-templates/release/gitlab-release.gitlab-ci.yml
 like "$(node "$CITOOL" eval "$GLR" 'd => d["release:upload"].script.join("\n")')" \
 	'/projects/\$CI_PROJECT_ID/packages/generic/tflock/\$\{CI_COMMIT_TAG#v\}/\$f' \
 	"the GitLab release uploads to the generic package registry, tflock/VERSION/FILE"
+like "$(node "$CITOOL" eval "$GLR" 'd => d["release:upload"].script.join("|")')" \
+	'pins\.sh verify [^|]* dist\|cd dist' "after checking every binary against its pin"
 like "$(cat "$HID")" 'packages/generic/tflock/\{version\}/\{asset\}' "where the templates download from"
 is "release:portable:x86_64 release:portable:aarch64 release:deb" \
 	"$(node "$CITOOL" eval "$GLR" 'd => d["release:upload"].needs.join(" ")')" "after both binaries and the package"
