@@ -9,6 +9,8 @@
 #   install-release.sh plan      print version=, asset=, sha256=, source= and prefix=
 #   install-release.sh install   make sure PREFIX/bin/tflock is that binary,
 #                                downloading it if needed; print bin=
+#   install-release.sh source-hash DIR   the SHA-256 of the files a build of
+#                                the source tree DIR reads (a source pin)
 #
 # Both print "name=value" lines on stdout (and to $GITHUB_OUTPUT when set).
 # Settings, from the environment:
@@ -34,8 +36,8 @@
 # pin, bad input: never to be answered by building from source; 3 no release
 # asset was reachable, or no binary of that version is pinned for this system
 # (not Linux, another architecture): the caller builds the version's tag from
-# source, after checking the tag's sources against source= (the SHA-256 that
-# install-tflock.sh source-hash gives, pinned as tflock-VERSION-source); 64
+# source, after checking the tag's sources against source= (what source-hash
+# gives, pinned as tflock-VERSION-source); 64
 # usage. TFLOCK_PRUNE=1 removes the other releases from the cache.
 set -eu
 
@@ -241,8 +243,18 @@ install)
 		done
 	fi
 	;;
+source-hash)
+	# the SHA-256 of every file a source build reads: install-tflock.sh's cache
+	# key, and a release's source pin (tflock-VERSION-source)
+	[ -f "${2:-}/configure.ac" ] || {
+		echo "usage: install-release.sh source-hash DIR (a tflock source tree)" >&2
+		exit 64
+	}
+	(cd "$2" && find configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh \
+		-type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -c1-64
+	;;
 *)
-	echo "usage: install-release.sh plan|install" >&2
+	echo "usage: install-release.sh plan|install|source-hash DIR" >&2
 	exit 64
 	;;
 esac

@@ -130,20 +130,15 @@ os_id() {
 	printf '%s-%s-%s' "$id" "$ver" "$(uname -m)"
 }
 
-# the sha256sum lines of every file the build reads, in a fixed order
-source_sums() {
-	(cd "$src" && find configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh \
-		-type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 -r sha256sum)
-}
-
-# the SHA-256 of those lines: the sources' pin (release/pins.sh writes it)
-source_hash() { source_sums | sha256sum | cut -c1-64; }
+# the SHA-256 of every file the build reads: the sources' pin (release/pins.sh
+# writes it), defined once, in install-release.sh (the GitLab templates carry
+# that file inline)
+source_hash() { sh "$here/install-release.sh" source-hash "$src"; }
 
 compute_key() {
-	local sums
-	sums=$(source_sums)
-	[ -n "$sums" ] || die "no source files found in '$src'"
-	key=$(os_id)-$(printf '%s\n%s\n' "$(os_id)" "$sums" | sha256sum | cut -c1-24)
+	local sh
+	sh=$(source_hash) || die "cannot hash the sources in '$src'"
+	key=$(os_id)-$(printf '%s\n%s\n' "$(os_id)" "$sh" | sha256sum | cut -c1-24)
 }
 
 cache_root() {

@@ -105,9 +105,10 @@ for s in apt-get sudo; do
 	printf '#!/bin/sh\necho "%s $*" >>"%s/stub-calls"\nexit 1\n' "$s" "$TEST_TMP" >"$TEST_TMP/stubs/$s"
 	chmod +x "$TEST_TMP/stubs/$s"
 done
-src_tree() { # src_tree DIR: the files the build reads, copied from the source
+src_tree() { # src_tree DIR: the files the build reads (and the hash of them), copied from the source
 	mkdir -p "$1"
-	(cd "$top_srcdir" && tar -cf - configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh) |
+	(cd "$top_srcdir" && tar -cf - configure.ac Makefile.am bootstrap wrapper ci-templates/install-tflock.sh \
+		ci-templates/install-release.sh) |
 		tar -C "$1" -xf -
 }
 keyof() { TFLOCK_SRC=$1 TFLOCK_REF= bash "$INSTALLER" source 2>/dev/null | sed -n 's/^key=//p'; }
@@ -124,11 +125,6 @@ bash "$INSTALLER" bogus >/dev/null 2>&1
 is 64 $? "an unknown mode is a usage error"
 
 # cache hit: a prefix holding a build with the right key is used as it is
-seed_build() { # seed_build ROOT KEY: a "restored" build of the tflock under test
-	mkdir -p "$1/$2/bin"
-	ln -sf "$TFLOCK" "$1/$2/bin/tflock"
-	printf '%s\n' "$2" >"$1/$2/.key"
-}
 seed_build "$TEST_TMP/cache" "$k1"
 : >"$TEST_TMP/i.out"
 : >"$TEST_TMP/i.path"

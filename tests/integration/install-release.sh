@@ -238,11 +238,6 @@ export RUNNER_TEMP=$TEST_TMP/rt GITHUB_SERVER_URL=http://127.0.0.1:$PORT
 mkdir -p "$RUNNER_TEMP"
 # a restored build of the action's own checkout: the fallback finds it and does not build
 k=$(keyof "$T")
-seed() {
-	mkdir -p "$1/tflock/$k/bin"
-	ln -sf "$TFLOCK" "$1/tflock/$k/bin/tflock"
-	printf '%s\n' "$k" >"$1/tflock/$k/.key"
-}
 printf '{"actions/cache/restore@v4":{"outputs":{"cache-hit":"false"}},"actions/cache/save@v4":{}}\n' >"$TEST_TMP/fake.json"
 # gh NAME JSON-INPUTS [VAR=VALUE...]: the action's steps up to the run step
 gh() {
@@ -250,7 +245,7 @@ gh() {
 	shift 2
 	printf '%s\n' "$inputs" >"$TEST_TMP/$name.json"
 	mkdir -p "$TEST_TMP/tc-$name"
-	seed "$TEST_TMP/tc-$name"
+	seed_build "$TEST_TMP/tc-$name/tflock" "$k"
 	env RUNNER_TOOL_CACHE="$TEST_TMP/tc-$name" GITHUB_ACTION_PATH= "$@" node "$CITOOL" gh-run --action "$ACTION" \
 		--inputs "$TEST_TMP/$name.json" --fake-uses "$TEST_TMP/fake.json" --dir "$TEST_TMP/gh-$name" \
 		--steps release,release-cache,release-install,release-save,source,cache,install,save \
@@ -364,12 +359,7 @@ like "$(cat "$TEST_TMP/gld.out")" "cannot fetch v$V from http://127\.0\.0\.1:9/t
 # the fallback with a repository: the tag's sources are the pinned ones, and
 # their build is found in the job's cache
 mkdir -p "$TEST_TMP/job-glf/.tflock-cache"
-seed_at() { # seed_at DIR: a cached build of the test tree's sources in DIR
-	mkdir -p "$1/$k/bin"
-	ln -sf "$TFLOCK" "$1/$k/bin/tflock"
-	printf '%s\n' "$k" >"$1/$k/.key"
-}
-seed_at "$TEST_TMP/job-glf/.tflock-cache"
+seed_build "$TEST_TMP/job-glf/.tflock-cache" "$k"
 glj glf CI_API_V4_URL=http://127.0.0.1:9/api/v4 TFLOCK_REPO="file://$srv/owner/tflock.git"
 is 0 $? "GitLab: an unreachable release falls back to its tag, whose sources are the pinned ones"
 is "$TEST_TMP/job-glf/.tflock-cache/$k/bin/tflock" "$(cat "$TEST_TMP/job-glf/.tflock-cache/.job-bin.0" 2>/dev/null)" \
@@ -381,7 +371,7 @@ cp "$T/wrapper/main.c" "$TEST_TMP/main.c.saved"
 rm -rf "$T/.git"
 cp "$TEST_TMP/main.c.saved" "$T/wrapper/main.c"
 mkdir -p "$TEST_TMP/job-glm2/.tflock-cache"
-seed_at "$TEST_TMP/job-glm2/.tflock-cache"
+seed_build "$TEST_TMP/job-glm2/.tflock-cache" "$k"
 glj glm2 CI_API_V4_URL=http://127.0.0.1:9/api/v4 TFLOCK_REPO="file://$srv/owner/tflock.git"
 ok "a moved tag (other sources) fails the job" test $? != 0
 like "$(cat "$TEST_TMP/glm2.out")" "the sources of v$V are not the pinned ones" "(said)"

@@ -10,6 +10,8 @@
 # proxy_start, stub_http   a fault-injecting proxy, a canned-answer server
 # ci_tools_require   the CI-template tools from npm (action-validator, yaml,
 #                    gitlab-ci-local), once per build tree
+# seed_build ROOT KEY  a cached build of the tflock under test, as the CI
+#                    installer keeps one
 
 . "${top_srcdir:?run through make check}/tests/tap/libtap.sh"
 
@@ -78,6 +80,14 @@ ci_tools_require() {
 	AV=$NPM_PREFIX/node_modules/.bin/action-validator
 	GCL=$NPM_PREFIX/node_modules/.bin/gitlab-ci-local
 	export NODE_PATH=$NPM_PREFIX/node_modules
+}
+
+# seed_build ROOT KEY: a "restored" build of the tflock under test, as
+# ci-templates/install-tflock.sh keeps one (ROOT/KEY/bin/tflock, ROOT/KEY/.key)
+seed_build() {
+	mkdir -p "$1/$2/bin"
+	ln -sf "$TFLOCK" "$1/$2/bin/tflock"
+	printf '%s\n' "$2" >"$1/$2/.key"
 }
 
 _sha256_file() { sha256sum "$1" | cut -d' ' -f1; }
