@@ -81,7 +81,12 @@ like "$(cat "$TEST_TMP/outer4.err")" "still running after .*killing them" "the o
 is 404 "$(s3_status GET "/$bucket/$TFLOCK_KEY.tflock")" "nothing was written for it: the lock stays free"
 
 # 5. a SIGKILLed outer leaves its run directory (and token) behind; the next
-#    tflock removes it once that process is provably gone
+#    tflock removes it once that process is provably gone. The run directories
+#    go in a directory of this test's own (XDG_RUNTIME_DIR): any tflock of a
+#    test running beside this one sweeps the shared one, and could remove the
+#    dead run's directory before the first check looks
+mkdir -m 700 "$TEST_TMP/xdg"
+export XDG_RUNTIME_DIR=$TEST_TMP/xdg
 "$TFLOCK" --lease 20s -- "$TESTCHILD" --log "$TEST_TMP/k.log" touch="$TEST_TMP/k.run" wait-file="$TEST_TMP/never" 2>/dev/null &
 k=$!
 wait_for "holder k" 20 test -e "$TEST_TMP/k.run"
